@@ -1,0 +1,385 @@
+//! The command line: parse, load, run, report. Exit codes: 0 success, 1 a
+//! `check` expectation failed, 2 bad input (nothing is written then).
+
+use crate::experiment::{self, Plan};
+use crate::model::{self, Model};
+use crate::report::{self, Report, VariantResult};
+use crate::scenario::load::{parse_overrides, Override, RawScenario};
+use crate::scenario::Scenario;
+use crate::sim::Limits;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by Ctrl-C: runs stop cleanly and write partial results.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mqsim",
+    version,
+    about = "Deterministic discrete-event simulator of message-queue reliability"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulate a scenario and report what happened to every message.
+    Run(RunArgs),
+    /// Run every variant of a scenario on common random numbers and compare them.
+    Compare(CompareArgs),
+    /// Run a grid of values of one parameter (x variants x replications).
+    Sweep(SweepArgs),
+    /// Run scenarios and enforce their [expect] blocks (for CI): exit 1 on failure.
+    Check(CheckArgs),
+    /// Combine the partial results of `--shard i/n` runs.
+    Merge(MergeArgs),
+    /// Write a commented starter scenario that runs as it is.
+    Init { path: PathBuf },
+    /// Print a JSON Schema of the scenario format.
+    Schema,
+    /// Print the scenario with every default and preset filled in.
+    Explain {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Override a scenario key: --set consumer.failure=0.1, --set queue.orders.max_deliveries=3
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Independent replications (seeds derived from the scenario seed).
+    #[arg(long, short = 'r')]
+    pub replications: Option<u32>,
+    /// Worker threads (0: all cores). Results do not depend on it.
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub jobs: usize,
+    /// Replace the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Add replications until every headline metric's relative 95% half-width is below this.
+    #[arg(long)]
+    pub precision: Option<f64>,
+    /// The most replications --precision may run.
+    #[arg(long, default_value_t = 200)]
+    pub max_replications: u32,
+    /// Output on stdout: readable text or one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Folder for summary.json, metrics.csv, timeseries.csv and charts (default output/<scenario>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write no files.
+    #[arg(long)]
+    pub no_files: bool,
+    /// Draw charts (PNG and SVG) into the output folder.
+    #[arg(long)]
+    pub charts: bool,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Stop each run after this many events (partial results).
+    #[arg(long)]
+    pub max_events: Option<u64>,
+    /// Stop after this much wall-clock time, e.g. 30s (partial results).
+    #[arg(long)]
+    pub max_wall: Option<String>,
+    /// Run even when the resource estimate is over the limit.
+    #[arg(long)]
+    pub force: bool,
+    /// Run only shard i of n of the jobs (i from 1), writing a partial result for `mqsim merge`.
+    #[arg(long)]
+    pub shard: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    pub file: PathBuf,
+    /// Ad hoc variant: NAME:key=value,key=value (repeatable).
+    #[arg(long = "variant", value_name = "NAME:K=V,...")]
+    pub variants: Vec<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    pub file: PathBuf,
+    /// The key to sweep, e.g. producer.arrival.rate
+    #[arg(long)]
+    pub param: String,
+    /// Values, comma-separated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "range")]
+    pub values: Vec<String>,
+    /// start:end:steps (inclusive, evenly spaced).
+    #[arg(long)]
+    pub range: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    pub files: Vec<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Partial results written by --shard runs (their output folders or part files).
+    pub parts: Vec<PathBuf>,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// An error for the user, with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn input(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::scenario::ScenarioError> for Failure {
+    fn from(e: crate::scenario::ScenarioError) -> Failure {
+        Failure::input(e.to_string())
+    }
+}
+
+/// Entry point: returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            f.code
+        }
+    }
+}
+
+pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
+    match cmd {
+        Command::Run(a) => run(&a.file, &a.common),
+        Command::Compare(a) => crate::experiment::compare::command(&a),
+        Command::Sweep(a) => crate::experiment::sweep::command(&a),
+        Command::Check(a) => crate::experiment::check::command(&a),
+        Command::Merge(a) => crate::experiment::shard::merge_command(&a),
+        Command::Init { path } => init(&path),
+        Command::Schema => {
+            println!("{}", crate::scenario::schema::schema_json());
+            Ok(0)
+        }
+        Command::Explain { file, set } => explain(&file, &set),
+    }
+}
+
+/// Loads a scenario file with the command line's overrides.
+pub fn load(
+    file: &Path,
+    sets: &[String],
+) -> Result<(RawScenario, Vec<Override>, Scenario), Failure> {
+    let raw = RawScenario::read(file)?;
+    let overrides = parse_overrides(&raw, sets)?;
+    let scenario = raw.build(&overrides)?;
+    Ok((raw, overrides, scenario))
+}
+
+pub fn compile(s: &Scenario) -> Result<Model, Failure> {
+    model::compile(s)
+        .map_err(|e| Failure::input(format!("the scenario could not be compiled: {e}")))
+}
+
+/// The run plan from the scenario and the command line.
+pub fn plan(s: &Scenario, c: &Common) -> Result<Plan, Failure> {
+    let deadline = match &c.max_wall {
+        Some(t) => {
+            let d = crate::time::Duration::parse(t)
+                .map_err(|e| Failure::input(format!("--max-wall: {e}")))?;
+            Some(std::time::Instant::now() + std::time::Duration::from_nanos(d.ns()))
+        }
+        None => None,
+    };
+    if let Some(p) = c.precision {
+        if !(p > 0.0 && p < 1.0) {
+            return Err(Failure::input(
+                "--precision is a relative half-width between 0 and 1, e.g. 0.02",
+            ));
+        }
+    }
+    let replications = c.replications.or(s.simulation.replications).unwrap_or(1);
+    if replications == 0 {
+        return Err(Failure::input("--replications must be at least 1"));
+    }
+    Ok(Plan {
+        replications,
+        jobs: c.jobs,
+        precision: c.precision,
+        max_replications: c.max_replications,
+        limits: Limits {
+            max_events: c.max_events,
+            stop: Some(&STOP),
+            deadline,
+        },
+        seed: c.seed.or(s.simulation.seed).unwrap_or(1),
+    })
+}
+
+/// Where files go: `--out`, or `output/<scenario name>/`.
+pub fn out_dir(c: &Common, name: &str) -> Option<PathBuf> {
+    if c.no_files {
+        return None;
+    }
+    Some(
+        c.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("output").join(report::files::safe_name(name))),
+    )
+}
+
+/// Runs one variant (the scenario as loaded) with the plan.
+pub fn run_variant(
+    name: &str,
+    s: &Scenario,
+    plan: &Plan,
+    force: bool,
+) -> Result<VariantResult, Failure> {
+    let m = compile(s)?;
+    crate::experiment::guard::check(&m, plan, force).map_err(Failure::input)?;
+    let outcome = experiment::run(&m, plan);
+    let summary = outcome.summary(&m);
+    Ok(VariantResult {
+        name: name.into(),
+        outcome,
+        summary,
+    })
+}
+
+/// Prints and writes a report.
+pub fn emit(report: &Report, c: &Common) -> Result<(), Failure> {
+    match c.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).unwrap_or_default()
+        ),
+        Format::Text => print!("{}", report::terminal::render(report)),
+    }
+    if let Some(dir) = out_dir(c, &report.scenario) {
+        let written = report::write_all(report, &dir).map_err(|e| Failure {
+            code: 2,
+            message: e,
+        })?;
+        let mut charts = Vec::new();
+        if c.charts {
+            charts = report::chart_files(report, &dir).map_err(|e| Failure {
+                code: 2,
+                message: e,
+            })?;
+        }
+        if !c.quiet && c.format == Format::Text {
+            eprintln!(
+                "wrote {}",
+                written
+                    .iter()
+                    .chain(charts.iter())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run(file: &Path, c: &Common) -> Result<i32, Failure> {
+    let (_, _, s) = load(file, &c.set)?;
+    let plan = plan(&s, c)?;
+    let name = s
+        .simulation
+        .name
+        .clone()
+        .unwrap_or_else(|| "scenario".into());
+    let v = run_variant("base", &s, &plan, c.force)?;
+    let report = Report {
+        scenario: name,
+        variants: vec![v],
+        comparison: None,
+    };
+    emit(&report, c)?;
+    Ok(0)
+}
+
+fn explain(file: &Path, sets: &[String]) -> Result<i32, Failure> {
+    let (_, _, s) = load(file, sets)?;
+    let resolved = model::resolve(&s);
+    let text = toml::to_string_pretty(&resolved)
+        .map_err(|e| Failure::input(format!("cannot show the scenario: {e}")))?;
+    println!(
+        "# {} with every default and preset filled in (mqsim explain)\n",
+        file.display()
+    );
+    print!("{text}");
+    Ok(0)
+}
+
+fn init(path: &Path) -> Result<i32, Failure> {
+    if path.exists() {
+        return Err(Failure::input(format!(
+            "{} exists already; choose another path",
+            path.display()
+        )));
+    }
+    report::files::write_atomic(path, crate::scenario::STARTER.as_bytes())
+        .map_err(Failure::input)?;
+    eprintln!(
+        "wrote {}; run it with: mqsim run {}",
+        path.display(),
+        path.display()
+    );
+    Ok(0)
+}

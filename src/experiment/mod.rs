@@ -1,0 +1,291 @@
+//! Experiments: replications of one scenario (in parallel, with results
+//! that do not depend on the thread count), variants compared on common
+//! random numbers, and parameter sweeps.
+
+pub mod check;
+pub mod compare;
+pub mod guard;
+pub mod shard;
+pub mod sweep;
+
+use crate::model::{Model, WarmupSpec};
+use crate::rng::replication_seed;
+use crate::sim::{self, FaultRecord, Limits};
+use crate::stats::collect::{Sample, LIFECYCLE_STATES};
+use crate::stats::summary::{aggregate, run_metrics};
+use crate::time::{ns_to_secs, Nanos};
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// How to run an experiment.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub replications: u32,
+    /// Threads; 0 = all cores.
+    pub jobs: usize,
+    /// Add replications until every headline metric's relative half-width
+    /// is below this (sequential stopping), up to `max_replications`.
+    pub precision: Option<f64>,
+    pub max_replications: u32,
+    pub limits: Limits,
+    /// Replication seeds are independent streams of this seed. Variants of
+    /// a comparison share it: common random numbers.
+    pub seed: u64,
+}
+
+/// One replication's results.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    pub index: u32,
+    pub seed: u64,
+    pub metrics: Map<String, Value>,
+    pub samples: Vec<Sample>,
+    pub faults: Vec<FaultRecord>,
+    pub transitions: [[u64; 7]; 7],
+    pub events: u64,
+    pub messages_created: u64,
+    pub stopped_early: bool,
+    /// Latency CDF points (seconds, fraction), for charts.
+    pub latency_cdf: Vec<(f64, f64)>,
+}
+
+/// The outcome of running one model R times.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub model_name: String,
+    pub seed: u64,
+    pub warmup_ns: Nanos,
+    pub warmup_auto: bool,
+    pub reps: Vec<Replication>,
+}
+
+/// Chooses the warm-up: fixed, or MSER-5 on a pilot run's queue-length series.
+pub fn choose_warmup(model: &Model, seed: u64, limits: Limits) -> (Nanos, bool) {
+    match model.warmup {
+        WarmupSpec::Fixed(w) => (w, false),
+        WarmupSpec::Auto => {
+            let pilot = sim::run(model, replication_seed(seed, 0), 0, limits);
+            let mut series: Vec<f64> = Vec::new();
+            let mut times: Vec<f64> = Vec::new();
+            for s in &pilot.stats.samples {
+                if s.time_s > ns_to_secs(model.duration_ns) {
+                    break;
+                }
+                if times.last() != Some(&s.time_s) {
+                    times.push(s.time_s);
+                    series.push(0.0);
+                }
+                if let Some(x) = series.last_mut() {
+                    *x += (s.ready + s.in_flight) as f64;
+                }
+            }
+            let d = crate::stats::ci::mser5(&series);
+            let w = if d == 0 || d >= times.len() {
+                0
+            } else {
+                crate::time::secs_to_ns(times[d - 1])
+            };
+            (w.min(model.duration_ns / 2), true)
+        }
+    }
+}
+
+fn one(model: &Model, seed: u64, r: u32, warmup_ns: Nanos, limits: Limits) -> Replication {
+    let rep_seed = replication_seed(seed, r as u64);
+    let out = sim::run(model, rep_seed, warmup_ns, limits);
+    let metrics = run_metrics(model, &out, warmup_ns);
+    let h = &out.stats.latency;
+    let mut cdf = Vec::new();
+    if !h.is_empty() {
+        for v in h.iter_quantiles(4) {
+            cdf.push((ns_to_secs(v.value_iterated_to()), v.quantile_iterated_to()));
+        }
+    }
+    Replication {
+        index: r,
+        seed: rep_seed,
+        metrics,
+        samples: out.stats.samples.clone(),
+        faults: out.faults,
+        transitions: out.stats.transitions,
+        events: out.events,
+        messages_created: out.messages_created,
+        stopped_early: out.stopped_early,
+        latency_cdf: cdf,
+    }
+}
+
+fn pool(jobs: usize) -> rayon::ThreadPool {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if jobs > 0 {
+        b = b.num_threads(jobs);
+    }
+    b.build().unwrap_or_else(|_| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a one-thread pool")
+    })
+}
+
+/// Runs replications `from..to` in parallel; the order of the results is
+/// the order of the indices, whatever the thread count.
+pub fn run_range(
+    model: &Model,
+    seed: u64,
+    from: u32,
+    to: u32,
+    warmup_ns: Nanos,
+    plan: &Plan,
+) -> Vec<Replication> {
+    pool(plan.jobs).install(|| {
+        (from..to)
+            .into_par_iter()
+            .map(|r| one(model, seed, r, warmup_ns, plan.limits))
+            .collect()
+    })
+}
+
+/// Headline metrics whose relative half-width `--precision` controls.
+pub const HEADLINE: [(&str, &str); 4] = [
+    ("latency", "mean"),
+    ("latency", "p99"),
+    ("messages", "acked"),
+    ("messages", "attempts"),
+];
+
+/// Runs a model with the plan: R replications, or more until the precision
+/// target holds.
+pub fn run(model: &Model, plan: &Plan) -> Outcome {
+    let (warmup_ns, auto) = choose_warmup(model, plan.seed, plan.limits);
+    let mut reps = run_range(
+        model,
+        plan.seed,
+        0,
+        plan.replications.max(1),
+        warmup_ns,
+        plan,
+    );
+    if let Some(target) = plan.precision {
+        let max = plan.max_replications.max(plan.replications).max(2);
+        if reps.len() < 2 && max >= 2 {
+            reps.extend(run_range(
+                model,
+                plan.seed,
+                reps.len() as u32,
+                2,
+                warmup_ns,
+                plan,
+            ));
+        }
+        while (reps.len() as u32) < max && !precise_enough(&reps, target) {
+            let from = reps.len() as u32;
+            // Grow in batches of the thread count so the cores stay busy;
+            // the stopping point is still a deterministic function of the
+            // results, since batches are whole.
+            let batch = (rayon::current_num_threads().max(plan.jobs).max(2) as u32).min(max - from);
+            reps.extend(run_range(
+                model,
+                plan.seed,
+                from,
+                from + batch,
+                warmup_ns,
+                plan,
+            ));
+        }
+    }
+    Outcome {
+        model_name: model.name.clone(),
+        seed: plan.seed,
+        warmup_ns,
+        warmup_auto: auto,
+        reps,
+    }
+}
+
+fn precise_enough(reps: &[Replication], target: f64) -> bool {
+    HEADLINE.iter().all(|(a, b)| {
+        let xs: Vec<f64> = reps
+            .iter()
+            .filter_map(|r| {
+                r.metrics
+                    .get(*a)
+                    .and_then(|v| v.get(*b))
+                    .and_then(Value::as_f64)
+            })
+            .collect();
+        if xs.len() < 2 {
+            return xs.is_empty();
+        }
+        let (m, h) = crate::stats::ci::mean_ci95(&xs);
+        crate::stats::ci::relative_half_width(m, h) <= target
+    })
+}
+
+impl Outcome {
+    /// The summary JSON: the means in the shape of one run, and a sibling
+    /// `ci95` of the same shape holding the half-widths.
+    pub fn summary(&self, model: &Model) -> Map<String, Value> {
+        let runs: Vec<Value> = self
+            .reps
+            .iter()
+            .map(|r| Value::Object(r.metrics.clone()))
+            .collect();
+        let (mean, hw) = aggregate(&runs);
+        let mut o = Map::new();
+        o.insert("scenario".into(), json!(self.model_name));
+        o.insert("seed".into(), json!(self.seed));
+        o.insert("replications".into(), json!(self.reps.len()));
+        o.insert(
+            "partial".into(),
+            json!(self.reps.iter().any(|r| r.stopped_early)),
+        );
+        o.insert(
+            "warmup".into(),
+            json!({ "seconds": ns_to_secs(self.warmup_ns), "method": if self.warmup_auto { "mser-5" } else { "fixed" } }),
+        );
+        if let Value::Object(m) = mean {
+            for (k, v) in m {
+                o.insert(k, v);
+            }
+        }
+        crate::stats::theory_report::attach(model, &mut o, self);
+        o.insert(
+            "faults".into(),
+            serde_json::to_value(
+                self.reps
+                    .first()
+                    .map(|r| r.faults.clone())
+                    .unwrap_or_default(),
+            )
+            .unwrap_or(Value::Null),
+        );
+        o.insert(
+            "markov".into(),
+            crate::stats::theory_report::markov(model, self, &o),
+        );
+        o.insert(
+            "simulation".into(),
+            json!({
+                "events": self.reps.iter().map(|r| r.events).sum::<u64>(),
+                "messages_created": self.reps.iter().map(|r| r.messages_created).sum::<u64>(),
+                "simulated_seconds_per_replication": ns_to_secs(model.duration_ns),
+            }),
+        );
+        o.insert("ci95".into(), hw);
+        o
+    }
+
+    /// Pooled lifecycle transition counts.
+    pub fn transitions(&self) -> Vec<Vec<u64>> {
+        let mut t = vec![vec![0u64; LIFECYCLE_STATES.len()]; LIFECYCLE_STATES.len()];
+        for r in &self.reps {
+            for (i, row) in r.transitions.iter().enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    t[i][j] += v;
+                }
+            }
+        }
+        t
+    }
+}

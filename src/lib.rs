@@ -1,0 +1,24 @@
+//! mqsim: a deterministic discrete-event simulator of message-queue
+//! reliability.
+//!
+//! Data flows one way: a [`scenario`] file is loaded and checked, compiled
+//! into a [`model`], simulated by [`sim`] on the [`engine`]'s event queue,
+//! counted by [`stats`], repeated and compared by [`experiment`], and shown
+//! by [`report`].
+
+// A scenario error carries the file, line, column, key and origin so that
+// the message can say where and why; it is created once per failed load, so
+// its size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod cli;
+pub mod engine;
+pub mod experiment;
+pub mod model;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod stats;
+pub mod strategy;
+pub mod time;

@@ -1,0 +1,507 @@
+//! Distributions of durations, given by their mean so that users think in
+//! latencies. Each knows its mean and variance, which the queueing theory
+//! (M/G/1) needs.
+
+use crate::rng::{unit, unit_open0, Stream};
+use crate::scenario::DistCfg;
+use crate::time::{secs_to_ns, Duration, Nanos};
+use rand_distr::{Distribution, Gamma, StandardNormal};
+
+pub const DIST_NAMES: [&str; 9] = [
+    "exponential",
+    "constant",
+    "uniform",
+    "normal",
+    "lognormal",
+    "erlang",
+    "gamma",
+    "weibull",
+    "pareto",
+];
+
+/// A compiled distribution; parameters in seconds.
+#[derive(Clone, Debug)]
+pub enum Dist {
+    Exponential {
+        mean: f64,
+    },
+    Constant {
+        value: f64,
+    },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    /// Normal truncated at zero: negative draws are drawn again.
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
+    /// Parameters of the log: `mu`, `sigma`.
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+        mean: f64,
+        sd: f64,
+    },
+    Gamma {
+        shape: f64,
+        scale: f64,
+        gamma: Box<Gamma<f64>>,
+    },
+    Weibull {
+        shape: f64,
+        scale: f64,
+    },
+    Pareto {
+        shape: f64,
+        scale: f64,
+    },
+}
+
+fn secs(d: Option<Duration>) -> Option<f64> {
+    d.map(|d| d.secs())
+}
+
+/// Checks a distribution table. Errors are `(key, message)`.
+pub fn check(cfg: &DistCfg) -> Result<(), (String, String)> {
+    Dist::compile(cfg).map(|_| ())
+}
+
+impl Dist {
+    pub fn compile(cfg: &DistCfg) -> Result<Dist, (String, String)> {
+        let need = |v: Option<f64>, key: &str| -> Result<f64, (String, String)> {
+            match v {
+                Some(x) if x > 0.0 && x.is_finite() => Ok(x),
+                Some(_) => Err((
+                    key.into(),
+                    format!("`{key}` of a {} must be above zero", cfg.dist),
+                )),
+                None => Err((
+                    key.into(),
+                    format!("a {} distribution needs `{key}`", cfg.dist),
+                )),
+            }
+        };
+        let allow_only = |keys: &[&str]| -> Result<(), (String, String)> {
+            let given = [
+                ("mean", cfg.mean.is_some()),
+                ("sd", cfg.sd.is_some()),
+                ("min", cfg.min.is_some()),
+                ("max", cfg.max.is_some()),
+                ("shape", cfg.shape.is_some()),
+            ];
+            for (k, present) in given {
+                if present && !keys.contains(&k) {
+                    return Err((
+                        k.into(),
+                        format!(
+                            "a {} distribution takes {}; `{k}` does not apply",
+                            cfg.dist,
+                            keys.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        let d = match cfg.dist.as_str() {
+            "exponential" => {
+                allow_only(&["mean"])?;
+                Dist::Exponential {
+                    mean: need(secs(cfg.mean), "mean")?,
+                }
+            }
+            "constant" => {
+                allow_only(&["mean"])?;
+                let v = secs(cfg.mean).ok_or((
+                    "mean".to_string(),
+                    "a constant distribution needs `mean` (its value)".to_string(),
+                ))?;
+                Dist::Constant { value: v }
+            }
+            "uniform" => {
+                allow_only(&["min", "max"])?;
+                let (min, max) = (secs(cfg.min).unwrap_or(0.0), secs(cfg.max));
+                let max = max.ok_or((
+                    "max".to_string(),
+                    "a uniform distribution needs `max` (and `min`, default 0)".to_string(),
+                ))?;
+                if max < min {
+                    return Err(("max".into(), "`max` must be at least `min`".into()));
+                }
+                Dist::Uniform { min, max }
+            }
+            "normal" => {
+                allow_only(&["mean", "sd"])?;
+                let mean = need(secs(cfg.mean), "mean")?;
+                let sd = secs(cfg.sd).ok_or((
+                    "sd".to_string(),
+                    "a normal distribution needs `sd`".to_string(),
+                ))?;
+                Dist::Normal { mean, sd }
+            }
+            "lognormal" => {
+                allow_only(&["mean", "sd"])?;
+                let mean = need(secs(cfg.mean), "mean")?;
+                let sd = secs(cfg.sd).ok_or((
+                    "sd".to_string(),
+                    "a lognormal distribution needs `sd` (of the variable, not its log)"
+                        .to_string(),
+                ))?;
+                let sigma2 = (1.0 + (sd / mean).powi(2)).ln();
+                Dist::LogNormal {
+                    mu: mean.ln() - sigma2 / 2.0,
+                    sigma: sigma2.sqrt(),
+                    mean,
+                    sd,
+                }
+            }
+            "erlang" | "gamma" => {
+                allow_only(&["mean", "sd", "shape"])?;
+                let mean = need(secs(cfg.mean), "mean")?;
+                let shape = match (cfg.shape, secs(cfg.sd)) {
+                    (Some(k), None) => k,
+                    (None, Some(sd)) if sd > 0.0 => (mean / sd).powi(2),
+                    (None, None) => {
+                        return Err((
+                            "shape".into(),
+                            format!("a {} distribution needs `shape` (or `sd`)", cfg.dist),
+                        ))
+                    }
+                    _ => return Err(("shape".into(), "give `shape` or `sd`, not both".into())),
+                };
+                if !(shape.is_finite() && shape > 0.0) || shape > 1e6 {
+                    return Err((
+                        "shape".into(),
+                        "`shape` must be above zero and at most 1e6".into(),
+                    ));
+                }
+                if cfg.dist == "erlang" && shape.fract() != 0.0 {
+                    return Err(("shape".into(), "the shape of an erlang distribution is a whole number of phases; use gamma for others".into()));
+                }
+                let scale = mean / shape;
+                let gamma = Gamma::new(shape, scale)
+                    .map_err(|e| ("shape".to_string(), format!("bad gamma parameters: {e}")))?;
+                Dist::Gamma {
+                    shape,
+                    scale,
+                    gamma: Box::new(gamma),
+                }
+            }
+            "weibull" => {
+                allow_only(&["mean", "shape"])?;
+                let mean = need(secs(cfg.mean), "mean")?;
+                let k = need(cfg.shape, "shape")?;
+                if !(0.05..=1e3).contains(&k) {
+                    return Err((
+                        "shape".into(),
+                        "the weibull `shape` must be between 0.05 and 1000".into(),
+                    ));
+                }
+                Dist::Weibull {
+                    shape: k,
+                    scale: mean / gamma_fn(1.0 + 1.0 / k),
+                }
+            }
+            "pareto" => {
+                allow_only(&["mean", "shape"])?;
+                let mean = need(secs(cfg.mean), "mean")?;
+                let a = need(cfg.shape, "shape")?;
+                if a <= 1.0 {
+                    return Err((
+                        "shape".into(),
+                        "a pareto `shape` (alpha) must be above 1 for the mean to exist".into(),
+                    ));
+                }
+                Dist::Pareto {
+                    shape: a,
+                    scale: mean * (a - 1.0) / a,
+                }
+            }
+            other => {
+                let hint = crate::scenario::load::nearest(other, &DIST_NAMES)
+                    .map(|n| format!(" did you mean `{n}`?"))
+                    .unwrap_or_default();
+                return Err((
+                    "dist".into(),
+                    format!(
+                        "unknown distribution `{other}`;{hint} (allowed: {})",
+                        DIST_NAMES.join(", ")
+                    ),
+                ));
+            }
+        };
+        Ok(d)
+    }
+
+    /// Draws one duration.
+    #[inline]
+    pub fn sample(&self, rng: &mut Stream) -> Nanos {
+        secs_to_ns(self.sample_secs(rng))
+    }
+
+    #[inline]
+    pub fn sample_secs(&self, rng: &mut Stream) -> f64 {
+        match self {
+            Dist::Exponential { mean } => -mean * unit_open0(rng).ln(),
+            Dist::Constant { value } => *value,
+            Dist::Uniform { min, max } => min + (max - min) * unit(rng),
+            Dist::Normal { mean, sd } => {
+                // The mean is positive, so at least half the draws are kept.
+                for _ in 0..1000 {
+                    let z: f64 = StandardNormal.sample(rng);
+                    let x = mean + sd * z;
+                    if x >= 0.0 {
+                        return x;
+                    }
+                }
+                *mean
+            }
+            Dist::LogNormal { mu, sigma, .. } => {
+                let z: f64 = StandardNormal.sample(rng);
+                (mu + sigma * z).exp()
+            }
+            Dist::Gamma { gamma, .. } => gamma.sample(rng),
+            Dist::Weibull { shape, scale } => scale * (-unit_open0(rng).ln()).powf(1.0 / shape),
+            Dist::Pareto { shape, scale } => scale / unit_open0(rng).powf(1.0 / shape),
+        }
+    }
+
+    /// Mean in seconds.
+    pub fn mean(&self) -> f64 {
+        match self {
+            Dist::Exponential { mean } => *mean,
+            Dist::Constant { value } => *value,
+            Dist::Uniform { min, max } => (min + max) / 2.0,
+            Dist::Normal { mean, sd } => {
+                let (m, _) = truncated_normal_moments(*mean, *sd);
+                m
+            }
+            Dist::LogNormal { mean, .. } => *mean,
+            Dist::Gamma { shape, scale, .. } => shape * scale,
+            Dist::Weibull { shape, scale } => scale * gamma_fn(1.0 + 1.0 / shape),
+            Dist::Pareto { shape, scale } => shape * scale / (shape - 1.0),
+        }
+    }
+
+    /// Variance in seconds squared (infinite for a pareto with shape <= 2).
+    pub fn variance(&self) -> f64 {
+        match self {
+            Dist::Exponential { mean } => mean * mean,
+            Dist::Constant { .. } => 0.0,
+            Dist::Uniform { min, max } => (max - min).powi(2) / 12.0,
+            Dist::Normal { mean, sd } => truncated_normal_moments(*mean, *sd).1,
+            Dist::LogNormal { sd, .. } => sd * sd,
+            Dist::Gamma { shape, scale, .. } => shape * scale * scale,
+            Dist::Weibull { shape, scale } => {
+                let g1 = gamma_fn(1.0 + 1.0 / shape);
+                scale * scale * (gamma_fn(1.0 + 2.0 / shape) - g1 * g1)
+            }
+            Dist::Pareto { shape, scale } => {
+                if *shape <= 2.0 {
+                    f64::INFINITY
+                } else {
+                    scale * scale * shape / ((shape - 1.0).powi(2) * (shape - 2.0))
+                }
+            }
+        }
+    }
+
+    pub fn is_exponential(&self) -> bool {
+        matches!(self, Dist::Exponential { .. })
+    }
+
+    pub fn is_constant(&self) -> bool {
+        matches!(self, Dist::Constant { .. })
+    }
+
+    /// The same distribution with every duration multiplied by `k`.
+    pub fn scaled(&self, k: f64) -> Dist {
+        match self {
+            Dist::Exponential { mean } => Dist::Exponential { mean: mean * k },
+            Dist::Constant { value } => Dist::Constant { value: value * k },
+            Dist::Uniform { min, max } => Dist::Uniform {
+                min: min * k,
+                max: max * k,
+            },
+            Dist::Normal { mean, sd } => Dist::Normal {
+                mean: mean * k,
+                sd: sd * k,
+            },
+            Dist::LogNormal {
+                mu,
+                sigma,
+                mean,
+                sd,
+            } => Dist::LogNormal {
+                mu: mu + k.ln(),
+                sigma: *sigma,
+                mean: mean * k,
+                sd: sd * k,
+            },
+            Dist::Gamma { shape, scale, .. } => {
+                let g = Gamma::new(*shape, scale * k)
+                    .unwrap_or_else(|_| Gamma::new(1.0, 1.0).expect("1,1 is a valid gamma"));
+                Dist::Gamma {
+                    shape: *shape,
+                    scale: scale * k,
+                    gamma: Box::new(g),
+                }
+            }
+            Dist::Weibull { shape, scale } => Dist::Weibull {
+                shape: *shape,
+                scale: scale * k,
+            },
+            Dist::Pareto { shape, scale } => Dist::Pareto {
+                shape: *shape,
+                scale: scale * k,
+            },
+        }
+    }
+}
+
+/// Mean and variance of N(m, s^2) truncated to [0, inf).
+fn truncated_normal_moments(m: f64, s: f64) -> (f64, f64) {
+    if s <= 0.0 {
+        return (m.max(0.0), 0.0);
+    }
+    let a = -m / s;
+    let phi = (-0.5 * a * a).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    // P(X >= 0) = 1 - Phi(a), with Phi(a) = erfc(-a / sqrt 2) / 2.
+    let z = 1.0 - statrs::function::erf::erfc(-a / std::f64::consts::SQRT_2) / 2.0;
+    if z <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let lambda = phi / z;
+    let mean = m + s * lambda;
+    let var = s * s * (1.0 + a * lambda - lambda * lambda);
+    (mean, var.max(0.0))
+}
+
+fn gamma_fn(x: f64) -> f64 {
+    statrs::function::gamma::gamma(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{stream, Domain};
+
+    fn cfg(dist: &str, mean: &str) -> DistCfg {
+        DistCfg {
+            dist: dist.into(),
+            mean: Some(Duration::parse(mean).unwrap()),
+            ..Default::default()
+        }
+    }
+
+    /// Every distribution's sample mean and variance agree with its stated
+    /// moments within 5 standard errors.
+    #[test]
+    fn sample_moments_match() {
+        let mut cases = vec![
+            cfg("exponential", "1s"),
+            cfg("constant", "1s"),
+            DistCfg {
+                dist: "uniform".into(),
+                min: Some(Duration::parse("1s").unwrap()),
+                max: Some(Duration::parse("3s").unwrap()),
+                ..Default::default()
+            },
+            DistCfg {
+                sd: Some(Duration::parse("0.5s").unwrap()),
+                ..cfg("normal", "1s")
+            },
+            DistCfg {
+                sd: Some(Duration::parse("0.5s").unwrap()),
+                ..cfg("lognormal", "1s")
+            },
+            DistCfg {
+                shape: Some(3.0),
+                ..cfg("erlang", "1s")
+            },
+            DistCfg {
+                shape: Some(0.5),
+                ..cfg("gamma", "1s")
+            },
+            DistCfg {
+                shape: Some(1.5),
+                ..cfg("weibull", "1s")
+            },
+            DistCfg {
+                shape: Some(4.5),
+                ..cfg("pareto", "1s")
+            },
+        ];
+        cases.push(DistCfg {
+            sd: Some(Duration::parse("1s").unwrap()),
+            ..cfg("normal", "0.5s")
+        });
+        for c in cases {
+            let d = Dist::compile(&c).unwrap();
+            let mut rng = stream(3, Domain::Component, 0, 0);
+            let n = 200_000;
+            let xs: Vec<f64> = (0..n).map(|_| d.sample_secs(&mut rng)).collect();
+            let m = xs.iter().sum::<f64>() / n as f64;
+            let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+            let se = (d.variance() / n as f64).sqrt();
+            assert!(
+                (m - d.mean()).abs() <= 5.0 * se + 1e-12,
+                "{}: mean {m} vs {}",
+                c.dist,
+                d.mean()
+            );
+            assert!(
+                xs.iter().all(|x| *x >= 0.0),
+                "{} gave a negative duration",
+                c.dist
+            );
+            // The variance of the sample variance needs the fourth moment;
+            // allow 10% which is many standard errors at this n for these shapes.
+            if d.variance() > 0.0 {
+                assert!(
+                    (v / d.variance() - 1.0).abs() < 0.1,
+                    "{}: var {v} vs {}",
+                    c.dist,
+                    d.variance()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        assert_eq!(
+            Dist::compile(&cfg("exponentail", "1s")).unwrap_err().0,
+            "dist"
+        );
+        assert!(Dist::compile(&cfg("exponentail", "1s"))
+            .unwrap_err()
+            .1
+            .contains("did you mean `exponential`"));
+        assert_eq!(Dist::compile(&cfg("lognormal", "1s")).unwrap_err().0, "sd");
+        assert_eq!(
+            Dist::compile(&DistCfg {
+                shape: Some(1.0),
+                ..cfg("pareto", "1s")
+            })
+            .unwrap_err()
+            .0,
+            "shape"
+        );
+        assert_eq!(
+            Dist::compile(&DistCfg {
+                shape: Some(2.5),
+                ..cfg("erlang", "1s")
+            })
+            .unwrap_err()
+            .0,
+            "shape"
+        );
+        assert_eq!(
+            Dist::compile(&cfg("exponential", "0s")).unwrap_err().0,
+            "mean"
+        );
+    }
+}

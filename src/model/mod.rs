@@ -1,0 +1,526 @@
+//! The compiled model: a scenario with every default and preset resolved,
+//! names turned into indices and durations into nanoseconds. The simulator
+//! reads only this.
+
+pub mod dist;
+
+use crate::scenario::preset::preset;
+use crate::scenario::validate::{consumer_name, producer_name, queue_name, resolve_queue};
+use crate::scenario::*;
+use crate::strategy::backoff::RetryPolicy;
+use crate::strategy::breaker::BreakerConfig;
+use crate::strategy::budget::RetryBudgetConfig;
+use crate::time::{Duration, Nanos};
+use dist::Dist;
+
+pub const DEFAULT_DURATION_S: u64 = 3600;
+pub const DEFAULT_DRAIN_S: u64 = 600;
+pub const DEFAULT_FSYNC_MS: u64 = 100;
+
+#[derive(Clone, Debug)]
+pub enum Arrival {
+    Poisson {
+        rate_per_s: f64,
+    },
+    Constant {
+        interval_ns: Nanos,
+    },
+    Interarrival(Dist),
+    /// Poisson with a piecewise-constant rate: (from, rate per s).
+    Schedule(Vec<(Nanos, f64)>),
+}
+
+impl Arrival {
+    /// Mean rate over the run (messages per second), for theory and guards.
+    pub fn mean_rate(&self, duration_ns: Nanos) -> f64 {
+        match self {
+            Arrival::Poisson { rate_per_s } => *rate_per_s,
+            Arrival::Constant { interval_ns } => 1e9 / (*interval_ns).max(1) as f64,
+            Arrival::Interarrival(d) => 1.0 / d.mean().max(1e-12),
+            Arrival::Schedule(p) => {
+                let mut total = 0.0;
+                for (i, (from, rate)) in p.iter().enumerate() {
+                    let to = p.get(i + 1).map_or(duration_ns, |n| n.0).min(duration_ns);
+                    if to > *from {
+                        total += rate * (to - from) as f64 / 1e9;
+                    }
+                }
+                total / (duration_ns as f64 / 1e9).max(1e-12)
+            }
+        }
+    }
+    pub fn is_poisson(&self) -> bool {
+        matches!(self, Arrival::Poisson { .. })
+            || matches!(self, Arrival::Interarrival(d) if d.is_exponential())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirm {
+    None,
+    OnAccept,
+    AfterFsync,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProducerModel {
+    pub name: String,
+    pub queue: usize,
+    pub arrival: Arrival,
+    pub confirm: Confirm,
+    pub confirm_timeout_ns: Option<Nanos>,
+    pub retry: Option<RetryPolicy>,
+    pub persistent: bool,
+    pub ttl_ns: Option<Nanos>,
+    pub outbox: bool,
+    /// Client timeout: publish again when not processed within this time.
+    pub timeout_ns: Option<Nanos>,
+    pub budget: Option<RetryBudgetConfig>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    RejectPublish,
+    DropHead,
+    DeadLetter,
+}
+
+#[derive(Clone, Debug)]
+pub struct QueueModel {
+    pub name: String,
+    pub preset: Option<String>,
+    pub capacity: Option<u64>,
+    pub overflow: Overflow,
+    pub ack_timeout_ns: Option<Nanos>,
+    pub max_deliveries: Option<u32>,
+    pub dead_letter: bool,
+    /// NATS: a message at the delivery limit stays in the stream.
+    pub at_limit_stays: bool,
+    pub ttl_ns: Option<Nanos>,
+    pub ttl_anywhere: bool,
+    pub crash_requeue_immediate: bool,
+    pub durable: bool,
+    pub fsync_ns: Nanos,
+    pub dedup_window_ns: Option<Nanos>,
+    pub redrive: Option<(Nanos, f64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryMode {
+    Requeue,
+    Delay,
+    RetryQueues,
+    InHandler,
+    AckTimeout,
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct GroupModel {
+    pub name: String,
+    pub queue: usize,
+    pub count: u32,
+    pub prefetch: u32,
+    pub concurrency: u32,
+    pub ack_on_receive: bool,
+    pub service: Dist,
+    pub failure: f64,
+    pub poison: f64,
+    pub non_retryable: f64,
+    pub publish_to: Option<usize>,
+    pub retry: Option<RetryPolicy>,
+    pub retry_mode: RetryMode,
+    pub idempotency_ns: Option<Nanos>,
+    pub budget: Option<RetryBudgetConfig>,
+    pub breaker: Option<BreakerConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NetworkModel {
+    pub latency: Option<Dist>,
+    pub loss: f64,
+    pub duplicate: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    ConsumerCrash,
+    BrokerCrash,
+    ProducerCrash,
+    DependencyOutage,
+    Partition,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::ConsumerCrash => "consumer-crash",
+            FaultKind::BrokerCrash => "broker-crash",
+            FaultKind::ProducerCrash => "producer-crash",
+            FaultKind::DependencyOutage => "dependency-outage",
+            FaultKind::Partition => "partition",
+        }
+    }
+}
+
+/// When a fault strikes: a fixed window, or random (exponential up times).
+#[derive(Clone, Debug)]
+pub enum FaultTiming {
+    Window { start_ns: Nanos, length_ns: Nanos },
+    Random { mtbf_ns: Nanos, mttr: Dist },
+}
+
+#[derive(Clone, Debug)]
+pub struct FaultModel {
+    pub kind: FaultKind,
+    pub timing: FaultTiming,
+    /// Consumer group or producer index it hits; None = all.
+    pub target: Option<usize>,
+    pub instance: Option<u32>,
+    pub failure: f64,
+    pub slowdown: f64,
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum WarmupSpec {
+    Fixed(Nanos),
+    Auto,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    pub seed: u64,
+    pub duration_ns: Nanos,
+    pub warmup: WarmupSpec,
+    pub drain_ns: Nanos,
+    pub sample_interval_ns: Nanos,
+    pub producers: Vec<ProducerModel>,
+    pub queues: Vec<QueueModel>,
+    pub groups: Vec<GroupModel>,
+    pub network: Option<NetworkModel>,
+    pub faults: Vec<FaultModel>,
+}
+
+impl Model {
+    pub fn warmup_ns(&self) -> Nanos {
+        match self.warmup {
+            WarmupSpec::Fixed(w) => w,
+            WarmupSpec::Auto => 0,
+        }
+    }
+}
+
+/// Fills every default and preset into the scenario, so that `mqsim explain`
+/// shows what will be simulated and the model reads no `None` it must guess.
+pub fn resolve(s: &Scenario) -> Scenario {
+    let mut r = s.clone();
+    let sim = &mut r.simulation;
+    let duration = sim
+        .duration
+        .unwrap_or(Duration::from_secs(DEFAULT_DURATION_S));
+    sim.duration = Some(duration);
+    sim.seed = Some(sim.seed.unwrap_or(1));
+    sim.warmup = Some(sim.warmup.unwrap_or(Warmup::Fixed(Duration::ZERO)));
+    sim.drain = Some(sim.drain.unwrap_or(Duration::from_secs(DEFAULT_DRAIN_S)));
+    sim.replications = Some(sim.replications.unwrap_or(1));
+    sim.sample_interval = Some(
+        sim.sample_interval
+            .unwrap_or(Duration((duration.ns() / 200).max(1))),
+    );
+
+    let queue_presets: Vec<Option<String>> = r.queues.iter().map(|q| q.preset.clone()).collect();
+    for q in &mut r.queues {
+        let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
+        q.ack_timeout = q.ack_timeout.or(p.ack_timeout);
+        if q.max_deliveries.is_none() {
+            q.max_deliveries = p.max_deliveries.flatten();
+        }
+        q.dead_letter = Some(q.dead_letter.or(p.dead_letter).unwrap_or(true));
+        q.overflow = Some(
+            q.overflow
+                .clone()
+                .unwrap_or_else(|| "reject-publish".into()),
+        );
+        q.ttl_mode = Some(
+            q.ttl_mode
+                .clone()
+                .unwrap_or_else(|| p.ttl_mode.unwrap_or("head").into()),
+        );
+        q.crash_requeue = Some(q.crash_requeue.clone().unwrap_or_else(|| {
+            p.crash_requeue
+                .unwrap_or(if q.ack_timeout.is_some() {
+                    "ack-timeout"
+                } else {
+                    "immediate"
+                })
+                .into()
+        }));
+        q.durable = Some(q.durable.or(p.durable).unwrap_or(true));
+        q.fsync_interval = Some(
+            q.fsync_interval
+                .unwrap_or(Duration::from_millis(DEFAULT_FSYNC_MS)),
+        );
+    }
+    let single_queue = r.queues.len() == 1;
+    for (i, pr) in r.producers.iter_mut().enumerate() {
+        let _ = i;
+        if single_queue && pr.queue.is_none() {
+            pr.queue = r.queues[0].name.clone().or(Some("queue".into()));
+        }
+        pr.confirm = Some(pr.confirm.clone().unwrap_or_else(|| {
+            if pr.confirm_timeout.is_some() {
+                "on-accept"
+            } else {
+                "none"
+            }
+            .into()
+        }));
+        pr.persistent = Some(pr.persistent.unwrap_or(true));
+        pr.outbox = Some(pr.outbox.unwrap_or(false));
+    }
+    let queue_names: Vec<String> = (0..s.queues.len()).map(|i| queue_name(s, i)).collect();
+    for c in &mut r.consumers {
+        let qi = resolve_queue(s, &c.queue).unwrap_or(0);
+        if c.queue.is_none() {
+            c.queue = Some(queue_names[qi].clone());
+        }
+        let pname = c.preset.clone().or_else(|| queue_presets[qi].clone());
+        let p = pname.as_deref().and_then(preset).unwrap_or_default();
+        c.count = Some(c.count.unwrap_or(1));
+        c.prefetch = Some(c.prefetch.unwrap_or(1));
+        c.concurrency = Some(c.concurrency.unwrap_or(1));
+        c.ack = Some(
+            c.ack
+                .clone()
+                .unwrap_or_else(|| p.ack.unwrap_or("after-processing").into()),
+        );
+        c.service = Some(c.service.clone().unwrap_or(DistCfg {
+            dist: "exponential".into(),
+            mean: Some(Duration::from_millis(100)),
+            ..Default::default()
+        }));
+        c.failure = Some(c.failure.unwrap_or(0.0));
+        c.poison = Some(c.poison.unwrap_or(0.0));
+        c.non_retryable = Some(c.non_retryable.unwrap_or(0.0));
+        if c.retry.is_none() {
+            c.retry = p.retry.clone();
+        }
+        c.retry_mode =
+            Some(
+                c.retry_mode
+                    .clone()
+                    .unwrap_or_else(|| match (p.retry_mode, &c.retry) {
+                        (Some(m), _) => m.into(),
+                        (None, Some(_)) => "delay".into(),
+                        (None, None) => "requeue".into(),
+                    }),
+            );
+        if c.preset.is_none() {
+            c.preset = pname;
+        }
+    }
+    if let Some(n) = &mut r.network {
+        n.loss = Some(n.loss.unwrap_or(0.0));
+        n.duplicate = Some(n.duplicate.unwrap_or(0.0));
+    }
+    for f in &mut r.faults {
+        if f.kind == "dependency-outage" {
+            f.failure = Some(f.failure.unwrap_or(1.0));
+            f.slowdown = Some(f.slowdown.unwrap_or(1.0));
+        }
+    }
+    r
+}
+
+fn ns(d: Option<Duration>) -> Option<Nanos> {
+    d.map(|d| d.ns())
+}
+
+/// Compiles a validated scenario. Errors here are bugs of validation; they
+/// are reported, not panicked on.
+pub fn compile(s: &Scenario) -> Result<Model, String> {
+    let r = resolve(s);
+    let sim = &r.simulation;
+    let dist = |d: &DistCfg| Dist::compile(d).map_err(|(k, m)| format!("{k}: {m}"));
+    let mut producers = Vec::new();
+    for (i, p) in r.producers.iter().enumerate() {
+        let a = &p.arrival;
+        let arrival = match a.process.as_str() {
+            "poisson" => Arrival::Poisson {
+                rate_per_s: a.rate.unwrap_or(1.0),
+            },
+            "constant" => Arrival::Constant {
+                interval_ns: ((1e9 / a.rate.unwrap_or(1.0)).round() as Nanos).max(1),
+            },
+            "schedule" => Arrival::Schedule(
+                a.schedule
+                    .iter()
+                    .flatten()
+                    .map(|p| (p.at.ns(), p.rate))
+                    .collect(),
+            ),
+            other => Arrival::Interarrival(dist(&DistCfg {
+                dist: other.into(),
+                mean: a.mean,
+                sd: a.sd,
+                min: a.min,
+                max: a.max,
+                shape: a.shape,
+            })?),
+        };
+        producers.push(ProducerModel {
+            name: producer_name(&r, i),
+            queue: resolve_queue(&r, &p.queue)?,
+            arrival,
+            confirm: match p.confirm.as_deref() {
+                Some("on-accept") => Confirm::OnAccept,
+                Some("after-fsync") => Confirm::AfterFsync,
+                _ => Confirm::None,
+            },
+            confirm_timeout_ns: ns(p.confirm_timeout),
+            retry: p.retry.clone(),
+            persistent: p.persistent.unwrap_or(true),
+            ttl_ns: ns(p.ttl),
+            outbox: p.outbox.unwrap_or(false),
+            timeout_ns: ns(p.timeout),
+            budget: p.retry_budget.clone(),
+        });
+    }
+    let mut queues = Vec::new();
+    for (i, q) in r.queues.iter().enumerate() {
+        let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
+        queues.push(QueueModel {
+            name: queue_name(&r, i),
+            preset: q.preset.clone(),
+            capacity: q.capacity,
+            overflow: match q.overflow.as_deref() {
+                Some("drop-head") => Overflow::DropHead,
+                Some("dead-letter") => Overflow::DeadLetter,
+                _ => Overflow::RejectPublish,
+            },
+            ack_timeout_ns: ns(q.ack_timeout),
+            max_deliveries: q.max_deliveries,
+            dead_letter: q.dead_letter.unwrap_or(true),
+            // NATS keeps a message at MaxDeliver in the stream unless the
+            // user asks for a dead-letter queue explicitly.
+            at_limit_stays: p.at_limit == Some("stay") && s.queues[i].dead_letter != Some(true),
+            ttl_ns: ns(q.ttl),
+            ttl_anywhere: q.ttl_mode.as_deref() == Some("anywhere"),
+            crash_requeue_immediate: q.crash_requeue.as_deref() != Some("ack-timeout")
+                || q.ack_timeout.is_none(),
+            durable: q.durable.unwrap_or(true),
+            fsync_ns: ns(q.fsync_interval).unwrap_or(0),
+            dedup_window_ns: ns(q.dedup_window),
+            redrive: q.redrive.as_ref().map(|r| (r.start.ns(), r.rate)),
+        });
+    }
+    let mut groups = Vec::new();
+    for (i, c) in r.consumers.iter().enumerate() {
+        groups.push(GroupModel {
+            name: consumer_name(&r, i),
+            queue: resolve_queue(&r, &c.queue)?,
+            count: c.count.unwrap_or(1),
+            prefetch: c.prefetch.unwrap_or(1),
+            concurrency: c.concurrency.unwrap_or(1),
+            ack_on_receive: c.ack.as_deref() == Some("on-receive"),
+            service: dist(c.service.as_ref().ok_or("no service")?)?,
+            failure: c.failure.unwrap_or(0.0),
+            poison: c.poison.unwrap_or(0.0),
+            non_retryable: c.non_retryable.unwrap_or(0.0),
+            publish_to: match &c.publish_to {
+                Some(t) => Some(resolve_queue(&r, &Some(t.clone()))?),
+                None => None,
+            },
+            retry: c.retry.clone(),
+            retry_mode: match c.retry_mode.as_deref() {
+                Some("delay") => RetryMode::Delay,
+                Some("retry-queues") => RetryMode::RetryQueues,
+                Some("in-handler") => RetryMode::InHandler,
+                Some("ack-timeout") => RetryMode::AckTimeout,
+                Some("none") => RetryMode::None,
+                _ => RetryMode::Requeue,
+            },
+            idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
+            budget: c.retry_budget.clone(),
+            breaker: c.breaker.clone(),
+        });
+    }
+    let network = match &r.network {
+        Some(n) => Some(NetworkModel {
+            latency: match &n.latency {
+                Some(d) => Some(dist(d)?),
+                None => None,
+            },
+            loss: n.loss.unwrap_or(0.0),
+            duplicate: n.duplicate.unwrap_or(0.0),
+        }),
+        None => None,
+    };
+    let mut faults = Vec::new();
+    for f in &r.faults {
+        let kind = match f.kind.as_str() {
+            "consumer-crash" => FaultKind::ConsumerCrash,
+            "broker-crash" => FaultKind::BrokerCrash,
+            "producer-crash" => FaultKind::ProducerCrash,
+            "dependency-outage" => FaultKind::DependencyOutage,
+            _ => FaultKind::Partition,
+        };
+        let timing = match (f.at.or(f.start), f.downtime.or(f.duration), f.mtbf, &f.mttr) {
+            (Some(at), Some(len), _, _) => FaultTiming::Window {
+                start_ns: at.ns(),
+                length_ns: len.ns(),
+            },
+            (_, _, Some(mtbf), Some(mttr)) => FaultTiming::Random {
+                mtbf_ns: mtbf.ns().max(1),
+                mttr: dist(mttr)?,
+            },
+            _ => return Err(format!("fault {} has no timing", f.kind)),
+        };
+        let target_name = f.target.clone().or_else(|| {
+            f.between
+                .as_ref()
+                .and_then(|b| b.iter().find(|x| *x != "broker").cloned())
+        });
+        let target = match target_name.as_deref().and_then(|t| t.split_once(':')) {
+            Some(("consumer", n)) => (0..r.consumers.len()).position(|i| consumer_name(&r, i) == n),
+            Some(("producer", n)) => (0..r.producers.len()).position(|i| producer_name(&r, i) == n),
+            _ => None,
+        };
+        faults.push(FaultModel {
+            kind,
+            timing,
+            target,
+            instance: f.instance,
+            failure: f.failure.unwrap_or(1.0),
+            slowdown: f.slowdown.unwrap_or(1.0),
+            label: target_name.unwrap_or_else(|| {
+                match kind {
+                    FaultKind::BrokerCrash => "broker",
+                    _ => "all",
+                }
+                .into()
+            }),
+        });
+    }
+    Ok(Model {
+        name: sim.name.clone().unwrap_or_else(|| "scenario".into()),
+        seed: sim.seed.unwrap_or(1),
+        duration_ns: sim
+            .duration
+            .map_or(DEFAULT_DURATION_S * 1_000_000_000, |d| d.ns()),
+        warmup: match sim.warmup {
+            Some(Warmup::Auto) => WarmupSpec::Auto,
+            Some(Warmup::Fixed(d)) => WarmupSpec::Fixed(d.ns()),
+            None => WarmupSpec::Fixed(0),
+        },
+        drain_ns: ns(sim.drain).unwrap_or(0),
+        sample_interval_ns: ns(sim.sample_interval).unwrap_or(1).max(1),
+        producers,
+        queues,
+        groups,
+        network,
+        faults,
+    })
+}

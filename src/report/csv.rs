@@ -1,0 +1,145 @@
+//! CSV files with stable, documented headers (see the README's output
+//! reference): one row per variant and replication, and the time series.
+
+use super::{Exporter, Report};
+use serde_json::Value;
+
+/// Columns of `metrics.csv` after `variant,replication,seed`: (column, path).
+pub const METRIC_COLUMNS: [(&str, &[&str]); 27] = [
+    ("published", &["messages", "published"]),
+    ("rejected", &["messages", "rejected"]),
+    ("delivered", &["messages", "delivered"]),
+    ("acked", &["messages", "acked"]),
+    ("duplicates", &["messages", "duplicates"]),
+    ("lost", &["messages", "lost"]),
+    ("dead_lettered", &["messages", "dead_lettered"]),
+    ("expired", &["messages", "expired"]),
+    ("in_flight", &["messages", "in_flight"]),
+    ("redelivered", &["messages", "redelivered"]),
+    ("attempts_per_message", &["messages", "attempts"]),
+    (
+        "duplicates_prevented",
+        &["messages", "duplicates_prevented"],
+    ),
+    ("failed_work_seconds", &["messages", "failed_work_seconds"]),
+    ("throughput_per_s", &["messages", "throughput"]),
+    ("retries", &["retries", "retries"]),
+    ("retries_refused", &["retries", "refused"]),
+    ("producer_retries", &["retries", "producer_retries"]),
+    ("breaker_rejected", &["retries", "breaker_rejected"]),
+    ("latency_mean_s", &["latency", "mean"]),
+    ("latency_p50_s", &["latency", "p50"]),
+    ("latency_p90_s", &["latency", "p90"]),
+    ("latency_p99_s", &["latency", "p99"]),
+    ("latency_p999_s", &["latency", "p999"]),
+    ("latency_max_s", &["latency", "max"]),
+    ("recovered", &["recovery", "recovered"]),
+    ("recovery_s", &["recovery", "seconds"]),
+    ("loss_rate", &["messages", "loss_rate"]),
+];
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn get<'a>(v: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let mut cur = v.get(path[0])?;
+    for p in &path[1..] {
+        cur = cur.get(*p)?;
+    }
+    Some(cur)
+}
+
+/// `metrics.csv`: one row per variant and replication.
+pub struct MetricsCsv;
+
+impl Exporter for MetricsCsv {
+    fn file_name(&self) -> &'static str {
+        "metrics.csv"
+    }
+    fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["variant", "replication", "seed"];
+        header.extend(METRIC_COLUMNS.iter().map(|c| c.0));
+        w.write_record(&header).map_err(|e| e.to_string())?;
+        for v in &report.variants {
+            for r in &v.outcome.reps {
+                let mut row = vec![v.name.clone(), r.index.to_string(), r.seed.to_string()];
+                row.extend(METRIC_COLUMNS.iter().map(|(_, p)| cell(get(&r.metrics, p))));
+                w.write_record(&row).map_err(|e| e.to_string())?;
+            }
+        }
+        w.into_inner().map_err(|e| e.to_string())
+    }
+}
+
+pub const TIMESERIES_COLUMNS: [&str; 12] = [
+    "variant",
+    "replication",
+    "time_s",
+    "queue",
+    "ready",
+    "in_flight",
+    "waiting_retry",
+    "dead_lettered_total",
+    "acked_total",
+    "lost_total",
+    "latency_mean_s",
+    "completions",
+];
+
+/// `timeseries.csv`: the sampled state of every queue, replication 0 of each variant.
+pub struct TimeseriesCsv;
+
+impl Exporter for TimeseriesCsv {
+    fn file_name(&self) -> &'static str {
+        "timeseries.csv"
+    }
+    fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(TIMESERIES_COLUMNS)
+            .map_err(|e| e.to_string())?;
+        for v in &report.variants {
+            let queue_names: Vec<String> = v
+                .summary
+                .get("queues")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            if let Some(r) = v.outcome.reps.first() {
+                for s in &r.samples {
+                    let q = queue_names
+                        .get(s.queue)
+                        .cloned()
+                        .unwrap_or_else(|| s.queue.to_string());
+                    let lat = if s.latency_mean_s.is_finite() {
+                        s.latency_mean_s.to_string()
+                    } else {
+                        String::new()
+                    };
+                    w.write_record([
+                        v.name.clone(),
+                        r.index.to_string(),
+                        s.time_s.to_string(),
+                        q,
+                        s.ready.to_string(),
+                        s.in_flight.to_string(),
+                        s.waiting_retry.to_string(),
+                        s.dead_lettered.to_string(),
+                        s.acked.to_string(),
+                        s.lost.to_string(),
+                        lat,
+                        s.completions.to_string(),
+                    ])
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        w.into_inner().map_err(|e| e.to_string())
+    }
+}

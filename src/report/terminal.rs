@@ -1,0 +1,278 @@
+//! The readable summary printed by `mqsim run` and `mqsim compare`: every
+//! figure with its 95% half-width when there are replications.
+
+use super::Report;
+use crate::time::human_secs;
+use serde_json::{Map, Value};
+use std::fmt::Write;
+
+fn f(v: Option<&Value>) -> f64 {
+    v.and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+fn path<'a>(m: &'a Map<String, Value>, p: &[&str]) -> Option<&'a Value> {
+    let mut cur = m.get(p[0])?;
+    for k in &p[1..] {
+        cur = cur.get(*k)?;
+    }
+    Some(cur)
+}
+
+/// `value ± half-width` for a count or rate.
+fn pm(s: &Map<String, Value>, p: &[&str], reps: u64) -> String {
+    let v = f(path(s, p));
+    let mut ci = vec!["ci95"];
+    ci.extend_from_slice(p);
+    let h = f(path(s, &ci));
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let digits = if v.fract() == 0.0 && reps == 1 { 0 } else { 2 };
+    if reps > 1 && h.is_finite() {
+        format!("{v:.digits$} ± {h:.2}")
+    } else {
+        format!("{v:.digits$}")
+    }
+}
+
+/// `12.3 ms ± 0.4 ms` for a time in seconds.
+fn pm_time(s: &Map<String, Value>, p: &[&str], reps: u64) -> String {
+    let v = f(path(s, p));
+    let mut ci = vec!["ci95"];
+    ci.extend_from_slice(p);
+    let h = f(path(s, &ci));
+    if !v.is_finite() {
+        return "-".into();
+    }
+    if reps > 1 && h.is_finite() {
+        format!("{} ± {}", human_secs(v), human_secs(h))
+    } else {
+        human_secs(v)
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.3}%", 100.0 * x)
+    } else {
+        "-".into()
+    }
+}
+
+/// The summary of one variant.
+pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
+    let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
+    let published = f(path(s, &["messages", "published"]));
+    if let Some(n) = name {
+        let _ = writeln!(out, "\n== {n} ==");
+    }
+    let _ = writeln!(out, "Messages (published in the statistics window)");
+    for (label, key) in [
+        ("published", "published"),
+        ("acked", "acked"),
+        ("duplicates", "duplicates"),
+        ("lost", "lost"),
+        ("dead-lettered", "dead_lettered"),
+        ("expired", "expired"),
+        ("rejected", "rejected"),
+        ("in flight at end", "in_flight"),
+    ] {
+        let v = f(path(s, &["messages", key]));
+        let share = if key != "published" && published > 0.0 {
+            format!("  ({})", pct(v / published))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {label:<18}{:>22}{share}",
+            pm(s, &["messages", key], reps)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<18}{:>22}   deliveries {}, failed attempts {}",
+        "attempts/message",
+        pm(s, &["messages", "attempts"], reps),
+        pm(s, &["messages", "delivered"], reps),
+        pm(s, &["messages", "failed_attempts"], reps)
+    );
+    for (label, key) in [
+        ("lost by cause", "lost_by_cause"),
+        ("duplicates by cause", "duplicates_by_cause"),
+        ("dead-lettered by reason", "dead_lettered_by_reason"),
+    ] {
+        if let Some(Value::Object(m)) = path(s, &["messages", key]) {
+            if !m.is_empty() {
+                let parts: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k} {}", fmt_num(f(Some(v)))))
+                    .collect();
+                let _ = writeln!(out, "  {label}: {}", parts.join(", "));
+            }
+        }
+    }
+    let prevented = f(path(s, &["messages", "duplicates_prevented"]));
+    if prevented > 0.0 {
+        let _ = writeln!(
+            out,
+            "  duplicates prevented by idempotency/dedup {}, slipped through {}",
+            fmt_num(prevented),
+            fmt_num(f(path(s, &["messages", "duplicates_slipped"])))
+        );
+    }
+    let refused = f(path(s, &["retries", "refused"]));
+    let breaker = f(path(s, &["retries", "breaker_rejected"]));
+    let retries =
+        f(path(s, &["retries", "retries"])) + f(path(s, &["retries", "producer_retries"]));
+    if retries > 0.0 || refused > 0.0 || breaker > 0.0 {
+        let _ = writeln!(
+            out,
+            "  retries {}, refused by budget {}, rejected by breaker {}",
+            fmt_num(retries),
+            fmt_num(refused),
+            fmt_num(breaker)
+        );
+    }
+    let _ = writeln!(out, "Latency (publish to first successful processing)");
+    let _ = writeln!(
+        out,
+        "  mean {}   p50 {}   p90 {}   p99 {}   p99.9 {}   max {}",
+        pm_time(s, &["latency", "mean"], reps),
+        pm_time(s, &["latency", "p50"], reps),
+        pm_time(s, &["latency", "p90"], reps),
+        pm_time(s, &["latency", "p99"], reps),
+        pm_time(s, &["latency", "p999"], reps),
+        pm_time(s, &["latency", "max"], reps),
+    );
+    if let Some(Value::Object(qs)) = s.get("queues") {
+        let _ = writeln!(out, "Queues");
+        for (name, q) in qs {
+            let Some(q) = q.as_object() else { continue };
+            let qq = |k: &str| f(q.get("queueing").and_then(|x| x.get(k)));
+            let _ = writeln!(
+                out,
+                "  {name}: mean length {:.3}, utilisation {:.1}%, lambda {:.4}/s, mu {:.4}/s, rho {:.3}, L {:.3}, W {}, Little's law error {}",
+                f(q.get("mean_length")),
+                100.0 * f(q.get("utilisation")),
+                qq("lambda"),
+                qq("mu"),
+                qq("rho"),
+                qq("L"),
+                human_secs(qq("W")),
+                pct(qq("littles_law_error")),
+            );
+            if let Some(t) = q.get("queueing").and_then(|x| x.get("theory")) {
+                theory_table(out, q.get("queueing"), t);
+            }
+        }
+    }
+    if let Some(Value::Array(faults)) = s.get("faults") {
+        if !faults.is_empty() {
+            let _ = writeln!(out, "Faults (replication 0)");
+            for fl in faults.iter().take(20) {
+                let _ = writeln!(
+                    out,
+                    "  {:<18} {:<28} {:>10.1} s to {:>10.1} s",
+                    fl.get("kind").and_then(Value::as_str).unwrap_or(""),
+                    fl.get("target").and_then(Value::as_str).unwrap_or(""),
+                    f(fl.get("start")),
+                    f(fl.get("end"))
+                );
+            }
+            if faults.len() > 20 {
+                let _ = writeln!(out, "  ... and {} more", faults.len() - 20);
+            }
+            if let Some(r) = s.get("recovery") {
+                let rec = r.get("recovered").and_then(Value::as_bool).unwrap_or(false);
+                let secs = f(r.get("seconds"));
+                if rec {
+                    let _ = writeln!(out, "  recovered {} after the last fault", human_secs(secs));
+                } else {
+                    let _ = writeln!(out, "  DID NOT RECOVER after the last fault (queue length or latency stayed above the pre-fault range)");
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(av)) = s.get("availability") {
+        let parts: Vec<String> = av
+            .iter()
+            .filter(|(_, v)| f(Some(v)) < 1.0)
+            .map(|(k, v)| format!("{k} {:.3}%", 100.0 * f(Some(v))))
+            .collect();
+        if !parts.is_empty() {
+            let _ = writeln!(out, "Consumer availability: {}", parts.join(", "));
+        }
+    }
+    for w in s
+        .get("warnings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(t) = w.as_str() {
+            let _ = writeln!(out, "warning: {t}");
+        }
+    }
+}
+
+fn theory_table(out: &mut String, sim: Option<&Value>, t: &Value) {
+    let model = t.get("model").and_then(Value::as_str).unwrap_or("?");
+    let _ = writeln!(out, "    theory ({model}) | simulated | relative error");
+    for k in ["L", "Lq", "W", "Wq", "p_wait", "p_block"] {
+        let th = f(t.get(k));
+        let si = f(sim.and_then(|x| x.get(k)));
+        if !th.is_finite() {
+            continue;
+        }
+        let err = if th != 0.0 {
+            format!("{:+.2}%", 100.0 * (si - th) / th)
+        } else {
+            "-".into()
+        };
+        let _ = writeln!(out, "    {k:<7} {th:>12.5} | {si:>12.5} | {err}");
+    }
+}
+
+fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        "-".into()
+    } else if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// The whole report for the terminal.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let first = r.variants.first().map(|v| &v.summary);
+    if let Some(s) = first {
+        let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
+        let warm = f(path(s, &["warmup", "seconds"]));
+        let _ = writeln!(
+            out,
+            "mqsim: {} (seed {}, {} replication{}, warm-up {})",
+            r.scenario,
+            s.get("seed").and_then(Value::as_u64).unwrap_or(0),
+            reps,
+            if reps == 1 { "" } else { "s" },
+            human_secs(warm)
+        );
+        if s.get("partial") == Some(&Value::Bool(true)) {
+            let _ = writeln!(
+                out,
+                "PARTIAL RESULT: the run was stopped before its end (limit or Ctrl-C)"
+            );
+        }
+    }
+    let many = r.variants.len() > 1;
+    for v in &r.variants {
+        variant(&mut out, many.then_some(v.name.as_str()), &v.summary);
+    }
+    if let Some(c) = &r.comparison {
+        super::terminal_compare(&mut out, c);
+    }
+    out
+}

@@ -1,0 +1,348 @@
+//! Scenario files: what the user writes.
+//!
+//! These types mirror the TOML one to one (the key names are a public
+//! interface: users' scripts and CI jobs depend on them). Every optional key
+//! is an `Option` so that presets can tell "the user set it" from "the
+//! default applies"; the defaults are filled in by [`crate::model`] when the
+//! scenario is compiled, and shown by `mqsim explain`.
+
+pub mod load;
+pub mod preset;
+pub mod schema;
+pub mod validate;
+
+use crate::strategy::backoff::RetryPolicy;
+use crate::strategy::breaker::BreakerConfig;
+use crate::strategy::budget::RetryBudgetConfig;
+use crate::time::Duration;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use load::{load_file, load_str, LoadOptions, ScenarioError};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub simulation: Simulation,
+    #[serde(rename = "producer", default)]
+    pub producers: Vec<ProducerCfg>,
+    #[serde(rename = "queue", default)]
+    pub queues: Vec<QueueCfg>,
+    #[serde(rename = "consumer", default)]
+    pub consumers: Vec<ConsumerCfg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkCfg>,
+    #[serde(rename = "fault", default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultCfg>,
+    #[serde(rename = "variant", default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantCfg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ExpectCfg>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Simulation {
+    /// Shown in reports and used for the default output folder.
+    pub name: Option<String>,
+    /// Seed of every random stream. Default 1.
+    pub seed: Option<u64>,
+    /// How long producers publish (simulated time). Default 1h.
+    pub duration: Option<Duration>,
+    /// Messages published earlier are left out of the statistics:
+    /// a duration, or "auto" for the MSER-5 rule. Default 0.
+    pub warmup: Option<Warmup>,
+    /// After `duration`, run at most this long more so that in-flight work can
+    /// finish. Default 10m.
+    pub drain: Option<Duration>,
+    /// Replications run by default (overridden by `--replications`). Default 1.
+    pub replications: Option<u32>,
+    /// Sampling interval of the time series (queue length, in flight...).
+    /// Default: duration / 200.
+    pub sample_interval: Option<Duration>,
+}
+
+/// `warmup = "5m"` or `warmup = "auto"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmup {
+    Fixed(Duration),
+    Auto,
+}
+
+impl Serialize for Warmup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Warmup::Fixed(d) => d.serialize(s),
+            Warmup::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Warmup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Secs(f64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) if t == "auto" => Ok(Warmup::Auto),
+            Raw::Text(t) => Duration::parse(&t)
+                .map(Warmup::Fixed)
+                .map_err(|e| serde::de::Error::custom(format!("{e}, or \"auto\""))),
+            Raw::Secs(s) => Duration::parse(&s.to_string())
+                .map(Warmup::Fixed)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A probability distribution of a duration, given by its mean where it has
+/// one so that users think in latencies:
+/// `{ dist = "lognormal", mean = "80ms", sd = "40ms" }`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistCfg {
+    /// exponential, constant, uniform, normal, lognormal, erlang, gamma,
+    /// weibull, pareto.
+    pub dist: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sd: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<Duration>,
+    /// Shape: k of erlang (an integer), gamma, weibull; alpha of pareto.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<f64>,
+}
+
+/// How a producer's messages arrive.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalCfg {
+    /// poisson, constant, schedule, or a distribution name for the
+    /// interarrival time (then `mean`, `sd`, `min`, `max`, `shape` as in
+    /// `DistCfg`).
+    pub process: String,
+    /// Messages per second (poisson, constant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sd: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<f64>,
+    /// Piecewise-constant Poisson rate: `[{ at = "0s", rate = 10 }, { at = "20m", rate = 50 }]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Vec<RatePiece>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatePiece {
+    pub at: Duration,
+    pub rate: f64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerCfg {
+    pub name: Option<String>,
+    /// Queue to publish to; may be left out when there is one queue.
+    pub queue: Option<String>,
+    pub arrival: ArrivalCfg,
+    /// Publisher confirms: "none" (fire and forget), "on-accept", "after-fsync".
+    pub confirm: Option<String>,
+    /// With confirms: publish again when no confirm came within this time.
+    pub confirm_timeout: Option<Duration>,
+    /// The producer's retry policy for publishes that failed or were not confirmed.
+    pub retry: Option<RetryPolicy>,
+    /// Persistent messages survive a broker restart on a durable queue. Default true.
+    pub persistent: Option<bool>,
+    /// Per-message time to live, from publish.
+    pub ttl: Option<Duration>,
+    /// Transactional outbox: unconfirmed messages survive a producer crash
+    /// and are relayed after restart. Default false.
+    pub outbox: Option<bool>,
+    /// Client timeout (request/reply): when the message has not been
+    /// processed this long after it was published, the producer publishes it
+    /// again, following `retry`. The earlier copy still gets processed.
+    pub timeout: Option<Duration>,
+    /// Retry budget for the producer's retries.
+    pub retry_budget: Option<RetryBudgetConfig>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueCfg {
+    pub name: Option<String>,
+    /// Semantics and defaults of a real broker: sqs, rabbitmq-quorum,
+    /// rabbitmq-classic, kafka-retry-topics, nats-jetstream, pubsub, celery, sidekiq.
+    pub preset: Option<String>,
+    /// Ready messages at most; absent for unbounded.
+    pub capacity: Option<u64>,
+    /// reject-publish, drop-head or dead-letter.
+    pub overflow: Option<String>,
+    /// Visibility timeout / ack deadline.
+    pub ack_timeout: Option<Duration>,
+    /// Deliveries at most, then dead-letter.
+    pub max_deliveries: Option<u32>,
+    /// true: a dead-letter queue keeps what is dead-lettered; false: dropped (lost).
+    pub dead_letter: Option<bool>,
+    /// Message time to live in this queue.
+    pub ttl: Option<Duration>,
+    /// "head" (RabbitMQ: removed when it reaches the head) or "anywhere".
+    pub ttl_mode: Option<String>,
+    /// What happens to a crashed consumer's unacked deliveries: "immediate"
+    /// (connection drop, RabbitMQ) or "ack-timeout" (SQS).
+    pub crash_requeue: Option<String>,
+    /// Durable queue (survives a broker restart). Default true.
+    pub durable: Option<bool>,
+    /// Interval of the broker's fsync; what was accepted since the last one
+    /// is lost in a crash. Default 100ms; 0 writes through.
+    pub fsync_interval: Option<Duration>,
+    /// Broker-side publish deduplication window (SQS FIFO 5m, NATS 2m).
+    pub dedup_window: Option<Duration>,
+    /// Redrive the dead-letter queue back to this queue.
+    pub redrive: Option<RedriveCfg>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedriveCfg {
+    /// When the move task starts.
+    pub start: Duration,
+    /// Messages per second (SQS StartMessageMoveTask: up to 500).
+    pub rate: f64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerCfg {
+    pub name: Option<String>,
+    pub queue: Option<String>,
+    /// Instances in the group. Default 1.
+    pub count: Option<u32>,
+    /// Unacked deliveries an instance may hold. Default 1.
+    pub prefetch: Option<u32>,
+    /// Messages an instance processes at once. Default 1.
+    pub concurrency: Option<u32>,
+    /// "after-processing" (at-least-once) or "on-receive" (auto-ack, at-most-once).
+    pub ack: Option<String>,
+    /// Processing time of one attempt. Default exponential, mean 100ms.
+    pub service: Option<DistCfg>,
+    /// Probability that one processing attempt fails (transient).
+    pub failure: Option<f64>,
+    /// Fraction of messages that always fail.
+    pub poison: Option<f64>,
+    /// Fraction of failures that must not be retried.
+    pub non_retryable: Option<f64>,
+    /// On success, publish one message to this queue.
+    pub publish_to: Option<String>,
+    /// Retry policy for failed attempts.
+    pub retry: Option<RetryPolicy>,
+    /// How a failed attempt is retried: "requeue" (nack to the head at once),
+    /// "delay" (redelivered after the backoff), "retry-queues" (Kafka retry
+    /// topics), "in-handler" (sleep and retry holding the slot),
+    /// "ack-timeout" (do nothing; the ack timeout redelivers, as SQS),
+    /// "none" (reject: dead-letter at once).
+    pub retry_mode: Option<String>,
+    /// Consumer-side idempotency store.
+    pub idempotency: Option<IdempotencyCfg>,
+    pub retry_budget: Option<RetryBudgetConfig>,
+    pub breaker: Option<BreakerConfig>,
+    /// A preset's consumer semantics (otherwise the queue's preset applies).
+    pub preset: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyCfg {
+    /// How long a processed message id is remembered.
+    pub window: Duration,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkCfg {
+    /// Latency of each hop (producer to broker, broker to consumer, and back).
+    pub latency: Option<DistCfg>,
+    /// Probability that a message, ack or confirm vanishes on the wire.
+    pub loss: Option<f64>,
+    /// Probability that the wire delivers a copy.
+    pub duplicate: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultCfg {
+    /// consumer-crash, broker-crash, producer-crash, dependency-outage, partition.
+    pub kind: String,
+    /// Whom it hits: "consumer:NAME", "producer:NAME" (default: all).
+    pub target: Option<String>,
+    /// Crash faults: only one instance of the group (by index) instead of all.
+    pub instance: Option<u32>,
+    /// Scheduled crash time.
+    pub at: Option<Duration>,
+    /// Scheduled crash: how long it stays down.
+    pub downtime: Option<Duration>,
+    /// Random crashes: mean time between failures (exponential).
+    pub mtbf: Option<Duration>,
+    /// Random crashes: time to repair.
+    pub mttr: Option<DistCfg>,
+    /// Windows (outage, partition): start and length.
+    pub start: Option<Duration>,
+    pub duration: Option<Duration>,
+    /// Outage: probability that an attempt fails while it lasts. Default 1.
+    pub failure: Option<f64>,
+    /// Outage: service times multiplied by this. Default 1.
+    pub slowdown: Option<f64>,
+    /// Partition: `["consumer:NAME", "broker"]`.
+    pub between: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantCfg {
+    pub name: String,
+    /// Overrides, as `--set` takes them: `{ "consumer.retry.backoff" = "none" }`.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+    /// Expectations for this variant, in place of the scenario's `[expect]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ExpectCfg>,
+}
+
+/// Expectations that `mqsim check` enforces.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectCfg {
+    /// Messages lost at most (a count).
+    pub lost: Option<u64>,
+    pub lost_rate_max: Option<f64>,
+    pub duplicate_rate_max: Option<f64>,
+    pub dead_letter_rate_max: Option<f64>,
+    pub p99_latency_max: Option<Duration>,
+    pub p50_latency_max: Option<Duration>,
+    pub mean_latency_max: Option<Duration>,
+    /// After the last fault the system recovers within this time.
+    pub recovers_within: Option<Duration>,
+    /// Expect the run not to recover (a metastable failure is the point).
+    pub recovers: Option<bool>,
+    pub delivered_min: Option<u64>,
+    /// Variants the expectations apply to (default: all).
+    pub variants: Option<Vec<String>>,
+}
+
+/// What `mqsim init` writes: a commented scenario that runs as it is.
+pub const STARTER: &str = include_str!("../../scenarios/quickstart.toml");

@@ -1,0 +1,3 @@
+pub fn schema_json() -> String {
+    String::new()
+}

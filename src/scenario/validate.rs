@@ -1,0 +1,635 @@
+//! Range and reference checks on a typed scenario. Each failure names the
+//! key path, so that the loader can point at the line and column.
+
+use super::preset::PRESET_NAMES;
+use super::*;
+use crate::model::dist;
+use crate::time::MAX_DURATION_NS;
+
+/// One part of a key path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalid {
+    pub path: Vec<Seg>,
+    pub message: String,
+}
+
+/// Builds key paths: `at("consumer", 0).key("failure")`.
+#[derive(Clone)]
+struct P(Vec<Seg>);
+
+impl P {
+    fn root(k: &str) -> P {
+        P(vec![Seg::Key(k.into())])
+    }
+    fn at(k: &str, i: usize) -> P {
+        P(vec![Seg::Key(k.into()), Seg::Index(i)])
+    }
+    fn key(&self, k: &str) -> P {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(k.into()));
+        P(v)
+    }
+    fn idx(&self, i: usize) -> P {
+        let mut v = self.0.clone();
+        v.push(Seg::Index(i));
+        P(v)
+    }
+    fn err<T>(&self, message: impl Into<String>) -> Result<T, Invalid> {
+        Err(Invalid {
+            path: self.0.clone(),
+            message: message.into(),
+        })
+    }
+}
+
+pub const ACK_MODES: [&str; 2] = ["after-processing", "on-receive"];
+pub const RETRY_MODES: [&str; 6] = [
+    "requeue",
+    "delay",
+    "retry-queues",
+    "in-handler",
+    "ack-timeout",
+    "none",
+];
+pub const OVERFLOWS: [&str; 3] = ["reject-publish", "drop-head", "dead-letter"];
+pub const CONFIRMS: [&str; 3] = ["none", "on-accept", "after-fsync"];
+pub const TTL_MODES: [&str; 2] = ["head", "anywhere"];
+pub const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
+pub const FAULT_KINDS: [&str; 5] = [
+    "consumer-crash",
+    "broker-crash",
+    "producer-crash",
+    "dependency-outage",
+    "partition",
+];
+pub const ARRIVAL_PROCESSES: [&str; 3] = ["poisson", "constant", "schedule"];
+
+/// The most queues a scenario may have (a message keeps one bit per queue).
+pub const MAX_QUEUES: usize = 64;
+/// Largest rate accepted, messages per second.
+pub const MAX_RATE: f64 = 1e9;
+
+fn one_of(p: &P, value: &str, allowed: &[&str]) -> Result<(), Invalid> {
+    if allowed.contains(&value) {
+        return Ok(());
+    }
+    let hint = super::load::nearest(value, allowed)
+        .map(|n| format!(" did you mean `{n}`?"))
+        .unwrap_or_default();
+    p.err(format!(
+        "`{value}` is not allowed;{hint} (allowed: {})",
+        allowed.join(", ")
+    ))
+}
+
+fn probability(p: &P, v: Option<f64>) -> Result<(), Invalid> {
+    match v {
+        Some(x) if !(0.0..=1.0).contains(&x) || x.is_nan() => p.err(format!(
+            "{x} is not a probability: give a number from 0 to 1"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn positive(p: &P, d: Option<Duration>, what: &str) -> Result<(), Invalid> {
+    match d {
+        Some(d) if d.ns() == 0 => p.err(format!("{what} must be longer than zero")),
+        _ => Ok(()),
+    }
+}
+
+fn name_of(name: &Option<String>, section: &str, i: usize, count: usize) -> String {
+    match name {
+        Some(n) => n.clone(),
+        None if count == 1 => section.to_string(),
+        None => format!("{section}-{}", i + 1),
+    }
+}
+
+/// The name of queue `i` as the reports show it.
+pub fn queue_name(s: &Scenario, i: usize) -> String {
+    name_of(&s.queues[i].name, "queue", i, s.queues.len())
+}
+pub fn producer_name(s: &Scenario, i: usize) -> String {
+    name_of(&s.producers[i].name, "producer", i, s.producers.len())
+}
+pub fn consumer_name(s: &Scenario, i: usize) -> String {
+    name_of(&s.consumers[i].name, "consumer", i, s.consumers.len())
+}
+
+/// Resolves a queue reference (a name, or nothing when there is one queue).
+pub fn resolve_queue(s: &Scenario, r: &Option<String>) -> Result<usize, String> {
+    let names: Vec<String> = (0..s.queues.len()).map(|i| queue_name(s, i)).collect();
+    match r {
+        None if s.queues.len() == 1 => Ok(0),
+        None => Err(format!(
+            "there are {} queues: say which one (queues: {})",
+            s.queues.len(),
+            names.join(", ")
+        )),
+        Some(n) => names.iter().position(|q| q == n).ok_or_else(|| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let hint = super::load::nearest(n, &refs)
+                .map(|x| format!(" did you mean `{x}`?"))
+                .unwrap_or_default();
+            format!(
+                "no queue is named `{n}`;{hint} (queues: {})",
+                names.join(", ")
+            )
+        }),
+    }
+}
+
+fn check_dist(p: &P, d: &DistCfg) -> Result<(), Invalid> {
+    dist::check(d).map_err(|(k, m)| Invalid {
+        path: p.key(&k).0,
+        message: m,
+    })
+}
+
+fn check_retry(p: &P, r: &Option<crate::strategy::backoff::RetryPolicy>) -> Result<(), Invalid> {
+    if let Some(r) = r {
+        r.validate().map_err(|(k, m)| Invalid {
+            path: p.key(&k).0,
+            message: m,
+        })?;
+    }
+    Ok(())
+}
+
+fn unique_names(section: &str, names: &[&Option<String>]) -> Result<(), Invalid> {
+    for (i, n) in names.iter().enumerate() {
+        if let Some(n) = n {
+            if n.trim().is_empty() || n.len() > 200 {
+                return P::at(section, i)
+                    .key("name")
+                    .err("a name must have 1 to 200 characters");
+            }
+            if let Some(j) = names[..i]
+                .iter()
+                .position(|m| m.as_deref() == Some(n.as_str()))
+            {
+                return P::at(section, i).key("name").err(format!(
+                    "the name `{n}` is already used by [[{section}]] number {}; names must be unique",
+                    j + 1
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn validate(s: &Scenario) -> Result<(), Invalid> {
+    let sim = &s.simulation;
+    let p = P::root("simulation");
+    let duration = sim.duration.unwrap_or(Duration::from_secs(3600));
+    if duration.ns() == 0 {
+        return p
+            .key("duration")
+            .err("the duration must be longer than zero");
+    }
+    if let Some(Warmup::Fixed(w)) = sim.warmup {
+        if w >= duration {
+            return p.key("warmup").err(format!(
+                "the warm-up ({w}) must be shorter than the duration ({duration})"
+            ));
+        }
+    }
+    if duration
+        .ns()
+        .saturating_add(sim.drain.map_or(0, |d| d.ns()))
+        > MAX_DURATION_NS
+    {
+        return p
+            .key("drain")
+            .err("duration plus drain must stay under 100 years");
+    }
+    if let Some(r) = sim.replications {
+        if r == 0 || r > 100_000 {
+            return p
+                .key("replications")
+                .err("replications must be from 1 to 100000");
+        }
+    }
+    positive(
+        &p.key("sample_interval"),
+        sim.sample_interval,
+        "the sample interval",
+    )?;
+
+    if s.queues.is_empty() {
+        return P::root("queue").err("a scenario needs at least one [[queue]]");
+    }
+    if s.queues.len() > MAX_QUEUES {
+        return P::root("queue").err(format!("at most {MAX_QUEUES} queues are supported"));
+    }
+    if s.producers.is_empty() {
+        return P::root("producer").err("a scenario needs at least one [[producer]]");
+    }
+    unique_names(
+        "queue",
+        &s.queues.iter().map(|q| &q.name).collect::<Vec<_>>(),
+    )?;
+    unique_names(
+        "producer",
+        &s.producers.iter().map(|q| &q.name).collect::<Vec<_>>(),
+    )?;
+    unique_names(
+        "consumer",
+        &s.consumers.iter().map(|q| &q.name).collect::<Vec<_>>(),
+    )?;
+
+    for (i, q) in s.queues.iter().enumerate() {
+        let p = P::at("queue", i);
+        if s.queues.len() > 1 && q.name.is_none() {
+            return p.err("with several queues, each needs a `name`");
+        }
+        if let Some(pr) = &q.preset {
+            one_of(&p.key("preset"), pr, &PRESET_NAMES)?;
+        }
+        if let Some(o) = &q.overflow {
+            one_of(&p.key("overflow"), o, &OVERFLOWS)?;
+        }
+        if let Some(m) = &q.ttl_mode {
+            one_of(&p.key("ttl_mode"), m, &TTL_MODES)?;
+        }
+        if let Some(m) = &q.crash_requeue {
+            one_of(&p.key("crash_requeue"), m, &CRASH_REQUEUES)?;
+        }
+        if q.max_deliveries == Some(0) {
+            return p
+                .key("max_deliveries")
+                .err("max_deliveries must be at least 1 (omit it for unlimited)");
+        }
+        positive(&p.key("ack_timeout"), q.ack_timeout, "the ack timeout")?;
+        positive(&p.key("ttl"), q.ttl, "the ttl")?;
+        positive(&p.key("dedup_window"), q.dedup_window, "the dedup window")?;
+        if let Some(r) = &q.redrive {
+            if !(r.rate > 0.0 && r.rate <= MAX_RATE) {
+                return p
+                    .key("redrive")
+                    .key("rate")
+                    .err("the redrive rate must be above 0 and at most 1e9 per second");
+            }
+        }
+    }
+
+    for (i, pr) in s.producers.iter().enumerate() {
+        let p = P::at("producer", i);
+        resolve_queue(s, &pr.queue).or_else(|m| p.key("queue").err(m))?;
+        check_arrival(&p.key("arrival"), &pr.arrival)?;
+        if let Some(c) = &pr.confirm {
+            one_of(&p.key("confirm"), c, &CONFIRMS)?;
+        }
+        positive(
+            &p.key("confirm_timeout"),
+            pr.confirm_timeout,
+            "the confirm timeout",
+        )?;
+        positive(&p.key("ttl"), pr.ttl, "the ttl")?;
+        check_retry(&p.key("retry"), &pr.retry)?;
+        positive(&p.key("timeout"), pr.timeout, "the client timeout")?;
+        if pr.retry.is_some() && pr.confirm_timeout.is_none() && pr.timeout.is_none() {
+            return p.key("retry").err("a producer retries only what it knows failed: set `confirm_timeout` (publisher confirms) or `timeout` (client timeout) too");
+        }
+        if let Some(b) = &pr.retry_budget {
+            b.validate().map_err(|(k, m)| Invalid {
+                path: p.key("retry_budget").key(&k).0,
+                message: m,
+            })?;
+        }
+    }
+
+    for (i, c) in s.consumers.iter().enumerate() {
+        let p = P::at("consumer", i);
+        resolve_queue(s, &c.queue).or_else(|m| p.key("queue").err(m))?;
+        if let Some(t) = &c.publish_to {
+            resolve_queue(s, &Some(t.clone())).or_else(|m| p.key("publish_to").err(m))?;
+        }
+        for (k, v) in [
+            ("count", c.count),
+            ("prefetch", c.prefetch),
+            ("concurrency", c.concurrency),
+        ] {
+            match v {
+                Some(0) => return p.key(k).err(format!("`{k}` must be at least 1")),
+                Some(n) if n > 100_000 => {
+                    return p.key(k).err(format!("`{k}` must be at most 100000"))
+                }
+                _ => {}
+            }
+        }
+        if let Some(a) = &c.ack {
+            one_of(&p.key("ack"), a, &ACK_MODES)?;
+        }
+        if let Some(m) = &c.retry_mode {
+            one_of(&p.key("retry_mode"), m, &RETRY_MODES)?;
+        }
+        if let Some(pr) = &c.preset {
+            one_of(&p.key("preset"), pr, &PRESET_NAMES)?;
+        }
+        probability(&p.key("failure"), c.failure)?;
+        probability(&p.key("poison"), c.poison)?;
+        probability(&p.key("non_retryable"), c.non_retryable)?;
+        if let Some(d) = &c.service {
+            check_dist(&p.key("service"), d)?;
+        }
+        check_retry(&p.key("retry"), &c.retry)?;
+        if let Some(id) = &c.idempotency {
+            positive(
+                &p.key("idempotency").key("window"),
+                Some(id.window),
+                "the idempotency window",
+            )?;
+        }
+        if let Some(b) = &c.retry_budget {
+            b.validate().map_err(|(k, m)| Invalid {
+                path: p.key("retry_budget").key(&k).0,
+                message: m,
+            })?;
+        }
+        if let Some(b) = &c.breaker {
+            b.validate().map_err(|(k, m)| Invalid {
+                path: p.key("breaker").key(&k).0,
+                message: m,
+            })?;
+        }
+    }
+    check_cycles(s)?;
+
+    if let Some(n) = &s.network {
+        let p = P::root("network");
+        if let Some(l) = &n.latency {
+            check_dist(&p.key("latency"), l)?;
+        }
+        probability(&p.key("loss"), n.loss)?;
+        probability(&p.key("duplicate"), n.duplicate)?;
+        if n.loss == Some(1.0) {
+            return p.key("loss").err("a loss of 1 means nothing ever arrives; use a partition fault for a window of total loss");
+        }
+    }
+
+    for (i, f) in s.faults.iter().enumerate() {
+        check_fault(s, &P::at("fault", i), f)?;
+    }
+
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, v) in s.variants.iter().enumerate() {
+        let p = P::at("variant", i);
+        if v.name.trim().is_empty() || v.name.len() > 200 || v.name.contains(['/', '\\']) {
+            return p
+                .key("name")
+                .err("a variant name must have 1 to 200 characters and no slash");
+        }
+        if seen.contains(&v.name.as_str()) {
+            return p
+                .key("name")
+                .err(format!("two variants are named `{}`", v.name));
+        }
+        seen.push(&v.name);
+    }
+    if let Some(e) = &s.expect {
+        check_expect(&P::root("expect"), e)?;
+    }
+    Ok(())
+}
+
+fn check_expect(p: &P, e: &ExpectCfg) -> Result<(), Invalid> {
+    for (k, v) in [
+        ("lost_rate_max", e.lost_rate_max),
+        ("duplicate_rate_max", e.duplicate_rate_max),
+        ("dead_letter_rate_max", e.dead_letter_rate_max),
+    ] {
+        probability(&p.key(k), v)?;
+    }
+    Ok(())
+}
+
+fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
+    let rate_ok = |r: Option<f64>, p: &P| -> Result<(), Invalid> {
+        match r {
+            Some(r) if r > 0.0 && r <= MAX_RATE => Ok(()),
+            Some(r) => p.key("rate").err(format!(
+                "the rate {r} must be above 0 and at most 1e9 messages per second"
+            )),
+            None => p.key("rate").err(format!(
+                "a {} arrival process needs `rate` (messages per second)",
+                a.process
+            )),
+        }
+    };
+    match a.process.as_str() {
+        "poisson" | "constant" => {
+            rate_ok(a.rate, p)?;
+            if a.mean.is_some() || a.sd.is_some() || a.schedule.is_some() {
+                return p.err(format!("a {} process takes only `rate`", a.process));
+            }
+        }
+        "schedule" => {
+            let Some(pieces) = &a.schedule else {
+                return p.key("schedule").err(
+                    "a schedule process needs `schedule = [{ at = \"0s\", rate = 10 }, ...]`",
+                );
+            };
+            if pieces.is_empty() {
+                return p.key("schedule").err("the schedule is empty");
+            }
+            for (i, piece) in pieces.iter().enumerate() {
+                let pp = p.key("schedule").idx(i);
+                if !(piece.rate >= 0.0 && piece.rate <= MAX_RATE) {
+                    return pp
+                        .key("rate")
+                        .err("a scheduled rate must be from 0 to 1e9 per second");
+                }
+                if i > 0 && piece.at <= pieces[i - 1].at {
+                    return pp.key("at").err("schedule times must increase");
+                }
+            }
+        }
+        other => {
+            if !dist::DIST_NAMES.contains(&other) {
+                let mut all: Vec<&str> = ARRIVAL_PROCESSES.to_vec();
+                all.extend(dist::DIST_NAMES);
+                return one_of(&p.key("process"), other, &all);
+            }
+            if a.rate.is_some() {
+                return p.key("rate").err(
+                    "an interarrival distribution is given by `mean` (and its shape), not `rate`",
+                );
+            }
+            let d = DistCfg {
+                dist: other.into(),
+                mean: a.mean,
+                sd: a.sd,
+                min: a.min,
+                max: a.max,
+                shape: a.shape,
+            };
+            check_dist(p, &d)?;
+            if dist::Dist::compile(&d).map(|d| d.mean()).unwrap_or(0.0) <= 0.0 {
+                return p
+                    .key("mean")
+                    .err("the mean interarrival time must be above zero");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_cycles(s: &Scenario) -> Result<(), Invalid> {
+    // Edges queue -> queue through consumer groups with publish_to.
+    let n = s.queues.len();
+    let mut edges = vec![Vec::new(); n];
+    for (ci, c) in s.consumers.iter().enumerate() {
+        if let (Ok(from), Some(t)) = (resolve_queue(s, &c.queue), &c.publish_to) {
+            if let Ok(to) = resolve_queue(s, &Some(t.clone())) {
+                edges[from].push((to, ci));
+            }
+        }
+    }
+    // Depth-first search for a back edge.
+    fn dfs(u: usize, edges: &[Vec<(usize, usize)>], state: &mut [u8]) -> Option<usize> {
+        state[u] = 1;
+        for &(v, ci) in &edges[u] {
+            if state[v] == 1 {
+                return Some(ci);
+            }
+            if state[v] == 0 {
+                if let Some(c) = dfs(v, edges, state) {
+                    return Some(c);
+                }
+            }
+        }
+        state[u] = 2;
+        None
+    }
+    let mut state = vec![0u8; n];
+    for u in 0..n {
+        if state[u] == 0 {
+            if let Some(ci) = dfs(u, &edges, &mut state) {
+                return P::at("consumer", ci).key("publish_to").err(
+                    "this `publish_to` closes a cycle of queues: a message would travel forever; a pipeline must end",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_target(s: &Scenario, p: &P, t: &str) -> Result<(), Invalid> {
+    let (kind, name) = t.split_once(':').unwrap_or((t, ""));
+    let names: Vec<String> = match kind {
+        "consumer" => (0..s.consumers.len())
+            .map(|i| consumer_name(s, i))
+            .collect(),
+        "producer" => (0..s.producers.len())
+            .map(|i| producer_name(s, i))
+            .collect(),
+        "broker" if name.is_empty() => return Ok(()),
+        _ => {
+            return p.err(format!(
+                "`{t}` is not a target: write \"consumer:NAME\", \"producer:NAME\" or \"broker\""
+            ))
+        }
+    };
+    if !names.iter().any(|n| n == name) {
+        return p.err(format!(
+            "no {kind} is named `{name}` ({kind}s: {})",
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
+    one_of(&p.key("kind"), &f.kind, &FAULT_KINDS)?;
+    if let Some(t) = &f.target {
+        check_target(s, &p.key("target"), t)?;
+        let kind_of_target = t.split(':').next().unwrap_or("");
+        let fits = match f.kind.as_str() {
+            "consumer-crash" | "dependency-outage" => kind_of_target == "consumer",
+            "producer-crash" => kind_of_target == "producer",
+            _ => false,
+        };
+        if !fits {
+            return p
+                .key("target")
+                .err(format!("a {} cannot target `{t}`", f.kind));
+        }
+    }
+    match f.kind.as_str() {
+        "consumer-crash" | "producer-crash" | "broker-crash" => {
+            let scheduled = f.at.is_some();
+            let random = f.mtbf.is_some();
+            if scheduled == random {
+                return p.err(format!(
+                    "a {} is either scheduled (`at` and `downtime`) or random (`mtbf` and `mttr`)",
+                    f.kind
+                ));
+            }
+            if scheduled && f.downtime.is_none() {
+                return p.key("downtime").err("a scheduled crash needs `downtime`");
+            }
+            if random {
+                positive(&p.key("mtbf"), f.mtbf, "the mtbf")?;
+                match &f.mttr {
+                    Some(d) => check_dist(&p.key("mttr"), d)?,
+                    None => return p.key("mttr").err("a random crash needs `mttr`, e.g. { dist = \"exponential\", mean = \"30s\" }"),
+                }
+            }
+            if f.failure.is_some() || f.slowdown.is_some() || f.between.is_some() {
+                return p.err(format!(
+                    "a {} takes target, instance, at, downtime, mtbf, mttr",
+                    f.kind
+                ));
+            }
+        }
+        "dependency-outage" | "partition" => {
+            if f.start.is_none() || f.duration.is_none() {
+                if f.mtbf.is_none() {
+                    return p.err(format!(
+                        "a {} needs `start` and `duration` (or `mtbf` and `mttr`)",
+                        f.kind
+                    ));
+                }
+                if let Some(d) = &f.mttr {
+                    check_dist(&p.key("mttr"), d)?;
+                } else {
+                    return p.key("mttr").err("random windows need `mttr`");
+                }
+            }
+            probability(&p.key("failure"), f.failure)?;
+            if let Some(x) = f.slowdown {
+                if !(x.is_finite() && x > 0.0 && x <= 1e6) {
+                    return p
+                        .key("slowdown")
+                        .err("the slowdown must be a factor above 0 and at most 1e6");
+                }
+            }
+            if f.kind == "partition" {
+                let Some(b) = &f.between else {
+                    return p
+                        .key("between")
+                        .err("a partition needs `between = [\"consumer:NAME\", \"broker\"]`");
+                };
+                if b.len() != 2 || !b.iter().any(|x| x == "broker") {
+                    return p.key("between").err("a partition is between one component and the broker: [\"consumer:NAME\", \"broker\"]");
+                }
+                let other = b
+                    .iter()
+                    .find(|x| *x != "broker")
+                    .cloned()
+                    .unwrap_or_default();
+                check_target(s, &p.key("between"), &other)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

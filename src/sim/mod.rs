@@ -1,0 +1,2398 @@
+//! The simulator: the broker, its producers and consumers, the network and
+//! the faults, reacting to events from one [`EventQueue`].
+//!
+//! Two kinds of record:
+//! - a [`Msg`] is a logical message, as the user counts it: what a producer
+//!   published once, followed end to end through a pipeline. Its outcome
+//!   (acked, dead-lettered, expired, lost, rejected, in flight) is decided
+//!   when no copy of it is left.
+//! - a [`Copy`] is one broker-level instance of it in one queue: producer
+//!   retries, wire duplicates and pipeline stages make more than one.
+//!
+//! Both live in slabs whose slots are reused as soon as a message ends, so
+//! memory follows the number of messages in the system, not the run length.
+//!
+//! Invariants are asserted where they can break (TigerStyle): a message's
+//! reference count never goes negative, queue counts never go negative, and
+//! conservation holds at the end of every run.
+
+mod slab;
+
+use crate::engine::EventQueue;
+use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Model, Overflow, RetryMode};
+use crate::rng::{self, stream, unit, Domain, Stream};
+use crate::stats::collect::{self as st, Collector, Sample};
+use crate::strategy::breaker::CircuitBreaker;
+use crate::strategy::budget::RetryBudget;
+use crate::time::Nanos;
+use slab::Slab;
+use std::collections::{HashMap, VecDeque};
+
+const NONE: u32 = u32::MAX;
+
+/// Message flags: what happened to its copies.
+const F_ACKED: u8 = 1;
+const F_DLQ: u8 = 2;
+const F_EXPIRED: u8 = 4;
+const F_LOST: u8 = 8;
+const F_REJECTED: u8 = 16;
+
+#[derive(Clone, Debug)]
+struct Msg {
+    /// Serial number: unique for the whole run (slots are reused, ids not).
+    id: u64,
+    /// Names the message's random streams: (producer, n), so that its fate
+    /// does not depend on anything else in the scenario.
+    key: u64,
+    publish_ns: Nanos,
+    producer: u32,
+    in_window: bool,
+    /// Copies alive, publishes on the wire, and producer obligations.
+    live: u32,
+    /// Bit q: processed successfully at queue q at least once.
+    done_mask: u64,
+    flags: u8,
+    lost_cause: &'static str,
+    dlq_reason: &'static str,
+    attempts: u32,
+    /// Producer side: publishes made, the one awaited, and its state.
+    publishes: u32,
+    awaiting: u32,
+    producer_holds: bool,
+    confirmed: bool,
+    first_pub_ns: Nanos,
+    prev_delay_ns: Nanos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CState {
+    Ready,
+    InFlight,
+    Delayed,
+    /// Auto-acked: only the consumer holds it.
+    Consumer,
+    /// The broker is down and the copy survived: requeued at restart.
+    Parked,
+    Gone,
+}
+
+#[derive(Clone, Debug)]
+struct Copy {
+    msg: u32,
+    queue: u32,
+    gen: u32,
+    state: CState,
+    deliveries: u32,
+    delivery: u32,
+    inst: u32,
+    /// Instances holding a delivery of this copy (they may still process it).
+    holders: u32,
+    visit_start_ns: Nanos,
+    accepted_ns: Nanos,
+    expire_ns: Nanos,
+    persistent: bool,
+    attempts: u32,
+    first_attempt_ns: Nanos,
+    prev_delay_ns: Nanos,
+    /// Index of the copy within its message, for its network streams.
+    serial: u32,
+    hops: u32,
+    /// Why this copy may be processed again: for duplicates by cause.
+    dup_cause: &'static str,
+}
+
+struct Inst {
+    group: u32,
+    up: bool,
+    epoch: u32,
+    partitioned: bool,
+    /// Deliveries on the wire to this instance.
+    incoming: Vec<(u32, u32, Nanos)>,
+    /// Deliveries received, waiting for a worker: (copy, delivery, visit start).
+    buffer: VecDeque<(u32, u32, Nanos)>,
+    /// Deliveries being processed.
+    working: Vec<(u32, u32, Nanos)>,
+    credit_epoch: u32,
+    held: u32,
+    up_since_ns: Nanos,
+    breaker: Option<CircuitBreaker>,
+}
+
+struct QueueState {
+    ready: VecDeque<(u32, u32)>,
+    ready_len: u64,
+    /// Free prefetch credits: (instance, epoch).
+    credits: VecDeque<(u32, u32)>,
+    delayed: u64,
+    dead_lettered_total: u64,
+    dedup: HashMap<u64, Nanos>,
+    dedup_order: VecDeque<(Nanos, u64)>,
+}
+
+struct GroupState {
+    outage_failure: f64,
+    slowdown: f64,
+    budget: Option<RetryBudget>,
+    idempotency: HashMap<u64, Nanos>,
+    idem_order: VecDeque<(Nanos, u64)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    Arrival {
+        producer: u32,
+    },
+    /// A publish reaches the broker.
+    PublishArrive {
+        msg: u32,
+        publish: u32,
+        queue: u32,
+        serial: u32,
+        persistent: bool,
+        from_producer: bool,
+    },
+    /// A confirm (or a publish error) reaches the producer.
+    Confirm {
+        msg: u32,
+        publish: u32,
+        ok: bool,
+    },
+    ConfirmTimeout {
+        msg: u32,
+        publish: u32,
+    },
+    ClientTimeout {
+        msg: u32,
+        publish: u32,
+    },
+    ProducerRetry {
+        msg: u32,
+    },
+    Deliver {
+        copy: u32,
+        delivery: u32,
+        inst: u32,
+        epoch: u32,
+    },
+    ServiceDone {
+        inst: u32,
+        epoch: u32,
+        copy: u32,
+        delivery: u32,
+        failed: bool,
+        nonretryable: bool,
+        work_ns: Nanos,
+    },
+    HandlerRetry {
+        inst: u32,
+        epoch: u32,
+        copy: u32,
+        delivery: u32,
+    },
+    /// An ack or nack reaches the broker.
+    Ack {
+        copy: u32,
+        delivery: u32,
+        kind: AckKind,
+    },
+    AckDeadline {
+        copy: u32,
+        gen: u32,
+    },
+    RetryDue {
+        copy: u32,
+        gen: u32,
+    },
+    TtlExpire {
+        copy: u32,
+        gen: u32,
+    },
+    SendConfirm {
+        msg: u32,
+        publish: u32,
+        broker_epoch: u32,
+    },
+    FaultStart {
+        fault: u32,
+        unit: u32,
+    },
+    FaultEnd {
+        fault: u32,
+        unit: u32,
+    },
+    Sample,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AckKind {
+    Ack,
+    Requeue,
+    Delay(Nanos),
+    Reject(&'static str),
+}
+
+/// One fault occurrence, for the timeline.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FaultRecord {
+    pub kind: String,
+    pub start: f64,
+    pub end: f64,
+    pub target: String,
+}
+
+/// Everything a run leaves behind for the statistics.
+pub struct RunOutput {
+    pub stats: Collector,
+    pub faults: Vec<FaultRecord>,
+    pub end_ns: Nanos,
+    pub events: u64,
+    pub messages_created: u64,
+    pub stopped_early: bool,
+}
+
+/// Limits that stop a run cleanly.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    pub max_events: Option<u64>,
+    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
+    pub deadline: Option<std::time::Instant>,
+}
+
+pub struct Sim<'m> {
+    m: &'m Model,
+    seed: u64,
+    q: EventQueue<Ev>,
+    msgs: Slab<Msg>,
+    copies: Slab<Copy>,
+    insts: Vec<Inst>,
+    queues: Vec<QueueState>,
+    groups: Vec<GroupState>,
+    group_insts: Vec<Vec<u32>>,
+    producers_up: Vec<bool>,
+    producers_partitioned: Vec<bool>,
+    producer_seq: Vec<u64>,
+    producer_rng: Vec<Stream>,
+    producer_budget: Vec<Option<RetryBudget>>,
+    broker_up: bool,
+    broker_epoch: u32,
+    broker_parked: Vec<u32>,
+    /// Generation of every copy slot, never reset: events carry the
+    /// generation they expect, so a stale event is recognised even after
+    /// the slot is reused.
+    copy_gen: Vec<u32>,
+    completions_total: u64,
+    lost_total: u64,
+    group_down_since: Vec<Vec<Nanos>>,
+    fault_rng: Vec<Stream>,
+    fault_open: Vec<Vec<Nanos>>,
+    pub stats: Collector,
+    faults: Vec<FaultRecord>,
+    next_msg_id: u64,
+    end_arrivals_ns: Nanos,
+    end_ns: Nanos,
+    warmup_ns: Nanos,
+}
+
+/// Runs one replication of the model with the given seed.
+pub fn run(m: &Model, seed: u64, warmup_ns: Nanos, limits: Limits) -> RunOutput {
+    let mut sim = Sim::new(m, seed, warmup_ns);
+    let stopped = sim.run(limits);
+    sim.finish(stopped)
+}
+
+impl<'m> Sim<'m> {
+    pub fn new(m: &'m Model, seed: u64, warmup_ns: Nanos) -> Sim<'m> {
+        let mut insts = Vec::new();
+        let mut group_insts = Vec::new();
+        for (g, gm) in m.groups.iter().enumerate() {
+            let mut ids = Vec::new();
+            for _ in 0..gm.count {
+                ids.push(insts.len() as u32);
+                insts.push(Inst {
+                    group: g as u32,
+                    up: true,
+                    epoch: 0,
+                    partitioned: false,
+                    incoming: Vec::new(),
+                    buffer: VecDeque::new(),
+                    working: Vec::new(),
+                    credit_epoch: 0,
+                    held: 0,
+                    up_since_ns: 0,
+                    breaker: gm.breaker.as_ref().map(CircuitBreaker::new),
+                });
+            }
+            group_insts.push(ids);
+        }
+        let queues = m
+            .queues
+            .iter()
+            .map(|_| QueueState {
+                ready: VecDeque::new(),
+                ready_len: 0,
+                credits: VecDeque::new(),
+                delayed: 0,
+                dead_lettered_total: 0,
+                dedup: HashMap::new(),
+                dedup_order: VecDeque::new(),
+            })
+            .collect();
+        let groups = m
+            .groups
+            .iter()
+            .map(|g| GroupState {
+                outage_failure: 0.0,
+                slowdown: 1.0,
+                budget: g.budget.as_ref().map(|b| b.build()),
+                idempotency: HashMap::new(),
+                idem_order: VecDeque::new(),
+            })
+            .collect();
+        let stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
+        Sim {
+            m,
+            seed,
+            q: EventQueue::new(),
+            msgs: Slab::new(),
+            copies: Slab::new(),
+            insts,
+            queues,
+            groups,
+            group_insts,
+            producers_up: vec![true; m.producers.len()],
+            producers_partitioned: vec![false; m.producers.len()],
+            producer_seq: vec![0; m.producers.len()],
+            producer_rng: (0..m.producers.len())
+                .map(|p| stream(seed, Domain::Arrival, p as u64, 0))
+                .collect(),
+            producer_budget: m
+                .producers
+                .iter()
+                .map(|p| p.budget.as_ref().map(|b| b.build()))
+                .collect(),
+            broker_up: true,
+            broker_epoch: 0,
+            broker_parked: Vec::new(),
+            copy_gen: Vec::new(),
+            completions_total: 0,
+            lost_total: 0,
+            group_down_since: m.groups.iter().map(|g| vec![0; g.count as usize]).collect(),
+            fault_rng: (0..m.faults.len())
+                .map(|f| stream(seed, Domain::Fault, f as u64, 0))
+                .collect(),
+            fault_open: vec![Vec::new(); m.faults.len()],
+            stats,
+            faults: Vec::new(),
+            next_msg_id: 0,
+            end_arrivals_ns: m.duration_ns,
+            end_ns: m.duration_ns.saturating_add(m.drain_ns),
+            warmup_ns,
+        }
+    }
+
+    fn start(&mut self) {
+        for p in 0..self.m.producers.len() {
+            if let Some(t) = self.next_arrival(p, 0) {
+                self.q.schedule(t, Ev::Arrival { producer: p as u32 });
+            }
+        }
+        for qi in 0..self.m.queues.len() {
+            for i in self.group_insts_of_queue(qi) {
+                self.refill_credits(i);
+            }
+        }
+        for (fi, f) in self.m.faults.iter().enumerate() {
+            let units = self.fault_units(fi);
+            self.fault_open[fi] = vec![0; units.len()];
+            for (u, _) in units.iter().enumerate() {
+                match &f.timing {
+                    FaultTiming::Window { start_ns, .. } => self.q.schedule(
+                        *start_ns,
+                        Ev::FaultStart {
+                            fault: fi as u32,
+                            unit: u as u32,
+                        },
+                    ),
+                    FaultTiming::Random { mtbf_ns, .. } => {
+                        let up = self.exp_draw_fault(fi, *mtbf_ns);
+                        self.q.schedule(
+                            up,
+                            Ev::FaultStart {
+                                fault: fi as u32,
+                                unit: u as u32,
+                            },
+                        )
+                    }
+                }
+            }
+        }
+        self.q
+            .schedule(self.m.sample_interval_ns.min(self.end_ns), Ev::Sample);
+    }
+
+    fn group_insts_of_queue(&self, qi: usize) -> Vec<u32> {
+        // Interleave the instances of every group on the queue so that
+        // credits are handed out round-robin across groups.
+        let mut out = Vec::new();
+        let groups: Vec<&Vec<u32>> = self
+            .m
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.queue == qi)
+            .map(|(gi, _)| &self.group_insts[gi])
+            .collect();
+        let longest = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+        for k in 0..longest {
+            for g in &groups {
+                if let Some(&i) = g.get(k) {
+                    out.push(i);
+                }
+            }
+        }
+        out
+    }
+
+    /// The units a fault acts on: instances of a group, producers, or the broker.
+    fn fault_units(&self, fi: usize) -> Vec<u32> {
+        let f = &self.m.faults[fi];
+        match f.kind {
+            FaultKind::ConsumerCrash => {
+                let groups: Vec<usize> = match f.target {
+                    Some(g) => vec![g],
+                    None => (0..self.m.groups.len()).collect(),
+                };
+                let mut v = Vec::new();
+                for g in groups {
+                    for (k, &i) in self.group_insts[g].iter().enumerate() {
+                        if f.instance.is_none_or(|want| want as usize == k) {
+                            v.push(i);
+                        }
+                    }
+                }
+                v
+            }
+            FaultKind::ProducerCrash => match f.target {
+                Some(p) => vec![p as u32],
+                None => (0..self.m.producers.len() as u32).collect(),
+            },
+            FaultKind::Partition => match f.target {
+                Some(t) => vec![t as u32],
+                None => vec![0],
+            },
+            FaultKind::BrokerCrash => vec![0],
+            FaultKind::DependencyOutage => match f.target {
+                Some(g) => vec![g as u32],
+                None => (0..self.m.groups.len() as u32).collect(),
+            },
+        }
+    }
+
+    fn exp_draw_fault(&mut self, fi: usize, mean_ns: Nanos) -> Nanos {
+        let u = rng::unit_open0(&mut self.fault_rng[fi]);
+        self.q
+            .now()
+            .saturating_add((-(mean_ns as f64) * u.ln()) as Nanos)
+    }
+
+    /// Runs to the end. Returns true if a limit stopped it early.
+    pub fn run(&mut self, limits: Limits) -> bool {
+        self.start();
+        let mut n: u64 = 0;
+        while let Some(t) = self.q.peek_time() {
+            if t > self.end_ns {
+                break;
+            }
+            if t >= self.end_arrivals_ns && self.msgs.len() == 0 {
+                break;
+            }
+            n += 1;
+            if limits.max_events.is_some_and(|m| n > m) {
+                return true;
+            }
+            // The wall clock and Ctrl-C are looked at every 4096 events only.
+            if n & 0xFFF == 0
+                && (limits
+                    .stop
+                    .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+                    || limits
+                        .deadline
+                        .is_some_and(|d| std::time::Instant::now() >= d))
+            {
+                return true;
+            }
+            let Some((_, ev)) = self.q.pop() else { break };
+            self.handle(ev);
+        }
+        false
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrival { producer } => self.on_arrival(producer as usize),
+            Ev::PublishArrive {
+                msg,
+                publish,
+                queue,
+                serial,
+                persistent,
+                from_producer,
+            } => self.on_publish_arrive(
+                msg,
+                publish,
+                queue as usize,
+                serial,
+                persistent,
+                from_producer,
+            ),
+            Ev::Confirm { msg, publish, ok } => self.on_confirm(msg, publish, ok),
+            Ev::ConfirmTimeout { msg, publish } => self.on_confirm_timeout(msg, publish),
+            Ev::ClientTimeout { msg, publish } => self.on_client_timeout(msg, publish),
+            Ev::ProducerRetry { msg } => self.on_producer_retry(msg),
+            Ev::Deliver {
+                copy,
+                delivery,
+                inst,
+                epoch,
+            } => self.on_deliver(copy, delivery, inst, epoch),
+            Ev::ServiceDone {
+                inst,
+                epoch,
+                copy,
+                delivery,
+                failed,
+                nonretryable,
+                work_ns,
+            } => self.on_service_done(inst, epoch, copy, delivery, failed, nonretryable, work_ns),
+            Ev::HandlerRetry {
+                inst,
+                epoch,
+                copy,
+                delivery,
+            } => {
+                if self.insts[inst as usize].epoch == epoch && self.insts[inst as usize].up {
+                    self.begin_attempt(inst, copy, delivery);
+                }
+            }
+            Ev::Ack {
+                copy,
+                delivery,
+                kind,
+            } => self.on_ack(copy, delivery, kind),
+            Ev::AckDeadline { copy, gen } => self.on_ack_deadline(copy, gen),
+            Ev::RetryDue { copy, gen } => self.on_retry_due(copy, gen),
+            Ev::TtlExpire { copy, gen } => self.on_ttl_expire(copy, gen),
+            Ev::SendConfirm {
+                msg,
+                publish,
+                broker_epoch,
+            } => {
+                self.msgs[msg].live -= 1;
+                if broker_epoch == self.broker_epoch {
+                    self.send_confirm(msg, publish, true);
+                }
+                self.check_finish(msg);
+            }
+            Ev::FaultStart { fault, unit } => self.on_fault_start(fault as usize, unit as usize),
+            Ev::FaultEnd { fault, unit } => self.on_fault_end(fault as usize, unit as usize),
+            Ev::Sample => self.on_sample(),
+        }
+    }
+
+    // ---------------------------------------------------------------- producers
+
+    fn next_arrival(&mut self, p: usize, now: Nanos) -> Option<Nanos> {
+        let rng = &mut self.producer_rng[p];
+        let t = match &self.m.producers[p].arrival {
+            Arrival::Poisson { rate_per_s } => now.saturating_add(crate::time::secs_to_ns(
+                -rng::unit_open0(rng).ln() / rate_per_s,
+            )),
+            Arrival::Constant { interval_ns } => {
+                if self.producer_seq[p] == 0 && now == 0 {
+                    *interval_ns
+                } else {
+                    now.saturating_add(*interval_ns)
+                }
+            }
+            Arrival::Interarrival(d) => now.saturating_add(d.sample(rng)),
+            Arrival::Schedule(pieces) => {
+                // Thinning-free: exponential with the current piece's rate,
+                // restarting at piece boundaries (memorylessness makes this exact).
+                let mut t = now;
+                loop {
+                    let idx = pieces.iter().rposition(|(from, _)| *from <= t);
+                    let (rate, next_edge) = match idx {
+                        Some(i) => (pieces[i].1, pieces.get(i + 1).map(|x| x.0)),
+                        None => (0.0, pieces.first().map(|x| x.0)),
+                    };
+                    let u = rng::unit_open0(rng);
+                    let cand = if rate > 0.0 {
+                        t.saturating_add(crate::time::secs_to_ns(-u.ln() / rate))
+                    } else {
+                        Nanos::MAX
+                    };
+                    match next_edge {
+                        Some(e) if cand >= e => t = e,
+                        _ => break cand,
+                    }
+                    if t >= self.end_arrivals_ns {
+                        break Nanos::MAX;
+                    }
+                }
+            }
+        };
+        (t < self.end_arrivals_ns).then_some(t)
+    }
+
+    fn on_arrival(&mut self, p: usize) {
+        let now = self.q.now();
+        let n = self.producer_seq[p];
+        self.producer_seq[p] += 1;
+        if let Some(t) = self.next_arrival(p, now) {
+            self.q.schedule(t, Ev::Arrival { producer: p as u32 });
+        }
+        if !self.producers_up[p] {
+            // The producer is down: the business event that would have
+            // published this message does not happen.
+            return;
+        }
+        let in_window = self.stats.in_window(now);
+        let key = rng::combine(rng::combine(0x6d73_6773, p as u64), n);
+        let id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let mi = self.msgs.insert(Msg {
+            id,
+            key,
+            publish_ns: now,
+            producer: p as u32,
+            in_window,
+            live: 0,
+            done_mask: 0,
+            flags: 0,
+            lost_cause: "",
+            dlq_reason: "",
+            attempts: 0,
+            publishes: 0,
+            awaiting: NONE,
+            producer_holds: false,
+            confirmed: false,
+            first_pub_ns: now,
+            prev_delay_ns: 0,
+        });
+        if in_window {
+            self.stats.published += 1;
+        }
+        if let Some(b) = &mut self.producer_budget[p] {
+            b.on_request(now);
+        }
+        let pm = &self.m.producers[p];
+        if pm.confirm_timeout_ns.is_some() || pm.timeout_ns.is_some() || pm.outbox {
+            self.msgs[mi].producer_holds = true;
+            self.msgs[mi].live += 1;
+        }
+        if let Some(t) = pm.timeout_ns {
+            self.msgs[mi].live += 1;
+            self.q.schedule_in(
+                t,
+                Ev::ClientTimeout {
+                    msg: mi,
+                    publish: 0,
+                },
+            );
+        }
+        self.producer_publish(mi);
+        self.check_finish(mi);
+    }
+}
+
+/// The wire's verdict on one hop.
+enum Hop {
+    Lost,
+    /// Latency, and the latency of a duplicate if the wire made one.
+    After(Nanos, Option<Nanos>),
+}
+
+impl<'m> Sim<'m> {
+    // ------------------------------------------------------------------ network
+
+    /// Draws one hop for message `mi` from the message's own stream, in a
+    /// fixed order (loss, duplicate, latency, duplicate's latency) so that
+    /// turning one knob does not shift the others' draws.
+    fn hop(&mut self, mi: u32, serial: u32, hop: u32) -> Hop {
+        let Some(net) = &self.m.network else {
+            return Hop::After(0, None);
+        };
+        let key = self.msgs[mi].key;
+        let mut r = stream(
+            self.seed,
+            Domain::Network,
+            key,
+            ((serial as u64) << 32) | hop as u64,
+        );
+        let u_loss = unit(&mut r);
+        let u_dup = unit(&mut r);
+        let lat = net.latency.as_ref().map_or(0, |d| d.sample(&mut r));
+        let lat2 = net.latency.as_ref().map_or(0, |d| d.sample(&mut r));
+        if u_loss < net.loss {
+            Hop::Lost
+        } else if u_dup < net.duplicate {
+            Hop::After(lat, Some(lat2))
+        } else {
+            Hop::After(lat, None)
+        }
+    }
+
+    /// Schedules `ev` after `lat`, or handles it at once when there is no
+    /// latency. Every event that names a message holds a reference to it.
+    fn deliver_ev(&mut self, lat: Nanos, ev: Ev) {
+        if lat == 0 {
+            self.handle(ev);
+        } else {
+            self.q.schedule_in(lat, ev);
+        }
+    }
+
+    // ---------------------------------------------------------------- producers
+
+    /// The producer sends (or sends again) message `mi`.
+    fn producer_publish(&mut self, mi: u32) {
+        let p = self.msgs[mi].producer as usize;
+        if !self.producers_up[p] {
+            return; // an outbox relays it after the restart
+        }
+        let pm = &self.m.producers[p];
+        let (queue, persistent, confirm_timeout) =
+            (pm.queue as u32, pm.persistent, pm.confirm_timeout_ns);
+        let publish = self.msgs[mi].publishes;
+        self.msgs[mi].publishes += 1;
+        self.msgs[mi].awaiting = publish;
+        if let Some(t) = confirm_timeout {
+            self.msgs[mi].live += 1;
+            self.q
+                .schedule_in(t, Ev::ConfirmTimeout { msg: mi, publish });
+        }
+        if self.producers_partitioned[p] {
+            self.publish_lost(mi, "partition");
+            return;
+        }
+        self.publish(mi, publish, queue, persistent, true, 0);
+    }
+
+    /// Puts a publish of `mi` on the wire towards the broker.
+    fn publish(
+        &mut self,
+        mi: u32,
+        serial: u32,
+        queue: u32,
+        persistent: bool,
+        from_producer: bool,
+        hop_no: u32,
+    ) {
+        match self.hop(mi, serial, hop_no) {
+            Hop::Lost => self.publish_lost(mi, "network"),
+            Hop::After(lat, dup) => {
+                self.msgs[mi].live += 1;
+                if let Some(lat2) = dup {
+                    self.msgs[mi].live += 1;
+                    self.q.schedule_in(
+                        lat2,
+                        Ev::PublishArrive {
+                            msg: mi,
+                            publish: serial | 0x8000_0000,
+                            queue,
+                            serial: serial | 0x8000_0000,
+                            persistent,
+                            from_producer,
+                        },
+                    );
+                }
+                self.deliver_ev(
+                    lat,
+                    Ev::PublishArrive {
+                        msg: mi,
+                        publish: serial,
+                        queue,
+                        serial,
+                        persistent,
+                        from_producer,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A publish vanished. Fire and forget loses the message; a producer
+    /// waiting for a confirm will notice and retry.
+    fn publish_lost(&mut self, mi: u32, cause: &'static str) {
+        let m = &mut self.msgs[mi];
+        if m.lost_cause.is_empty() {
+            m.lost_cause = cause;
+        }
+        if !m.producer_holds {
+            m.flags |= F_LOST;
+        }
+        self.check_finish(mi);
+    }
+
+    fn send_confirm(&mut self, mi: u32, publish: u32, ok: bool) {
+        let p = self.msgs[mi].producer as usize;
+        if !self.msgs[mi].producer_holds || self.m.producers[p].confirm == Confirm::None {
+            return;
+        }
+        if self.producers_partitioned[p] {
+            return;
+        }
+        let serial = publish & 0x7FFF_FFFF;
+        match self.hop(mi, serial, 1) {
+            Hop::Lost => {}
+            Hop::After(lat, _) => {
+                self.msgs[mi].live += 1;
+                self.deliver_ev(
+                    lat,
+                    Ev::Confirm {
+                        msg: mi,
+                        publish,
+                        ok,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_confirm(&mut self, mi: u32, publish: u32, ok: bool) {
+        self.msgs[mi].live -= 1;
+        let m = &self.msgs[mi];
+        if m.producer_holds && !m.confirmed {
+            if ok {
+                self.msgs[mi].confirmed = true;
+                let p = self.msgs[mi].producer as usize;
+                if self.m.producers[p].timeout_ns.is_none() {
+                    self.release_producer(mi);
+                }
+            } else if publish & 0x7FFF_FFFF == m.awaiting {
+                self.producer_retry(mi, "publish-rejected");
+            }
+        }
+        self.check_finish(mi);
+    }
+
+    fn on_confirm_timeout(&mut self, mi: u32, publish: u32) {
+        self.msgs[mi].live -= 1;
+        let m = &self.msgs[mi];
+        if m.producer_holds && !m.confirmed && m.awaiting == publish {
+            self.producer_retry(mi, "confirm-timeout");
+        }
+        self.check_finish(mi);
+    }
+
+    fn on_client_timeout(&mut self, mi: u32, _publish: u32) {
+        self.msgs[mi].live -= 1;
+        let m = &self.msgs[mi];
+        if m.producer_holds && m.flags & F_ACKED == 0 {
+            self.producer_retry(mi, "client-timeout");
+        }
+        self.check_finish(mi);
+    }
+
+    /// The producer stops caring about message `mi`.
+    fn release_producer(&mut self, mi: u32) {
+        let m = &mut self.msgs[mi];
+        if m.producer_holds {
+            m.producer_holds = false;
+            m.live -= 1;
+        }
+    }
+
+    /// The producer publishes `mi` again after its backoff, or gives up.
+    fn producer_retry(&mut self, mi: u32, why: &'static str) {
+        let now = self.q.now();
+        let p = self.msgs[mi].producer as usize;
+        let pm = &self.m.producers[p];
+        let done = self.msgs[mi].publishes;
+        let Some(policy) = pm.retry.as_ref() else {
+            if self.msgs[mi].lost_cause.is_empty() {
+                self.msgs[mi].lost_cause = why;
+            }
+            self.release_producer(mi);
+            return;
+        };
+        let key = self.msgs[mi].key;
+        let mut r = stream(self.seed, Domain::Backoff, key, done as u64);
+        let delay = policy.delay_ns(done, self.msgs[mi].prev_delay_ns, &mut r);
+        let elapsed = now - self.msgs[mi].first_pub_ns;
+        let allowed = policy.allows(done, elapsed, delay);
+        let budget_ok = allowed
+            && self.producer_budget[p]
+                .as_mut()
+                .is_none_or(|b| b.try_retry(now));
+        if allowed && !budget_ok && self.msgs[mi].in_window {
+            self.stats.retries_refused += 1;
+        }
+        if allowed && budget_ok {
+            if self.msgs[mi].in_window {
+                self.stats.producer_retries += 1;
+            }
+            if let Some(b) = &mut self.producer_budget[p] {
+                b.on_failure(now);
+            }
+            self.msgs[mi].prev_delay_ns = delay;
+            self.msgs[mi].live += 1;
+            self.q.schedule_in(delay, Ev::ProducerRetry { msg: mi });
+            if let Some(t) = pm.timeout_ns {
+                self.msgs[mi].live += 1;
+                self.q.schedule_in(
+                    delay.saturating_add(t),
+                    Ev::ClientTimeout {
+                        msg: mi,
+                        publish: done,
+                    },
+                );
+            }
+        } else {
+            if self.msgs[mi].lost_cause.is_empty() || self.msgs[mi].lost_cause == "network" {
+                self.msgs[mi].lost_cause = "publish-gave-up";
+            }
+            self.release_producer(mi);
+        }
+    }
+
+    fn on_producer_retry(&mut self, mi: u32) {
+        self.msgs[mi].live -= 1;
+        let m = &self.msgs[mi];
+        if m.producer_holds && (!m.confirmed || m.flags & F_ACKED == 0) {
+            self.producer_publish(mi);
+        }
+        self.check_finish(mi);
+    }
+
+    /// After a producer restart, its outbox relays every message whose
+    /// publish was not confirmed.
+    fn relay_outbox(&mut self, p: usize) {
+        let pending: Vec<u32> = self
+            .msgs
+            .iter()
+            .filter(|(_, m)| m.producer as usize == p && m.producer_holds && !m.confirmed)
+            .map(|(i, _)| i)
+            .collect();
+        for mi in pending {
+            self.producer_publish(mi);
+        }
+    }
+
+    // ------------------------------------------------------------------- broker
+
+    fn new_gen(&mut self, c: u32) -> u32 {
+        let g = &mut self.copy_gen[c as usize];
+        *g = g.wrapping_add(1);
+        self.copies[c].gen = *g;
+        *g
+    }
+
+    /// A timer of copy `c` became stale: compact the event queue when they pile up.
+    fn cancelled(&mut self) {
+        if self.q.note_cancelled() {
+            let gens = &self.copy_gen;
+            self.q.retain(|e| match *e {
+                Ev::AckDeadline { copy, gen }
+                | Ev::RetryDue { copy, gen }
+                | Ev::TtlExpire { copy, gen } => gens[copy as usize] == gen,
+                _ => true,
+            });
+        }
+    }
+
+    fn on_publish_arrive(
+        &mut self,
+        mi: u32,
+        publish: u32,
+        qi: usize,
+        serial: u32,
+        persistent: bool,
+        from_producer: bool,
+    ) {
+        let now = self.q.now();
+        self.msgs[mi].live -= 1;
+        if !self.broker_up {
+            // Connection refused: a producer with confirms sees the error.
+            if from_producer
+                && self.msgs[mi].producer_holds
+                && self.m.producers[self.msgs[mi].producer as usize].confirm != Confirm::None
+            {
+                self.msgs[mi].live += 1;
+                self.q.schedule_in(
+                    0,
+                    Ev::Confirm {
+                        msg: mi,
+                        publish,
+                        ok: false,
+                    },
+                );
+                if self.msgs[mi].lost_cause.is_empty() {
+                    self.msgs[mi].lost_cause = "broker-down";
+                }
+            } else {
+                self.msgs[mi].lost_cause = "broker-down";
+                self.msgs[mi].flags |= F_LOST;
+            }
+            self.check_finish(mi);
+            return;
+        }
+        if self.msgs[mi].in_window {
+            self.stats.queues[qi].offered += 1;
+        }
+        let qm = &self.m.queues[qi];
+        // Broker-side publish deduplication (SQS FIFO, NATS Nats-Msg-Id).
+        if let Some(w) = qm.dedup_window_ns {
+            let qs = &mut self.queues[qi];
+            while let Some(&(t, id)) = qs.dedup_order.front() {
+                if now.saturating_sub(t) <= w {
+                    break;
+                }
+                qs.dedup_order.pop_front();
+                if qs.dedup.get(&id) == Some(&t) {
+                    qs.dedup.remove(&id);
+                }
+            }
+            let id = self.msgs[mi].id;
+            if qs.dedup.contains_key(&id) {
+                if self.msgs[mi].in_window {
+                    self.stats.duplicates_prevented += 1;
+                }
+                if from_producer {
+                    self.send_confirm(mi, publish, true);
+                }
+                self.check_finish(mi);
+                return;
+            }
+            qs.dedup.insert(id, now);
+            qs.dedup_order.push_back((now, id));
+        }
+        let full = qm
+            .capacity
+            .is_some_and(|cap| self.queues[qi].ready_len >= cap && !self.has_credit(qi));
+        if full {
+            match qm.overflow {
+                Overflow::RejectPublish => {
+                    if self.msgs[mi].in_window {
+                        self.stats.queues[qi].blocked += 1;
+                    }
+                    let pm = &self.m.producers[self.msgs[mi].producer as usize];
+                    if from_producer && self.msgs[mi].producer_holds && pm.confirm != Confirm::None
+                    {
+                        self.send_confirm(mi, publish, false);
+                        self.msgs[mi].flags |= F_REJECTED;
+                    } else if from_producer {
+                        self.msgs[mi].flags |= F_REJECTED;
+                    } else {
+                        self.msgs[mi].lost_cause = "overflow";
+                        self.msgs[mi].flags |= F_LOST;
+                    }
+                    self.check_finish(mi);
+                    return;
+                }
+                Overflow::DropHead => {
+                    if let Some(old) = self.pop_ready(qi) {
+                        if self.msgs[mi].in_window {
+                            self.stats.queues[qi].blocked += 1;
+                        }
+                        self.end_visit(qi, old);
+                        self.copy_lost(old, "overflow", st::QUEUED);
+                    }
+                }
+                Overflow::DeadLetter => {
+                    if self.msgs[mi].in_window {
+                        self.stats.queues[qi].blocked += 1;
+                    }
+                    let c = self.new_copy(mi, qi, serial, persistent, now);
+                    self.dead_letter(c, "overflow", st::QUEUED);
+                    if from_producer {
+                        self.send_confirm(mi, publish, true);
+                    }
+                    return;
+                }
+            }
+        }
+        let c = self.new_copy(mi, qi, serial, persistent, now);
+        if serial & 0x8000_0000 != 0 {
+            self.copies[c].dup_cause = "network";
+        } else if publish > 0 && from_producer {
+            self.copies[c].dup_cause = "producer-retry";
+        }
+        self.enqueue_ready(c, false);
+        if from_producer {
+            let pm = &self.m.producers[self.msgs[mi].producer as usize];
+            let fsync = qm.fsync_ns;
+            match pm.confirm {
+                Confirm::None => {}
+                Confirm::AfterFsync if fsync > 0 && qm.durable && persistent => {
+                    let boundary = (now / fsync + 1).saturating_mul(fsync);
+                    self.msgs[mi].live += 1;
+                    self.q.schedule(
+                        boundary,
+                        Ev::SendConfirm {
+                            msg: mi,
+                            publish,
+                            broker_epoch: self.broker_epoch,
+                        },
+                    );
+                }
+                _ => self.send_confirm(mi, publish, true),
+            }
+        }
+        self.dispatch(qi);
+    }
+
+    fn new_copy(&mut self, mi: u32, qi: usize, serial: u32, persistent: bool, now: Nanos) -> u32 {
+        let m = &self.msgs[mi];
+        let p = &self.m.producers[m.producer as usize];
+        let mut expire = Nanos::MAX;
+        if let Some(t) = p.ttl_ns {
+            expire = expire.min(m.publish_ns.saturating_add(t));
+        }
+        if let Some(t) = self.m.queues[qi].ttl_ns {
+            expire = expire.min(now.saturating_add(t));
+        }
+        let c = self.copies.insert(Copy {
+            msg: mi,
+            queue: qi as u32,
+            gen: 0,
+            state: CState::Ready,
+            deliveries: 0,
+            delivery: 0,
+            inst: NONE,
+            holders: 0,
+            visit_start_ns: now,
+            accepted_ns: now,
+            expire_ns: expire,
+            persistent,
+            attempts: 0,
+            first_attempt_ns: now,
+            prev_delay_ns: 0,
+            serial,
+            hops: 2,
+            dup_cause: "",
+        });
+        if self.copy_gen.len() <= c as usize {
+            self.copy_gen.resize(c as usize + 1, 0);
+        }
+        self.copies[c].gen = self.copy_gen[c as usize];
+        self.msgs[mi].live += 1;
+        c
+    }
+
+    /// Puts copy `c` in its queue's ready list, at the head (a redelivery,
+    /// back at its original place) or at the tail.
+    fn enqueue_ready(&mut self, c: u32, head: bool) {
+        let now = self.q.now();
+        let qi = self.copies[c].queue as usize;
+        self.stats.advance(qi, now);
+        let g = self.new_gen(c);
+        let cp = &mut self.copies[c];
+        cp.state = CState::Ready;
+        cp.visit_start_ns = now;
+        let expire = cp.expire_ns;
+        let in_window = self.msgs[cp.msg].in_window;
+        let qs = &mut self.queues[qi];
+        if head {
+            qs.ready.push_front((c, g));
+        } else {
+            qs.ready.push_back((c, g));
+        }
+        qs.ready_len += 1;
+        self.stats.queues[qi].ready += 1;
+        if in_window {
+            self.stats.queues[qi].visits += 1;
+        }
+        if expire != Nanos::MAX && self.m.queues[qi].ttl_anywhere {
+            self.q
+                .schedule(expire.max(now), Ev::TtlExpire { copy: c, gen: g });
+        }
+    }
+
+    /// Takes the first live copy off the ready list.
+    fn pop_ready(&mut self, qi: usize) -> Option<u32> {
+        let now = self.q.now();
+        while let Some((c, g)) = self.queues[qi].ready.pop_front() {
+            if self.copy_gen[c as usize] == g
+                && self.copies.get(c).is_some_and(|x| x.state == CState::Ready)
+            {
+                self.stats.advance(qi, now);
+                self.queues[qi].ready_len -= 1;
+                self.stats.queues[qi].ready -= 1;
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    fn has_credit(&mut self, qi: usize) -> bool {
+        while let Some(&(i, e)) = self.queues[qi].credits.front() {
+            let inst = &self.insts[i as usize];
+            if inst.up && !inst.partitioned && inst.credit_epoch == e {
+                return true;
+            }
+            self.queues[qi].credits.pop_front();
+        }
+        false
+    }
+
+    /// Gives instance `i` fresh credits for every free prefetch slot.
+    fn refill_credits(&mut self, i: u32) {
+        let inst = &mut self.insts[i as usize];
+        inst.credit_epoch = inst.credit_epoch.wrapping_add(1);
+        if !inst.up || inst.partitioned {
+            return;
+        }
+        let g = &self.m.groups[inst.group as usize];
+        let free = g.prefetch.saturating_sub(inst.held);
+        let e = inst.credit_epoch;
+        for _ in 0..free {
+            self.queues[g.queue].credits.push_back((i, e));
+        }
+    }
+
+    /// Hands ready messages to consumers with free prefetch slots,
+    /// round-robin.
+    fn dispatch(&mut self, qi: usize) {
+        if !self.broker_up {
+            return;
+        }
+        let now = self.q.now();
+        while self.queues[qi].ready_len > 0 && self.has_credit(qi) {
+            let Some(c) = self.pop_ready(qi) else { break };
+            if self.copies[c].expire_ns <= now {
+                self.end_visit(qi, c);
+                self.expire(c);
+                continue;
+            }
+            let Some((i, _)) = self.queues[qi].credits.pop_front() else {
+                break;
+            };
+            self.deliver(c, i);
+        }
+    }
+
+    fn deliver(&mut self, c: u32, i: u32) {
+        let now = self.q.now();
+        let qi = self.copies[c].queue as usize;
+        let g = self.insts[i as usize].group as usize;
+        let auto = self.m.groups[g].ack_on_receive;
+        let gen = self.new_gen(c);
+        let (mi, visit_start, deliveries) = {
+            let cp = &mut self.copies[c];
+            cp.deliveries += 1;
+            cp.delivery = gen;
+            cp.inst = i;
+            cp.holders += 1;
+            cp.state = if auto {
+                CState::Consumer
+            } else {
+                CState::InFlight
+            };
+            cp.hops += 1;
+            (cp.msg, cp.visit_start_ns, cp.deliveries)
+        };
+        self.msgs[mi].live += 1;
+        if self.msgs[mi].in_window {
+            self.stats.delivered += 1;
+            if deliveries > 1 {
+                self.stats.redelivered += 1;
+            }
+            let qc = &mut self.stats.queues[qi];
+            qc.deliveries += 1;
+            if visit_start >= self.stats.window_start && visit_start < self.stats.window_end {
+                qc.visit_wait_ns += (now - visit_start) as u128;
+                if now > visit_start {
+                    qc.waited += 1;
+                }
+            }
+            self.stats.transition(st::QUEUED, st::IN_FLIGHT);
+        }
+        self.stats.advance(qi, now);
+        self.stats.queues[qi].held += 1;
+        self.insts[i as usize].held += 1;
+        if !auto {
+            if let Some(t) = self.m.queues[qi].ack_timeout_ns {
+                self.q.schedule_in(t, Ev::AckDeadline { copy: c, gen });
+            }
+        }
+        let epoch = self.insts[i as usize].epoch;
+        let serial = self.copies[c].serial;
+        let hop_no = self.copies[c].hops;
+        match self.hop(mi, serial, hop_no) {
+            Hop::Lost => {
+                // The delivery vanished: the consumer never sees it. Its slot
+                // is free again; the broker waits for the ack timeout.
+                self.copies[c].dup_cause = "network";
+                self.release_delivery(i, c, visit_start, false);
+                if auto {
+                    self.copy_lost(c, "network", st::IN_FLIGHT);
+                } else if self.m.queues[qi].ack_timeout_ns.is_none() {
+                    self.redeliver(c, "network");
+                }
+                self.dispatch(qi);
+            }
+            Hop::After(lat, _) => {
+                self.insts[i as usize].incoming.push((c, gen, visit_start));
+                self.deliver_ev(
+                    lat,
+                    Ev::Deliver {
+                        copy: c,
+                        delivery: gen,
+                        inst: i,
+                        epoch,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The consumer no longer holds delivery of copy `c`: its prefetch slot
+    /// frees, and the copy's record may end.
+    fn release_delivery(&mut self, i: u32, c: u32, visit_start: Nanos, visit_ended: bool) {
+        let now = self.q.now();
+        let qi = self.copies[c].queue as usize;
+        if visit_ended {
+            let _ = visit_start;
+        }
+        self.stats.advance(qi, now);
+        self.stats.queues[qi].held -= 1;
+        let inst = &mut self.insts[i as usize];
+        inst.held -= 1;
+        if inst.up && !inst.partitioned {
+            let e = inst.credit_epoch;
+            self.queues[qi].credits.push_back((i, e));
+        }
+        self.unhold(c);
+    }
+
+    fn unhold(&mut self, c: u32) {
+        let cp = &mut self.copies[c];
+        debug_assert!(cp.holders > 0);
+        cp.holders -= 1;
+        let mi = cp.msg;
+        let free = cp.holders == 0 && cp.state == CState::Gone;
+        self.msgs[mi].live -= 1;
+        if free {
+            self.copies.remove(c);
+        }
+        self.check_finish(mi);
+    }
+
+    fn end_visit(&mut self, qi: usize, c: u32) {
+        let now = self.q.now();
+        let start = self.copies[c].visit_start_ns;
+        if start >= self.stats.window_start
+            && start < self.stats.window_end
+            && self.msgs[self.copies[c].msg].in_window
+        {
+            let qc = &mut self.stats.queues[qi];
+            qc.visit_time_ns += (now - start) as u128;
+            qc.visits_done += 1;
+        }
+    }
+
+    fn on_deliver(&mut self, c: u32, delivery: u32, i: u32, epoch: u32) {
+        let inst = &mut self.insts[i as usize];
+        if inst.epoch != epoch {
+            // Crashed meanwhile; the crash already freed the slot.
+            self.unhold(c);
+            return;
+        }
+        let Some(pos) = inst
+            .incoming
+            .iter()
+            .position(|x| x.0 == c && x.1 == delivery)
+        else {
+            return;
+        };
+        let entry = inst.incoming.swap_remove(pos);
+        inst.buffer.push_back(entry);
+        self.try_start(i);
+    }
+
+    fn try_start(&mut self, i: u32) {
+        loop {
+            let inst = &mut self.insts[i as usize];
+            let conc = self.m.groups[inst.group as usize].concurrency as usize;
+            if !inst.up || inst.working.len() >= conc {
+                return;
+            }
+            let Some(entry) = inst.buffer.pop_front() else {
+                return;
+            };
+            inst.working.push(entry);
+            self.begin_attempt(i, entry.0, entry.1);
+        }
+    }
+
+    /// A worker of instance `i` starts processing delivery `delivery` of copy `c`.
+    fn begin_attempt(&mut self, i: u32, c: u32, delivery: u32) {
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let gm = &self.m.groups[g];
+        let qi = gm.queue;
+        let mi = self.copies[c].msg;
+        let epoch = self.insts[i as usize].epoch;
+        // Idempotent consumer: a message processed within the window is
+        // recognised and acked without processing.
+        if let Some(w) = gm.idempotency_ns {
+            let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
+            let gs = &mut self.groups[g];
+            while let Some(&(t, k)) = gs.idem_order.front() {
+                if now.saturating_sub(t) <= w {
+                    break;
+                }
+                gs.idem_order.pop_front();
+                if gs.idempotency.get(&k) == Some(&t) {
+                    gs.idempotency.remove(&k);
+                }
+            }
+            if gs.idempotency.contains_key(&id) {
+                if self.msgs[mi].in_window {
+                    self.stats.duplicates_prevented += 1;
+                }
+                self.q.schedule_in(
+                    0,
+                    Ev::ServiceDone {
+                        inst: i,
+                        epoch,
+                        copy: c,
+                        delivery,
+                        failed: false,
+                        nonretryable: false,
+                        work_ns: u64::MAX,
+                    },
+                );
+                return;
+            }
+        }
+        if self.copies[c].attempts == 0 {
+            self.copies[c].first_attempt_ns = now;
+            if let Some(b) = &mut self.groups[g].budget {
+                b.on_request(now);
+            }
+        }
+        // Circuit breaker around the downstream call.
+        if let Some(br) = &mut self.insts[i as usize].breaker {
+            if !br.try_acquire(now) {
+                if self.msgs[mi].in_window {
+                    self.stats.breaker_rejected += 1;
+                }
+                self.q.schedule_in(
+                    0,
+                    Ev::ServiceDone {
+                        inst: i,
+                        epoch,
+                        copy: c,
+                        delivery,
+                        failed: true,
+                        nonretryable: false,
+                        work_ns: 0,
+                    },
+                );
+                return;
+            }
+        }
+        let k = self.msgs[mi].attempts;
+        self.msgs[mi].attempts += 1;
+        let key = rng::combine(self.msgs[mi].key, qi as u64);
+        let poison = gm.poison > 0.0
+            && unit(&mut stream(self.seed, Domain::MessageFate, key, 0)) < gm.poison;
+        let mut r = stream(self.seed, Domain::AttemptFate, key, k as u64);
+        let u_fail = unit(&mut r);
+        let u_out = unit(&mut r);
+        let u_nonret = unit(&mut r);
+        let gs = &self.groups[g];
+        let base = gm.service.sample_secs(&mut r);
+        let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
+        let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
+        let nonretryable = failed && u_nonret < gm.non_retryable;
+        self.stats.advance(qi, now);
+        self.stats.queues[qi].busy += 1;
+        self.q.schedule_in(
+            work_ns,
+            Ev::ServiceDone {
+                inst: i,
+                epoch,
+                copy: c,
+                delivery,
+                failed,
+                nonretryable,
+                work_ns,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_service_done(
+        &mut self,
+        i: u32,
+        epoch: u32,
+        c: u32,
+        delivery: u32,
+        failed: bool,
+        nonretryable: bool,
+        work_ns: Nanos,
+    ) {
+        let now = self.q.now();
+        if self.insts[i as usize].epoch != epoch {
+            return;
+        }
+        let g = self.insts[i as usize].group as usize;
+        let qi = self.m.groups[g].queue;
+        let mi = self.copies[c].msg;
+        let skipped = work_ns == u64::MAX;
+        let rejected_fast = work_ns == 0 && failed;
+        if !skipped && !rejected_fast || work_ns == 0 && !failed {
+            self.stats.advance(qi, now);
+            self.stats.queues[qi].busy -= 1;
+        }
+        let in_window = self.msgs[mi].in_window;
+        if !skipped && !rejected_fast {
+            if in_window {
+                self.stats.attempts += 1;
+                self.stats.work_ns += work_ns as u128;
+                let qc = &mut self.stats.queues[qi];
+                qc.services += 1;
+                qc.service_time_ns += work_ns as u128;
+                let s = crate::time::ns_to_secs(work_ns);
+                qc.service_sq_s += s * s;
+                if failed {
+                    self.stats.failed_attempts += 1;
+                    self.stats.failed_work_ns += work_ns as u128;
+                }
+            }
+            if let Some(br) = &mut self.insts[i as usize].breaker {
+                br.on_result(now, !failed);
+            }
+            if let Some(b) = &mut self.groups[g].budget {
+                if failed {
+                    b.on_failure(now);
+                } else {
+                    b.on_success(now);
+                }
+            }
+        }
+        let pos = self.insts[i as usize]
+            .working
+            .iter()
+            .position(|x| x.0 == c && x.1 == delivery);
+        let Some(pos) = pos else { return };
+        let visit_start = self.insts[i as usize].working[pos].2;
+        if failed {
+            if self.on_failure(i, c, delivery, nonretryable) {
+                return; // still held: in-handler retry
+            }
+        } else {
+            self.on_success(i, c, delivery, skipped);
+        }
+        let inst = &mut self.insts[i as usize];
+        if let Some(pos) = inst
+            .working
+            .iter()
+            .position(|x| x.0 == c && x.1 == delivery)
+        {
+            inst.working.swap_remove(pos);
+        }
+        // The visit ends with this attempt.
+        if visit_start >= self.stats.window_start
+            && visit_start < self.stats.window_end
+            && in_window
+        {
+            let qc = &mut self.stats.queues[qi];
+            qc.visit_time_ns += (now - visit_start) as u128;
+            qc.visits_done += 1;
+        }
+        self.release_delivery(i, c, visit_start, true);
+        self.try_start(i);
+        self.dispatch(qi);
+    }
+
+    fn on_success(&mut self, i: u32, c: u32, delivery: u32, skipped: bool) {
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let gm = &self.m.groups[g];
+        let qi = gm.queue;
+        let mi = self.copies[c].msg;
+        let in_window = self.msgs[mi].in_window;
+        if !skipped {
+            let bit = 1u64 << qi;
+            if self.msgs[mi].done_mask & bit != 0 {
+                if in_window {
+                    let cause = match self.copies[c].dup_cause {
+                        "" => "redelivery",
+                        x => x,
+                    };
+                    self.stats.duplicate(cause);
+                    self.stats.queues[qi].duplicates += 1;
+                    if gm.idempotency_ns.is_some() {
+                        self.stats.duplicates_slipped += 1;
+                    }
+                }
+            } else {
+                self.msgs[mi].done_mask |= bit;
+            }
+            if let Some(w) = gm.idempotency_ns {
+                let _ = w;
+                let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
+                let gs = &mut self.groups[g];
+                gs.idempotency.insert(id, now);
+                gs.idem_order.push_back((now, id));
+            }
+            match gm.publish_to {
+                Some(next) => {
+                    let serial = self.copies[c]
+                        .serial
+                        .wrapping_add(0x100 * (next as u32 + 1));
+                    let hop_no = self.copies[c].hops + 1;
+                    let persistent = self.copies[c].persistent;
+                    self.publish(mi, serial, next as u32, persistent, false, hop_no);
+                }
+                None => {
+                    if self.msgs[mi].flags & F_ACKED == 0 {
+                        self.msgs[mi].flags |= F_ACKED;
+                        self.completions_total += 1;
+                        if in_window {
+                            self.stats.record_latency(now - self.msgs[mi].publish_ns);
+                        }
+                        let p = self.msgs[mi].producer as usize;
+                        if let Some(b) = &mut self.producer_budget[p] {
+                            b.on_success(now);
+                        }
+                        if self.m.producers[p].timeout_ns.is_some() {
+                            self.release_producer(mi);
+                        }
+                    }
+                }
+            }
+        }
+        self.send_ack(i, c, delivery, AckKind::Ack);
+    }
+
+    /// Sends an ack or nack for a delivery; auto-acked copies are settled here.
+    fn send_ack(&mut self, i: u32, c: u32, delivery: u32, kind: AckKind) {
+        let g = self.insts[i as usize].group as usize;
+        if self.m.groups[g].ack_on_receive {
+            // The broker forgot the message at delivery: the consumer
+            // settles it itself (republishes a retry, or it is gone).
+            self.settle_consumer_copy(c, kind);
+            return;
+        }
+        if self.insts[i as usize].partitioned {
+            self.copies[c].dup_cause = "partition";
+            return;
+        }
+        let mi = self.copies[c].msg;
+        let serial = self.copies[c].serial;
+        self.copies[c].hops += 1;
+        let hop_no = self.copies[c].hops;
+        match self.hop(mi, serial, hop_no) {
+            Hop::Lost => {
+                // The broker will redeliver at the ack timeout.
+                self.copies[c].dup_cause = "network";
+                if self.m.queues[self.copies[c].queue as usize]
+                    .ack_timeout_ns
+                    .is_none()
+                    && self.copies[c].state == CState::InFlight
+                    && self.copies[c].delivery == delivery
+                {
+                    self.redeliver(c, "network");
+                }
+            }
+            Hop::After(lat, _) => {
+                self.copies[c].holders += 1;
+                self.msgs[mi].live += 1;
+                self.deliver_ev(
+                    lat,
+                    Ev::Ack {
+                        copy: c,
+                        delivery,
+                        kind,
+                    },
+                );
+            }
+        }
+    }
+
+    fn settle_consumer_copy(&mut self, c: u32, kind: AckKind) {
+        if self.copies[c].state != CState::Consumer {
+            return;
+        }
+        match kind {
+            AckKind::Ack => self.copy_gone(c, st::IN_FLIGHT, st::ACKED),
+            AckKind::Requeue => {
+                self.stats_transition(c, st::IN_FLIGHT, st::QUEUED);
+                self.enqueue_ready(c, false);
+                let qi = self.copies[c].queue as usize;
+                self.dispatch(qi);
+            }
+            AckKind::Delay(d) => self.delay(c, d),
+            AckKind::Reject("lost") => self.copy_lost(c, "auto-ack-failure", st::IN_FLIGHT),
+            AckKind::Reject(reason) => self.dead_letter(c, reason, st::IN_FLIGHT),
+        }
+    }
+
+    fn stats_transition(&mut self, c: u32, from: usize, to: usize) {
+        if self.msgs[self.copies[c].msg].in_window {
+            self.stats.transition(from, to);
+        }
+    }
+
+    /// Handles a failed attempt. Returns true when the worker keeps the
+    /// message (in-handler retry).
+    fn on_failure(&mut self, i: u32, c: u32, delivery: u32, nonretryable: bool) -> bool {
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let gm = &self.m.groups[g];
+        let qi = gm.queue;
+        let auto = gm.ack_on_receive;
+        if nonretryable {
+            self.send_ack(i, c, delivery, AckKind::Reject("non-retryable"));
+            return false;
+        }
+        self.copies[c].attempts += 1;
+        let attempts = self.copies[c].attempts;
+        let mi = self.copies[c].msg;
+        let in_window = self.msgs[mi].in_window;
+        let mut mode = gm.retry_mode;
+        if mode == RetryMode::AckTimeout && (auto || self.m.queues[qi].ack_timeout_ns.is_none()) {
+            mode = RetryMode::Requeue;
+        }
+        if mode == RetryMode::None {
+            let kind = AckKind::Reject("rejected");
+            self.send_ack(
+                i,
+                c,
+                delivery,
+                if auto { AckKind::Reject("lost") } else { kind },
+            );
+            return false;
+        }
+        if mode == RetryMode::AckTimeout {
+            // SQS: the failed message is simply not deleted; the visibility
+            // timeout brings it back.
+            return false;
+        }
+        // Policy limits and the budget.
+        let (delay, allowed) = match &gm.retry {
+            Some(policy) => {
+                let key = rng::combine(self.msgs[mi].key, qi as u64);
+                let mut r = stream(self.seed, Domain::Backoff, key, attempts as u64);
+                let d = policy.delay_ns(attempts, self.copies[c].prev_delay_ns, &mut r);
+                let elapsed = now - self.copies[c].first_attempt_ns;
+                (d, policy.allows(attempts, elapsed, d))
+            }
+            None => (0, true),
+        };
+        if !allowed {
+            let kind = if auto && !self.m.queues[qi].dead_letter {
+                AckKind::Reject("lost")
+            } else {
+                AckKind::Reject("retries-exhausted")
+            };
+            self.send_ack(i, c, delivery, kind);
+            return false;
+        }
+        if let Some(b) = &mut self.groups[g].budget {
+            if !b.try_retry(now) {
+                if in_window {
+                    self.stats.retries_refused += 1;
+                }
+                self.send_ack(i, c, delivery, AckKind::Reject("retry-budget"));
+                return false;
+            }
+        }
+        if in_window {
+            self.stats.retries += 1;
+        }
+        self.copies[c].prev_delay_ns = delay;
+        match mode {
+            RetryMode::InHandler => {
+                let epoch = self.insts[i as usize].epoch;
+                self.q.schedule_in(
+                    delay,
+                    Ev::HandlerRetry {
+                        inst: i,
+                        epoch,
+                        copy: c,
+                        delivery,
+                    },
+                );
+                true
+            }
+            RetryMode::Requeue => {
+                self.send_ack(i, c, delivery, AckKind::Requeue);
+                false
+            }
+            _ => {
+                self.send_ack(i, c, delivery, AckKind::Delay(delay));
+                false
+            }
+        }
+    }
+
+    fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind) {
+        // The ack event held the copy and its message.
+        let valid = self.broker_up
+            && self.copies[c].state == CState::InFlight
+            && self.copies[c].delivery == delivery;
+        if !valid {
+            if self.msgs[self.copies[c].msg].in_window {
+                self.stats.stale_acks += 1;
+            }
+            self.unhold(c);
+            return;
+        }
+        match kind {
+            AckKind::Ack => {
+                self.copy_gone(c, st::IN_FLIGHT, st::ACKED);
+                self.cancelled();
+            }
+            AckKind::Requeue => {
+                self.cancelled();
+                self.redeliver(c, "");
+            }
+            AckKind::Delay(d) => {
+                self.cancelled();
+                self.delay(c, d);
+            }
+            AckKind::Reject(reason) => {
+                self.cancelled();
+                self.dead_letter(c, reason, st::IN_FLIGHT);
+            }
+        }
+        self.unhold(c);
+    }
+
+    /// Puts copy `c` back for another delivery, or dead-letters it at the
+    /// delivery limit.
+    fn redeliver(&mut self, c: u32, cause: &'static str) {
+        let qi = self.copies[c].queue as usize;
+        if !cause.is_empty() && self.copies[c].dup_cause.is_empty() {
+            self.copies[c].dup_cause = cause;
+        }
+        if self.at_limit(c) {
+            return;
+        }
+        self.stats_transition(c, st::IN_FLIGHT, st::QUEUED);
+        self.enqueue_ready(c, true);
+        self.dispatch(qi);
+    }
+
+    /// True (and the copy dead-lettered) when it reached the delivery limit.
+    fn at_limit(&mut self, c: u32) -> bool {
+        let qm = &self.m.queues[self.copies[c].queue as usize];
+        if qm
+            .max_deliveries
+            .is_some_and(|m| self.copies[c].deliveries >= m)
+        {
+            let reason = if qm.at_limit_stays {
+                "max-deliveries-parked"
+            } else {
+                "max-deliveries"
+            };
+            self.dead_letter(c, reason, st::IN_FLIGHT);
+            return true;
+        }
+        false
+    }
+
+    fn delay(&mut self, c: u32, d: Nanos) {
+        if self.at_limit(c) {
+            return;
+        }
+        let qi = self.copies[c].queue as usize;
+        self.stats_transition(c, st::IN_FLIGHT, st::WAITING_RETRY);
+        let g = self.new_gen(c);
+        self.copies[c].state = CState::Delayed;
+        self.queues[qi].delayed += 1;
+        self.q.schedule_in(d, Ev::RetryDue { copy: c, gen: g });
+    }
+
+    fn on_retry_due(&mut self, c: u32, gen: u32) {
+        if self.copy_gen[c as usize] != gen {
+            return;
+        }
+        let qi = self.copies[c].queue as usize;
+        self.queues[qi].delayed -= 1;
+        self.stats_transition(c, st::WAITING_RETRY, st::QUEUED);
+        self.enqueue_ready(c, false);
+        self.dispatch(qi);
+    }
+
+    fn on_ack_deadline(&mut self, c: u32, gen: u32) {
+        if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::InFlight {
+            return;
+        }
+        self.redeliver(c, "ack-timeout");
+    }
+
+    fn on_ttl_expire(&mut self, c: u32, gen: u32) {
+        if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::Ready {
+            return;
+        }
+        let qi = self.copies[c].queue as usize;
+        let now = self.q.now();
+        self.stats.advance(qi, now);
+        self.queues[qi].ready_len -= 1;
+        self.stats.queues[qi].ready -= 1;
+        self.end_visit(qi, c);
+        self.expire(c);
+    }
+
+    fn expire(&mut self, c: u32) {
+        let mi = self.copies[c].msg;
+        self.msgs[mi].flags |= F_EXPIRED;
+        self.copy_gone(c, st::QUEUED, st::EXPIRED);
+    }
+
+    fn dead_letter(&mut self, c: u32, reason: &'static str, from: usize) {
+        let qi = self.copies[c].queue as usize;
+        let mi = self.copies[c].msg;
+        if self.m.queues[qi].dead_letter || self.m.queues[qi].at_limit_stays {
+            self.msgs[mi].flags |= F_DLQ;
+            if self.msgs[mi].dlq_reason.is_empty() {
+                self.msgs[mi].dlq_reason = reason;
+            }
+            self.queues[qi].dead_lettered_total += 1;
+            if self.msgs[mi].in_window {
+                self.stats.queues[qi].dead_lettered += 1;
+            }
+            self.copy_gone(c, from, st::DEAD_LETTERED);
+        } else {
+            self.copy_lost(c, "dropped-at-limit", from);
+        }
+    }
+
+    fn copy_lost(&mut self, c: u32, cause: &'static str, from: usize) {
+        let mi = self.copies[c].msg;
+        self.msgs[mi].flags |= F_LOST;
+        if self.msgs[mi].lost_cause.is_empty()
+            || self.msgs[mi].flags & (F_ACKED | F_DLQ | F_EXPIRED) == 0
+        {
+            self.msgs[mi].lost_cause = cause;
+        }
+        self.lost_total += 1;
+        self.copy_gone(c, from, st::LOST);
+    }
+
+    /// Copy `c` leaves the broker for good.
+    fn copy_gone(&mut self, c: u32, from: usize, to: usize) {
+        self.stats_transition(c, from, to);
+        self.new_gen(c);
+        let cp = &mut self.copies[c];
+        debug_assert!(cp.state != CState::Gone, "a copy ended twice");
+        cp.state = CState::Gone;
+        let mi = cp.msg;
+        let free = cp.holders == 0;
+        self.msgs[mi].live -= 1;
+        if free {
+            self.copies.remove(c);
+        }
+        self.check_finish(mi);
+    }
+
+    /// Ends message `mi` when nothing refers to it any more.
+    fn check_finish(&mut self, mi: u32) {
+        // A message may already have ended inside the call that led here.
+        if self.msgs.get(mi).is_none_or(|m| m.live > 0) {
+            return;
+        }
+        let m = self.msgs.remove(mi);
+        if m.in_window {
+            self.classify(&m, false);
+        }
+    }
+
+    /// Counts a message's outcome. Each message lands in exactly one class:
+    /// acked > in flight > dead-lettered > expired > lost > rejected.
+    fn classify(&mut self, m: &Msg, at_end: bool) {
+        let s = &mut self.stats;
+        if m.flags & F_ACKED != 0 {
+            s.acked += 1;
+        } else if at_end {
+            s.in_flight += 1;
+        } else if m.flags & F_DLQ != 0 {
+            s.dead_letter(if m.dlq_reason.is_empty() {
+                "unknown"
+            } else {
+                m.dlq_reason
+            });
+        } else if m.flags & F_EXPIRED != 0 {
+            s.expired += 1;
+        } else if m.flags & F_REJECTED != 0 {
+            s.rejected += 1;
+        } else {
+            s.lost(if m.lost_cause.is_empty() {
+                "unknown"
+            } else {
+                m.lost_cause
+            });
+        }
+        s.max_attempts = s.max_attempts.max(m.attempts as u64);
+    }
+}
+
+impl<'m> Sim<'m> {
+    // ------------------------------------------------------------------- faults
+
+    fn on_fault_start(&mut self, fi: usize, u: usize) {
+        let now = self.q.now();
+        let f = &self.m.faults[fi];
+        let units = self.fault_units(fi);
+        let unit_id = units[u];
+        let length = match &f.timing {
+            FaultTiming::Window { length_ns, .. } => *length_ns,
+            FaultTiming::Random { mttr, .. } => mttr.sample(&mut self.fault_rng[fi]),
+        };
+        self.fault_open[fi][u] = now;
+        match f.kind {
+            FaultKind::ConsumerCrash => self.crash_consumer(unit_id),
+            FaultKind::BrokerCrash => self.crash_broker(),
+            FaultKind::ProducerCrash => self.crash_producer(unit_id as usize),
+            FaultKind::DependencyOutage => {
+                let gs = &mut self.groups[unit_id as usize];
+                gs.outage_failure = f.failure;
+                gs.slowdown = f.slowdown;
+            }
+            FaultKind::Partition => self.set_partition(fi, true),
+        }
+        self.q.schedule_in(
+            length,
+            Ev::FaultEnd {
+                fault: fi as u32,
+                unit: u as u32,
+            },
+        );
+    }
+
+    fn on_fault_end(&mut self, fi: usize, u: usize) {
+        let now = self.q.now();
+        let f = &self.m.faults[fi];
+        let units = self.fault_units(fi);
+        let unit_id = units[u];
+        match f.kind {
+            FaultKind::ConsumerCrash => self.restart_consumer(unit_id),
+            FaultKind::BrokerCrash => self.restart_broker(),
+            FaultKind::ProducerCrash => {
+                self.producers_up[unit_id as usize] = true;
+                if self.m.producers[unit_id as usize].outbox {
+                    self.relay_outbox(unit_id as usize);
+                }
+            }
+            FaultKind::DependencyOutage => {
+                let gs = &mut self.groups[unit_id as usize];
+                gs.outage_failure = 0.0;
+                gs.slowdown = 1.0;
+            }
+            FaultKind::Partition => self.set_partition(fi, false),
+        }
+        let target = match f.kind {
+            FaultKind::ConsumerCrash => {
+                let g = self.insts[unit_id as usize].group as usize;
+                let k = self.group_insts[g]
+                    .iter()
+                    .position(|&x| x == unit_id)
+                    .unwrap_or(0);
+                format!("consumer:{}#{}", self.m.groups[g].name, k)
+            }
+            FaultKind::ProducerCrash => {
+                format!("producer:{}", self.m.producers[unit_id as usize].name)
+            }
+            FaultKind::DependencyOutage => {
+                format!("consumer:{}", self.m.groups[unit_id as usize].name)
+            }
+            _ => f.label.clone(),
+        };
+        self.faults.push(FaultRecord {
+            kind: f.kind.name().into(),
+            start: crate::time::ns_to_secs(self.fault_open[fi][u]),
+            end: crate::time::ns_to_secs(now),
+            target,
+        });
+        if let FaultTiming::Random { mtbf_ns, .. } = self.m.faults[fi].timing {
+            let t = self.exp_draw_fault(fi, mtbf_ns);
+            if t < self.end_arrivals_ns {
+                self.q.schedule(
+                    t,
+                    Ev::FaultStart {
+                        fault: fi as u32,
+                        unit: u as u32,
+                    },
+                );
+            }
+        }
+    }
+
+    fn set_partition(&mut self, fi: usize, on: bool) {
+        let f = &self.m.faults[fi];
+        let Some(t) = f.target else { return };
+        let is_consumer = f.label.starts_with("consumer:");
+        if is_consumer {
+            for i in self.group_insts[t].clone() {
+                self.insts[i as usize].partitioned = on;
+                self.refill_credits(i);
+            }
+            let qi = self.m.groups[t].queue;
+            self.dispatch(qi);
+        } else {
+            self.producers_partitioned[t] = on;
+        }
+    }
+
+    fn crash_consumer(&mut self, i: u32) {
+        let now = self.q.now();
+        let inst = &mut self.insts[i as usize];
+        if !inst.up {
+            return;
+        }
+        inst.up = false;
+        inst.epoch = inst.epoch.wrapping_add(1);
+        inst.credit_epoch = inst.credit_epoch.wrapping_add(1);
+        let g = inst.group as usize;
+        let k = self.group_insts[g]
+            .iter()
+            .position(|&x| x == i)
+            .unwrap_or(0);
+        self.group_down_since[g][k] = now;
+        let qi = self.m.groups[g].queue;
+        let auto = self.m.groups[g].ack_on_receive;
+        let working: Vec<(u32, u32, Nanos)> = inst.working.drain(..).collect();
+        let buffered: Vec<(u32, u32, Nanos)> = inst.buffer.drain(..).collect();
+        let incoming: Vec<(u32, u32, Nanos)> = inst.incoming.drain(..).collect();
+        self.stats.advance(qi, now);
+        self.stats.queues[qi].busy -= working.len() as u64;
+        let held = inst.held as u64;
+        inst.held = 0;
+        self.stats.queues[qi].held -= held;
+        for (c, d, visit_start) in working
+            .iter()
+            .chain(buffered.iter())
+            .chain(incoming.iter())
+            .copied()
+        {
+            if visit_start >= self.stats.window_start
+                && visit_start < self.stats.window_end
+                && self.msgs[self.copies[c].msg].in_window
+            {
+                let qc = &mut self.stats.queues[qi];
+                qc.visit_time_ns += (now - visit_start) as u128;
+                qc.visits_done += 1;
+            }
+            if auto {
+                if self.copies[c].state == CState::Consumer {
+                    self.copy_lost(c, "auto-ack-crash", st::IN_FLIGHT);
+                }
+            } else if self.copies[c].state == CState::InFlight && self.copies[c].delivery == d {
+                self.copies[c].dup_cause = "consumer-crash";
+                if self.m.queues[qi].crash_requeue_immediate {
+                    self.cancelled();
+                    self.redeliver(c, "consumer-crash");
+                }
+            }
+        }
+        // Deliveries still on the wire keep their hold until they arrive
+        // (and find the epoch changed); the others are released now.
+        for (c, _, _) in working.iter().chain(buffered.iter()).copied() {
+            self.unhold(c);
+        }
+        let _ = incoming;
+        self.dispatch(qi);
+    }
+
+    fn restart_consumer(&mut self, i: u32) {
+        let now = self.q.now();
+        let inst = &mut self.insts[i as usize];
+        if inst.up {
+            return;
+        }
+        inst.up = true;
+        inst.up_since_ns = now;
+        let g = inst.group as usize;
+        let k = self.group_insts[g]
+            .iter()
+            .position(|&x| x == i)
+            .unwrap_or(0);
+        let since = self.group_down_since[g][k].max(self.stats.window_start);
+        let to = now.min(self.stats.window_end);
+        if to > since {
+            self.stats.group_up_ns[g].0 += (to - since) as u128;
+        }
+        self.refill_credits(i);
+        let qi = self.m.groups[g].queue;
+        self.dispatch(qi);
+    }
+
+    fn crash_producer(&mut self, p: usize) {
+        if !self.producers_up[p] {
+            return;
+        }
+        self.producers_up[p] = false;
+        if self.m.producers[p].outbox {
+            return; // the outbox keeps every unconfirmed message
+        }
+        let pending: Vec<u32> = self
+            .msgs
+            .iter()
+            .filter(|(_, m)| m.producer as usize == p && m.producer_holds && !m.confirmed)
+            .map(|(i, _)| i)
+            .collect();
+        for mi in pending {
+            self.msgs[mi].lost_cause = "producer-crash";
+            self.msgs[mi].live += 1; // keep it while we release
+            self.release_producer(mi);
+            self.msgs[mi].live -= 1;
+            if self.msgs[mi].live == 0 && self.msgs[mi].flags == 0 {
+                self.msgs[mi].flags |= F_LOST;
+            }
+            self.check_finish(mi);
+        }
+    }
+
+    fn crash_broker(&mut self) {
+        let now = self.q.now();
+        if !self.broker_up {
+            return;
+        }
+        self.broker_up = false;
+        self.broker_epoch = self.broker_epoch.wrapping_add(1);
+        // Which copies the disk has: durable queue, persistent message, and
+        // accepted before the last fsync.
+        let at_broker: Vec<u32> = self
+            .copies
+            .iter()
+            .filter(|(_, c)| matches!(c.state, CState::Ready | CState::InFlight | CState::Delayed))
+            .map(|(i, _)| i)
+            .collect();
+        for qi in 0..self.queues.len() {
+            self.stats.advance(qi, now);
+            self.queues[qi].ready.clear();
+            self.queues[qi].ready_len = 0;
+            self.stats.queues[qi].ready = 0;
+            self.queues[qi].credits.clear();
+            self.queues[qi].delayed = 0;
+        }
+        for c in at_broker {
+            let qm = &self.m.queues[self.copies[c].queue as usize];
+            let fsync = qm.fsync_ns;
+            let last_fsync = now.checked_div(fsync).map_or(now, |k| k * fsync);
+            let from = match self.copies[c].state {
+                CState::Ready => st::QUEUED,
+                CState::Delayed => st::WAITING_RETRY,
+                _ => st::IN_FLIGHT,
+            };
+            let survives =
+                qm.durable && self.copies[c].persistent && self.copies[c].accepted_ns <= last_fsync;
+            if survives {
+                if from == st::IN_FLIGHT {
+                    self.copies[c].dup_cause = "broker-crash";
+                }
+                self.new_gen(c);
+                self.copies[c].state = CState::Parked;
+                self.broker_parked.push(c);
+            } else {
+                self.copy_lost(c, "broker-crash", from);
+            }
+        }
+    }
+
+    fn restart_broker(&mut self) {
+        self.broker_up = true;
+        let parked = std::mem::take(&mut self.broker_parked);
+        for c in parked {
+            if self
+                .copies
+                .get(c)
+                .is_some_and(|x| x.state == CState::Parked)
+            {
+                self.enqueue_ready(c, false);
+            }
+        }
+        for i in 0..self.insts.len() as u32 {
+            self.refill_credits(i);
+        }
+        for qi in 0..self.queues.len() {
+            self.dispatch(qi);
+        }
+    }
+
+    // --------------------------------------------------------------- sampling
+
+    fn on_sample(&mut self) {
+        let now = self.q.now();
+        let (lat, n) = self.stats.take_interval_latency();
+        for qi in 0..self.queues.len() {
+            let s = Sample {
+                time_s: crate::time::ns_to_secs(now),
+                queue: qi,
+                ready: self.queues[qi].ready_len,
+                in_flight: self.stats.queues[qi].held,
+                waiting_retry: self.queues[qi].delayed,
+                dead_lettered: self.queues[qi].dead_lettered_total,
+                acked: self.completions_total,
+                lost: self.lost_total,
+                latency_mean_s: lat,
+                completions: n,
+            };
+            self.stats.samples.push(s);
+        }
+        let next = now.saturating_add(self.m.sample_interval_ns);
+        if next <= self.end_ns {
+            self.q.schedule(next, Ev::Sample);
+        }
+    }
+
+    /// Closes the books: messages still alive are in flight; the queue areas
+    /// are brought up to the end of the window; conservation is checked.
+    pub fn finish(mut self, stopped_early: bool) -> RunOutput {
+        let now = self.q.now();
+        let end = now.max(self.end_arrivals_ns.min(self.end_ns));
+        for qi in 0..self.queues.len() {
+            self.stats.advance(qi, end);
+        }
+        // Instances still down: their downtime counts up to the window end.
+        for g in 0..self.m.groups.len() {
+            for (k, &i) in self.group_insts[g].clone().iter().enumerate() {
+                if !self.insts[i as usize].up {
+                    let since = self.group_down_since[g][k].max(self.stats.window_start);
+                    let to = end.min(self.stats.window_end);
+                    if to > since {
+                        self.stats.group_up_ns[g].0 += (to - since) as u128;
+                    }
+                }
+            }
+            let span = self
+                .stats
+                .window_end
+                .min(end)
+                .saturating_sub(self.stats.window_start) as u128;
+            self.stats.group_up_ns[g].1 = span * self.m.groups[g].count as u128;
+        }
+        let alive: Vec<Msg> = self
+            .msgs
+            .iter()
+            .filter(|(_, m)| m.in_window)
+            .map(|(_, m)| m.clone())
+            .collect();
+        for m in &alive {
+            self.classify(m, true);
+        }
+        let s = &self.stats;
+        let accounted = s.rejected + s.acked + s.dead_lettered + s.lost + s.expired + s.in_flight;
+        assert_eq!(
+            s.published, accounted,
+            "conservation broken: published {} != rejected {} + acked {} + dead-lettered {} + lost {} + expired {} + in flight {}",
+            s.published, s.rejected, s.acked, s.dead_lettered, s.lost, s.expired, s.in_flight
+        );
+        let _ = self.warmup_ns;
+        RunOutput {
+            events: self.q.processed(),
+            messages_created: self.next_msg_id,
+            end_ns: end,
+            faults: std::mem::take(&mut self.faults),
+            stats: self.stats,
+            stopped_early,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Statistics: what a run collects ([`collect`]), what it means
+//! ([`summary`]), and what theory says it should be ([`theory`], [`markov`]),
+//! with confidence intervals ([`ci`]).
+
+pub mod ci;
+pub mod collect;
+pub mod summary;
+pub mod theory_report;

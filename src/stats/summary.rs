@@ -1,0 +1,399 @@
+//! From what a run collected to what it means: the per-run metrics tree
+//! (the JSON shape users read), and the aggregation of replications into
+//! means and 95% half-widths of the same shape.
+//!
+//! Metrics are kept as a `serde_json` tree on purpose: replications are
+//! averaged leaf by leaf, so a metric added here appears, with its interval,
+//! in every report without further code.
+
+use super::collect::{Collector, Sample};
+use crate::model::Model;
+use crate::sim::{FaultRecord, RunOutput};
+use crate::time::{ns_to_secs, Nanos};
+use serde_json::{json, Map, Value};
+
+/// Latency quantile from the histogram, in seconds.
+fn q(c: &Collector, quantile: f64) -> Value {
+    if c.latency.is_empty() {
+        return Value::Null;
+    }
+    num(ns_to_secs(c.latency.value_at_quantile(quantile)))
+}
+
+/// A finite number, or null (JSON has no NaN).
+pub fn num(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+fn map_counts(m: &std::collections::BTreeMap<&'static str, u64>) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
+}
+
+/// Measured queueing statistics of queue `qi` over the statistics window.
+pub fn queueing(m: &Model, c: &Collector, qi: usize, window_s: f64) -> Map<String, Value> {
+    let qc = &c.queues[qi];
+    let servers: u64 = m
+        .groups
+        .iter()
+        .filter(|g| g.queue == qi)
+        .map(|g| (g.count * g.concurrency) as u64)
+        .sum();
+    let lambda = qc.offered as f64 / window_s;
+    let lambda_eff = qc.visits as f64 / window_s;
+    let mean_s = ratio(qc.service_time_ns as f64 / 1e9, qc.services as f64);
+    let mu = if mean_s > 0.0 { 1.0 / mean_s } else { 0.0 };
+    let l = qc.area_system / 1e9 / window_s;
+    let lq = qc.area_ready / 1e9 / window_s;
+    let w = ratio(qc.visit_time_ns as f64 / 1e9, qc.visits_done as f64);
+    let wq = ratio(qc.visit_wait_ns as f64 / 1e9, qc.deliveries as f64);
+    let rho = if servers > 0 && mu > 0.0 {
+        lambda_eff / (servers as f64 * mu)
+    } else {
+        0.0
+    };
+    let little = if l > 0.0 {
+        (l - lambda_eff * w).abs() / l
+    } else {
+        0.0
+    };
+    let mut o = Map::new();
+    o.insert("lambda".into(), num(lambda));
+    o.insert("lambda_eff".into(), num(lambda_eff));
+    o.insert("mu".into(), num(mu));
+    o.insert("servers".into(), json!(servers));
+    o.insert("rho".into(), num(rho));
+    o.insert("L".into(), num(l));
+    o.insert("Lq".into(), num(lq));
+    o.insert("W".into(), num(w));
+    o.insert("Wq".into(), num(wq));
+    o.insert(
+        "p_wait".into(),
+        num(ratio(qc.waited as f64, qc.deliveries as f64)),
+    );
+    o.insert(
+        "p_block".into(),
+        num(ratio(qc.blocked as f64, qc.offered as f64)),
+    );
+    o.insert("littles_law_error".into(), num(little));
+    o.insert(
+        "service_scv".into(),
+        num(if mean_s > 0.0 && qc.services > 1 {
+            let ex2 = qc.service_sq_s / qc.services as f64;
+            (ex2 - mean_s * mean_s) / (mean_s * mean_s)
+        } else {
+            0.0
+        }),
+    );
+    o
+}
+
+/// Time-weighted P(N = n) of the number in system, trimmed of its zero tail.
+pub fn length_distribution(c: &Collector, qi: usize) -> Vec<f64> {
+    let lt = &c.queues[qi].length_time;
+    let total: f64 = lt.iter().sum();
+    if total <= 0.0 {
+        return vec![];
+    }
+    let mut v: Vec<f64> = lt.iter().map(|t| t / total).collect();
+    while v.len() > 1 && v.last() == Some(&0.0) {
+        v.pop();
+    }
+    v
+}
+
+/// Recovery after the last fault: the first time from which the queue
+/// length and the latency stay within their pre-fault range (1.5 times the
+/// largest pre-fault sample, plus one message) until the producers stop.
+pub fn recovery(m: &Model, samples: &[Sample], faults: &[FaultRecord], warmup_s: f64) -> Value {
+    if faults.is_empty() {
+        return json!({ "recovered": true, "seconds": 0.0, "last_fault_end": Value::Null });
+    }
+    let first_start = faults.iter().map(|f| f.start).fold(f64::INFINITY, f64::min);
+    let last_end = faults.iter().map(|f| f.end).fold(0.0, f64::max);
+    let horizon = ns_to_secs(m.duration_ns);
+    // Totals per sample time (all queues).
+    let mut times: Vec<f64> = Vec::new();
+    let mut lens: Vec<f64> = Vec::new();
+    let mut lats: Vec<f64> = Vec::new();
+    for s in samples {
+        if times.last() != Some(&s.time_s) {
+            times.push(s.time_s);
+            lens.push(0.0);
+            lats.push(s.latency_mean_s);
+        }
+        if let Some(l) = lens.last_mut() {
+            *l += (s.ready + s.in_flight + s.waiting_retry) as f64;
+        }
+    }
+    let pre: Vec<usize> = (0..times.len())
+        .filter(|&i| times[i] >= warmup_s && times[i] < first_start)
+        .collect();
+    let (max_len, max_lat) = if pre.len() >= 3 {
+        (
+            pre.iter().map(|&i| lens[i]).fold(0.0, f64::max),
+            pre.iter()
+                .map(|&i| lats[i])
+                .filter(|x| x.is_finite())
+                .fold(0.0, f64::max),
+        )
+    } else {
+        (f64::INFINITY, f64::INFINITY)
+    };
+    let thr_len = 1.5 * max_len + 1.0;
+    let thr_lat = if max_lat > 0.0 {
+        1.5 * max_lat
+    } else {
+        f64::INFINITY
+    };
+    let ok = |i: usize| lens[i] <= thr_len && (!lats[i].is_finite() || lats[i] <= thr_lat);
+    let idx: Vec<usize> = (0..times.len())
+        .filter(|&i| times[i] >= last_end && times[i] <= horizon)
+        .collect();
+    let mut recovered_at = None;
+    for (k, &i) in idx.iter().enumerate() {
+        if idx[k..].iter().all(|&j| ok(j)) {
+            recovered_at = Some(times[i]);
+            break;
+        }
+    }
+    if last_end >= horizon {
+        return json!({ "recovered": false, "seconds": Value::Null, "last_fault_end": last_end, "note": "the last fault ends after the producers stop" });
+    }
+    match recovered_at {
+        Some(t) => {
+            json!({ "recovered": true, "seconds": (t - last_end).max(0.0), "last_fault_end": last_end })
+        }
+        None => json!({ "recovered": false, "seconds": Value::Null, "last_fault_end": last_end }),
+    }
+}
+
+/// The metrics of one run, as a JSON tree.
+pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, Value> {
+    let c = &out.stats;
+    let window_s = ns_to_secs(m.duration_ns.saturating_sub(warmup_ns)).max(1e-9);
+    let published = c.published as f64;
+    let mut messages = Map::new();
+    for (k, v) in [
+        ("published", c.published),
+        ("rejected", c.rejected),
+        ("delivered", c.delivered),
+        ("acked", c.acked),
+        ("duplicates", c.duplicates),
+        ("lost", c.lost),
+        ("dead_lettered", c.dead_lettered),
+        ("expired", c.expired),
+        ("in_flight", c.in_flight),
+        ("redelivered", c.redelivered),
+        ("duplicates_prevented", c.duplicates_prevented),
+        ("duplicates_slipped", c.duplicates_slipped),
+        ("stale_acks", c.stale_acks),
+    ] {
+        messages.insert(k.into(), json!(v));
+    }
+    messages.insert("attempts".into(), num(ratio(c.attempts as f64, published)));
+    messages.insert("attempts_total".into(), json!(c.attempts));
+    messages.insert("max_attempts".into(), json!(c.max_attempts));
+    messages.insert("failed_attempts".into(), json!(c.failed_attempts));
+    messages.insert("work_seconds".into(), num(c.work_ns as f64 / 1e9));
+    messages.insert(
+        "failed_work_seconds".into(),
+        num(c.failed_work_ns as f64 / 1e9),
+    );
+    messages.insert("lost_by_cause".into(), map_counts(&c.lost_by_cause));
+    messages.insert(
+        "duplicates_by_cause".into(),
+        map_counts(&c.duplicates_by_cause),
+    );
+    messages.insert(
+        "dead_lettered_by_reason".into(),
+        map_counts(&c.dead_lettered_by_reason),
+    );
+    messages.insert("loss_rate".into(), num(ratio(c.lost as f64, published)));
+    messages.insert(
+        "duplicate_rate".into(),
+        num(ratio(c.duplicates as f64, published)),
+    );
+    messages.insert(
+        "dead_letter_rate".into(),
+        num(ratio(c.dead_lettered as f64, published)),
+    );
+    messages.insert("throughput".into(), num(c.acked as f64 / window_s));
+
+    let latency = json!({
+        "mean": num(ratio(c.latency_sum_s, c.latency.len() as f64)),
+        "p50": q(c, 0.5),
+        "p90": q(c, 0.9),
+        "p99": q(c, 0.99),
+        "p999": q(c, 0.999),
+        "max": if c.latency.is_empty() { Value::Null } else { num(ns_to_secs(c.latency_max_ns)) },
+        "count": c.latency.len(),
+    });
+
+    let mut queues = Map::new();
+    for (qi, qm) in m.queues.iter().enumerate() {
+        let qc = &c.queues[qi];
+        let servers: u64 = m
+            .groups
+            .iter()
+            .filter(|g| g.queue == qi)
+            .map(|g| (g.count * g.concurrency) as u64)
+            .sum();
+        let util = if servers > 0 {
+            qc.area_busy / 1e9 / window_s / servers as f64
+        } else {
+            0.0
+        };
+        let mut qo = Map::new();
+        qo.insert("mean_length".into(), num(qc.area_ready / 1e9 / window_s));
+        qo.insert("utilisation".into(), num(util));
+        qo.insert("max_length".into(), json!(qc.max_system));
+        qo.insert("dead_lettered".into(), json!(qc.dead_lettered));
+        qo.insert("duplicates".into(), json!(qc.duplicates));
+        qo.insert(
+            "queueing".into(),
+            Value::Object(queueing(m, c, qi, window_s)),
+        );
+        let ld = length_distribution(c, qi);
+        qo.insert("length_distribution".into(), json!(ld));
+        queues.insert(qm.name.clone(), Value::Object(qo));
+    }
+
+    let retries = json!({
+        "retries": c.retries,
+        "refused": c.retries_refused,
+        "producer_retries": c.producer_retries,
+        "breaker_rejected": c.breaker_rejected,
+    });
+
+    let mut availability = Map::new();
+    for (g, gm) in m.groups.iter().enumerate() {
+        let (down, total) = c.group_up_ns[g];
+        let a = if total > 0 {
+            1.0 - down as f64 / total as f64
+        } else {
+            1.0
+        };
+        availability.insert(gm.name.clone(), num(a));
+    }
+
+    let mut o = Map::new();
+    o.insert("messages".into(), Value::Object(messages));
+    o.insert("latency".into(), latency);
+    o.insert("queues".into(), Value::Object(queues));
+    o.insert("retries".into(), retries);
+    o.insert("availability".into(), Value::Object(availability));
+    o.insert(
+        "recovery".into(),
+        recovery(m, &c.samples, &out.faults, ns_to_secs(warmup_ns)),
+    );
+    o
+}
+
+/// Leaf-by-leaf mean and 95% half-width over replications. Numbers are
+/// averaged (missing entries of maps count as 0; arrays are padded with 0);
+/// booleans become true only if all are true; other values come from the
+/// first replication. The half-width tree holds only numeric leaves.
+pub fn aggregate(runs: &[Value]) -> (Value, Value) {
+    if runs.len() == 1 {
+        return (runs[0].clone(), zero_like(&runs[0]));
+    }
+    agg(runs)
+}
+
+fn zero_like(v: &Value) -> Value {
+    match v {
+        Value::Number(_) => json!(0.0),
+        Value::Object(m) => {
+            let mut o = Map::new();
+            for (k, x) in m {
+                let z = zero_like(x);
+                if !z.is_null() {
+                    o.insert(k.clone(), z);
+                }
+            }
+            Value::Object(o)
+        }
+        Value::Array(a) if a.iter().all(|x| x.is_number() || x.is_null()) => {
+            json!(vec![0.0; a.len()])
+        }
+        _ => Value::Null,
+    }
+}
+
+fn agg(vs: &[Value]) -> (Value, Value) {
+    let first = &vs[0];
+    match first {
+        Value::Number(_) | Value::Null if vs.iter().any(|v| v.is_number()) => {
+            let xs: Vec<f64> = vs.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect();
+            let (mean, hw) = super::ci::mean_ci95(&xs);
+            (num(mean), num(hw))
+        }
+        Value::Bool(_) => (
+            json!(vs.iter().all(|v| v.as_bool() == Some(true))),
+            Value::Null,
+        ),
+        Value::Object(_) => {
+            let mut keys: Vec<String> = Vec::new();
+            for v in vs {
+                if let Value::Object(m) = v {
+                    for k in m.keys() {
+                        if !keys.contains(k) {
+                            keys.push(k.clone());
+                        }
+                    }
+                }
+            }
+            let mut mean = Map::new();
+            let mut hw = Map::new();
+            for k in keys {
+                let col: Vec<Value> = vs
+                    .iter()
+                    .map(|v| v.get(&k).cloned().unwrap_or(json!(0)))
+                    .collect();
+                let (m, h) = agg(&col);
+                mean.insert(k.clone(), m);
+                if !h.is_null() {
+                    hw.insert(k, h);
+                }
+            }
+            (Value::Object(mean), Value::Object(hw))
+        }
+        Value::Array(_)
+            if vs.iter().all(|v| {
+                v.as_array()
+                    .is_some_and(|a| a.iter().all(|x| x.is_number() || x.is_null()))
+            }) =>
+        {
+            let n = vs
+                .iter()
+                .map(|v| v.as_array().map_or(0, |a| a.len()))
+                .max()
+                .unwrap_or(0);
+            let mut mean = Vec::with_capacity(n);
+            let mut hw = Vec::with_capacity(n);
+            for i in 0..n {
+                let col: Vec<Value> = vs
+                    .iter()
+                    .map(|v| v.get(i).cloned().unwrap_or(json!(0.0)))
+                    .collect();
+                let (m, h) = agg(&col);
+                mean.push(m);
+                hw.push(h);
+            }
+            (Value::Array(mean), Value::Array(hw))
+        }
+        _ => (first.clone(), Value::Null),
+    }
+}
