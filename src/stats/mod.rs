@@ -3,6 +3,8 @@
 //! with confidence intervals ([`ci`]).
 
 pub mod ci;
+pub mod markov;
+pub mod theory;
 pub mod collect;
 pub mod summary;
 pub mod theory_report;
