@@ -47,6 +47,9 @@ pub struct Replication {
     pub stopped_early: bool,
     /// Latency CDF points (seconds, fraction), for charts.
     pub latency_cdf: Vec<(f64, f64)>,
+    /// Per queue: time-weighted occupancy of (number in system, orbit),
+    /// normalised; empty where no producer retries.
+    pub orbit_occupancy: Vec<Vec<f64>>,
 }
 
 /// The outcome of running one model R times.
@@ -101,7 +104,21 @@ fn one(model: &Model, seed: u64, r: u32, warmup_ns: Nanos, limits: Limits) -> Re
             cdf.push((ns_to_secs(v.value_iterated_to()), v.quantile_iterated_to()));
         }
     }
+    let orbit_occupancy = out
+        .stats
+        .queues
+        .iter()
+        .map(|q| {
+            let total: f64 = q.joint.iter().sum();
+            if total > 0.0 {
+                q.joint.iter().map(|x| x / total).collect()
+            } else {
+                vec![]
+            }
+        })
+        .collect();
     Replication {
+        orbit_occupancy,
         index: r,
         seed: rep_seed,
         metrics,

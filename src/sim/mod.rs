@@ -348,7 +348,13 @@ impl<'m> Sim<'m> {
                 idem_order: VecDeque::new(),
             })
             .collect();
-        let stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
+        let mut stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
+        for p in &m.producers {
+            if p.retry.is_some() && stats.queues[p.queue].joint.is_empty() {
+                stats.queues[p.queue].joint =
+                    vec![0.0; (st::ORBIT_Q_MAX + 1) * (st::ORBIT_O_MAX + 1)];
+            }
+        }
         Sim {
             m,
             seed,
@@ -937,6 +943,9 @@ impl<'m> Sim<'m> {
             }
             self.msgs[mi].prev_delay_ns = delay;
             self.msgs[mi].live += 1;
+            let qi = pm.queue;
+            self.stats.advance(qi, now);
+            self.stats.queues[qi].orbit += 1;
             self.q.schedule_in(delay, Ev::ProducerRetry { msg: mi });
             if let Some(t) = pm.timeout_ns {
                 self.msgs[mi].live += 1;
@@ -958,6 +967,10 @@ impl<'m> Sim<'m> {
 
     fn on_producer_retry(&mut self, mi: u32) {
         self.msgs[mi].live -= 1;
+        let qi = self.m.producers[self.msgs[mi].producer as usize].queue;
+        let now = self.q.now();
+        self.stats.advance(qi, now);
+        self.stats.queues[qi].orbit -= 1;
         let m = &self.msgs[mi];
         if m.producer_holds && (!m.confirmed || m.flags & F_ACKED == 0) {
             self.producer_publish(mi);

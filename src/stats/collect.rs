@@ -30,6 +30,10 @@ pub const TRANSIENT_STATES: usize = 3;
 /// Longest queue length tracked one by one in the length distribution;
 /// longer lengths share the last bin.
 pub const MAX_LENGTH_BIN: usize = 2000;
+/// Bounds of the joint (queue length, orbit) occupancy grid kept for the
+/// retry-orbit chain; larger values share the last row or column.
+pub const ORBIT_Q_MAX: usize = 200;
+pub const ORBIT_O_MAX: usize = 60;
 
 /// Per queue: time-weighted areas and visit counts, for L, Lq, W, Wq.
 #[derive(Clone, Debug, Default)]
@@ -62,6 +66,12 @@ pub struct QueueCounters {
     pub deliveries: u64,
     pub duplicates: u64,
     pub dead_lettered: u64,
+    /// Messages whose producer waits to publish them again (the retry orbit).
+    pub orbit: u64,
+    pub area_orbit: f64,
+    /// Time at (number in system, orbit), row-major with ORBIT_O_MAX + 1
+    /// columns; kept only for queues whose producers retry.
+    pub joint: Vec<f64>,
 }
 
 /// What happened, and when, for the time series.
@@ -191,6 +201,12 @@ impl Collector {
             c.area_ready += c.ready as f64 * dt;
             c.area_system += system as f64 * dt;
             c.area_busy += c.busy as f64 * dt;
+            c.area_orbit += c.orbit as f64 * dt;
+            if !c.joint.is_empty() {
+                let qb = (system as usize).min(ORBIT_Q_MAX);
+                let ob = (c.orbit as usize).min(ORBIT_O_MAX);
+                c.joint[qb * (ORBIT_O_MAX + 1) + ob] += dt;
+            }
             let bin = (system as usize).min(MAX_LENGTH_BIN);
             if bin >= c.length_time.len() {
                 c.length_time.resize(bin + 1, 0.0);

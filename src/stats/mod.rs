@@ -3,8 +3,8 @@
 //! with confidence intervals ([`ci`]).
 
 pub mod ci;
-pub mod markov;
-pub mod theory;
 pub mod collect;
+pub mod markov;
 pub mod summary;
+pub mod theory;
 pub mod theory_report;

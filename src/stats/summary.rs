@@ -261,6 +261,9 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         qo.insert("max_length".into(), json!(qc.max_system));
         qo.insert("dead_lettered".into(), json!(qc.dead_lettered));
         qo.insert("duplicates".into(), json!(qc.duplicates));
+        if !qc.joint.is_empty() {
+            qo.insert("mean_orbit".into(), num(qc.area_orbit / 1e9 / window_s));
+        }
         qo.insert(
             "queueing".into(),
             Value::Object(queueing(m, c, qi, window_s)),

@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""mqsim performance benchmarks: one command.
+
+    python3 benches/run.py            # full: 10M messages, memory at 1M/10M/100M (several minutes)
+    python3 benches/run.py --quick    # about a minute: 1M messages, memory at 1M/10M
+    python3 benches/run.py --messages 3000000
+
+Builds release (`cargo build --release --bins --examples`), then measures, in
+one run:
+  - scenarios/bench/{mm1,retry,reference}.toml: wall time, simulated
+    messages/s, events/s, peak RSS (`/usr/bin/time -f %M`, else getrusage);
+  - the same mm1 and retry models in SimPy (benches/peers/simpy_models.py, on
+    fewer messages) and the Lindley loop (examples/lindley.rs, the speed limit
+    of mm1, on the same random streams: its mean time in system must equal
+    mqsim's mm1 latency mean);
+  - scaling: `-r 4` with --jobs 1 and --jobs 2;
+  - peak memory of mm1 at 1M, 10M and 100M messages (100M without --quick).
+Prints a table with PASS/FAIL against the targets and writes
+benches/results.json. Python 3.11 standard library only (it pip-installs
+simpy==4.1.1 quietly if it is missing).
+
+The machine may be shared: the load average before and after is recorded,
+and --repeat K keeps the fastest of K runs of each timing.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "scenarios" / "bench"
+SIMPY = ROOT / "benches" / "peers" / "simpy_models.py"
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+MIB = 1024 * 1024
+
+MM1_RATE = 0.9     # scenarios/bench/mm1.toml
+RETRY_RATE = 3.0   # scenarios/bench/retry.toml
+
+TARGETS = {
+    "mm1_msgs_per_s_min": 5e6,
+    "mm1_fraction_of_lindley_min": 0.05,
+    "retry_vs_simpy_min": 50.0,
+    "mm1_100m_rss_mib_max": 64.0,
+    "mm1_rss_growth_max": 0.10,
+    "speedup_2core_min": 1.8,
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_measured(cmd, cwd=ROOT):
+    """Runs cmd; returns (stdout, wall seconds, peak RSS KiB, user+sys s)."""
+    fd, tf = tempfile.mkstemp(prefix="mqsim-bench-time-")
+    os.close(fd)
+    try:
+        full = [TIME, "-f", "%M %U %S", "-o", tf] + cmd if TIME else cmd
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        p = subprocess.run(full, cwd=cwd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+        rss_kib, cpu = None, None
+        if TIME:
+            try:
+                last = Path(tf).read_text().strip().splitlines()[-1].split()
+                rss_kib, cpu = int(last[0]), float(last[1]) + float(last[2])
+            except (IndexError, ValueError):
+                pass
+        if rss_kib is None:
+            # Fallback: the largest child so far (an upper bound for this run).
+            rss_kib = after.ru_maxrss
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return p.stdout, wall, rss_kib, cpu
+    finally:
+        os.unlink(tf)
+
+
+def best_of(k, fn):
+    """Runs fn() k times; keeps the result with the smallest wall time."""
+    best = None
+    for _ in range(max(1, k)):
+        r = fn()
+        if best is None or r["wall_s"] < best["wall_s"]:
+            best = r
+    return best
+
+
+def parse_json(text):
+    i, j = text.find("{"), text.rfind("}")
+    return json.loads(text[i:j + 1])
+
+
+def mqsim(bin_, scenario, duration_s=None, reps=None, jobs=None):
+    cmd = [str(bin_), "run", str(scenario), "--format", "json", "--no-files", "-q"]
+    if duration_s is not None:
+        cmd += ["--set", f"simulation.duration={duration_s}s"]
+    if reps is not None:
+        cmd += ["-r", str(reps)]
+    if jobs is not None:
+        cmd += ["--jobs", str(jobs)]
+    out, wall, rss, cpu = run_measured(cmd)
+    d = parse_json(out)
+    msgs = d["simulation"]["messages_created"]
+    ev = d["simulation"]["events"]
+    return {
+        "scenario": Path(scenario).stem,
+        "duration_s": duration_s,
+        "replications": d.get("replications", 1),
+        "jobs": jobs,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "messages": msgs,
+        "published": d["messages"]["published"],
+        "events": ev,
+        "msgs_per_s": msgs / wall,
+        "events_per_s": ev / wall,
+        "peak_rss_mib": rss / 1024.0,
+        "latency_mean_s": d["latency"]["mean"],
+        "dead_lettered": d["messages"].get("dead_lettered"),
+    }
+
+
+def duration_for(messages, rate):
+    return max(1, round(messages / rate))
+
+
+def ensure_simpy():
+    try:
+        import simpy  # noqa: F401
+        return True
+    except ImportError:
+        pass
+    log("installing simpy==4.1.1 ...")
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", "simpy==4.1.1"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        log("  pip failed; SimPy comparisons skipped:\n" + r.stderr[-500:])
+        return False
+    return True
+
+
+def simpy_run(model, n):
+    out, wall, rss, _ = run_measured([sys.executable, str(SIMPY), model,
+                                      "--messages", str(n), "--seed", "1"])
+    d = json.loads(out)
+    d["wall_s"] = wall  # process wall, for the record; rates use the in-loop time
+    d["peak_rss_mib"] = rss / 1024.0
+    return d
+
+
+def lindley(bin_, n):
+    out, wall, rss, _ = run_measured([str(bin_), "--messages", str(n), "--seed", "1"])
+    d = json.loads(out)
+    d["wall_s"] = d["seconds"]
+    d["peak_rss_mib"] = rss / 1024.0
+    return d
+
+
+def verdict(ok):
+    return "SKIP" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def fmt_n(x):
+    if x is None:
+        return "-"
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"{x / div:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="mqsim benchmarks")
+    ap.add_argument("--quick", action="store_true", help="about a minute: 1M messages, no 100M memory run")
+    ap.add_argument("--messages", type=int, help="messages per mqsim scenario run (default 10M, quick 1M)")
+    ap.add_argument("--simpy-messages", type=int, default=200_000, help="messages per SimPy run (default 200k)")
+    ap.add_argument("--repeat", type=int, default=1, help="keep the fastest of K runs of each timing")
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
+    ap.add_argument("--out", default=str(ROOT / "benches" / "results.json"))
+    a = ap.parse_args()
+    n = a.messages or (1_000_000 if a.quick else 10_000_000)
+    load_before = os.getloadavg()
+    started = time.time()
+
+    if not a.no_build:
+        log("building: cargo build --release --bins --examples")
+        subprocess.run(["cargo", "build", "--release", "--bins", "--examples", "-q"],
+                       cwd=ROOT, check=True)
+    # The target dir is shared with people rebuilding it: run from a snapshot.
+    snap = Path(tempfile.mkdtemp(prefix="mqsim-bench-bin-"))
+    mq = snap / "mqsim"
+    lb = snap / "lindley"
+    shutil.copy2(ROOT / "target" / "release" / "mqsim", mq)
+    shutil.copy2(ROOT / "target" / "release" / "examples" / "lindley", lb)
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                         capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip())
+
+    R = {"config": {"messages": n, "simpy_messages": a.simpy_messages, "quick": a.quick,
+                    "repeat": a.repeat, "git": git + ("+dirty-src" if dirty else ""),
+                    "cpus": os.cpu_count(), "machine": platform.machine(),
+                    "rss_method": "/usr/bin/time %M" if TIME else "getrusage(RUSAGE_CHILDREN)",
+                    "load_avg_before": load_before},
+         "targets": TARGETS}
+
+    try:
+        # --- scenarios
+        log(f"mm1 {fmt_n(n)} messages ...")
+        mm1 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", duration_for(n, MM1_RATE)))
+        log(f"retry {fmt_n(n)} messages ...")
+        retry = best_of(a.repeat, lambda: mqsim(mq, BENCH / "retry.toml", duration_for(n, RETRY_RATE)))
+        log("reference ...")
+        ref = best_of(a.repeat, lambda: mqsim(mq, BENCH / "reference.toml"))
+        R["mqsim"] = {"mm1": mm1, "retry": retry, "reference": ref}
+
+        # --- peers
+        have_simpy = ensure_simpy()
+        sp = {}
+        if have_simpy:
+            for model in ("mm1", "retry"):
+                log(f"simpy {model} {fmt_n(a.simpy_messages)} messages ...")
+                sp[model] = best_of(a.repeat, lambda: simpy_run(model, a.simpy_messages))
+        R["simpy"] = sp
+        log(f"lindley {fmt_n(mm1['published'])} messages ...")
+        lin = best_of(a.repeat, lambda: lindley(lb, mm1["published"]))
+        R["lindley"] = lin
+
+        # --- scaling: 4 replications, n messages in all
+        per_rep = duration_for(n / 4, MM1_RATE)
+        log("scaling: mm1 -r 4 --jobs 1 / --jobs 2 ...")
+        j1 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=1))
+        j2 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=2))
+        R["scaling"] = {"jobs1": j1, "jobs2": j2, "speedup": j1["wall_s"] / j2["wall_s"]}
+
+        # --- memory of mm1 against the run length
+        mem = {}
+        sizes = [1_000_000, 10_000_000] + ([] if a.quick else [100_000_000])
+        for size in sizes:
+            if size == n:
+                mem[size] = mm1
+                continue
+            log(f"memory: mm1 {fmt_n(size)} messages ...")
+            mem[size] = mqsim(mq, BENCH / "mm1.toml", duration_for(size, MM1_RATE))
+        R["memory"] = {str(k): {"messages": v["messages"], "peak_rss_mib": v["peak_rss_mib"],
+                                "wall_s": v["wall_s"], "msgs_per_s": v["msgs_per_s"]}
+                       for k, v in mem.items()}
+    finally:
+        shutil.rmtree(snap, ignore_errors=True)
+
+    # --- ratios and verdicts
+    ratios = {
+        "mm1_vs_simpy": mm1["msgs_per_s"] / sp["mm1"]["messages_per_s"] if "mm1" in sp else None,
+        "retry_vs_simpy": retry["msgs_per_s"] / sp["retry"]["messages_per_s"] if "retry" in sp else None,
+        "mm1_vs_lindley": mm1["msgs_per_s"] / lin["messages_per_s"],
+    }
+    lat_m, lat_l = mm1["latency_mean_s"], lin["mean_time_in_system_s"]
+    agree = {"mqsim_mm1_latency_mean_s": lat_m, "lindley_mean_time_in_system_s": lat_l,
+             "lindley_mean_wait_s": lin["mean_wait_s"], "messages": lin["messages"],
+             "abs_diff_s": abs(lat_m - lat_l), "identical": lat_m == lat_l}
+    small, big = min(mem), max(mem)
+    rss_small, rss_big = mem[small]["peak_rss_mib"], mem[big]["peak_rss_mib"]
+    growth = rss_big / rss_small - 1.0
+    full_mem = big >= 100_000_000
+    checks = [
+        ("mm1 >= 5M msgs/s", f"{fmt_n(mm1['msgs_per_s'])}/s",
+         mm1["msgs_per_s"] >= TARGETS["mm1_msgs_per_s_min"]),
+        ("mm1 >= 5% of Lindley", f"{100 * ratios['mm1_vs_lindley']:.1f}%",
+         ratios["mm1_vs_lindley"] >= TARGETS["mm1_fraction_of_lindley_min"]),
+        ("retry >= 50x SimPy", "-" if ratios["retry_vs_simpy"] is None else f"{ratios['retry_vs_simpy']:.1f}x",
+         None if ratios["retry_vs_simpy"] is None else ratios["retry_vs_simpy"] >= TARGETS["retry_vs_simpy_min"]),
+        (f"mm1 {fmt_n(big)} peak RSS < 64 MiB", f"{rss_big:.1f} MiB",
+         rss_big < TARGETS["mm1_100m_rss_mib_max"] if full_mem else None),
+        (f"mm1 RSS {fmt_n(big)} within 10% of {fmt_n(small)}", f"{100 * growth:+.1f}%",
+         growth <= TARGETS["mm1_rss_growth_max"] if full_mem else None),
+        ("2-core speedup >= 1.8", f"{R['scaling']['speedup']:.2f}x",
+         R["scaling"]["speedup"] >= TARGETS["speedup_2core_min"]),
+    ]
+    R["ratios"] = ratios
+    R["lindley_agreement"] = agree
+    R["verdicts"] = {name: {"value": val, "result": verdict(ok)} for name, val, ok in checks}
+    R["config"]["load_avg_after"] = os.getloadavg()
+    R["config"]["total_wall_s"] = time.time() - started
+
+    # --- table
+    L = []
+    L.append(f"mqsim benchmarks  ({'quick' if a.quick else 'full'}, {fmt_n(n)} messages, git {R['config']['git']}, "
+             f"{os.cpu_count()} cpus, load {load_before[0]:.2f} -> {R['config']['load_avg_after'][0]:.2f})")
+    L.append("")
+    hdr = f"{'run':<28}{'messages':>10}{'wall s':>9}{'cpu s':>8}{'msgs/s':>10}{'events/s':>10}{'RSS MiB':>9}{'mean lat s':>12}"
+    L.append(hdr)
+    L.append("-" * len(hdr))
+
+    def row(name, r, msgs, rate, evs, lat):
+        cpu = r.get("cpu_s")
+        L.append(f"{name:<28}{fmt_n(msgs):>10}{r['wall_s']:>9.2f}{'-' if cpu is None else f'{cpu:.2f}':>8}"
+                 f"{fmt_n(rate):>10}{fmt_n(evs):>10}{r['peak_rss_mib']:>9.1f}{lat:>12.4f}")
+
+    for key, r in (("mqsim mm1", mm1), ("mqsim retry", retry), ("mqsim reference", ref)):
+        row(key, r, r["messages"], r["msgs_per_s"], r["events_per_s"], r["latency_mean_s"])
+    for model, d in sp.items():
+        row(f"SimPy {model}", d, d["messages"], d["messages_per_s"], None, d["mean_latency_s"])
+    row("Lindley loop (mm1)", lin, lin["messages"], lin["messages_per_s"], None, lin["mean_time_in_system_s"])
+    row("mm1 -r 4 --jobs 1", j1, j1["messages"], j1["msgs_per_s"], j1["events_per_s"], j1["latency_mean_s"])
+    row("mm1 -r 4 --jobs 2", j2, j2["messages"], j2["msgs_per_s"], j2["events_per_s"], j2["latency_mean_s"])
+    for size, r in sorted(mem.items()):
+        if r is not mm1:
+            row(f"mm1 memory {fmt_n(size)}", r, r["messages"], r["msgs_per_s"], r["events_per_s"], r["latency_mean_s"])
+    L.append("")
+    rs = ratios
+    L.append("ratios: mqsim/SimPy mm1 " + ("-" if rs["mm1_vs_simpy"] is None else f"{rs['mm1_vs_simpy']:.1f}x")
+             + ", retry " + ("-" if rs["retry_vs_simpy"] is None else f"{rs['retry_vs_simpy']:.1f}x")
+             + f"; mqsim/Lindley {rs['mm1_vs_lindley']:.3f}; speedup jobs2/jobs1 {R['scaling']['speedup']:.2f}x")
+    L.append(f"Lindley vs mqsim mm1 mean latency: {lat_l!r} vs {lat_m!r} "
+             + ("(identical)" if agree["identical"] else f"(diff {agree['abs_diff_s']:.3g} s)"))
+    L.append("memory: " + ", ".join(f"{fmt_n(k)} {v['peak_rss_mib']:.1f} MiB" for k, v in sorted(mem.items())))
+    L.append("")
+    for name, val, ok in checks:
+        L.append(f"  {verdict(ok):<5} {name:<40} {val}")
+    print("\n".join(L))
+    Path(a.out).write_text(json.dumps(R, indent=2) + "\n")
+    log(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
