@@ -1,4 +1,269 @@
-use crate::cli::{CompareArgs, Failure};
-pub fn command(_a: &CompareArgs) -> Result<i32, Failure> {
-    Err(Failure::input("compare is not built yet"))
+//! `mqsim compare`: every variant on common random numbers (the same
+//! replication seeds, so the same arrivals and the same fate for message #n),
+//! each metric shown relative to the best, and a paired t-test of each
+//! variant against the first.
+
+use super::study::{self, parse_shard, Part, StudySpec, PART_FORMAT};
+use crate::cli::{self, Common, CompareArgs, Failure};
+use crate::report::{self, Report, VariantResult};
+use crate::stats::ci::{mean_ci95, paired_t_test};
+use serde_json::{json, Map, Value};
+
+/// Metrics compared: (label, path, lower is better).
+pub const COMPARED: [(&str, &[&str], bool); 10] = [
+    ("latency mean (s)", &["latency", "mean"], true),
+    ("latency p99 (s)", &["latency", "p99"], true),
+    ("acked", &["messages", "acked"], false),
+    ("lost", &["messages", "lost"], true),
+    ("duplicates", &["messages", "duplicates"], true),
+    ("dead-lettered", &["messages", "dead_lettered"], true),
+    ("attempts/message", &["messages", "attempts"], true),
+    (
+        "failed work (s)",
+        &["messages", "failed_work_seconds"],
+        true,
+    ),
+    ("in flight at end", &["messages", "in_flight"], true),
+    ("recovery (s)", &["recovery", "seconds"], true),
+];
+
+fn metric(m: &Map<String, Value>, path: &[&str]) -> Option<f64> {
+    let mut cur = m.get(path[0])?;
+    for p in &path[1..] {
+        cur = cur.get(*p)?;
+    }
+    cur.as_f64()
+}
+
+/// The comparison document: per metric, per variant, mean and interval,
+/// ratio to the best, and the paired difference to the first variant.
+pub fn comparison(vs: &[VariantResult]) -> Value {
+    let mut metrics = Map::new();
+    for (label, path, lower_better) in COMPARED {
+        let per: Vec<Vec<Option<f64>>> = vs
+            .iter()
+            .map(|v| {
+                v.outcome
+                    .reps
+                    .iter()
+                    .map(|r| metric(&r.metrics, path))
+                    .collect()
+            })
+            .collect();
+        if per.iter().all(|xs| xs.iter().all(Option::is_none)) {
+            continue;
+        }
+        let means: Vec<(f64, f64)> = per
+            .iter()
+            .map(|xs| mean_ci95(&xs.iter().flatten().copied().collect::<Vec<_>>()))
+            .collect();
+        let best = means.iter().map(|m| m.0).filter(|x| x.is_finite()).fold(
+            if lower_better {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            },
+            |a, b| if lower_better { a.min(b) } else { a.max(b) },
+        );
+        let mut row = Map::new();
+        for (k, v) in vs.iter().enumerate() {
+            let (mean, hw) = means[k];
+            let ratio = if best != 0.0 && best.is_finite() {
+                if lower_better {
+                    mean / best
+                } else {
+                    best / mean.max(f64::MIN_POSITIVE)
+                }
+            } else {
+                f64::NAN
+            };
+            let mut e = Map::new();
+            e.insert("mean".into(), crate::stats::summary::num(mean));
+            e.insert("ci95".into(), crate::stats::summary::num(hw));
+            e.insert("relative_to_best".into(), crate::stats::summary::num(ratio));
+            e.insert("best".into(), json!(mean == best));
+            if k > 0 {
+                // Pair replication r of this variant with replication r of the first.
+                let pairs: Vec<(f64, f64)> = per[k]
+                    .iter()
+                    .zip(&per[0])
+                    .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
+                    .collect();
+                let (a, b): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+                if let Some(t) = paired_t_test(&a, &b) {
+                    e.insert(
+                        "diff_vs_first".into(),
+                        crate::stats::summary::num(t.mean_diff),
+                    );
+                    e.insert("diff_ci95".into(), crate::stats::summary::num(t.half_width));
+                    e.insert("p_value".into(), crate::stats::summary::num(t.p_value));
+                    e.insert("significant".into(), json!(t.significant));
+                }
+            }
+            row.insert(v.name.clone(), Value::Object(e));
+        }
+        metrics.insert(label.to_string(), Value::Object(row));
+    }
+    json!({ "baseline": vs.first().map(|v| v.name.clone()), "common_random_numbers": true, "metrics": metrics })
+}
+
+/// Variants from the scenario and from `--variant NAME:k=v,...`.
+fn variants(
+    s: &crate::scenario::Scenario,
+    extra: &[String],
+) -> Result<Vec<(String, Vec<String>)>, Failure> {
+    let mut out: Vec<(String, Vec<String>)> = s
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.name.clone(),
+                v.set
+                    .iter()
+                    .map(|(k, val)| format!("{k}={}", toml_inline(val)))
+                    .collect(),
+            )
+        })
+        .collect();
+    for e in extra {
+        let (name, sets) = e.split_once(':').ok_or_else(|| {
+            Failure::input(format!("--variant {e}: write NAME:key=value,key=value"))
+        })?;
+        let sets: Vec<String> = if sets.trim().is_empty() {
+            vec![]
+        } else {
+            sets.split(',').map(|x| x.trim().to_string()).collect()
+        };
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(Failure::input(format!(
+                "--variant {e}: a variant named `{name}` exists already"
+            )));
+        }
+        out.push((name.to_string(), sets));
+    }
+    if out.is_empty() {
+        return Err(Failure::input(
+            "the scenario has no [[variant]] and no --variant was given: add e.g. --variant fast:consumer.count=8 (and another to compare with)",
+        ));
+    }
+    Ok(out)
+}
+
+/// A TOML value written inline, as `--set` reads it back.
+pub fn toml_inline(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+pub fn spec(
+    kind: &str,
+    file: &std::path::Path,
+    c: &Common,
+    variants: Vec<(String, Vec<String>)>,
+    plan: &super::Plan,
+) -> Result<StudySpec, Failure> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Failure::input(format!(
+            "{}: cannot read the scenario file: {e}",
+            file.display()
+        ))
+    })?;
+    Ok(StudySpec {
+        kind: kind.into(),
+        file: file.display().to_string(),
+        scenario_text: text,
+        sets: c.set.clone(),
+        variants,
+        param: None,
+        values: vec![],
+        replications: plan.replications,
+        seed: plan.seed,
+    })
+}
+
+pub fn command(a: &CompareArgs) -> Result<i32, Failure> {
+    let (_, _, s) = cli::load(&a.file, &a.common.set)?;
+    let plan = cli::plan(&s, &a.common)?;
+    if a.common.precision.is_some() && a.common.shard.is_some() {
+        return Err(Failure::input("--precision and --shard cannot be combined: a shard cannot know when the others are precise enough"));
+    }
+    let spec = spec(
+        "compare",
+        &a.file,
+        &a.common,
+        variants(&s, &a.variants)?,
+        &plan,
+    )?;
+    run_study(
+        spec,
+        &a.common,
+        &plan,
+        s.simulation.name.clone().unwrap_or_default(),
+    )
+}
+
+/// Runs a study (or one shard of it) and reports it.
+pub fn run_study(
+    spec: StudySpec,
+    c: &Common,
+    plan: &super::Plan,
+    name: String,
+) -> Result<i32, Failure> {
+    let cells = spec.cells()?;
+    for cell in &cells {
+        super::guard::check(&cell.model, plan, c.force).map_err(Failure::input)?;
+    }
+    if let Some(sh) = &c.shard {
+        let (i, n) = parse_shard(sh)?;
+        let results = study::run_jobs(&spec, &cells, plan, Some((i, n)));
+        let dir = c.out.clone().unwrap_or_else(|| {
+            std::path::PathBuf::from("output").join(report::files::safe_name(&name))
+        });
+        let part = Part {
+            format: PART_FORMAT.into(),
+            spec,
+            shard: i,
+            of: n,
+            results,
+        };
+        let path = dir.join(format!("part-{i}-of-{n}.json"));
+        let text = serde_json::to_string(&part).map_err(|e| Failure::input(e.to_string()))?;
+        report::files::write_atomic(&path, text.as_bytes()).map_err(Failure::input)?;
+        if !c.quiet {
+            eprintln!(
+                "shard {i}/{n}: {} jobs written to {}; combine with: mqsim merge {} ... --out DIR",
+                part.results.len(),
+                path.display(),
+                path.display()
+            );
+        }
+        return Ok(0);
+    }
+    let results = study::run_jobs(&spec, &cells, plan, None);
+    finish(&spec, &cells, results, c, &name)
+}
+
+/// Turns complete results into the study's report.
+pub fn finish(
+    spec: &StudySpec,
+    cells: &[study::Cell],
+    results: Vec<study::JobResult>,
+    c: &Common,
+    name: &str,
+) -> Result<i32, Failure> {
+    let assembled = study::assemble(spec, cells, results)?;
+    if spec.kind == "sweep" {
+        return super::sweep::report(spec, assembled, c, name);
+    }
+    let variants: Vec<VariantResult> = assembled.into_iter().map(|(_, v)| v).collect();
+    let comparison = comparison(&variants);
+    let report = Report {
+        scenario: name.to_string(),
+        variants,
+        comparison: Some(comparison),
+    };
+    cli::emit(&report, c)?;
+    Ok(0)
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod compare;
 pub mod guard;
 pub mod shard;
+pub mod study;
 pub mod sweep;
 
 use crate::model::{Model, WarmupSpec};
@@ -33,8 +34,9 @@ pub struct Plan {
     pub seed: u64,
 }
 
-/// One replication's results.
-#[derive(Clone, Debug)]
+/// One replication's results: everything the reports need, so that shards
+/// can be merged into exactly what one machine would have produced.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Replication {
     pub index: u32,
     pub seed: u64,
@@ -93,7 +95,13 @@ pub fn choose_warmup(model: &Model, seed: u64, limits: Limits) -> (Nanos, bool) 
     }
 }
 
-fn one(model: &Model, seed: u64, r: u32, warmup_ns: Nanos, limits: Limits) -> Replication {
+pub(crate) fn one(
+    model: &Model,
+    seed: u64,
+    r: u32,
+    warmup_ns: Nanos,
+    limits: Limits,
+) -> Replication {
     let rep_seed = replication_seed(seed, r as u64);
     let out = sim::run(model, rep_seed, warmup_ns, limits);
     let metrics = run_metrics(model, &out, warmup_ns);
@@ -132,7 +140,7 @@ fn one(model: &Model, seed: u64, r: u32, warmup_ns: Nanos, limits: Limits) -> Re
     }
 }
 
-fn pool(jobs: usize) -> rayon::ThreadPool {
+pub(crate) fn pool(jobs: usize) -> rayon::ThreadPool {
     let mut b = rayon::ThreadPoolBuilder::new();
     if jobs > 0 {
         b = b.num_threads(jobs);

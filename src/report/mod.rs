@@ -85,18 +85,66 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
     Ok(written)
 }
 
-/// The comparison table of `mqsim compare`, under the variants.
+/// The comparison table of `mqsim compare`, under the variants: each
+/// metric's mean and 95% interval per variant, its ratio to the best (as
+/// hyperfine shows relative speed), and the paired difference to the first
+/// variant with its p-value.
 pub fn terminal_compare(out: &mut String, c: &Value) {
     use std::fmt::Write;
-    let _ = writeln!(out, "\nComparison");
+    let base = c.get("baseline").and_then(Value::as_str).unwrap_or("");
+    let _ = writeln!(out, "\nComparison on common random numbers (difference paired by replication, against `{base}`)");
     let _ = writeln!(
         out,
-        "{}",
-        serde_json::to_string_pretty(c).unwrap_or_default()
+        "{:<20} {:<22} {:>26} {:>9} {:>34}",
+        "metric", "variant", "mean ± 95%", "x best", "difference ± 95% (p)"
     );
+    let f = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(f64::NAN);
+    if let Some(Value::Object(ms)) = c.get("metrics") {
+        for (metric, row) in ms {
+            let Some(row) = row.as_object() else { continue };
+            for (k, (variant, e)) in row.iter().enumerate() {
+                let label = if k == 0 { metric.as_str() } else { "" };
+                let ratio = f(e.get("relative_to_best"));
+                let ratio = if ratio.is_finite() {
+                    format!("{ratio:.3}")
+                } else {
+                    "-".into()
+                };
+                let diff = match e.get("diff_vs_first") {
+                    Some(_) => format!(
+                        "{:+.4} ± {:.4} (p={:.3}){}",
+                        f(e.get("diff_vs_first")),
+                        f(e.get("diff_ci95")),
+                        f(e.get("p_value")),
+                        if e.get("significant") == Some(&Value::Bool(true)) {
+                            " *"
+                        } else {
+                            ""
+                        }
+                    ),
+                    None => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{label:<20} {variant:<22} {:>26} {ratio:>9} {diff:>34}",
+                    format!("{:.4} ± {:.4}", f(e.get("mean")), f(e.get("ci95")))
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "* significant at the 5% level (paired t-test)");
 }
 
 /// Draws the charts of a report into `dir`.
 pub fn chart_files(_report: &Report, _dir: &Path) -> Result<Vec<String>, String> {
+    Ok(vec![])
+}
+
+/// Draws one sweep chart per compared metric into `dir`.
+pub fn sweep_charts(
+    _rows: &[(Option<String>, VariantResult)],
+    _param: &str,
+    _dir: &Path,
+) -> Result<Vec<String>, String> {
     Ok(vec![])
 }

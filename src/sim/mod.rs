@@ -232,7 +232,7 @@ enum AckKind {
 }
 
 /// One fault occurrence, for the timeline.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FaultRecord {
     pub kind: String,
     pub start: f64,

@@ -75,7 +75,7 @@ pub struct QueueCounters {
 }
 
 /// What happened, and when, for the time series.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sample {
     pub time_s: f64,
     pub queue: usize,
@@ -85,7 +85,9 @@ pub struct Sample {
     pub dead_lettered: u64,
     pub acked: u64,
     pub lost: u64,
-    /// Mean latency of messages first processed in the interval, seconds.
+    /// Mean latency of messages first processed in the interval, seconds
+    /// (NaN, written as null, when none was).
+    #[serde(deserialize_with = "nan_from_null")]
     pub latency_mean_s: f64,
     pub completions: u64,
 }
@@ -263,4 +265,9 @@ impl Collector {
         self.interval_completions = 0;
         (mean, n)
     }
+}
+
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }

@@ -1,0 +1,258 @@
+//! A study: the grid of (parameter value x variant x replication) jobs of a
+//! `compare` or `sweep`. Jobs are numbered in that order; `--shard i/n`
+//! runs the jobs whose number is i-1 modulo n and writes a part file;
+//! `mqsim merge` puts the parts together. Every report is assembled from the
+//! per-replication results alone, so merged shards give byte for byte what
+//! one machine gives.
+
+use super::{choose_warmup, one, pool, Outcome, Plan, Replication};
+use crate::cli::Failure;
+use crate::model::Model;
+use crate::report::VariantResult;
+use crate::scenario::load::{parse_value, Override, RawScenario};
+use crate::time::Nanos;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub const PART_FORMAT: &str = "mqsim-part-1";
+
+/// What a study runs: enough to rebuild every model.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StudySpec {
+    pub kind: String,
+    pub file: String,
+    pub scenario_text: String,
+    pub sets: Vec<String>,
+    /// (variant name, its overrides as KEY=VALUE).
+    pub variants: Vec<(String, Vec<String>)>,
+    /// The swept key, and its values as written.
+    pub param: Option<String>,
+    pub values: Vec<String>,
+    pub replications: u32,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobResult {
+    pub job: usize,
+    pub warmup_ns: Nanos,
+    pub warmup_auto: bool,
+    pub replication: Replication,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Part {
+    pub format: String,
+    pub spec: StudySpec,
+    pub shard: usize,
+    pub of: usize,
+    pub results: Vec<JobResult>,
+}
+
+/// One cell of the grid: a model for a (value, variant).
+pub struct Cell {
+    pub value: Option<String>,
+    pub variant: String,
+    pub model: Model,
+}
+
+impl StudySpec {
+    fn raw(&self) -> Result<RawScenario, Failure> {
+        let stem = std::path::Path::new(&self.file)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into());
+        Ok(RawScenario::parse(&self.scenario_text, &self.file, &stem)?)
+    }
+
+    /// The models of every (value, variant), in job order.
+    pub fn cells(&self) -> Result<Vec<Cell>, Failure> {
+        let raw = self.raw()?;
+        let mut base: Vec<Override> = Vec::new();
+        for s in &self.sets {
+            base.push(Override::parse(s).map_err(Failure::input)?);
+        }
+        let values: Vec<Option<&String>> = if self.param.is_some() {
+            self.values.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let mut cells = Vec::new();
+        for v in values {
+            for (name, sets) in &self.variants {
+                let mut ov = base.clone();
+                for s in sets {
+                    let mut o = Override::parse(s).map_err(Failure::input)?;
+                    o.origin = format!("variant `{name}`: {s}");
+                    ov.push(o);
+                }
+                if let (Some(p), Some(v)) = (&self.param, v) {
+                    ov.push(Override {
+                        path: p.clone(),
+                        value: parse_value(v),
+                        origin: format!("--param {p} = {v}"),
+                    });
+                }
+                let scenario = raw.build(&ov)?;
+                let model = crate::cli::compile(&scenario)?;
+                cells.push(Cell {
+                    value: v.cloned(),
+                    variant: name.clone(),
+                    model,
+                });
+            }
+        }
+        Ok(cells)
+    }
+
+    pub fn job_count(&self, cells: usize) -> usize {
+        cells * self.replications as usize
+    }
+}
+
+/// Parses `i/n` (i from 1).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), Failure> {
+    let bad = || {
+        Failure::input(format!(
+            "--shard {s}: write i/n with 1 <= i <= n, e.g. --shard 2/8"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Runs the jobs of `shard` (all when None).
+pub fn run_jobs(
+    spec: &StudySpec,
+    cells: &[Cell],
+    plan: &Plan,
+    shard: Option<(usize, usize)>,
+) -> Vec<JobResult> {
+    let reps = spec.replications as usize;
+    let warmups: Vec<(Nanos, bool)> = cells
+        .iter()
+        .map(|c| choose_warmup(&c.model, spec.seed, plan.limits))
+        .collect();
+    let jobs: Vec<usize> = (0..spec.job_count(cells.len()))
+        .filter(|j| shard.is_none_or(|(i, n)| j % n == i - 1))
+        .collect();
+    pool(plan.jobs).install(|| {
+        jobs.par_iter()
+            .map(|&j| {
+                let (cell, r) = (j / reps, j % reps);
+                let (w, auto) = warmups[cell];
+                JobResult {
+                    job: j,
+                    warmup_ns: w,
+                    warmup_auto: auto,
+                    replication: one(&cells[cell].model, spec.seed, r as u32, w, plan.limits),
+                }
+            })
+            .collect()
+    })
+}
+
+/// Assembles per-variant results from complete job results.
+pub fn assemble(
+    spec: &StudySpec,
+    cells: &[Cell],
+    mut results: Vec<JobResult>,
+) -> Result<Vec<(Option<String>, VariantResult)>, Failure> {
+    let reps = spec.replications as usize;
+    let total = spec.job_count(cells.len());
+    results.sort_by_key(|r| r.job);
+    results.dedup_by_key(|r| r.job);
+    if results.len() != total {
+        let have: Vec<usize> = results.iter().map(|r| r.job).collect();
+        let missing: Vec<String> = (0..total)
+            .filter(|j| !have.contains(j))
+            .take(10)
+            .map(|j| j.to_string())
+            .collect();
+        return Err(Failure::input(format!(
+            "the parts hold {} of {} jobs; missing jobs {} (did every shard run?)",
+            results.len(),
+            total,
+            missing.join(", ")
+        )));
+    }
+    let mut out = Vec::new();
+    let mut it = results.into_iter();
+    for cell in cells {
+        let chunk: Vec<JobResult> = it.by_ref().take(reps).collect();
+        let (warmup_ns, warmup_auto) = chunk
+            .first()
+            .map_or((0, false), |j| (j.warmup_ns, j.warmup_auto));
+        let outcome = Outcome {
+            model_name: cell.model.name.clone(),
+            seed: spec.seed,
+            warmup_ns,
+            warmup_auto,
+            reps: chunk.into_iter().map(|j| j.replication).collect(),
+        };
+        let summary = outcome.summary(&cell.model);
+        out.push((
+            cell.value.clone(),
+            VariantResult {
+                name: cell.variant.clone(),
+                outcome,
+                summary,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Reads part files (or folders holding them).
+pub fn read_parts(paths: &[std::path::PathBuf]) -> Result<Vec<Part>, Failure> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<_> = std::fs::read_dir(p)
+                .map_err(|e| Failure::input(format!("cannot read {}: {e}", p.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("part-"))
+                        && f.extension().is_some_and(|e| e == "json")
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    if files.is_empty() {
+        return Err(Failure::input("no part files given: pass the part-*.json files (or their folders) that --shard runs wrote"));
+    }
+    let mut parts = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| Failure::input(format!("cannot read {}: {e}", f.display())))?;
+        let part: Part = serde_json::from_str(&text).map_err(|e| {
+            Failure::input(format!("{} is not an mqsim part file: {e}", f.display()))
+        })?;
+        if part.format != PART_FORMAT {
+            return Err(Failure::input(format!(
+                "{}: unknown part format `{}`",
+                f.display(),
+                part.format
+            )));
+        }
+        parts.push(part);
+    }
+    for p in &parts[1..] {
+        if p.spec != parts[0].spec {
+            return Err(Failure::input("the parts come from different studies (scenario, overrides, variants, values, replications or seed differ)"));
+        }
+    }
+    Ok(parts)
+}
