@@ -169,7 +169,27 @@ def lindley(bin_, n):
     return d
 
 
+def parallel_control(bin_, n):
+    """The machine's own 2-process speed-up: two Lindley loops one after the
+    other, then at the same time. On a shared machine this is what any
+    2-thread program can hope for right now."""
+    cmd = [str(bin_), "--messages", str(n), "--seed", "1"]
+    t0 = time.perf_counter()
+    for _ in range(2):
+        subprocess.run(cmd, check=True, capture_output=True)
+    serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ps = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL) for _ in range(2)]
+    for p in ps:
+        p.wait()
+    parallel = time.perf_counter() - t0
+    return {"messages_each": n, "serial_s": serial, "parallel_s": parallel,
+            "speedup": serial / parallel}
+
+
 def verdict(ok):
+    if isinstance(ok, str):
+        return ok
     return "SKIP" if ok is None else ("PASS" if ok else "FAIL")
 
 
@@ -180,6 +200,17 @@ def fmt_n(x):
         if abs(x) >= div:
             return f"{x / div:.2f}{unit}"
     return f"{x:.0f}"
+
+
+def speedup_verdict(sc):
+    """PASS/FAIL; INCONCLUSIVE when mqsim missed the target but the machine
+    itself could not give two processes 1.8x either (other load)."""
+    target = TARGETS["speedup_2core_min"]
+    if sc["speedup"] >= target:
+        return True
+    if sc["machine_control"]["speedup"] < target:
+        return "INCONCLUSIVE"
+    return False
 
 
 def main():
@@ -244,7 +275,11 @@ def main():
         log("scaling: mm1 -r 4 --jobs 1 / --jobs 2 ...")
         j1 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=1))
         j2 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=2))
-        R["scaling"] = {"jobs1": j1, "jobs2": j2, "speedup": j1["wall_s"] / j2["wall_s"]}
+        log("scaling control: 2 Lindley loops serial / concurrent ...")
+        ctl = parallel_control(lb, max(n, 10_000_000))
+        R["scaling"] = {"jobs1": j1, "jobs2": j2, "speedup": j1["wall_s"] / j2["wall_s"],
+                        "cpu_utilisation_jobs2": j2["cpu_s"] / j2["wall_s"] if j2["cpu_s"] else None,
+                        "machine_control": ctl}
 
         # --- memory of mm1 against the run length
         mem = {}
@@ -286,8 +321,8 @@ def main():
          rss_big < TARGETS["mm1_100m_rss_mib_max"] if full_mem else None),
         (f"mm1 RSS {fmt_n(big)} within 10% of {fmt_n(small)}", f"{100 * growth:+.1f}%",
          growth <= TARGETS["mm1_rss_growth_max"] if full_mem else None),
-        ("2-core speedup >= 1.8", f"{R['scaling']['speedup']:.2f}x",
-         R["scaling"]["speedup"] >= TARGETS["speedup_2core_min"]),
+        ("2-core speedup >= 1.8", f"{R['scaling']['speedup']:.2f}x (machine control "
+         f"{R['scaling']['machine_control']['speedup']:.2f}x)", speedup_verdict(R["scaling"])),
     ]
     R["ratios"] = ratios
     R["lindley_agreement"] = agree
@@ -323,13 +358,17 @@ def main():
     rs = ratios
     L.append("ratios: mqsim/SimPy mm1 " + ("-" if rs["mm1_vs_simpy"] is None else f"{rs['mm1_vs_simpy']:.1f}x")
              + ", retry " + ("-" if rs["retry_vs_simpy"] is None else f"{rs['retry_vs_simpy']:.1f}x")
-             + f"; mqsim/Lindley {rs['mm1_vs_lindley']:.3f}; speedup jobs2/jobs1 {R['scaling']['speedup']:.2f}x")
+             + f"; mqsim/Lindley {rs['mm1_vs_lindley']:.3f}")
+    sc = R["scaling"]
+    L.append(f"scaling: -r 4 jobs1 {j1['wall_s']:.2f} s, jobs2 {j2['wall_s']:.2f} s: speedup {sc['speedup']:.2f}x "
+             f"(jobs2 used {sc['cpu_utilisation_jobs2'] or 0:.2f} cores); machine control (2 Lindley processes) "
+             f"{sc['machine_control']['speedup']:.2f}x")
     L.append(f"Lindley vs mqsim mm1 mean latency: {lat_l!r} vs {lat_m!r} "
              + ("(identical)" if agree["identical"] else f"(diff {agree['abs_diff_s']:.3g} s)"))
     L.append("memory: " + ", ".join(f"{fmt_n(k)} {v['peak_rss_mib']:.1f} MiB" for k, v in sorted(mem.items())))
     L.append("")
     for name, val, ok in checks:
-        L.append(f"  {verdict(ok):<5} {name:<40} {val}")
+        L.append(f"  {verdict(ok):<12} {name:<40} {val}")
     print("\n".join(L))
     Path(a.out).write_text(json.dumps(R, indent=2) + "\n")
     log(f"wrote {a.out}")
