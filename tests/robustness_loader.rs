@@ -563,6 +563,128 @@ fn get_mut<'a>(v: &'a mut toml::Value, path: &[Seg]) -> Option<&'a mut toml::Val
     Some(v)
 }
 
+/// Values of the right type for a key (and a few just out of range), so
+/// that mutations get past the type checks into validation and the model.
+fn typed_values(key: &str) -> Vec<toml::Value> {
+    let vals: &[&str] = match key {
+        "duration" | "warmup" | "drain" | "sample_interval" | "confirm_timeout" | "ttl"
+        | "timeout" | "ack_timeout" | "fsync_interval" | "dedup_window" | "at" | "downtime"
+        | "mtbf" | "start" | "base" | "delay" | "step" | "cap" | "max_elapsed" | "window"
+        | "open_wait" | "window_duration" | "mean" | "sd" | "min" | "max" | "p99_latency_max"
+        | "p50_latency_max" | "mean_latency_max" | "recovers_within" => &[
+            "\"0s\"", "\"1ns\"", "\"0.4ns\"", "\"1ms\"", "\"1s\"", "\"30s\"", "\"1m\"", "\"1h\"",
+            "\"36499d\"", "\"36500d\"", "\"36501d\"", "\"1000y\"", "\"99999999d\"", "\"\"",
+            "\"auto\"", "0", "1e-9", "0.5", "60", "-1", "nan", "inf", "1e300",
+        ],
+        "rate" => &["1e-9", "0.001", "1", "50", "1e3", "1e9", "1.0000001e9", "0", "-0.0", "-1", "nan", "inf", "1e308"],
+        "failure" | "poison" | "non_retryable" | "loss" | "duplicate" | "lost_rate_max"
+        | "duplicate_rate_max" | "dead_letter_rate_max" | "failure_rate_threshold" => {
+            &["0", "1", "0.0", "1.0", "0.5", "1e-9", "0.999999", "-0.0", "1.0000001", "nan", "inf", "-1"]
+        }
+        "count" | "prefetch" | "concurrency" | "max_deliveries" | "replications"
+        | "max_attempts" | "minimum_calls" | "half_open_calls" | "instance" | "lost"
+        | "delivered_min" => &["0", "1", "2", "3", "100", "100000", "100001", "4294967295", "-1"],
+        "capacity" => &["0", "1", "2", "1000", "9223372036854775807", "-1"],
+        "seed" => &["0", "1", "9223372036854775807", "-1"],
+        "shape" | "multiplier" | "slowdown" | "max_tokens" | "token_ratio" | "percent"
+        | "min_retries_per_sec" => &[
+            "1e-9", "0.001", "0.05", "1", "1.0000001", "2", "2.5", "3", "1000", "1e6", "1e300",
+            "0", "-1", "nan", "inf",
+        ],
+        "process" => &[
+            "\"poisson\"", "\"constant\"", "\"schedule\"", "\"exponential\"", "\"pareto\"",
+            "\"lognormal\"", "\"uniform\"", "\"weibull\"", "\"gamma\"", "\"erlang\"", "\"normal\"",
+            "\"poison\"",
+        ],
+        "dist" => &[
+            "\"exponential\"", "\"constant\"", "\"uniform\"", "\"normal\"", "\"lognormal\"",
+            "\"erlang\"", "\"gamma\"", "\"weibull\"", "\"pareto\"", "\"exponentail\"",
+        ],
+        "preset" => &[
+            "\"sqs\"", "\"rabbitmq-quorum\"", "\"rabbitmq-classic\"", "\"kafka-retry-topics\"",
+            "\"nats-jetstream\"", "\"pubsub\"", "\"celery\"", "\"sidekiq\"", "\"sqs-fifo\"",
+        ],
+        "overflow" => &["\"reject-publish\"", "\"drop-head\"", "\"dead-letter\"", "\"drop-tail\""],
+        "ttl_mode" => &["\"head\"", "\"anywhere\""],
+        "crash_requeue" => &["\"immediate\"", "\"ack-timeout\""],
+        "ack" => &["\"after-processing\"", "\"on-receive\""],
+        "retry_mode" => &[
+            "\"requeue\"", "\"delay\"", "\"retry-queues\"", "\"in-handler\"", "\"ack-timeout\"",
+            "\"none\"",
+        ],
+        "confirm" => &["\"none\"", "\"on-accept\"", "\"after-fsync\""],
+        "kind" => &[
+            "\"consumer-crash\"", "\"broker-crash\"", "\"producer-crash\"", "\"dependency-outage\"",
+            "\"partition\"", "\"token-bucket\"", "\"percent\"",
+        ],
+        "backoff" => &["\"none\"", "\"fixed\"", "\"linear\"", "\"exponential\"", "\"list\"", "\"sidekiq\""],
+        "jitter" => &["\"none\"", "\"full\"", "\"equal\"", "\"decorrelated\"", "\"random\""],
+        "window_kind" => &["\"count\"", "\"time\""],
+        "persistent" | "outbox" | "dead_letter" | "durable" | "recovers" => &["true", "false"],
+        "name" | "queue" | "publish_to" | "target" => &[
+            "\"orders\"", "\"payments\"", "\"queue\"", "\"order-service\"", "\"checkout\"",
+            "\"consumer:order-service\"", "\"consumer:payment-service\"", "\"consumer:consumer-2\"",
+            "\"producer:web\"", "\"producer:checkout\"", "\"broker\"", "\"\"",
+        ],
+        "between" => &[
+            "[\"consumer:order-service\", \"broker\"]", "[\"producer:web\", \"broker\"]",
+            "[\"broker\"]", "[\"broker\", \"broker\"]", "[]",
+        ],
+        "schedule" => &[
+            "[{ at = \"0s\", rate = 1e9 }]", "[{ at = \"0s\", rate = 0 }]",
+            "[{ at = \"0s\", rate = 1 }, { at = \"30s\", rate = 1e-9 }, { at = \"36499d\", rate = 5 }]",
+            "[{ at = \"1m\", rate = 1 }, { at = \"1m\", rate = 1 }]", "[]",
+        ],
+        "delays" => &["[\"0s\"]", "[\"1ns\", \"36499d\"]", "[]", "[\"1000y\"]"],
+        "service" | "latency" | "mttr" => &[
+            "{ dist = \"constant\", mean = \"0s\" }", "{ dist = \"exponential\", mean = \"1ns\" }",
+            "{ dist = \"pareto\", mean = \"10ms\", shape = 1.0000001 }",
+            "{ dist = \"normal\", mean = \"1ms\", sd = \"36499d\" }",
+            "{ dist = \"uniform\", min = \"0s\", max = \"0s\" }",
+            "{ dist = \"weibull\", mean = \"10ms\", shape = 0.05 }",
+            "{ dist = \"gamma\", mean = \"10ms\", shape = 1e6 }",
+            "{ dist = \"lognormal\", mean = \"10ms\", sd = \"1h\" }",
+            "{ dist = \"constant\", mean = \"36499d\" }",
+        ],
+        "retry" => &[
+            "{ backoff = \"none\" }", "{ backoff = \"exponential\", base = \"1ns\", multiplier = 1e300, cap = \"36499d\" }",
+            "{ backoff = \"exponential\", base = \"1ms\", cap = \"1s\", jitter = \"decorrelated\" }",
+            "{ backoff = \"sidekiq\", max_attempts = 2 }", "{ backoff = \"list\", delays = [\"0s\"] }",
+            "{ backoff = \"linear\", base = \"0s\", step = \"0s\", jitter = \"random\" }",
+            "{ backoff = \"fixed\", delay = \"1ns\", max_elapsed = \"1ns\" }",
+        ],
+        "retry_budget" => &[
+            "{ kind = \"token-bucket\", max_tokens = 1000, token_ratio = 0.001 }",
+            "{ kind = \"percent\", percent = 0 }", "{ kind = \"percent\", percent = 1000, min_retries_per_sec = 0, ttl = \"1s\" }",
+        ],
+        "breaker" => &[
+            "{}", "{ failure_rate_threshold = 1, minimum_calls = 1, window = 1, open_wait = \"1ns\", half_open_calls = 1 }",
+            "{ window_kind = \"time\", window_duration = \"1s\" }",
+        ],
+        "idempotency" => &["{ window = \"1ns\" }", "{ window = \"36499d\" }", "{ window = \"0s\" }"],
+        "redrive" => &["{ start = \"0s\", rate = 1e9 }", "{ start = \"36499d\", rate = 1e-9 }", "{ start = \"1s\", rate = 0 }"],
+        "network" => &["{ loss = 0.5, duplicate = 0.5, latency = { dist = \"constant\", mean = \"0s\" } }", "{}"],
+        "fault" => &[
+            "[{ kind = \"broker-crash\", at = \"0s\", downtime = \"36499d\" }]",
+            "[{ kind = \"consumer-crash\", mtbf = \"1ns\", mttr = { dist = \"constant\", mean = \"0s\" } }]",
+            "[{ kind = \"producer-crash\", mtbf = \"1s\", mttr = { dist = \"exponential\", mean = \"1s\" } }]",
+            "[{ kind = \"partition\", between = [\"consumer:order-service\", \"broker\"], mtbf = \"1s\", mttr = { dist = \"constant\", mean = \"1ns\" } }]",
+            "[{ kind = \"dependency-outage\", start = \"0s\", duration = \"36499d\", failure = 1, slowdown = 1e6 }]",
+            "[{ kind = \"consumer-crash\", instance = 99, at = \"1s\", downtime = \"1s\" }]",
+        ],
+        _ => &["1", "\"x\"", "true"],
+    };
+    vals.iter().map(|v| parse_value(v)).collect()
+}
+
+/// The key a path ends in (`None` for an array element or the root).
+fn last_key(p: &[Seg]) -> Option<&str> {
+    match p.last() {
+        Some(Seg::K(k)) => Some(k),
+        _ => None,
+    }
+}
+
 /// One mutation: (operation, three random indices).
 type Op = (u8, usize, usize, usize);
 
@@ -572,7 +694,7 @@ fn mutate(base: &str, ops: &[Op], hostile: &[toml::Value]) -> String {
         let mut paths = Vec::new();
         all_paths(&root, &mut Vec::new(), &mut paths);
         let n = paths.len();
-        match op % 6 {
+        match op % 8 {
             // Delete a key or an element.
             0 => {
                 if n > 1 {
@@ -591,12 +713,19 @@ fn mutate(base: &str, ops: &[Op], hostile: &[toml::Value]) -> String {
                     }
                 }
             }
-            // Replace a value with a hostile one.
-            1 => {
+            // Replace a value with a hostile one, or one of its type.
+            1 | 6 | 7 => {
                 if n > 1 {
                     let p = paths[1 + a % (n - 1)].clone();
+                    let v = match last_key(&p) {
+                        Some(k) if op % 8 != 1 => {
+                            let t = typed_values(k);
+                            t[b % t.len()].clone()
+                        }
+                        _ => hostile[b % hostile.len()].clone(),
+                    };
                     if let Some(x) = get_mut(&mut root, &p) {
-                        *x = hostile[b % hostile.len()].clone();
+                        *x = v;
                     }
                 }
             }
@@ -609,7 +738,12 @@ fn mutate(base: &str, ops: &[Op], hostile: &[toml::Value]) -> String {
                 let p = tables[a % tables.len()].clone();
                 let keys = keys_for(&p);
                 let key = keys[b % keys.len()];
-                let val = hostile[c % hostile.len()].clone();
+                let val = if c % 3 == 0 {
+                    hostile[c / 3 % hostile.len()].clone()
+                } else {
+                    let t = typed_values(key);
+                    t[c / 3 % t.len()].clone()
+                };
                 if let Some(toml::Value::Table(t)) = get_mut(&mut root, &p) {
                     t.insert(key.to_string(), val);
                 }
@@ -748,7 +882,7 @@ fn edit_text(base: &str, edits: &[(u8, usize, usize)]) -> String {
 // ------------------------------------------------------------- properties
 
 proptest! {
-    #![proptest_config(config(400, 0x10ad_0001))]
+    #![proptest_config(config(1000, 0x10ad_0001))]
 
     /// Arbitrary strings (any unicode) and arbitrary bytes read lossily.
     #[test]
@@ -775,18 +909,28 @@ proptest! {
         assert_property(&text, &[]);
     }
 
+}
+
+proptest! {
+    #![proptest_config(config(4000, 0x10ad_0002))]
+
     /// Structured mutations of the bundled scenarios: deleted keys, values
     /// of the wrong type, NaN and infinities, huge and tiny numbers, long
     /// strings, nested arrays, duplicated sections and publish_to cycles.
     #[test]
     fn mutated_scenarios_load_or_fail_located(
         base in 0usize..BASES.len(),
-        ops in proptest::collection::vec((0u8..6, any::<usize>(), any::<usize>(), any::<usize>()), 1..6),
+        ops in proptest::collection::vec((0u8..8, any::<usize>(), any::<usize>(), any::<usize>()), 1..6),
     ) {
         let hostile = hostile_values();
         let text = mutate(BASES[base], &ops, &hostile);
         assert_property(&text, &[]);
     }
+
+}
+
+proptest! {
+    #![proptest_config(config(2000, 0x10ad_0003))]
 
     /// Raw text edits of the bundled scenarios (syntax errors anywhere).
     #[test]
@@ -918,7 +1062,7 @@ fn durations_up_to_100_years_are_accepted_and_longer_rejected() {
         ("\"1e400s\"", "unknown unit"),
         ("\"-1s\"", "cannot be negative"),
         ("\"\"", "not a duration"),
-        ("1e300", "100-year limit"),
+        ("1e300", "not a finite duration"),
         ("-5", "cannot be negative"),
         ("nan", "not a finite duration"),
         ("inf", "not a finite duration"),
@@ -987,22 +1131,41 @@ fn capacity_zero_is_accepted_and_only_direct_deliveries_pass() {
             let m = model::compile(&s).unwrap();
             let st = mqsim::sim::run(&m, 1, 0, Limits::default()).stats;
             assert!(st.published > 100);
-            assert!(st.acked > 0, "{overflow} {svc}: free consumers still take messages");
+            assert!(
+                st.acked > 0,
+                "{overflow} {svc}: free consumers still take messages"
+            );
             let overflowed = st.rejected + st.lost;
             if slow {
-                assert!(overflowed > st.published / 2, "{overflow} {svc}: {overflowed} of {}", st.published);
+                assert!(
+                    overflowed > st.published / 2,
+                    "{overflow} {svc}: {overflowed} of {}",
+                    st.published
+                );
             }
-            assert_eq!(st.published, st.acked + overflowed + st.in_flight + st.dead_lettered + st.expired);
+            assert_eq!(
+                st.published,
+                st.acked + overflowed + st.in_flight + st.dead_lettered + st.expired
+            );
         }
     }
-    assert_rejected(&tpl("", POISSON, "capacity = -1", ""), "queue[0].capacity", "");
+    assert_rejected(
+        &tpl("", POISSON, "capacity = -1", ""),
+        "queue[0].capacity",
+        "",
+    );
 }
 
 /// See tests/corpus/bug_overflow_dead_letter_panics.toml.
 #[test]
 #[ignore = "bug: overflow = \"dead-letter\" on a full queue panics (send_confirm indexes a freed message, src/sim/mod.rs)"]
 fn capacity_zero_with_dead_letter_overflow_runs() {
-    let s = ok_of(&tpl("", POISSON, "capacity = 0\noverflow = \"dead-letter\"", ""));
+    let s = ok_of(&tpl(
+        "",
+        POISSON,
+        "capacity = 0\noverflow = \"dead-letter\"",
+        "",
+    ));
     let m = model::compile(&s).unwrap();
     let st = mqsim::sim::run(&m, 1, 0, Limits::default()).stats;
     assert!(st.dead_lettered > 0);
@@ -1232,7 +1395,7 @@ fn set_with_a_bad_path_or_a_wrong_type_names_the_set() {
         ("=1", "empty part"),
         ("consumer.count", "KEY=VALUE"),
         ("producer.arrival.rate=inf", "at most 1e9"),
-        ("consumer.publish_to=queue", "cycle"),
+        ("consumer.publish_to=orders", "cycle"),
     ] {
         let e = err_of(&base, &[set]);
         let shown = e.to_string();
@@ -1315,6 +1478,7 @@ struct CliRun {
 }
 
 fn mqsim(args: &[&str], cwd: &Path) -> CliRun {
+    use std::io::Read;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mqsim"))
         .args(args)
         .current_dir(cwd)
@@ -1322,22 +1486,32 @@ fn mqsim(args: &[&str], cwd: &Path) -> CliRun {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run mqsim");
+    // Drain both pipes as the child writes (a message may exceed a pipe's buffer).
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            String::from_utf8_lossy(&v).into_owned()
+        })
+    };
+    let out_t = drain(Box::new(child.stdout.take().unwrap()));
+    let err_t = drain(Box::new(child.stderr.take().unwrap()));
     let started = std::time::Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
         }
         if started.elapsed() > Duration::from_secs(30) {
             let _ = child.kill();
-            panic!("HANG: mqsim {args:?} ran for 30 s");
+            let _ = child.wait();
+            panic!("HANG: mqsim {args:?} in {} ran for 30 s", cwd.display());
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().unwrap();
+    };
     CliRun {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code(),
+        stdout: out_t.join().unwrap(),
+        stderr: err_t.join().unwrap(),
     }
 }
 
@@ -1560,4 +1734,36 @@ fn corpus_files_load_as_expected() {
             }
         }
     }
+}
+
+/// serde's message ends with the key path (toml appends "in `a.b`"), and
+/// `improve_serde_message` takes every backticked word after the bad one as
+/// an allowed name, so the path shows up among the suggestions:
+/// "unknown key `dist` (allowed: window, consumer.idempotency)".
+#[test]
+#[ignore = "bug: unknown key/value hints list the key path (e.g. `consumer.idempotency`) among the allowed names"]
+fn unknown_key_hint_lists_only_real_names() {
+    let text = tpl(
+        "",
+        POISSON,
+        "",
+        "idempotency = { window = \"1s\", dist = \"x\" }",
+    );
+    let e = err_of(&text, &[]);
+    assert!(e.message.contains("allowed: window"), "{e}");
+    assert!(!e.message.contains("consumer.idempotency"), "{e}");
+}
+
+/// Values are echoed whole in messages: a 100 KB bad value gives a 100 KB
+/// error line. Not wrong, but worth a cap; this only checks it is echoed at
+/// most once or twice (no quadratic blow-up).
+#[test]
+fn huge_bad_values_are_echoed_at_most_twice() {
+    let big = "x".repeat(100_000);
+    let e = err_of(&tpl("", POISSON, &format!("preset = \"{big}\""), ""), &[]);
+    assert!(
+        e.to_string().len() < 2 * big.len() + 1000,
+        "{}",
+        e.to_string().len()
+    );
 }

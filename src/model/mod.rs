@@ -138,8 +138,18 @@ pub struct GroupModel {
 #[derive(Clone, Debug)]
 pub struct NetworkModel {
     pub latency: Option<Dist>,
-    pub loss: f64,
+    /// Loss per kind of hop, indexed by [`Link`].
+    pub loss: [f64; 4],
     pub duplicate: f64,
+}
+
+/// The kinds of hop a message or its acknowledgements make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Publish = 0,
+    Confirm = 1,
+    Delivery = 2,
+    Ack = 3,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -379,7 +389,13 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 Some("after-fsync") => Confirm::AfterFsync,
                 _ => Confirm::None,
             },
-            confirm_timeout_ns: ns(p.confirm_timeout),
+            // Fire and forget waits for no confirm: a confirm timeout
+            // means nothing then.
+            confirm_timeout_ns: if p.confirm.as_deref() == Some("none") {
+                None
+            } else {
+                ns(p.confirm_timeout)
+            },
             retry: p.retry.clone(),
             persistent: p.persistent.unwrap_or(true),
             ttl_ns: ns(p.ttl),
@@ -453,7 +469,15 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 Some(d) => Some(dist(d)?),
                 None => None,
             },
-            loss: n.loss.unwrap_or(0.0),
+            loss: {
+                let l = n.loss.unwrap_or(0.0);
+                [
+                    n.publish_loss.unwrap_or(l),
+                    n.confirm_loss.unwrap_or(l),
+                    n.delivery_loss.unwrap_or(l),
+                    n.ack_loss.unwrap_or(l),
+                ]
+            },
             duplicate: n.duplicate.unwrap_or(0.0),
         }),
         None => None,

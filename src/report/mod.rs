@@ -154,59 +154,156 @@ pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
     let cdf: Vec<Series> = report
         .variants
         .iter()
-        .map(|v| Series { name: v.name.clone(), points: v.outcome.reps.first().map(|r| r.latency_cdf.clone()).unwrap_or_default() })
+        .map(|v| Series {
+            name: v.name.clone(),
+            points: v
+                .outcome
+                .reps
+                .first()
+                .map(|r| r.latency_cdf.clone())
+                .unwrap_or_default(),
+        })
         .collect();
-    both("latency-cdf", &|p| charts::latency_cdf(p, &format!("{title}: latency CDF (replication 0)"), &cdf))?;
+    both("latency-cdf", &|p| {
+        charts::latency_cdf(p, &format!("{title}: latency CDF (replication 0)"), &cdf)
+    })?;
     for v in &report.variants {
-        let Some(r) = v.outcome.reps.first() else { continue };
-        let queue_names: Vec<String> = v.summary.get("queues").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let Some(r) = v.outcome.reps.first() else {
+            continue;
+        };
+        let queue_names: Vec<String> = v
+            .summary
+            .get("queues")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         let mut series = Vec::new();
         for (qi, qn) in queue_names.iter().enumerate() {
             let pts = |f: &dyn Fn(&crate::stats::collect::Sample) -> f64| -> Vec<(f64, f64)> {
-                r.samples.iter().filter(|s| s.queue == qi).map(|s| (s.time_s, f(s))).collect()
+                r.samples
+                    .iter()
+                    .filter(|s| s.queue == qi)
+                    .map(|s| (s.time_s, f(s)))
+                    .collect()
             };
-            series.push(Series { name: format!("{qn}: queue length"), points: pts(&|s| s.ready as f64) });
-            series.push(Series { name: format!("{qn}: in flight"), points: pts(&|s| s.in_flight as f64) });
-            series.push(Series { name: format!("{qn}: waiting to retry"), points: pts(&|s| s.waiting_retry as f64) });
-            series.push(Series { name: format!("{qn}: dead-lettered (total)"), points: pts(&|s| s.dead_lettered as f64) });
+            series.push(Series {
+                name: format!("{qn}: queue length"),
+                points: pts(&|s| s.ready as f64),
+            });
+            series.push(Series {
+                name: format!("{qn}: in flight"),
+                points: pts(&|s| s.in_flight as f64),
+            });
+            series.push(Series {
+                name: format!("{qn}: waiting to retry"),
+                points: pts(&|s| s.waiting_retry as f64),
+            });
+            series.push(Series {
+                name: format!("{qn}: dead-lettered (total)"),
+                points: pts(&|s| s.dead_lettered as f64),
+            });
         }
         let windows: Vec<Window> = r
             .faults
             .iter()
             .take(200)
-            .map(|f| Window { start: f.start, end: f.end, label: f.kind.clone() })
+            .map(|f| Window {
+                start: f.start,
+                end: f.end,
+                label: f.kind.clone(),
+            })
             .collect();
         let stem = format!("timeseries-{}", files::safe_name(&v.name));
-        both(&stem, &|p| charts::time_series(p, &format!("{title} [{}]: queue state over time", v.name), "messages", &series, &windows))?;
+        both(&stem, &|p| {
+            charts::time_series(
+                p,
+                &format!("{title} [{}]: queue state over time", v.name),
+                "messages",
+                &series,
+                &windows,
+            )
+        })?;
         for (qi, grid) in r.orbit_occupancy.iter().enumerate() {
             if grid.is_empty() {
                 continue;
             }
             let cols = crate::stats::collect::ORBIT_O_MAX + 1;
             let rows: Vec<Vec<f64>> = grid.chunks(cols).map(|c| c.to_vec()).collect();
-            let last = rows.iter().rposition(|r| r.iter().any(|x| *x > 0.0)).unwrap_or(0);
+            let last = rows
+                .iter()
+                .rposition(|r| r.iter().any(|x| *x > 0.0))
+                .unwrap_or(0);
             let rows = rows[..=last].to_vec();
             let qn = queue_names.get(qi).cloned().unwrap_or_default();
-            let stem = format!("orbit-{}-{}", files::safe_name(&v.name), files::safe_name(&qn));
+            let stem = format!(
+                "orbit-{}-{}",
+                files::safe_name(&v.name),
+                files::safe_name(&qn)
+            );
             both(&stem, &|p| {
-                charts::heatmap(p, &format!("{title} [{}]: retry-orbit occupancy P(queue, orbit)", v.name), "requests waiting to retry (orbit)", "messages in the queue", &rows, true)
+                charts::heatmap(
+                    p,
+                    &format!(
+                        "{title} [{}]: retry-orbit occupancy P(queue, orbit)",
+                        v.name
+                    ),
+                    "requests waiting to retry (orbit)",
+                    "messages in the queue",
+                    &rows,
+                    true,
+                )
             })?;
         }
     }
-    let categories: Vec<String> = ["acked", "duplicates", "dead_lettered", "lost", "expired", "rejected", "in_flight"].iter().map(|s| s.to_string()).collect();
+    let categories: Vec<String> = [
+        "acked",
+        "duplicates",
+        "dead_lettered",
+        "lost",
+        "expired",
+        "rejected",
+        "in_flight",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let names: Vec<String> = report.variants.iter().map(|v| v.name.clone()).collect();
     let values: Vec<Vec<f64>> = report
         .variants
         .iter()
-        .map(|v| categories.iter().map(|c| v.summary.get("messages").and_then(|m| m.get(c)).and_then(Value::as_f64).unwrap_or(0.0)).collect())
+        .map(|v| {
+            categories
+                .iter()
+                .map(|c| {
+                    v.summary
+                        .get("messages")
+                        .and_then(|m| m.get(c))
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0)
+                })
+                .collect()
+        })
         .collect();
-    both("outcomes", &|p| charts::outcome_bars(p, &format!("{title}: what happened to the messages"), "messages (mean per replication)", &names, &categories, &values))?;
+    both("outcomes", &|p| {
+        charts::outcome_bars(
+            p,
+            &format!("{title}: what happened to the messages"),
+            "messages (mean per replication)",
+            &names,
+            &categories,
+            &values,
+        )
+    })?;
     Ok(written)
 }
 
 /// Draws one sweep chart per compared metric into `dir`: the mean against
 /// the swept value, with the 95% interval as a band, one line per variant.
-pub fn sweep_charts(rows: &[(Option<String>, VariantResult)], param: &str, dir: &Path) -> Result<Vec<String>, String> {
+pub fn sweep_charts(
+    rows: &[(Option<String>, VariantResult)],
+    param: &str,
+    dir: &Path,
+) -> Result<Vec<String>, String> {
     let mut written = Vec::new();
     let mut variants: Vec<String> = Vec::new();
     for (_, v) in rows {
@@ -225,9 +322,15 @@ pub fn sweep_charts(rows: &[(Option<String>, VariantResult)], param: &str, dir: 
         let bands: Vec<charts::Band> = variants
             .iter()
             .map(|name| {
-                let mut b = charts::Band { name: name.clone(), ..Default::default() };
+                let mut b = charts::Band {
+                    name: name.clone(),
+                    ..Default::default()
+                };
                 for (value, v) in rows.iter().filter(|(_, v)| &v.name == name) {
-                    let x: f64 = value.as_deref().and_then(|s| s.trim_matches('"').parse().ok()).unwrap_or(f64::NAN);
+                    let x: f64 = value
+                        .as_deref()
+                        .and_then(|s| s.trim_matches('"').parse().ok())
+                        .unwrap_or(f64::NAN);
                     let m = get(Some(&Value::Object(v.summary.clone())));
                     let h = get(v.summary.get("ci95"));
                     let h = if h.is_finite() { h } else { 0.0 };
@@ -242,7 +345,13 @@ pub fn sweep_charts(rows: &[(Option<String>, VariantResult)], param: &str, dir: 
         let stem = format!("sweep-{}", path.join("_"));
         for ext in ["png", "svg"] {
             let p = dir.join(format!("{stem}.{ext}"));
-            charts::sweep_curves(&p, &format!("{label} against {param}"), param, label, &bands)?;
+            charts::sweep_curves(
+                &p,
+                &format!("{label} against {param}"),
+                param,
+                label,
+                &bands,
+            )?;
             written.push(p.display().to_string());
         }
     }

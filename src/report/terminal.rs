@@ -162,8 +162,17 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
                 human_secs(qq("W")),
                 pct(qq("littles_law_error")),
             );
-            if let Some(t) = q.get("queueing").and_then(|x| x.get("theory")) {
-                theory_table(out, q.get("queueing"), t);
+            match q.get("queueing").and_then(|x| x.get("theory")) {
+                Some(t) if !t.is_null() => theory_table(out, q.get("queueing"), t),
+                _ => {
+                    if let Some(note) = q
+                        .get("queueing")
+                        .and_then(|x| x.get("theory_note"))
+                        .and_then(Value::as_str)
+                    {
+                        let _ = writeln!(out, "    theory: {note}");
+                    }
+                }
             }
         }
     }

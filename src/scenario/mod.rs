@@ -281,6 +281,14 @@ pub struct NetworkCfg {
     pub loss: Option<f64>,
     /// Probability that the wire delivers a copy.
     pub duplicate: Option<f64>,
+    /// Loss on one kind of hop only, in place of `loss`: producer to broker.
+    pub publish_loss: Option<f64>,
+    /// Broker to producer (publisher confirms).
+    pub confirm_loss: Option<f64>,
+    /// Broker to consumer.
+    pub delivery_loss: Option<f64>,
+    /// Consumer to broker (acks and nacks).
+    pub ack_loss: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

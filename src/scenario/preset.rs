@@ -131,7 +131,8 @@ pub fn preset(name: &str) -> Option<Preset> {
             follows: "Celery 5.x: the message is acked just before the task runs (set ack = \"after-processing\" for acks_late); autoretry with retry_backoff (1 s * 2^n, max 600 s) and retry_jitter, max_retries 3; Redis visibility_timeout 1 h",
             ack_timeout: secs(3600),
             max_deliveries: Some(None),
-            dead_letter: Some(false),
+            // A task out of retries ends in the FAILURE state: kept, not lost.
+            dead_letter: Some(true),
             crash_requeue: Some("ack-timeout"),
             ack: Some("on-receive"),
             retry_mode: Some("delay"),

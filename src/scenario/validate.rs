@@ -370,6 +370,17 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         }
         probability(&p.key("loss"), n.loss)?;
         probability(&p.key("duplicate"), n.duplicate)?;
+        for (k, v) in [
+            ("publish_loss", n.publish_loss),
+            ("confirm_loss", n.confirm_loss),
+            ("delivery_loss", n.delivery_loss),
+            ("ack_loss", n.ack_loss),
+        ] {
+            probability(&p.key(k), v)?;
+            if v == Some(1.0) {
+                return p.key(k).err("a loss of 1 means nothing ever arrives; use a partition fault for a window of total loss");
+            }
+        }
         if n.loss == Some(1.0) {
             return p.key("loss").err("a loss of 1 means nothing ever arrives; use a partition fault for a window of total loss");
         }

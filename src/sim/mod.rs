@@ -19,7 +19,7 @@
 mod slab;
 
 use crate::engine::EventQueue;
-use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Model, Overflow, RetryMode};
+use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Link, Model, Overflow, RetryMode};
 use crate::rng::{self, stream, unit, Domain, Stream};
 use crate::stats::collect::{self as st, Collector, Sample};
 use crate::strategy::breaker::CircuitBreaker;
@@ -62,6 +62,9 @@ struct Msg {
     confirmed: bool,
     first_pub_ns: Nanos,
     prev_delay_ns: Nanos,
+    /// The producer's epoch when it last published this message: a publish
+    /// still on the wire when the producer crashes dies with it.
+    pub_epoch: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +130,7 @@ struct QueueState {
     dead_lettered_total: u64,
     dedup: HashMap<u64, Nanos>,
     dedup_order: VecDeque<(Nanos, u64)>,
+    fsync_phase_ns: Nanos,
 }
 
 struct GroupState {
@@ -194,6 +198,8 @@ enum Ev {
         copy: u32,
         delivery: u32,
         kind: AckKind,
+        inst: u32,
+        epoch: u32,
     },
     AckDeadline {
         copy: u32,
@@ -270,6 +276,7 @@ pub struct Sim<'m> {
     group_insts: Vec<Vec<u32>>,
     producers_up: Vec<bool>,
     producers_partitioned: Vec<bool>,
+    producer_epoch: Vec<u32>,
     producer_seq: Vec<u64>,
     producer_rng: Vec<Stream>,
     producer_budget: Vec<Option<RetryBudget>>,
@@ -327,7 +334,10 @@ impl<'m> Sim<'m> {
         let queues = m
             .queues
             .iter()
-            .map(|_| QueueState {
+            .enumerate()
+            .map(|(qi, qm)| QueueState {
+                fsync_phase_ns: (unit(&mut stream(seed, Domain::Component, 0xF5, qi as u64))
+                    * qm.fsync_ns as f64) as Nanos,
                 ready: VecDeque::new(),
                 ready_len: 0,
                 credits: VecDeque::new(),
@@ -367,6 +377,7 @@ impl<'m> Sim<'m> {
             group_insts,
             producers_up: vec![true; m.producers.len()],
             producers_partitioned: vec![false; m.producers.len()],
+            producer_epoch: vec![0; m.producers.len()],
             producer_seq: vec![0; m.producers.len()],
             producer_rng: (0..m.producers.len())
                 .map(|p| stream(seed, Domain::Arrival, p as u64, 0))
@@ -584,7 +595,9 @@ impl<'m> Sim<'m> {
                 copy,
                 delivery,
                 kind,
-            } => self.on_ack(copy, delivery, kind),
+                inst,
+                epoch,
+            } => self.on_ack(copy, delivery, kind, inst, epoch),
             Ev::AckDeadline { copy, gen } => self.on_ack_deadline(copy, gen),
             Ev::RetryDue { copy, gen } => self.on_retry_due(copy, gen),
             Ev::TtlExpire { copy, gen } => self.on_ttl_expire(copy, gen),
@@ -684,6 +697,7 @@ impl<'m> Sim<'m> {
             confirmed: false,
             first_pub_ns: now,
             prev_delay_ns: 0,
+            pub_epoch: self.producer_epoch[p],
         });
         if in_window {
             self.stats.published += 1;
@@ -724,7 +738,7 @@ impl<'m> Sim<'m> {
     /// Draws one hop for message `mi` from the message's own stream, in a
     /// fixed order (loss, duplicate, latency, duplicate's latency) so that
     /// turning one knob does not shift the others' draws.
-    fn hop(&mut self, mi: u32, serial: u32, hop: u32) -> Hop {
+    fn hop(&mut self, mi: u32, serial: u32, hop: u32, link: Link) -> Hop {
         let Some(net) = &self.m.network else {
             return Hop::After(0, None);
         };
@@ -739,7 +753,10 @@ impl<'m> Sim<'m> {
         let u_dup = unit(&mut r);
         let lat = net.latency.as_ref().map_or(0, |d| d.sample(&mut r));
         let lat2 = net.latency.as_ref().map_or(0, |d| d.sample(&mut r));
-        if u_loss < net.loss {
+        if u_loss < net.loss[link as usize] {
+            if link == Link::Ack && self.msgs[mi].in_window {
+                self.stats.acks_lost += 1;
+            }
             Hop::Lost
         } else if u_dup < net.duplicate {
             Hop::After(lat, Some(lat2))
@@ -772,6 +789,7 @@ impl<'m> Sim<'m> {
         let publish = self.msgs[mi].publishes;
         self.msgs[mi].publishes += 1;
         self.msgs[mi].awaiting = publish;
+        self.msgs[mi].pub_epoch = self.producer_epoch[p];
         if let Some(t) = confirm_timeout {
             self.msgs[mi].live += 1;
             self.q
@@ -794,7 +812,7 @@ impl<'m> Sim<'m> {
         from_producer: bool,
         hop_no: u32,
     ) {
-        match self.hop(mi, serial, hop_no) {
+        match self.hop(mi, serial, hop_no, Link::Publish) {
             Hop::Lost => self.publish_lost(mi, "network"),
             Hop::After(lat, dup) => {
                 self.msgs[mi].live += 1;
@@ -849,7 +867,7 @@ impl<'m> Sim<'m> {
             return;
         }
         let serial = publish & 0x7FFF_FFFF;
-        match self.hop(mi, serial, 1) {
+        match self.hop(mi, serial, 1, Link::Confirm) {
             Hop::Lost => {}
             Hop::After(lat, _) => {
                 self.msgs[mi].live += 1;
@@ -927,6 +945,9 @@ impl<'m> Sim<'m> {
         let delay = policy.delay_ns(done, self.msgs[mi].prev_delay_ns, &mut r);
         let elapsed = now - self.msgs[mi].first_pub_ns;
         let allowed = policy.allows(done, elapsed, delay);
+        if let Some(b) = &mut self.producer_budget[p] {
+            b.on_failure(now);
+        }
         let budget_ok = allowed
             && self.producer_budget[p]
                 .as_mut()
@@ -937,9 +958,6 @@ impl<'m> Sim<'m> {
         if allowed && budget_ok {
             if self.msgs[mi].in_window {
                 self.stats.producer_retries += 1;
-            }
-            if let Some(b) = &mut self.producer_budget[p] {
-                b.on_failure(now);
             }
             self.msgs[mi].prev_delay_ns = delay;
             self.msgs[mi].live += 1;
@@ -1025,6 +1043,12 @@ impl<'m> Sim<'m> {
     ) {
         let now = self.q.now();
         self.msgs[mi].live -= 1;
+        let producer = self.msgs[mi].producer as usize;
+        if from_producer && self.producer_epoch[producer] != self.msgs[mi].pub_epoch {
+            // The producer crashed while this publish was on the wire.
+            self.publish_lost(mi, "producer-crash");
+            return;
+        }
         if !self.broker_up {
             // Connection refused: a producer with confirms sees the error.
             if from_producer
@@ -1116,11 +1140,12 @@ impl<'m> Sim<'m> {
                     if self.msgs[mi].in_window {
                         self.stats.queues[qi].blocked += 1;
                     }
-                    let c = self.new_copy(mi, qi, serial, persistent, now);
-                    self.dead_letter(c, "overflow", st::QUEUED);
+                    // Confirm first: dead-lettering may end the message.
                     if from_producer {
                         self.send_confirm(mi, publish, true);
                     }
+                    let c = self.new_copy(mi, qi, serial, persistent, now);
+                    self.dead_letter(c, "overflow", st::QUEUED);
                     return;
                 }
             }
@@ -1138,7 +1163,7 @@ impl<'m> Sim<'m> {
             match pm.confirm {
                 Confirm::None => {}
                 Confirm::AfterFsync if fsync > 0 && qm.durable && persistent => {
-                    let boundary = (now / fsync + 1).saturating_mul(fsync);
+                    let boundary = self.next_fsync(qi, now);
                     self.msgs[mi].live += 1;
                     self.q.schedule(
                         boundary,
@@ -1153,6 +1178,20 @@ impl<'m> Sim<'m> {
             }
         }
         self.dispatch(qi);
+    }
+
+    /// The first fsync of queue `qi` after `now`. Fsyncs run every
+    /// `fsync_interval` from a phase drawn once per run, so that a crash
+    /// at a round time does not fall on an fsync by construction.
+    fn next_fsync(&self, qi: usize, now: Nanos) -> Nanos {
+        let f = self.m.queues[qi].fsync_ns.max(1);
+        let phase = self.queues[qi].fsync_phase_ns % f;
+        if now < phase {
+            return phase;
+        }
+        ((now - phase) / f + 1)
+            .saturating_mul(f)
+            .saturating_add(phase)
     }
 
     fn new_copy(&mut self, mi: u32, qi: usize, serial: u32, persistent: bool, now: Nanos) -> u32 {
@@ -1332,7 +1371,7 @@ impl<'m> Sim<'m> {
         let epoch = self.insts[i as usize].epoch;
         let serial = self.copies[c].serial;
         let hop_no = self.copies[c].hops;
-        match self.hop(mi, serial, hop_no) {
+        match self.hop(mi, serial, hop_no, Link::Delivery) {
             Hop::Lost => {
                 // The delivery vanished: the consumer never sees it. Its slot
                 // is free again; the broker waits for the ack timeout.
@@ -1700,7 +1739,7 @@ impl<'m> Sim<'m> {
         let serial = self.copies[c].serial;
         self.copies[c].hops += 1;
         let hop_no = self.copies[c].hops;
-        match self.hop(mi, serial, hop_no) {
+        match self.hop(mi, serial, hop_no, Link::Ack) {
             Hop::Lost => {
                 // The broker will redeliver at the ack timeout.
                 self.copies[c].dup_cause = "network";
@@ -1716,12 +1755,15 @@ impl<'m> Sim<'m> {
             Hop::After(lat, _) => {
                 self.copies[c].holders += 1;
                 self.msgs[mi].live += 1;
+                let epoch = self.insts[i as usize].epoch;
                 self.deliver_ev(
                     lat,
                     Ev::Ack {
                         copy: c,
                         delivery,
                         kind,
+                        inst: i,
+                        epoch,
                     },
                 );
             }
@@ -1845,8 +1887,23 @@ impl<'m> Sim<'m> {
         }
     }
 
-    fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind) {
+    fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
         // The ack event held the copy and its message.
+        if self.insts[inst as usize].epoch != epoch {
+            // The consumer crashed while its ack was on the wire: the ack
+            // died with the connection. The broker requeues the delivery as
+            // for any other unacked delivery of a crashed consumer.
+            let qi = self.copies[c].queue as usize;
+            if self.copies[c].state == CState::InFlight && self.copies[c].delivery == delivery {
+                self.copies[c].dup_cause = "consumer-crash";
+                if self.m.queues[qi].crash_requeue_immediate && self.broker_up {
+                    self.cancelled();
+                    self.redeliver(c, "consumer-crash");
+                }
+            }
+            self.unhold(c);
+            return;
+        }
         let valid = self.broker_up
             && self.copies[c].state == CState::InFlight
             && self.copies[c].delivery == delivery;
@@ -2242,6 +2299,7 @@ impl<'m> Sim<'m> {
             return;
         }
         self.producers_up[p] = false;
+        self.producer_epoch[p] = self.producer_epoch[p].wrapping_add(1);
         if self.m.producers[p].outbox {
             return; // the outbox keeps every unconfirmed message
         }
@@ -2289,7 +2347,12 @@ impl<'m> Sim<'m> {
         for c in at_broker {
             let qm = &self.m.queues[self.copies[c].queue as usize];
             let fsync = qm.fsync_ns;
-            let last_fsync = now.checked_div(fsync).map_or(now, |k| k * fsync);
+            let qi = self.copies[c].queue as usize;
+            let last_fsync = if fsync == 0 {
+                now
+            } else {
+                self.next_fsync(qi, now).saturating_sub(fsync)
+            };
             let from = match self.copies[c].state {
                 CState::Ready => st::QUEUED,
                 CState::Delayed => st::WAITING_RETRY,

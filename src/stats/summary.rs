@@ -171,6 +171,9 @@ pub fn recovery(m: &Model, samples: &[Sample], faults: &[FaultRecord], warmup_s:
     if last_end >= horizon {
         return json!({ "recovered": false, "seconds": Value::Null, "last_fault_end": last_end, "note": "the last fault ends after the producers stop" });
     }
+    if idx.is_empty() {
+        return json!({ "recovered": Value::Null, "seconds": Value::Null, "last_fault_end": last_end, "note": "no sample between the end of the last fault and the end of publishing" });
+    }
     match recovered_at {
         Some(t) => {
             json!({ "recovered": true, "seconds": (t - last_end).max(0.0), "last_fault_end": last_end })
@@ -199,6 +202,7 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         ("duplicates_prevented", c.duplicates_prevented),
         ("duplicates_slipped", c.duplicates_slipped),
         ("stale_acks", c.stale_acks),
+        ("acks_lost", c.acks_lost),
     ] {
         messages.insert(k.into(), json!(v));
     }
