@@ -308,10 +308,8 @@ struct Queue {
     dedup_s: Option<u32>,
 }
 
-/// `known_bugs`: also generate what is known to break the simulator
-/// (overflow = "dead-letter", see tests/corpus/bug_*.toml).
-fn queue(known_bugs: bool) -> impl Strategy<Value = Queue> {
-    let overflows = if known_bugs { OVERFLOWS.len() } else { 2 };
+fn queue() -> impl Strategy<Value = Queue> {
+    let overflows = OVERFLOWS.len();
     (
         prop::option::weighted(0.4, 0..PRESETS.len()),
         prop::option::weighted(0.3, (0u64..50, 0..overflows)),
@@ -618,14 +616,14 @@ fn scenario(known_bugs: bool) -> impl Strategy<Value = Scenario> {
             prop::option::weighted(0.3, 0u32..100),
             prop::option::weighted(0.2, 1u32..30),
         ),
-        prop::collection::vec(queue(known_bugs), 1..=3),
+        prop::collection::vec(queue(), 1..=3),
         prop::collection::vec(producer(15.0), 1..=3),
         prop::collection::vec(consumer(true), 1..=3),
         prop::option::weighted(0.3, network()),
         prop::collection::vec(fault(), 0..=2),
     )
-        .prop_map(move
-            |(
+        .prop_map(
+            move |(
                 (seed, duration_s, drain_s, warmup, sample_s),
                 queues,
                 producers,
@@ -793,7 +791,10 @@ impl Scenario {
                 let mut r = r.clone();
                 // Known bug: an immediate, unlimited producer retry spins
                 // forever while the broker is down (bug_producer_retry_livelock).
-                if !self.known_bugs && matches!(r.backoff, Backoff::None) && r.max_attempts.is_none() {
+                if !self.known_bugs
+                    && matches!(r.backoff, Backoff::None)
+                    && r.max_attempts.is_none()
+                {
                     r.max_attempts = Some(5);
                 }
                 let _ = writeln!(s, "retry = {}", r.toml());
@@ -876,7 +877,17 @@ impl Scenario {
                 let _ = writeln!(s, "retry = {}", r.toml());
             }
             if let Some(m) = c.retry_mode {
-                let _ = writeln!(s, "retry_mode = \"{}\"", RETRY_MODES[m]);
+                let mut mode = RETRY_MODES[m];
+                // Known bug: a consumer crash during an in-handler retry
+                // wraps the busy count (bug_in_handler_crash_utilisation_wraps).
+                let crashes = self
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f, Fault::ConsumerCrash { .. }));
+                if !self.known_bugs && crashes && mode == "in-handler" {
+                    mode = "delay";
+                }
+                let _ = writeln!(s, "retry_mode = \"{mode}\"");
             }
             if let Some(w) = c.idempotency_s {
                 let _ = writeln!(s, "idempotency = {{ window = \"{w}s\" }}");
@@ -1231,15 +1242,7 @@ fn check_summary(s: &Map<String, Value>, strict_max: bool) -> Result<(), String>
 /// Loads, runs twice, checks the invariants and determinism.
 fn check_all(text: &str, strict_max: bool) -> Result<(), String> {
     let m = load(text)?;
-    let t0 = std::time::Instant::now();
     let (s1, j1) = summary(&m, 1, 1)?;
-    if std::env::var("SLOW_DEBUG").is_ok() && t0.elapsed() > Duration::from_millis(300) {
-        eprintln!(
-            "SLOW {:?} events {:?}\n{text}",
-            t0.elapsed(),
-            s1.get("simulation")
-        );
-    }
     check_summary(&s1, strict_max)?;
     if s1.get("partial") == Some(&Value::Bool(true)) {
         check_progress(&m)?;
@@ -1314,9 +1317,6 @@ fn littles_law(text: &str) -> Result<(), String> {
             continue; // too few messages for a tight estimate, or no consumer
         }
         let err = num(q, &["queueing", "littles_law_error"]).ok_or("no littles_law_error")?;
-        if std::env::var("LITTLE_DEBUG").is_ok() {
-            eprintln!("LITTLE {name} n={:.0} err={err:.5}", lambda * window);
-        }
         if err >= 0.05 {
             return Err(format!(
                 "queue {name}: Little's law error {err:.4} (L {:?}, lambda_eff {lambda}, W {:?})",
@@ -1335,7 +1335,7 @@ fn report(text: &str, r: Result<(), String>) -> Result<(), TestCaseError> {
 // -------------------------------------------------------------- properties
 
 proptest! {
-    #![proptest_config(config(250, 0x1a7a_0001))]
+    #![proptest_config(config(1500, 0x1a7a_0001))]
 
     /// No panic, conservation, no negative counts, ordered percentiles
     /// (within the histogram's 1% precision), and determinism.
@@ -1347,7 +1347,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(40, 0x1a7a_0002))]
+    #![proptest_config(config(150, 0x1a7a_0002))]
 
     /// Three replications give the same summary on one thread and on two.
     #[test]
@@ -1369,7 +1369,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(250, 0x1a7a_0001))]
+    #![proptest_config(config(1500, 0x1a7a_0001))]
 
     /// As `random_scenarios_keep_the_invariants`, with p999 <= max exactly.
     #[test]
@@ -1381,12 +1381,13 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(250, 0x1a7a_0004))]
+    #![proptest_config(config(1500, 0x1a7a_0004))]
 
-    /// Everything, including overflow = "dead-letter".
+    /// Without the generator's detours around the known bugs
+    /// (bug_producer_retry_livelock, bug_in_handler_crash_utilisation_wraps).
     #[test]
-    #[ignore = "bug: overflow = \"dead-letter\" on a full queue panics (tests/corpus/bug_overflow_dead_letter_panics.toml)"]
-    fn random_scenarios_with_every_overflow_keep_the_invariants(sc in scenario(true)) {
+    #[ignore = "bug: producer retry livelock while the broker is down; in-handler retry + consumer crash wraps utilisation"]
+    fn random_scenarios_without_workarounds_keep_the_invariants(sc in scenario(true)) {
         let text = sc.render();
         report(&text, check_all(&text, false))?;
     }
@@ -1417,14 +1418,58 @@ fn kitchen_sink_keeps_the_invariants() {
     report(&text, check_threads(&text)).unwrap();
 }
 
+/// Regression (fixed in 6142077): overflow = "dead-letter" on a full
+/// queue panicked in Sim::send_confirm.
 #[test]
-#[ignore = "bug: overflow = \"dead-letter\" on a full queue panics: `indexing a free slab slot` in Sim::send_confirm"]
-fn bug_overflow_dead_letter_panics() {
-    run_corpus("bug_overflow_dead_letter_panics.toml", false);
+fn overflow_dead_letter_on_a_full_queue_runs() {
+    run_corpus("overflow_dead_letter_full_queue.toml", false);
+}
+
+#[test]
+#[ignore = "bug: a consumer crash during an in-handler retry wraps the busy count: utilisation ~1e19"]
+fn bug_in_handler_crash_utilisation_wraps() {
+    run_corpus("bug_in_handler_crash_utilisation_wraps.toml", false);
 }
 
 #[test]
 #[ignore = "bug: producer retry backoff = \"none\" without max_attempts livelocks (time stops) while the broker is down"]
 fn bug_producer_retry_livelock() {
     run_corpus("bug_producer_retry_livelock.toml", false);
+}
+
+#[test]
+#[ignore = "bug: latency p99/p999 above latency max (histogram highest-equivalent values)"]
+fn bug_p999_above_max() {
+    run_corpus("bug_p999_above_max.toml", true);
+}
+
+/// The resource guard must refuse what would exhaust memory or run for
+/// hours; these are accepted today (checked without running them).
+fn guard_refuses(name: &str) {
+    let text = corpus(name);
+    let m = load(&text).unwrap();
+    let plan = Plan {
+        replications: 1,
+        jobs: 1,
+        precision: None,
+        max_replications: 1,
+        limits: Limits::default(),
+        seed: m.seed,
+    };
+    assert!(
+        experiment::guard::check(&m, &plan, false).is_err(),
+        "{name}: the guard lets a run through that never finishes"
+    );
+}
+
+#[test]
+#[ignore = "bug: sample_interval = \"1ns\" over 1h passes the guard; the run eats ~10 GB and never ends"]
+fn bug_guard_sample_interval() {
+    guard_refuses("bug_guard_sample_interval.toml");
+}
+
+#[test]
+#[ignore = "bug: pareto interarrival with shape ~1 passes the guard (it uses the mean); ~3e8 arrivals/min, ~10 GB"]
+fn bug_guard_heavy_tailed_interarrival() {
+    guard_refuses("bug_guard_heavy_tailed_interarrival.toml");
 }

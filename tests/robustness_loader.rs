@@ -1156,9 +1156,9 @@ fn capacity_zero_is_accepted_and_only_direct_deliveries_pass() {
     );
 }
 
-/// See tests/corpus/bug_overflow_dead_letter_panics.toml.
+/// Regression (fixed in 6142077): overflow = "dead-letter" on a full queue
+/// panicked (tests/corpus/overflow_dead_letter_full_queue.toml).
 #[test]
-#[ignore = "bug: overflow = \"dead-letter\" on a full queue panics (send_confirm indexes a freed message, src/sim/mod.rs)"]
 fn capacity_zero_with_dead_letter_overflow_runs() {
     let s = ok_of(&tpl(
         "",
