@@ -157,6 +157,21 @@ pub fn human_secs(secs: f64) -> String {
     }
 }
 
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a duration: a number with a unit (ns, us, ms, s, m, h, d), e.g. \"250ms\", or a number of seconds",
+            "anyOf": [
+                { "type": "string", "pattern": "^\\s*[0-9.eE+-]+\\s*(ns|us|µs|ms|s|sec|m|min|h|d)?\\s*$" },
+                { "type": "number", "minimum": 0 }
+            ]
+        })
+    }
+}
+
 impl Serialize for Duration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format_ns(self.0))

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 pub use load::{load_file, load_str, LoadOptions, ScenarioError};
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct Scenario {
     pub expect: Option<ExpectCfg>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Simulation {
     /// Shown in reports and used for the default output folder.
@@ -68,6 +68,18 @@ pub struct Simulation {
 pub enum Warmup {
     Fixed(Duration),
     Auto,
+}
+
+impl schemars::JsonSchema for Warmup {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Warmup".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a duration, or \"auto\" for the MSER-5 truncation rule",
+            "anyOf": [g.subschema_for::<Duration>(), { "const": "auto" }]
+        })
+    }
 }
 
 impl Serialize for Warmup {
@@ -102,7 +114,7 @@ impl<'de> Deserialize<'de> for Warmup {
 /// A probability distribution of a duration, given by its mean where it has
 /// one so that users think in latencies:
 /// `{ dist = "lognormal", mean = "80ms", sd = "40ms" }`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DistCfg {
     /// exponential, constant, uniform, normal, lognormal, erlang, gamma,
@@ -122,7 +134,7 @@ pub struct DistCfg {
 }
 
 /// How a producer's messages arrive.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArrivalCfg {
     /// poisson, constant, schedule, or a distribution name for the
@@ -147,14 +159,14 @@ pub struct ArrivalCfg {
     pub schedule: Option<Vec<RatePiece>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatePiece {
     pub at: Duration,
     pub rate: f64,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerCfg {
     pub name: Option<String>,
@@ -182,7 +194,7 @@ pub struct ProducerCfg {
     pub retry_budget: Option<RetryBudgetConfig>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueCfg {
     pub name: Option<String>,
@@ -217,7 +229,7 @@ pub struct QueueCfg {
     pub redrive: Option<RedriveCfg>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedriveCfg {
     /// When the move task starts.
@@ -226,7 +238,7 @@ pub struct RedriveCfg {
     pub rate: f64,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerCfg {
     pub name: Option<String>,
@@ -265,14 +277,14 @@ pub struct ConsumerCfg {
     pub preset: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdempotencyCfg {
     /// How long a processed message id is remembered.
     pub window: Duration,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkCfg {
     /// Latency of each hop (producer to broker, broker to consumer, and back).
@@ -291,7 +303,7 @@ pub struct NetworkCfg {
     pub ack_loss: Option<f64>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultCfg {
     /// consumer-crash, broker-crash, producer-crash, dependency-outage, partition.
@@ -319,12 +331,13 @@ pub struct FaultCfg {
     pub between: Option<Vec<String>>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantCfg {
     pub name: String,
     /// Overrides, as `--set` takes them: `{ "consumer.retry.backoff" = "none" }`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub set: BTreeMap<String, toml::Value>,
     /// Expectations for this variant, in place of the scenario's `[expect]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,7 +345,7 @@ pub struct VariantCfg {
 }
 
 /// Expectations that `mqsim check` enforces.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectCfg {
     /// Messages lost at most (a count).

@@ -90,7 +90,7 @@ use crate::time::{Duration, Nanos, MAX_DURATION_NS, NS_PER_S};
 use serde::{Deserialize, Serialize};
 
 /// The shape of the delay sequence (see the module table).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackoffKind {
     /// Retry immediately.
@@ -109,7 +109,7 @@ pub enum BackoffKind {
 }
 
 /// How the backoff's delay is randomised (see the module table).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Jitter {
     /// The delay as computed.
@@ -153,7 +153,7 @@ impl Jitter {
 /// A retry policy: the backoff, its jitter and the limits.
 ///
 /// The default is "retry immediately, without limit" (`backoff = "none"`).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, Default)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     pub backoff: BackoffKind,

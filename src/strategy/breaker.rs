@@ -75,7 +75,7 @@ fn default_half_open_calls() -> u32 {
 }
 
 /// How the closed state's sliding window is measured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum WindowKind {
     /// The last `window` calls.
@@ -87,7 +87,7 @@ pub enum WindowKind {
 
 /// A breaker as written in a scenario (`breaker = { .. }`); every key is
 /// optional, defaulting to resilience4j's value.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerConfig {
     /// Failure fraction that opens the breaker, in (0, 1] (default 0.5).

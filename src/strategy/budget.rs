@@ -73,7 +73,7 @@ fn default_ttl() -> Duration {
 }
 
 /// A retry budget as written in a scenario (`retry_budget = { kind = .. }`).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RetryBudgetConfig {
     /// gRPC retry throttling (gRFC A6).
