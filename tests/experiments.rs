@@ -5,8 +5,15 @@ use common::*;
 use std::process::Command;
 
 fn mqsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mqsim")).args(args).output().expect("runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(env!("CARGO_BIN_EXE_mqsim"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn tmpdir(name: &str) -> std::path::PathBuf {
@@ -22,35 +29,75 @@ fn tmpdir(name: &str) -> std::path::PathBuf {
 #[test]
 fn common_random_numbers_narrow_the_difference() {
     let reps = 10;
-    let a = scenario_file("scenarios/flaky-downstream.toml", &["simulation.duration=\"15m\"", "consumer.retry_mode=\"requeue\""]);
-    let b = scenario_file("scenarios/flaky-downstream.toml", &["simulation.duration=\"15m\""]);
+    let a = scenario_file(
+        "scenarios/flaky-downstream.toml",
+        &[
+            "simulation.duration=\"15m\"",
+            "consumer.retry_mode=\"requeue\"",
+        ],
+    );
+    let b = scenario_file(
+        "scenarios/flaky-downstream.toml",
+        &["simulation.duration=\"15m\""],
+    );
     let run = |s: &mqsim::scenario::Scenario, seed: u64| {
         let m = mqsim::model::compile(s).unwrap();
         let out = mqsim::experiment::run(&m, &plan(reps, 0, seed));
-        out.reps.iter().map(|r| r.metrics["latency"]["mean"].as_f64().unwrap()).collect::<Vec<f64>>()
+        out.reps
+            .iter()
+            .map(|r| r.metrics["latency"]["mean"].as_f64().unwrap())
+            .collect::<Vec<f64>>()
     };
     let xa = run(&a, 1);
     let xb_common = run(&b, 1);
     let xb_indep = run(&b, 2);
     let crn = mqsim::stats::ci::paired_t_test(&xb_common, &xa).unwrap();
     let indep = mqsim::stats::ci::paired_t_test(&xb_indep, &xa).unwrap();
-    assert!(crn.half_width * 2.0 < indep.half_width, "CRN half-width {} vs independent {}", crn.half_width, indep.half_width);
-    assert!(crn.significant, "delayed retries have a higher mean latency, and CRN shows it");
+    assert!(
+        crn.half_width * 2.0 < indep.half_width,
+        "CRN half-width {} vs independent {}",
+        crn.half_width,
+        indep.half_width
+    );
+    assert!(
+        crn.significant,
+        "delayed retries have a higher mean latency, and CRN shows it"
+    );
 }
 
 #[test]
 fn compare_reports_every_variant_relative_to_the_best() {
     let dir = tmpdir("compare");
-    let (code, out, err) = mqsim(&["compare", "scenarios/flaky-downstream.toml", "-r", "3", "--set", "simulation.duration=\"10m\"", "--format", "json", "--out", dir.to_str().unwrap()]);
+    let (code, out, err) = mqsim(&[
+        "compare",
+        "scenarios/flaky-downstream.toml",
+        "-r",
+        "3",
+        "--set",
+        "simulation.duration=\"10m\"",
+        "--format",
+        "json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["variants"].as_object().unwrap().len(), 5);
     let lat = &v["comparison"]["metrics"]["latency mean (s)"];
-    let best = lat.as_object().unwrap().values().filter(|e| e["best"] == true).count();
+    let best = lat
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|e| e["best"] == true)
+        .count();
     assert!(best >= 1);
     assert!(lat["full-jitter"]["p_value"].is_number());
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 5 * 3, "one row per variant and replication");
+    assert_eq!(
+        csv.lines().count(),
+        1 + 5 * 3,
+        "one row per variant and replication"
+    );
 }
 
 #[test]
@@ -58,16 +105,32 @@ fn check_exit_codes_and_junit() {
     let dir = tmpdir("check");
     let junit = dir.join("junit.xml");
     let md = dir.join("summary.md");
-    let (code, out, err) = mqsim(&["check", "scenarios/mm1k.toml", "--no-files", "--junit", junit.to_str().unwrap(), "--markdown", md.to_str().unwrap()]);
+    let (code, out, err) = mqsim(&[
+        "check",
+        "scenarios/mm1k.toml",
+        "--no-files",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("PASS"));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_junit(&xml, 2, 0);
     // Now a failing expectation.
     let bad = dir.join("bad.toml");
-    let text = std::fs::read_to_string("scenarios/mm1k.toml").unwrap().replace("mean_latency_max = \"5s\"", "mean_latency_max = \"1s\"");
+    let text = std::fs::read_to_string("scenarios/mm1k.toml")
+        .unwrap()
+        .replace("mean_latency_max = \"5s\"", "mean_latency_max = \"1s\"");
     std::fs::write(&bad, text).unwrap();
-    let (code, out, _) = mqsim(&["check", bad.to_str().unwrap(), "--no-files", "--junit", junit.to_str().unwrap()]);
+    let (code, out, _) = mqsim(&[
+        "check",
+        bad.to_str().unwrap(),
+        "--no-files",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(out.contains("FAIL") && out.contains("mean_latency_max"));
     assert_junit(&std::fs::read_to_string(&junit).unwrap(), 2, 1);
@@ -87,9 +150,17 @@ fn assert_junit(xml: &str, cases: usize, failures: usize) {
         if tag.starts_with('?') {
             continue;
         }
-        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_alphanumeric()).collect();
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_alphanumeric())
+            .collect();
         if tag.starts_with('/') {
-            assert_eq!(stack.pop().as_deref(), Some(name.as_str()), "mismatched </{name}>");
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.as_str()),
+                "mismatched </{name}>"
+            );
         } else if !tag.ends_with('/') {
             stack.push(name);
         }
@@ -103,7 +174,12 @@ fn assert_junit(xml: &str, cases: usize, failures: usize) {
 fn assert_png(path: &std::path::Path) {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(b.len() > 1000, "{} is tiny", path.display());
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
 }
 
 fn assert_svg(path: &std::path::Path) {
@@ -117,16 +193,42 @@ fn assert_svg(path: &std::path::Path) {
 #[test]
 fn every_chart_type_renders() {
     let dir = tmpdir("charts");
-    let (code, _, err) = mqsim(&["compare", "scenarios/retry-storm.toml", "-r", "1", "--charts", "-q", "--out", dir.to_str().unwrap()]);
+    let (code, _, err) = mqsim(&[
+        "compare",
+        "scenarios/retry-storm.toml",
+        "-r",
+        "1",
+        "--charts",
+        "-q",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
-    for stem in ["latency-cdf", "outcomes", "timeseries-immediate", "orbit-immediate-requests"] {
+    for stem in [
+        "latency-cdf",
+        "outcomes",
+        "timeseries-immediate",
+        "orbit-immediate-requests",
+    ] {
         assert_png(&dir.join(format!("{stem}.png")));
         assert_svg(&dir.join(format!("{stem}.svg")));
     }
     let sweep = tmpdir("sweep");
     let (code, _, err) = mqsim(&[
-        "sweep", "scenarios/mm1.toml", "--param", "producer.arrival.rate", "--values", "0.3,0.6,0.8", "-r", "3",
-        "--set", "simulation.duration=\"2h\"", "--charts", "-q", "--out", sweep.to_str().unwrap(),
+        "sweep",
+        "scenarios/mm1.toml",
+        "--param",
+        "producer.arrival.rate",
+        "--values",
+        "0.3,0.6,0.8",
+        "-r",
+        "3",
+        "--set",
+        "simulation.duration=\"2h\"",
+        "--charts",
+        "-q",
+        "--out",
+        sweep.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
     assert_png(&sweep.join("sweep-latency_mean.png"));
@@ -143,25 +245,60 @@ fn merged_shards_equal_one_machine() {
     let parts = tmpdir("parts");
     let merged = tmpdir("merged");
     let common = ["-r", "3", "--set", "simulation.duration=\"10m\"", "-q"];
-    let mut args = vec!["sweep", "scenarios/flaky-downstream.toml", "--param", "producer.arrival.rate", "--values", "30,50", "--out", whole.to_str().unwrap()];
+    let mut args = vec![
+        "sweep",
+        "scenarios/flaky-downstream.toml",
+        "--param",
+        "producer.arrival.rate",
+        "--values",
+        "30,50",
+        "--out",
+        whole.to_str().unwrap(),
+    ];
     args.extend(common);
     let (code, _, err) = mqsim(&args);
     assert_eq!(code, 0, "{err}");
     for i in 1..=3 {
         let shard = format!("{i}/3");
-        let mut a = vec!["sweep", "scenarios/flaky-downstream.toml", "--param", "producer.arrival.rate", "--values", "30,50", "--out", parts.to_str().unwrap(), "--shard", &shard];
+        let mut a = vec![
+            "sweep",
+            "scenarios/flaky-downstream.toml",
+            "--param",
+            "producer.arrival.rate",
+            "--values",
+            "30,50",
+            "--out",
+            parts.to_str().unwrap(),
+            "--shard",
+            &shard,
+        ];
         a.extend(common);
         let (code, _, err) = mqsim(&a);
         assert_eq!(code, 0, "{err}");
     }
-    let (code, _, err) = mqsim(&["merge", parts.to_str().unwrap(), "--out", merged.to_str().unwrap(), "-q"]);
+    let (code, _, err) = mqsim(&[
+        "merge",
+        parts.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+        "-q",
+    ]);
     assert_eq!(code, 0, "{err}");
     for f in ["summary.json", "sweep.csv"] {
-        assert_eq!(std::fs::read(whole.join(f)).unwrap(), std::fs::read(merged.join(f)).unwrap(), "{f} differs");
+        assert_eq!(
+            std::fs::read(whole.join(f)).unwrap(),
+            std::fs::read(merged.join(f)).unwrap(),
+            "{f} differs"
+        );
     }
     // A missing shard is an error, not a silent partial result.
     std::fs::remove_file(parts.join("part-2-of-3.json")).unwrap();
-    let (code, _, err) = mqsim(&["merge", parts.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    let (code, _, err) = mqsim(&[
+        "merge",
+        parts.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("missing jobs"));
 }
@@ -169,11 +306,29 @@ fn merged_shards_equal_one_machine() {
 /// A run stopped by --max-events writes valid JSON marked partial.
 #[test]
 fn stopped_runs_are_marked_partial() {
-    let (code, out, err) = mqsim(&["run", "scenarios/mm1.toml", "--max-events", "1000", "--format", "json", "--no-files"]);
+    let (code, out, err) = mqsim(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--max-events",
+        "1000",
+        "--format",
+        "json",
+        "--no-files",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["partial"], true);
-    let (code, out, _) = mqsim(&["run", "scenarios/mm1.toml", "--max-wall", "1ms", "--set", "simulation.duration=\"3000h\"", "--format", "json", "--no-files"]);
+    let (code, out, _) = mqsim(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--max-wall",
+        "1ms",
+        "--set",
+        "simulation.duration=\"3000h\"",
+        "--format",
+        "json",
+        "--no-files",
+    ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["partial"], true);

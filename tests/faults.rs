@@ -35,20 +35,36 @@ fn auto_ack_loses_and_ack_after_processing_duplicates() {
     let auto = summary(&scenario(&crash_scenario("on-receive")), 1, 1);
     assert_conserved(&auto);
     assert!(get(&auto, "messages.lost") > 0.0);
-    assert_eq!(auto["messages"]["lost_by_cause"]["auto-ack-crash"].as_f64(), Some(get(&auto, "messages.lost")));
+    assert_eq!(
+        auto["messages"]["lost_by_cause"]["auto-ack-crash"].as_f64(),
+        Some(get(&auto, "messages.lost"))
+    );
     let late = summary(&scenario(&crash_scenario("after-processing")), 1, 1);
     assert_conserved(&late);
     assert_eq!(get(&late, "messages.lost"), 0.0);
     assert!(get(&late, "messages.duplicates") > 0.0);
-    assert!(late["messages"]["duplicates_by_cause"]["consumer-crash"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(
+        late["messages"]["duplicates_by_cause"]["consumer-crash"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
 }
 
 #[test]
 fn transient_queue_loses_and_durable_with_fsync_confirms_does_not() {
-    let transient = scenario_file("scenarios/broker-crash.toml", &["queue.durable=false", "producer.confirm=\"none\""]);
+    let transient = scenario_file(
+        "scenarios/broker-crash.toml",
+        &["queue.durable=false", "producer.confirm=\"none\""],
+    );
     let t = summary(&transient, 1, 1);
     assert_conserved(&t);
-    assert!(t["messages"]["lost_by_cause"]["broker-crash"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(
+        t["messages"]["lost_by_cause"]["broker-crash"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
     let durable = scenario_file("scenarios/broker-crash.toml", &[]);
     let d = summary(&durable, 2, 0);
     assert_eq!(get(&d, "messages.lost"), 0.0);
@@ -56,10 +72,26 @@ fn transient_queue_loses_and_durable_with_fsync_confirms_does_not() {
 
 #[test]
 fn producer_crash_loses_without_outbox_and_not_with() {
-    let plain = summary(&scenario_file("scenarios/producer-crash-outbox.toml", &[]), 2, 0);
+    let plain = summary(
+        &scenario_file("scenarios/producer-crash-outbox.toml", &[]),
+        2,
+        0,
+    );
     assert_conserved(&plain);
-    assert!(plain["messages"]["lost_by_cause"]["producer-crash"].as_f64().unwrap_or(0.0) > 0.0);
-    let outbox = summary(&scenario_file("scenarios/producer-crash-outbox.toml", &["producer.outbox=true"]), 2, 0);
+    assert!(
+        plain["messages"]["lost_by_cause"]["producer-crash"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    let outbox = summary(
+        &scenario_file(
+            "scenarios/producer-crash-outbox.toml",
+            &["producer.outbox=true"],
+        ),
+        2,
+        0,
+    );
     assert_eq!(get(&outbox, "messages.lost"), 0.0);
 }
 
@@ -118,7 +150,10 @@ mttr = { dist = "exponential", mean = "1m" }
     let hw = get(&s, "ci95.availability.consumer");
     let theory = 10.0 / 11.0;
     assert!((get(&s, "markov.availability.consumer.theory") - theory).abs() < 1e-12);
-    assert!((a - theory).abs() < 2.0 * hw.max(1e-4), "availability {a} ± {hw} vs {theory}");
+    assert!(
+        (a - theory).abs() < 2.0 * hw.max(1e-4),
+        "availability {a} ± {hw} vs {theory}"
+    );
 }
 
 /// A short brown-out at high load: immediate client retries never recover
@@ -127,7 +162,10 @@ mttr = { dist = "exponential", mean = "1m" }
 fn retry_storm_is_metastable_without_budget_and_recovers_with_it() {
     let immediate = summary(&scenario_file("scenarios/retry-storm.toml", &[]), 2, 0);
     assert_eq!(immediate["recovery"]["recovered"].as_bool(), Some(false));
-    assert!(get(&immediate, "messages.attempts") > 1.3, "the retries amplify the load");
+    assert!(
+        get(&immediate, "messages.attempts") > 1.3,
+        "the retries amplify the load"
+    );
     let jitter = summary(
         &scenario_file(
             "scenarios/retry-storm.toml",

@@ -17,7 +17,6 @@
 //!   (`littles_law_error` < 0.05) on queues that saw thousands of messages.
 //!
 //! Known simulator bugs are reproduced by tests/corpus/bug_*.toml and the
-//! `#[ignore = "bug: ..."]` tests below.
 //!
 //! Run: cargo test --release --test robustness_invariants
 
@@ -1373,7 +1372,6 @@ proptest! {
 
     /// As `random_scenarios_keep_the_invariants`, with p999 <= max exactly.
     #[test]
-    #[ignore = "bug: latency p999 (histogram's highest equivalent value) can exceed latency max, e.g. tests/corpus/bug_p999_above_max.toml"]
     fn latency_percentiles_never_exceed_the_max(sc in scenario(false)) {
         let text = sc.render();
         report(&text, check_all(&text, true))?;
@@ -1386,7 +1384,6 @@ proptest! {
     /// Without the generator's detours around the known bugs
     /// (bug_producer_retry_livelock, bug_in_handler_crash_utilisation_wraps).
     #[test]
-    #[ignore = "bug: producer retry livelock while the broker is down; in-handler retry + consumer crash wraps utilisation"]
     fn random_scenarios_without_workarounds_keep_the_invariants(sc in scenario(true)) {
         let text = sc.render();
         report(&text, check_all(&text, false))?;
@@ -1426,19 +1423,16 @@ fn overflow_dead_letter_on_a_full_queue_runs() {
 }
 
 #[test]
-#[ignore = "bug: a consumer crash during an in-handler retry wraps the busy count: utilisation ~1e19"]
 fn bug_in_handler_crash_utilisation_wraps() {
     run_corpus("bug_in_handler_crash_utilisation_wraps.toml", false);
 }
 
 #[test]
-#[ignore = "bug: producer retry backoff = \"none\" without max_attempts livelocks (time stops) while the broker is down"]
 fn bug_producer_retry_livelock() {
     run_corpus("bug_producer_retry_livelock.toml", false);
 }
 
 #[test]
-#[ignore = "bug: latency p99/p999 above latency max (histogram highest-equivalent values)"]
 fn bug_p999_above_max() {
     run_corpus("bug_p999_above_max.toml", true);
 }
@@ -1463,13 +1457,11 @@ fn guard_refuses(name: &str) {
 }
 
 #[test]
-#[ignore = "bug: sample_interval = \"1ns\" over 1h passes the guard; the run eats ~10 GB and never ends"]
 fn bug_guard_sample_interval() {
     guard_refuses("bug_guard_sample_interval.toml");
 }
 
 #[test]
-#[ignore = "bug: pareto interarrival with shape ~1 passes the guard (it uses the mean); ~3e8 arrivals/min, ~10 GB"]
 fn bug_guard_heavy_tailed_interarrival() {
     guard_refuses("bug_guard_heavy_tailed_interarrival.toml");
 }

@@ -3,8 +3,17 @@
 mod common;
 use common::*;
 
-fn queue_text(rate: f64, service: &str, count: u32, capacity: Option<u64>, hours: u32, seed: u64) -> String {
-    let cap = capacity.map(|c| format!("capacity = {c}\noverflow = \"reject-publish\"")).unwrap_or_default();
+fn queue_text(
+    rate: f64,
+    service: &str,
+    count: u32,
+    capacity: Option<u64>,
+    hours: u32,
+    seed: u64,
+) -> String {
+    let cap = capacity
+        .map(|c| format!("capacity = {c}\noverflow = \"reject-publish\""))
+        .unwrap_or_default();
     format!(
         r#"
 [simulation]
@@ -41,7 +50,9 @@ fn theory_grid_inside_the_intervals() {
     let mut total = 0;
     for (i, rho) in [0.3, 0.7, 0.9].into_iter().enumerate() {
         let hours = [10, 30, 100][i];
-        let grid: Vec<(&str, f64, &str, u32, Option<u64>, u32)> = vec![
+        // (model, arrival rate, service, consumers, capacity, hours)
+        type Point<'a> = (&'a str, f64, &'a str, u32, Option<u64>, u32);
+        let grid: Vec<Point> = vec![
             ("M/M/1", rho, exp, 1, None, hours),
             ("M/M/3", 3.0 * rho, exp, 3, None, hours / 3),
             ("M/M/1/K", rho, exp, 1, Some(9), hours / 2),
@@ -54,7 +65,11 @@ fn theory_grid_inside_the_intervals() {
             let seeds = 6;
             for k in 0..seeds {
                 let seed = 1000 * (i as u64 + 1) + 10 * g as u64 + k;
-                let s = summary(&scenario(&queue_text(rate, service, c, cap, h.max(2), seed)), 5, 0);
+                let s = summary(
+                    &scenario(&queue_text(rate, service, c, cap, h.max(2), seed)),
+                    5,
+                    0,
+                );
                 let w = get(&s, "queues.queue.queueing.W");
                 let hw = get(&s, "ci95.queues.queue.queueing.W");
                 th_w = get(&s, "queues.queue.queueing.theory.W");
@@ -67,21 +82,36 @@ fn theory_grid_inside_the_intervals() {
                 }
             }
             let (w, l) = (w_sum / seeds as f64, l_sum / seeds as f64);
-            assert!((w - th_w).abs() / th_w < 0.02, "{name} rho {rho}: W {w} vs theory {th_w}");
-            assert!((l - th_l).abs() / th_l < 0.02, "{name} rho {rho}: L {l} vs theory {th_l}");
+            assert!(
+                (w - th_w).abs() / th_w < 0.02,
+                "{name} rho {rho}: W {w} vs theory {th_w}"
+            );
+            assert!(
+                (l - th_l).abs() / th_l < 0.02,
+                "{name} rho {rho}: L {l} vs theory {th_l}"
+            );
         }
     }
-    assert!(inside as f64 >= 0.9 * total as f64, "theory inside the interval in {inside} of {total} cases");
+    assert!(
+        inside as f64 >= 0.9 * total as f64,
+        "theory inside the interval in {inside} of {total} cases"
+    );
 }
 
 /// The time-weighted queue-length distribution of a long M/M/1 run is within
 /// 0.01 total variation of (1 - rho) rho^n.
 #[test]
 fn mm1_length_distribution_is_geometric() {
-    let s = summary(&scenario_file("scenarios/mm1.toml", &["simulation.duration=\"2000h\""]), 1, 1);
+    let s = summary(
+        &scenario_file("scenarios/mm1.toml", &["simulation.duration=\"2000h\""]),
+        1,
+        1,
+    );
     let tv = get(&s, "queues.queue.length_distribution.total_variation");
     assert!(tv < 0.01, "total variation {tv}");
-    let p0 = s["queues"]["queue"]["length_distribution"]["simulated"][0].as_f64().unwrap();
+    let p0 = s["queues"]["queue"]["length_distribution"]["simulated"][0]
+        .as_f64()
+        .unwrap();
     assert!((p0 - 0.2).abs() < 0.01);
 }
 
@@ -101,7 +131,11 @@ fn littles_law_on_bundled_scenarios_without_faults() {
         let out = summary(&s, 1, 1);
         for (name, q) in out["queues"].as_object().unwrap() {
             let e = q["queueing"]["littles_law_error"].as_f64().unwrap();
-            assert!(e < 0.01, "{}: queue {name}: Little's law residual {e}", path.display());
+            assert!(
+                e < 0.01,
+                "{}: queue {name}: Little's law residual {e}",
+                path.display()
+            );
         }
         checked += 1;
     }
@@ -110,7 +144,10 @@ fn littles_law_on_bundled_scenarios_without_faults() {
 
 #[test]
 fn replications_identical_for_any_thread_count() {
-    let s = scenario_file("scenarios/quickstart.toml", &["simulation.duration=\"10m\""]);
+    let s = scenario_file(
+        "scenarios/quickstart.toml",
+        &["simulation.duration=\"10m\""],
+    );
     let a = serde_json::to_string(&summary(&s, 4, 1)).unwrap();
     let b = serde_json::to_string(&summary(&s, 4, 2)).unwrap();
     assert_eq!(a, b);
@@ -124,7 +161,10 @@ fn replications_identical_for_any_thread_count() {
 /// --precision adds replications until the headline metrics are precise.
 #[test]
 fn precision_adds_replications() {
-    let s = scenario_file("scenarios/quickstart.toml", &["simulation.duration=\"5m\"", "simulation.warmup=\"0s\""]);
+    let s = scenario_file(
+        "scenarios/quickstart.toml",
+        &["simulation.duration=\"5m\"", "simulation.warmup=\"0s\""],
+    );
     let m = mqsim::model::compile(&s).unwrap();
     let mut plan = plan(2, 0, 7);
     plan.precision = Some(0.02);
@@ -142,7 +182,10 @@ fn precision_adds_replications() {
 /// warmup = "auto" picks a truncation point with MSER-5 and reports it.
 #[test]
 fn auto_warmup_is_reported() {
-    let s = scenario_file("scenarios/mm1.toml", &["simulation.warmup=\"auto\"", "simulation.duration=\"12h\""]);
+    let s = scenario_file(
+        "scenarios/mm1.toml",
+        &["simulation.warmup=\"auto\"", "simulation.duration=\"12h\""],
+    );
     let out = summary(&s, 1, 1);
     assert_eq!(out["warmup"]["method"], "mser-5");
     assert!(get(&out, "warmup.seconds") < 6.0 * 3600.0);

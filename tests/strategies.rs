@@ -37,17 +37,26 @@ failure = {p}
             let dlq = get(&s, "messages.dead_lettered") / n;
             let want = p.powi(k as i32);
             let se = (want * (1.0 - want) / n).sqrt();
-            assert!((dlq - want).abs() <= 4.0 * se + 1e-12, "p={p} k={k}: dead-lettered {dlq} vs {want} (se {se})");
+            assert!(
+                (dlq - want).abs() <= 4.0 * se + 1e-12,
+                "p={p} k={k}: dead-lettered {dlq} vs {want} (se {se})"
+            );
             let attempts = get(&s, "messages.attempts");
             let want_a = (1.0 - p.powi(k as i32)) / (1.0 - p);
             let se_a = p.sqrt() / (1.0 - p) / n.sqrt();
-            assert!((attempts - want_a).abs() <= 4.0 * se_a, "p={p} k={k}: attempts {attempts} vs {want_a}");
+            assert!(
+                (attempts - want_a).abs() <= 4.0 * se_a,
+                "p={p} k={k}: attempts {attempts} vs {want_a}"
+            );
             // The report's own theory says the same.
             let th = get(&s, "markov.lifecycle.theory.absorption.dead_lettered");
             assert!((th - want).abs() < 1e-12);
             // The empirical absorbing chain agrees with the outcome fractions.
             let emp = get(&s, "markov.lifecycle.absorption.dead_lettered");
-            assert!((emp - dlq).abs() < 1e-9 + 4.0 * se, "chain {emp} vs outcome {dlq}");
+            assert!(
+                (emp - dlq).abs() < 1e-9 + 4.0 * se,
+                "chain {emp} vs outcome {dlq}"
+            );
         }
     }
 }
@@ -80,25 +89,54 @@ poison = 0.01
 /// dead-lettered, still in flight at the end).
 #[test]
 fn poison_messages_under_every_preset() {
-    for preset in ["sqs", "rabbitmq-quorum", "kafka-retry-topics", "pubsub", "celery", "sidekiq"] {
+    for preset in [
+        "sqs",
+        "rabbitmq-quorum",
+        "kafka-retry-topics",
+        "pubsub",
+        "celery",
+        "sidekiq",
+    ] {
         let s = summary(&scenario(&poison_scenario(preset, "")), 1, 1);
         assert_conserved(&s);
         let n = get(&s, "messages.published");
         let dlq = get(&s, "messages.dead_lettered");
         let acked = get(&s, "messages.acked");
         let se = (0.01 * 0.99 * n).sqrt();
-        assert!((dlq - 0.01 * n).abs() < 4.0 * se, "{preset}: dead-lettered {dlq} of {n}");
-        assert_eq!(acked + dlq, n, "{preset}: the healthy messages must all be processed");
+        assert!(
+            (dlq - 0.01 * n).abs() < 4.0 * se,
+            "{preset}: dead-lettered {dlq} of {n}"
+        );
+        assert_eq!(
+            acked + dlq,
+            n,
+            "{preset}: the healthy messages must all be processed"
+        );
         assert_eq!(get(&s, "messages.lost"), 0.0, "{preset}");
     }
     let s = summary(&scenario(&poison_scenario("rabbitmq-classic", "")), 1, 1);
     assert_eq!(get(&s, "messages.dead_lettered"), 0.0);
-    assert!(get(&s, "messages.in_flight") > 0.0, "poison messages are still looping at the end");
-    assert!(get(&s, "messages.max_attempts") > 1000.0, "the loop shows in the attempt count");
-    assert!(get(&s, "messages.failed_work_seconds") > 100.0, "and in the work it burns");
+    assert!(
+        get(&s, "messages.in_flight") > 0.0,
+        "poison messages are still looping at the end"
+    );
+    assert!(
+        get(&s, "messages.max_attempts") > 1000.0,
+        "the loop shows in the attempt count"
+    );
+    assert!(
+        get(&s, "messages.failed_work_seconds") > 100.0,
+        "and in the work it burns"
+    );
     // NATS: no limit by default either; with MaxDeliver the message stays parked.
-    let s = summary(&scenario(&poison_scenario("nats-jetstream", "max_deliveries = 3")), 1, 1);
-    let parked = s["messages"]["dead_lettered_by_reason"]["max-deliveries-parked"].as_f64().unwrap_or(0.0);
+    let s = summary(
+        &scenario(&poison_scenario("nats-jetstream", "max_deliveries = 3")),
+        1,
+        1,
+    );
+    let parked = s["messages"]["dead_lettered_by_reason"]["max-deliveries-parked"]
+        .as_f64()
+        .unwrap_or(0.0);
     assert!(parked > 0.0);
 }
 
@@ -106,15 +144,24 @@ fn poison_messages_under_every_preset() {
 /// idempotency window at least as long as the retry span removes them.
 #[test]
 fn publisher_confirms_duplicate_and_idempotency_removes_them() {
-    let base = scenario_file("scenarios/publisher-confirms.toml", &["simulation.duration=\"20m\""]);
+    let base = scenario_file(
+        "scenarios/publisher-confirms.toml",
+        &["simulation.duration=\"20m\""],
+    );
     let s = summary(&base, 1, 1);
     assert_conserved(&s);
     assert!(get(&s, "retries.producer_retries") > 0.0);
     assert!(get(&s, "messages.duplicates") > 0.0);
-    assert_eq!(s["messages"]["duplicates_by_cause"]["producer-retry"].as_f64(), Some(get(&s, "messages.duplicates")));
+    assert_eq!(
+        s["messages"]["duplicates_by_cause"]["producer-retry"].as_f64(),
+        Some(get(&s, "messages.duplicates"))
+    );
     let idem = scenario_file(
         "scenarios/publisher-confirms.toml",
-        &["simulation.duration=\"20m\"", "consumer.idempotency={ window = \"10m\" }"],
+        &[
+            "simulation.duration=\"20m\"",
+            "consumer.idempotency={ window = \"10m\" }",
+        ],
     );
     let t = summary(&idem, 1, 1);
     assert_eq!(get(&t, "messages.duplicates"), 0.0);
@@ -122,7 +169,10 @@ fn publisher_confirms_duplicate_and_idempotency_removes_them() {
     // A window shorter than the retry span (5 retries 1 s apart) lets some through.
     let short = scenario_file(
         "scenarios/publisher-confirms.toml",
-        &["simulation.duration=\"20m\"", "consumer.idempotency={ window = \"1ms\" }"],
+        &[
+            "simulation.duration=\"20m\"",
+            "consumer.idempotency={ window = \"1ms\" }",
+        ],
     );
     let u = summary(&short, 1, 1);
     assert!(get(&u, "messages.duplicates_slipped") > 0.0);
@@ -185,14 +235,22 @@ failure = 1.0
     assert_conserved(&s);
     assert!(get(&s, "retries.refused") > 0.0);
     assert!(get(&s, "retries.breaker_rejected") > 0.0);
-    assert!(s["messages"]["dead_lettered_by_reason"]["retry-budget"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(
+        s["messages"]["dead_lettered_by_reason"]["retry-budget"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
 }
 
 /// Retry topics lose ordering; the policy's attempt limit dead-letters.
 #[test]
 fn retry_queues_dead_letter_after_the_policy_limit() {
     let s = summary(&scenario(&poison_scenario("kafka-retry-topics", "")), 1, 1);
-    assert_eq!(s["messages"]["dead_lettered_by_reason"]["retries-exhausted"].as_f64(), Some(get(&s, "messages.dead_lettered")));
+    assert_eq!(
+        s["messages"]["dead_lettered_by_reason"]["retries-exhausted"].as_f64(),
+        Some(get(&s, "messages.dead_lettered"))
+    );
     // Spring's default: 3 attempts.
     assert_eq!(get(&s, "messages.max_attempts"), 3.0);
 }

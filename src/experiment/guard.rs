@@ -13,6 +13,8 @@ pub const MAX_EVENTS: f64 = 2e10;
 pub const MAX_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
 /// Memory of one waiting message (its record, copy and queue slot).
 const BYTES_PER_MESSAGE: f64 = 200.0;
+/// Memory of one time-series sample of one queue.
+const SAMPLE_BYTES: f64 = 80.0;
 
 pub struct Estimate {
     pub messages: f64,
@@ -22,10 +24,7 @@ pub struct Estimate {
 
 pub fn estimate(m: &Model, plan: &Plan) -> Estimate {
     let secs = m.duration_ns as f64 / 1e9;
-    let mut messages = 0.0;
-    for p in &m.producers {
-        messages += p.arrival.mean_rate(m.duration_ns) * secs;
-    }
+    let messages: f64 = m.producers.iter().map(|p| rate(m, p) * secs).sum();
     let reps = plan.replications.max(1) as f64;
     // Backlog of each queue whose offered rate exceeds its capacity.
     let mut backlog = 0.0;
@@ -34,7 +33,7 @@ pub fn estimate(m: &Model, plan: &Plan) -> Estimate {
             .producers
             .iter()
             .filter(|p| p.queue == qi)
-            .map(|p| p.arrival.mean_rate(m.duration_ns))
+            .map(|p| rate(m, p))
             .sum();
         let cap: f64 = m
             .groups
@@ -50,11 +49,24 @@ pub fn estimate(m: &Model, plan: &Plan) -> Estimate {
             backlog += grow;
         }
     }
+    let samples = (m.duration_ns.saturating_add(m.drain_ns) / m.sample_interval_ns.max(1)) as f64
+        * m.queues.len() as f64;
     Estimate {
         messages: messages * reps,
-        events: messages * reps * EVENTS_PER_MESSAGE,
-        backlog_bytes: backlog * BYTES_PER_MESSAGE,
+        events: messages * reps * EVENTS_PER_MESSAGE + samples * reps,
+        backlog_bytes: backlog * BYTES_PER_MESSAGE + samples * SAMPLE_BYTES,
     }
+}
+
+/// A producer's rate for the estimate. A heavy tail can make the mean
+/// interarrival time long while most gaps are tiny: take the larger of the
+/// mean rate and the typical (median) rate.
+fn rate(m: &Model, p: &crate::model::ProducerModel) -> f64 {
+    let typical = match &p.arrival {
+        crate::model::Arrival::Interarrival(d) => 1.0 / d.median().max(1e-12),
+        _ => 0.0,
+    };
+    p.arrival.mean_rate(m.duration_ns).max(typical)
 }
 
 /// Refuses a run over the limits, saying what it would cost and how to force it.
@@ -71,7 +83,7 @@ pub fn check(m: &Model, plan: &Plan, force: bool) -> Result<(), String> {
     }
     if e.backlog_bytes > MAX_BYTES {
         return Err(format!(
-            "a queue receives more than its consumers can process (rho > 1) with no capacity limit: its backlog would need about {:.1} GiB; set `capacity` on the queue, add consumers, shorten `duration`, or pass --force",
+            "this run would need about {:.1} GiB: a queue receives more than its consumers can process (rho > 1) with no capacity limit, or `sample_interval` is tiny for the duration; set `capacity` on the queue, add consumers, shorten `duration`, raise `sample_interval`, or pass --force",
             e.backlog_bytes / (1024.0 * 1024.0 * 1024.0)
         ));
     }

@@ -23,7 +23,7 @@ fn values(a: &SweepArgs) -> Result<Vec<String>, Failure> {
             parts[1].parse().map_err(|_| bad())?,
         );
         let n: usize = parts[2].parse().map_err(|_| bad())?;
-        if n < 2 || n > 10_000 || !s.is_finite() || !e.is_finite() {
+        if !(2..=10_000).contains(&n) || !s.is_finite() || !e.is_finite() {
             return Err(bad());
         }
         return Ok((0..n)

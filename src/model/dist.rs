@@ -308,6 +308,18 @@ impl Dist {
         }
     }
 
+    /// Median in seconds (closed form where there is one, else the mean):
+    /// a typical value, for estimates that a heavy tail must not fool.
+    pub fn median(&self) -> f64 {
+        match self {
+            Dist::Exponential { mean } => mean * std::f64::consts::LN_2,
+            Dist::LogNormal { mu, .. } => mu.exp(),
+            Dist::Weibull { shape, scale } => scale * std::f64::consts::LN_2.powf(1.0 / shape),
+            Dist::Pareto { shape, scale } => scale * 2f64.powf(1.0 / shape),
+            other => other.mean(),
+        }
+    }
+
     pub fn is_exponential(&self) -> bool {
         matches!(self, Dist::Exponential { .. })
     }

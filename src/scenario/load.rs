@@ -432,6 +432,7 @@ fn improve_serde_message(msg: &str) -> String {
                 .enumerate()
                 .filter(|(i, _)| i % 2 == 1)
                 .map(|(_, s)| s)
+                .filter(|s| !s.contains('.') && !s.contains(' '))
                 .collect();
             let mut out = format!("unknown {label} `{bad}`");
             if let Some(near) = nearest(bad, &allowed) {

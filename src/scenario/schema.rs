@@ -6,7 +6,8 @@
 use super::Scenario;
 
 pub fn schema() -> serde_json::Value {
-    let mut s = serde_json::to_value(schemars::schema_for!(Scenario)).unwrap_or(serde_json::Value::Null);
+    let mut s =
+        serde_json::to_value(schemars::schema_for!(Scenario)).unwrap_or(serde_json::Value::Null);
     if let Some(o) = s.as_object_mut() {
         o.insert("title".into(), "mqsim scenario".into());
     }
@@ -39,7 +40,13 @@ fn resolve<'a>(v: &'a serde_json::Value, defs: &'a serde_json::Value) -> &'a ser
     v
 }
 
-fn walk(v: &serde_json::Value, defs: &serde_json::Value, prefix: &str, out: &mut Vec<String>, depth: usize) {
+fn walk(
+    v: &serde_json::Value,
+    defs: &serde_json::Value,
+    prefix: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
     if depth > 8 {
         return;
     }
@@ -56,7 +63,11 @@ fn walk(v: &serde_json::Value, defs: &serde_json::Value, prefix: &str, out: &mut
     }
     if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
         for (k, sub) in props {
-            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             out.push(path.clone());
             walk(sub, defs, &path, out, depth + 1);
         }

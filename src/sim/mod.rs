@@ -30,6 +30,15 @@ use std::collections::{HashMap, VecDeque};
 
 const NONE: u32 = u32::MAX;
 
+/// How long a producer takes to learn that the broker refused its
+/// connection (client reconnect interval; RabbitMQ's Java client waits 5 s,
+/// most clients about 1 s).
+const RECONNECT_INTERVAL_NS: Nanos = 1_000_000_000;
+/// The least time a producer's retry of a rejected publish takes (one
+/// round trip), so that retries without backoff against a full queue still
+/// let simulated time pass.
+const MIN_PUBLISH_RETRY_NS: Nanos = 1_000_000;
+
 /// Message flags: what happened to its copies.
 const F_ACKED: u8 = 1;
 const F_DLQ: u8 = 2;
@@ -117,6 +126,8 @@ struct Inst {
     working: Vec<(u32, u32, Nanos)>,
     credit_epoch: u32,
     held: u32,
+    /// Workers processing now (not those sleeping in an in-handler retry).
+    busy: u32,
     up_since_ns: Nanos,
     breaker: Option<CircuitBreaker>,
 }
@@ -186,6 +197,8 @@ enum Ev {
         failed: bool,
         nonretryable: bool,
         work_ns: Nanos,
+        /// The attempt occupies a worker (false for skips and breaker rejections).
+        counted: bool,
     },
     HandlerRetry {
         inst: u32,
@@ -324,6 +337,7 @@ impl<'m> Sim<'m> {
                     buffer: VecDeque::new(),
                     working: Vec::new(),
                     credit_epoch: 0,
+                    busy: 0,
                     held: 0,
                     up_since_ns: 0,
                     breaker: gm.breaker.as_ref().map(CircuitBreaker::new),
@@ -580,7 +594,17 @@ impl<'m> Sim<'m> {
                 failed,
                 nonretryable,
                 work_ns,
-            } => self.on_service_done(inst, epoch, copy, delivery, failed, nonretryable, work_ns),
+                counted,
+            } => self.on_service_done(
+                inst,
+                epoch,
+                copy,
+                delivery,
+                failed,
+                nonretryable,
+                work_ns,
+                counted,
+            ),
             Ev::HandlerRetry {
                 inst,
                 epoch,
@@ -964,7 +988,10 @@ impl<'m> Sim<'m> {
             let qi = pm.queue;
             self.stats.advance(qi, now);
             self.stats.queues[qi].orbit += 1;
-            self.q.schedule_in(delay, Ev::ProducerRetry { msg: mi });
+            self.q.schedule_in(
+                delay.max(MIN_PUBLISH_RETRY_NS),
+                Ev::ProducerRetry { msg: mi },
+            );
             if let Some(t) = pm.timeout_ns {
                 self.msgs[mi].live += 1;
                 self.q.schedule_in(
@@ -1032,6 +1059,10 @@ impl<'m> Sim<'m> {
         }
     }
 
+    /// A publish reaches the broker. The publish's own reference to the
+    /// message is held until the broker has dealt with it, so that nothing
+    /// inside (a dropped head that was this message's other copy, say) can
+    /// end the message under our feet.
     fn on_publish_arrive(
         &mut self,
         mi: u32,
@@ -1041,8 +1072,21 @@ impl<'m> Sim<'m> {
         persistent: bool,
         from_producer: bool,
     ) {
-        let now = self.q.now();
+        self.publish_arrive_inner(mi, publish, qi, serial, persistent, from_producer);
         self.msgs[mi].live -= 1;
+        self.check_finish(mi);
+    }
+
+    fn publish_arrive_inner(
+        &mut self,
+        mi: u32,
+        publish: u32,
+        qi: usize,
+        serial: u32,
+        persistent: bool,
+        from_producer: bool,
+    ) {
+        let now = self.q.now();
         let producer = self.msgs[mi].producer as usize;
         if from_producer && self.producer_epoch[producer] != self.msgs[mi].pub_epoch {
             // The producer crashed while this publish was on the wire.
@@ -1055,9 +1099,12 @@ impl<'m> Sim<'m> {
                 && self.msgs[mi].producer_holds
                 && self.m.producers[self.msgs[mi].producer as usize].confirm != Confirm::None
             {
+                // The client learns it after its reconnect interval: a
+                // refused connection is not free, and a retry loop with no
+                // backoff must still let time pass.
                 self.msgs[mi].live += 1;
                 self.q.schedule_in(
-                    0,
+                    RECONNECT_INTERVAL_NS,
                     Ev::Confirm {
                         msg: mi,
                         publish,
@@ -1514,6 +1561,7 @@ impl<'m> Sim<'m> {
                         failed: false,
                         nonretryable: false,
                         work_ns: u64::MAX,
+                        counted: false,
                     },
                 );
                 return;
@@ -1541,6 +1589,7 @@ impl<'m> Sim<'m> {
                         failed: true,
                         nonretryable: false,
                         work_ns: 0,
+                        counted: false,
                     },
                 );
                 return;
@@ -1562,6 +1611,7 @@ impl<'m> Sim<'m> {
         let nonretryable = failed && u_nonret < gm.non_retryable;
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy += 1;
+        self.insts[i as usize].busy += 1;
         self.q.schedule_in(
             work_ns,
             Ev::ServiceDone {
@@ -1572,6 +1622,7 @@ impl<'m> Sim<'m> {
                 failed,
                 nonretryable,
                 work_ns,
+                counted: true,
             },
         );
     }
@@ -1586,6 +1637,7 @@ impl<'m> Sim<'m> {
         failed: bool,
         nonretryable: bool,
         work_ns: Nanos,
+        counted: bool,
     ) {
         let now = self.q.now();
         if self.insts[i as usize].epoch != epoch {
@@ -1595,13 +1647,13 @@ impl<'m> Sim<'m> {
         let qi = self.m.groups[g].queue;
         let mi = self.copies[c].msg;
         let skipped = work_ns == u64::MAX;
-        let rejected_fast = work_ns == 0 && failed;
-        if !skipped && !rejected_fast || work_ns == 0 && !failed {
+        if counted {
             self.stats.advance(qi, now);
             self.stats.queues[qi].busy -= 1;
+            self.insts[i as usize].busy -= 1;
         }
         let in_window = self.msgs[mi].in_window;
-        if !skipped && !rejected_fast {
+        if counted {
             if in_window {
                 self.stats.attempts += 1;
                 self.stats.work_ns += work_ns as u128;
@@ -2232,7 +2284,8 @@ impl<'m> Sim<'m> {
         let buffered: Vec<(u32, u32, Nanos)> = inst.buffer.drain(..).collect();
         let incoming: Vec<(u32, u32, Nanos)> = inst.incoming.drain(..).collect();
         self.stats.advance(qi, now);
-        self.stats.queues[qi].busy -= working.len() as u64;
+        self.stats.queues[qi].busy -= inst.busy as u64;
+        inst.busy = 0;
         let held = inst.held as u64;
         inst.held = 0;
         self.stats.queues[qi].held -= held;

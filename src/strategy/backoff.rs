@@ -90,7 +90,9 @@ use crate::time::{Duration, Nanos, MAX_DURATION_NS, NS_PER_S};
 use serde::{Deserialize, Serialize};
 
 /// The shape of the delay sequence (see the module table).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackoffKind {
     /// Retry immediately.
@@ -109,7 +111,9 @@ pub enum BackoffKind {
 }
 
 /// How the backoff's delay is randomised (see the module table).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Jitter {
     /// The delay as computed.

@@ -75,7 +75,9 @@ fn default_half_open_calls() -> u32 {
 }
 
 /// How the closed state's sliding window is measured.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum WindowKind {
     /// The last `window` calls.
