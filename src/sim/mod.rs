@@ -762,6 +762,7 @@ impl<'m> Sim<'m> {
     /// Draws one hop for message `mi` from the message's own stream, in a
     /// fixed order (loss, duplicate, latency, duplicate's latency) so that
     /// turning one knob does not shift the others' draws.
+    #[inline]
     fn hop(&mut self, mi: u32, serial: u32, hop: u32, link: Link) -> Hop {
         let Some(net) = &self.m.network else {
             return Hop::After(0, None);
@@ -791,6 +792,7 @@ impl<'m> Sim<'m> {
 
     /// Schedules `ev` after `lat`, or handles it at once when there is no
     /// latency. Every event that names a message holds a reference to it.
+    #[inline]
     fn deliver_ev(&mut self, lat: Nanos, ev: Ev) {
         if lat == 0 {
             self.handle(ev);

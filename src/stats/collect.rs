@@ -197,6 +197,14 @@ impl Collector {
     pub fn advance(&mut self, q: usize, now: Nanos) {
         let (ws, we) = (self.window_start, self.window_end);
         let c = &mut self.queues[q];
+        if now == c.last_ns {
+            // Several changes at one instant: no time to weigh.
+            let system = c.ready + c.held;
+            if system > c.max_system {
+                c.max_system = system;
+            }
+            return;
+        }
         let from = c.last_ns.max(ws);
         let to = now.min(we);
         if to > from {
