@@ -204,6 +204,15 @@ pub fn main() -> i32 {
 }
 
 pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
+    use std::io::IsTerminal;
+    let quiet = match &cmd {
+        Command::Run(a) => a.common.quiet,
+        Command::Compare(a) => a.common.quiet,
+        Command::Sweep(a) => a.common.quiet,
+        Command::Check(a) => a.common.quiet,
+        _ => true,
+    };
+    crate::experiment::PROGRESS.store(!quiet && std::io::stderr().is_terminal(), Ordering::Relaxed);
     match cmd {
         Command::Run(a) => run(&a.file, &a.common),
         Command::Compare(a) => crate::experiment::compare::command(&a),

@@ -163,12 +163,43 @@ pub fn run_range(
     warmup_ns: Nanos,
     plan: &Plan,
 ) -> Vec<Replication> {
-    pool(plan.jobs).install(|| {
+    let bar = progress_bar((to - from) as u64, &model.name);
+    let reps = pool(plan.jobs).install(|| {
         (from..to)
             .into_par_iter()
-            .map(|r| one(model, seed, r, warmup_ns, plan.limits))
+            .map(|r| {
+                let rep = one(model, seed, r, warmup_ns, plan.limits);
+                bar.inc(1);
+                rep
+            })
             .collect()
-    })
+    });
+    bar.finish_and_clear();
+    reps
+}
+
+/// Whether progress bars may be drawn (set by the command line: not with
+/// `--quiet`, and only when stderr is a terminal).
+pub static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A progress bar of replications on stderr, ticking once a second so that
+/// a long single run shows its elapsed time; hidden unless [`PROGRESS`].
+fn progress_bar(len: u64, name: &str) -> indicatif::ProgressBar {
+    if !PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr_with_hz(4),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} {msg} [{elapsed_precise}] {bar:30} {pos}/{len} replications",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(name.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(1000));
+    bar
 }
 
 /// Headline metrics whose relative half-width `--precision` controls.
