@@ -254,3 +254,47 @@ fn retry_queues_dead_letter_after_the_policy_limit() {
     // Spring's default: 3 attempts.
     assert_eq!(get(&s, "messages.max_attempts"), 3.0);
 }
+
+/// Messages dead-lettered during an outage are redriven afterwards (SQS
+/// StartMessageMoveTask) and processed: none stays dead-lettered.
+#[test]
+fn redrive_moves_dead_letters_back() {
+    let text = |redrive: &str| {
+        format!(
+            r#"
+[simulation]
+seed = 6
+duration = "30m"
+drain = "30m"
+[[producer]]
+arrival = {{ process = "poisson", rate = 10.0 }}
+[[queue]]
+max_deliveries = 3
+{redrive}
+[[consumer]]
+count = 2
+service = {{ dist = "exponential", mean = "20ms" }}
+[[fault]]
+kind = "dependency-outage"
+start = "5m"
+duration = "1m"
+failure = 1.0
+"#
+        )
+    };
+    let without = summary(&scenario(&text("")), 1, 1);
+    assert!(get(&without, "messages.dead_lettered") > 300.0);
+    let with = summary(
+        &scenario(&text("redrive = { start = \"20m\", rate = 50 }")),
+        1,
+        1,
+    );
+    assert_conserved(&with);
+    assert_eq!(get(&with, "messages.dead_lettered"), 0.0);
+    assert_eq!(
+        get(&with, "messages.acked"),
+        get(&with, "messages.published")
+    );
+    // Moved messages waited for the task: the latency tail shows it.
+    assert!(get(&with, "latency.max") > 15.0 * 60.0 - 6.0 * 60.0);
+}

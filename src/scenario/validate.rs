@@ -270,6 +270,9 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         positive(&p.key("ack_timeout"), q.ack_timeout, "the ack timeout")?;
         positive(&p.key("ttl"), q.ttl, "the ttl")?;
         positive(&p.key("dedup_window"), q.dedup_window, "the dedup window")?;
+        if q.redrive.is_some() && q.dead_letter == Some(false) {
+            return p.key("redrive").err("a redrive moves messages back from the dead-letter queue: it needs `dead_letter = true`");
+        }
         if let Some(r) = &q.redrive {
             if !(r.rate > 0.0 && r.rate <= MAX_RATE) {
                 return p

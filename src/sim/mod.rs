@@ -71,6 +71,8 @@ struct Msg {
     confirmed: bool,
     first_pub_ns: Nanos,
     prev_delay_ns: Nanos,
+    /// Copies of it waiting in a dead-letter queue for a redrive.
+    parked: u32,
     /// The producer's epoch when it last published this message: a publish
     /// still on the wire when the producer crashes dies with it.
     pub_epoch: u32,
@@ -85,6 +87,8 @@ enum CState {
     Consumer,
     /// The broker is down and the copy survived: requeued at restart.
     Parked,
+    /// In a dead-letter queue that a redrive task will move back.
+    DeadLetter,
     Gone,
 }
 
@@ -142,6 +146,9 @@ struct QueueState {
     dedup: HashMap<u64, Nanos>,
     dedup_order: VecDeque<(Nanos, u64)>,
     fsync_phase_ns: Nanos,
+    /// Dead-lettered copies kept for the redrive task, oldest first.
+    dlq: VecDeque<(u32, u32)>,
+    redrive_ticking: bool,
 }
 
 struct GroupState {
@@ -240,6 +247,10 @@ enum Ev {
         unit: u32,
     },
     Sample,
+    /// The dead-letter redrive task moves one message back.
+    Redrive {
+        queue: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,6 +361,8 @@ impl<'m> Sim<'m> {
             .iter()
             .enumerate()
             .map(|(qi, qm)| QueueState {
+                dlq: VecDeque::new(),
+                redrive_ticking: false,
                 fsync_phase_ns: (unit(&mut stream(seed, Domain::Component, 0xF5, qi as u64))
                     * qm.fsync_ns as f64) as Nanos,
                 ready: VecDeque::new(),
@@ -639,6 +652,7 @@ impl<'m> Sim<'m> {
             Ev::FaultStart { fault, unit } => self.on_fault_start(fault as usize, unit as usize),
             Ev::FaultEnd { fault, unit } => self.on_fault_end(fault as usize, unit as usize),
             Ev::Sample => self.on_sample(),
+            Ev::Redrive { queue } => self.on_redrive(queue as usize),
         }
     }
 
@@ -722,6 +736,7 @@ impl<'m> Sim<'m> {
             first_pub_ns: now,
             prev_delay_ns: 0,
             pub_epoch: self.producer_epoch[p],
+            parked: 0,
         });
         if in_window {
             self.stats.published += 1;
@@ -2052,6 +2067,41 @@ impl<'m> Sim<'m> {
         self.redeliver(c, "ack-timeout");
     }
 
+    /// SQS StartMessageMoveTask: moves the oldest dead-lettered message back
+    /// to the tail of its source queue, as a new message (receive count 0),
+    /// at the task's rate.
+    fn on_redrive(&mut self, qi: usize) {
+        let Some((_, rate)) = self.m.queues[qi].redrive else {
+            return;
+        };
+        while let Some((c, g)) = self.queues[qi].dlq.pop_front() {
+            if self.copy_gen[c as usize] != g
+                || self
+                    .copies
+                    .get(c)
+                    .is_none_or(|x| x.state != CState::DeadLetter)
+            {
+                continue;
+            }
+            let mi = self.copies[c].msg;
+            self.msgs[mi].parked -= 1;
+            self.copies[c].deliveries = 0;
+            self.copies[c].attempts = 0;
+            self.copies[c].dup_cause = "redrive";
+            self.enqueue_ready(c, false);
+            self.dispatch(qi);
+            break;
+        }
+        if self.queues[qi].dlq.is_empty() {
+            self.queues[qi].redrive_ticking = false;
+        } else {
+            self.q.schedule_in(
+                crate::time::secs_to_ns(1.0 / rate).max(1),
+                Ev::Redrive { queue: qi as u32 },
+            );
+        }
+    }
+
     fn on_ttl_expire(&mut self, c: u32, gen: u32) {
         if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::Ready {
             return;
@@ -2083,7 +2133,24 @@ impl<'m> Sim<'m> {
             if self.msgs[mi].in_window {
                 self.stats.queues[qi].dead_lettered += 1;
             }
-            self.copy_gone(c, from, st::DEAD_LETTERED);
+            if let Some((start, _)) = self.m.queues[qi]
+                .redrive
+                .filter(|_| self.m.queues[qi].dead_letter)
+            {
+                // Kept in the dead-letter queue for the redrive task.
+                self.stats_transition(c, from, st::DEAD_LETTERED);
+                let g = self.new_gen(c);
+                self.copies[c].state = CState::DeadLetter;
+                self.msgs[mi].parked += 1;
+                self.queues[qi].dlq.push_back((c, g));
+                if !self.queues[qi].redrive_ticking {
+                    self.queues[qi].redrive_ticking = true;
+                    self.q
+                        .schedule(start.max(self.q.now()), Ev::Redrive { queue: qi as u32 });
+                }
+            } else {
+                self.copy_gone(c, from, st::DEAD_LETTERED);
+            }
         } else {
             self.copy_lost(c, "dropped-at-limit", from);
         }
@@ -2135,7 +2202,7 @@ impl<'m> Sim<'m> {
         let s = &mut self.stats;
         if m.flags & F_ACKED != 0 {
             s.acked += 1;
-        } else if at_end {
+        } else if at_end && m.live > m.parked {
             s.in_flight += 1;
         } else if m.flags & F_DLQ != 0 {
             s.dead_letter(if m.dlq_reason.is_empty() {
