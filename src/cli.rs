@@ -109,6 +109,17 @@ pub struct RunArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub common: Common,
+    /// Write the life of chosen messages (replication 0) to FILE as JSON
+    /// lines, and beside it FILE.chrome.json in the Chrome trace event
+    /// format (open it in Perfetto).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Message ids to trace (ids count messages from 0 in publish order).
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    pub trace_messages: Vec<u64>,
+    /// Without --trace-messages: trace the first N messages.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub trace_first: u64,
 }
 
 #[derive(Args, Debug)]
@@ -214,7 +225,13 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
     };
     crate::experiment::PROGRESS.store(!quiet && std::io::stderr().is_terminal(), Ordering::Relaxed);
     match cmd {
-        Command::Run(a) => run(&a.file, &a.common),
+        Command::Run(a) => {
+            let code = run(&a.file, &a.common)?;
+            if let Some(t) = &a.trace {
+                trace(&a.file, &a.common, t, &a.trace_messages, a.trace_first)?;
+            }
+            Ok(code)
+        }
         Command::Compare(a) => crate::experiment::compare::command(&a),
         Command::Sweep(a) => crate::experiment::sweep::command(&a),
         Command::Check(a) => crate::experiment::check::command(&a),
@@ -391,4 +408,66 @@ fn init(path: &Path) -> Result<i32, Failure> {
         path.display()
     );
     Ok(0)
+}
+
+/// Runs replication 0 again, recording the life of the chosen messages, and
+/// writes it as JSON lines and as a Chrome trace.
+fn trace(file: &Path, c: &Common, path: &Path, ids: &[u64], first: u64) -> Result<(), Failure> {
+    let (_, _, s) = load(file, &c.set)?;
+    let plan = plan(&s, c)?;
+    let m = compile(&s)?;
+    let ids: Vec<u64> = if ids.is_empty() {
+        (0..first.min(100_000)).collect()
+    } else {
+        ids.to_vec()
+    };
+    let (warmup_ns, _) = experiment::choose_warmup(&m, plan.seed, plan.limits);
+    let out = crate::sim::run_traced(
+        &m,
+        crate::rng::replication_seed(plan.seed, 0),
+        warmup_ns,
+        plan.limits,
+        &ids,
+    );
+    let mut lines = String::new();
+    let mut chrome = Vec::new();
+    for e in &out.trace {
+        lines.push_str(&serde_json::to_string(e).map_err(|e| Failure::input(e.to_string()))?);
+        lines.push('\n');
+        let ts = e.time_s * 1e6;
+        let mut ev = serde_json::json!({
+            "name": e.event, "cat": e.queue, "pid": 1, "tid": e.message, "ts": ts,
+            "args": { "copy": e.copy, "detail": e.detail },
+        });
+        match e.duration_s {
+            Some(d) => {
+                ev["ph"] = "X".into();
+                ev["dur"] = (d * 1e6).into();
+            }
+            None => {
+                ev["ph"] = "i".into();
+                ev["s"] = "t".into();
+            }
+        }
+        chrome.push(ev);
+    }
+    for id in &ids {
+        chrome.push(serde_json::json!({ "name": "thread_name", "ph": "M", "pid": 1, "tid": id, "args": { "name": format!("message {id}") } }));
+    }
+    report::files::write_atomic(path, lines.as_bytes()).map_err(Failure::input)?;
+    let mut cpath = path.as_os_str().to_owned();
+    cpath.push(".chrome.json");
+    let doc = serde_json::json!({ "traceEvents": chrome, "displayTimeUnit": "ms" });
+    report::files::write_atomic(Path::new(&cpath), doc.to_string().as_bytes())
+        .map_err(Failure::input)?;
+    if !c.quiet {
+        eprintln!(
+            "traced {} messages ({} steps) to {} and {}",
+            ids.len(),
+            out.trace.len(),
+            path.display(),
+            Path::new(&cpath).display()
+        );
+    }
+    Ok(())
 }

@@ -333,3 +333,51 @@ fn stopped_runs_are_marked_partial() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["partial"], true);
 }
+
+/// --trace answers "why was message N processed twice": its life shows the
+/// ack timeout and then the duplicate processing; the Chrome trace is valid JSON.
+#[test]
+fn trace_shows_why_a_message_was_processed_twice() {
+    let dir = tmpdir("trace");
+    let t = dir.join("trace.jsonl");
+    let (code, _, err) = mqsim(&[
+        "run",
+        "scenarios/visibility-timeout.toml",
+        "--no-files",
+        "-q",
+        "--trace",
+        t.to_str().unwrap(),
+        "--trace-first",
+        "300",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&t)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let dup = lines
+        .iter()
+        .find(|e| e["event"] == "processed again (duplicate)")
+        .expect("a duplicate among 300 messages");
+    let id = dup["message"].as_u64().unwrap();
+    let life: Vec<&str> = lines
+        .iter()
+        .filter(|e| e["message"] == id)
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let timeout = life
+        .iter()
+        .position(|e| *e == "ack timeout: visible again")
+        .expect("the ack timeout is in its life");
+    let again = life
+        .iter()
+        .position(|e| *e == "processed again (duplicate)")
+        .unwrap();
+    assert!(timeout < again, "{life:?}");
+    let chrome: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("trace.jsonl.chrome.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(chrome["traceEvents"].as_array().unwrap().len() > lines.len());
+}

@@ -272,6 +272,8 @@ pub struct FaultRecord {
 
 /// Everything a run leaves behind for the statistics.
 pub struct RunOutput {
+    /// The lives of the traced messages, in time order.
+    pub trace: Vec<TraceEvent>,
     pub stats: Collector,
     pub faults: Vec<FaultRecord>,
     pub end_ns: Nanos,
@@ -318,6 +320,8 @@ pub struct Sim<'m> {
     fault_open: Vec<Vec<Nanos>>,
     pub stats: Collector,
     faults: Vec<FaultRecord>,
+    trace_ids: Vec<u64>,
+    trace: Vec<TraceEvent>,
     next_msg_id: u64,
     end_arrivals_ns: Nanos,
     end_ns: Nanos,
@@ -326,9 +330,39 @@ pub struct Sim<'m> {
 
 /// Runs one replication of the model with the given seed.
 pub fn run(m: &Model, seed: u64, warmup_ns: Nanos, limits: Limits) -> RunOutput {
+    run_traced(m, seed, warmup_ns, limits, &[])
+}
+
+/// As [`run`], recording the life of the messages with these ids (message
+/// ids count the messages created, from 0, in time order).
+pub fn run_traced(
+    m: &Model,
+    seed: u64,
+    warmup_ns: Nanos,
+    limits: Limits,
+    trace_ids: &[u64],
+) -> RunOutput {
     let mut sim = Sim::new(m, seed, warmup_ns);
+    sim.trace_ids = trace_ids.to_vec();
+    sim.trace_ids.sort_unstable();
     let stopped = sim.run(limits);
     sim.finish(stopped)
+}
+
+/// One step in the life of a traced message.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TraceEvent {
+    pub time_s: f64,
+    pub message: u64,
+    pub event: &'static str,
+    pub queue: String,
+    /// Which copy of the message (producer retries and wire duplicates make more).
+    pub copy: u32,
+    /// Processing time of an attempt, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 impl<'m> Sim<'m> {
@@ -427,6 +461,8 @@ impl<'m> Sim<'m> {
             fault_open: vec![Vec::new(); m.faults.len()],
             stats,
             faults: Vec::new(),
+            trace_ids: Vec::new(),
+            trace: Vec::new(),
             next_msg_id: 0,
             end_arrivals_ns: m.duration_ns,
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
@@ -1220,6 +1256,16 @@ impl<'m> Sim<'m> {
         } else if publish > 0 && from_producer {
             self.copies[c].dup_cause = "producer-retry";
         }
+        self.trace(
+            c,
+            "accepted",
+            if from_producer {
+                "published by the producer"
+            } else {
+                "published by the previous stage"
+            },
+            None,
+        );
         self.enqueue_ready(c, false);
         if from_producer {
             let pm = &self.m.producers[self.msgs[mi].producer as usize];
@@ -1409,6 +1455,18 @@ impl<'m> Sim<'m> {
             (cp.msg, cp.visit_start_ns, cp.deliveries)
         };
         self.msgs[mi].live += 1;
+        if !self.trace_ids.is_empty() {
+            let detail = format!(
+                "to {}#{} (delivery {})",
+                self.m.groups[g].name,
+                self.group_insts[g]
+                    .iter()
+                    .position(|&x| x == i)
+                    .unwrap_or(0),
+                deliveries
+            );
+            self.trace(c, "delivered", &detail, None);
+        }
         if self.msgs[mi].in_window {
             self.stats.delivered += 1;
             if deliveries > 1 {
@@ -1629,6 +1687,16 @@ impl<'m> Sim<'m> {
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy += 1;
         self.insts[i as usize].busy += 1;
+        self.trace(
+            c,
+            if failed {
+                "attempt (fails)"
+            } else {
+                "attempt (succeeds)"
+            },
+            &format!("attempt {}", k + 1),
+            Some(work_ns),
+        );
         self.q.schedule_in(
             work_ns,
             Ev::ServiceDone {
@@ -1740,6 +1808,8 @@ impl<'m> Sim<'m> {
         if !skipped {
             let bit = 1u64 << qi;
             if self.msgs[mi].done_mask & bit != 0 {
+                let cause = self.copies[c].dup_cause;
+                self.trace(c, "processed again (duplicate)", cause, None);
                 if in_window {
                     let cause = match self.copies[c].dup_cause {
                         "" => "redelivery",
@@ -1983,6 +2053,15 @@ impl<'m> Sim<'m> {
             self.unhold(c);
             return;
         }
+        if !self.trace_ids.is_empty() {
+            let what = match kind {
+                AckKind::Ack => "acked",
+                AckKind::Requeue => "nacked (requeue)",
+                AckKind::Delay(_) => "nacked (delayed retry)",
+                AckKind::Reject(_) => "rejected",
+            };
+            self.trace(c, what, "", None);
+        }
         match kind {
             AckKind::Ack => {
                 self.copy_gone(c, st::IN_FLIGHT, st::ACKED);
@@ -2007,6 +2086,7 @@ impl<'m> Sim<'m> {
     /// Puts copy `c` back for another delivery, or dead-letters it at the
     /// delivery limit.
     fn redeliver(&mut self, c: u32, cause: &'static str) {
+        self.trace(c, "requeued for redelivery", cause, None);
         let qi = self.copies[c].queue as usize;
         if !cause.is_empty() && self.copies[c].dup_cause.is_empty() {
             self.copies[c].dup_cause = cause;
@@ -2064,6 +2144,7 @@ impl<'m> Sim<'m> {
         if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::InFlight {
             return;
         }
+        self.trace(c, "ack timeout: visible again", "", None);
         self.redeliver(c, "ack-timeout");
     }
 
@@ -2116,12 +2197,14 @@ impl<'m> Sim<'m> {
     }
 
     fn expire(&mut self, c: u32) {
+        self.trace(c, "expired", "", None);
         let mi = self.copies[c].msg;
         self.msgs[mi].flags |= F_EXPIRED;
         self.copy_gone(c, st::QUEUED, st::EXPIRED);
     }
 
     fn dead_letter(&mut self, c: u32, reason: &'static str, from: usize) {
+        self.trace(c, "dead-lettered", reason, None);
         let qi = self.copies[c].queue as usize;
         let mi = self.copies[c].msg;
         if self.m.queues[qi].dead_letter || self.m.queues[qi].at_limit_stays {
@@ -2157,6 +2240,7 @@ impl<'m> Sim<'m> {
     }
 
     fn copy_lost(&mut self, c: u32, cause: &'static str, from: usize) {
+        self.trace(c, "lost", cause, None);
         let mi = self.copies[c].msg;
         self.msgs[mi].flags |= F_LOST;
         if self.msgs[mi].lost_cause.is_empty()
@@ -2226,6 +2310,30 @@ impl<'m> Sim<'m> {
 }
 
 impl<'m> Sim<'m> {
+    /// Records a step of a traced message (nothing when no message is traced).
+    #[inline]
+    fn trace(&mut self, c: u32, event: &'static str, detail: &str, duration_ns: Option<Nanos>) {
+        if self.trace_ids.is_empty() {
+            return;
+        }
+        let Some(cp) = self.copies.get(c) else { return };
+        let Some(m) = self.msgs.get(cp.msg) else {
+            return;
+        };
+        if self.trace_ids.binary_search(&m.id).is_err() {
+            return;
+        }
+        self.trace.push(TraceEvent {
+            time_s: crate::time::ns_to_secs(self.q.now()),
+            message: m.id,
+            event,
+            queue: self.m.queues[cp.queue as usize].name.clone(),
+            copy: cp.serial & 0x7FFF_FFFF,
+            duration_s: duration_ns.map(crate::time::ns_to_secs),
+            detail: detail.to_string(),
+        });
+    }
+
     // ------------------------------------------------------------------- faults
 
     fn on_fault_start(&mut self, fi: usize, u: usize) {
@@ -2589,6 +2697,7 @@ impl<'m> Sim<'m> {
             messages_created: self.next_msg_id,
             end_ns: end,
             faults: std::mem::take(&mut self.faults),
+            trace: std::mem::take(&mut self.trace),
             stats: self.stats,
             stopped_early,
         }
