@@ -24,9 +24,10 @@ use crate::rng::{self, stream, unit, Domain, Stream};
 use crate::stats::collect::{self as st, Collector, Sample};
 use crate::strategy::breaker::CircuitBreaker;
 use crate::strategy::budget::RetryBudget;
+use crate::strategy::idempotency::WindowedIds;
 use crate::time::Nanos;
 use slab::Slab;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 const NONE: u32 = u32::MAX;
 
@@ -143,8 +144,8 @@ struct QueueState {
     credits: VecDeque<(u32, u32)>,
     delayed: u64,
     dead_lettered_total: u64,
-    dedup: HashMap<u64, Nanos>,
-    dedup_order: VecDeque<(Nanos, u64)>,
+    /// Broker-side publish deduplication window.
+    dedup: Option<WindowedIds>,
     fsync_phase_ns: Nanos,
     /// Dead-lettered copies kept for the redrive task, oldest first.
     dlq: VecDeque<(u32, u32)>,
@@ -155,8 +156,8 @@ struct GroupState {
     outage_failure: f64,
     slowdown: f64,
     budget: Option<RetryBudget>,
-    idempotency: HashMap<u64, Nanos>,
-    idem_order: VecDeque<(Nanos, u64)>,
+    /// Consumer-side idempotency store.
+    idempotency: Option<WindowedIds>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -404,8 +405,7 @@ impl<'m> Sim<'m> {
                 credits: VecDeque::new(),
                 delayed: 0,
                 dead_lettered_total: 0,
-                dedup: HashMap::new(),
-                dedup_order: VecDeque::new(),
+                dedup: qm.dedup_window_ns.map(WindowedIds::new),
             })
             .collect();
         let groups = m
@@ -415,8 +415,7 @@ impl<'m> Sim<'m> {
                 outage_failure: 0.0,
                 slowdown: 1.0,
                 budget: g.budget.as_ref().map(|b| b.build()),
-                idempotency: HashMap::new(),
-                idem_order: VecDeque::new(),
+                idempotency: g.idempotency_ns.map(WindowedIds::new),
             })
             .collect();
         let mut stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
@@ -1179,19 +1178,9 @@ impl<'m> Sim<'m> {
         }
         let qm = &self.m.queues[qi];
         // Broker-side publish deduplication (SQS FIFO, NATS Nats-Msg-Id).
-        if let Some(w) = qm.dedup_window_ns {
-            let qs = &mut self.queues[qi];
-            while let Some(&(t, id)) = qs.dedup_order.front() {
-                if now.saturating_sub(t) <= w {
-                    break;
-                }
-                qs.dedup_order.pop_front();
-                if qs.dedup.get(&id) == Some(&t) {
-                    qs.dedup.remove(&id);
-                }
-            }
-            let id = self.msgs[mi].id;
-            if qs.dedup.contains_key(&id) {
+        let id = self.msgs[mi].id;
+        if let Some(dedup) = &mut self.queues[qi].dedup {
+            if dedup.contains(now, id) {
                 if self.msgs[mi].in_window {
                     self.stats.duplicates_prevented += 1;
                 }
@@ -1201,8 +1190,7 @@ impl<'m> Sim<'m> {
                 self.check_finish(mi);
                 return;
             }
-            qs.dedup.insert(id, now);
-            qs.dedup_order.push_back((now, id));
+            dedup.insert(now, id);
         }
         let full = qm
             .capacity
@@ -1610,35 +1598,13 @@ impl<'m> Sim<'m> {
         let epoch = self.insts[i as usize].epoch;
         // Idempotent consumer: a message processed within the window is
         // recognised and acked without processing.
-        if let Some(w) = gm.idempotency_ns {
-            let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
-            let gs = &mut self.groups[g];
-            while let Some(&(t, k)) = gs.idem_order.front() {
-                if now.saturating_sub(t) <= w {
-                    break;
-                }
-                gs.idem_order.pop_front();
-                if gs.idempotency.get(&k) == Some(&t) {
-                    gs.idempotency.remove(&k);
-                }
-            }
-            if gs.idempotency.contains_key(&id) {
+        let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
+        if let Some(store) = &mut self.groups[g].idempotency {
+            if store.contains(now, id) {
                 if self.msgs[mi].in_window {
                     self.stats.duplicates_prevented += 1;
                 }
-                self.q.schedule_in(
-                    0,
-                    Ev::ServiceDone {
-                        inst: i,
-                        epoch,
-                        copy: c,
-                        delivery,
-                        failed: false,
-                        nonretryable: false,
-                        work_ns: u64::MAX,
-                        counted: false,
-                    },
-                );
+                self.settle_without_work(i, epoch, c, delivery, false);
                 return;
             }
         }
@@ -1654,19 +1620,7 @@ impl<'m> Sim<'m> {
                 if self.msgs[mi].in_window {
                     self.stats.breaker_rejected += 1;
                 }
-                self.q.schedule_in(
-                    0,
-                    Ev::ServiceDone {
-                        inst: i,
-                        epoch,
-                        copy: c,
-                        delivery,
-                        failed: true,
-                        nonretryable: false,
-                        work_ns: 0,
-                        counted: false,
-                    },
-                );
+                self.settle_without_work(i, epoch, c, delivery, true);
                 return;
             }
         }
@@ -1708,6 +1662,25 @@ impl<'m> Sim<'m> {
                 nonretryable,
                 work_ns,
                 counted: true,
+            },
+        );
+    }
+
+    /// Ends an attempt that takes no worker time: a duplicate the
+    /// idempotency store recognised (acked, not processed), or a call the
+    /// open breaker rejected (failed at once).
+    fn settle_without_work(&mut self, i: u32, epoch: u32, c: u32, delivery: u32, failed: bool) {
+        self.q.schedule_in(
+            0,
+            Ev::ServiceDone {
+                inst: i,
+                epoch,
+                copy: c,
+                delivery,
+                failed,
+                nonretryable: false,
+                work_ns: if failed { 0 } else { u64::MAX },
+                counted: false,
             },
         );
     }
@@ -1824,12 +1797,9 @@ impl<'m> Sim<'m> {
             } else {
                 self.msgs[mi].done_mask |= bit;
             }
-            if let Some(w) = gm.idempotency_ns {
-                let _ = w;
+            if let Some(store) = &mut self.groups[g].idempotency {
                 let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
-                let gs = &mut self.groups[g];
-                gs.idempotency.insert(id, now);
-                gs.idem_order.push_back((now, id));
+                store.insert(now, id);
             }
             match gm.publish_to {
                 Some(next) => {
