@@ -149,9 +149,12 @@ impl RawScenario {
 
     pub fn parse(text: &str, file: &str, stem: &str) -> Result<RawScenario, ScenarioError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
+            // The parser gives no position when it stops at its nesting
+            // limit: point at the most deeply nested line instead.
             let (line, column) = e
                 .span()
                 .map(|s| line_col(text, s.start))
+                .or_else(|| deepest_line(text))
                 .map_or((None, None), |(l, c)| (Some(l), Some(c)));
             ScenarioError {
                 file: file.to_string(),
@@ -253,6 +256,14 @@ pub fn path_string(path: &[Seg]) -> String {
         }
     }
     s
+}
+
+/// The line with the most nesting (dots and brackets), as (line, 1).
+fn deepest_line(text: &str) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .max_by_key(|(_, l)| l.chars().filter(|c| matches!(c, '.' | '[' | '{')).count())
+        .map(|(i, _)| (i + 1, 1))
 }
 
 /// 1-based line and column of a byte offset.
