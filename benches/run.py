@@ -271,7 +271,9 @@ def main():
         R["lindley"] = lin
 
         # --- scaling: 4 replications, n messages in all
-        per_rep = duration_for(n / 4, MM1_RATE)
+        # At least a million messages per replication, so that the fixed
+        # costs of a process do not hide the parallel speed-up.
+        per_rep = duration_for(max(n, 4_000_000) / 4, MM1_RATE)
         log("scaling: mm1 -r 4 --jobs 1 / --jobs 2 ...")
         j1 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=1))
         j2 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=2))
