@@ -157,22 +157,18 @@ pub fn toml_inline(v: &toml::Value) -> String {
     }
 }
 
+/// The study of a scenario already loaded (its text is reused, not read again).
 pub fn spec(
     kind: &str,
-    file: &std::path::Path,
+    raw: &crate::scenario::load::RawScenario,
     c: &Common,
     variants: Vec<(String, Vec<String>)>,
     plan: &super::Plan,
 ) -> Result<StudySpec, Failure> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        Failure::input(format!(
-            "{}: cannot read the scenario file: {e}",
-            file.display()
-        ))
-    })?;
+    let text = raw.text.clone();
     Ok(StudySpec {
         kind: kind.into(),
-        file: file.display().to_string(),
+        file: raw.file.clone(),
         scenario_text: text,
         sets: c.set.clone(),
         variants,
@@ -184,14 +180,14 @@ pub fn spec(
 }
 
 pub fn command(a: &CompareArgs) -> Result<i32, Failure> {
-    let (_, _, s) = cli::load(&a.file, &a.common.set)?;
+    let (raw, _, s) = cli::load(&a.file, &a.common.set)?;
     let plan = cli::plan(&s, &a.common)?;
     if a.common.precision.is_some() && a.common.shard.is_some() {
         return Err(Failure::input("--precision and --shard cannot be combined: a shard cannot know when the others are precise enough"));
     }
     let spec = spec(
         "compare",
-        &a.file,
+        &raw,
         &a.common,
         variants(&s, &a.variants)?,
         &plan,

@@ -305,7 +305,7 @@ impl Outcome {
                 o.insert(k, v);
             }
         }
-        crate::stats::theory_report::attach(model, &mut o, self);
+        crate::stats::theory_report::attach(model, &mut o);
         o.insert(
             "faults".into(),
             serde_json::to_value(

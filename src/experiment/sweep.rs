@@ -39,7 +39,7 @@ fn values(a: &SweepArgs) -> Result<Vec<String>, Failure> {
 }
 
 pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
-    let (_, _, s) = cli::load(&a.file, &a.common.set)?;
+    let (raw, _, s) = cli::load(&a.file, &a.common.set)?;
     let plan = cli::plan(&s, &a.common)?;
     let vals = values(a)?;
     let mut variants: Vec<(String, Vec<String>)> = s
@@ -58,7 +58,7 @@ pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
     if variants.is_empty() {
         variants.push(("base".into(), vec![]));
     }
-    let mut spec: StudySpec = super::compare::spec("sweep", &a.file, &a.common, variants, &plan)?;
+    let mut spec: StudySpec = super::compare::spec("sweep", &raw, &a.common, variants, &plan)?;
     spec.param = Some(a.param.clone());
     spec.values = vals;
     run_study(

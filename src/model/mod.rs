@@ -274,8 +274,7 @@ pub fn resolve(s: &Scenario) -> Scenario {
         );
     }
     let single_queue = r.queues.len() == 1;
-    for (i, pr) in r.producers.iter_mut().enumerate() {
-        let _ = i;
+    for pr in r.producers.iter_mut() {
         if single_queue && pr.queue.is_none() {
             pr.queue = r.queues[0].name.clone().or(Some("queue".into()));
         }

@@ -326,7 +326,6 @@ pub struct Sim<'m> {
     next_msg_id: u64,
     end_arrivals_ns: Nanos,
     end_ns: Nanos,
-    warmup_ns: Nanos,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -465,7 +464,6 @@ impl<'m> Sim<'m> {
             next_msg_id: 0,
             end_arrivals_ns: m.duration_ns,
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
-            warmup_ns,
         }
     }
 
@@ -1460,9 +1458,10 @@ impl<'m> Sim<'m> {
             if deliveries > 1 {
                 self.stats.redelivered += 1;
             }
+            let visit_in_window = self.stats.in_window(visit_start);
             let qc = &mut self.stats.queues[qi];
             qc.deliveries += 1;
-            if visit_start >= self.stats.window_start && visit_start < self.stats.window_end {
+            if visit_in_window {
                 qc.visit_wait_ns += (now - visit_start) as u128;
                 if now > visit_start {
                     qc.waited += 1;
@@ -1486,7 +1485,7 @@ impl<'m> Sim<'m> {
                 // The delivery vanished: the consumer never sees it. Its slot
                 // is free again; the broker waits for the ack timeout.
                 self.copies[c].dup_cause = "network";
-                self.release_delivery(i, c, visit_start, false);
+                self.release_delivery(i, c);
                 if auto {
                     self.copy_lost(c, "network", st::IN_FLIGHT);
                 } else if self.m.queues[qi].ack_timeout_ns.is_none() {
@@ -1511,12 +1510,9 @@ impl<'m> Sim<'m> {
 
     /// The consumer no longer holds delivery of copy `c`: its prefetch slot
     /// frees, and the copy's record may end.
-    fn release_delivery(&mut self, i: u32, c: u32, visit_start: Nanos, visit_ended: bool) {
+    fn release_delivery(&mut self, i: u32, c: u32) {
         let now = self.q.now();
         let qi = self.copies[c].queue as usize;
-        if visit_ended {
-            let _ = visit_start;
-        }
         self.stats.advance(qi, now);
         self.stats.queues[qi].held -= 1;
         let inst = &mut self.insts[i as usize];
@@ -1541,17 +1537,11 @@ impl<'m> Sim<'m> {
         self.check_finish(mi);
     }
 
+    /// The visit of a copy that leaves the queue without an attempt ends.
     fn end_visit(&mut self, qi: usize, c: u32) {
-        let now = self.q.now();
-        let start = self.copies[c].visit_start_ns;
-        if start >= self.stats.window_start
-            && start < self.stats.window_end
-            && self.msgs[self.copies[c].msg].in_window
-        {
-            let qc = &mut self.stats.queues[qi];
-            qc.visit_time_ns += (now - start) as u128;
-            qc.visits_done += 1;
-        }
+        let in_window = self.msgs[self.copies[c].msg].in_window;
+        self.stats
+            .end_visit(qi, self.copies[c].visit_start_ns, self.q.now(), in_window);
     }
 
     fn on_deliver(&mut self, c: u32, delivery: u32, i: u32, epoch: u32) {
@@ -1641,16 +1631,15 @@ impl<'m> Sim<'m> {
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy += 1;
         self.insts[i as usize].busy += 1;
-        self.trace(
-            c,
-            if failed {
+        if !self.trace_ids.is_empty() {
+            // Only when tracing: the detail string costs an allocation.
+            let what = if failed {
                 "attempt (fails)"
             } else {
                 "attempt (succeeds)"
-            },
-            &format!("attempt {}", k + 1),
-            Some(work_ns),
-        );
+            };
+            self.trace(c, what, &format!("attempt {}", k + 1), Some(work_ns));
+        }
         self.q.schedule_in(
             work_ns,
             Ev::ServiceDone {
@@ -1758,15 +1747,8 @@ impl<'m> Sim<'m> {
             inst.working.swap_remove(pos);
         }
         // The visit ends with this attempt.
-        if visit_start >= self.stats.window_start
-            && visit_start < self.stats.window_end
-            && in_window
-        {
-            let qc = &mut self.stats.queues[qi];
-            qc.visit_time_ns += (now - visit_start) as u128;
-            qc.visits_done += 1;
-        }
-        self.release_delivery(i, c, visit_start, true);
+        self.stats.end_visit(qi, visit_start, now, in_window);
+        self.release_delivery(i, c);
         self.try_start(i);
         self.dispatch(qi);
     }
@@ -2442,14 +2424,8 @@ impl<'m> Sim<'m> {
             .chain(incoming.iter())
             .copied()
         {
-            if visit_start >= self.stats.window_start
-                && visit_start < self.stats.window_end
-                && self.msgs[self.copies[c].msg].in_window
-            {
-                let qc = &mut self.stats.queues[qi];
-                qc.visit_time_ns += (now - visit_start) as u128;
-                qc.visits_done += 1;
-            }
+            let in_window = self.msgs[self.copies[c].msg].in_window;
+            self.stats.end_visit(qi, visit_start, now, in_window);
             if auto {
                 if self.copies[c].state == CState::Consumer {
                     self.copy_lost(c, "auto-ack-crash", st::IN_FLIGHT);
@@ -2467,7 +2443,6 @@ impl<'m> Sim<'m> {
         for (c, _, _) in working.iter().chain(buffered.iter()).copied() {
             self.unhold(c);
         }
-        let _ = incoming;
         self.dispatch(qi);
     }
 
@@ -2661,7 +2636,6 @@ impl<'m> Sim<'m> {
             "conservation broken: published {} != rejected {} + acked {} + dead-lettered {} + lost {} + expired {} + in flight {}",
             s.published, s.rejected, s.acked, s.dead_lettered, s.lost, s.expired, s.in_flight
         );
-        let _ = self.warmup_ns;
         RunOutput {
             events: self.q.processed(),
             messages_created: self.next_msg_id,

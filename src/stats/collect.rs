@@ -232,6 +232,18 @@ impl Collector {
         }
     }
 
+    /// A visit of queue `q` (from entering the queue to the end of its
+    /// attempt, or to leaving otherwise) that started at `start` ends now.
+    /// Only visits that started in the window count, for Little's law.
+    #[inline]
+    pub fn end_visit(&mut self, q: usize, start: Nanos, now: Nanos, msg_in_window: bool) {
+        if msg_in_window && self.in_window(start) {
+            let qc = &mut self.queues[q];
+            qc.visit_time_ns += (now - start) as u128;
+            qc.visits_done += 1;
+        }
+    }
+
     #[inline]
     pub fn transition(&mut self, from: usize, to: usize) {
         self.transitions[from][to] += 1;

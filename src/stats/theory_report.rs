@@ -8,7 +8,7 @@ use super::markov::{self, AbsorbingChain, OrbitParams};
 use super::summary::num;
 use super::theory::{self, Theory};
 use crate::experiment::Outcome;
-use crate::model::{Arrival, FaultKind, FaultTiming, Model, Overflow, RetryMode};
+use crate::model::{FaultKind, FaultTiming, Model, Overflow, RetryMode};
 use serde_json::{json, Map, Value};
 
 /// The model a queue matches, or the assumptions that fail.
@@ -116,9 +116,8 @@ pub fn matching_model(m: &Model, qi: usize) -> Result<(Theory, Option<Vec<f64>>)
 
 /// Adds theory beside every queue's queueing statistics, and the length
 /// distribution comparison.
-pub fn attach(m: &Model, o: &mut Map<String, Value>, out: &Outcome) {
+pub fn attach(m: &Model, o: &mut Map<String, Value>) {
     let mut warnings: Vec<Value> = Vec::new();
-    let _ = out;
     let Some(Value::Object(queues)) = o.get_mut("queues") else {
         return;
     };
@@ -180,10 +179,6 @@ pub fn attach(m: &Model, o: &mut Map<String, Value>, out: &Outcome) {
             }
         }
         q.insert("length_distribution".into(), Value::Object(ld));
-    }
-    // The ci95 tree mirrors the shape: its length_distribution stays an array.
-    if let Some(Value::Object(ci)) = o.get_mut("ci95") {
-        let _ = ci;
     }
     if !warnings.is_empty() {
         o.insert("warnings".into(), Value::Array(warnings));
@@ -282,7 +277,7 @@ pub fn markov(m: &Model, out: &Outcome, o: &Map<String, Value>) -> Value {
 
     let mut mk = Map::new();
     mk.insert("lifecycle".into(), Value::Object(lifecycle));
-    mk.insert("orbit".into(), orbit(m, out, o));
+    mk.insert("orbit".into(), orbit(m, out));
     mk.insert("availability".into(), availability(m, o));
     Value::Object(mk)
 }
@@ -321,7 +316,7 @@ pub fn orbit_params(m: &Model, qi: usize) -> Result<OrbitParams, String> {
     })
 }
 
-fn orbit(m: &Model, out: &Outcome, o: &Map<String, Value>) -> Value {
+fn orbit(m: &Model, out: &Outcome) -> Value {
     let mut res = Map::new();
     for (qi, qm) in m.queues.iter().enumerate() {
         let params = match orbit_params(m, qi) {
@@ -383,7 +378,6 @@ fn orbit(m: &Model, out: &Outcome, o: &Map<String, Value>) -> Value {
                 );
             }
         }
-        let _ = o;
         res.insert(qm.name.clone(), Value::Object(e));
     }
     Value::Object(res)
@@ -418,9 +412,4 @@ fn availability(m: &Model, o: &Map<String, Value>) -> Value {
         }
     }
     Value::Object(res)
-}
-
-/// Whether a model's arrivals are Poisson (for docs and tests).
-pub fn poisson(a: &Arrival) -> bool {
-    a.is_poisson()
 }
