@@ -38,6 +38,8 @@ pub enum Domain {
     Backoff = 7,
     /// Per component: anything else a component draws.
     Component = 8,
+    /// Per message: its key.
+    Key = 9,
 }
 
 /// SplitMix64 finaliser: a bijective mix of 64 bits.

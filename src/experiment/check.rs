@@ -86,15 +86,43 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<(String, String, S
         e.mean_latency_max.map(|d| d.secs()),
         true,
     );
-    if let Some(min) = e.delivered_min {
-        let v = get(s, &["messages", "delivered"]);
-        out.push((
-            "delivered_min".into(),
-            v.map_or("none".into(), |x| x.to_string()),
-            format!(">= {min}"),
-            v.is_some_and(|v| v >= min as f64),
-        ));
-    }
+    max(
+        "out_of_order_max",
+        &["ordering", "out_of_order"],
+        e.out_of_order_max.map(|x| x as f64),
+        false,
+    );
+    let mut min = |name: &str, path: &[&str], bound: Option<f64>| {
+        if let Some(b) = bound {
+            let v = get(s, path);
+            out.push((
+                name.to_string(),
+                v.map_or("none".into(), |x| x.to_string()),
+                format!(">= {b}"),
+                v.is_some_and(|v| v >= b - 1e-12),
+            ));
+        }
+    };
+    min(
+        "delivered_min",
+        &["messages", "delivered"],
+        e.delivered_min.map(|x| x as f64),
+    );
+    min(
+        "lost_min",
+        &["messages", "lost"],
+        e.lost_min.map(|x| x as f64),
+    );
+    min(
+        "duplicate_rate_min",
+        &["messages", "duplicate_rate"],
+        e.duplicate_rate_min,
+    );
+    min(
+        "out_of_order_min",
+        &["ordering", "out_of_order"],
+        e.out_of_order_min.map(|x| x as f64),
+    );
     let recovered = s
         .get("recovery")
         .and_then(|r| r.get("recovered"))

@@ -52,6 +52,18 @@ pub struct Replication {
     /// Per queue: time-weighted occupancy of (number in system, orbit),
     /// normalised; empty where no producer retries.
     pub orbit_occupancy: Vec<Vec<f64>>,
+    /// Consumer lag per topic, group and partition over time.
+    #[serde(default)]
+    pub lag: Vec<LagRow>,
+}
+
+/// The lag of one consumer group at one sample time, per partition.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LagRow {
+    pub time_s: f64,
+    pub topic: String,
+    pub group: String,
+    pub lag: Vec<u64>,
 }
 
 /// The outcome of running one model R times.
@@ -125,7 +137,22 @@ pub(crate) fn one(
             }
         })
         .collect();
+    let lag = out
+        .stats
+        .lag_samples
+        .iter()
+        .filter_map(|s| {
+            let l = model.groups[s.group].log.as_ref()?;
+            Some(LagRow {
+                time_s: s.time_s,
+                topic: model.topics[l.topic].name.clone(),
+                group: l.group.clone(),
+                lag: s.lag.clone(),
+            })
+        })
+        .collect();
     Replication {
+        lag,
         orbit_occupancy,
         index: r,
         seed: rep_seed,

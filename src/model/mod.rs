@@ -5,7 +5,9 @@
 pub mod dist;
 
 use crate::scenario::preset::preset;
-use crate::scenario::validate::{consumer_name, producer_name, queue_name, resolve_queue};
+use crate::scenario::validate::{
+    consumer_name, producer_name, queue_name, resolve_queue, resolve_topic,
+};
 use crate::scenario::*;
 use crate::strategy::backoff::RetryPolicy;
 use crate::strategy::breaker::BreakerConfig;
@@ -62,6 +64,63 @@ pub enum Confirm {
     AfterFsync,
 }
 
+/// `queue` of a producer or group that uses a topic instead.
+pub const NO_QUEUE: usize = usize::MAX;
+
+/// How a producer draws message keys.
+#[derive(Clone, Debug)]
+pub struct KeySpace {
+    pub count: u32,
+    /// Zipf-skewed (hot keys) with this exponent; uniform otherwise.
+    pub zipf: Option<rand_distr::Zipf<f64>>,
+}
+
+impl KeySpace {
+    /// A key from 0 to count - 1.
+    pub fn sample(&self, r: &mut crate::rng::Stream) -> u32 {
+        use rand::Rng;
+        match &self.zipf {
+            // Zipf samples 1..=count, the most frequent first.
+            Some(z) => (r.sample(z) as u64).clamp(1, self.count as u64) as u32 - 1,
+            None => ((crate::rng::unit(r) * self.count as f64) as u32).min(self.count - 1),
+        }
+    }
+}
+
+/// Offset commit modes of a consumer group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitMode {
+    /// Commit the processed position after each poll's records.
+    AfterProcessing,
+    /// A timer commits the fetched position every interval (librdkafka's
+    /// auto-commit with the offset stored at delivery).
+    Auto,
+    /// Commit the fetched position right after the poll (at most once).
+    BeforeProcessing,
+}
+
+/// A partitioned log.
+#[derive(Clone, Debug)]
+pub struct TopicModel {
+    pub name: String,
+    pub partitions: u32,
+    pub retention_ns: Nanos,
+    pub dead_letter: bool,
+}
+
+/// Consumer-group settings of a group that reads a topic.
+#[derive(Clone, Debug)]
+pub struct LogGroupModel {
+    pub topic: usize,
+    pub group: String,
+    pub commit: CommitMode,
+    pub auto_commit_ns: Nanos,
+    pub max_poll_records: u32,
+    pub session_timeout_ns: Nanos,
+    pub max_poll_interval_ns: Nanos,
+    pub rebalance_ns: Nanos,
+}
+
 #[derive(Clone, Debug)]
 pub struct ProducerModel {
     pub name: String,
@@ -76,6 +135,11 @@ pub struct ProducerModel {
     /// Client timeout: publish again when not processed within this time.
     pub timeout_ns: Option<Nanos>,
     pub budget: Option<RetryBudgetConfig>,
+    /// Writes to this topic instead of a queue (`queue` is then `NO_QUEUE`).
+    pub topic: Option<usize>,
+    pub keys: Option<KeySpace>,
+    /// Topic producers: partition by key hash (else round-robin).
+    pub partition_by_key: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +167,7 @@ pub struct QueueModel {
     pub fsync_ns: Nanos,
     pub dedup_window_ns: Option<Nanos>,
     pub redrive: Option<(Nanos, f64)>,
+    pub fifo_by_key: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +198,10 @@ pub struct GroupModel {
     pub idempotency_ns: Option<Nanos>,
     pub budget: Option<RetryBudgetConfig>,
     pub breaker: Option<BreakerConfig>,
+    /// Resequencing buffer: (messages held at most, longest hold).
+    pub resequence: Option<(u32, Nanos)>,
+    /// Reads a topic as a consumer group (`queue` is then `NO_QUEUE`).
+    pub log: Option<LogGroupModel>,
 }
 
 #[derive(Clone, Debug)]
@@ -211,6 +280,9 @@ pub struct Model {
     pub groups: Vec<GroupModel>,
     pub network: Option<NetworkModel>,
     pub faults: Vec<FaultModel>,
+    pub topics: Vec<TopicModel>,
+    /// Distinct keys over all producers (0: no keys).
+    pub key_space: u32,
 }
 
 impl Model {
@@ -273,8 +345,30 @@ pub fn resolve(s: &Scenario) -> Scenario {
                 .unwrap_or(Duration::from_millis(DEFAULT_FSYNC_MS)),
         );
     }
+    for t in &mut r.topics {
+        t.partitions = Some(t.partitions.unwrap_or(1));
+        t.retention = Some(
+            t.retention
+                .unwrap_or(Duration::from_secs(DEFAULT_RETENTION_S)),
+        );
+        t.dead_letter = Some(t.dead_letter.unwrap_or(true));
+    }
     let single_queue = r.queues.len() == 1;
     for pr in r.producers.iter_mut() {
+        if pr.topic.is_none() && r.queues.is_empty() && r.topics.len() == 1 {
+            pr.topic = Some(r.topics[0].name.clone());
+        }
+        if pr.topic.is_some() {
+            pr.partitioner = Some(pr.partitioner.clone().unwrap_or_else(|| {
+                if pr.key.is_some() {
+                    "key"
+                } else {
+                    "round-robin"
+                }
+                .into()
+            }));
+            continue;
+        }
         if single_queue && pr.queue.is_none() {
             pr.queue = r.queues[0].name.clone().or(Some("queue".into()));
         }
@@ -290,7 +384,11 @@ pub fn resolve(s: &Scenario) -> Scenario {
         pr.outbox = Some(pr.outbox.unwrap_or(false));
     }
     let queue_names: Vec<String> = (0..s.queues.len()).map(|i| queue_name(s, i)).collect();
-    for c in &mut r.consumers {
+    for (i, c) in r.consumers.iter_mut().enumerate() {
+        if c.topic.is_some() {
+            resolve_topic_consumer(c, consumer_name(s, i));
+            continue;
+        }
         let qi = resolve_queue(s, &c.queue).unwrap_or(0);
         if c.queue.is_none() {
             c.queue = Some(queue_names[qi].clone());
@@ -343,6 +441,40 @@ pub fn resolve(s: &Scenario) -> Scenario {
     r
 }
 
+pub const DEFAULT_RETENTION_S: u64 = 7 * 24 * 3600;
+
+/// Kafka's consumer defaults (3.x) and Spring's blocking error handler.
+fn resolve_topic_consumer(c: &mut ConsumerCfg, name: String) {
+    c.group = Some(c.group.clone().unwrap_or(name));
+    c.count = Some(c.count.unwrap_or(1));
+    c.commit = Some(
+        c.commit
+            .clone()
+            .unwrap_or_else(|| "after-processing".into()),
+    );
+    if c.commit.as_deref() == Some("auto") {
+        c.auto_commit_interval = Some(c.auto_commit_interval.unwrap_or(Duration::from_secs(5)));
+    }
+    c.max_poll_records = Some(c.max_poll_records.unwrap_or(500));
+    c.session_timeout = Some(c.session_timeout.unwrap_or(Duration::from_secs(45)));
+    c.max_poll_interval = Some(c.max_poll_interval.unwrap_or(Duration::from_secs(300)));
+    c.rebalance_time = Some(c.rebalance_time.unwrap_or(Duration::from_secs(3)));
+    c.service = Some(c.service.clone().unwrap_or(DistCfg {
+        dist: "exponential".into(),
+        mean: Some(Duration::from_millis(100)),
+        ..Default::default()
+    }));
+    c.failure = Some(c.failure.unwrap_or(0.0));
+    c.poison = Some(c.poison.unwrap_or(0.0));
+    c.non_retryable = Some(c.non_retryable.unwrap_or(0.0));
+    c.retry_mode = Some(c.retry_mode.clone().unwrap_or_else(|| "in-handler".into()));
+    if c.retry.is_none() {
+        // Spring Kafka's DefaultErrorHandler: FixedBackOff(0, 9), ten
+        // attempts in all, back to back.
+        c.retry = toml::from_str("backoff = \"none\"\nmax_attempts = 10").ok();
+    }
+}
+
 fn ns(d: Option<Duration>) -> Option<Nanos> {
     d.map(|d| d.ns())
 }
@@ -379,9 +511,34 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 shape: a.shape,
             })?),
         };
+        let topic = match &p.topic {
+            Some(t) => Some(resolve_topic(&r, t)?),
+            None => None,
+        };
+        let keys = match &p.key {
+            Some(k) => Some(KeySpace {
+                count: k.count as u32,
+                zipf: if k.dist == "zipf-keys" {
+                    Some(
+                        rand_distr::Zipf::new(k.count as f64, k.exponent.unwrap_or(1.0))
+                            .map_err(|e| format!("producer key: {e}"))?,
+                    )
+                } else {
+                    None
+                },
+            }),
+            None => None,
+        };
         producers.push(ProducerModel {
             name: producer_name(&r, i),
-            queue: resolve_queue(&r, &p.queue)?,
+            queue: if topic.is_some() {
+                NO_QUEUE
+            } else {
+                resolve_queue(&r, &p.queue)?
+            },
+            topic,
+            keys,
+            partition_by_key: p.partitioner.as_deref() == Some("key"),
             arrival,
             confirm: match p.confirm.as_deref() {
                 Some("on-accept") => Confirm::OnAccept,
@@ -429,13 +586,40 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             fsync_ns: ns(q.fsync_interval).unwrap_or(0),
             dedup_window_ns: ns(q.dedup_window),
             redrive: q.redrive.as_ref().map(|r| (r.start.ns(), r.rate)),
+            fifo_by_key: q.fifo_by_key.unwrap_or(false),
         });
     }
     let mut groups = Vec::new();
     for (i, c) in r.consumers.iter().enumerate() {
+        let log = match &c.topic {
+            Some(t) => Some(LogGroupModel {
+                topic: resolve_topic(&r, t)?,
+                group: c.group.clone().unwrap_or_else(|| consumer_name(&r, i)),
+                commit: match c.commit.as_deref() {
+                    Some("auto") => CommitMode::Auto,
+                    Some("before-processing") => CommitMode::BeforeProcessing,
+                    _ => CommitMode::AfterProcessing,
+                },
+                auto_commit_ns: ns(c.auto_commit_interval).unwrap_or(5_000_000_000),
+                max_poll_records: c.max_poll_records.unwrap_or(500),
+                session_timeout_ns: ns(c.session_timeout).unwrap_or(45_000_000_000),
+                max_poll_interval_ns: ns(c.max_poll_interval).unwrap_or(300_000_000_000),
+                rebalance_ns: ns(c.rebalance_time).unwrap_or(3_000_000_000),
+            }),
+            None => None,
+        };
         groups.push(GroupModel {
             name: consumer_name(&r, i),
-            queue: resolve_queue(&r, &c.queue)?,
+            queue: if log.is_some() {
+                NO_QUEUE
+            } else {
+                resolve_queue(&r, &c.queue)?
+            },
+            log,
+            resequence: c
+                .resequence
+                .as_ref()
+                .map(|x| (x.max_held, ns(x.max_wait).unwrap_or(30_000_000_000))),
             count: c.count.unwrap_or(1),
             prefetch: c.prefetch.unwrap_or(1),
             concurrency: c.concurrency.unwrap_or(1),
@@ -545,5 +729,21 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
         groups,
         network,
         faults,
+        key_space: r
+            .producers
+            .iter()
+            .filter_map(|p| p.key.as_ref().map(|k| k.count as u32))
+            .max()
+            .unwrap_or(0),
+        topics: r
+            .topics
+            .iter()
+            .map(|t| TopicModel {
+                name: t.name.clone(),
+                partitions: t.partitions.unwrap_or(1),
+                retention_ns: ns(t.retention).unwrap_or(DEFAULT_RETENTION_S * 1_000_000_000),
+                dead_letter: t.dead_letter.unwrap_or(true),
+            })
+            .collect(),
     })
 }

@@ -143,3 +143,53 @@ impl Exporter for TimeseriesCsv {
         w.into_inner().map_err(|e| e.to_string())
     }
 }
+
+/// `lag.csv`: consumer lag per topic, group and partition over time,
+/// replication 0 of each variant (only for scenarios with topics).
+pub struct LagCsv;
+
+pub const LAG_COLUMNS: [&str; 7] = [
+    "variant",
+    "replication",
+    "time_s",
+    "topic",
+    "group",
+    "partition",
+    "lag",
+];
+
+impl Exporter for LagCsv {
+    fn file_name(&self) -> &'static str {
+        "lag.csv"
+    }
+    fn applies(&self, report: &Report) -> bool {
+        report
+            .variants
+            .iter()
+            .any(|v| v.outcome.reps.first().is_some_and(|r| !r.lag.is_empty()))
+    }
+    fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(LAG_COLUMNS).map_err(|e| e.to_string())?;
+        for v in &report.variants {
+            let Some(r) = v.outcome.reps.first() else {
+                continue;
+            };
+            for row in &r.lag {
+                for (p, lag) in row.lag.iter().enumerate() {
+                    w.write_record([
+                        v.name.clone(),
+                        r.index.to_string(),
+                        row.time_s.to_string(),
+                        row.topic.clone(),
+                        row.group.clone(),
+                        p.to_string(),
+                        lag.to_string(),
+                    ])
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        w.into_inner().map_err(|e| e.to_string())
+    }
+}

@@ -63,6 +63,10 @@ impl Report {
 /// One output file format.
 pub trait Exporter {
     fn file_name(&self) -> &'static str;
+    /// Whether the file has anything to say for this report.
+    fn applies(&self, _report: &Report) -> bool {
+        true
+    }
     fn render(&self, report: &Report) -> Result<Vec<u8>, String>;
 }
 
@@ -71,6 +75,7 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
         Box::new(json::SummaryJson),
         Box::new(csv::MetricsCsv),
         Box::new(csv::TimeseriesCsv),
+        Box::new(csv::LagCsv),
     ]
 }
 
@@ -78,6 +83,9 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
 pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
     let mut written = Vec::new();
     for e in exporters() {
+        if !e.applies(report) {
+            continue;
+        }
         let path = dir.join(e.file_name());
         files::write_atomic(&path, &e.render(report)?)?;
         written.push(path.display().to_string());
@@ -213,6 +221,43 @@ pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
                 label: f.kind.clone(),
             })
             .collect();
+        if !r.lag.is_empty() {
+            let mut lag_series: Vec<Series> = Vec::new();
+            for row in &r.lag {
+                let name = format!("{} / {}", row.topic, row.group);
+                let total = row.lag.iter().sum::<u64>() as f64;
+                match lag_series.iter_mut().find(|s| s.name == name) {
+                    Some(s) => s.points.push((row.time_s, total)),
+                    None => lag_series.push(Series {
+                        name,
+                        points: vec![(row.time_s, total)],
+                    }),
+                }
+            }
+            let windows: Vec<Window> = r
+                .faults
+                .iter()
+                .take(200)
+                .map(|f| Window {
+                    start: f.start,
+                    end: f.end,
+                    label: f.kind.clone(),
+                })
+                .collect();
+            let stem = format!("lag-{}", files::safe_name(&v.name));
+            both(&stem, &|p| {
+                charts::time_series(
+                    p,
+                    &format!(
+                        "{title} [{}]: consumer lag (records behind the log end)",
+                        v.name
+                    ),
+                    "records",
+                    &lag_series,
+                    &windows,
+                )
+            })?;
+        }
         let stem = format!("timeseries-{}", files::safe_name(&v.name));
         both(&stem, &|p| {
             charts::time_series(

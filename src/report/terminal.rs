@@ -145,7 +145,55 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
         pm_time(s, &["latency", "p999"], reps),
         pm_time(s, &["latency", "max"], reps),
     );
-    if let Some(Value::Object(qs)) = s.get("queues") {
+    let ooo = f(path(s, &["ordering", "out_of_order"]));
+    let blocked = f(path(s, &["ordering", "key_blocked_seconds"]));
+    let held = f(path(s, &["ordering", "resequenced"]));
+    if ooo > 0.0 || blocked > 0.0 || held > 0.0 {
+        let _ = writeln!(
+            out,
+            "Ordering (within each key)\n  out of order {}, max displacement {}, keys blocked {}",
+            fmt_num(ooo),
+            fmt_num(f(path(s, &["ordering", "max_displacement"]))),
+            human_secs(blocked)
+        );
+        if held > 0.0 {
+            let _ = writeln!(
+                out,
+                "  resequenced {} (mean hold {}), given up {}",
+                fmt_num(held),
+                human_secs(f(path(s, &["ordering", "resequence_wait_mean"]))),
+                fmt_num(f(path(s, &["ordering", "resequence_gave_up"])))
+            );
+        }
+    }
+    if let Some(Value::Object(ts)) = s.get("topics") {
+        let _ = writeln!(out, "Topics (consumer groups)");
+        for (topic, t) in ts {
+            let Some(Value::Object(gs)) = t.get("groups") else {
+                continue;
+            };
+            for (group, g) in gs {
+                let k = |x: &str| fmt_num(f(g.get(x)));
+                let _ = writeln!(
+                    out,
+                    "  {topic} / {group}: lag mean {} max {}, rebalances {}, re-read {} (uncommitted at crash/eviction {}), lost to early commit {}, to retention {}, poll timeouts {}, failed commits {}",
+                    k("lag_mean"),
+                    k("lag_max"),
+                    k("rebalances"),
+                    k("reread"),
+                    k("uncommitted_at_loss"),
+                    k("lost_to_early_commit"),
+                    k("lost_to_retention"),
+                    k("poll_timeouts"),
+                    k("commits_failed"),
+                );
+            }
+        }
+    }
+    if let Some(Value::Object(qs)) = s
+        .get("queues")
+        .filter(|q| q.as_object().is_some_and(|m| !m.is_empty()))
+    {
         let _ = writeln!(out, "Queues");
         for (name, q) in qs {
             let Some(q) = q.as_object() else { continue };

@@ -31,6 +31,9 @@ pub struct Scenario {
     pub queues: Vec<QueueCfg>,
     #[serde(rename = "consumer", default)]
     pub consumers: Vec<ConsumerCfg>,
+    /// Partitioned logs (Kafka topics), read by consumer groups that commit offsets.
+    #[serde(rename = "topic", default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<TopicCfg>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkCfg>,
     #[serde(rename = "fault", default, skip_serializing_if = "Vec::is_empty")]
@@ -192,6 +195,42 @@ pub struct ProducerCfg {
     pub timeout: Option<Duration>,
     /// Retry budget for the producer's retries.
     pub retry_budget: Option<RetryBudgetConfig>,
+    /// Write to this topic (a `[[topic]]`) instead of a queue.
+    pub topic: Option<String>,
+    /// Message keys: `{ dist = "uniform-keys", count = 100 }` or
+    /// `{ dist = "zipf-keys", count = 1000, exponent = 1.1 }` (hot keys).
+    pub key: Option<KeyCfg>,
+    /// Topic producers: "key" (hash of the key; the default when messages
+    /// have keys) or "round-robin".
+    pub partitioner: Option<String>,
+}
+
+/// The key space of a producer's messages. Keys are shared by producers:
+/// key 7 of one producer is key 7 of another.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCfg {
+    /// "uniform-keys" or "zipf-keys".
+    pub dist: String,
+    /// Number of distinct keys.
+    pub count: u64,
+    /// Zipf exponent s: key k (from 1) has weight 1 / k^s. Default 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exponent: Option<f64>,
+}
+
+/// A partitioned log (Kafka topic).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopicCfg {
+    pub name: String,
+    /// Partitions. Default 1.
+    pub partitions: Option<u32>,
+    /// Records older than this are deleted, read or not. Default 7d.
+    pub retention: Option<Duration>,
+    /// A record that exhausted its retries goes to a dead-letter topic
+    /// (`<topic>-dlt`); false: it is skipped (logged and dropped). Default true.
+    pub dead_letter: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -227,6 +266,9 @@ pub struct QueueCfg {
     pub dedup_window: Option<Duration>,
     /// Redrive the dead-letter queue back to this queue.
     pub redrive: Option<RedriveCfg>,
+    /// FIFO per message key (SQS FIFO message groups): at most one message
+    /// of a key is out at a time; a failing message blocks its key.
+    pub fifo_by_key: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -275,6 +317,37 @@ pub struct ConsumerCfg {
     pub breaker: Option<BreakerConfig>,
     /// A preset's consumer semantics (otherwise the queue's preset applies).
     pub preset: Option<String>,
+    /// Hold a message while an earlier message of its key is not done yet.
+    pub resequence: Option<ResequenceCfg>,
+    /// Read this topic (a `[[topic]]`) as a consumer group, instead of a queue.
+    pub topic: Option<String>,
+    /// Consumer group id (topic consumers). Default: the consumer's name.
+    pub group: Option<String>,
+    /// Offset commits: "after-processing" (after each poll's records are
+    /// processed), "auto" (a timer commits the fetched position every
+    /// `auto_commit_interval`) or "before-processing" (right after the poll).
+    pub commit: Option<String>,
+    /// Auto-commit period. Default 5s.
+    pub auto_commit_interval: Option<Duration>,
+    /// Records one poll returns at most. Default 500.
+    pub max_poll_records: Option<u32>,
+    /// A crashed member is noticed this long after its last heartbeat. Default 45s.
+    pub session_timeout: Option<Duration>,
+    /// A member that does not poll again within this time leaves the group. Default 5m.
+    pub max_poll_interval: Option<Duration>,
+    /// How long a rebalance stops the group. Default 3s.
+    pub rebalance_time: Option<Duration>,
+}
+
+/// A consumer-side resequencing buffer.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResequenceCfg {
+    /// Messages held at most (per consumer group); past it the oldest is let go.
+    pub max_held: u32,
+    /// A held message is let go after this long even if the gap remains
+    /// (the earlier message may be dead-lettered or lost). Default 30s.
+    pub max_wait: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -361,6 +434,13 @@ pub struct ExpectCfg {
     /// Expect the run not to recover (a metastable failure is the point).
     pub recovers: Option<bool>,
     pub delivered_min: Option<u64>,
+    /// Messages lost at least (a variant meant to show loss).
+    pub lost_min: Option<u64>,
+    /// Duplicates (messages processed more than once) at least.
+    pub duplicate_rate_min: Option<f64>,
+    /// Messages processed out of publish order within their key, at most / at least.
+    pub out_of_order_max: Option<u64>,
+    pub out_of_order_min: Option<u64>,
     /// Variants the expectations apply to (default: all).
     pub variants: Option<Vec<String>>,
 }

@@ -68,6 +68,17 @@ pub const FAULT_KINDS: [&str; 5] = [
     "dependency-outage",
     "partition",
 ];
+pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
+pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
+pub const COMMIT_MODES: [&str; 3] = ["after-processing", "auto", "before-processing"];
+/// How a topic consumer handles a failed record: "in-handler" retries in
+/// place (blocking: the partition stalls), "retry-queues" forwards it to
+/// retry topics (Spring's non-blocking retries), "none" gives up at once.
+pub const TOPIC_RETRY_MODES: [&str; 3] = ["in-handler", "retry-queues", "none"];
+/// Most distinct message keys (per-key state is kept for each).
+pub const MAX_KEYS: u64 = 1_000_000;
+/// Most partitions of one topic.
+pub const MAX_PARTITIONS: u32 = 10_000;
 pub const ARRIVAL_PROCESSES: [&str; 3] = ["poisson", "constant", "schedule"];
 
 /// The most queues a scenario may have (a message keeps one bit per queue).
@@ -223,8 +234,8 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         "the sample interval",
     )?;
 
-    if s.queues.is_empty() {
-        return P::root("queue").err("a scenario needs at least one [[queue]]");
+    if s.queues.is_empty() && s.topics.is_empty() {
+        return P::root("queue").err("a scenario needs at least one [[queue]] (or a [[topic]])");
     }
     if s.queues.len() > MAX_QUEUES {
         return P::root("queue").err(format!("at most {MAX_QUEUES} queues are supported"));
@@ -283,8 +294,72 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         }
     }
 
+    check_topics(s)?;
+
     for (i, pr) in s.producers.iter().enumerate() {
         let p = P::at("producer", i);
+        if let Some(k) = &pr.key {
+            let p = p.key("key");
+            one_of(&p.key("dist"), &k.dist, &KEY_DISTS)?;
+            if k.count == 0 || k.count > MAX_KEYS {
+                return p
+                    .key("count")
+                    .err(format!("the key count must be from 1 to {MAX_KEYS}"));
+            }
+            match k.exponent {
+                Some(e) if !(e > 0.0 && e <= 10.0) => {
+                    return p.key("exponent").err(
+                        "the Zipf exponent must be above 0 and at most 10 (1 is classic Zipf)",
+                    )
+                }
+                Some(_) if k.dist != "zipf-keys" => {
+                    return p.key("exponent").err("`exponent` shapes `zipf-keys` only")
+                }
+                _ => {}
+            }
+        }
+        if let Some(t) = &pr.topic {
+            if pr.queue.is_some() {
+                return p
+                    .key("topic")
+                    .err("a producer writes to a `queue` or a `topic`, not both");
+            }
+            resolve_topic(s, t).or_else(|m| p.key("topic").err(m))?;
+            if let Some(pt) = &pr.partitioner {
+                one_of(&p.key("partitioner"), pt, &PARTITIONERS)?;
+                if pt == "key" && pr.key.is_none() {
+                    return p.key("partitioner").err(
+                        "partitioning by key needs keys: add `key = { dist = \"uniform-keys\", count = 100 }`",
+                    );
+                }
+            }
+            for (k, set) in [
+                ("confirm", pr.confirm.is_some()),
+                ("confirm_timeout", pr.confirm_timeout.is_some()),
+                ("retry", pr.retry.is_some()),
+                ("outbox", pr.outbox.is_some()),
+                ("timeout", pr.timeout.is_some()),
+                ("retry_budget", pr.retry_budget.is_some()),
+                ("ttl", pr.ttl.is_some()),
+            ] {
+                if set {
+                    return p.key(k).err(format!(
+                        "`{k}` applies to queue producers; a topic producer is modelled as Kafka's idempotent producer (acks=all, retries until delivered)"
+                    ));
+                }
+            }
+            continue;
+        }
+        if pr.partitioner.is_some() {
+            return p
+                .key("partitioner")
+                .err("`partitioner` applies to producers that write to a `topic`");
+        }
+        if s.queues.is_empty() {
+            return p
+                .key("topic")
+                .err("name the `topic` this producer writes to");
+        }
         resolve_queue(s, &pr.queue).or_else(|m| p.key("queue").err(m))?;
         check_arrival(&p.key("arrival"), &pr.arrival)?;
         if let Some(c) = &pr.confirm {
@@ -311,7 +386,45 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
 
     for (i, c) in s.consumers.iter().enumerate() {
         let p = P::at("consumer", i);
-        resolve_queue(s, &c.queue).or_else(|m| p.key("queue").err(m))?;
+        if let Some(t) = &c.topic {
+            check_topic_consumer(s, &p, i, c, t)?;
+        } else {
+            for (k, set) in [
+                ("group", c.group.is_some()),
+                ("commit", c.commit.is_some()),
+                ("auto_commit_interval", c.auto_commit_interval.is_some()),
+                ("max_poll_records", c.max_poll_records.is_some()),
+                ("session_timeout", c.session_timeout.is_some()),
+                ("max_poll_interval", c.max_poll_interval.is_some()),
+                ("rebalance_time", c.rebalance_time.is_some()),
+            ] {
+                if set {
+                    return p.key(k).err(format!(
+                        "`{k}` applies to consumers that read a `topic` (consumer groups)"
+                    ));
+                }
+            }
+            if s.queues.is_empty() {
+                return p
+                    .key("topic")
+                    .err("name the `topic` this consumer group reads");
+            }
+            resolve_queue(s, &c.queue).or_else(|m| p.key("queue").err(m))?;
+        }
+        if let Some(r) = &c.resequence {
+            if r.max_held == 0 || r.max_held > 10_000_000 {
+                return p
+                    .key("resequence")
+                    .key("max_held")
+                    .err("max_held must be from 1 to 10000000");
+            }
+            positive(&p.key("resequence").key("max_wait"), r.max_wait, "max_wait")?;
+            if c.topic.is_some() {
+                return p.key("resequence").err(
+                    "a partition is already in order: resequencing applies to queue consumers",
+                );
+            }
+        }
         if let Some(t) = &c.publish_to {
             resolve_queue(s, &Some(t.clone())).or_else(|m| p.key("publish_to").err(m))?;
         }
@@ -419,6 +532,7 @@ fn check_expect(p: &P, e: &ExpectCfg) -> Result<(), Invalid> {
         ("lost_rate_max", e.lost_rate_max),
         ("duplicate_rate_max", e.duplicate_rate_max),
         ("dead_letter_rate_max", e.dead_letter_rate_max),
+        ("duplicate_rate_min", e.duplicate_rate_min),
     ] {
         probability(&p.key(k), v)?;
     }
@@ -496,11 +610,146 @@ fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Resolves a topic name.
+pub fn resolve_topic(s: &Scenario, name: &str) -> Result<usize, String> {
+    s.topics.iter().position(|t| t.name == name).ok_or_else(|| {
+        let names: Vec<&str> = s.topics.iter().map(|t| t.name.as_str()).collect();
+        let hint = super::load::nearest(name, &names)
+            .map(|x| format!(" did you mean `{x}`?"))
+            .unwrap_or_default();
+        format!(
+            "no topic is named `{name}`;{hint} (topics: {})",
+            if names.is_empty() {
+                "none: add a [[topic]]".to_string()
+            } else {
+                names.join(", ")
+            }
+        )
+    })
+}
+
+fn check_topics(s: &Scenario) -> Result<(), Invalid> {
+    for (i, t) in s.topics.iter().enumerate() {
+        let p = P::at("topic", i);
+        if t.name.trim().is_empty() || t.name.len() > 200 {
+            return p.key("name").err("a name must have 1 to 200 characters");
+        }
+        if let Some(j) = s.topics[..i].iter().position(|u| u.name == t.name) {
+            return p.key("name").err(format!(
+                "the name `{}` is already used by [[topic]] number {}; names must be unique",
+                t.name,
+                j + 1
+            ));
+        }
+        if (0..s.queues.len()).any(|q| queue_name(s, q) == t.name) {
+            return p
+                .key("name")
+                .err(format!("`{}` is already the name of a queue", t.name));
+        }
+        if let Some(n) = t.partitions {
+            if n == 0 || n > MAX_PARTITIONS {
+                return p
+                    .key("partitions")
+                    .err(format!("partitions must be from 1 to {MAX_PARTITIONS}"));
+            }
+        }
+        positive(&p.key("retention"), t.retention, "the retention")?;
+        if !s
+            .consumers
+            .iter()
+            .any(|c| c.topic.as_deref() == Some(&t.name))
+        {
+            return p.err(format!(
+                "nobody reads topic `{}`: add a [[consumer]] with `topic = \"{}\"`",
+                t.name, t.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_topic_consumer(
+    s: &Scenario,
+    p: &P,
+    i: usize,
+    c: &ConsumerCfg,
+    t: &str,
+) -> Result<(), Invalid> {
+    if c.queue.is_some() {
+        return p
+            .key("topic")
+            .err("a consumer reads a `queue` or a `topic`, not both");
+    }
+    resolve_topic(s, t).or_else(|m| p.key("topic").err(m))?;
+    let group = c.group.clone().unwrap_or_else(|| consumer_name(s, i));
+    if let Some(j) = s.consumers[..i].iter().enumerate().position(|(j, d)| {
+        d.topic.as_deref() == Some(t)
+            && d.group.clone().unwrap_or_else(|| consumer_name(s, j)) == group
+    }) {
+        return p.key("group").err(format!(
+            "group `{group}` already reads `{t}` (consumer number {}): give the group more instances with `count`",
+            j + 1
+        ));
+    }
+    if let Some(m) = &c.commit {
+        one_of(&p.key("commit"), m, &COMMIT_MODES)?;
+    }
+    if c.auto_commit_interval.is_some() && c.commit.as_deref() != Some("auto") {
+        return p
+            .key("auto_commit_interval")
+            .err("`auto_commit_interval` needs `commit = \"auto\"`");
+    }
+    if let Some(m) = &c.retry_mode {
+        one_of(&p.key("retry_mode"), m, &TOPIC_RETRY_MODES)?;
+    }
+    positive(
+        &p.key("auto_commit_interval"),
+        c.auto_commit_interval,
+        "the auto-commit interval",
+    )?;
+    positive(
+        &p.key("session_timeout"),
+        c.session_timeout,
+        "the session timeout",
+    )?;
+    positive(
+        &p.key("max_poll_interval"),
+        c.max_poll_interval,
+        "the poll interval",
+    )?;
+    if let Some(n) = c.max_poll_records {
+        if n == 0 || n > 1_000_000 {
+            return p
+                .key("max_poll_records")
+                .err("max_poll_records must be from 1 to 1000000");
+        }
+    }
+    for (k, set) in [
+        ("ack", c.ack.is_some()),
+        ("prefetch", c.prefetch.is_some()),
+        ("concurrency", c.concurrency.is_some()),
+        ("publish_to", c.publish_to.is_some()),
+        ("retry_budget", c.retry_budget.is_some()),
+        ("breaker", c.breaker.is_some()),
+        ("preset", c.preset.is_some()),
+    ] {
+        if set {
+            return p.key(k).err(format!(
+                "`{k}` applies to queue consumers; a topic consumer polls `max_poll_records` and commits offsets (`commit`)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_cycles(s: &Scenario) -> Result<(), Invalid> {
     // Edges queue -> queue through consumer groups with publish_to.
     let n = s.queues.len();
     let mut edges = vec![Vec::new(); n];
     for (ci, c) in s.consumers.iter().enumerate() {
+        if c.topic.is_some() {
+            continue;
+        }
         if let (Ok(from), Some(t)) = (resolve_queue(s, &c.queue), &c.publish_to) {
             if let Ok(to) = resolve_queue(s, &Some(t.clone())) {
                 edges[from].push((to, ci));
@@ -641,6 +890,13 @@ fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
                     .cloned()
                     .unwrap_or_default();
                 check_target(s, &p.key("between"), &other)?;
+                if let Some(("consumer", n)) = other.split_once(':') {
+                    let topic_reader = (0..s.consumers.len())
+                        .any(|i| consumer_name(s, i) == n && s.consumers[i].topic.is_some());
+                    if topic_reader {
+                        return p.key("between").err("partitions cut queue consumers off the broker; for a consumer group use a consumer-crash (the group rebalances)");
+                    }
+                }
             }
         }
         _ => {}

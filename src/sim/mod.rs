@@ -16,6 +16,7 @@
 //! reference count never goes negative, queue counts never go negative, and
 //! conservation holds at the end of every run.
 
+mod log;
 mod slab;
 
 use crate::engine::EventQueue;
@@ -77,6 +78,11 @@ struct Msg {
     /// The producer's epoch when it last published this message: a publish
     /// still on the wire when the producer crashes dies with it.
     pub_epoch: u32,
+    /// Message key (`NONE`: no key) and its place among its key's messages.
+    okey: u32,
+    kseq: u64,
+    /// Consumer groups on a topic that processed it (topic messages).
+    log_done: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,9 +156,45 @@ struct QueueState {
     /// Dead-lettered copies kept for the redrive task, oldest first.
     dlq: VecDeque<(u32, u32)>,
     redrive_ticking: bool,
+    /// FIFO by key: one lane per key (empty otherwise).
+    lanes: Vec<Lane>,
+    /// Per key: 1 + the highest sequence number processed here (0: none).
+    order_max: Vec<u64>,
+}
+
+/// FIFO by key: the one message of a key that is out (ready at the front
+/// of the queue, delivered, or waiting for a retry), and the key's others.
+#[derive(Clone, Debug, Default)]
+struct Lane {
+    active: u32,
+    waiting: VecDeque<(u32, u32)>,
+    /// Live entries of `waiting` (stale ones are skipped when popped).
+    n_waiting: u32,
+    blocked_since_ns: Nanos,
+}
+
+/// A held delivery: (instance, epoch, copy, delivery, visit start, held since).
+type Held = (u32, u32, u32, u32, Nanos, Nanos);
+/// Names a hold: (key, sequence, hold number).
+type HoldId = (u32, u64, u64);
+
+/// A consumer group's resequencing buffer.
+struct Reseq {
+    max_held: u32,
+    max_wait_ns: Nanos,
+    /// Per key: the sequence number the group processes next.
+    next: Vec<u64>,
+    /// (key, sequence, hold number) -> (instance, epoch, copy, delivery,
+    /// visit start, held since). A message can be held twice: a delivery
+    /// held past the ack timeout is delivered again, and that one waits too.
+    held: std::collections::BTreeMap<HoldId, Held>,
+    /// Hold order, for letting the oldest go at `max_held` (stale entries skipped).
+    order: VecDeque<(u32, u64, u64)>,
+    holds: u64,
 }
 
 struct GroupState {
+    resequence: Option<Reseq>,
     outage_failure: f64,
     slowdown: f64,
     budget: Option<RetryBudget>,
@@ -252,6 +294,55 @@ enum Ev {
     Redrive {
         queue: u32,
     },
+    /// A topic record reaches its partition.
+    LogAppend {
+        msg: u32,
+        topic: u32,
+        part: u32,
+    },
+    /// A consumer-group member finished processing a record.
+    LogDone {
+        inst: u32,
+        epoch: u32,
+        failed: bool,
+        nonretryable: bool,
+        work_ns: Nanos,
+    },
+    /// A member's blocking retry of its record is due.
+    LogRetryWait {
+        inst: u32,
+        epoch: u32,
+    },
+    LogAutoCommit {
+        inst: u32,
+        epoch: u32,
+    },
+    /// `max_poll_interval` after poll number `poll`.
+    LogPollTimeout {
+        inst: u32,
+        epoch: u32,
+        poll: u64,
+    },
+    /// The coordinator gives up on a crashed member.
+    LogSessionTimeout {
+        inst: u32,
+        epoch: u32,
+    },
+    LogRebalanceDone {
+        group: u32,
+        generation: u32,
+    },
+    /// A retry-topic record of the group is due.
+    LogRetryDue {
+        group: u32,
+    },
+    /// A resequencing buffer gives up waiting for the gap before this message.
+    ReseqTimeout {
+        group: u32,
+        key: u32,
+        seq: u64,
+        hold: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,6 +415,15 @@ pub struct Sim<'m> {
     trace_ids: Vec<u64>,
     trace: Vec<TraceEvent>,
     next_msg_id: u64,
+    /// Per key: messages created so far (the next one's sequence number).
+    key_seq: Vec<u64>,
+    /// Topics, the groups' view of them, and the members (one per instance).
+    topics: Vec<log::TopicState>,
+    group_logs: Vec<Option<log::GroupLog>>,
+    members: Vec<log::Member>,
+    producer_rr: Vec<u64>,
+    /// Per group, per key: 1 + the highest sequence a topic group processed.
+    log_order_max: Vec<Vec<u64>>,
     end_arrivals_ns: Nanos,
     end_ns: Nanos,
 }
@@ -405,12 +505,32 @@ impl<'m> Sim<'m> {
                 delayed: 0,
                 dead_lettered_total: 0,
                 dedup: qm.dedup_window_ns.map(WindowedIds::new),
+                lanes: if qm.fifo_by_key {
+                    vec![
+                        Lane {
+                            active: NONE,
+                            ..Lane::default()
+                        };
+                        m.key_space as usize
+                    ]
+                } else {
+                    Vec::new()
+                },
+                order_max: vec![0; m.key_space as usize],
             })
             .collect();
         let groups = m
             .groups
             .iter()
             .map(|g| GroupState {
+                resequence: g.resequence.map(|(max_held, max_wait_ns)| Reseq {
+                    max_held,
+                    max_wait_ns,
+                    next: vec![0; m.key_space as usize],
+                    held: Default::default(),
+                    order: VecDeque::new(),
+                    holds: 0,
+                }),
                 outage_failure: 0.0,
                 slowdown: 1.0,
                 budget: g.budget.as_ref().map(|b| b.build()),
@@ -424,7 +544,7 @@ impl<'m> Sim<'m> {
                     vec![0.0; (st::ORBIT_Q_MAX + 1) * (st::ORBIT_O_MAX + 1)];
             }
         }
-        Sim {
+        let mut sim = Sim {
             m,
             seed,
             q: EventQueue::new(),
@@ -462,9 +582,27 @@ impl<'m> Sim<'m> {
             trace_ids: Vec::new(),
             trace: Vec::new(),
             next_msg_id: 0,
+            key_seq: vec![0; m.key_space as usize],
+            topics: Vec::new(),
+            group_logs: Vec::new(),
+            members: Vec::new(),
+            producer_rr: vec![0; m.producers.len()],
+            log_order_max: m
+                .groups
+                .iter()
+                .map(|g| {
+                    if g.log.is_some() {
+                        vec![0; m.key_space as usize]
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
             end_arrivals_ns: m.duration_ns,
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
-        }
+        };
+        sim.log_init();
+        sim
     }
 
     fn start(&mut self) {
@@ -478,6 +616,7 @@ impl<'m> Sim<'m> {
                 self.refill_credits(i);
             }
         }
+        self.log_start();
         for (fi, f) in self.m.faults.iter().enumerate() {
             let units = self.fault_units(fi);
             self.fault_open[fi] = vec![0; units.len()];
@@ -686,6 +825,30 @@ impl<'m> Sim<'m> {
             Ev::FaultEnd { fault, unit } => self.on_fault_end(fault as usize, unit as usize),
             Ev::Sample => self.on_sample(),
             Ev::Redrive { queue } => self.on_redrive(queue as usize),
+            Ev::ReseqTimeout {
+                group,
+                key,
+                seq,
+                hold,
+            } => self.reseq_release(group as usize, (key, seq, hold), true),
+            Ev::LogAppend { msg, topic, part } => {
+                self.on_log_append(msg, topic as usize, part as usize)
+            }
+            Ev::LogDone {
+                inst,
+                epoch,
+                failed,
+                nonretryable,
+                work_ns,
+            } => self.on_log_done(inst, epoch, failed, nonretryable, work_ns),
+            Ev::LogRetryWait { inst, epoch } => self.on_log_retry_wait(inst, epoch),
+            Ev::LogAutoCommit { inst, epoch } => self.on_auto_commit(inst, epoch),
+            Ev::LogPollTimeout { inst, epoch, poll } => self.on_poll_timeout(inst, epoch, poll),
+            Ev::LogSessionTimeout { inst, epoch } => self.on_session_timeout(inst, epoch),
+            Ev::LogRebalanceDone { group, generation } => {
+                self.on_rebalance_done(group as usize, generation)
+            }
+            Ev::LogRetryDue { group } => self.on_retry_due_log(group as usize),
         }
     }
 
@@ -748,6 +911,15 @@ impl<'m> Sim<'m> {
         }
         let in_window = self.stats.in_window(now);
         let key = rng::combine(rng::combine(0x6d73_6773, p as u64), n);
+        let (okey, kseq) = match &self.m.producers[p].keys {
+            Some(ks) => {
+                let k = ks.sample(&mut stream(self.seed, Domain::Key, key, 0));
+                let seq = self.key_seq[k as usize];
+                self.key_seq[k as usize] += 1;
+                (k, seq)
+            }
+            None => (NONE, 0),
+        };
         let id = self.next_msg_id;
         self.next_msg_id += 1;
         let mi = self.msgs.insert(Msg {
@@ -770,6 +942,9 @@ impl<'m> Sim<'m> {
             prev_delay_ns: 0,
             pub_epoch: self.producer_epoch[p],
             parked: 0,
+            okey,
+            kseq,
+            log_done: 0,
         });
         if in_window {
             self.stats.published += 1;
@@ -856,6 +1031,10 @@ impl<'m> Sim<'m> {
         let p = self.msgs[mi].producer as usize;
         if !self.producers_up[p] {
             return; // an outbox relays it after the restart
+        }
+        if self.m.producers[p].topic.is_some() {
+            self.log_publish(mi);
+            return;
         }
         let pm = &self.m.producers[p];
         let (queue, persistent, confirm_timeout) =
@@ -1340,11 +1519,34 @@ impl<'m> Sim<'m> {
         cp.visit_start_ns = now;
         let expire = cp.expire_ns;
         let in_window = self.msgs[cp.msg].in_window;
+        let okey = self.msgs[cp.msg].okey;
         let qs = &mut self.queues[qi];
-        if head {
-            qs.ready.push_front((c, g));
+        let lane = if okey != NONE && !qs.lanes.is_empty() {
+            let lane = &mut qs.lanes[okey as usize];
+            if lane.active == NONE || lane.active == c {
+                lane.active = c;
+                None
+            } else {
+                Some(lane)
+            }
         } else {
-            qs.ready.push_back((c, g));
+            None
+        };
+        match (lane, head) {
+            // Behind an earlier message of its key (FIFO by key).
+            (Some(lane), _) => {
+                if head {
+                    lane.waiting.push_front((c, g));
+                } else {
+                    lane.waiting.push_back((c, g));
+                }
+                lane.n_waiting += 1;
+                if lane.n_waiting == 1 {
+                    lane.blocked_since_ns = now;
+                }
+            }
+            (None, true) => qs.ready.push_front((c, g)),
+            (None, false) => qs.ready.push_back((c, g)),
         }
         qs.ready_len += 1;
         self.stats.queues[qi].ready += 1;
@@ -1573,9 +1775,243 @@ impl<'m> Sim<'m> {
             let Some(entry) = inst.buffer.pop_front() else {
                 return;
             };
-            inst.working.push(entry);
+            if self.reseq_hold(i, entry) {
+                continue;
+            }
+            self.insts[i as usize].working.push(entry);
             self.begin_attempt(i, entry.0, entry.1);
         }
+    }
+
+    // ------------------------------------------------ ordering: keys and lanes
+
+    /// Adds a key's blocked interval, clipped to the statistics window.
+    fn add_key_blocked(&mut self, qi: usize, since_ns: Nanos) {
+        let from = since_ns.max(self.stats.window_start);
+        let to = self.q.now().min(self.stats.window_end);
+        if to > from {
+            self.stats.queues[qi].key_blocked_ns += (to - from) as u128;
+        }
+    }
+
+    /// Copy `c` leaves its queue for good (FIFO by key): when it was its
+    /// key's message out, the key's next message moves up to the queue;
+    /// when it was waiting behind it, the lane forgets it.
+    fn lane_leave(&mut self, c: u32) {
+        let qi = self.copies[c].queue as usize;
+        if self.queues[qi].lanes.is_empty() {
+            return;
+        }
+        let okey = self.msgs[self.copies[c].msg].okey;
+        if okey == NONE {
+            return;
+        }
+        let mut promoted = false;
+        let mut unblocked = None;
+        let lane = &mut self.queues[qi].lanes[okey as usize];
+        if lane.active == c {
+            lane.active = NONE;
+            while let Some((w, g)) = lane.waiting.pop_front() {
+                let live = self.copy_gen[w as usize] == g
+                    && self.copies.get(w).is_some_and(|x| x.state == CState::Ready);
+                if live {
+                    lane.n_waiting -= 1;
+                    lane.active = w;
+                    if lane.n_waiting == 0 {
+                        unblocked = Some(lane.blocked_since_ns);
+                    }
+                    self.queues[qi].ready.push_back((w, g));
+                    promoted = true;
+                    break;
+                }
+            }
+        } else if self.copies[c].state == CState::Ready && lane.n_waiting > 0 {
+            lane.n_waiting -= 1;
+            if lane.n_waiting == 0 {
+                lane.waiting.clear();
+                unblocked = Some(lane.blocked_since_ns);
+            }
+        }
+        if let Some(since) = unblocked {
+            self.add_key_blocked(qi, since);
+        }
+        if promoted {
+            self.dispatch(qi);
+        }
+    }
+
+    /// The broker lost its queues: every lane empties (restart re-forms them).
+    fn lanes_clear(&mut self, qi: usize) {
+        let mut blocked = Vec::new();
+        for lane in &mut self.queues[qi].lanes {
+            if lane.n_waiting > 0 {
+                blocked.push(lane.blocked_since_ns);
+            }
+            lane.active = NONE;
+            lane.waiting.clear();
+            lane.n_waiting = 0;
+        }
+        for since in blocked {
+            self.add_key_blocked(qi, since);
+        }
+    }
+
+    /// First processing of message `mi` at queue `qi`: was a later message
+    /// of its key processed before it?
+    fn record_order(&mut self, qi: usize, mi: u32) {
+        let (okey, kseq, in_window) = {
+            let m = &self.msgs[mi];
+            (m.okey, m.kseq, m.in_window)
+        };
+        if okey == NONE {
+            return;
+        }
+        let top = &mut self.queues[qi].order_max[okey as usize];
+        if kseq + 1 < *top {
+            if in_window {
+                let qc = &mut self.stats.queues[qi];
+                qc.out_of_order += 1;
+                qc.max_displacement = qc.max_displacement.max(*top - 1 - kseq);
+            }
+        } else {
+            *top = kseq + 1;
+        }
+    }
+
+    /// Resequencing: holds delivery `entry` back while an earlier message of
+    /// its key is not processed yet. Returns true when held.
+    fn reseq_hold(&mut self, i: u32, entry: (u32, u32, Nanos)) -> bool {
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let epoch = self.insts[i as usize].epoch;
+        let (c, d, visit_start) = entry;
+        let mi = self.copies[c].msg;
+        let (k, seq, in_window) = (
+            self.msgs[mi].okey,
+            self.msgs[mi].kseq,
+            self.msgs[mi].in_window,
+        );
+        let Some(rs) = &mut self.groups[g].resequence else {
+            return false;
+        };
+        if k == NONE || seq <= rs.next[k as usize] {
+            return false;
+        }
+        rs.holds += 1;
+        let hold = rs.holds;
+        rs.held
+            .insert((k, seq, hold), (i, epoch, c, d, visit_start, now));
+        rs.order.push_back((k, seq, hold));
+        let over = rs.held.len() > rs.max_held as usize;
+        let wait = rs.max_wait_ns;
+        if in_window {
+            self.stats.resequenced += 1;
+        }
+        self.q.schedule_in(
+            wait,
+            Ev::ReseqTimeout {
+                group: g as u32,
+                key: k,
+                seq,
+                hold,
+            },
+        );
+        if over {
+            // Full: the message held longest is let go.
+            loop {
+                let rs = self.groups[g].resequence.as_mut().expect("resequencer");
+                let Some(id) = rs.order.pop_front() else {
+                    break;
+                };
+                if rs.held.contains_key(&id) {
+                    self.reseq_release(g, id, true);
+                    break;
+                }
+            }
+        }
+        true
+    }
+
+    /// Lets held message (`key`, `seq`) go to its worker. `gave_up`: the gap
+    /// before it is abandoned (timeout or a full buffer), and so are the
+    /// held messages of the key before it.
+    fn reseq_release(&mut self, g: usize, id: HoldId, gave_up: bool) {
+        let now = self.q.now();
+        let (key, seq, _) = id;
+        let Some(rs) = &mut self.groups[g].resequence else {
+            return;
+        };
+        if !rs.held.contains_key(&id) {
+            return;
+        }
+        if gave_up {
+            let n = &mut rs.next[key as usize];
+            *n = (*n).max(seq);
+        }
+        // Everything of this key now at or behind its turn goes, in order.
+        let upto = rs.next[key as usize];
+        let go: Vec<(HoldId, Held)> = rs
+            .held
+            .range((key, 0, 0)..=(key, upto, u64::MAX))
+            .map(|(&k, &h)| (k, h))
+            .collect();
+        for (hid, (i, epoch, c, d, visit_start, since)) in go {
+            let s = hid.1;
+            self.groups[g]
+                .resequence
+                .as_mut()
+                .expect("resequencer")
+                .held
+                .remove(&hid);
+            let in_window = self.msgs[self.copies[c].msg].in_window;
+            if in_window {
+                self.stats.resequence_wait_ns += (now - since) as u128;
+                if gave_up && s == seq {
+                    self.stats.resequence_gave_up += 1;
+                }
+            }
+            if self.insts[i as usize].epoch == epoch {
+                self.insts[i as usize]
+                    .buffer
+                    .push_front((c, d, visit_start));
+                self.try_start(i);
+            }
+        }
+    }
+
+    /// The group processed message `mi`: its key moves on.
+    fn reseq_done(&mut self, g: usize, mi: u32) {
+        let (k, seq) = (self.msgs[mi].okey, self.msgs[mi].kseq);
+        let Some(rs) = &mut self.groups[g].resequence else {
+            return;
+        };
+        if k == NONE {
+            return;
+        }
+        let n = &mut rs.next[k as usize];
+        *n = (*n).max(seq + 1);
+        let next = *n;
+        if let Some((&id, _)) = rs.held.range((k, 0, 0)..=(k, next, u64::MAX)).next() {
+            self.reseq_release(g, id, false);
+        }
+    }
+
+    /// A crashed instance's held-back deliveries, removed from the buffer.
+    fn reseq_take(&mut self, i: u32) -> Vec<(u32, u32, Nanos)> {
+        let g = self.insts[i as usize].group as usize;
+        let Some(rs) = &mut self.groups[g].resequence else {
+            return Vec::new();
+        };
+        let mine: Vec<(u32, u64, u64)> = rs
+            .held
+            .iter()
+            .filter(|(_, h)| h.0 == i)
+            .map(|(&k, _)| k)
+            .collect();
+        mine.into_iter()
+            .filter_map(|k| rs.held.remove(&k))
+            .map(|h| (h.2, h.3, h.4))
+            .collect()
     }
 
     /// A worker of instance `i` starts processing delivery `delivery` of copy `c`.
@@ -1778,7 +2214,9 @@ impl<'m> Sim<'m> {
                 }
             } else {
                 self.msgs[mi].done_mask |= bit;
+                self.record_order(qi, mi);
             }
+            self.reseq_done(g, mi);
             if let Some(store) = &mut self.groups[g].idempotency {
                 let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
                 store.insert(now, id);
@@ -2174,6 +2612,7 @@ impl<'m> Sim<'m> {
             {
                 // Kept in the dead-letter queue for the redrive task.
                 self.stats_transition(c, from, st::DEAD_LETTERED);
+                self.lane_leave(c);
                 let g = self.new_gen(c);
                 self.copies[c].state = CState::DeadLetter;
                 self.msgs[mi].parked += 1;
@@ -2207,6 +2646,7 @@ impl<'m> Sim<'m> {
     /// Copy `c` leaves the broker for good.
     fn copy_gone(&mut self, c: u32, from: usize, to: usize) {
         self.stats_transition(c, from, to);
+        self.lane_leave(c);
         self.new_gen(c);
         let cp = &mut self.copies[c];
         debug_assert!(cp.state != CState::Gone, "a copy ended twice");
@@ -2407,10 +2847,14 @@ impl<'m> Sim<'m> {
             .position(|&x| x == i)
             .unwrap_or(0);
         self.group_down_since[g][k] = now;
+        if self.m.groups[g].log.is_some() {
+            self.log_crash(i);
+            return;
+        }
         let qi = self.m.groups[g].queue;
         let auto = self.m.groups[g].ack_on_receive;
         let working: Vec<(u32, u32, Nanos)> = inst.working.drain(..).collect();
-        let buffered: Vec<(u32, u32, Nanos)> = inst.buffer.drain(..).collect();
+        let mut buffered: Vec<(u32, u32, Nanos)> = inst.buffer.drain(..).collect();
         let incoming: Vec<(u32, u32, Nanos)> = inst.incoming.drain(..).collect();
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy -= inst.busy as u64;
@@ -2418,6 +2862,7 @@ impl<'m> Sim<'m> {
         let held = inst.held as u64;
         inst.held = 0;
         self.stats.queues[qi].held -= held;
+        buffered.extend(self.reseq_take(i));
         for (c, d, visit_start) in working
             .iter()
             .chain(buffered.iter())
@@ -2463,6 +2908,10 @@ impl<'m> Sim<'m> {
         let to = now.min(self.stats.window_end);
         if to > since {
             self.stats.group_up_ns[g].0 += (to - since) as u128;
+        }
+        if self.is_log_inst(i) {
+            self.log_restart(i);
+            return;
         }
         self.refill_credits(i);
         let qi = self.m.groups[g].queue;
@@ -2513,6 +2962,7 @@ impl<'m> Sim<'m> {
             .collect();
         for qi in 0..self.queues.len() {
             self.stats.advance(qi, now);
+            self.lanes_clear(qi);
             self.queues[qi].ready.clear();
             self.queues[qi].ready_len = 0;
             self.stats.queues[qi].ready = 0;
@@ -2588,6 +3038,7 @@ impl<'m> Sim<'m> {
             };
             self.stats.samples.push(s);
         }
+        self.log_sample(crate::time::ns_to_secs(now), lat);
         let next = now.saturating_add(self.m.sample_interval_ns);
         if next <= self.end_ns {
             self.q.schedule(next, Ev::Sample);
@@ -2601,7 +3052,21 @@ impl<'m> Sim<'m> {
         let end = now.max(self.end_arrivals_ns.min(self.end_ns));
         for qi in 0..self.queues.len() {
             self.stats.advance(qi, end);
+            let open: Vec<Nanos> = self.queues[qi]
+                .lanes
+                .iter()
+                .filter(|l| l.n_waiting > 0)
+                .map(|l| l.blocked_since_ns)
+                .collect();
+            for since in open {
+                let from = since.max(self.stats.window_start);
+                let to = end.min(self.stats.window_end);
+                if to > from {
+                    self.stats.queues[qi].key_blocked_ns += (to - from) as u128;
+                }
+            }
         }
+        self.log_finish(end);
         // Instances still down: their downtime counts up to the window end.
         for g in 0..self.m.groups.len() {
             for (k, &i) in self.group_insts[g].clone().iter().enumerate() {

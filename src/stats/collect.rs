@@ -66,6 +66,13 @@ pub struct QueueCounters {
     pub deliveries: u64,
     pub duplicates: u64,
     pub dead_lettered: u64,
+    /// First processings of a keyed message after a later message of its key.
+    pub out_of_order: u64,
+    /// Largest (highest sequence processed - sequence) of such a message.
+    pub max_displacement: u64,
+    /// Key-seconds (ns) that keys had messages waiting behind one of theirs
+    /// (FIFO by key).
+    pub key_blocked_ns: u128,
     /// Messages whose producer waits to publish them again (the retry orbit).
     pub orbit: u64,
     pub area_orbit: f64,
@@ -131,7 +138,88 @@ pub struct Collector {
     interval_completions: u64,
     /// Per consumer group: instance-seconds up, instance-seconds total.
     pub group_up_ns: Vec<(u128, u128)>,
+    /// Resequencing buffers: messages held, hold time, let go before their turn.
+    pub resequenced: u64,
+    pub resequence_wait_ns: u128,
+    pub resequence_gave_up: u64,
+    /// Per consumer group that reads a topic (empty for queue groups).
+    pub logs: Vec<LogGroupStats>,
+    /// Consumer lag per partition, sampled.
+    pub lag_samples: Vec<LagSample>,
+}
+
+/// Lag of one consumer group at one sample time, per partition.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct LagSample {
+    pub time_s: f64,
+    pub group: usize,
+    pub lag: Vec<u64>,
+    /// Mean latency of the messages completed in the last interval.
+    pub latency_mean_s: f64,
+}
+
+/// A consumer group on a topic: offsets, rebalances and their consequences.
+#[derive(Clone, Debug, Default)]
+pub struct LogGroupStats {
+    pub rebalances: u64,
+    /// Records processed again by the group (after a crash or rebalance).
+    pub reread: u64,
+    /// Records processed but not committed when their member lost them
+    /// (crash or eviction): what the next owner must read again.
+    pub uncommitted_at_loss: u64,
+    /// Records the group committed past without processing them.
+    pub lost_to_early_commit: u64,
+    /// Records deleted by retention before the group processed them.
+    pub lost_to_retention: u64,
+    pub commits: u64,
+    /// Commits refused because the member was no longer in the group.
+    pub commits_failed: u64,
+    /// Members that left the group for exceeding `max_poll_interval`.
+    pub poll_timeouts: u64,
+    /// Records skipped after failing (no dead-letter topic).
+    pub skipped: u64,
+    /// First processings of a keyed record after a later record of its key.
     pub out_of_order: u64,
+    pub max_displacement: u64,
+    /// Lag (log end - committed offset), summed over partitions, now.
+    pub lag: u64,
+    pub lag_max: u64,
+    /// Time integral of the lag per partition (record-ns), from the window start.
+    pub lag_area: Vec<f64>,
+    pub lag_now: Vec<u64>,
+    last_ns: Nanos,
+}
+
+impl LogGroupStats {
+    pub fn new(partitions: usize) -> LogGroupStats {
+        LogGroupStats {
+            lag_area: vec![0.0; partitions],
+            lag_now: vec![0; partitions],
+            ..Default::default()
+        }
+    }
+
+    /// Brings the lag areas up to `now` (inside the window only).
+    pub fn advance(&mut self, window: (Nanos, Nanos), now: Nanos) {
+        let from = self.last_ns.max(window.0);
+        let to = now.min(window.1);
+        if to > from {
+            let dt = (to - from) as f64;
+            for (a, &l) in self.lag_area.iter_mut().zip(&self.lag_now) {
+                *a += l as f64 * dt;
+            }
+        }
+        self.last_ns = self.last_ns.max(now);
+    }
+
+    pub fn set_lag(&mut self, window: (Nanos, Nanos), now: Nanos, part: usize, lag: u64) {
+        self.advance(window, now);
+        self.lag = self.lag + lag - self.lag_now[part];
+        self.lag_now[part] = lag;
+        if now >= window.0 && now <= window.1 {
+            self.lag_max = self.lag_max.max(self.lag);
+        }
+    }
 }
 
 impl Collector {
@@ -182,7 +270,11 @@ impl Collector {
             interval_latency_sum: 0.0,
             interval_completions: 0,
             group_up_ns: vec![(0, 0); groups],
-            out_of_order: 0,
+            resequenced: 0,
+            resequence_wait_ns: 0,
+            resequence_gave_up: 0,
+            logs: Vec::new(),
+            lag_samples: Vec::new(),
         }
     }
 

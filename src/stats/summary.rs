@@ -120,7 +120,13 @@ pub fn length_distribution(c: &Collector, qi: usize) -> Vec<f64> {
 /// Recovery after the last fault: the first time from which the queue
 /// length and the latency stay within their pre-fault range (1.5 times the
 /// largest pre-fault sample, plus one message) until the producers stop.
-pub fn recovery(m: &Model, samples: &[Sample], faults: &[FaultRecord], warmup_s: f64) -> Value {
+pub fn recovery(
+    m: &Model,
+    samples: &[Sample],
+    lag: &[super::collect::LagSample],
+    faults: &[FaultRecord],
+    warmup_s: f64,
+) -> Value {
     if faults.is_empty() {
         return json!({ "recovered": true, "seconds": 0.0, "last_fault_end": Value::Null });
     }
@@ -139,6 +145,18 @@ pub fn recovery(m: &Model, samples: &[Sample], faults: &[FaultRecord], warmup_s:
         }
         if let Some(l) = lens.last_mut() {
             *l += (s.ready + s.in_flight + s.waiting_retry) as f64;
+        }
+    }
+    // Consumer lag counts as backlog; topic-only scenarios have only it.
+    for s in lag {
+        let total = s.lag.iter().sum::<u64>() as f64;
+        match times.iter().rposition(|&t| t == s.time_s) {
+            Some(i) => lens[i] += total,
+            None => {
+                times.push(s.time_s);
+                lens.push(total);
+                lats.push(s.latency_mean_s);
+            }
         }
     }
     let pre: Vec<usize> = (0..times.len())
@@ -278,6 +296,16 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         );
         let ld = length_distribution(c, qi);
         qo.insert("length_distribution".into(), json!(ld));
+        if m.key_space > 0 {
+            qo.insert(
+                "ordering".into(),
+                json!({
+                    "out_of_order": qc.out_of_order,
+                    "max_displacement": qc.max_displacement,
+                    "key_blocked_seconds": num(qc.key_blocked_ns as f64 / 1e9),
+                }),
+            );
+        }
         queues.insert(qm.name.clone(), Value::Object(qo));
     }
 
@@ -299,17 +327,83 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         availability.insert(gm.name.clone(), num(a));
     }
 
+    let qs = &c.queues;
+    let ordering = json!({
+        "out_of_order": qs.iter().map(|q| q.out_of_order).sum::<u64>()
+            + c.logs.iter().map(|l| l.out_of_order).sum::<u64>(),
+        "max_displacement": qs
+            .iter()
+            .map(|q| q.max_displacement)
+            .chain(c.logs.iter().map(|l| l.max_displacement))
+            .max()
+            .unwrap_or(0),
+        "key_blocked_seconds": num(qs.iter().map(|q| q.key_blocked_ns).sum::<u128>() as f64 / 1e9),
+        "resequenced": c.resequenced,
+        "resequence_wait_mean": num(ratio(c.resequence_wait_ns as f64 / 1e9, c.resequenced as f64)),
+        "resequence_gave_up": c.resequence_gave_up,
+    });
+
     let mut o = Map::new();
     o.insert("messages".into(), Value::Object(messages));
     o.insert("latency".into(), latency);
+    o.insert("ordering".into(), ordering);
+    if !m.topics.is_empty() {
+        o.insert("topics".into(), topics(m, c, window_s));
+    }
     o.insert("queues".into(), Value::Object(queues));
     o.insert("retries".into(), retries);
     o.insert("availability".into(), Value::Object(availability));
     o.insert(
         "recovery".into(),
-        recovery(m, &c.samples, &out.faults, ns_to_secs(warmup_ns)),
+        recovery(
+            m,
+            &c.samples,
+            &c.lag_samples,
+            &out.faults,
+            ns_to_secs(warmup_ns),
+        ),
     );
     o
+}
+
+/// Per topic and consumer group: lag, rebalances, re-reads and losses.
+fn topics(m: &Model, c: &Collector, window_s: f64) -> Value {
+    let mut out = Map::new();
+    for (ti, t) in m.topics.iter().enumerate() {
+        let mut groups = Map::new();
+        for (g, gm) in m.groups.iter().enumerate() {
+            let Some(lg) = gm.log.as_ref().filter(|l| l.topic == ti) else {
+                continue;
+            };
+            let Some(s) = c.logs.get(g) else { continue };
+            let by_part: Vec<Value> = s.lag_area.iter().map(|a| num(a / 1e9 / window_s)).collect();
+            let lag_mean: f64 = s.lag_area.iter().sum::<f64>() / 1e9 / window_s;
+            groups.insert(
+                lg.group.clone(),
+                json!({
+                    "consumer": gm.name,
+                    "lag_mean": num(lag_mean),
+                    "lag_max": s.lag_max,
+                    "lag_by_partition": by_part,
+                    "rebalances": s.rebalances,
+                    "reread": s.reread,
+                    "uncommitted_at_loss": s.uncommitted_at_loss,
+                    "lost_to_early_commit": s.lost_to_early_commit,
+                    "lost_to_retention": s.lost_to_retention,
+                    "skipped": s.skipped,
+                    "commits": s.commits,
+                    "commits_failed": s.commits_failed,
+                    "poll_timeouts": s.poll_timeouts,
+                    "out_of_order": s.out_of_order,
+                }),
+            );
+        }
+        out.insert(
+            t.name.clone(),
+            json!({ "partitions": t.partitions, "groups": groups }),
+        );
+    }
+    Value::Object(out)
 }
 
 /// Leaf-by-leaf mean and 95% half-width over replications. Numbers are

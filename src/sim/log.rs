@@ -1,0 +1,1128 @@
+//! Partitioned logs (Kafka topics) and the consumer groups that read them.
+//!
+//! A topic is a set of append-only partitions. Consumers do not ack
+//! messages: each member of a group owns some partitions, polls records
+//! from its position, processes them one after the other, and commits
+//! offsets. What a crash or a rebalance costs follows from where the commit
+//! stood: records processed but not committed are read again by the next
+//! owner (duplicates); records committed but not processed are never read
+//! again (loss).
+//!
+//! The model follows the Java client and Spring Kafka where they are the
+//! common case, and says where it simplifies:
+//! - a poll returns up to `max_poll_records` records from the member's
+//!   partitions (round-robin from its position); processing is sequential;
+//! - `commit = "after-processing"` commits the processed position after each
+//!   poll's records (Spring's `AckMode.BATCH`); `"before-processing"` commits
+//!   the fetched position right after the poll; `"auto"` commits the fetched
+//!   position on a timer every `auto_commit_interval` (librdkafka's
+//!   background auto-commit with offsets stored at delivery): ahead of
+//!   processing (loss on a crash) or behind it (re-reads);
+//! - rebalances are eager: the group stops, healthy members finish the record
+//!   in hand, commit what they processed and give their partitions up; after
+//!   `rebalance_time` the partitions are assigned again (range assignor) and
+//!   each new owner starts at the committed offset;
+//! - a crashed member is noticed `session_timeout` after the crash; a member
+//!   that does not poll within `max_poll_interval` leaves the group, finishes
+//!   its records anyway, and its commit fails (it then rejoins);
+//! - a failed record is retried in place (`retry_mode = "in-handler"`, the
+//!   partition stalls), forwarded to retry topics (`"retry-queues"`, order
+//!   lost), or given up (`"none"`); then it goes to the dead-letter topic, or
+//!   is skipped when the topic has `dead_letter = false`;
+//! - the producer is Kafka's idempotent producer with `acks=all`: a record
+//!   reaches its partition once, after the network latency; the topic is
+//!   replicated, so broker crashes do not touch it.
+
+use super::*;
+use crate::model::CommitMode;
+use std::collections::BTreeMap;
+
+/// One record in a partition.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rec {
+    msg: u32,
+    append_ns: Nanos,
+}
+
+pub(super) struct Partition {
+    /// Offset of `records[0]`.
+    base: u64,
+    records: VecDeque<Rec>,
+}
+
+impl Partition {
+    fn end(&self) -> u64 {
+        self.base + self.records.len() as u64
+    }
+    fn get(&self, offset: u64) -> Option<Rec> {
+        offset
+            .checked_sub(self.base)
+            .and_then(|i| self.records.get(i as usize).copied())
+    }
+}
+
+pub(super) struct TopicState {
+    parts: Vec<Partition>,
+    /// Groups reading the topic.
+    groups: Vec<usize>,
+}
+
+/// A group's view of one partition.
+#[derive(Clone, Debug)]
+struct GroupPart {
+    committed: u64,
+    /// 1 + the highest offset the group has processed.
+    processed_hw: u64,
+    owner: u32,
+    /// Why the records before `processed_hw` may be read again.
+    reread_cause: &'static str,
+}
+
+/// A retry-topic record waiting for its due time: (message, attempts made, last delay).
+type RetryRec = (u32, u32, Nanos);
+
+pub(super) struct GroupLog {
+    topic: usize,
+    parts: Vec<GroupPart>,
+    generation: u32,
+    rebalancing: bool,
+    rebalance_start_ns: Nanos,
+    /// Retry-topic records by (due time, sequence).
+    retry: BTreeMap<(Nanos, u64), RetryRec>,
+    retry_seq: u64,
+    retry_wake_ns: Nanos,
+}
+
+/// What a member is processing.
+#[derive(Clone, Copy, Debug)]
+struct Current {
+    /// Partition and offset, or `NONE` for a retry-topic record.
+    part: u32,
+    offset: u64,
+    msg: u32,
+    /// Attempts made on it in this member (in-handler retries).
+    attempts: u32,
+    first_attempt_ns: Nanos,
+    prev_delay_ns: Nanos,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Member {
+    in_group: bool,
+    generation: u32,
+    /// Position per partition of the topic: the next offset to fetch.
+    pos: Vec<u64>,
+    /// Processed position per partition: the next offset to commit.
+    done: Vec<u64>,
+    owned: Vec<u32>,
+    rr: usize,
+    /// Records fetched by the last poll, not processed yet.
+    batch: VecDeque<(u32, u64)>,
+    /// Retry-topic records fetched by the last poll.
+    retry_batch: VecDeque<RetryRec>,
+    current: Option<Current>,
+    busy: bool,
+    idle: bool,
+    polls: u64,
+    /// A timer commit is scheduled.
+    timer: bool,
+}
+
+impl<'m> Sim<'m> {
+    pub(super) fn log_init(&mut self) {
+        let m = self.m;
+        self.topics = m
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(ti, t)| TopicState {
+                parts: (0..t.partitions)
+                    .map(|_| Partition {
+                        base: 0,
+                        records: VecDeque::new(),
+                    })
+                    .collect(),
+                groups: (0..m.groups.len())
+                    .filter(|&g| m.groups[g].log.as_ref().is_some_and(|l| l.topic == ti))
+                    .collect(),
+            })
+            .collect();
+        self.group_logs = m
+            .groups
+            .iter()
+            .map(|g| {
+                g.log.as_ref().map(|l| GroupLog {
+                    topic: l.topic,
+                    parts: vec![
+                        GroupPart {
+                            committed: 0,
+                            processed_hw: 0,
+                            owner: NONE,
+                            reread_cause: "rebalance",
+                        };
+                        m.topics[l.topic].partitions as usize
+                    ],
+                    generation: 0,
+                    rebalancing: false,
+                    rebalance_start_ns: 0,
+                    retry: BTreeMap::new(),
+                    retry_seq: 0,
+                    retry_wake_ns: Nanos::MAX,
+                })
+            })
+            .collect();
+        self.members = self
+            .insts
+            .iter()
+            .map(|inst| match &m.groups[inst.group as usize].log {
+                Some(l) => {
+                    let n = m.topics[l.topic].partitions as usize;
+                    Member {
+                        pos: vec![0; n],
+                        done: vec![0; n],
+                        ..Member::default()
+                    }
+                }
+                None => Member::default(),
+            })
+            .collect();
+        for (g, gm) in m.groups.iter().enumerate() {
+            if let Some(l) = &gm.log {
+                self.stats
+                    .logs
+                    .resize_with(m.groups.len(), Default::default);
+                self.stats.logs[g] = st::LogGroupStats::new(m.topics[l.topic].partitions as usize);
+            }
+        }
+    }
+
+    /// At time 0 every member joins and the first assignment is made at once.
+    pub(super) fn log_start(&mut self) {
+        for g in 0..self.m.groups.len() {
+            if self.group_logs[g].is_none() {
+                continue;
+            }
+            for &i in &self.group_insts[g] {
+                self.members[i as usize].in_group = true;
+            }
+            self.assign(g);
+            for i in self.group_insts[g].clone() {
+                self.schedule_auto_commit(i);
+            }
+        }
+    }
+
+    fn window(&self) -> (Nanos, Nanos) {
+        (self.stats.window_start, self.stats.window_end)
+    }
+
+    fn is_log_group(&self, g: usize) -> bool {
+        self.group_logs[g].is_some()
+    }
+
+    pub(super) fn is_log_inst(&self, i: u32) -> bool {
+        self.is_log_group(self.insts[i as usize].group as usize)
+    }
+
+    fn update_lag(&mut self, g: usize, p: usize) {
+        let now = self.q.now();
+        let window = self.window();
+        let gl = self.group_logs[g].as_ref().expect("log group");
+        let lag = self.topics[gl.topic].parts[p].end() - gl.parts[p].committed;
+        self.stats.logs[g].set_lag(window, now, p, lag);
+    }
+
+    // --------------------------------------------------------------- producing
+
+    /// A producer sends message `mi` to its topic: it reaches its partition
+    /// once (idempotent producer), after the network latency.
+    pub(super) fn log_publish(&mut self, mi: u32) {
+        let p = self.msgs[mi].producer as usize;
+        let pm = &self.m.producers[p];
+        let topic = pm.topic.expect("topic producer");
+        let parts = self.m.topics[topic].partitions as u64;
+        let part = if pm.partition_by_key && self.msgs[mi].okey != NONE {
+            rng::mix64(self.msgs[mi].okey as u64) % parts
+        } else {
+            let n = self.producer_rr[p];
+            self.producer_rr[p] += 1;
+            n % parts
+        };
+        let lat = match &self.m.network {
+            Some(net) => net.latency.as_ref().map_or(0, |d| {
+                d.sample(&mut stream(
+                    self.seed,
+                    Domain::Network,
+                    self.msgs[mi].key,
+                    0,
+                ))
+            }),
+            None => 0,
+        };
+        self.msgs[mi].live += 1;
+        let ev = Ev::LogAppend {
+            msg: mi,
+            topic: topic as u32,
+            part: part as u32,
+        };
+        if lat == 0 {
+            self.on_log_append(mi, topic, part as usize);
+        } else {
+            self.q.schedule_in(lat, ev);
+        }
+    }
+
+    /// The record is in the log (the publish's hold passes to the record).
+    pub(super) fn on_log_append(&mut self, mi: u32, topic: usize, part: usize) {
+        let now = self.q.now();
+        self.retention(topic, part);
+        let pt = &mut self.topics[topic].parts[part];
+        pt.records.push_back(Rec {
+            msg: mi,
+            append_ns: now,
+        });
+        for g in self.topics[topic].groups.clone() {
+            self.update_lag(g, part);
+            let owner = self.group_logs[g].as_ref().expect("log group").parts[part].owner;
+            if owner != NONE && self.members[owner as usize].idle {
+                self.members[owner as usize].idle = false;
+                self.log_step(owner);
+            }
+        }
+    }
+
+    /// Deletes records older than the retention, read or not. A group that
+    /// had not processed them lost them; its offsets move to the new start.
+    fn retention(&mut self, topic: usize, part: usize) {
+        let now = self.q.now();
+        let keep_ns = self.m.topics[topic].retention_ns;
+        loop {
+            let pt = &self.topics[topic].parts[part];
+            let Some(front) = pt.records.front().copied() else {
+                return;
+            };
+            if now.saturating_sub(front.append_ns) <= keep_ns {
+                return;
+            }
+            let offset = pt.base;
+            for g in self.topics[topic].groups.clone() {
+                let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
+                if gp.processed_hw <= offset {
+                    gp.processed_hw = offset + 1;
+                    gp.committed = gp.committed.max(offset + 1);
+                    if self.msgs[front.msg].in_window {
+                        self.stats.logs[g].lost_to_retention += 1;
+                    }
+                    self.mark_lost(front.msg, "retention");
+                }
+                let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
+                gp.committed = gp.committed.max(offset + 1);
+                self.update_lag(g, part);
+            }
+            self.pop_record(topic, part);
+        }
+    }
+
+    fn mark_lost(&mut self, mi: u32, cause: &'static str) {
+        let m = &mut self.msgs[mi];
+        m.flags |= F_LOST;
+        if m.lost_cause.is_empty() {
+            m.lost_cause = cause;
+        }
+    }
+
+    fn pop_record(&mut self, topic: usize, part: usize) {
+        let pt = &mut self.topics[topic].parts[part];
+        let rec = pt.records.pop_front().expect("a record to pop");
+        pt.base += 1;
+        self.msgs[rec.msg].live -= 1;
+        self.check_finish(rec.msg);
+    }
+
+    /// Drops the records every group has committed and processed, and that
+    /// no member still has to process (a new owner re-reading what the last
+    /// one processed without committing).
+    fn trim(&mut self, topic: usize, part: usize) {
+        let upto = self.topics[topic]
+            .groups
+            .iter()
+            .map(|&g| {
+                let gp = &self.group_logs[g].as_ref().expect("log group").parts[part];
+                let in_hand = self.group_insts[g]
+                    .iter()
+                    .map(|&i| &self.members[i as usize])
+                    .filter(|mb| mb.owned.contains(&(part as u32)))
+                    .map(|mb| mb.done[part])
+                    .min()
+                    .unwrap_or(u64::MAX);
+                gp.committed.min(gp.processed_hw).min(in_hand)
+            })
+            .min()
+            .unwrap_or(0);
+        while self.topics[topic].parts[part].base < upto
+            && !self.topics[topic].parts[part].records.is_empty()
+        {
+            self.pop_record(topic, part);
+        }
+    }
+
+    // -------------------------------------------------------------- the group
+
+    /// Range assignment of the partitions over the members in the group;
+    /// each owner starts from the committed offset.
+    fn assign(&mut self, g: usize) {
+        let now = self.q.now();
+        let members: Vec<u32> = self.group_insts[g]
+            .iter()
+            .copied()
+            .filter(|&i| self.members[i as usize].in_group && self.insts[i as usize].up)
+            .collect();
+        let gl = self.group_logs[g].as_mut().expect("log group");
+        gl.generation += 1;
+        gl.rebalancing = false;
+        let generation = gl.generation;
+        let topic = gl.topic;
+        let n_parts = gl.parts.len();
+        let mut lost_early = 0;
+        let mut lost_msgs = Vec::new();
+        for (p, gp) in gl.parts.iter_mut().enumerate() {
+            let owner = if members.is_empty() {
+                NONE
+            } else {
+                // Range assignor: the first (P mod n) members take one more.
+                let per = n_parts / members.len();
+                let extra = n_parts % members.len();
+                let k = if p < extra * (per + 1) {
+                    p / (per + 1)
+                } else {
+                    extra + (p - extra * (per + 1)) / per.max(1)
+                };
+                members[k.min(members.len() - 1)]
+            };
+            // Ownership starts over from the committed offset: what was
+            // processed beyond it is read again; what was committed beyond
+            // the processed position is never read.
+            if gp.committed > gp.processed_hw {
+                lost_early += gp.committed - gp.processed_hw;
+                for o in gp.processed_hw..gp.committed {
+                    if let Some(r) = self.topics[topic].parts[p].get(o) {
+                        lost_msgs.push(r.msg);
+                    }
+                }
+                gp.processed_hw = gp.committed;
+            }
+            gp.owner = owner;
+        }
+        let _ = (lost_early, now);
+        for mi in lost_msgs {
+            if self.msgs[mi].in_window {
+                self.stats.logs[g].lost_to_early_commit += 1;
+            }
+            self.mark_lost(mi, "early-commit");
+        }
+        for &i in &self.group_insts[g] {
+            // An evicted member keeps what it was working on (its commit
+            // will fail); the others start from the assignment.
+            if self.insts[i as usize].up && !self.members[i as usize].in_group {
+                continue;
+            }
+            let mb = &mut self.members[i as usize];
+            mb.owned.clear();
+            mb.batch.clear();
+        }
+        for p in 0..n_parts {
+            let gp = &self.group_logs[g].as_ref().expect("log group").parts[p];
+            let (owner, committed) = (gp.owner, gp.committed);
+            if owner != NONE {
+                let mb = &mut self.members[owner as usize];
+                mb.owned.push(p as u32);
+                mb.pos[p] = committed;
+                mb.done[p] = committed;
+            }
+        }
+        for &i in &members {
+            self.members[i as usize].generation = generation;
+        }
+        for p in 0..n_parts {
+            self.trim(topic, p);
+        }
+        for i in members {
+            self.members[i as usize].idle = false;
+            if !self.members[i as usize].busy {
+                self.log_step(i);
+            }
+        }
+    }
+
+    /// Something changed the membership: the group stops, healthy members
+    /// commit and give up their partitions, and after `rebalance_time` the
+    /// partitions are assigned again.
+    fn rebalance(&mut self, g: usize) {
+        let now = self.q.now();
+        let lm = self.m.groups[g].log.as_ref().expect("log group");
+        let wait = lm.rebalance_ns;
+        let gl = self.group_logs[g].as_mut().expect("log group");
+        gl.rebalancing = true;
+        gl.rebalance_start_ns = now;
+        let generation = gl.generation;
+        self.stats.logs[g].rebalances += 1;
+        // Members learn of it at their next poll: each finishes the records
+        // of its last poll first (the rebalance waits for them).
+        for i in self.group_insts[g].clone() {
+            let mb = &self.members[i as usize];
+            let between_polls = !mb.busy
+                && mb.current.is_none()
+                && mb.batch.is_empty()
+                && mb.retry_batch.is_empty();
+            if mb.in_group && self.insts[i as usize].up && between_polls {
+                self.revoke(i);
+            }
+        }
+        self.q.schedule_in(
+            wait,
+            Ev::LogRebalanceDone {
+                group: g as u32,
+                generation,
+            },
+        );
+    }
+
+    /// A healthy member gives up its partitions, committing what it processed.
+    fn revoke(&mut self, i: u32) {
+        self.commit(i, false);
+        self.members[i as usize].owned.clear();
+    }
+
+    pub(super) fn on_rebalance_done(&mut self, g: usize, generation: u32) {
+        let now = self.q.now();
+        let wait = self.m.groups[g]
+            .log
+            .as_ref()
+            .expect("log group")
+            .rebalance_ns;
+        let gl = self.group_logs[g].as_ref().expect("log group");
+        if !gl.rebalancing || gl.generation != generation || now < gl.rebalance_start_ns + wait {
+            return; // restarted meanwhile, or done
+        }
+        // Members still finishing their poll's records hold the rebalance
+        // up; the last of them completes it.
+        let waiting = self.group_insts[g].iter().any(|&i| {
+            let mb = &self.members[i as usize];
+            mb.in_group && !mb.owned.is_empty() && self.insts[i as usize].up
+        });
+        if !waiting {
+            self.assign(g);
+        }
+    }
+
+    /// Commits the member's fetched (`fetched`) or processed positions.
+    /// A member that is no longer in the group is refused.
+    fn commit(&mut self, i: u32, fetched: bool) {
+        let g = self.insts[i as usize].group as usize;
+        let gl = self.group_logs[g].as_ref().expect("log group");
+        let topic = gl.topic;
+        let mb = &self.members[i as usize];
+        if mb.owned.is_empty() {
+            return;
+        }
+        if !mb.in_group || mb.generation != gl.generation {
+            self.stats.logs[g].commits_failed += 1;
+            return;
+        }
+        let owned = mb.owned.clone();
+        let mut moved = false;
+        for p in owned {
+            let p = p as usize;
+            let to = if fetched {
+                self.members[i as usize].pos[p]
+            } else {
+                self.members[i as usize].done[p]
+            };
+            let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[p];
+            if to > gp.committed {
+                gp.committed = to;
+                moved = true;
+                self.update_lag(g, p);
+                self.trim(topic, p);
+            }
+        }
+        if moved {
+            self.stats.logs[g].commits += 1;
+        }
+    }
+
+    fn schedule_auto_commit(&mut self, i: u32) {
+        let g = self.insts[i as usize].group as usize;
+        let lm = self.m.groups[g].log.as_ref().expect("log group");
+        if lm.commit == CommitMode::Auto && !self.members[i as usize].timer {
+            self.members[i as usize].timer = true;
+            let epoch = self.insts[i as usize].epoch;
+            self.q
+                .schedule_in(lm.auto_commit_ns, Ev::LogAutoCommit { inst: i, epoch });
+        }
+    }
+
+    pub(super) fn on_auto_commit(&mut self, i: u32, epoch: u32) {
+        if self.insts[i as usize].epoch != epoch {
+            return;
+        }
+        self.members[i as usize].timer = false;
+        if self.q.now() > self.end_arrivals_ns && self.msgs.len() == 0 {
+            return;
+        }
+        self.commit(i, true);
+        self.schedule_auto_commit(i);
+    }
+
+    // ------------------------------------------------------------- the member
+
+    /// The member's poll loop: process the next fetched record, or commit
+    /// and poll again.
+    pub(super) fn log_step(&mut self, i: u32) {
+        if !self.insts[i as usize].up || self.members[i as usize].busy {
+            return;
+        }
+        let g = self.insts[i as usize].group as usize;
+        let lm = self.m.groups[g].log.as_ref().expect("log group");
+        let commit_mode = lm.commit;
+        if self.members[i as usize].current.is_some() {
+            self.log_attempt(i);
+            return;
+        }
+        let rebalancing = self.group_logs[g].as_ref().expect("log group").rebalancing;
+        if !self.members[i as usize].in_group {
+            // Evicted (poll timeout): it finishes its batch, its commit
+            // fails, and its next poll joins the group again.
+            if self.next_record(i) {
+                return;
+            }
+            if commit_mode == CommitMode::AfterProcessing {
+                self.commit(i, false);
+            }
+            self.count_uncommitted(g, i);
+            self.members[i as usize].owned.clear();
+            self.members[i as usize].in_group = true;
+            self.rebalance(g);
+            return;
+        }
+        if self.next_record(i) {
+            return;
+        }
+        if rebalancing {
+            if !self.members[i as usize].owned.is_empty() {
+                self.revoke(i);
+            }
+            let gl = self.group_logs[g].as_ref().expect("log group");
+            let generation = gl.generation;
+            self.on_rebalance_done(g, generation);
+            return;
+        }
+        // The poll's records are done.
+        if commit_mode == CommitMode::AfterProcessing {
+            self.commit(i, false);
+        }
+        self.poll(i);
+    }
+
+    /// Starts the next fetched record; false when the batch is done.
+    fn next_record(&mut self, i: u32) -> bool {
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let topic = self.group_logs[g].as_ref().expect("log group").topic;
+        if let Some((mi, attempts, prev)) = self.members[i as usize].retry_batch.pop_front() {
+            self.members[i as usize].current = Some(Current {
+                part: NONE,
+                offset: 0,
+                msg: mi,
+                attempts,
+                first_attempt_ns: now,
+                prev_delay_ns: prev,
+            });
+            self.log_attempt(i);
+            return true;
+        }
+        while let Some((p, o)) = self.members[i as usize].batch.pop_front() {
+            let Some(rec) = self.topics[topic].parts[p as usize].get(o) else {
+                continue; // deleted by retention meanwhile
+            };
+            if self.msgs[rec.msg].in_window {
+                self.stats.delivered += 1;
+                if o < self.group_logs[g].as_ref().expect("log group").parts[p as usize]
+                    .processed_hw
+                {
+                    self.stats.redelivered += 1;
+                }
+            }
+            self.members[i as usize].current = Some(Current {
+                part: p,
+                offset: o,
+                msg: rec.msg,
+                attempts: 0,
+                first_attempt_ns: now,
+                prev_delay_ns: 0,
+            });
+            self.log_attempt(i);
+            return true;
+        }
+        false
+    }
+
+    /// Fetches up to `max_poll_records`: due retry-topic records first, then
+    /// the owned partitions round-robin from the member's position.
+    fn poll(&mut self, i: u32) {
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let lm = self.m.groups[g].log.as_ref().expect("log group");
+        let (max, commit_mode, poll_ns) = (
+            lm.max_poll_records as usize,
+            lm.commit,
+            lm.max_poll_interval_ns,
+        );
+        let topic = self.group_logs[g].as_ref().expect("log group").topic;
+        let mut n = 0;
+        // Retry topics.
+        loop {
+            let gl = self.group_logs[g].as_mut().expect("log group");
+            if n >= max {
+                break;
+            }
+            let Some((&k, _)) = gl.retry.iter().next() else {
+                break;
+            };
+            if k.0 > now {
+                break;
+            }
+            let r = gl.retry.remove(&k).expect("due retry record");
+            self.members[i as usize].retry_batch.push_back(r);
+            n += 1;
+        }
+        let owned = self.members[i as usize].owned.clone();
+        let k = owned.len();
+        let start = self.members[i as usize].rr;
+        for j in 0..k {
+            if n >= max {
+                break;
+            }
+            let p = owned[(start + j) % k] as usize;
+            let pt = &self.topics[topic].parts[p];
+            let mb = &mut self.members[i as usize];
+            // Out of range (retention): start from the earliest record.
+            mb.pos[p] = mb.pos[p].max(pt.base);
+            while n < max && mb.pos[p] < pt.end() {
+                mb.batch.push_back((p as u32, mb.pos[p]));
+                mb.pos[p] += 1;
+                n += 1;
+            }
+        }
+        if k > 0 {
+            self.members[i as usize].rr = (start + 1) % k;
+        }
+        let mb = &mut self.members[i as usize];
+        mb.polls += 1;
+        let polls = mb.polls;
+        if n == 0 {
+            // Nothing to read: wait for an append or a due retry.
+            mb.idle = true;
+            self.wake_for_retry(g);
+            return;
+        }
+        let epoch = self.insts[i as usize].epoch;
+        self.q.schedule_in(
+            poll_ns,
+            Ev::LogPollTimeout {
+                inst: i,
+                epoch,
+                poll: polls,
+            },
+        );
+        if commit_mode == CommitMode::BeforeProcessing {
+            self.commit(i, true);
+        }
+        self.log_step(i);
+    }
+
+    /// Schedules a wake-up of the group's idle members at the next retry
+    /// due time. Records already due wait for the next poll of a busy
+    /// member unless one is idle.
+    fn wake_for_retry(&mut self, g: usize) {
+        let now = self.q.now();
+        let idle = self.group_insts[g]
+            .iter()
+            .any(|&i| self.members[i as usize].idle && self.insts[i as usize].up);
+        let gl = self.group_logs[g].as_mut().expect("log group");
+        if let Some((&(due, _), _)) = gl.retry.iter().next() {
+            if due < gl.retry_wake_ns && (due > now || idle) {
+                gl.retry_wake_ns = due;
+                self.q
+                    .schedule(due.max(self.q.now()), Ev::LogRetryDue { group: g as u32 });
+            }
+        }
+    }
+
+    pub(super) fn on_retry_due_log(&mut self, g: usize) {
+        let now = self.q.now();
+        let gl = self.group_logs[g].as_mut().expect("log group");
+        if gl.retry_wake_ns > now {
+            return;
+        }
+        gl.retry_wake_ns = Nanos::MAX;
+        for i in self.group_insts[g].clone() {
+            if self.members[i as usize].idle && self.insts[i as usize].up {
+                self.members[i as usize].idle = false;
+                self.log_step(i);
+            }
+        }
+        self.wake_for_retry(g);
+    }
+
+    fn retry_put(&mut self, g: usize, due: Nanos, r: RetryRec) {
+        let gl = self.group_logs[g].as_mut().expect("log group");
+        gl.retry_seq += 1;
+        let seq = gl.retry_seq;
+        gl.retry.insert((due, seq), r);
+        self.wake_for_retry(g);
+    }
+
+    pub(super) fn on_poll_timeout(&mut self, i: u32, epoch: u32, poll: u64) {
+        let mb = &self.members[i as usize];
+        if self.insts[i as usize].epoch != epoch || mb.polls != poll || !mb.in_group || !mb.busy {
+            return;
+        }
+        // Still in the same poll's records: the member leaves the group.
+        let g = self.insts[i as usize].group as usize;
+        self.stats.logs[g].poll_timeouts += 1;
+        self.members[i as usize].in_group = false;
+        self.leave(g, i, "poll-timeout");
+        self.rebalance(g);
+    }
+
+    /// Marks the partitions a member loses without committing: what it
+    /// processed beyond the commit is read again, for this cause.
+    fn leave(&mut self, g: usize, i: u32, cause: &'static str) {
+        let gl = self.group_logs[g].as_mut().expect("log group");
+        for &p in &self.members[i as usize].owned {
+            gl.parts[p as usize].reread_cause = cause;
+        }
+    }
+
+    /// Records the member processed beyond the group's commit, now that it
+    /// loses them without a commit: the next owner reads them again.
+    fn count_uncommitted(&mut self, g: usize, i: u32) {
+        let gl = self.group_logs[g].as_ref().expect("log group");
+        let mb = &self.members[i as usize];
+        let n: u64 = mb
+            .owned
+            .iter()
+            .map(|&p| mb.done[p as usize].saturating_sub(gl.parts[p as usize].committed))
+            .sum();
+        self.stats.logs[g].uncommitted_at_loss += n;
+    }
+
+    // ------------------------------------------------------------- processing
+
+    /// One processing attempt of the member's current record.
+    fn log_attempt(&mut self, i: u32) {
+        let g = self.insts[i as usize].group as usize;
+        let gm = &self.m.groups[g];
+        let cur = self.members[i as usize].current.expect("a record in hand");
+        let mi = cur.msg;
+        let k = self.msgs[mi].attempts;
+        self.msgs[mi].attempts += 1;
+        let key = rng::combine(self.msgs[mi].key, 1000 + g as u64);
+        let poison = gm.poison > 0.0
+            && unit(&mut stream(self.seed, Domain::MessageFate, key, 0)) < gm.poison;
+        let mut r = stream(self.seed, Domain::AttemptFate, key, k as u64);
+        let u_fail = unit(&mut r);
+        let u_out = unit(&mut r);
+        let u_nonret = unit(&mut r);
+        let gs = &self.groups[g];
+        let base = gm.service.sample_secs(&mut r);
+        let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
+        let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
+        let nonretryable = failed && u_nonret < gm.non_retryable;
+        self.members[i as usize].busy = true;
+        self.insts[i as usize].busy = 1;
+        let epoch = self.insts[i as usize].epoch;
+        self.q.schedule_in(
+            work_ns,
+            Ev::LogDone {
+                inst: i,
+                epoch,
+                failed,
+                nonretryable,
+                work_ns,
+            },
+        );
+    }
+
+    pub(super) fn on_log_done(
+        &mut self,
+        i: u32,
+        epoch: u32,
+        failed: bool,
+        nonretryable: bool,
+        work_ns: Nanos,
+    ) {
+        if self.insts[i as usize].epoch != epoch {
+            return;
+        }
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let gm = &self.m.groups[g];
+        self.members[i as usize].busy = false;
+        self.insts[i as usize].busy = 0;
+        let mut cur = self.members[i as usize]
+            .current
+            .take()
+            .expect("a record in hand");
+        let mi = cur.msg;
+        let in_window = self.msgs[mi].in_window;
+        if in_window {
+            self.stats.attempts += 1;
+            self.stats.work_ns += work_ns as u128;
+            if failed {
+                self.stats.failed_attempts += 1;
+                self.stats.failed_work_ns += work_ns as u128;
+            }
+        }
+        cur.attempts += 1;
+        if failed {
+            let topic = self.group_logs[g].as_ref().expect("log group").topic;
+            let dlt = self.m.topics[topic].dead_letter;
+            let (delay, allowed) = match (&gm.retry, nonretryable) {
+                (_, true) => (0, false),
+                (Some(policy), false) => {
+                    let key = rng::combine(self.msgs[mi].key, 1000 + g as u64);
+                    let mut r = stream(self.seed, Domain::Backoff, key, cur.attempts as u64);
+                    let d = policy.delay_ns(cur.attempts, cur.prev_delay_ns, &mut r);
+                    let elapsed = now - cur.first_attempt_ns;
+                    (d, policy.allows(cur.attempts, elapsed, d))
+                }
+                (None, false) => (0, true),
+            };
+            let mode = if allowed {
+                gm.retry_mode
+            } else {
+                RetryMode::None
+            };
+            match mode {
+                RetryMode::InHandler => {
+                    // Blocking retry in place: the partition waits.
+                    if in_window {
+                        self.stats.retries += 1;
+                    }
+                    cur.prev_delay_ns = delay;
+                    self.members[i as usize].current = Some(cur);
+                    self.members[i as usize].busy = true;
+                    self.q
+                        .schedule_in(delay, Ev::LogRetryWait { inst: i, epoch });
+                    return;
+                }
+                RetryMode::RetryQueues => {
+                    if in_window {
+                        self.stats.retries += 1;
+                    }
+                    self.msgs[mi].live += 1;
+                    self.retry_put(g, now.saturating_add(delay), (mi, cur.attempts, delay));
+                    self.record_processed(i, g, &cur, false);
+                }
+                _ => {
+                    let reason = if nonretryable {
+                        "non-retryable"
+                    } else {
+                        "retries-exhausted"
+                    };
+                    if dlt {
+                        let m = &mut self.msgs[mi];
+                        m.flags |= F_DLQ;
+                        if m.dlq_reason.is_empty() {
+                            m.dlq_reason = reason;
+                        }
+                    } else {
+                        if in_window {
+                            self.stats.logs[g].skipped += 1;
+                        }
+                        self.mark_lost(mi, "skipped");
+                    }
+                    self.record_processed(i, g, &cur, false);
+                }
+            }
+        } else {
+            self.record_processed(i, g, &cur, true);
+        }
+        self.after_record(i, g);
+    }
+
+    pub(super) fn on_log_retry_wait(&mut self, i: u32, epoch: u32) {
+        if self.insts[i as usize].epoch != epoch {
+            return;
+        }
+        self.members[i as usize].busy = false;
+        let g = self.insts[i as usize].group as usize;
+        // A rebalance meanwhile took the partition: the record goes back.
+        let cur = self.members[i as usize].current.expect("a record in hand");
+        if cur.part != NONE && !self.members[i as usize].owned.contains(&cur.part) {
+            self.members[i as usize].current = None;
+            self.after_record(i, g);
+            return;
+        }
+        self.log_attempt(i);
+    }
+
+    /// The member is done with a record: the processed position moves on.
+    fn record_processed(&mut self, i: u32, g: usize, cur: &Current, success: bool) {
+        let mi = cur.msg;
+        let in_window = self.msgs[mi].in_window;
+        let mut first = true;
+        if cur.part != NONE {
+            let p = cur.part as usize;
+            let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[p];
+            if cur.offset < gp.processed_hw {
+                first = false;
+                let cause = gp.reread_cause;
+                if in_window {
+                    self.stats.logs[g].reread += 1;
+                    if success {
+                        self.stats.duplicate(cause);
+                    }
+                }
+            } else {
+                gp.processed_hw = cur.offset + 1;
+            }
+            let mb = &mut self.members[i as usize];
+            mb.done[p] = mb.done[p].max(cur.offset + 1);
+        } else {
+            // A retry-topic record leaves the retry topics.
+            self.msgs[mi].live -= 1;
+        }
+        if success && first {
+            self.msgs[mi].log_done += 1;
+            let topic = self.group_logs[g].as_ref().expect("log group").topic;
+            if self.msgs[mi].log_done as usize == self.topics[topic].groups.len()
+                && self.msgs[mi].flags & F_ACKED == 0
+            {
+                let now = self.q.now();
+                self.msgs[mi].flags |= F_ACKED;
+                self.completions_total += 1;
+                if in_window {
+                    self.stats.record_latency(now - self.msgs[mi].publish_ns);
+                }
+            }
+            self.record_log_order(g, mi);
+        }
+        if cur.part == NONE {
+            self.check_finish(mi);
+        }
+    }
+
+    /// Ordering of a group's first processings within each key.
+    fn record_log_order(&mut self, g: usize, mi: u32) {
+        let (okey, kseq, in_window) = {
+            let m = &self.msgs[mi];
+            (m.okey, m.kseq, m.in_window)
+        };
+        if okey == NONE {
+            return;
+        }
+        debug_assert!(self.is_log_group(g));
+        let top = &mut self.log_order_max[g][okey as usize];
+        if kseq + 1 < *top {
+            if in_window {
+                let lo = &mut self.stats.logs[g];
+                lo.out_of_order += 1;
+                lo.max_displacement = lo.max_displacement.max(*top - 1 - kseq);
+            }
+        } else {
+            *top = kseq + 1;
+        }
+    }
+
+    fn after_record(&mut self, i: u32, _g: usize) {
+        self.log_step(i);
+    }
+
+    // ----------------------------------------------------------------- faults
+
+    pub(super) fn log_crash(&mut self, i: u32) {
+        let now = self.q.now();
+        let g = self.insts[i as usize].group as usize;
+        let lm = self.m.groups[g].log.as_ref().expect("log group");
+        let session = lm.session_timeout_ns;
+        let mb = &mut self.members[i as usize];
+        mb.busy = false;
+        mb.idle = false;
+        mb.timer = false;
+        mb.batch.clear();
+        let retries: Vec<RetryRec> = mb.retry_batch.drain(..).collect();
+        let cur = mb.current.take();
+        self.insts[i as usize].busy = 0;
+        // Retry-topic records in hand are read again from their topic.
+        for r in retries {
+            self.retry_put(g, now, r);
+        }
+        if let Some(c) = cur.filter(|c| c.part == NONE) {
+            self.retry_put(g, now, (c.msg, c.attempts, c.prev_delay_ns));
+        }
+        self.leave(g, i, "consumer-crash");
+        self.count_uncommitted(g, i);
+        let epoch = self.insts[i as usize].epoch;
+        if self.members[i as usize].in_group {
+            self.q
+                .schedule_in(session, Ev::LogSessionTimeout { inst: i, epoch });
+        }
+    }
+
+    /// The coordinator misses the crashed member's heartbeats.
+    pub(super) fn on_session_timeout(&mut self, i: u32, epoch: u32) {
+        let inst = &self.insts[i as usize];
+        if inst.epoch != epoch || inst.up || !self.members[i as usize].in_group {
+            return; // restarted (and rejoined) meanwhile
+        }
+        let g = self.insts[i as usize].group as usize;
+        self.members[i as usize].in_group = false;
+        self.members[i as usize].owned.clear();
+        self.rebalance(g);
+    }
+
+    pub(super) fn log_restart(&mut self, i: u32) {
+        let g = self.insts[i as usize].group as usize;
+        // A new member (a new member id): the old one, if the coordinator
+        // still counts it, is replaced in the same rebalance.
+        self.members[i as usize].in_group = true;
+        self.members[i as usize].owned.clear();
+        self.schedule_auto_commit(i);
+        self.rebalance(g);
+    }
+
+    /// Lag, sampled for the time series.
+    pub(super) fn log_sample(&mut self, time_s: f64, latency_mean_s: f64) {
+        let now = self.q.now();
+        let window = self.window();
+        for g in 0..self.m.groups.len() {
+            if !self.is_log_group(g) {
+                continue;
+            }
+            let topic = self.group_logs[g].as_ref().expect("log group").topic;
+            for p in 0..self.topics[topic].parts.len() {
+                self.retention(topic, p);
+            }
+            let s = &mut self.stats.logs[g];
+            s.advance(window, now);
+            self.stats.lag_samples.push(st::LagSample {
+                time_s,
+                group: g,
+                lag: self.stats.logs[g].lag_now.clone(),
+                latency_mean_s,
+            });
+        }
+    }
+
+    pub(super) fn log_finish(&mut self, end: Nanos) {
+        let window = self.window();
+        for g in 0..self.m.groups.len() {
+            if self.is_log_group(g) {
+                self.stats.logs[g].advance(window, end);
+            }
+        }
+    }
+}

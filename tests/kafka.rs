@@ -1,0 +1,238 @@
+//! Partitioned logs and consumer groups: commit modes, rebalances, lag.
+
+mod common;
+use common::*;
+
+/// Keyed records into 6 partitions, a group of 3 members polling up to 100
+/// records; members crash about every 10 minutes for about a minute.
+fn group(consumer_extra: &str, faults: &str) -> String {
+    format!(
+        r#"
+[simulation]
+seed = 9
+duration = "1h"
+
+[[producer]]
+topic = "orders"
+arrival = {{ process = "poisson", rate = 30.0 }}
+key = {{ dist = "uniform-keys", count = 100 }}
+
+[[topic]]
+name = "orders"
+partitions = 6
+
+[[consumer]]
+name = "billing"
+topic = "orders"
+count = 3
+max_poll_records = 100
+service = {{ dist = "exponential", mean = "50ms" }}
+{consumer_extra}
+
+{faults}
+"#
+    )
+}
+
+const CRASHES: &str = r#"
+[[fault]]
+kind = "consumer-crash"
+target = "consumer:billing"
+mtbf = "10m"
+mttr = { dist = "exponential", mean = "1m" }
+"#;
+
+fn g(s: &serde_json::Map<String, serde_json::Value>, k: &str) -> f64 {
+    get(s, &format!("topics.orders.groups.billing.{k}"))
+}
+
+#[test]
+fn commit_after_processing_loses_nothing_and_rereads_exactly_the_uncommitted() {
+    let s = summary(
+        &scenario(&group("commit = \"after-processing\"", CRASHES)),
+        1,
+        1,
+    );
+    assert_conserved(&s);
+    assert_eq!(get(&s, "messages.lost"), 0.0);
+    assert!(g(&s, "rebalances") >= 4.0);
+    let reread = g(&s, "reread");
+    assert!(
+        reread > 0.0,
+        "crashes mid-poll leave processed records uncommitted"
+    );
+    assert_eq!(reread, g(&s, "uncommitted_at_loss"));
+    assert_eq!(get(&s, "messages.duplicates"), reread);
+    assert_eq!(
+        get(&s, "messages.duplicates_by_cause.consumer-crash"),
+        reread
+    );
+    assert_eq!(g(&s, "lost_to_early_commit"), 0.0);
+    // Keys stay in their partition, read in order: nothing out of order
+    // (re-reads are duplicates, not reorderings).
+    assert_eq!(get(&s, "ordering.out_of_order"), 0.0);
+}
+
+#[test]
+fn commit_before_processing_loses_and_never_duplicates() {
+    let s = summary(
+        &scenario(&group("commit = \"before-processing\"", CRASHES)),
+        1,
+        1,
+    );
+    assert_conserved(&s);
+    assert_eq!(get(&s, "messages.duplicates"), 0.0);
+    let lost = get(&s, "messages.lost");
+    assert!(lost > 0.0);
+    assert_eq!(lost, g(&s, "lost_to_early_commit"));
+    assert_eq!(get(&s, "messages.lost_by_cause.early-commit"), lost);
+}
+
+#[test]
+fn auto_commit_loses_or_duplicates_depending_on_the_timing() {
+    // A commit every 10 ms follows the fetched position closely: at a crash
+    // it is ahead of processing (the rest of the poll is lost) and never
+    // behind. A commit every 30 minutes is behind: a crash re-reads what
+    // was processed since, and a loss needs a crash within one poll of a
+    // commit.
+    let often = summary(
+        &scenario(&group(
+            "commit = \"auto\"\nauto_commit_interval = \"10ms\"",
+            CRASHES,
+        )),
+        1,
+        1,
+    );
+    let seldom = summary(
+        &scenario(&group(
+            "commit = \"auto\"\nauto_commit_interval = \"30m\"",
+            CRASHES,
+        )),
+        1,
+        1,
+    );
+    for s in [&often, &seldom] {
+        assert_conserved(s);
+    }
+    assert!(get(&often, "messages.lost") > 0.0);
+    assert!(
+        get(&often, "messages.duplicates") < 0.1 * get(&often, "messages.lost"),
+        "ahead of processing: loss, few duplicates"
+    );
+    assert!(
+        get(&seldom, "messages.duplicates") > 10.0 * get(&often, "messages.duplicates").max(1.0)
+    );
+    assert!(
+        get(&seldom, "messages.lost") < 0.1 * get(&often, "messages.lost"),
+        "behind processing: duplicates, little loss"
+    );
+    // The same crashes (common random numbers) in both.
+    assert_eq!(g(&often, "rebalances"), g(&seldom, "rebalances"));
+}
+
+#[test]
+fn slow_processing_past_max_poll_interval_rebalances_and_duplicates() {
+    // No crash: a dependency slows processing 5x for 10 minutes. A poll of
+    // 100 records at 250 ms each takes 25 s > max_poll_interval 10 s.
+    let outage = r#"
+[[fault]]
+kind = "dependency-outage"
+target = "consumer:billing"
+start = "20m"
+duration = "10m"
+failure = 0.0
+slowdown = 5.0
+"#;
+    let s = summary(
+        &scenario(&group("max_poll_interval = \"10s\"", outage)),
+        1,
+        1,
+    );
+    assert_conserved(&s);
+    assert_eq!(get(&s, "messages.lost"), 0.0);
+    assert!(g(&s, "poll_timeouts") > 0.0);
+    assert!(
+        g(&s, "commits_failed") > 0.0,
+        "the evicted member's commit is refused"
+    );
+    let dups = get(&s, "messages.duplicates");
+    assert!(dups > 0.0);
+    assert_eq!(get(&s, "messages.duplicates_by_cause.poll-timeout"), dups);
+    // Without the slowdown nothing of the kind happens.
+    let calm = summary(&scenario(&group("max_poll_interval = \"10s\"", "")), 1, 1);
+    assert_eq!(g(&calm, "poll_timeouts"), 0.0);
+    assert_eq!(get(&calm, "messages.duplicates"), 0.0);
+    assert_eq!(g(&calm, "rebalances"), 0.0);
+    assert!(g(&s, "lag_mean") > 10.0 * g(&calm, "lag_mean"));
+}
+
+#[test]
+fn lag_follows_littles_law_without_faults() {
+    // With commits after each poll, lag = records appended and not yet
+    // committed; by Little's law its mean is lambda times the mean time
+    // from append to commit, which is at least the processing latency.
+    let s = summary(&scenario(&group("", "")), 1, 1);
+    assert_conserved(&s);
+    let lambda = get(&s, "messages.published") / 3600.0;
+    let w = get(&s, "latency.mean");
+    let lag = g(&s, "lag_mean");
+    assert!(
+        lag >= 0.9 * lambda * w,
+        "lag {lag} vs lambda W {}",
+        lambda * w
+    );
+    // ... and at most that plus one poll's worth of records per member.
+    assert!(lag <= lambda * w + 3.0 * 100.0, "lag {lag}");
+    let parts: Vec<f64> = (0..6)
+        .map(|p| {
+            s["topics"]["orders"]["groups"]["billing"]["lag_by_partition"][p]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert!((parts.iter().sum::<f64>() - lag).abs() < 1e-6 * lag.max(1.0));
+}
+
+#[test]
+fn retry_topics_lose_order_and_blocking_retries_keep_it() {
+    let failing = "failure = 0.05";
+    let blocking = summary(
+        &scenario(&group(&format!("{failing}\nretry_mode = \"in-handler\"\nretry = {{ backoff = \"fixed\", delay = \"1s\", max_attempts = 4 }}"), "")),
+        1,
+        1,
+    );
+    let topics = summary(
+        &scenario(&group(&format!("{failing}\nretry_mode = \"retry-queues\"\nretry = {{ backoff = \"fixed\", delay = \"1s\", max_attempts = 4 }}"), "")),
+        1,
+        1,
+    );
+    for s in [&blocking, &topics] {
+        assert_conserved(s);
+        assert_eq!(get(s, "messages.lost"), 0.0);
+    }
+    assert_eq!(get(&blocking, "ordering.out_of_order"), 0.0);
+    assert!(get(&topics, "ordering.out_of_order") > 0.0);
+    // The blocking retry stalls the partition: everything behind waits.
+    assert!(get(&blocking, "latency.p90") > get(&topics, "latency.p90"));
+    // Both dead-letter the same records: p^4 of them (p = 0.05), within
+    // 4 standard errors.
+    let n = get(&blocking, "messages.published");
+    let p4 = 0.05f64.powi(4);
+    for s in [&blocking, &topics] {
+        let dl = get(s, "messages.dead_lettered");
+        let sd = (n * p4 * (1.0 - p4)).sqrt();
+        assert!(
+            (dl - n * p4).abs() <= 4.0 * sd + 1.0,
+            "dead-lettered {dl} vs {}",
+            n * p4
+        );
+    }
+}
+
+#[test]
+fn topic_runs_are_deterministic_on_any_thread_count() {
+    let s = scenario(&group("commit = \"auto\"", CRASHES));
+    let a = serde_json::to_string(&summary(&s, 3, 1)).unwrap();
+    let b = serde_json::to_string(&summary(&s, 3, 2)).unwrap();
+    assert_eq!(a, b);
+}
