@@ -236,3 +236,133 @@ fn topic_runs_are_deterministic_on_any_thread_count() {
     let b = serde_json::to_string(&summary(&s, 3, 2)).unwrap();
     assert_eq!(a, b);
 }
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, rng_seed: proptest::test_runner::RngSeed::Fixed(7), failure_persistence: None, ..ProptestConfig::default() })]
+        /// Random topic scenarios: conservation (asserted inside every run),
+        /// no panic, and offsets that add up.
+        #[test]
+        fn random_topic_scenarios_keep_the_invariants(
+            parts in 1u32..8,
+            count in 1u32..5,
+            commit in 0usize..3,
+            mode in 0usize..3,
+            failure in prop::sample::select(vec![0.0, 0.05, 0.3]),
+            poll in 1u32..60,
+            mtbf_s in 60u64..900,
+            dead_letter in any::<bool>(),
+            interval_ms in 10u64..10_000,
+            keys in 0u64..30,
+            max_poll_s in 1u64..60,
+            retention_s in 20u64..3600,
+            rate in 1.0f64..40.0,
+        ) {
+            let commit = ["after-processing", "auto", "before-processing"][commit];
+            let mode = ["in-handler", "retry-queues", "none"][mode];
+            let key = if keys == 0 { String::new() } else { format!("key = {{ dist = \"zipf-keys\", count = {keys} }}") };
+            let auto = if commit == "auto" { format!("auto_commit_interval = \"{interval_ms}ms\"") } else { String::new() };
+            let text = format!(r#"
+[simulation]
+seed = 3
+duration = "20m"
+drain = "5m"
+
+[[producer]]
+topic = "t"
+arrival = {{ process = "poisson", rate = {rate} }}
+{key}
+
+[[topic]]
+name = "t"
+partitions = {parts}
+retention = "{retention_s}s"
+dead_letter = {dead_letter}
+
+[[consumer]]
+topic = "t"
+count = {count}
+commit = "{commit}"
+{auto}
+max_poll_records = {poll}
+max_poll_interval = "{max_poll_s}s"
+session_timeout = "10s"
+failure = {failure}
+retry_mode = "{mode}"
+retry = {{ backoff = "exponential", base = "100ms", cap = "5s", max_attempts = 4 }}
+service = {{ dist = "exponential", mean = "30ms" }}
+
+[[fault]]
+kind = "consumer-crash"
+mtbf = "{mtbf_s}s"
+mttr = {{ dist = "exponential", mean = "30s" }}
+"#);
+            let s = summary(&scenario(&text), 1, 1);
+            assert_conserved(&s);
+            let gs = &s["topics"]["t"]["groups"]["consumer"];
+            let n = |k: &str| gs[k].as_f64().unwrap();
+            prop_assert!(n("lag_mean") >= 0.0 && n("lag_max") >= 0.0);
+            if commit == "after-processing" && n("poll_timeouts") == 0.0 && n("lost_to_retention") == 0.0 {
+                prop_assert_eq!(n("lost_to_early_commit"), 0.0);
+            }
+            if commit == "before-processing" {
+                prop_assert_eq!(n("reread"), 0.0);
+            }
+        }
+
+        /// Random keyed queue scenarios with FIFO by key and resequencing.
+        #[test]
+        fn random_keyed_queues_keep_the_invariants(
+            fifo in any::<bool>(),
+            reseq in any::<bool>(),
+            keys in 1u64..40,
+            count in 1u32..4,
+            prefetch in 1u32..20,
+            failure in prop::sample::select(vec![0.0, 0.1, 0.5]),
+            mode in 0usize..4,
+            crash in any::<bool>(),
+            max_held in 1u32..50,
+        ) {
+            let mode = ["requeue", "delay", "ack-timeout", "none"][mode];
+            let reseq = if reseq { format!("resequence = {{ max_held = {max_held}, max_wait = \"20s\" }}") } else { String::new() };
+            let crash = if crash { "[[fault]]\nkind = \"consumer-crash\"\nmtbf = \"3m\"\nmttr = { dist = \"exponential\", mean = \"20s\" }" } else { "" };
+            let text = format!(r#"
+[simulation]
+seed = 4
+duration = "15m"
+drain = "5m"
+
+[[producer]]
+arrival = {{ process = "poisson", rate = 15.0 }}
+key = {{ dist = "uniform-keys", count = {keys} }}
+
+[[queue]]
+fifo_by_key = {fifo}
+ack_timeout = "10s"
+max_deliveries = 4
+
+[[consumer]]
+count = {count}
+prefetch = {prefetch}
+failure = {failure}
+retry_mode = "{mode}"
+retry = {{ backoff = "fixed", delay = "1s" }}
+service = {{ dist = "exponential", mean = "20ms" }}
+{reseq}
+
+{crash}
+"#);
+            let s = summary(&scenario(&text), 1, 1);
+            assert_conserved(&s);
+            if fifo && crash.is_empty() {
+                prop_assert_eq!(get(&s, "ordering.out_of_order"), 0.0);
+            }
+            if !fifo {
+                prop_assert_eq!(get(&s, "ordering.key_blocked_seconds"), 0.0);
+            }
+        }
+    }
+}

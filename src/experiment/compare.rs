@@ -10,7 +10,7 @@ use crate::stats::ci::{mean_ci95, paired_t_test};
 use serde_json::{json, Map, Value};
 
 /// Metrics compared: (label, path, lower is better).
-pub const COMPARED: [(&str, &[&str], bool); 10] = [
+pub const COMPARED: [(&str, &[&str], bool); 12] = [
     ("latency mean (s)", &["latency", "mean"], true),
     ("latency p99 (s)", &["latency", "p99"], true),
     ("acked", &["messages", "acked"], false),
@@ -25,6 +25,14 @@ pub const COMPARED: [(&str, &[&str], bool); 10] = [
     ),
     ("in flight at end", &["messages", "in_flight"], true),
     ("recovery (s)", &["recovery", "seconds"], true),
+    // The ordering cost of a strategy, next to its latency (left out
+    // where every variant has zero: no keys).
+    ("out of order", &["ordering", "out_of_order"], true),
+    (
+        "keys blocked (s)",
+        &["ordering", "key_blocked_seconds"],
+        true,
+    ),
 ];
 
 fn metric(m: &Map<String, Value>, path: &[&str]) -> Option<f64> {
@@ -51,6 +59,9 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
             })
             .collect();
         if per.iter().all(|xs| xs.iter().all(Option::is_none)) {
+            continue;
+        }
+        if path[0] == "ordering" && per.iter().flatten().all(|x| x.unwrap_or(0.0) == 0.0) {
             continue;
         }
         let means: Vec<(f64, f64)> = per

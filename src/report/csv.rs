@@ -5,7 +5,7 @@ use super::{Exporter, Report};
 use serde_json::Value;
 
 /// Columns of `metrics.csv` after `variant,replication,seed`: (column, path).
-pub const METRIC_COLUMNS: [(&str, &[&str]); 27] = [
+pub const METRIC_COLUMNS: [(&str, &[&str]); 30] = [
     ("published", &["messages", "published"]),
     ("rejected", &["messages", "rejected"]),
     ("delivered", &["messages", "delivered"]),
@@ -36,6 +36,9 @@ pub const METRIC_COLUMNS: [(&str, &[&str]); 27] = [
     ("recovered", &["recovery", "recovered"]),
     ("recovery_s", &["recovery", "seconds"]),
     ("loss_rate", &["messages", "loss_rate"]),
+    ("out_of_order", &["ordering", "out_of_order"]),
+    ("max_displacement", &["ordering", "max_displacement"]),
+    ("key_blocked_seconds", &["ordering", "key_blocked_seconds"]),
 ];
 
 fn cell(v: Option<&Value>) -> String {

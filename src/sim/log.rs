@@ -117,7 +117,9 @@ pub(super) struct Member {
     owned: Vec<u32>,
     rr: usize,
     /// Records fetched by the last poll, not processed yet.
-    batch: VecDeque<(u32, u64)>,
+    /// (partition, offset, message): a fetched record is in the member's
+    /// memory, so it holds its message even if retention deletes it.
+    batch: VecDeque<(u32, u64, u32)>,
     /// Retry-topic records fetched by the last poll.
     retry_batch: VecDeque<RetryRec>,
     current: Option<Current>,
@@ -306,8 +308,15 @@ impl<'m> Sim<'m> {
             }
             let offset = pt.base;
             for g in self.topics[topic].groups.clone() {
+                // A member that fetched it processes it from memory.
+                let fetched = self.group_insts[g].iter().any(|&i| {
+                    let mb = &self.members[i as usize];
+                    self.insts[i as usize].up
+                        && mb.owned.contains(&(part as u32))
+                        && mb.pos[part] > offset
+                });
                 let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
-                if gp.processed_hw <= offset {
+                if gp.processed_hw <= offset && !fetched {
                     gp.processed_hw = offset + 1;
                     gp.committed = gp.committed.max(offset + 1);
                     if self.msgs[front.msg].in_window {
@@ -420,15 +429,14 @@ impl<'m> Sim<'m> {
             }
             self.mark_lost(mi, "early-commit");
         }
-        for &i in &self.group_insts[g] {
+        for i in self.group_insts[g].clone() {
             // An evicted member keeps what it was working on (its commit
             // will fail); the others start from the assignment.
             if self.insts[i as usize].up && !self.members[i as usize].in_group {
                 continue;
             }
-            let mb = &mut self.members[i as usize];
-            mb.owned.clear();
-            mb.batch.clear();
+            self.members[i as usize].owned.clear();
+            self.drop_batch(i);
         }
         for p in 0..n_parts {
             let gp = &self.group_logs[g].as_ref().expect("log group").parts[p];
@@ -641,11 +649,9 @@ impl<'m> Sim<'m> {
             self.log_attempt(i);
             return true;
         }
-        while let Some((p, o)) = self.members[i as usize].batch.pop_front() {
-            let Some(rec) = self.topics[topic].parts[p as usize].get(o) else {
-                continue; // deleted by retention meanwhile
-            };
-            if self.msgs[rec.msg].in_window {
+        let _ = topic;
+        if let Some((p, o, mi)) = self.members[i as usize].batch.pop_front() {
+            if self.msgs[mi].in_window {
                 self.stats.delivered += 1;
                 if o < self.group_logs[g].as_ref().expect("log group").parts[p as usize]
                     .processed_hw
@@ -656,7 +662,7 @@ impl<'m> Sim<'m> {
             self.members[i as usize].current = Some(Current {
                 part: p,
                 offset: o,
-                msg: rec.msg,
+                msg: mi,
                 attempts: 0,
                 first_attempt_ns: now,
                 prev_delay_ns: 0,
@@ -709,7 +715,9 @@ impl<'m> Sim<'m> {
             // Out of range (retention): start from the earliest record.
             mb.pos[p] = mb.pos[p].max(pt.base);
             while n < max && mb.pos[p] < pt.end() {
-                mb.batch.push_back((p as u32, mb.pos[p]));
+                let rec = pt.get(mb.pos[p]).expect("a record inside the log");
+                mb.batch.push_back((p as u32, mb.pos[p], rec.msg));
+                self.msgs[rec.msg].live += 1;
                 mb.pos[p] += 1;
                 n += 1;
             }
@@ -963,6 +971,7 @@ impl<'m> Sim<'m> {
         let cur = self.members[i as usize].current.expect("a record in hand");
         if cur.part != NONE && !self.members[i as usize].owned.contains(&cur.part) {
             self.members[i as usize].current = None;
+            self.drop_current(cur);
             self.after_record(i, g);
             return;
         }
@@ -1010,9 +1019,11 @@ impl<'m> Sim<'m> {
             }
             self.record_log_order(g, mi);
         }
-        if cur.part == NONE {
-            self.check_finish(mi);
+        if cur.part != NONE {
+            // The record's hold in the member's hands ends.
+            self.msgs[mi].live -= 1;
         }
+        self.check_finish(mi);
     }
 
     /// Ordering of a group's first processings within each key.
@@ -1041,6 +1052,23 @@ impl<'m> Sim<'m> {
         self.log_step(i);
     }
 
+    /// The member forgets the records it fetched and has not processed.
+    fn drop_batch(&mut self, i: u32) {
+        let batch: Vec<(u32, u64, u32)> = self.members[i as usize].batch.drain(..).collect();
+        for (_, _, mi) in batch {
+            self.msgs[mi].live -= 1;
+            self.check_finish(mi);
+        }
+    }
+
+    /// The member lets go of the record in hand (a partition record's hold).
+    fn drop_current(&mut self, cur: Current) {
+        if cur.part != NONE {
+            self.msgs[cur.msg].live -= 1;
+            self.check_finish(cur.msg);
+        }
+    }
+
     // ----------------------------------------------------------------- faults
 
     pub(super) fn log_crash(&mut self, i: u32) {
@@ -1052,16 +1080,20 @@ impl<'m> Sim<'m> {
         mb.busy = false;
         mb.idle = false;
         mb.timer = false;
-        mb.batch.clear();
         let retries: Vec<RetryRec> = mb.retry_batch.drain(..).collect();
         let cur = mb.current.take();
         self.insts[i as usize].busy = 0;
+        self.drop_batch(i);
         // Retry-topic records in hand are read again from their topic.
         for r in retries {
             self.retry_put(g, now, r);
         }
-        if let Some(c) = cur.filter(|c| c.part == NONE) {
-            self.retry_put(g, now, (c.msg, c.attempts, c.prev_delay_ns));
+        match cur {
+            Some(c) if c.part == NONE => {
+                self.retry_put(g, now, (c.msg, c.attempts, c.prev_delay_ns))
+            }
+            Some(c) => self.drop_current(c),
+            None => {}
         }
         self.leave(g, i, "consumer-crash");
         self.count_uncommitted(g, i);
