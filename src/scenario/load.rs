@@ -344,7 +344,7 @@ impl<'a> Node<'a> {
 
 /// Sections written as `[[name]]`: an override of `consumer.x` applies to the
 /// one named by the next part, or to all of them.
-const ARRAY_SECTIONS: [&str; 4] = ["producer", "queue", "consumer", "fault"];
+const ARRAY_SECTIONS: [&str; 5] = ["producer", "queue", "topic", "consumer", "fault"];
 
 /// Applies one override to the table. Returns the key paths it touched.
 fn apply_override(table: &mut toml::Table, o: &Override) -> Result<Vec<Vec<Seg>>, String> {

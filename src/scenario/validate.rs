@@ -478,6 +478,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         }
     }
     check_cycles(s)?;
+    check_topics_read(s)?;
 
     if let Some(n) = &s.network {
         let p = P::root("network");
@@ -654,6 +655,15 @@ fn check_topics(s: &Scenario) -> Result<(), Invalid> {
             }
         }
         positive(&p.key("retention"), t.retention, "the retention")?;
+    }
+    Ok(())
+}
+
+/// After the consumers are checked (so that a misspelt `topic` is reported
+/// where it is written): every topic needs a reader.
+fn check_topics_read(s: &Scenario) -> Result<(), Invalid> {
+    for (i, t) in s.topics.iter().enumerate() {
+        let p = P::at("topic", i);
         if !s
             .consumers
             .iter()
