@@ -283,6 +283,15 @@ impl<'m> Sim<'m> {
             msg: mi,
             append_ns: now,
         });
+        let offset = pt.end() - 1;
+        let name = &self.m.topics[topic].name;
+        self.trace_msg(
+            mi,
+            "appended",
+            || format!("{name}[{part}]"),
+            || format!("offset {offset}"),
+            None,
+        );
         for g in self.topics[topic].groups.clone() {
             self.update_lag(g, part);
             let owner = self.group_logs[g].as_ref().expect("log group").parts[part].owner;
@@ -322,6 +331,14 @@ impl<'m> Sim<'m> {
                     if self.msgs[front.msg].in_window {
                         self.stats.logs[g].lost_to_retention += 1;
                     }
+                    let group = &self.m.groups[g].name;
+                    self.trace_msg(
+                        front.msg,
+                        "deleted by retention before processing (lost)",
+                        || group.clone(),
+                        String::new,
+                        None,
+                    );
                     self.mark_lost(front.msg, "retention");
                 }
                 let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
@@ -427,6 +444,14 @@ impl<'m> Sim<'m> {
             if self.msgs[mi].in_window {
                 self.stats.logs[g].lost_to_early_commit += 1;
             }
+            let group = &self.m.groups[g].name;
+            self.trace_msg(
+                mi,
+                "committed but never processed (lost)",
+                || group.clone(),
+                || "the new owner starts at the committed offset".into(),
+                None,
+            );
             self.mark_lost(mi, "early-commit");
         }
         for i in self.group_insts[g].clone() {
@@ -848,6 +873,29 @@ impl<'m> Sim<'m> {
         let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
         let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
         let nonretryable = failed && u_nonret < gm.non_retryable;
+        if !self.trace_ids.is_empty() {
+            let who = format!(
+                "{}#{}",
+                gm.name,
+                self.group_insts[g]
+                    .iter()
+                    .position(|&x| x == i)
+                    .unwrap_or(0)
+            );
+            let what = match (cur.part, failed) {
+                (NONE, true) => "attempt from a retry topic (fails)",
+                (NONE, false) => "attempt from a retry topic (succeeds)",
+                (_, true) => "attempt (fails)",
+                (_, false) => "attempt (succeeds)",
+            };
+            self.trace_msg(
+                mi,
+                what,
+                || who,
+                || format!("offset {} attempt {}", cur.offset, cur.attempts + 1),
+                Some(work_ns),
+            );
+        }
         self.members[i as usize].busy = true;
         self.insts[i as usize].busy = 1;
         let epoch = self.insts[i as usize].epoch;
@@ -989,6 +1037,16 @@ impl<'m> Sim<'m> {
             if cur.offset < gp.processed_hw {
                 first = false;
                 let cause = gp.reread_cause;
+                if !self.trace_ids.is_empty() {
+                    let group = self.m.groups[g].name.clone();
+                    self.trace_msg(
+                        mi,
+                        "processed again (re-read)",
+                        || group,
+                        || cause.to_string(),
+                        None,
+                    );
+                }
                 if in_window {
                     self.stats.logs[g].reread += 1;
                     if success {

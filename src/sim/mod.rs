@@ -2726,6 +2726,34 @@ impl<'m> Sim<'m> {
         });
     }
 
+    /// Records a step of a traced topic record (no broker copy: the place
+    /// is `topic[partition]` or the group).
+    fn trace_msg(
+        &mut self,
+        mi: u32,
+        event: &'static str,
+        place: impl FnOnce() -> String,
+        detail: impl FnOnce() -> String,
+        duration_ns: Option<Nanos>,
+    ) {
+        if self.trace_ids.is_empty() {
+            return;
+        }
+        let Some(m) = self.msgs.get(mi) else { return };
+        if self.trace_ids.binary_search(&m.id).is_err() {
+            return;
+        }
+        self.trace.push(TraceEvent {
+            time_s: crate::time::ns_to_secs(self.q.now()),
+            message: m.id,
+            event,
+            queue: place(),
+            copy: 0,
+            duration_s: duration_ns.map(crate::time::ns_to_secs),
+            detail: detail(),
+        });
+    }
+
     // ------------------------------------------------------------------- faults
 
     fn on_fault_start(&mut self, fi: usize, u: usize) {
