@@ -193,18 +193,26 @@ impl Collector {
 
     /// Brings the time-weighted areas of queue `q` up to `now`. Call before
     /// every change of its counts.
-    #[inline]
+    #[inline(always)]
     pub fn advance(&mut self, q: usize, now: Nanos) {
-        let (ws, we) = (self.window_start, self.window_end);
         let c = &mut self.queues[q];
         if now == c.last_ns {
-            // Several changes at one instant: no time to weigh.
+            // Several changes at one instant (the common case): no time to
+            // weigh, and no call.
             let system = c.ready + c.held;
             if system > c.max_system {
                 c.max_system = system;
             }
             return;
         }
+        self.advance_to(q, now);
+    }
+
+    /// [`Collector::advance`] when time has passed.
+    #[inline(never)]
+    fn advance_to(&mut self, q: usize, now: Nanos) {
+        let (ws, we) = (self.window_start, self.window_end);
+        let c = &mut self.queues[q];
         let from = c.last_ns.max(ws);
         let to = now.min(we);
         if to > from {
