@@ -809,9 +809,18 @@ impl<'m> Sim<'m> {
 
     /// Draws one hop for message `mi` from the message's own stream, in a
     /// fixed order (loss, duplicate, latency, duplicate's latency) so that
-    /// turning one knob does not shift the others' draws.
-    #[inline]
+    /// turning one knob does not shift the others' draws. Without a
+    /// `[network]` the wire is instant and perfect, at no cost.
+    #[inline(always)]
     fn hop(&mut self, mi: u32, serial: u32, hop: u32, link: Link) -> Hop {
+        if self.m.network.is_none() {
+            return Hop::After(0, None);
+        }
+        self.hop_drawn(mi, serial, hop, link)
+    }
+
+    #[inline(never)]
+    fn hop_drawn(&mut self, mi: u32, serial: u32, hop: u32, link: Link) -> Hop {
         let Some(net) = &self.m.network else {
             return Hop::After(0, None);
         };
@@ -838,15 +847,13 @@ impl<'m> Sim<'m> {
         }
     }
 
-    /// Schedules `ev` after `lat`, or handles it at once when there is no
-    /// latency. Every event that names a message holds a reference to it.
+    /// Schedules `ev` after `lat`. Every event that names a message holds a
+    /// reference to it. With no latency, callers call the event's handler
+    /// at once instead (as `handle` would).
     #[inline]
     fn deliver_ev(&mut self, lat: Nanos, ev: Ev) {
-        if lat == 0 {
-            self.handle(ev);
-        } else {
-            self.q.schedule_in(lat, ev);
-        }
+        debug_assert!(lat > 0);
+        self.q.schedule_in(lat, ev);
     }
 
     // ---------------------------------------------------------------- producers
@@ -904,17 +911,28 @@ impl<'m> Sim<'m> {
                         },
                     );
                 }
-                self.deliver_ev(
-                    lat,
-                    Ev::PublishArrive {
-                        msg: mi,
-                        publish: serial,
-                        queue,
+                if lat == 0 {
+                    self.on_publish_arrive(
+                        mi,
+                        serial,
+                        queue as usize,
                         serial,
                         persistent,
                         from_producer,
-                    },
-                );
+                    );
+                } else {
+                    self.deliver_ev(
+                        lat,
+                        Ev::PublishArrive {
+                            msg: mi,
+                            publish: serial,
+                            queue,
+                            serial,
+                            persistent,
+                            from_producer,
+                        },
+                    );
+                }
             }
         }
     }
@@ -945,14 +963,18 @@ impl<'m> Sim<'m> {
             Hop::Lost => {}
             Hop::After(lat, _) => {
                 self.msgs[mi].live += 1;
-                self.deliver_ev(
-                    lat,
-                    Ev::Confirm {
-                        msg: mi,
-                        publish,
-                        ok,
-                    },
-                );
+                if lat == 0 {
+                    self.on_confirm(mi, publish, ok);
+                } else {
+                    self.deliver_ev(
+                        lat,
+                        Ev::Confirm {
+                            msg: mi,
+                            publish,
+                            ok,
+                        },
+                    );
+                }
             }
         }
     }
@@ -1495,15 +1517,19 @@ impl<'m> Sim<'m> {
             }
             Hop::After(lat, _) => {
                 self.insts[i as usize].incoming.push((c, gen, visit_start));
-                self.deliver_ev(
-                    lat,
-                    Ev::Deliver {
-                        copy: c,
-                        delivery: gen,
-                        inst: i,
-                        epoch,
-                    },
-                );
+                if lat == 0 {
+                    self.on_deliver(c, gen, i, epoch);
+                } else {
+                    self.deliver_ev(
+                        lat,
+                        Ev::Deliver {
+                            copy: c,
+                            delivery: gen,
+                            inst: i,
+                            epoch,
+                        },
+                    );
+                }
             }
         }
     }
@@ -1847,16 +1873,20 @@ impl<'m> Sim<'m> {
                 self.copies[c].holders += 1;
                 self.msgs[mi].live += 1;
                 let epoch = self.insts[i as usize].epoch;
-                self.deliver_ev(
-                    lat,
-                    Ev::Ack {
-                        copy: c,
-                        delivery,
-                        kind,
-                        inst: i,
-                        epoch,
-                    },
-                );
+                if lat == 0 {
+                    self.on_ack(c, delivery, kind, i, epoch);
+                } else {
+                    self.deliver_ev(
+                        lat,
+                        Ev::Ack {
+                            copy: c,
+                            delivery,
+                            kind,
+                            inst: i,
+                            epoch,
+                        },
+                    );
+                }
             }
         }
     }
