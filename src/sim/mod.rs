@@ -293,7 +293,11 @@ pub struct Limits {
 
 pub struct Sim<'m> {
     m: &'m Model,
-    seed: u64,
+    /// `rng::domain_key(seed, d)` for every domain `d` (by its number).
+    domain_keys: [u64; 9],
+    /// `combine(0x6d73_6773, p)` for every producer `p`: the first half of
+    /// its messages' keys.
+    producer_keys: Vec<u64>,
     q: EventQueue<Ev>,
     msgs: Slab<Msg>,
     copies: Slab<Copy>,
@@ -426,7 +430,10 @@ impl<'m> Sim<'m> {
         }
         Sim {
             m,
-            seed,
+            domain_keys: std::array::from_fn(|d| rng::combine(rng::mix64(seed), d as u64)),
+            producer_keys: (0..m.producers.len())
+                .map(|p| rng::combine(0x6d73_6773, p as u64))
+                .collect(),
             q: EventQueue::new(),
             msgs: Slab::new(),
             copies: Slab::new(),
@@ -563,6 +570,12 @@ impl<'m> Sim<'m> {
                 None => (0..self.m.groups.len() as u32).collect(),
             },
         }
+    }
+
+    /// The stream for `(seed, domain, a, b)` (as `rng::stream`).
+    #[inline]
+    fn stream(&self, domain: Domain, a: u64, b: u64) -> Stream {
+        rng::stream_in(self.domain_keys[domain as usize], a, b)
     }
 
     fn exp_draw_fault(&mut self, fi: usize, mean_ns: Nanos) -> Nanos {
@@ -747,7 +760,7 @@ impl<'m> Sim<'m> {
             return;
         }
         let in_window = self.stats.in_window(now);
-        let key = rng::combine(rng::combine(0x6d73_6773, p as u64), n);
+        let key = rng::combine(self.producer_keys[p], n);
         let id = self.next_msg_id;
         self.next_msg_id += 1;
         let mi = self.msgs.insert(Msg {
@@ -825,12 +838,7 @@ impl<'m> Sim<'m> {
             return Hop::After(0, None);
         };
         let key = self.msgs[mi].key;
-        let mut r = stream(
-            self.seed,
-            Domain::Network,
-            key,
-            ((serial as u64) << 32) | hop as u64,
-        );
+        let mut r = self.stream(Domain::Network, key, ((serial as u64) << 32) | hop as u64);
         let u_loss = unit(&mut r);
         let u_dup = unit(&mut r);
         let lat = net.latency.as_ref().map_or(0, |d| d.sample(&mut r));
@@ -1037,7 +1045,7 @@ impl<'m> Sim<'m> {
             return;
         };
         let key = self.msgs[mi].key;
-        let mut r = stream(self.seed, Domain::Backoff, key, done as u64);
+        let mut r = self.stream(Domain::Backoff, key, done as u64);
         let delay = policy.delay_ns(done, self.msgs[mi].prev_delay_ns, &mut r);
         let elapsed = now - self.msgs[mi].first_pub_ns;
         let allowed = policy.allows(done, elapsed, delay);
@@ -1111,6 +1119,7 @@ impl<'m> Sim<'m> {
 
     // ------------------------------------------------------------------- broker
 
+    #[inline]
     fn new_gen(&mut self, c: u32) -> u32 {
         let g = &mut self.copy_gen[c as usize];
         *g = g.wrapping_add(1);
@@ -1119,8 +1128,16 @@ impl<'m> Sim<'m> {
     }
 
     /// A timer of copy `c` became stale: compact the event queue when they pile up.
+    #[inline(always)]
     fn cancelled(&mut self) {
         if self.q.note_cancelled() {
+            self.compact_queue();
+        }
+    }
+
+    #[inline(never)]
+    fn compact_queue(&mut self) {
+        {
             let gens = &self.copy_gen;
             self.q.retain(|e| match *e {
                 Ev::AckDeadline { copy, gen }
@@ -1380,6 +1397,7 @@ impl<'m> Sim<'m> {
     }
 
     /// Takes the first live copy off the ready list.
+    #[inline]
     fn pop_ready(&mut self, qi: usize) -> Option<u32> {
         let now = self.q.now();
         while let Some((c, g)) = self.queues[qi].ready.pop_front() {
@@ -1395,6 +1413,7 @@ impl<'m> Sim<'m> {
         None
     }
 
+    #[inline]
     fn has_credit(&mut self, qi: usize) -> bool {
         while let Some(&(i, e)) = self.queues[qi].credits.front() {
             let inst = &self.insts[i as usize];
@@ -1536,6 +1555,7 @@ impl<'m> Sim<'m> {
 
     /// The consumer no longer holds delivery of copy `c`: its prefetch slot
     /// frees, and the copy's record may end.
+    #[inline]
     fn release_delivery(&mut self, i: u32, c: u32) {
         let now = self.q.now();
         let qi = self.copies[c].queue as usize;
@@ -1550,6 +1570,7 @@ impl<'m> Sim<'m> {
         self.unhold(c);
     }
 
+    #[inline]
     fn unhold(&mut self, c: u32) {
         let cp = &mut self.copies[c];
         debug_assert!(cp.holders > 0);
@@ -1564,6 +1585,7 @@ impl<'m> Sim<'m> {
     }
 
     /// The visit of a copy that leaves the queue without an attempt ends.
+    #[inline]
     fn end_visit(&mut self, qi: usize, c: u32) {
         let in_window = self.msgs[self.copies[c].msg].in_window;
         self.stats
@@ -1643,17 +1665,27 @@ impl<'m> Sim<'m> {
         let k = self.msgs[mi].attempts;
         self.msgs[mi].attempts += 1;
         let key = rng::combine(self.msgs[mi].key, qi as u64);
-        let poison = gm.poison > 0.0
-            && unit(&mut stream(self.seed, Domain::MessageFate, key, 0)) < gm.poison;
-        let mut r = stream(self.seed, Domain::AttemptFate, key, k as u64);
-        let u_fail = unit(&mut r);
-        let u_out = unit(&mut r);
-        let u_nonret = unit(&mut r);
+        let poison =
+            gm.poison > 0.0 && unit(&mut self.stream(Domain::MessageFate, key, 0)) < gm.poison;
         let gs = &self.groups[g];
+        let dk = self.domain_keys[Domain::AttemptFate as usize];
+        // The attempt's stream: u_fail, u_out, u_nonret, then the service
+        // time. When the first three cannot matter (no failure, no outage,
+        // not poison: every `u < 0` is false), skip them rather than draw:
+        // the service time is still the 4th draw.
+        let (failed, nonretryable, mut r) = if poison || gm.failure > 0.0 || gs.outage_failure > 0.0
+        {
+            let mut r = rng::stream_in(dk, key, k as u64);
+            let u_fail = unit(&mut r);
+            let u_out = unit(&mut r);
+            let u_nonret = unit(&mut r);
+            let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
+            (failed, failed && u_nonret < gm.non_retryable, r)
+        } else {
+            (false, false, rng::stream_in_after::<3>(dk, key, k as u64))
+        };
         let base = gm.service.sample_secs(&mut r);
         let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
-        let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
-        let nonretryable = failed && u_nonret < gm.non_retryable;
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy += 1;
         self.insts[i as usize].busy += 1;
@@ -1909,6 +1941,7 @@ impl<'m> Sim<'m> {
         }
     }
 
+    #[inline]
     fn stats_transition(&mut self, c: u32, from: usize, to: usize) {
         if self.msgs[self.copies[c].msg].in_window {
             self.stats.transition(from, to);
@@ -1954,7 +1987,7 @@ impl<'m> Sim<'m> {
         let (delay, allowed) = match &gm.retry {
             Some(policy) => {
                 let key = rng::combine(self.msgs[mi].key, qi as u64);
-                let mut r = stream(self.seed, Domain::Backoff, key, attempts as u64);
+                let mut r = self.stream(Domain::Backoff, key, attempts as u64);
                 let d = policy.delay_ns(attempts, self.copies[c].prev_delay_ns, &mut r);
                 let elapsed = now - self.copies[c].first_attempt_ns;
                 (d, policy.allows(attempts, elapsed, d))
@@ -2251,11 +2284,17 @@ impl<'m> Sim<'m> {
     }
 
     /// Ends message `mi` when nothing refers to it any more.
+    #[inline(always)]
     fn check_finish(&mut self, mi: u32) {
         // A message may already have ended inside the call that led here.
         if self.msgs.get(mi).is_none_or(|m| m.live > 0) {
             return;
         }
+        self.finish_msg(mi);
+    }
+
+    #[inline(never)]
+    fn finish_msg(&mut self, mi: u32) {
         let m = self.msgs.remove(mi);
         if m.in_window {
             self.classify(&m, false);
@@ -2293,11 +2332,21 @@ impl<'m> Sim<'m> {
 
 impl<'m> Sim<'m> {
     /// Records a step of a traced message (nothing when no message is traced).
-    #[inline]
+    #[inline(always)]
     fn trace(&mut self, c: u32, event: &'static str, detail: &str, duration_ns: Option<Nanos>) {
-        if self.trace_ids.is_empty() {
-            return;
+        if !self.trace_ids.is_empty() {
+            self.trace_record(c, event, detail, duration_ns);
         }
+    }
+
+    #[inline(never)]
+    fn trace_record(
+        &mut self,
+        c: u32,
+        event: &'static str,
+        detail: &str,
+        duration_ns: Option<Nanos>,
+    ) {
         let Some(cp) = self.copies.get(c) else { return };
         let Some(m) = self.msgs.get(cp.msg) else {
             return;
