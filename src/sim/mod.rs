@@ -1607,6 +1607,13 @@ impl<'m> Sim<'m> {
             return;
         };
         let entry = inst.incoming.swap_remove(pos);
+        let conc = self.m.groups[inst.group as usize].concurrency as usize;
+        if inst.up && inst.buffer.is_empty() && inst.working.len() < conc {
+            // A free worker takes it at once (what try_start would do).
+            inst.working.push(entry);
+            self.begin_attempt(i, entry.0, entry.1);
+            return;
+        }
         inst.buffer.push_back(entry);
         self.try_start(i);
     }
@@ -1797,11 +1804,14 @@ impl<'m> Sim<'m> {
             self.on_success(i, c, delivery, skipped);
         }
         let inst = &mut self.insts[i as usize];
-        if let Some(pos) = inst
-            .working
-            .iter()
-            .position(|x| x.0 == c && x.1 == delivery)
-        {
+        // Usually still at `pos` (the handlers only append to `working`).
+        let at = |x: &(u32, u32, Nanos)| x.0 == c && x.1 == delivery;
+        let pos = if inst.working.get(pos).is_some_and(at) {
+            Some(pos)
+        } else {
+            inst.working.iter().position(at)
+        };
+        if let Some(pos) = pos {
             inst.working.swap_remove(pos);
         }
         // The visit ends with this attempt.
