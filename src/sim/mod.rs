@@ -867,6 +867,7 @@ impl<'m> Sim<'m> {
     // ---------------------------------------------------------------- producers
 
     /// The producer sends (or sends again) message `mi`.
+    #[inline(always)]
     fn producer_publish(&mut self, mi: u32) {
         let p = self.msgs[mi].producer as usize;
         if !self.producers_up[p] {
@@ -892,6 +893,7 @@ impl<'m> Sim<'m> {
     }
 
     /// Puts a publish of `mi` on the wire towards the broker.
+    #[inline(always)]
     fn publish(
         &mut self,
         mi: u32,
@@ -1119,7 +1121,7 @@ impl<'m> Sim<'m> {
 
     // ------------------------------------------------------------------- broker
 
-    #[inline]
+    #[inline(always)]
     fn new_gen(&mut self, c: u32) -> u32 {
         let g = &mut self.copy_gen[c as usize];
         *g = g.wrapping_add(1);
@@ -1329,6 +1331,7 @@ impl<'m> Sim<'m> {
             .saturating_add(phase)
     }
 
+    #[inline(always)]
     fn new_copy(&mut self, mi: u32, qi: usize, serial: u32, persistent: bool, now: Nanos) -> u32 {
         let m = &self.msgs[mi];
         let p = &self.m.producers[m.producer as usize];
@@ -1369,6 +1372,7 @@ impl<'m> Sim<'m> {
 
     /// Puts copy `c` in its queue's ready list, at the head (a redelivery,
     /// back at its original place) or at the tail.
+    #[inline(always)]
     fn enqueue_ready(&mut self, c: u32, head: bool) {
         let now = self.q.now();
         let qi = self.copies[c].queue as usize;
@@ -1397,7 +1401,7 @@ impl<'m> Sim<'m> {
     }
 
     /// Takes the first live copy off the ready list.
-    #[inline]
+    #[inline(always)]
     fn pop_ready(&mut self, qi: usize) -> Option<u32> {
         let now = self.q.now();
         while let Some((c, g)) = self.queues[qi].ready.pop_front() {
@@ -1413,7 +1417,7 @@ impl<'m> Sim<'m> {
         None
     }
 
-    #[inline]
+    #[inline(always)]
     fn has_credit(&mut self, qi: usize) -> bool {
         while let Some(&(i, e)) = self.queues[qi].credits.front() {
             let inst = &self.insts[i as usize];
@@ -1555,7 +1559,7 @@ impl<'m> Sim<'m> {
 
     /// The consumer no longer holds delivery of copy `c`: its prefetch slot
     /// frees, and the copy's record may end.
-    #[inline]
+    #[inline(always)]
     fn release_delivery(&mut self, i: u32, c: u32) {
         let now = self.q.now();
         let qi = self.copies[c].queue as usize;
@@ -1570,7 +1574,7 @@ impl<'m> Sim<'m> {
         self.unhold(c);
     }
 
-    #[inline]
+    #[inline(always)]
     fn unhold(&mut self, c: u32) {
         let cp = &mut self.copies[c];
         debug_assert!(cp.holders > 0);
@@ -1592,6 +1596,7 @@ impl<'m> Sim<'m> {
             .end_visit(qi, self.copies[c].visit_start_ns, self.q.now(), in_window);
     }
 
+    #[inline(always)]
     fn on_deliver(&mut self, c: u32, delivery: u32, i: u32, epoch: u32) {
         let inst = &mut self.insts[i as usize];
         if inst.epoch != epoch {
@@ -1618,6 +1623,7 @@ impl<'m> Sim<'m> {
         self.try_start(i);
     }
 
+    #[inline(always)]
     fn try_start(&mut self, i: u32) {
         loop {
             let inst = &mut self.insts[i as usize];
@@ -1951,7 +1957,7 @@ impl<'m> Sim<'m> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn stats_transition(&mut self, c: u32, from: usize, to: usize) {
         if self.msgs[self.copies[c].msg].in_window {
             self.stats.transition(from, to);
@@ -2051,6 +2057,7 @@ impl<'m> Sim<'m> {
         }
     }
 
+    #[inline(always)]
     fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
         // The ack event held the copy and its message.
         if self.insts[inst as usize].epoch != epoch {
@@ -2278,6 +2285,7 @@ impl<'m> Sim<'m> {
     }
 
     /// Copy `c` leaves the broker for good.
+    #[inline(always)]
     fn copy_gone(&mut self, c: u32, from: usize, to: usize) {
         self.stats_transition(c, from, to);
         self.new_gen(c);
