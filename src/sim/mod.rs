@@ -1539,10 +1539,12 @@ impl<'m> Sim<'m> {
                 self.dispatch(qi);
             }
             Hop::After(lat, _) => {
-                self.insts[i as usize].incoming.push((c, gen, visit_start));
                 if lat == 0 {
-                    self.on_deliver(c, gen, i, epoch);
+                    // An instant wire: the consumer has it now, and nothing
+                    // can happen to it on the way.
+                    self.receive(i, (c, gen, visit_start));
                 } else {
+                    self.insts[i as usize].incoming.push((c, gen, visit_start));
                     self.deliver_ev(
                         lat,
                         Ev::Deliver {
@@ -1612,6 +1614,13 @@ impl<'m> Sim<'m> {
             return;
         };
         let entry = inst.incoming.swap_remove(pos);
+        self.receive(i, entry);
+    }
+
+    /// Instance `i` receives a delivery: (copy, delivery, visit start).
+    #[inline(always)]
+    fn receive(&mut self, i: u32, entry: (u32, u32, Nanos)) {
+        let inst = &mut self.insts[i as usize];
         let conc = self.m.groups[inst.group as usize].concurrency as usize;
         if inst.up && inst.buffer.is_empty() && inst.working.len() < conc {
             // A free worker takes it at once (what try_start would do).
