@@ -1,4 +1,4 @@
-//! The event queue: one heap ordered by (time, sequence number), so that
+//! The event queue: one binary min-heap ordered by (time, sequence number), so that
 //! events at the same instant fire in the order they were scheduled and no
 //! float ever decides an order.
 //!
@@ -10,54 +10,51 @@
 //! twice the number of live events, whatever the length of the run.
 
 use crate::time::Nanos;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
-struct Entry<E> {
+/// A heap entry: the order key and the slot of the event's payload. Kept
+/// small (24 bytes) because the heap moves entries on every push and pop;
+/// payloads stay put in `events`.
+#[derive(Clone, Copy)]
+struct Entry {
     time: Nanos,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    /// Reversed: `BinaryHeap` is a max-heap and we want the earliest first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .time
-            .cmp(&self.time)
-            .then_with(|| other.seq.cmp(&self.seq))
+impl Entry {
+    /// Fires before `other`. Sequence numbers are unique, so this is a
+    /// total order and the firing order does not depend on the heap's shape.
+    #[inline(always)]
+    fn before(&self, other: &Entry) -> bool {
+        (self.time, self.seq) < (other.time, other.seq)
     }
 }
 
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    /// A binary min-heap of entries, earliest first.
+    heap: Vec<Entry>,
+    /// Payloads of the scheduled events, by slot; `free` lists the slots
+    /// not in use, so the steady state allocates nothing.
+    events: Vec<E>,
+    free: Vec<u32>,
     seq: u64,
     now: Nanos,
     cancelled: usize,
     processed: u64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
+            heap: Vec::with_capacity(1024),
+            events: Vec::with_capacity(1024),
+            free: Vec::with_capacity(1024),
             seq: 0,
             now: 0,
             cancelled: 0,
@@ -76,11 +73,67 @@ impl<E> EventQueue<E> {
         debug_assert!(time >= self.now, "an event was scheduled in the past");
         let time = time.max(self.now);
         self.seq += 1;
-        self.heap.push(Entry {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.events[s as usize] = event;
+                s
+            }
+            None => {
+                self.events.push(event);
+                u32::try_from(self.events.len() - 1).expect("fewer than 2^32 pending events")
+            }
+        };
+        self.push(Entry {
             time,
             seq: self.seq,
-            event,
+            slot,
         });
+    }
+
+    /// Adds an entry to the heap (sift up, moving the hole, not the entry).
+    #[inline]
+    fn push(&mut self, e: Entry) {
+        self.heap.push(e);
+        let h = &mut self.heap[..];
+        let mut pos = h.len() - 1;
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            if !e.before(&h[parent]) {
+                break;
+            }
+            h[pos] = h[parent];
+            pos = parent;
+        }
+        h[pos] = e;
+    }
+
+    /// Removes the earliest entry (the last one sifts down from the root).
+    #[inline]
+    fn pop_entry(&mut self) -> Option<Entry> {
+        let last = self.heap.pop()?;
+        let h = &mut self.heap[..];
+        if h.is_empty() {
+            return Some(last);
+        }
+        let top = h[0];
+        let n = h.len();
+        let mut pos = 0;
+        loop {
+            let mut child = 2 * pos + 1;
+            if child >= n {
+                break;
+            }
+            if child + 1 < n && h[child + 1].before(&h[child]) {
+                child += 1;
+            }
+            if !h[child].before(&last) {
+                break;
+            }
+            h[pos] = h[child];
+            pos = child;
+        }
+        h[pos] = last;
+        Some(top)
     }
 
     #[inline]
@@ -91,16 +144,17 @@ impl<E> EventQueue<E> {
     /// The next event, advancing the clock to it.
     #[inline]
     pub fn pop(&mut self) -> Option<(Nanos, E)> {
-        let e = self.heap.pop()?;
+        let e = self.pop_entry()?;
         debug_assert!(e.time >= self.now, "time went backwards");
         self.now = e.time;
         self.processed += 1;
-        Some((e.time, e.event))
+        self.free.push(e.slot);
+        Some((e.time, self.events[e.slot as usize]))
     }
 
     #[inline]
     pub fn peek_time(&self) -> Option<Nanos> {
-        self.heap.peek().map(|e| e.time)
+        self.heap.first().map(|e| e.time)
     }
 
     /// Notes that one scheduled event has become stale. Returns true when
@@ -114,8 +168,22 @@ impl<E> EventQueue<E> {
     /// Drops every event for which `live` is false, keeping the order of
     /// the rest (their sequence numbers are kept).
     pub fn retain(&mut self, mut live: impl FnMut(&E) -> bool) {
-        let v = std::mem::take(&mut self.heap).into_vec();
-        self.heap = v.into_iter().filter(|e| live(&e.event)).collect();
+        let v = std::mem::take(&mut self.heap);
+        let (events, free) = (&self.events, &mut self.free);
+        let kept: Vec<Entry> = v
+            .into_iter()
+            .filter(|e| {
+                let keep = live(&events[e.slot as usize]);
+                if !keep {
+                    free.push(e.slot);
+                }
+                keep
+            })
+            .collect();
+        self.heap = Vec::with_capacity(kept.len().max(1024));
+        for e in kept {
+            self.push(e);
+        }
         self.cancelled = 0;
     }
 
@@ -169,5 +237,32 @@ mod tests {
             max_len = max_len.max(q.len());
         }
         assert!(max_len < 20_000, "heap grew to {max_len}");
+    }
+
+    /// Payloads follow their entries through compaction and slot reuse.
+    #[test]
+    fn retain_keeps_payloads_with_their_times() {
+        let mut q: EventQueue<u64> = EventQueue::new();
+        for i in 0..100u64 {
+            q.schedule(1000 - i, i);
+        }
+        q.retain(|&e| e % 3 != 0);
+        for i in 100..150u64 {
+            q.schedule(2000 + i, i);
+        }
+        let mut last = 0;
+        let mut n = 0;
+        while let Some((t, e)) = q.pop() {
+            assert!(t >= last);
+            last = t;
+            if e < 100 {
+                assert_eq!(t, 1000 - e);
+                assert_ne!(e % 3, 0);
+            } else {
+                assert_eq!(t, 2000 + e);
+            }
+            n += 1;
+        }
+        assert_eq!(n, 66 + 50);
     }
 }

@@ -60,10 +60,52 @@ pub fn combine(h: u64, word: u64) -> u64 {
 /// The stream for `(seed, domain, a, b)`.
 #[inline]
 pub fn stream(seed: u64, domain: Domain, a: u64, b: u64) -> Stream {
-    let h = combine(combine(combine(mix64(seed), domain as u64), a), b);
+    stream_in(domain_key(seed, domain), a, b)
+}
+
+/// What the streams of one domain of one run have in common: hot paths
+/// compute it once per run and draw with [`stream_in`].
+#[inline]
+pub fn domain_key(seed: u64, domain: Domain) -> u64 {
+    combine(mix64(seed), domain as u64)
+}
+
+/// The stream for `(seed, domain, a, b)`, given `domain_key(seed, domain)`.
+#[inline]
+pub fn stream_in(domain_key: u64, a: u64, b: u64) -> Stream {
+    Pcg64Mcg::new(initial_state(domain_key, a, b))
+}
+
+/// [`stream_in`] after `SKIP` draws, without making them: the same stream
+/// as drawing `SKIP` times and discarding the outputs.
+#[inline]
+pub fn stream_in_after<const SKIP: u32>(domain_key: u64, a: u64, b: u64) -> Stream {
+    // `Pcg64Mcg::new` sets the low bit, and each draw multiplies the state
+    // by `PCG_MULTIPLIER` (odd, so the low bit stays set).
+    let state = (initial_state(domain_key, a, b) | 1).wrapping_mul(pcg_multiplier_pow(SKIP));
+    Pcg64Mcg::new(state)
+}
+
+#[inline]
+fn initial_state(domain_key: u64, a: u64, b: u64) -> u128 {
+    let h = combine(combine(domain_key, a), b);
     let lo = mix64(h);
     let hi = mix64(h ^ 0xD1B5_4A32_D192_ED03);
-    Pcg64Mcg::new(((hi as u128) << 64) | lo as u128)
+    ((hi as u128) << 64) | lo as u128
+}
+
+/// The multiplier of `Pcg64Mcg` (`Mcg128Xsl64`): one draw is
+/// `state = state * PCG_MULTIPLIER`. A test checks it against the crate.
+const PCG_MULTIPLIER: u128 = 0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645;
+
+const fn pcg_multiplier_pow(n: u32) -> u128 {
+    let mut m: u128 = 1;
+    let mut i = 0;
+    while i < n {
+        m = m.wrapping_mul(PCG_MULTIPLIER);
+        i += 1;
+    }
+    m
 }
 
 /// The seed of replication `r` of a scenario with seed `seed`.
@@ -97,6 +139,24 @@ mod tests {
         assert_eq!(x, y);
         assert_ne!(x, z);
         assert_ne!(x, w);
+    }
+
+    #[test]
+    fn skipping_draws_is_drawing_them() {
+        for (a, b) in [(0, 0), (1, 2), (u64::MAX, 7), (0x1234_5678, 99)] {
+            let dk = domain_key(42, Domain::AttemptFate);
+            let mut full = stream(42, Domain::AttemptFate, a, b);
+            let mut s1 = stream_in_after::<1>(dk, a, b);
+            let mut s3 = stream_in_after::<3>(dk, a, b);
+            assert_eq!(stream_in(dk, a, b).next_u64(), full.clone().next_u64());
+            full.next_u64();
+            assert_eq!(s1.next_u64(), full.clone().next_u64());
+            full.next_u64();
+            full.next_u64();
+            for _ in 0..5 {
+                assert_eq!(s3.next_u64(), full.next_u64());
+            }
+        }
     }
 
     #[test]

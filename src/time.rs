@@ -33,8 +33,20 @@ pub fn secs_to_ns(secs: f64) -> Nanos {
     if ns >= MAX_DURATION_NS as f64 {
         MAX_DURATION_NS
     } else {
-        ns.round() as Nanos
+        round_positive(ns)
     }
+}
+
+/// `x.round() as u64` for `0 < x < 2^63`, without the libm call that
+/// `f64::round` is on baseline x86-64. Exact: the truncation `t` is an
+/// integer below 2^63, `x - t` is computed without rounding error, and
+/// `round` rounds halves away from zero, i.e. up for positive `x`.
+#[inline]
+fn round_positive(x: f64) -> Nanos {
+    debug_assert!(x > 0.0 && x < 9.2e18);
+    let t = x as i64;
+    let up = x - t as f64 >= 0.5;
+    (t + up as i64) as Nanos
 }
 
 #[inline]

@@ -252,12 +252,7 @@ impl<'m> Sim<'m> {
         };
         let lat = match &self.m.network {
             Some(net) => net.latency.as_ref().map_or(0, |d| {
-                d.sample(&mut stream(
-                    self.seed,
-                    Domain::Network,
-                    self.msgs[mi].key,
-                    0,
-                ))
+                d.sample(&mut self.stream(Domain::Network, self.msgs[mi].key, 0))
             }),
             None => 0,
         };
@@ -862,9 +857,9 @@ impl<'m> Sim<'m> {
         let k = self.msgs[mi].attempts;
         self.msgs[mi].attempts += 1;
         let key = rng::combine(self.msgs[mi].key, 1000 + g as u64);
-        let poison = gm.poison > 0.0
-            && unit(&mut stream(self.seed, Domain::MessageFate, key, 0)) < gm.poison;
-        let mut r = stream(self.seed, Domain::AttemptFate, key, k as u64);
+        let poison =
+            gm.poison > 0.0 && unit(&mut self.stream(Domain::MessageFate, key, 0)) < gm.poison;
+        let mut r = self.stream(Domain::AttemptFate, key, k as u64);
         let u_fail = unit(&mut r);
         let u_out = unit(&mut r);
         let u_nonret = unit(&mut r);
@@ -949,7 +944,7 @@ impl<'m> Sim<'m> {
                 (_, true) => (0, false),
                 (Some(policy), false) => {
                     let key = rng::combine(self.msgs[mi].key, 1000 + g as u64);
-                    let mut r = stream(self.seed, Domain::Backoff, key, cur.attempts as u64);
+                    let mut r = self.stream(Domain::Backoff, key, cur.attempts as u64);
                     let d = policy.delay_ns(cur.attempts, cur.prev_delay_ns, &mut r);
                     let elapsed = now - cur.first_attempt_ns;
                     (d, policy.allows(cur.attempts, elapsed, d))

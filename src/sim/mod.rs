@@ -384,7 +384,11 @@ pub struct Limits {
 
 pub struct Sim<'m> {
     m: &'m Model,
-    seed: u64,
+    /// `rng::domain_key(seed, d)` for every domain `d` (by its number).
+    domain_keys: [u64; 10],
+    /// `combine(0x6d73_6773, p)` for every producer `p`: the first half of
+    /// its messages' keys.
+    producer_keys: Vec<u64>,
     q: EventQueue<Ev>,
     msgs: Slab<Msg>,
     copies: Slab<Copy>,
@@ -546,7 +550,10 @@ impl<'m> Sim<'m> {
         }
         let mut sim = Sim {
             m,
-            seed,
+            domain_keys: std::array::from_fn(|d| rng::combine(rng::mix64(seed), d as u64)),
+            producer_keys: (0..m.producers.len())
+                .map(|p| rng::combine(0x6d73_6773, p as u64))
+                .collect(),
             q: EventQueue::new(),
             msgs: Slab::new(),
             copies: Slab::new(),
@@ -702,6 +709,12 @@ impl<'m> Sim<'m> {
                 None => (0..self.m.groups.len() as u32).collect(),
             },
         }
+    }
+
+    /// The stream for `(seed, domain, a, b)` (as `rng::stream`).
+    #[inline]
+    fn stream(&self, domain: Domain, a: u64, b: u64) -> Stream {
+        rng::stream_in(self.domain_keys[domain as usize], a, b)
     }
 
     fn exp_draw_fault(&mut self, fi: usize, mean_ns: Nanos) -> Nanos {
@@ -910,10 +923,10 @@ impl<'m> Sim<'m> {
             return;
         }
         let in_window = self.stats.in_window(now);
-        let key = rng::combine(rng::combine(0x6d73_6773, p as u64), n);
+        let key = rng::combine(self.producer_keys[p], n);
         let (okey, kseq) = match &self.m.producers[p].keys {
             Some(ks) => {
-                let k = ks.sample(&mut stream(self.seed, Domain::Key, key, 0));
+                let k = ks.sample(&mut self.stream(Domain::Key, key, 0));
                 let seq = self.key_seq[k as usize];
                 self.key_seq[k as usize] += 1;
                 (k, seq)
@@ -984,19 +997,23 @@ impl<'m> Sim<'m> {
 
     /// Draws one hop for message `mi` from the message's own stream, in a
     /// fixed order (loss, duplicate, latency, duplicate's latency) so that
-    /// turning one knob does not shift the others' draws.
-    #[inline]
+    /// turning one knob does not shift the others' draws. Without a
+    /// `[network]` the wire is instant and perfect, at no cost.
+    #[inline(always)]
     fn hop(&mut self, mi: u32, serial: u32, hop: u32, link: Link) -> Hop {
+        if self.m.network.is_none() {
+            return Hop::After(0, None);
+        }
+        self.hop_drawn(mi, serial, hop, link)
+    }
+
+    #[inline(never)]
+    fn hop_drawn(&mut self, mi: u32, serial: u32, hop: u32, link: Link) -> Hop {
         let Some(net) = &self.m.network else {
             return Hop::After(0, None);
         };
         let key = self.msgs[mi].key;
-        let mut r = stream(
-            self.seed,
-            Domain::Network,
-            key,
-            ((serial as u64) << 32) | hop as u64,
-        );
+        let mut r = self.stream(Domain::Network, key, ((serial as u64) << 32) | hop as u64);
         let u_loss = unit(&mut r);
         let u_dup = unit(&mut r);
         let lat = net.latency.as_ref().map_or(0, |d| d.sample(&mut r));
@@ -1013,20 +1030,19 @@ impl<'m> Sim<'m> {
         }
     }
 
-    /// Schedules `ev` after `lat`, or handles it at once when there is no
-    /// latency. Every event that names a message holds a reference to it.
+    /// Schedules `ev` after `lat`. Every event that names a message holds a
+    /// reference to it. With no latency, callers call the event's handler
+    /// at once instead (as `handle` would).
     #[inline]
     fn deliver_ev(&mut self, lat: Nanos, ev: Ev) {
-        if lat == 0 {
-            self.handle(ev);
-        } else {
-            self.q.schedule_in(lat, ev);
-        }
+        debug_assert!(lat > 0);
+        self.q.schedule_in(lat, ev);
     }
 
     // ---------------------------------------------------------------- producers
 
     /// The producer sends (or sends again) message `mi`.
+    #[inline(always)]
     fn producer_publish(&mut self, mi: u32) {
         let p = self.msgs[mi].producer as usize;
         if !self.producers_up[p] {
@@ -1056,6 +1072,7 @@ impl<'m> Sim<'m> {
     }
 
     /// Puts a publish of `mi` on the wire towards the broker.
+    #[inline(always)]
     fn publish(
         &mut self,
         mi: u32,
@@ -1083,17 +1100,28 @@ impl<'m> Sim<'m> {
                         },
                     );
                 }
-                self.deliver_ev(
-                    lat,
-                    Ev::PublishArrive {
-                        msg: mi,
-                        publish: serial,
-                        queue,
+                if lat == 0 {
+                    self.on_publish_arrive(
+                        mi,
+                        serial,
+                        queue as usize,
                         serial,
                         persistent,
                         from_producer,
-                    },
-                );
+                    );
+                } else {
+                    self.deliver_ev(
+                        lat,
+                        Ev::PublishArrive {
+                            msg: mi,
+                            publish: serial,
+                            queue,
+                            serial,
+                            persistent,
+                            from_producer,
+                        },
+                    );
+                }
             }
         }
     }
@@ -1124,14 +1152,18 @@ impl<'m> Sim<'m> {
             Hop::Lost => {}
             Hop::After(lat, _) => {
                 self.msgs[mi].live += 1;
-                self.deliver_ev(
-                    lat,
-                    Ev::Confirm {
-                        msg: mi,
-                        publish,
-                        ok,
-                    },
-                );
+                if lat == 0 {
+                    self.on_confirm(mi, publish, ok);
+                } else {
+                    self.deliver_ev(
+                        lat,
+                        Ev::Confirm {
+                            msg: mi,
+                            publish,
+                            ok,
+                        },
+                    );
+                }
             }
         }
     }
@@ -1194,7 +1226,7 @@ impl<'m> Sim<'m> {
             return;
         };
         let key = self.msgs[mi].key;
-        let mut r = stream(self.seed, Domain::Backoff, key, done as u64);
+        let mut r = self.stream(Domain::Backoff, key, done as u64);
         let delay = policy.delay_ns(done, self.msgs[mi].prev_delay_ns, &mut r);
         let elapsed = now - self.msgs[mi].first_pub_ns;
         let allowed = policy.allows(done, elapsed, delay);
@@ -1268,6 +1300,7 @@ impl<'m> Sim<'m> {
 
     // ------------------------------------------------------------------- broker
 
+    #[inline(always)]
     fn new_gen(&mut self, c: u32) -> u32 {
         let g = &mut self.copy_gen[c as usize];
         *g = g.wrapping_add(1);
@@ -1276,8 +1309,16 @@ impl<'m> Sim<'m> {
     }
 
     /// A timer of copy `c` became stale: compact the event queue when they pile up.
+    #[inline(always)]
     fn cancelled(&mut self) {
         if self.q.note_cancelled() {
+            self.compact_queue();
+        }
+    }
+
+    #[inline(never)]
+    fn compact_queue(&mut self) {
+        {
             let gens = &self.copy_gen;
             self.q.retain(|e| match *e {
                 Ev::AckDeadline { copy, gen }
@@ -1469,6 +1510,7 @@ impl<'m> Sim<'m> {
             .saturating_add(phase)
     }
 
+    #[inline(always)]
     fn new_copy(&mut self, mi: u32, qi: usize, serial: u32, persistent: bool, now: Nanos) -> u32 {
         let m = &self.msgs[mi];
         let p = &self.m.producers[m.producer as usize];
@@ -1509,6 +1551,7 @@ impl<'m> Sim<'m> {
 
     /// Puts copy `c` in its queue's ready list, at the head (a redelivery,
     /// back at its original place) or at the tail.
+    #[inline(always)]
     fn enqueue_ready(&mut self, c: u32, head: bool) {
         let now = self.q.now();
         let qi = self.copies[c].queue as usize;
@@ -1560,6 +1603,7 @@ impl<'m> Sim<'m> {
     }
 
     /// Takes the first live copy off the ready list.
+    #[inline(always)]
     fn pop_ready(&mut self, qi: usize) -> Option<u32> {
         let now = self.q.now();
         while let Some((c, g)) = self.queues[qi].ready.pop_front() {
@@ -1575,6 +1619,7 @@ impl<'m> Sim<'m> {
         None
     }
 
+    #[inline(always)]
     fn has_credit(&mut self, qi: usize) -> bool {
         while let Some(&(i, e)) = self.queues[qi].credits.front() {
             let inst = &self.insts[i as usize];
@@ -1696,22 +1741,29 @@ impl<'m> Sim<'m> {
                 self.dispatch(qi);
             }
             Hop::After(lat, _) => {
-                self.insts[i as usize].incoming.push((c, gen, visit_start));
-                self.deliver_ev(
-                    lat,
-                    Ev::Deliver {
-                        copy: c,
-                        delivery: gen,
-                        inst: i,
-                        epoch,
-                    },
-                );
+                if lat == 0 {
+                    // An instant wire: the consumer has it now, and nothing
+                    // can happen to it on the way.
+                    self.receive(i, (c, gen, visit_start));
+                } else {
+                    self.insts[i as usize].incoming.push((c, gen, visit_start));
+                    self.deliver_ev(
+                        lat,
+                        Ev::Deliver {
+                            copy: c,
+                            delivery: gen,
+                            inst: i,
+                            epoch,
+                        },
+                    );
+                }
             }
         }
     }
 
     /// The consumer no longer holds delivery of copy `c`: its prefetch slot
     /// frees, and the copy's record may end.
+    #[inline(always)]
     fn release_delivery(&mut self, i: u32, c: u32) {
         let now = self.q.now();
         let qi = self.copies[c].queue as usize;
@@ -1726,6 +1778,7 @@ impl<'m> Sim<'m> {
         self.unhold(c);
     }
 
+    #[inline(always)]
     fn unhold(&mut self, c: u32) {
         let cp = &mut self.copies[c];
         debug_assert!(cp.holders > 0);
@@ -1740,12 +1793,14 @@ impl<'m> Sim<'m> {
     }
 
     /// The visit of a copy that leaves the queue without an attempt ends.
+    #[inline]
     fn end_visit(&mut self, qi: usize, c: u32) {
         let in_window = self.msgs[self.copies[c].msg].in_window;
         self.stats
             .end_visit(qi, self.copies[c].visit_start_ns, self.q.now(), in_window);
     }
 
+    #[inline(always)]
     fn on_deliver(&mut self, c: u32, delivery: u32, i: u32, epoch: u32) {
         let inst = &mut self.insts[i as usize];
         if inst.epoch != epoch {
@@ -1761,10 +1816,28 @@ impl<'m> Sim<'m> {
             return;
         };
         let entry = inst.incoming.swap_remove(pos);
+        self.receive(i, entry);
+    }
+
+    /// Instance `i` receives a delivery: (copy, delivery, visit start).
+    #[inline(always)]
+    fn receive(&mut self, i: u32, entry: (u32, u32, Nanos)) {
+        let g = self.insts[i as usize].group as usize;
+        let reseq = self.groups[g].resequence.is_some();
+        let inst = &mut self.insts[i as usize];
+        let conc = self.m.groups[g].concurrency as usize;
+        if inst.up && inst.buffer.is_empty() && inst.working.len() < conc && !reseq {
+            // A free worker takes it at once (what try_start would do;
+            // a resequencer may hold it back, so it goes through try_start).
+            inst.working.push(entry);
+            self.begin_attempt(i, entry.0, entry.1);
+            return;
+        }
         inst.buffer.push_back(entry);
         self.try_start(i);
     }
 
+    #[inline(always)]
     fn try_start(&mut self, i: u32) {
         loop {
             let inst = &mut self.insts[i as usize];
@@ -2053,17 +2126,27 @@ impl<'m> Sim<'m> {
         let k = self.msgs[mi].attempts;
         self.msgs[mi].attempts += 1;
         let key = rng::combine(self.msgs[mi].key, qi as u64);
-        let poison = gm.poison > 0.0
-            && unit(&mut stream(self.seed, Domain::MessageFate, key, 0)) < gm.poison;
-        let mut r = stream(self.seed, Domain::AttemptFate, key, k as u64);
-        let u_fail = unit(&mut r);
-        let u_out = unit(&mut r);
-        let u_nonret = unit(&mut r);
+        let poison =
+            gm.poison > 0.0 && unit(&mut self.stream(Domain::MessageFate, key, 0)) < gm.poison;
         let gs = &self.groups[g];
+        let dk = self.domain_keys[Domain::AttemptFate as usize];
+        // The attempt's stream: u_fail, u_out, u_nonret, then the service
+        // time. When the first three cannot matter (no failure, no outage,
+        // not poison: every `u < 0` is false), skip them rather than draw:
+        // the service time is still the 4th draw.
+        let (failed, nonretryable, mut r) = if poison || gm.failure > 0.0 || gs.outage_failure > 0.0
+        {
+            let mut r = rng::stream_in(dk, key, k as u64);
+            let u_fail = unit(&mut r);
+            let u_out = unit(&mut r);
+            let u_nonret = unit(&mut r);
+            let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
+            (failed, failed && u_nonret < gm.non_retryable, r)
+        } else {
+            (false, false, rng::stream_in_after::<3>(dk, key, k as u64))
+        };
         let base = gm.service.sample_secs(&mut r);
         let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
-        let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
-        let nonretryable = failed && u_nonret < gm.non_retryable;
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy += 1;
         self.insts[i as usize].busy += 1;
@@ -2175,11 +2258,14 @@ impl<'m> Sim<'m> {
             self.on_success(i, c, delivery, skipped);
         }
         let inst = &mut self.insts[i as usize];
-        if let Some(pos) = inst
-            .working
-            .iter()
-            .position(|x| x.0 == c && x.1 == delivery)
-        {
+        // Usually still at `pos` (the handlers only append to `working`).
+        let at = |x: &(u32, u32, Nanos)| x.0 == c && x.1 == delivery;
+        let pos = if inst.working.get(pos).is_some_and(at) {
+            Some(pos)
+        } else {
+            inst.working.iter().position(at)
+        };
+        if let Some(pos) = pos {
             inst.working.swap_remove(pos);
         }
         // The visit ends with this attempt.
@@ -2285,16 +2371,20 @@ impl<'m> Sim<'m> {
                 self.copies[c].holders += 1;
                 self.msgs[mi].live += 1;
                 let epoch = self.insts[i as usize].epoch;
-                self.deliver_ev(
-                    lat,
-                    Ev::Ack {
-                        copy: c,
-                        delivery,
-                        kind,
-                        inst: i,
-                        epoch,
-                    },
-                );
+                if lat == 0 {
+                    self.on_ack(c, delivery, kind, i, epoch);
+                } else {
+                    self.deliver_ev(
+                        lat,
+                        Ev::Ack {
+                            copy: c,
+                            delivery,
+                            kind,
+                            inst: i,
+                            epoch,
+                        },
+                    );
+                }
             }
         }
     }
@@ -2317,6 +2407,7 @@ impl<'m> Sim<'m> {
         }
     }
 
+    #[inline(always)]
     fn stats_transition(&mut self, c: u32, from: usize, to: usize) {
         if self.msgs[self.copies[c].msg].in_window {
             self.stats.transition(from, to);
@@ -2362,7 +2453,7 @@ impl<'m> Sim<'m> {
         let (delay, allowed) = match &gm.retry {
             Some(policy) => {
                 let key = rng::combine(self.msgs[mi].key, qi as u64);
-                let mut r = stream(self.seed, Domain::Backoff, key, attempts as u64);
+                let mut r = self.stream(Domain::Backoff, key, attempts as u64);
                 let d = policy.delay_ns(attempts, self.copies[c].prev_delay_ns, &mut r);
                 let elapsed = now - self.copies[c].first_attempt_ns;
                 (d, policy.allows(attempts, elapsed, d))
@@ -2416,6 +2507,7 @@ impl<'m> Sim<'m> {
         }
     }
 
+    #[inline(always)]
     fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
         // The ack event held the copy and its message.
         if self.insts[inst as usize].epoch != epoch {
@@ -2644,6 +2736,7 @@ impl<'m> Sim<'m> {
     }
 
     /// Copy `c` leaves the broker for good.
+    #[inline(always)]
     fn copy_gone(&mut self, c: u32, from: usize, to: usize) {
         self.stats_transition(c, from, to);
         self.lane_leave(c);
@@ -2661,11 +2754,17 @@ impl<'m> Sim<'m> {
     }
 
     /// Ends message `mi` when nothing refers to it any more.
+    #[inline(always)]
     fn check_finish(&mut self, mi: u32) {
         // A message may already have ended inside the call that led here.
         if self.msgs.get(mi).is_none_or(|m| m.live > 0) {
             return;
         }
+        self.finish_msg(mi);
+    }
+
+    #[inline(never)]
+    fn finish_msg(&mut self, mi: u32) {
         let m = self.msgs.remove(mi);
         if m.in_window {
             self.classify(&m, false);
@@ -2703,11 +2802,21 @@ impl<'m> Sim<'m> {
 
 impl<'m> Sim<'m> {
     /// Records a step of a traced message (nothing when no message is traced).
-    #[inline]
+    #[inline(always)]
     fn trace(&mut self, c: u32, event: &'static str, detail: &str, duration_ns: Option<Nanos>) {
-        if self.trace_ids.is_empty() {
-            return;
+        if !self.trace_ids.is_empty() {
+            self.trace_record(c, event, detail, duration_ns);
         }
+    }
+
+    #[inline(never)]
+    fn trace_record(
+        &mut self,
+        c: u32,
+        event: &'static str,
+        detail: &str,
+        duration_ns: Option<Nanos>,
+    ) {
         let Some(cp) = self.copies.get(c) else { return };
         let Some(m) = self.msgs.get(cp.msg) else {
             return;

@@ -16,7 +16,7 @@ impl<T> Slab<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, v: T) -> u32 {
         self.len += 1;
         match self.free.pop() {
@@ -32,7 +32,7 @@ impl<T> Slab<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn remove(&mut self, i: u32) -> T {
         let v = self.items[i as usize]
             .take()
@@ -42,12 +42,12 @@ impl<T> Slab<T> {
         v
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, i: u32) -> Option<&T> {
         self.items.get(i as usize).and_then(|x| x.as_ref())
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -62,7 +62,7 @@ impl<T> Slab<T> {
 
 impl<T> std::ops::Index<u32> for Slab<T> {
     type Output = T;
-    #[inline]
+    #[inline(always)]
     fn index(&self, i: u32) -> &T {
         self.items[i as usize]
             .as_ref()
@@ -71,7 +71,7 @@ impl<T> std::ops::Index<u32> for Slab<T> {
 }
 
 impl<T> std::ops::IndexMut<u32> for Slab<T> {
-    #[inline]
+    #[inline(always)]
     fn index_mut(&mut self, i: u32) -> &mut T {
         self.items[i as usize]
             .as_mut()

@@ -285,27 +285,38 @@ impl Collector {
 
     /// Brings the time-weighted areas of queue `q` up to `now`. Call before
     /// every change of its counts.
-    #[inline]
+    #[inline(always)]
     pub fn advance(&mut self, q: usize, now: Nanos) {
-        let (ws, we) = (self.window_start, self.window_end);
         let c = &mut self.queues[q];
         if now == c.last_ns {
-            // Several changes at one instant: no time to weigh.
+            // Several changes at one instant (the common case): no time to
+            // weigh, and no call.
             let system = c.ready + c.held;
             if system > c.max_system {
                 c.max_system = system;
             }
             return;
         }
+        self.advance_to(q, now);
+    }
+
+    /// [`Collector::advance`] when time has passed.
+    #[inline(never)]
+    fn advance_to(&mut self, q: usize, now: Nanos) {
+        let (ws, we) = (self.window_start, self.window_end);
+        let c = &mut self.queues[q];
         let from = c.last_ns.max(ws);
         let to = now.min(we);
         if to > from {
-            let dt = (to - from) as f64;
+            // Counts and spans are far below 2^63, where `as i64 as f64`
+            // (one instruction) gives the same double as `as f64` (several).
             let system = c.ready + c.held;
-            c.area_ready += c.ready as f64 * dt;
-            c.area_system += system as f64 * dt;
-            c.area_busy += c.busy as f64 * dt;
-            c.area_orbit += c.orbit as f64 * dt;
+            debug_assert!(system | c.busy | c.orbit | (to - from) <= i64::MAX as u64);
+            let dt = (to - from) as i64 as f64;
+            c.area_ready += c.ready as i64 as f64 * dt;
+            c.area_system += system as i64 as f64 * dt;
+            c.area_busy += c.busy as i64 as f64 * dt;
+            c.area_orbit += c.orbit as i64 as f64 * dt;
             if !c.joint.is_empty() {
                 let qb = (system as usize).min(ORBIT_Q_MAX);
                 let ob = (c.orbit as usize).min(ORBIT_O_MAX);
@@ -313,7 +324,7 @@ impl Collector {
             }
             let bin = (system as usize).min(MAX_LENGTH_BIN);
             if bin >= c.length_time.len() {
-                c.length_time.resize(bin + 1, 0.0);
+                grow_length_time(&mut c.length_time, bin);
             }
             c.length_time[bin] += dt;
         }
@@ -379,6 +390,12 @@ impl Collector {
         self.interval_completions = 0;
         (mean, n)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn grow_length_time(v: &mut Vec<f64>, bin: usize) {
+    v.resize(bin + 1, 0.0);
 }
 
 fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
