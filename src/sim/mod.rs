@@ -3137,7 +3137,12 @@ impl<'m> Sim<'m> {
 
     fn restart_broker(&mut self) {
         self.broker_up = true;
-        let parked = std::mem::take(&mut self.broker_parked);
+        let mut parked = std::mem::take(&mut self.broker_parked);
+        if self.queues.iter().any(|q| !q.lanes.is_empty()) {
+            // A FIFO queue keeps its order across a restart: survivors go
+            // back in the order the broker accepted them.
+            parked.sort_by_key(|&c| self.copies.get(c).map_or(0, |x| x.accepted_ns));
+        }
         for c in parked {
             if self
                 .copies

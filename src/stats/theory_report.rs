@@ -195,6 +195,9 @@ fn lifecycle_theory(m: &Model) -> Option<Value> {
     }
     let g = &m.groups[0];
     let q = &m.queues[0];
+    if g.log.is_some() || m.producers.iter().any(|p| p.topic.is_some()) {
+        return None;
+    }
     if g.ack_on_receive
         || g.non_retryable > 0.0
         || q.ttl_ns.is_some()
@@ -274,6 +277,14 @@ pub fn markov(m: &Model, out: &Outcome, o: &Map<String, Value>) -> Value {
         lifecycle.insert("expected_visits".into(), Value::Object(named));
     }
     lifecycle.insert("theory".into(), lifecycle_theory(m).unwrap_or(Value::Null));
+    if m.groups.iter().any(|g| g.log.is_some()) {
+        // Topic consumers commit offsets: their records do not move
+        // through these states (see `topics`).
+        lifecycle.insert(
+            "note".into(),
+            json!("counts broker queues only; topic records are in `topics`"),
+        );
+    }
 
     let mut mk = Map::new();
     mk.insert("lifecycle".into(), Value::Object(lifecycle));
