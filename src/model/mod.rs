@@ -403,14 +403,7 @@ pub fn resolve(s: &Scenario) -> Scenario {
                 .clone()
                 .unwrap_or_else(|| p.ack.unwrap_or("after-processing").into()),
         );
-        c.service = Some(c.service.clone().unwrap_or(DistCfg {
-            dist: "exponential".into(),
-            mean: Some(Duration::from_millis(100)),
-            ..Default::default()
-        }));
-        c.failure = Some(c.failure.unwrap_or(0.0));
-        c.poison = Some(c.poison.unwrap_or(0.0));
-        c.non_retryable = Some(c.non_retryable.unwrap_or(0.0));
+        resolve_work(c);
         if c.retry.is_none() {
             c.retry = p.retry.clone();
         }
@@ -443,6 +436,18 @@ pub fn resolve(s: &Scenario) -> Scenario {
 
 pub const DEFAULT_RETENTION_S: u64 = 7 * 24 * 3600;
 
+/// What processing takes and how it fails: the same for queue and topic consumers.
+fn resolve_work(c: &mut ConsumerCfg) {
+    c.service = Some(c.service.clone().unwrap_or(DistCfg {
+        dist: "exponential".into(),
+        mean: Some(Duration::from_millis(100)),
+        ..Default::default()
+    }));
+    c.failure = Some(c.failure.unwrap_or(0.0));
+    c.poison = Some(c.poison.unwrap_or(0.0));
+    c.non_retryable = Some(c.non_retryable.unwrap_or(0.0));
+}
+
 /// Kafka's consumer defaults (3.x) and Spring's blocking error handler.
 fn resolve_topic_consumer(c: &mut ConsumerCfg, name: String) {
     c.group = Some(c.group.clone().unwrap_or(name));
@@ -459,14 +464,7 @@ fn resolve_topic_consumer(c: &mut ConsumerCfg, name: String) {
     c.session_timeout = Some(c.session_timeout.unwrap_or(Duration::from_secs(45)));
     c.max_poll_interval = Some(c.max_poll_interval.unwrap_or(Duration::from_secs(300)));
     c.rebalance_time = Some(c.rebalance_time.unwrap_or(Duration::from_secs(3)));
-    c.service = Some(c.service.clone().unwrap_or(DistCfg {
-        dist: "exponential".into(),
-        mean: Some(Duration::from_millis(100)),
-        ..Default::default()
-    }));
-    c.failure = Some(c.failure.unwrap_or(0.0));
-    c.poison = Some(c.poison.unwrap_or(0.0));
-    c.non_retryable = Some(c.non_retryable.unwrap_or(0.0));
+    resolve_work(c);
     c.retry_mode = Some(c.retry_mode.clone().unwrap_or_else(|| "in-handler".into()));
     if c.retry.is_none() {
         // Spring Kafka's DefaultErrorHandler: FixedBackOff(0, 9), ten

@@ -234,16 +234,6 @@ pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
                     }),
                 }
             }
-            let windows: Vec<Window> = r
-                .faults
-                .iter()
-                .take(200)
-                .map(|f| Window {
-                    start: f.start,
-                    end: f.end,
-                    label: f.kind.clone(),
-                })
-                .collect();
             let stem = format!("lag-{}", files::safe_name(&v.name));
             both(&stem, &|p| {
                 charts::time_series(

@@ -1081,23 +1081,16 @@ impl<'m> Sim<'m> {
 
     /// Ordering of a group's first processings within each key.
     fn record_log_order(&mut self, g: usize, mi: u32) {
-        let (okey, kseq, in_window) = {
-            let m = &self.msgs[mi];
-            (m.okey, m.kseq, m.in_window)
-        };
-        if okey == NONE {
+        let m = &self.msgs[mi];
+        if m.okey == NONE {
             return;
         }
-        debug_assert!(self.is_log_group(g));
-        let top = &mut self.log_order_max[g][okey as usize];
-        if kseq + 1 < *top {
-            if in_window {
-                let lo = &mut self.stats.logs[g];
-                lo.out_of_order += 1;
-                lo.max_displacement = lo.max_displacement.max(*top - 1 - kseq);
-            }
-        } else {
-            *top = kseq + 1;
+        debug_assert!(self.group_logs[g].is_some());
+        let late = key_order(&mut self.log_order_max[g][m.okey as usize], m.kseq);
+        if let (Some(d), true) = (late, m.in_window) {
+            let lo = &mut self.stats.logs[g];
+            lo.out_of_order += 1;
+            lo.max_displacement = lo.max_displacement.max(d);
         }
     }
 

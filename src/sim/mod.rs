@@ -173,6 +173,18 @@ struct Lane {
     blocked_since_ns: Nanos,
 }
 
+/// The order check of one key: `top` is 1 + the highest sequence number
+/// processed so far. Returns how far behind message `kseq` comes when a
+/// later message of its key was processed first.
+fn key_order(top: &mut u64, kseq: u64) -> Option<u64> {
+    if kseq + 1 < *top {
+        Some(*top - 1 - kseq)
+    } else {
+        *top = kseq + 1;
+        None
+    }
+}
+
 /// A held delivery: (instance, epoch, copy, delivery, visit start, held since).
 type Held = (u32, u32, u32, u32, Nanos, Nanos);
 /// Names a hold: (key, sequence, hold number).
@@ -1932,22 +1944,15 @@ impl<'m> Sim<'m> {
     /// First processing of message `mi` at queue `qi`: was a later message
     /// of its key processed before it?
     fn record_order(&mut self, qi: usize, mi: u32) {
-        let (okey, kseq, in_window) = {
-            let m = &self.msgs[mi];
-            (m.okey, m.kseq, m.in_window)
-        };
-        if okey == NONE {
+        let m = &self.msgs[mi];
+        if m.okey == NONE {
             return;
         }
-        let top = &mut self.queues[qi].order_max[okey as usize];
-        if kseq + 1 < *top {
-            if in_window {
-                let qc = &mut self.stats.queues[qi];
-                qc.out_of_order += 1;
-                qc.max_displacement = qc.max_displacement.max(*top - 1 - kseq);
-            }
-        } else {
-            *top = kseq + 1;
+        let late = key_order(&mut self.queues[qi].order_max[m.okey as usize], m.kseq);
+        if let (Some(d), true) = (late, m.in_window) {
+            let qc = &mut self.stats.queues[qi];
+            qc.out_of_order += 1;
+            qc.max_displacement = qc.max_displacement.max(d);
         }
     }
 
