@@ -27,7 +27,7 @@ use crate::strategy::breaker::CircuitBreaker;
 use crate::strategy::budget::RetryBudget;
 use crate::strategy::idempotency::WindowedIds;
 use crate::time::Nanos;
-use slab::Slab;
+use slab::{Slab, Slot};
 use std::collections::VecDeque;
 
 const NONE: u32 = u32::MAX;
@@ -85,6 +85,20 @@ struct Msg {
     log_done: u32,
 }
 
+/// `Msg::live` of a free slab slot.
+const VACANT: u32 = u32::MAX;
+
+impl Slot for Msg {
+    #[inline(always)]
+    fn vacate(&mut self) {
+        self.live = VACANT;
+    }
+    #[inline(always)]
+    fn vacant(&self) -> bool {
+        self.live == VACANT
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CState {
     Ready,
@@ -122,6 +136,17 @@ struct Copy {
     hops: u32,
     /// Why this copy may be processed again: for duplicates by cause.
     dup_cause: &'static str,
+}
+
+impl Slot for Copy {
+    #[inline(always)]
+    fn vacate(&mut self) {
+        self.msg = NONE;
+    }
+    #[inline(always)]
+    fn vacant(&self) -> bool {
+        self.msg == NONE
+    }
 }
 
 struct Inst {
@@ -1870,11 +1895,16 @@ impl<'m> Sim<'m> {
     /// Copy `c` leaves its queue for good (FIFO by key): when it was its
     /// key's message out, the key's next message moves up to the queue;
     /// when it was waiting behind it, the lane forgets it.
+    #[inline(always)]
     fn lane_leave(&mut self, c: u32) {
         let qi = self.copies[c].queue as usize;
-        if self.queues[qi].lanes.is_empty() {
-            return;
+        if !self.queues[qi].lanes.is_empty() {
+            self.lane_leave_keyed(qi, c);
         }
+    }
+
+    #[inline(never)]
+    fn lane_leave_keyed(&mut self, qi: usize, c: u32) {
         let okey = self.msgs[self.copies[c].msg].okey;
         if okey == NONE {
             return;
@@ -2765,16 +2795,16 @@ impl<'m> Sim<'m> {
 
     #[inline(never)]
     fn finish_msg(&mut self, mi: u32) {
-        let m = self.msgs.remove(mi);
+        let m = &self.msgs[mi];
         if m.in_window {
-            self.classify(&m, false);
+            Self::classify(&mut self.stats, m, false);
         }
+        self.msgs.remove(mi);
     }
 
     /// Counts a message's outcome. Each message lands in exactly one class:
     /// acked > in flight > dead-lettered > expired > lost > rejected.
-    fn classify(&mut self, m: &Msg, at_end: bool) {
-        let s = &mut self.stats;
+    fn classify(s: &mut Collector, m: &Msg, at_end: bool) {
         if m.flags & F_ACKED != 0 {
             s.acked += 1;
         } else if at_end && m.live > m.parked {
@@ -3229,7 +3259,7 @@ impl<'m> Sim<'m> {
             .map(|(_, m)| m.clone())
             .collect();
         for m in &alive {
-            self.classify(m, true);
+            Self::classify(&mut self.stats, m, true);
         }
         let s = &self.stats;
         let accounted = s.rejected + s.acked + s.dead_lettered + s.lost + s.expired + s.in_flight;

@@ -1,13 +1,25 @@
 //! A slab: records in a vector with a free list, so that slots are reused
 //! and the steady state allocates nothing.
+//!
+//! A free slot keeps a record marked vacant ([`Slot::vacate`]) rather than
+//! an `Option`: indexing a live record (nearly every access on the hot path)
+//! tests no tag. Debug builds assert that an indexed slot is live; callers
+//! that may name a freed slot use [`Slab::get`].
+
+/// A record that can mark its slot free.
+pub trait Slot {
+    /// Marks the record as the content of a free slot.
+    fn vacate(&mut self);
+    fn vacant(&self) -> bool;
+}
 
 pub struct Slab<T> {
-    items: Vec<Option<T>>,
+    items: Vec<T>,
     free: Vec<u32>,
     len: usize,
 }
 
-impl<T> Slab<T> {
+impl<T: Slot> Slab<T> {
     pub fn new() -> Self {
         Slab {
             items: Vec::new(),
@@ -18,33 +30,34 @@ impl<T> Slab<T> {
 
     #[inline(always)]
     pub fn insert(&mut self, v: T) -> u32 {
+        debug_assert!(!v.vacant(), "inserting a vacant record");
         self.len += 1;
         match self.free.pop() {
             Some(i) => {
-                debug_assert!(self.items[i as usize].is_none());
-                self.items[i as usize] = Some(v);
+                debug_assert!(self.items[i as usize].vacant());
+                self.items[i as usize] = v;
                 i
             }
             None => {
-                self.items.push(Some(v));
+                self.items.push(v);
                 (self.items.len() - 1) as u32
             }
         }
     }
 
+    /// Frees slot `i` (its record is marked vacant in place).
     #[inline(always)]
-    pub fn remove(&mut self, i: u32) -> T {
-        let v = self.items[i as usize]
-            .take()
-            .expect("removing a free slab slot");
+    pub fn remove(&mut self, i: u32) {
+        let v = &mut self.items[i as usize];
+        assert!(!v.vacant(), "removing a free slab slot");
+        v.vacate();
         self.free.push(i);
         self.len -= 1;
-        v
     }
 
     #[inline(always)]
     pub fn get(&self, i: u32) -> Option<&T> {
-        self.items.get(i as usize).and_then(|x| x.as_ref())
+        self.items.get(i as usize).filter(|x| !x.vacant())
     }
 
     #[inline(always)]
@@ -56,25 +69,26 @@ impl<T> Slab<T> {
         self.items
             .iter()
             .enumerate()
-            .filter_map(|(i, x)| x.as_ref().map(|v| (i as u32, v)))
+            .filter(|(_, x)| !x.vacant())
+            .map(|(i, v)| (i as u32, v))
     }
 }
 
-impl<T> std::ops::Index<u32> for Slab<T> {
+impl<T: Slot> std::ops::Index<u32> for Slab<T> {
     type Output = T;
     #[inline(always)]
     fn index(&self, i: u32) -> &T {
-        self.items[i as usize]
-            .as_ref()
-            .expect("indexing a free slab slot")
+        let v = &self.items[i as usize];
+        debug_assert!(!v.vacant(), "indexing a free slab slot");
+        v
     }
 }
 
-impl<T> std::ops::IndexMut<u32> for Slab<T> {
+impl<T: Slot> std::ops::IndexMut<u32> for Slab<T> {
     #[inline(always)]
     fn index_mut(&mut self, i: u32) -> &mut T {
-        self.items[i as usize]
-            .as_mut()
-            .expect("indexing a free slab slot")
+        let v = &mut self.items[i as usize];
+        debug_assert!(!v.vacant(), "indexing a free slab slot");
+        v
     }
 }
