@@ -1368,8 +1368,7 @@ impl<'m> Sim<'m> {
         from_producer: bool,
     ) {
         self.publish_arrive_inner(mi, publish, qi, serial, persistent, from_producer);
-        self.msgs[mi].live -= 1;
-        self.check_finish(mi);
+        self.msg_unref(mi);
     }
 
     fn publish_arrive_inner(
@@ -1694,12 +1693,14 @@ impl<'m> Sim<'m> {
 
     fn deliver(&mut self, c: u32, i: u32) {
         let now = self.q.now();
-        let qi = self.copies[c].queue as usize;
         let g = self.insts[i as usize].group as usize;
         let auto = self.m.groups[g].ack_on_receive;
-        let gen = self.new_gen(c);
-        let (mi, visit_start, deliveries) = {
+        let gen = &mut self.copy_gen[c as usize];
+        *gen = gen.wrapping_add(1);
+        let gen = *gen;
+        let (mi, qi, visit_start, deliveries, serial, hop_no) = {
             let cp = &mut self.copies[c];
+            cp.gen = gen;
             cp.deliveries += 1;
             cp.delivery = gen;
             cp.inst = i;
@@ -1710,9 +1711,18 @@ impl<'m> Sim<'m> {
                 CState::InFlight
             };
             cp.hops += 1;
-            (cp.msg, cp.visit_start_ns, cp.deliveries)
+            (
+                cp.msg,
+                cp.queue as usize,
+                cp.visit_start_ns,
+                cp.deliveries,
+                cp.serial,
+                cp.hops,
+            )
         };
-        self.msgs[mi].live += 1;
+        let m = &mut self.msgs[mi];
+        m.live += 1;
+        let in_window = m.in_window;
         if !self.trace_ids.is_empty() {
             let detail = format!(
                 "to {}#{} (delivery {})",
@@ -1725,7 +1735,7 @@ impl<'m> Sim<'m> {
             );
             self.trace(c, "delivered", &detail, None);
         }
-        if self.msgs[mi].in_window {
+        if in_window {
             self.stats.delivered += 1;
             if deliveries > 1 {
                 self.stats.redelivered += 1;
@@ -1743,15 +1753,14 @@ impl<'m> Sim<'m> {
         }
         self.stats.advance(qi, now);
         self.stats.queues[qi].held += 1;
-        self.insts[i as usize].held += 1;
+        let inst = &mut self.insts[i as usize];
+        inst.held += 1;
+        let epoch = inst.epoch;
         if !auto {
             if let Some(t) = self.m.queues[qi].ack_timeout_ns {
                 self.q.schedule_in(t, Ev::AckDeadline { copy: c, gen });
             }
         }
-        let epoch = self.insts[i as usize].epoch;
-        let serial = self.copies[c].serial;
-        let hop_no = self.copies[c].hops;
         match self.hop(mi, serial, hop_no, Link::Delivery) {
             Hop::Lost => {
                 // The delivery vanished: the consumer never sees it. Its slot
@@ -1810,11 +1819,22 @@ impl<'m> Sim<'m> {
         cp.holders -= 1;
         let mi = cp.msg;
         let free = cp.holders == 0 && cp.state == CState::Gone;
-        self.msgs[mi].live -= 1;
         if free {
             self.copies.remove(c);
         }
-        self.check_finish(mi);
+        self.msg_unref(mi);
+    }
+
+    /// Drops one reference to live message `mi` (a copy, a hold): the
+    /// message ends with its last one.
+    #[inline(always)]
+    fn msg_unref(&mut self, mi: u32) {
+        let m = &mut self.msgs[mi];
+        debug_assert!(m.live > 0 && m.live != VACANT);
+        m.live -= 1;
+        if m.live == 0 {
+            self.finish_msg(mi);
+        }
     }
 
     /// The visit of a copy that leaves the queue without an attempt ends.
@@ -2236,17 +2256,20 @@ impl<'m> Sim<'m> {
         counted: bool,
     ) {
         let now = self.q.now();
-        if self.insts[i as usize].epoch != epoch {
+        let inst = &mut self.insts[i as usize];
+        if inst.epoch != epoch {
             return;
         }
-        let g = self.insts[i as usize].group as usize;
+        let g = inst.group as usize;
+        if counted {
+            inst.busy -= 1;
+        }
         let qi = self.m.groups[g].queue;
         let mi = self.copies[c].msg;
         let skipped = work_ns == u64::MAX;
         if counted {
             self.stats.advance(qi, now);
             self.stats.queues[qi].busy -= 1;
-            self.insts[i as usize].busy -= 1;
         }
         let in_window = self.msgs[mi].in_window;
         if counted {
@@ -2274,12 +2297,11 @@ impl<'m> Sim<'m> {
                 }
             }
         }
-        let pos = self.insts[i as usize]
-            .working
-            .iter()
-            .position(|x| x.0 == c && x.1 == delivery);
-        let Some(pos) = pos else { return };
-        let visit_start = self.insts[i as usize].working[pos].2;
+        let working = &self.insts[i as usize].working;
+        let Some(pos) = working.iter().position(|x| x.0 == c && x.1 == delivery) else {
+            return;
+        };
+        let visit_start = working[pos].2;
         if failed {
             if self.on_failure(i, c, delivery, nonretryable) {
                 return; // still held: in-handler retry
@@ -2380,10 +2402,9 @@ impl<'m> Sim<'m> {
             self.copies[c].dup_cause = "partition";
             return;
         }
-        let mi = self.copies[c].msg;
-        let serial = self.copies[c].serial;
-        self.copies[c].hops += 1;
-        let hop_no = self.copies[c].hops;
+        let cp = &mut self.copies[c];
+        cp.hops += 1;
+        let (mi, serial, hop_no) = (cp.msg, cp.serial, cp.hops);
         match self.hop(mi, serial, hop_no, Link::Ack) {
             Hop::Lost => {
                 // The broker will redeliver at the ack timeout.
@@ -2555,9 +2576,8 @@ impl<'m> Sim<'m> {
             self.unhold(c);
             return;
         }
-        let valid = self.broker_up
-            && self.copies[c].state == CState::InFlight
-            && self.copies[c].delivery == delivery;
+        let cp = &self.copies[c];
+        let valid = self.broker_up && cp.state == CState::InFlight && cp.delivery == delivery;
         if !valid {
             if self.msgs[self.copies[c].msg].in_window {
                 self.stats.stale_acks += 1;
@@ -2768,19 +2788,26 @@ impl<'m> Sim<'m> {
     /// Copy `c` leaves the broker for good.
     #[inline(always)]
     fn copy_gone(&mut self, c: u32, from: usize, to: usize) {
-        self.stats_transition(c, from, to);
-        self.lane_leave(c);
-        self.new_gen(c);
+        let cp = &self.copies[c];
+        let (mi, qi) = (cp.msg, cp.queue as usize);
+        if self.msgs[mi].in_window {
+            self.stats.transition(from, to);
+        }
+        if !self.queues[qi].lanes.is_empty() {
+            self.lane_leave_keyed(qi, c);
+        }
+        let g = &mut self.copy_gen[c as usize];
+        *g = g.wrapping_add(1);
+        let g = *g;
         let cp = &mut self.copies[c];
+        cp.gen = g;
         debug_assert!(cp.state != CState::Gone, "a copy ended twice");
         cp.state = CState::Gone;
-        let mi = cp.msg;
         let free = cp.holders == 0;
-        self.msgs[mi].live -= 1;
         if free {
             self.copies.remove(c);
         }
-        self.check_finish(mi);
+        self.msg_unref(mi);
     }
 
     /// Ends message `mi` when nothing refers to it any more.
