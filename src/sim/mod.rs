@@ -117,6 +117,10 @@ enum CState {
 struct Copy {
     msg: u32,
     queue: u32,
+    /// Generation of the slot, never reset (kept by the vacant record and
+    /// carried over to the slot's next copy): events carry the generation
+    /// they expect, so a stale event is recognised even after the slot is
+    /// reused.
     gen: u32,
     state: CState,
     deliveries: u32,
@@ -146,6 +150,11 @@ impl Slot for Copy {
     #[inline(always)]
     fn vacant(&self) -> bool {
         self.msg == NONE
+    }
+    /// The generation outlives the copy: it is never reset.
+    #[inline(always)]
+    fn carry_over(&mut self, old: &Self) {
+        self.gen = old.gen;
     }
 }
 
@@ -430,10 +439,6 @@ pub struct Sim<'m> {
     broker_up: bool,
     broker_epoch: u32,
     broker_parked: Vec<u32>,
-    /// Generation of every copy slot, never reset: events carry the
-    /// generation they expect, so a stale event is recognised even after
-    /// the slot is reused.
-    copy_gen: Vec<u32>,
     completions_total: u64,
     lost_total: u64,
     group_down_since: Vec<Vec<Nanos>>,
@@ -601,7 +606,6 @@ impl<'m> Sim<'m> {
             broker_up: true,
             broker_epoch: 0,
             broker_parked: Vec::new(),
-            copy_gen: Vec::new(),
             completions_total: 0,
             lost_total: 0,
             group_down_since: m.groups.iter().map(|g| vec![0; g.count as usize]).collect(),
@@ -1327,10 +1331,9 @@ impl<'m> Sim<'m> {
 
     #[inline(always)]
     fn new_gen(&mut self, c: u32) -> u32 {
-        let g = &mut self.copy_gen[c as usize];
-        *g = g.wrapping_add(1);
-        self.copies[c].gen = *g;
-        *g
+        let cp = &mut self.copies[c];
+        cp.gen = cp.gen.wrapping_add(1);
+        cp.gen
     }
 
     /// A timer of copy `c` became stale: compact the event queue when they pile up.
@@ -1344,11 +1347,11 @@ impl<'m> Sim<'m> {
     #[inline(never)]
     fn compact_queue(&mut self) {
         {
-            let gens = &self.copy_gen;
+            let copies = &self.copies;
             self.q.retain(|e| match *e {
                 Ev::AckDeadline { copy, gen }
                 | Ev::RetryDue { copy, gen }
-                | Ev::TtlExpire { copy, gen } => gens[copy as usize] == gen,
+                | Ev::TtlExpire { copy, gen } => copies.slot(copy).gen == gen,
                 _ => true,
             });
         }
@@ -1565,10 +1568,6 @@ impl<'m> Sim<'m> {
             hops: 2,
             dup_cause: "",
         });
-        if self.copy_gen.len() <= c as usize {
-            self.copy_gen.resize(c as usize + 1, 0);
-        }
-        self.copies[c].gen = self.copy_gen[c as usize];
         self.msgs[mi].live += 1;
         c
     }
@@ -1631,9 +1630,8 @@ impl<'m> Sim<'m> {
     fn pop_ready(&mut self, qi: usize) -> Option<u32> {
         let now = self.q.now();
         while let Some((c, g)) = self.queues[qi].ready.pop_front() {
-            if self.copy_gen[c as usize] == g
-                && self.copies.get(c).is_some_and(|x| x.state == CState::Ready)
-            {
+            let x = self.copies.slot(c);
+            if x.gen == g && !x.vacant() && x.state == CState::Ready {
                 self.stats.advance(qi, now);
                 self.queues[qi].ready_len -= 1;
                 self.stats.queues[qi].ready -= 1;
@@ -1695,12 +1693,10 @@ impl<'m> Sim<'m> {
         let now = self.q.now();
         let g = self.insts[i as usize].group as usize;
         let auto = self.m.groups[g].ack_on_receive;
-        let gen = &mut self.copy_gen[c as usize];
-        *gen = gen.wrapping_add(1);
-        let gen = *gen;
-        let (mi, qi, visit_start, deliveries, serial, hop_no) = {
+        let (gen, mi, qi, visit_start, deliveries, serial, hop_no) = {
             let cp = &mut self.copies[c];
-            cp.gen = gen;
+            cp.gen = cp.gen.wrapping_add(1);
+            let gen = cp.gen;
             cp.deliveries += 1;
             cp.delivery = gen;
             cp.inst = i;
@@ -1712,6 +1708,7 @@ impl<'m> Sim<'m> {
             };
             cp.hops += 1;
             (
+                gen,
                 cp.msg,
                 cp.queue as usize,
                 cp.visit_start_ns,
@@ -1935,8 +1932,8 @@ impl<'m> Sim<'m> {
         if lane.active == c {
             lane.active = NONE;
             while let Some((w, g)) = lane.waiting.pop_front() {
-                let live = self.copy_gen[w as usize] == g
-                    && self.copies.get(w).is_some_and(|x| x.state == CState::Ready);
+                let x = self.copies.slot(w);
+                let live = x.gen == g && !x.vacant() && x.state == CState::Ready;
                 if live {
                     lane.n_waiting -= 1;
                     lane.active = w;
@@ -2662,7 +2659,7 @@ impl<'m> Sim<'m> {
     }
 
     fn on_retry_due(&mut self, c: u32, gen: u32) {
-        if self.copy_gen[c as usize] != gen {
+        if self.copies.slot(c).gen != gen {
             return;
         }
         let qi = self.copies[c].queue as usize;
@@ -2673,7 +2670,7 @@ impl<'m> Sim<'m> {
     }
 
     fn on_ack_deadline(&mut self, c: u32, gen: u32) {
-        if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::InFlight {
+        if self.copies.slot(c).gen != gen || self.copies[c].state != CState::InFlight {
             return;
         }
         self.trace(c, "ack timeout: visible again", "", None);
@@ -2688,12 +2685,8 @@ impl<'m> Sim<'m> {
             return;
         };
         while let Some((c, g)) = self.queues[qi].dlq.pop_front() {
-            if self.copy_gen[c as usize] != g
-                || self
-                    .copies
-                    .get(c)
-                    .is_none_or(|x| x.state != CState::DeadLetter)
-            {
+            let x = self.copies.slot(c);
+            if x.gen != g || x.vacant() || x.state != CState::DeadLetter {
                 continue;
             }
             let mi = self.copies[c].msg;
@@ -2716,7 +2709,7 @@ impl<'m> Sim<'m> {
     }
 
     fn on_ttl_expire(&mut self, c: u32, gen: u32) {
-        if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::Ready {
+        if self.copies.slot(c).gen != gen || self.copies[c].state != CState::Ready {
             return;
         }
         let qi = self.copies[c].queue as usize;
@@ -2796,11 +2789,8 @@ impl<'m> Sim<'m> {
         if !self.queues[qi].lanes.is_empty() {
             self.lane_leave_keyed(qi, c);
         }
-        let g = &mut self.copy_gen[c as usize];
-        *g = g.wrapping_add(1);
-        let g = *g;
         let cp = &mut self.copies[c];
-        cp.gen = g;
+        cp.gen = cp.gen.wrapping_add(1);
         debug_assert!(cp.state != CState::Gone, "a copy ended twice");
         cp.state = CState::Gone;
         let free = cp.holders == 0;

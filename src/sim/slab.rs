@@ -11,6 +11,10 @@ pub trait Slot {
     /// Marks the record as the content of a free slot.
     fn vacate(&mut self);
     fn vacant(&self) -> bool;
+    /// Takes over what a record keeps across the slot's reuse (from the
+    /// slot's previous, vacant record).
+    #[inline(always)]
+    fn carry_over(&mut self, _old: &Self) {}
 }
 
 pub struct Slab<T> {
@@ -34,8 +38,11 @@ impl<T: Slot> Slab<T> {
         self.len += 1;
         match self.free.pop() {
             Some(i) => {
-                debug_assert!(self.items[i as usize].vacant());
-                self.items[i as usize] = v;
+                let old = &mut self.items[i as usize];
+                debug_assert!(old.vacant());
+                let mut v = v;
+                v.carry_over(old);
+                *old = v;
                 i
             }
             None => {
@@ -58,6 +65,15 @@ impl<T: Slot> Slab<T> {
     #[inline(always)]
     pub fn get(&self, i: u32) -> Option<&T> {
         self.items.get(i as usize).filter(|x| !x.vacant())
+    }
+
+    /// The record in slot `i`, live or vacant (what a vacant one keeps:
+    /// [`Slot::carry_over`]).
+    #[inline(always)]
+    pub fn slot(&self, i: u32) -> &T {
+        debug_assert!((i as usize) < self.items.len(), "slab index out of range");
+        // SAFETY: as for `index` (below).
+        unsafe { self.items.get_unchecked(i as usize) }
     }
 
     #[inline(always)]
