@@ -27,7 +27,7 @@ use crate::strategy::breaker::CircuitBreaker;
 use crate::strategy::budget::RetryBudget;
 use crate::strategy::idempotency::WindowedIds;
 use crate::time::Nanos;
-use slab::Slab;
+use slab::{Slab, Slot};
 use std::collections::VecDeque;
 
 const NONE: u32 = u32::MAX;
@@ -85,6 +85,20 @@ struct Msg {
     log_done: u32,
 }
 
+/// `Msg::live` of a free slab slot.
+const VACANT: u32 = u32::MAX;
+
+impl Slot for Msg {
+    #[inline(always)]
+    fn vacate(&mut self) {
+        self.live = VACANT;
+    }
+    #[inline(always)]
+    fn vacant(&self) -> bool {
+        self.live == VACANT
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CState {
     Ready,
@@ -103,6 +117,10 @@ enum CState {
 struct Copy {
     msg: u32,
     queue: u32,
+    /// Generation of the slot, never reset (kept by the vacant record and
+    /// carried over to the slot's next copy): events carry the generation
+    /// they expect, so a stale event is recognised even after the slot is
+    /// reused.
     gen: u32,
     state: CState,
     deliveries: u32,
@@ -122,6 +140,22 @@ struct Copy {
     hops: u32,
     /// Why this copy may be processed again: for duplicates by cause.
     dup_cause: &'static str,
+}
+
+impl Slot for Copy {
+    #[inline(always)]
+    fn vacate(&mut self) {
+        self.msg = NONE;
+    }
+    #[inline(always)]
+    fn vacant(&self) -> bool {
+        self.msg == NONE
+    }
+    /// The generation outlives the copy: it is never reset.
+    #[inline(always)]
+    fn carry_over(&mut self, old: &Self) {
+        self.gen = old.gen;
+    }
 }
 
 struct Inst {
@@ -417,10 +451,6 @@ pub struct Sim<'m> {
     broker_up: bool,
     broker_epoch: u32,
     broker_parked: Vec<u32>,
-    /// Generation of every copy slot, never reset: events carry the
-    /// generation they expect, so a stale event is recognised even after
-    /// the slot is reused.
-    copy_gen: Vec<u32>,
     completions_total: u64,
     lost_total: u64,
     group_down_since: Vec<Vec<Nanos>>,
@@ -588,7 +618,6 @@ impl<'m> Sim<'m> {
             broker_up: true,
             broker_epoch: 0,
             broker_parked: Vec::new(),
-            copy_gen: Vec::new(),
             completions_total: 0,
             lost_total: 0,
             group_down_since: m.groups.iter().map(|g| vec![0; g.count as usize]).collect(),
@@ -1314,10 +1343,9 @@ impl<'m> Sim<'m> {
 
     #[inline(always)]
     fn new_gen(&mut self, c: u32) -> u32 {
-        let g = &mut self.copy_gen[c as usize];
-        *g = g.wrapping_add(1);
-        self.copies[c].gen = *g;
-        *g
+        let cp = &mut self.copies[c];
+        cp.gen = cp.gen.wrapping_add(1);
+        cp.gen
     }
 
     /// A timer of copy `c` became stale: compact the event queue when they pile up.
@@ -1331,11 +1359,11 @@ impl<'m> Sim<'m> {
     #[inline(never)]
     fn compact_queue(&mut self) {
         {
-            let gens = &self.copy_gen;
+            let copies = &self.copies;
             self.q.retain(|e| match *e {
                 Ev::AckDeadline { copy, gen }
                 | Ev::RetryDue { copy, gen }
-                | Ev::TtlExpire { copy, gen } => gens[copy as usize] == gen,
+                | Ev::TtlExpire { copy, gen } => copies.slot(copy).gen == gen,
                 _ => true,
             });
         }
@@ -1355,8 +1383,7 @@ impl<'m> Sim<'m> {
         from_producer: bool,
     ) {
         self.publish_arrive_inner(mi, publish, qi, serial, persistent, from_producer);
-        self.msgs[mi].live -= 1;
-        self.check_finish(mi);
+        self.msg_unref(mi);
     }
 
     fn publish_arrive_inner(
@@ -1553,10 +1580,6 @@ impl<'m> Sim<'m> {
             hops: 2,
             dup_cause: "",
         });
-        if self.copy_gen.len() <= c as usize {
-            self.copy_gen.resize(c as usize + 1, 0);
-        }
-        self.copies[c].gen = self.copy_gen[c as usize];
         self.msgs[mi].live += 1;
         c
     }
@@ -1619,9 +1642,8 @@ impl<'m> Sim<'m> {
     fn pop_ready(&mut self, qi: usize) -> Option<u32> {
         let now = self.q.now();
         while let Some((c, g)) = self.queues[qi].ready.pop_front() {
-            if self.copy_gen[c as usize] == g
-                && self.copies.get(c).is_some_and(|x| x.state == CState::Ready)
-            {
+            let x = self.copies.slot(c);
+            if x.gen == g && !x.vacant() && x.state == CState::Ready {
                 self.stats.advance(qi, now);
                 self.queues[qi].ready_len -= 1;
                 self.stats.queues[qi].ready -= 1;
@@ -1681,12 +1703,12 @@ impl<'m> Sim<'m> {
 
     fn deliver(&mut self, c: u32, i: u32) {
         let now = self.q.now();
-        let qi = self.copies[c].queue as usize;
         let g = self.insts[i as usize].group as usize;
         let auto = self.m.groups[g].ack_on_receive;
-        let gen = self.new_gen(c);
-        let (mi, visit_start, deliveries) = {
+        let (gen, mi, qi, visit_start, deliveries, serial, hop_no) = {
             let cp = &mut self.copies[c];
+            cp.gen = cp.gen.wrapping_add(1);
+            let gen = cp.gen;
             cp.deliveries += 1;
             cp.delivery = gen;
             cp.inst = i;
@@ -1697,9 +1719,19 @@ impl<'m> Sim<'m> {
                 CState::InFlight
             };
             cp.hops += 1;
-            (cp.msg, cp.visit_start_ns, cp.deliveries)
+            (
+                gen,
+                cp.msg,
+                cp.queue as usize,
+                cp.visit_start_ns,
+                cp.deliveries,
+                cp.serial,
+                cp.hops,
+            )
         };
-        self.msgs[mi].live += 1;
+        let m = &mut self.msgs[mi];
+        m.live += 1;
+        let in_window = m.in_window;
         if !self.trace_ids.is_empty() {
             let detail = format!(
                 "to {}#{} (delivery {})",
@@ -1712,7 +1744,7 @@ impl<'m> Sim<'m> {
             );
             self.trace(c, "delivered", &detail, None);
         }
-        if self.msgs[mi].in_window {
+        if in_window {
             self.stats.delivered += 1;
             if deliveries > 1 {
                 self.stats.redelivered += 1;
@@ -1730,15 +1762,14 @@ impl<'m> Sim<'m> {
         }
         self.stats.advance(qi, now);
         self.stats.queues[qi].held += 1;
-        self.insts[i as usize].held += 1;
+        let inst = &mut self.insts[i as usize];
+        inst.held += 1;
+        let epoch = inst.epoch;
         if !auto {
             if let Some(t) = self.m.queues[qi].ack_timeout_ns {
                 self.q.schedule_in(t, Ev::AckDeadline { copy: c, gen });
             }
         }
-        let epoch = self.insts[i as usize].epoch;
-        let serial = self.copies[c].serial;
-        let hop_no = self.copies[c].hops;
         match self.hop(mi, serial, hop_no, Link::Delivery) {
             Hop::Lost => {
                 // The delivery vanished: the consumer never sees it. Its slot
@@ -1797,11 +1828,22 @@ impl<'m> Sim<'m> {
         cp.holders -= 1;
         let mi = cp.msg;
         let free = cp.holders == 0 && cp.state == CState::Gone;
-        self.msgs[mi].live -= 1;
         if free {
             self.copies.remove(c);
         }
-        self.check_finish(mi);
+        self.msg_unref(mi);
+    }
+
+    /// Drops one reference to live message `mi` (a copy, a hold): the
+    /// message ends with its last one.
+    #[inline(always)]
+    fn msg_unref(&mut self, mi: u32) {
+        let m = &mut self.msgs[mi];
+        debug_assert!(m.live > 0 && m.live != VACANT);
+        m.live -= 1;
+        if m.live == 0 {
+            self.finish_msg(mi);
+        }
     }
 
     /// The visit of a copy that leaves the queue without an attempt ends.
@@ -1882,11 +1924,16 @@ impl<'m> Sim<'m> {
     /// Copy `c` leaves its queue for good (FIFO by key): when it was its
     /// key's message out, the key's next message moves up to the queue;
     /// when it was waiting behind it, the lane forgets it.
+    #[inline(always)]
     fn lane_leave(&mut self, c: u32) {
         let qi = self.copies[c].queue as usize;
-        if self.queues[qi].lanes.is_empty() {
-            return;
+        if !self.queues[qi].lanes.is_empty() {
+            self.lane_leave_keyed(qi, c);
         }
+    }
+
+    #[inline(never)]
+    fn lane_leave_keyed(&mut self, qi: usize, c: u32) {
         let okey = self.msgs[self.copies[c].msg].okey;
         if okey == NONE {
             return;
@@ -1897,8 +1944,8 @@ impl<'m> Sim<'m> {
         if lane.active == c {
             lane.active = NONE;
             while let Some((w, g)) = lane.waiting.pop_front() {
-                let live = self.copy_gen[w as usize] == g
-                    && self.copies.get(w).is_some_and(|x| x.state == CState::Ready);
+                let x = self.copies.slot(w);
+                let live = x.gen == g && !x.vacant() && x.state == CState::Ready;
                 if live {
                     lane.n_waiting -= 1;
                     lane.active = w;
@@ -2211,17 +2258,20 @@ impl<'m> Sim<'m> {
         counted: bool,
     ) {
         let now = self.q.now();
-        if self.insts[i as usize].epoch != epoch {
+        let inst = &mut self.insts[i as usize];
+        if inst.epoch != epoch {
             return;
         }
-        let g = self.insts[i as usize].group as usize;
+        let g = inst.group as usize;
+        if counted {
+            inst.busy -= 1;
+        }
         let qi = self.m.groups[g].queue;
         let mi = self.copies[c].msg;
         let skipped = work_ns == u64::MAX;
         if counted {
             self.stats.advance(qi, now);
             self.stats.queues[qi].busy -= 1;
-            self.insts[i as usize].busy -= 1;
         }
         let in_window = self.msgs[mi].in_window;
         if counted {
@@ -2249,12 +2299,11 @@ impl<'m> Sim<'m> {
                 }
             }
         }
-        let pos = self.insts[i as usize]
-            .working
-            .iter()
-            .position(|x| x.0 == c && x.1 == delivery);
-        let Some(pos) = pos else { return };
-        let visit_start = self.insts[i as usize].working[pos].2;
+        let working = &self.insts[i as usize].working;
+        let Some(pos) = working.iter().position(|x| x.0 == c && x.1 == delivery) else {
+            return;
+        };
+        let visit_start = working[pos].2;
         if failed {
             if self.on_failure(i, c, delivery, nonretryable) {
                 return; // still held: in-handler retry
@@ -2355,10 +2404,9 @@ impl<'m> Sim<'m> {
             self.copies[c].dup_cause = "partition";
             return;
         }
-        let mi = self.copies[c].msg;
-        let serial = self.copies[c].serial;
-        self.copies[c].hops += 1;
-        let hop_no = self.copies[c].hops;
+        let cp = &mut self.copies[c];
+        cp.hops += 1;
+        let (mi, serial, hop_no) = (cp.msg, cp.serial, cp.hops);
         match self.hop(mi, serial, hop_no, Link::Ack) {
             Hop::Lost => {
                 // The broker will redeliver at the ack timeout.
@@ -2530,9 +2578,8 @@ impl<'m> Sim<'m> {
             self.unhold(c);
             return;
         }
-        let valid = self.broker_up
-            && self.copies[c].state == CState::InFlight
-            && self.copies[c].delivery == delivery;
+        let cp = &self.copies[c];
+        let valid = self.broker_up && cp.state == CState::InFlight && cp.delivery == delivery;
         if !valid {
             if self.msgs[self.copies[c].msg].in_window {
                 self.stats.stale_acks += 1;
@@ -2617,7 +2664,7 @@ impl<'m> Sim<'m> {
     }
 
     fn on_retry_due(&mut self, c: u32, gen: u32) {
-        if self.copy_gen[c as usize] != gen {
+        if self.copies.slot(c).gen != gen {
             return;
         }
         let qi = self.copies[c].queue as usize;
@@ -2628,7 +2675,7 @@ impl<'m> Sim<'m> {
     }
 
     fn on_ack_deadline(&mut self, c: u32, gen: u32) {
-        if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::InFlight {
+        if self.copies.slot(c).gen != gen || self.copies[c].state != CState::InFlight {
             return;
         }
         self.trace(c, "ack timeout: visible again", "", None);
@@ -2643,12 +2690,8 @@ impl<'m> Sim<'m> {
             return;
         };
         while let Some((c, g)) = self.queues[qi].dlq.pop_front() {
-            if self.copy_gen[c as usize] != g
-                || self
-                    .copies
-                    .get(c)
-                    .is_none_or(|x| x.state != CState::DeadLetter)
-            {
+            let x = self.copies.slot(c);
+            if x.gen != g || x.vacant() || x.state != CState::DeadLetter {
                 continue;
             }
             let mi = self.copies[c].msg;
@@ -2671,7 +2714,7 @@ impl<'m> Sim<'m> {
     }
 
     fn on_ttl_expire(&mut self, c: u32, gen: u32) {
-        if self.copy_gen[c as usize] != gen || self.copies[c].state != CState::Ready {
+        if self.copies.slot(c).gen != gen || self.copies[c].state != CState::Ready {
             return;
         }
         let qi = self.copies[c].queue as usize;
@@ -2743,19 +2786,23 @@ impl<'m> Sim<'m> {
     /// Copy `c` leaves the broker for good.
     #[inline(always)]
     fn copy_gone(&mut self, c: u32, from: usize, to: usize) {
-        self.stats_transition(c, from, to);
-        self.lane_leave(c);
-        self.new_gen(c);
+        let cp = &self.copies[c];
+        let (mi, qi) = (cp.msg, cp.queue as usize);
+        if self.msgs[mi].in_window {
+            self.stats.transition(from, to);
+        }
+        if !self.queues[qi].lanes.is_empty() {
+            self.lane_leave_keyed(qi, c);
+        }
         let cp = &mut self.copies[c];
+        cp.gen = cp.gen.wrapping_add(1);
         debug_assert!(cp.state != CState::Gone, "a copy ended twice");
         cp.state = CState::Gone;
-        let mi = cp.msg;
         let free = cp.holders == 0;
-        self.msgs[mi].live -= 1;
         if free {
             self.copies.remove(c);
         }
-        self.check_finish(mi);
+        self.msg_unref(mi);
     }
 
     /// Ends message `mi` when nothing refers to it any more.
@@ -2770,16 +2817,16 @@ impl<'m> Sim<'m> {
 
     #[inline(never)]
     fn finish_msg(&mut self, mi: u32) {
-        let m = self.msgs.remove(mi);
+        let m = &self.msgs[mi];
         if m.in_window {
-            self.classify(&m, false);
+            Self::classify(&mut self.stats, m, false);
         }
+        self.msgs.remove(mi);
     }
 
     /// Counts a message's outcome. Each message lands in exactly one class:
     /// acked > in flight > dead-lettered > expired > lost > rejected.
-    fn classify(&mut self, m: &Msg, at_end: bool) {
-        let s = &mut self.stats;
+    fn classify(s: &mut Collector, m: &Msg, at_end: bool) {
         if m.flags & F_ACKED != 0 {
             s.acked += 1;
         } else if at_end && m.live > m.parked {
@@ -3239,7 +3286,7 @@ impl<'m> Sim<'m> {
             .map(|(_, m)| m.clone())
             .collect();
         for m in &alive {
-            self.classify(m, true);
+            Self::classify(&mut self.stats, m, true);
         }
         let s = &self.stats;
         let accounted = s.rejected + s.acked + s.dead_lettered + s.lost + s.expired + s.in_flight;
