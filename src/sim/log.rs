@@ -392,7 +392,6 @@ impl<'m> Sim<'m> {
     /// Range assignment of the partitions over the members in the group;
     /// each owner starts from the committed offset.
     fn assign(&mut self, g: usize) {
-        let now = self.q.now();
         let members: Vec<u32> = self.group_insts[g]
             .iter()
             .copied()
@@ -404,7 +403,6 @@ impl<'m> Sim<'m> {
         let generation = gl.generation;
         let topic = gl.topic;
         let n_parts = gl.parts.len();
-        let mut lost_early = 0;
         let mut lost_msgs = Vec::new();
         for (p, gp) in gl.parts.iter_mut().enumerate() {
             let owner = if members.is_empty() {
@@ -424,7 +422,6 @@ impl<'m> Sim<'m> {
             // processed beyond it is read again; what was committed beyond
             // the processed position is never read.
             if gp.committed > gp.processed_hw {
-                lost_early += gp.committed - gp.processed_hw;
                 for o in gp.processed_hw..gp.committed {
                     if let Some(r) = self.topics[topic].parts[p].get(o) {
                         lost_msgs.push(r.msg);
@@ -434,7 +431,6 @@ impl<'m> Sim<'m> {
             }
             gp.owner = owner;
         }
-        let _ = (lost_early, now);
         for mi in lost_msgs {
             if self.msgs[mi].in_window {
                 self.stats.logs[g].lost_to_early_commit += 1;
@@ -656,7 +652,6 @@ impl<'m> Sim<'m> {
     fn next_record(&mut self, i: u32) -> bool {
         let now = self.q.now();
         let g = self.insts[i as usize].group as usize;
-        let topic = self.group_logs[g].as_ref().expect("log group").topic;
         if let Some((mi, attempts, prev)) = self.members[i as usize].retry_batch.pop_front() {
             self.members[i as usize].current = Some(Current {
                 part: NONE,
@@ -669,7 +664,6 @@ impl<'m> Sim<'m> {
             self.log_attempt(i);
             return true;
         }
-        let _ = topic;
         if let Some((p, o, mi)) = self.members[i as usize].batch.pop_front() {
             if self.msgs[mi].in_window {
                 self.stats.delivered += 1;
@@ -1001,7 +995,7 @@ impl<'m> Sim<'m> {
         } else {
             self.record_processed(i, g, &cur, true);
         }
-        self.after_record(i, g);
+        self.log_step(i);
     }
 
     pub(super) fn on_log_retry_wait(&mut self, i: u32, epoch: u32) {
@@ -1009,13 +1003,12 @@ impl<'m> Sim<'m> {
             return;
         }
         self.members[i as usize].busy = false;
-        let g = self.insts[i as usize].group as usize;
         // A rebalance meanwhile took the partition: the record goes back.
         let cur = self.members[i as usize].current.expect("a record in hand");
         if cur.part != NONE && !self.members[i as usize].owned.contains(&cur.part) {
             self.members[i as usize].current = None;
             self.drop_current(cur);
-            self.after_record(i, g);
+            self.log_step(i);
             return;
         }
         self.log_attempt(i);
@@ -1092,10 +1085,6 @@ impl<'m> Sim<'m> {
             lo.out_of_order += 1;
             lo.max_displacement = lo.max_displacement.max(d);
         }
-    }
-
-    fn after_record(&mut self, i: u32, _g: usize) {
-        self.log_step(i);
     }
 
     /// The member forgets the records it fetched and has not processed.
