@@ -1913,9 +1913,9 @@ impl<'m> Sim<'m> {
     // ------------------------------------------------ ordering: keys and lanes
 
     /// Adds a key's blocked interval, clipped to the statistics window.
-    fn add_key_blocked(&mut self, qi: usize, since_ns: Nanos) {
+    fn add_key_blocked(&mut self, qi: usize, since_ns: Nanos, until_ns: Nanos) {
         let from = since_ns.max(self.stats.window_start);
-        let to = self.q.now().min(self.stats.window_end);
+        let to = until_ns.min(self.stats.window_end);
         if to > from {
             self.stats.queues[qi].key_blocked_ns += (to - from) as u128;
         }
@@ -1965,7 +1965,7 @@ impl<'m> Sim<'m> {
             }
         }
         if let Some(since) = unblocked {
-            self.add_key_blocked(qi, since);
+            self.add_key_blocked(qi, since, self.q.now());
         }
         if promoted {
             self.dispatch(qi);
@@ -1984,7 +1984,7 @@ impl<'m> Sim<'m> {
             lane.n_waiting = 0;
         }
         for since in blocked {
-            self.add_key_blocked(qi, since);
+            self.add_key_blocked(qi, since, self.q.now());
         }
     }
 
@@ -3253,11 +3253,7 @@ impl<'m> Sim<'m> {
                 .map(|l| l.blocked_since_ns)
                 .collect();
             for since in open {
-                let from = since.max(self.stats.window_start);
-                let to = end.min(self.stats.window_end);
-                if to > from {
-                    self.stats.queues[qi].key_blocked_ns += (to - from) as u128;
-                }
+                self.add_key_blocked(qi, since, end);
             }
         }
         self.log_finish(end);
