@@ -73,22 +73,43 @@ pub fn domain_key(seed: u64, domain: Domain) -> u64 {
 /// The stream for `(seed, domain, a, b)`, given `domain_key(seed, domain)`.
 #[inline]
 pub fn stream_in(domain_key: u64, a: u64, b: u64) -> Stream {
-    Pcg64Mcg::new(initial_state(domain_key, a, b))
+    stream_at(prefix(domain_key, a), b)
 }
 
 /// [`stream_in`] after `SKIP` draws, without making them: the same stream
 /// as drawing `SKIP` times and discarding the outputs.
 #[inline]
 pub fn stream_in_after<const SKIP: u32>(domain_key: u64, a: u64, b: u64) -> Stream {
+    stream_at_after::<SKIP>(prefix(domain_key, a), b)
+}
+
+/// What the streams `(domain, a, *)` have in common. A component that draws
+/// from `(domain, a, b)` for many `b` (a message's attempts) computes it once,
+/// early, and draws with [`stream_at`]: half the hashing, and off the path
+/// that waits for the draw.
+#[inline]
+pub fn prefix(domain_key: u64, a: u64) -> u64 {
+    combine(domain_key, a)
+}
+
+/// The stream `(domain, a, b)`, given `prefix(domain_key, a)`.
+#[inline]
+pub fn stream_at(prefix: u64, b: u64) -> Stream {
+    Pcg64Mcg::new(initial_state(prefix, b))
+}
+
+/// [`stream_at`] after `SKIP` draws, without making them.
+#[inline]
+pub fn stream_at_after<const SKIP: u32>(prefix: u64, b: u64) -> Stream {
     // `Pcg64Mcg::new` sets the low bit, and each draw multiplies the state
     // by `PCG_MULTIPLIER` (odd, so the low bit stays set).
-    let state = (initial_state(domain_key, a, b) | 1).wrapping_mul(pcg_multiplier_pow(SKIP));
+    let state = (initial_state(prefix, b) | 1).wrapping_mul(pcg_multiplier_pow(SKIP));
     Pcg64Mcg::new(state)
 }
 
 #[inline]
-fn initial_state(domain_key: u64, a: u64, b: u64) -> u128 {
-    let h = combine(combine(domain_key, a), b);
+fn initial_state(prefix: u64, b: u64) -> u128 {
+    let h = combine(prefix, b);
     let lo = mix64(h);
     let hi = mix64(h ^ 0xD1B5_4A32_D192_ED03);
     ((hi as u128) << 64) | lo as u128

@@ -140,6 +140,11 @@ struct Copy {
     hops: u32,
     /// Why this copy may be processed again: for duplicates by cause.
     dup_cause: &'static str,
+    /// `combine(msg.key, queue)`: names the copy's fate and backoff streams.
+    fate_key: u64,
+    /// `rng::prefix` of its attempt streams (`AttemptFate`, `fate_key`),
+    /// computed when the copy is made, long before an attempt waits for it.
+    attempt_prefix: u64,
 }
 
 impl Slot for Copy {
@@ -447,6 +452,10 @@ pub struct Sim<'m> {
     producer_epoch: Vec<u32>,
     producer_seq: Vec<u64>,
     producer_rng: Vec<Stream>,
+    /// Poisson producers: the gap before the arrival after the next one,
+    /// drawn one arrival ahead (the same draws in the same order) so that
+    /// scheduling an arrival does not wait for a logarithm.
+    producer_gap_ns: Vec<Nanos>,
     producer_budget: Vec<Option<RetryBudget>>,
     broker_up: bool,
     broker_epoch: u32,
@@ -610,6 +619,7 @@ impl<'m> Sim<'m> {
             producer_rng: (0..m.producers.len())
                 .map(|p| stream(seed, Domain::Arrival, p as u64, 0))
                 .collect(),
+            producer_gap_ns: vec![0; m.producers.len()],
             producer_budget: m
                 .producers
                 .iter()
@@ -655,6 +665,9 @@ impl<'m> Sim<'m> {
 
     fn start(&mut self) {
         for p in 0..self.m.producers.len() {
+            if let Arrival::Poisson { rate_per_s } = self.m.producers[p].arrival {
+                self.producer_gap_ns[p] = poisson_gap_ns(&mut self.producer_rng[p], rate_per_s);
+            }
             if let Some(t) = self.next_arrival(p, 0) {
                 self.q.schedule(t, Ev::Arrival { producer: p as u32 });
             }
@@ -911,9 +924,11 @@ impl<'m> Sim<'m> {
     fn next_arrival(&mut self, p: usize, now: Nanos) -> Option<Nanos> {
         let rng = &mut self.producer_rng[p];
         let t = match &self.m.producers[p].arrival {
-            Arrival::Poisson { rate_per_s } => now.saturating_add(crate::time::secs_to_ns(
-                -rng::unit_open0(rng).ln() / rate_per_s,
-            )),
+            Arrival::Poisson { rate_per_s } => {
+                let gap = self.producer_gap_ns[p];
+                self.producer_gap_ns[p] = poisson_gap_ns(rng, *rate_per_s);
+                now.saturating_add(gap)
+            }
             Arrival::Constant { interval_ns } => {
                 if self.producer_seq[p] == 0 && now == 0 {
                     *interval_ns
@@ -1024,6 +1039,12 @@ impl<'m> Sim<'m> {
         self.producer_publish(mi);
         self.check_finish(mi);
     }
+}
+
+/// An exponential gap between Poisson arrivals, rounded to the nanosecond.
+#[inline(always)]
+fn poisson_gap_ns(rng: &mut Stream, rate_per_s: f64) -> Nanos {
+    crate::time::secs_to_ns(-rng::unit_open0(rng).ln() / rate_per_s)
 }
 
 /// The wire's verdict on one hop.
@@ -1560,6 +1581,9 @@ impl<'m> Sim<'m> {
         if let Some(t) = self.m.queues[qi].ttl_ns {
             expire = expire.min(now.saturating_add(t));
         }
+        let fate_key = rng::combine(m.key, qi as u64);
+        let attempt_prefix =
+            rng::prefix(self.domain_keys[Domain::AttemptFate as usize], fate_key);
         let c = self.copies.insert(Copy {
             msg: mi,
             queue: qi as u32,
@@ -1579,6 +1603,8 @@ impl<'m> Sim<'m> {
             serial,
             hops: 2,
             dup_cause: "",
+            fate_key,
+            attempt_prefix,
         });
         self.msgs[mi].live += 1;
         c
@@ -2177,25 +2203,24 @@ impl<'m> Sim<'m> {
         }
         let k = self.msgs[mi].attempts;
         self.msgs[mi].attempts += 1;
-        let key = rng::combine(self.msgs[mi].key, qi as u64);
+        let (key, ap) = (self.copies[c].fate_key, self.copies[c].attempt_prefix);
         let poison =
             gm.poison > 0.0 && unit(&mut self.stream(Domain::MessageFate, key, 0)) < gm.poison;
         let gs = &self.groups[g];
-        let dk = self.domain_keys[Domain::AttemptFate as usize];
         // The attempt's stream: u_fail, u_out, u_nonret, then the service
         // time. When the first three cannot matter (no failure, no outage,
         // not poison: every `u < 0` is false), skip them rather than draw:
         // the service time is still the 4th draw.
         let (failed, nonretryable, mut r) = if poison || gm.failure > 0.0 || gs.outage_failure > 0.0
         {
-            let mut r = rng::stream_in(dk, key, k as u64);
+            let mut r = rng::stream_at(ap, k as u64);
             let u_fail = unit(&mut r);
             let u_out = unit(&mut r);
             let u_nonret = unit(&mut r);
             let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
             (failed, failed && u_nonret < gm.non_retryable, r)
         } else {
-            (false, false, rng::stream_in_after::<3>(dk, key, k as u64))
+            (false, false, rng::stream_at_after::<3>(ap, k as u64))
         };
         let base = gm.service.sample_secs(&mut r);
         let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
@@ -2505,7 +2530,7 @@ impl<'m> Sim<'m> {
         // Policy limits and the budget.
         let (delay, allowed) = match &gm.retry {
             Some(policy) => {
-                let key = rng::combine(self.msgs[mi].key, qi as u64);
+                let key = self.copies[c].fate_key;
                 let mut r = self.stream(Domain::Backoff, key, attempts as u64);
                 let d = policy.delay_ns(attempts, self.copies[c].prev_delay_ns, &mut r);
                 let elapsed = now - self.copies[c].first_attempt_ns;
