@@ -246,8 +246,8 @@ impl<'m> Sim<'m> {
         let part = if pm.partition_by_key && self.msgs[mi].okey != NONE {
             rng::mix64(self.msgs[mi].okey as u64) % parts
         } else {
-            let n = self.producer_rr[p];
-            self.producer_rr[p] += 1;
+            let n = self.prods[p].rr;
+            self.prods[p].rr += 1;
             n % parts
         };
         let lat = match &self.m.network {

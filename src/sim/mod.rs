@@ -201,6 +201,27 @@ struct QueueState {
     order_max: Vec<u64>,
 }
 
+/// What one producer is doing now; its configuration is `Model::producers`.
+struct ProducerState {
+    up: bool,
+    partitioned: bool,
+    /// Bumped at each crash: a publish still on the wire dies with it.
+    epoch: u32,
+    /// Messages created so far: the next one's number.
+    seq: u64,
+    /// `combine(0x6d73_6773, p)`: the first half of its messages' keys.
+    key: u64,
+    /// Its arrival stream.
+    rng: Stream,
+    /// Poisson arrivals: the gap before the arrival after the next one,
+    /// drawn one arrival ahead (the same draws in the same order) so that
+    /// scheduling an arrival does not wait for a logarithm.
+    gap_ns: Nanos,
+    budget: Option<RetryBudget>,
+    /// Round-robin partitioner: records sent so far.
+    rr: u64,
+}
+
 /// FIFO by key: the one message of a key that is out (ready at the front
 /// of the queue, delivered, or waiting for a retry), and the key's others.
 #[derive(Clone, Debug, Default)]
@@ -437,9 +458,8 @@ pub struct Sim<'m> {
     m: &'m Model,
     /// `rng::domain_key(seed, d)` for every domain `d` (by its number).
     domain_keys: [u64; 10],
-    /// `combine(0x6d73_6773, p)` for every producer `p`: the first half of
-    /// its messages' keys.
-    producer_keys: Vec<u64>,
+    /// What each producer is doing (its configuration: `m.producers`).
+    prods: Vec<ProducerState>,
     q: EventQueue<Ev>,
     msgs: Slab<Msg>,
     copies: Slab<Copy>,
@@ -447,16 +467,6 @@ pub struct Sim<'m> {
     queues: Vec<QueueState>,
     groups: Vec<GroupState>,
     group_insts: Vec<Vec<u32>>,
-    producers_up: Vec<bool>,
-    producers_partitioned: Vec<bool>,
-    producer_epoch: Vec<u32>,
-    producer_seq: Vec<u64>,
-    producer_rng: Vec<Stream>,
-    /// Poisson producers: the gap before the arrival after the next one,
-    /// drawn one arrival ahead (the same draws in the same order) so that
-    /// scheduling an arrival does not wait for a logarithm.
-    producer_gap_ns: Vec<Nanos>,
-    producer_budget: Vec<Option<RetryBudget>>,
     broker_up: bool,
     broker_epoch: u32,
     broker_parked: Vec<u32>,
@@ -476,7 +486,6 @@ pub struct Sim<'m> {
     topics: Vec<log::TopicState>,
     group_logs: Vec<Option<log::GroupLog>>,
     members: Vec<log::Member>,
-    producer_rr: Vec<u64>,
     /// Per group, per key: 1 + the highest sequence a topic group processed.
     log_order_max: Vec<Vec<u64>>,
     end_arrivals_ns: Nanos,
@@ -602,8 +611,21 @@ impl<'m> Sim<'m> {
         let mut sim = Sim {
             m,
             domain_keys: std::array::from_fn(|d| rng::combine(rng::mix64(seed), d as u64)),
-            producer_keys: (0..m.producers.len())
-                .map(|p| rng::combine(0x6d73_6773, p as u64))
+            prods: m
+                .producers
+                .iter()
+                .enumerate()
+                .map(|(p, pm)| ProducerState {
+                    up: true,
+                    partitioned: false,
+                    epoch: 0,
+                    seq: 0,
+                    key: rng::combine(0x6d73_6773, p as u64),
+                    rng: stream(seed, Domain::Arrival, p as u64, 0),
+                    gap_ns: 0,
+                    budget: pm.budget.as_ref().map(|b| b.build()),
+                    rr: 0,
+                })
                 .collect(),
             q: EventQueue::new(),
             msgs: Slab::new(),
@@ -612,19 +634,6 @@ impl<'m> Sim<'m> {
             queues,
             groups,
             group_insts,
-            producers_up: vec![true; m.producers.len()],
-            producers_partitioned: vec![false; m.producers.len()],
-            producer_epoch: vec![0; m.producers.len()],
-            producer_seq: vec![0; m.producers.len()],
-            producer_rng: (0..m.producers.len())
-                .map(|p| stream(seed, Domain::Arrival, p as u64, 0))
-                .collect(),
-            producer_gap_ns: vec![0; m.producers.len()],
-            producer_budget: m
-                .producers
-                .iter()
-                .map(|p| p.budget.as_ref().map(|b| b.build()))
-                .collect(),
             broker_up: true,
             broker_epoch: 0,
             broker_parked: Vec::new(),
@@ -644,7 +653,6 @@ impl<'m> Sim<'m> {
             topics: Vec::new(),
             group_logs: Vec::new(),
             members: Vec::new(),
-            producer_rr: vec![0; m.producers.len()],
             log_order_max: m
                 .groups
                 .iter()
@@ -666,7 +674,7 @@ impl<'m> Sim<'m> {
     fn start(&mut self) {
         for p in 0..self.m.producers.len() {
             if let Arrival::Poisson { rate_per_s } = self.m.producers[p].arrival {
-                self.producer_gap_ns[p] = poisson_gap_ns(&mut self.producer_rng[p], rate_per_s);
+                self.prods[p].gap_ns = poisson_gap_ns(&mut self.prods[p].rng, rate_per_s);
             }
             if let Some(t) = self.next_arrival(p, 0) {
                 self.q.schedule(t, Ev::Arrival { producer: p as u32 });
@@ -922,15 +930,16 @@ impl<'m> Sim<'m> {
     // ---------------------------------------------------------------- producers
 
     fn next_arrival(&mut self, p: usize, now: Nanos) -> Option<Nanos> {
-        let rng = &mut self.producer_rng[p];
+        let ps = &mut self.prods[p];
+        let rng = &mut ps.rng;
         let t = match &self.m.producers[p].arrival {
             Arrival::Poisson { rate_per_s } => {
-                let gap = self.producer_gap_ns[p];
-                self.producer_gap_ns[p] = poisson_gap_ns(rng, *rate_per_s);
+                let gap = ps.gap_ns;
+                ps.gap_ns = poisson_gap_ns(rng, *rate_per_s);
                 now.saturating_add(gap)
             }
             Arrival::Constant { interval_ns } => {
-                if self.producer_seq[p] == 0 && now == 0 {
+                if ps.seq == 0 && now == 0 {
                     *interval_ns
                 } else {
                     now.saturating_add(*interval_ns)
@@ -968,18 +977,18 @@ impl<'m> Sim<'m> {
 
     fn on_arrival(&mut self, p: usize) {
         let now = self.q.now();
-        let n = self.producer_seq[p];
-        self.producer_seq[p] += 1;
+        let n = self.prods[p].seq;
+        self.prods[p].seq += 1;
         if let Some(t) = self.next_arrival(p, now) {
             self.q.schedule(t, Ev::Arrival { producer: p as u32 });
         }
-        if !self.producers_up[p] {
+        if !self.prods[p].up {
             // The producer is down: the business event that would have
             // published this message does not happen.
             return;
         }
         let in_window = self.stats.in_window(now);
-        let key = rng::combine(self.producer_keys[p], n);
+        let key = rng::combine(self.prods[p].key, n);
         let (okey, kseq) = match &self.m.producers[p].keys {
             Some(ks) => {
                 let k = ks.sample(&mut self.stream(Domain::Key, key, 0));
@@ -1009,7 +1018,7 @@ impl<'m> Sim<'m> {
             confirmed: false,
             first_pub_ns: now,
             prev_delay_ns: 0,
-            pub_epoch: self.producer_epoch[p],
+            pub_epoch: self.prods[p].epoch,
             parked: 0,
             okey,
             kseq,
@@ -1018,7 +1027,7 @@ impl<'m> Sim<'m> {
         if in_window {
             self.stats.published += 1;
         }
-        if let Some(b) = &mut self.producer_budget[p] {
+        if let Some(b) = &mut self.prods[p].budget {
             b.on_request(now);
         }
         let pm = &self.m.producers[p];
@@ -1107,7 +1116,7 @@ impl<'m> Sim<'m> {
     #[inline(always)]
     fn producer_publish(&mut self, mi: u32) {
         let p = self.msgs[mi].producer as usize;
-        if !self.producers_up[p] {
+        if !self.prods[p].up {
             return; // an outbox relays it after the restart
         }
         if self.m.producers[p].topic.is_some() {
@@ -1120,13 +1129,13 @@ impl<'m> Sim<'m> {
         let publish = self.msgs[mi].publishes;
         self.msgs[mi].publishes += 1;
         self.msgs[mi].awaiting = publish;
-        self.msgs[mi].pub_epoch = self.producer_epoch[p];
+        self.msgs[mi].pub_epoch = self.prods[p].epoch;
         if let Some(t) = confirm_timeout {
             self.msgs[mi].live += 1;
             self.q
                 .schedule_in(t, Ev::ConfirmTimeout { msg: mi, publish });
         }
-        if self.producers_partitioned[p] {
+        if self.prods[p].partitioned {
             self.publish_lost(mi, "partition");
             return;
         }
@@ -1206,7 +1215,7 @@ impl<'m> Sim<'m> {
         if !self.msgs[mi].producer_holds || self.m.producers[p].confirm == Confirm::None {
             return;
         }
-        if self.producers_partitioned[p] {
+        if self.prods[p].partitioned {
             return;
         }
         let serial = publish & 0x7FFF_FFFF;
@@ -1292,11 +1301,12 @@ impl<'m> Sim<'m> {
         let delay = policy.delay_ns(done, self.msgs[mi].prev_delay_ns, &mut r);
         let elapsed = now - self.msgs[mi].first_pub_ns;
         let allowed = policy.allows(done, elapsed, delay);
-        if let Some(b) = &mut self.producer_budget[p] {
+        if let Some(b) = &mut self.prods[p].budget {
             b.on_failure(now);
         }
         let budget_ok = allowed
-            && self.producer_budget[p]
+            && self.prods[p]
+                .budget
                 .as_mut()
                 .is_none_or(|b| b.try_retry(now));
         if allowed && !budget_ok && self.msgs[mi].in_window {
@@ -1418,7 +1428,7 @@ impl<'m> Sim<'m> {
     ) {
         let now = self.q.now();
         let producer = self.msgs[mi].producer as usize;
-        if from_producer && self.producer_epoch[producer] != self.msgs[mi].pub_epoch {
+        if from_producer && self.prods[producer].epoch != self.msgs[mi].pub_epoch {
             // The producer crashed while this publish was on the wire.
             self.publish_lost(mi, "producer-crash");
             return;
@@ -1582,8 +1592,7 @@ impl<'m> Sim<'m> {
             expire = expire.min(now.saturating_add(t));
         }
         let fate_key = rng::combine(m.key, qi as u64);
-        let attempt_prefix =
-            rng::prefix(self.domain_keys[Domain::AttemptFate as usize], fate_key);
+        let attempt_prefix = rng::prefix(self.domain_keys[Domain::AttemptFate as usize], fate_key);
         let c = self.copies.insert(Copy {
             msg: mi,
             queue: qi as u32,
@@ -1713,16 +1722,30 @@ impl<'m> Sim<'m> {
             return;
         }
         let now = self.q.now();
-        while self.queues[qi].ready_len > 0 && self.has_credit(qi) {
-            let Some(c) = self.pop_ready(qi) else { break };
+        loop {
+            let qs = &mut self.queues[qi];
+            if qs.ready_len == 0 {
+                return;
+            }
+            // The first credit still good (stale ones are dropped here).
+            let i = loop {
+                let &(i, e) = match qs.credits.front() {
+                    Some(x) => x,
+                    None => return,
+                };
+                let inst = &self.insts[i as usize];
+                if inst.up && !inst.partitioned && inst.credit_epoch == e {
+                    break i;
+                }
+                qs.credits.pop_front();
+            };
+            let Some(c) = self.pop_ready(qi) else { return };
             if self.copies[c].expire_ns <= now {
                 self.end_visit(qi, c);
                 self.expire(c);
                 continue;
             }
-            let Some((i, _)) = self.queues[qi].credits.pop_front() else {
-                break;
-            };
+            self.queues[qi].credits.pop_front();
             self.deliver(c, i);
         }
     }
@@ -2403,7 +2426,7 @@ impl<'m> Sim<'m> {
                             self.stats.record_latency(now - self.msgs[mi].publish_ns);
                         }
                         let p = self.msgs[mi].producer as usize;
-                        if let Some(b) = &mut self.producer_budget[p] {
+                        if let Some(b) = &mut self.prods[p].budget {
                             b.on_success(now);
                         }
                         if self.m.producers[p].timeout_ns.is_some() {
@@ -2981,7 +3004,7 @@ impl<'m> Sim<'m> {
             FaultKind::ConsumerCrash => self.restart_consumer(unit_id),
             FaultKind::BrokerCrash => self.restart_broker(),
             FaultKind::ProducerCrash => {
-                self.producers_up[unit_id as usize] = true;
+                self.prods[unit_id as usize].up = true;
                 if self.m.producers[unit_id as usize].outbox {
                     self.relay_outbox(unit_id as usize);
                 }
@@ -3042,7 +3065,7 @@ impl<'m> Sim<'m> {
             let qi = self.m.groups[t].queue;
             self.dispatch(qi);
         } else {
-            self.producers_partitioned[t] = on;
+            self.prods[t].partitioned = on;
         }
     }
 
@@ -3133,11 +3156,11 @@ impl<'m> Sim<'m> {
     }
 
     fn crash_producer(&mut self, p: usize) {
-        if !self.producers_up[p] {
+        if !self.prods[p].up {
             return;
         }
-        self.producers_up[p] = false;
-        self.producer_epoch[p] = self.producer_epoch[p].wrapping_add(1);
+        self.prods[p].up = false;
+        self.prods[p].epoch = self.prods[p].epoch.wrapping_add(1);
         if self.m.producers[p].outbox {
             return; // the outbox keeps every unconfirmed message
         }
