@@ -117,45 +117,48 @@ impl<E: Copy> EventQueue<E> {
         self.heap.reserve(self.heap.len().max(1024));
     }
 
-    /// Removes the earliest entry: the last entry sifts down from the root
-    /// (moving the hole, as in `push`).
+    /// Removes the earliest entry: the last entry sifts down from the root,
+    /// moving the hole as in `push`. The last entry is not moved out while
+    /// it sifts (only its key is), but copied once, from where it lies
+    /// past the new end, to the place it ends up in.
     #[inline]
     fn pop_entry(&mut self) -> Option<Entry<E>> {
-        let last = self.heap.pop()?;
-        let n = self.heap.len();
-        if n == 0 {
-            return Some(last);
-        }
+        let n = self.heap.len().checked_sub(1)?;
         let h = self.heap.as_mut_ptr();
-        let key = last.key();
-        // SAFETY: `n` is the length; `pos` is always below it (0 < n, and
-        // it only moves to a child that was checked against `n`), and so is
-        // every child read. Entries are `Copy`, so copying over the hole
-        // (whose entry was read out as `top`) leaks nothing.
+        // SAFETY: `n` is the new length and slots `0..=n` are initialised.
+        // `pos` is always below `n` when the loop runs (it starts at 0 and
+        // only moves to a child checked against `n`), and so is every child
+        // read; slot `n` (the last entry) is never written by the loop, so
+        // it is intact when copied to `pos`. Entries are `Copy`: copying
+        // over the hole (whose entry was read out as `top`) leaks nothing.
         unsafe {
             let top = ptr::read(h);
-            let mut pos = 0;
-            loop {
-                let mut child = 2 * pos + 1;
-                if child >= n {
-                    break;
-                }
-                let mut ck = (*h.add(child)).key();
-                if child + 1 < n {
-                    let rk = (*h.add(child + 1)).key();
-                    if rk < ck {
-                        child += 1;
-                        ck = rk;
+            if n > 0 {
+                let key = (*h.add(n)).key();
+                let mut pos = 0;
+                loop {
+                    let mut child = 2 * pos + 1;
+                    if child >= n {
+                        break;
                     }
+                    let mut ck = (*h.add(child)).key();
+                    if child + 1 < n {
+                        let rk = (*h.add(child + 1)).key();
+                        if rk < ck {
+                            child += 1;
+                            ck = rk;
+                        }
+                    }
+                    if key <= ck {
+                        break;
+                    }
+                    debug_assert!(child < n);
+                    ptr::copy_nonoverlapping(h.add(child), h.add(pos), 1);
+                    pos = child;
                 }
-                if key <= ck {
-                    break;
-                }
-                debug_assert!(child < n);
-                ptr::copy_nonoverlapping(h.add(child), h.add(pos), 1);
-                pos = child;
+                ptr::copy_nonoverlapping(h.add(n), h.add(pos), 1);
             }
-            ptr::write(h.add(pos), last);
+            self.heap.set_len(n);
             Some(top)
         }
     }
