@@ -328,11 +328,13 @@ enum Ev {
         copy: u32,
         delivery: u32,
     },
-    /// An ack or nack reaches the broker.
+    /// An ack or nack reaches the broker (`AckKind` in two fields, so that
+    /// `Ev` stays 32 bytes).
     Ack {
         copy: u32,
         delivery: u32,
-        kind: AckKind,
+        kind: AckCode,
+        delay_ns: Nanos,
         inst: u32,
         epoch: u32,
     },
@@ -417,12 +419,56 @@ enum Ev {
     },
 }
 
+// Events are copied in and out of the event queue's heap: keep them small.
+const _: () = assert!(std::mem::size_of::<Ev>() == 32);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AckKind {
     Ack,
     Requeue,
     Delay(Nanos),
     Reject(&'static str),
+}
+
+/// Why a consumer rejects a delivery (`AckKind::Reject`), as a small code.
+const REJECT_REASONS: [&str; 5] = [
+    "lost",
+    "non-retryable",
+    "rejected",
+    "retries-exhausted",
+    "retry-budget",
+];
+
+/// `AckKind` on the wire, without its delay: one byte and the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AckCode {
+    Ack,
+    Requeue,
+    Delay,
+    Reject(u8),
+}
+
+impl AckKind {
+    fn encode(self) -> (AckCode, Nanos) {
+        match self {
+            AckKind::Ack => (AckCode::Ack, 0),
+            AckKind::Requeue => (AckCode::Requeue, 0),
+            AckKind::Delay(d) => (AckCode::Delay, d),
+            AckKind::Reject(r) => {
+                let i = REJECT_REASONS.iter().position(|&x| x == r);
+                (AckCode::Reject(i.expect("a known reject reason") as u8), 0)
+            }
+        }
+    }
+
+    fn decode(code: AckCode, delay_ns: Nanos) -> AckKind {
+        match code {
+            AckCode::Ack => AckKind::Ack,
+            AckCode::Requeue => AckKind::Requeue,
+            AckCode::Delay => AckKind::Delay(delay_ns),
+            AckCode::Reject(i) => AckKind::Reject(REJECT_REASONS[i as usize]),
+        }
+    }
 }
 
 /// One fault occurrence, for the timeline.
@@ -879,9 +925,10 @@ impl<'m> Sim<'m> {
                 copy,
                 delivery,
                 kind,
+                delay_ns,
                 inst,
                 epoch,
-            } => self.on_ack(copy, delivery, kind, inst, epoch),
+            } => self.on_ack(copy, delivery, AckKind::decode(kind, delay_ns), inst, epoch),
             Ev::AckDeadline { copy, gen } => self.on_ack_deadline(copy, gen),
             Ev::RetryDue { copy, gen } => self.on_retry_due(copy, gen),
             Ev::TtlExpire { copy, gen } => self.on_ttl_expire(copy, gen),
@@ -2475,12 +2522,14 @@ impl<'m> Sim<'m> {
                 if lat == 0 {
                     self.on_ack(c, delivery, kind, i, epoch);
                 } else {
+                    let (kind, delay_ns) = kind.encode();
                     self.deliver_ev(
                         lat,
                         Ev::Ack {
                             copy: c,
                             delivery,
                             kind,
+                            delay_ns,
                             inst: i,
                             epoch,
                         },
