@@ -864,6 +864,7 @@ impl<'m> Sim<'m> {
         false
     }
 
+    #[inline(always)]
     fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::Arrival { producer } => self.on_arrival(producer as usize),
