@@ -1710,9 +1710,9 @@ impl<'m> Sim<'m> {
             (None, false) => qs.ready.push_back((c, g)),
         }
         qs.ready_len += 1;
-        self.stats.queues[qi].ready += 1;
+        let qc = self.stats.grow(qi, 1, 0);
         if in_window {
-            self.stats.queues[qi].visits += 1;
+            qc.visits += 1;
         }
         if expire != Nanos::MAX && self.m.queues[qi].ttl_anywhere {
             self.q
@@ -1858,7 +1858,7 @@ impl<'m> Sim<'m> {
             self.stats.transition(st::QUEUED, st::IN_FLIGHT);
         }
         self.stats.advance(qi, now);
-        self.stats.queues[qi].held += 1;
+        self.stats.grow(qi, 0, 1);
         let inst = &mut self.insts[i as usize];
         inst.held += 1;
         let epoch = inst.epoch;

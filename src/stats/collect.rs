@@ -287,17 +287,28 @@ impl Collector {
     /// every change of its counts.
     #[inline(always)]
     pub fn advance(&mut self, q: usize, now: Nanos) {
-        let c = &mut self.queues[q];
-        if now == c.last_ns {
+        if now == self.queues[q].last_ns {
             // Several changes at one instant (the common case): no time to
             // weigh, and no call.
-            let system = c.ready + c.held;
-            if system > c.max_system {
-                c.max_system = system;
-            }
             return;
         }
         self.advance_to(q, now);
+    }
+
+    /// Queue `q` gains `ready` ready messages and `held` held deliveries
+    /// (after [`Collector::advance`]). Increases are the only changes that
+    /// can set a new `max_system`, so it is kept here: the longest the
+    /// system was, even for an instant.
+    #[inline(always)]
+    pub fn grow(&mut self, q: usize, ready: u64, held: u64) -> &mut QueueCounters {
+        let c = &mut self.queues[q];
+        c.ready += ready;
+        c.held += held;
+        let system = c.ready + c.held;
+        if system > c.max_system {
+            c.max_system = system;
+        }
+        c
     }
 
     /// [`Collector::advance`] when time has passed.
@@ -329,10 +340,6 @@ impl Collector {
             c.length_time[bin] += dt;
         }
         c.last_ns = now;
-        let system = c.ready + c.held;
-        if system > c.max_system {
-            c.max_system = system;
-        }
     }
 
     /// A visit of queue `q` (from entering the queue to the end of its
