@@ -20,7 +20,13 @@ benches/results.json. Python 3.11 standard library only (it pip-installs
 simpy==4.1.1 quietly if it is missing).
 
 The machine may be shared: the load average before and after is recorded,
-and --repeat K keeps the fastest of K runs of each timing.
+and --repeat K runs K rounds. Each round runs mqsim mm1, the Lindley loop,
+mqsim retry and the two SimPy models back to back, so that the ratios are
+taken within a round (paired, as `mqsim compare` pairs variants) and the
+verdicts use the median over rounds; the table shows each run's fastest
+round. With valgrind installed (or --instructions), callgrind also counts
+the instructions per message of mm1, retry and the Lindley loop on 200k
+messages: figures that do not depend on the machine's load at all.
 """
 
 import argparse
@@ -29,6 +35,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,6 +102,50 @@ def best_of(k, fn):
         if best is None or r["wall_s"] < best["wall_s"]:
             best = r
     return best
+
+
+def fastest(runs):
+    return min(runs, key=lambda r: r["wall_s"])
+
+
+def instructions(cmd, per):
+    """Instructions executed by cmd (callgrind, whole process), and per `per`."""
+    fd, out = tempfile.mkstemp(prefix="mqsim-bench-cg-")
+    os.close(fd)
+    try:
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + cmd,
+                       check=True, capture_output=True)
+        total = None
+        for line in Path(out).read_text().splitlines():
+            if line.startswith(("totals:", "summary:")):
+                total = int(line.split()[1])
+        return {"instructions": total, "per_message": total / per}
+    finally:
+        os.unlink(out)
+
+
+def count_instructions(mq, lb, simpy):
+    """Instructions per message at 200k messages: mqsim mm1 and retry (the
+    scenario as a user runs it, including start-up and report), Lindley;
+    with `simpy`, the SimPy models' marginal instructions per message
+    (between 5k and 20k messages: Python's start-up alone is ~250 M)."""
+    n = 200_000
+    res = {}
+    if simpy:
+        for model in ("mm1", "retry"):
+            counts = [instructions([sys.executable, str(SIMPY), model, "--messages", str(k), "--seed", "1"], k)
+                      for k in (5_000, 20_000)]
+            per = (counts[1]["instructions"] - counts[0]["instructions"]) / 15_000
+            res[f"simpy_{model}"] = {"per_message": per, "messages": [5_000, 20_000],
+                                     "instructions": [c["instructions"] for c in counts]}
+    for name, rate in (("mm1", MM1_RATE), ("retry", RETRY_RATE)):
+        d = duration_for(n, rate)
+        pub = mqsim(mq, BENCH / f"{name}.toml", d)["published"]
+        cmd = [str(mq), "run", str(BENCH / f"{name}.toml"), "--format", "json", "--no-files", "-q",
+               "-j", "1", "--set", f"simulation.duration={d}s"]
+        res[name] = instructions(cmd, pub) | {"messages": pub}
+    res["lindley"] = instructions([str(lb), "--messages", str(n), "--seed", "1"], n) | {"messages": n}
+    return res
 
 
 def parse_json(text):
@@ -220,6 +271,8 @@ def main():
     ap.add_argument("--simpy-messages", type=int, default=200_000, help="messages per SimPy run (default 200k)")
     ap.add_argument("--repeat", type=int, default=1, help="keep the fastest of K runs of each timing")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
+    ap.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=None,
+                    help="count instructions per message with callgrind (default: when valgrind is installed)")
     ap.add_argument("--out", default=str(ROOT / "benches" / "results.json"))
     a = ap.parse_args()
     n = a.messages or (1_000_000 if a.quick else 10_000_000)
@@ -249,26 +302,50 @@ def main():
          "targets": TARGETS}
 
     try:
-        # --- scenarios
-        log(f"mm1 {fmt_n(n)} messages ...")
-        mm1 = best_of(a.repeat, lambda: mqsim(mq, BENCH / "mm1.toml", duration_for(n, MM1_RATE)))
-        log(f"retry {fmt_n(n)} messages ...")
-        retry = best_of(a.repeat, lambda: mqsim(mq, BENCH / "retry.toml", duration_for(n, RETRY_RATE)))
+        # --- paired rounds: mqsim and its peers back to back, K times
+        have_simpy = ensure_simpy()
+        rounds = []
+        for k in range(max(1, a.repeat)):
+            log(f"round {k + 1}/{max(1, a.repeat)}: mm1, Lindley, retry {fmt_n(n)} messages"
+                + (f"; SimPy mm1, retry {fmt_n(a.simpy_messages)}" if have_simpy else "") + " ...")
+            r = {"mm1": mqsim(mq, BENCH / "mm1.toml", duration_for(n, MM1_RATE))}
+            r["lindley"] = lindley(lb, r["mm1"]["published"])
+            r["retry"] = mqsim(mq, BENCH / "retry.toml", duration_for(n, RETRY_RATE))
+            if have_simpy:
+                r["simpy_mm1"] = simpy_run("mm1", a.simpy_messages)
+                r["simpy_retry"] = simpy_run("retry", a.simpy_messages)
+            rounds.append(r)
+        mm1 = fastest([r["mm1"] for r in rounds])
+        retry = fastest([r["retry"] for r in rounds])
+        lin = fastest([r["lindley"] for r in rounds])
+        sp = {m: fastest([r[f"simpy_{m}"] for r in rounds]) for m in ("mm1", "retry") if have_simpy}
         log("reference ...")
         ref = best_of(a.repeat, lambda: mqsim(mq, BENCH / "reference.toml"))
         R["mqsim"] = {"mm1": mm1, "retry": retry, "reference": ref}
-
-        # --- peers
-        have_simpy = ensure_simpy()
-        sp = {}
-        if have_simpy:
-            for model in ("mm1", "retry"):
-                log(f"simpy {model} {fmt_n(a.simpy_messages)} messages ...")
-                sp[model] = best_of(a.repeat, lambda: simpy_run(model, a.simpy_messages))
         R["simpy"] = sp
-        log(f"lindley {fmt_n(mm1['published'])} messages ...")
-        lin = best_of(a.repeat, lambda: lindley(lb, mm1["published"]))
         R["lindley"] = lin
+
+        def per_round(f):
+            return [f(r) for r in rounds]
+
+        paired = {
+            "mm1_vs_lindley": per_round(lambda r: r["mm1"]["msgs_per_s"] / r["lindley"]["messages_per_s"]),
+        }
+        if have_simpy:
+            paired["mm1_vs_simpy"] = per_round(
+                lambda r: r["mm1"]["msgs_per_s"] / r["simpy_mm1"]["messages_per_s"])
+            paired["retry_vs_simpy"] = per_round(
+                lambda r: r["retry"]["msgs_per_s"] / r["simpy_retry"]["messages_per_s"])
+        R["rounds"] = {"count": len(rounds), "ratios": paired,
+                       "mm1_msgs_per_s": per_round(lambda r: r["mm1"]["msgs_per_s"]),
+                       "retry_msgs_per_s": per_round(lambda r: r["retry"]["msgs_per_s"])}
+
+        # --- instructions per message (deterministic; needs valgrind)
+        if a.instructions or (a.instructions is None and shutil.which("valgrind")):
+            with_simpy = have_simpy and not a.quick
+            log("instructions: callgrind on mm1, retry and Lindley, 200k messages"
+                + (", and SimPy (about a minute and a half)" if with_simpy else "") + " ...")
+            R["instructions"] = count_instructions(mq, lb, with_simpy)
 
         # --- scaling: 4 replications, n messages in all
         # At least a million messages per replication, so that the fixed
@@ -299,10 +376,12 @@ def main():
         shutil.rmtree(snap, ignore_errors=True)
 
     # --- ratios and verdicts
+    # Median over the rounds of the ratio within each round.
+    med = {k: statistics.median(v) for k, v in paired.items()}
     ratios = {
-        "mm1_vs_simpy": mm1["msgs_per_s"] / sp["mm1"]["messages_per_s"] if "mm1" in sp else None,
-        "retry_vs_simpy": retry["msgs_per_s"] / sp["retry"]["messages_per_s"] if "retry" in sp else None,
-        "mm1_vs_lindley": mm1["msgs_per_s"] / lin["messages_per_s"],
+        "mm1_vs_simpy": med.get("mm1_vs_simpy"),
+        "retry_vs_simpy": med.get("retry_vs_simpy"),
+        "mm1_vs_lindley": med["mm1_vs_lindley"],
     }
     lat_m, lat_l = mm1["latency_mean_s"], lin["mean_time_in_system_s"]
     agree = {"mqsim_mm1_latency_mean_s": lat_m, "lindley_mean_time_in_system_s": lat_l,
@@ -358,9 +437,27 @@ def main():
             row(f"mm1 memory {fmt_n(size)}", r, r["messages"], r["msgs_per_s"], r["events_per_s"], r["latency_mean_s"])
     L.append("")
     rs = ratios
-    L.append("ratios: mqsim/SimPy mm1 " + ("-" if rs["mm1_vs_simpy"] is None else f"{rs['mm1_vs_simpy']:.1f}x")
+
+    def spread(key, fmt):
+        v = paired.get(key)
+        return "" if not v or len(v) < 2 else " [" + " ".join(fmt(x) for x in v) + "]"
+
+    L.append(f"ratios (median of {len(rounds)} paired round{'s' if len(rounds) > 1 else ''}): mqsim/SimPy mm1 "
+             + ("-" if rs["mm1_vs_simpy"] is None else f"{rs['mm1_vs_simpy']:.1f}x")
+             + spread("mm1_vs_simpy", lambda x: f"{x:.1f}")
              + ", retry " + ("-" if rs["retry_vs_simpy"] is None else f"{rs['retry_vs_simpy']:.1f}x")
-             + f"; mqsim/Lindley {rs['mm1_vs_lindley']:.3f}")
+             + spread("retry_vs_simpy", lambda x: f"{x:.1f}")
+             + f"; mqsim/Lindley {rs['mm1_vs_lindley']:.3f}" + spread("mm1_vs_lindley", lambda x: f"{x:.3f}"))
+    if "instructions" in R:
+        ins = R["instructions"]
+        line = ("instructions per message (callgrind, 200k messages): "
+                f"mm1 {ins['mm1']['per_message']:.0f}, retry {ins['retry']['per_message']:.0f}, "
+                f"Lindley {ins['lindley']['per_message']:.0f}")
+        if "simpy_retry" in ins:
+            line += (f"; SimPy mm1 {ins['simpy_mm1']['per_message']:.0f}, retry {ins['simpy_retry']['per_message']:.0f}"
+                     f" (SimPy/mqsim: mm1 {ins['simpy_mm1']['per_message'] / ins['mm1']['per_message']:.1f}x, "
+                     f"retry {ins['simpy_retry']['per_message'] / ins['retry']['per_message']:.1f}x)")
+        L.append(line)
     sc = R["scaling"]
     L.append(f"scaling: -r 4 jobs1 {j1['wall_s']:.2f} s, jobs2 {j2['wall_s']:.2f} s: speedup {sc['speedup']:.2f}x "
              f"(jobs2 used {sc['cpu_utilisation_jobs2'] or 0:.2f} cores); machine control (2 Lindley processes) "
