@@ -2,7 +2,7 @@
 """mqsim performance benchmarks: one command.
 
     python3 benches/run.py            # full: 10M messages, memory at 1M/10M/100M (several minutes)
-    python3 benches/run.py --quick    # about a minute: 1M messages, memory at 1M/10M
+    python3 benches/run.py --quick    # a minute or two: 1M messages, memory at 1M/10M
     python3 benches/run.py --messages 3000000
 
 Builds release (`cargo build --release --bins --examples`), then measures, in
@@ -266,7 +266,7 @@ def speedup_verdict(sc):
 
 def main():
     ap = argparse.ArgumentParser(description="mqsim benchmarks")
-    ap.add_argument("--quick", action="store_true", help="about a minute: 1M messages, no 100M memory run")
+    ap.add_argument("--quick", action="store_true", help="a minute or two: 1M messages, no 100M memory run, no SimPy instruction counts")
     ap.add_argument("--messages", type=int, help="messages per mqsim scenario run (default 10M, quick 1M)")
     ap.add_argument("--simpy-messages", type=int, default=200_000, help="messages per SimPy run (default 200k)")
     ap.add_argument("--repeat", type=int, default=1, help="keep the fastest of K runs of each timing")
