@@ -15,7 +15,7 @@ use crate::time::Nanos;
 
 /// A scheduled event: its order key and its payload. The payload lives in
 /// the entry itself: heaps here are small (a handful of entries in most
-/// runs, thousands at most), and moving an entry (56 bytes for the
+/// runs, thousands at most), and moving an entry (48 bytes for the
 /// simulator's events) up or down a few levels costs fewer instructions
 /// than keeping payloads in a side table with a free list, which costs an
 /// indirection and free-list traffic on every schedule and pop.

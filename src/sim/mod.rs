@@ -1770,30 +1770,16 @@ impl<'m> Sim<'m> {
             return;
         }
         let now = self.q.now();
-        loop {
-            let qs = &mut self.queues[qi];
-            if qs.ready_len == 0 {
-                return;
-            }
-            // The first credit still good (stale ones are dropped here).
-            let i = loop {
-                let &(i, e) = match qs.credits.front() {
-                    Some(x) => x,
-                    None => return,
-                };
-                let inst = &self.insts[i as usize];
-                if inst.up && !inst.partitioned && inst.credit_epoch == e {
-                    break i;
-                }
-                qs.credits.pop_front();
-            };
-            let Some(c) = self.pop_ready(qi) else { return };
+        while self.queues[qi].ready_len > 0 && self.has_credit(qi) {
+            let Some(c) = self.pop_ready(qi) else { break };
             if self.copies[c].expire_ns <= now {
                 self.end_visit(qi, c);
                 self.expire(c);
                 continue;
             }
-            self.queues[qi].credits.pop_front();
+            let Some((i, _)) = self.queues[qi].credits.pop_front() else {
+                break;
+            };
             self.deliver(c, i);
         }
     }
