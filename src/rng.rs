@@ -134,6 +134,14 @@ pub fn replication_seed(seed: u64, r: u64) -> u64 {
     combine(combine(mix64(seed), Domain::Replication as u64), r)
 }
 
+/// Steps over one draw whose value cannot matter: the stream advances as
+/// if it were drawn (so later draws are unchanged), and nothing is computed
+/// from the output.
+#[inline]
+pub fn skip(rng: &mut Stream) {
+    rng.next_u64();
+}
+
 /// A uniform draw in [0, 1) with 53 bits.
 #[inline]
 pub fn unit(rng: &mut Stream) -> f64 {

@@ -2265,17 +2265,29 @@ impl<'m> Sim<'m> {
             gm.poison > 0.0 && unit(&mut self.stream(Domain::MessageFate, key, 0)) < gm.poison;
         let gs = &self.groups[g];
         // The attempt's stream: u_fail, u_out, u_nonret, then the service
-        // time. When the first three cannot matter (no failure, no outage,
-        // not poison: every `u < 0` is false), skip them rather than draw:
-        // the service time is still the 4th draw.
+        // time. A draw that cannot matter (its `u < 0` would be false) is
+        // stepped over rather than drawn (the generator's state advances,
+        // nothing is computed from its output): the service time is always
+        // the 4th draw. When none of the three can matter (no failure, no
+        // outage, not poison), the stream starts after them.
         let (failed, nonretryable, mut r) = if poison || gm.failure > 0.0 || gs.outage_failure > 0.0
         {
             let mut r = rng::stream_at(ap, k as u64);
             let u_fail = unit(&mut r);
-            let u_out = unit(&mut r);
-            let u_nonret = unit(&mut r);
-            let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
-            (failed, failed && u_nonret < gm.non_retryable, r)
+            let out = if gs.outage_failure > 0.0 {
+                unit(&mut r) < gs.outage_failure
+            } else {
+                rng::skip(&mut r);
+                false
+            };
+            let failed = poison || u_fail < gm.failure || out;
+            let nonretryable = if failed && gm.non_retryable > 0.0 {
+                unit(&mut r) < gm.non_retryable
+            } else {
+                rng::skip(&mut r);
+                false
+            };
+            (failed, nonretryable, r)
         } else {
             (false, false, rng::stream_at_after::<3>(ap, k as u64))
         };
