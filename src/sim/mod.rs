@@ -2515,12 +2515,16 @@ impl<'m> Sim<'m> {
                 }
             }
             Hop::After(lat, _) => {
-                self.copies[c].holders += 1;
-                self.msgs[mi].live += 1;
                 let epoch = self.insts[i as usize].epoch;
                 if lat == 0 {
-                    self.on_ack(c, delivery, kind, i, epoch);
+                    // An instant wire: the ack arrives now, while the
+                    // worker's delivery still holds the copy and message.
+                    debug_assert!(self.copies[c].holders > 0, "an ack without a delivery hold");
+                    self.ack_arrives(c, delivery, kind, i, epoch);
                 } else {
+                    // The ack on the wire holds them until it arrives.
+                    self.copies[c].holders += 1;
+                    self.msgs[mi].live += 1;
                     let (kind, delay_ns) = kind.encode();
                     self.deliver_ev(
                         lat,
@@ -2656,9 +2660,17 @@ impl<'m> Sim<'m> {
         }
     }
 
-    #[inline(always)]
+    /// An ack event reaches the broker. The event held the copy and its
+    /// message; the hold ends here.
     fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
-        // The ack event held the copy and its message.
+        self.ack_arrives(c, delivery, kind, inst, epoch);
+        self.unhold(c);
+    }
+
+    /// The broker receives an ack or nack of delivery `delivery` of copy `c`
+    /// from instance `inst` (its `epoch` when it sent it).
+    #[inline(always)]
+    fn ack_arrives(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
         if self.insts[inst as usize].epoch != epoch {
             // The consumer crashed while its ack was on the wire: the ack
             // died with the connection. The broker requeues the delivery as
@@ -2671,7 +2683,6 @@ impl<'m> Sim<'m> {
                     self.redeliver(c, "consumer-crash");
                 }
             }
-            self.unhold(c);
             return;
         }
         let cp = &self.copies[c];
@@ -2680,7 +2691,6 @@ impl<'m> Sim<'m> {
             if self.msgs[self.copies[c].msg].in_window {
                 self.stats.stale_acks += 1;
             }
-            self.unhold(c);
             return;
         }
         if !self.trace_ids.is_empty() {
@@ -2710,7 +2720,6 @@ impl<'m> Sim<'m> {
                 self.dead_letter(c, reason, st::IN_FLIGHT);
             }
         }
-        self.unhold(c);
     }
 
     /// Puts copy `c` back for another delivery, or dead-letters it at the
