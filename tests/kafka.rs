@@ -42,18 +42,21 @@ mtbf = "10m"
 mttr = { dist = "exponential", mean = "1m" }
 "#;
 
+/// One replication of `group(consumer_extra, faults)`, whose messages must
+/// be conserved.
+fn run(consumer_extra: &str, faults: &str) -> serde_json::Map<String, serde_json::Value> {
+    let s = summary(&scenario(&group(consumer_extra, faults)), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
 fn g(s: &serde_json::Map<String, serde_json::Value>, k: &str) -> f64 {
     get(s, &format!("topics.orders.groups.billing.{k}"))
 }
 
 #[test]
 fn commit_after_processing_loses_nothing_and_rereads_exactly_the_uncommitted() {
-    let s = summary(
-        &scenario(&group("commit = \"after-processing\"", CRASHES)),
-        1,
-        1,
-    );
-    assert_conserved(&s);
+    let s = run("commit = \"after-processing\"", CRASHES);
     assert_eq!(get(&s, "messages.lost"), 0.0);
     assert!(g(&s, "rebalances") >= 4.0);
     let reread = g(&s, "reread");
@@ -75,12 +78,7 @@ fn commit_after_processing_loses_nothing_and_rereads_exactly_the_uncommitted() {
 
 #[test]
 fn commit_before_processing_loses_and_never_duplicates() {
-    let s = summary(
-        &scenario(&group("commit = \"before-processing\"", CRASHES)),
-        1,
-        1,
-    );
-    assert_conserved(&s);
+    let s = run("commit = \"before-processing\"", CRASHES);
     assert_eq!(get(&s, "messages.duplicates"), 0.0);
     let lost = get(&s, "messages.lost");
     assert!(lost > 0.0);
@@ -95,25 +93,11 @@ fn auto_commit_loses_or_duplicates_depending_on_the_timing() {
     // behind. A commit every 30 minutes is behind: a crash re-reads what
     // was processed since, and a loss needs a crash within one poll of a
     // commit.
-    let often = summary(
-        &scenario(&group(
-            "commit = \"auto\"\nauto_commit_interval = \"10ms\"",
-            CRASHES,
-        )),
-        1,
-        1,
+    let often = run(
+        "commit = \"auto\"\nauto_commit_interval = \"10ms\"",
+        CRASHES,
     );
-    let seldom = summary(
-        &scenario(&group(
-            "commit = \"auto\"\nauto_commit_interval = \"30m\"",
-            CRASHES,
-        )),
-        1,
-        1,
-    );
-    for s in [&often, &seldom] {
-        assert_conserved(s);
-    }
+    let seldom = run("commit = \"auto\"\nauto_commit_interval = \"30m\"", CRASHES);
     assert!(get(&often, "messages.lost") > 0.0);
     assert!(
         get(&often, "messages.duplicates") < 0.1 * get(&often, "messages.lost"),
@@ -143,12 +127,7 @@ duration = "10m"
 failure = 0.0
 slowdown = 5.0
 "#;
-    let s = summary(
-        &scenario(&group("max_poll_interval = \"10s\"", outage)),
-        1,
-        1,
-    );
-    assert_conserved(&s);
+    let s = run("max_poll_interval = \"10s\"", outage);
     assert_eq!(get(&s, "messages.lost"), 0.0);
     assert!(g(&s, "poll_timeouts") > 0.0);
     assert!(
@@ -159,7 +138,7 @@ slowdown = 5.0
     assert!(dups > 0.0);
     assert_eq!(get(&s, "messages.duplicates_by_cause.poll-timeout"), dups);
     // Without the slowdown nothing of the kind happens.
-    let calm = summary(&scenario(&group("max_poll_interval = \"10s\"", "")), 1, 1);
+    let calm = run("max_poll_interval = \"10s\"", "");
     assert_eq!(g(&calm, "poll_timeouts"), 0.0);
     assert_eq!(get(&calm, "messages.duplicates"), 0.0);
     assert_eq!(g(&calm, "rebalances"), 0.0);
@@ -171,8 +150,7 @@ fn lag_follows_littles_law_without_faults() {
     // With commits after each poll, lag = records appended and not yet
     // committed; by Little's law its mean is lambda times the mean time
     // from append to commit, which is at least the processing latency.
-    let s = summary(&scenario(&group("", "")), 1, 1);
-    assert_conserved(&s);
+    let s = run("", "");
     let lambda = get(&s, "messages.published") / 3600.0;
     let w = get(&s, "latency.mean");
     let lag = g(&s, "lag_mean");
@@ -196,18 +174,16 @@ fn lag_follows_littles_law_without_faults() {
 #[test]
 fn retry_topics_lose_order_and_blocking_retries_keep_it() {
     let failing = "failure = 0.05";
-    let blocking = summary(
-        &scenario(&group(&format!("{failing}\nretry_mode = \"in-handler\"\nretry = {{ backoff = \"fixed\", delay = \"1s\", max_attempts = 4 }}"), "")),
-        1,
-        1,
+    let retry = "retry = { backoff = \"fixed\", delay = \"1s\", max_attempts = 4 }";
+    let blocking = run(
+        &format!("{failing}\nretry_mode = \"in-handler\"\n{retry}"),
+        "",
     );
-    let topics = summary(
-        &scenario(&group(&format!("{failing}\nretry_mode = \"retry-queues\"\nretry = {{ backoff = \"fixed\", delay = \"1s\", max_attempts = 4 }}"), "")),
-        1,
-        1,
+    let topics = run(
+        &format!("{failing}\nretry_mode = \"retry-queues\"\n{retry}"),
+        "",
     );
     for s in [&blocking, &topics] {
-        assert_conserved(s);
         assert_eq!(get(s, "messages.lost"), 0.0);
     }
     assert_eq!(get(&blocking, "ordering.out_of_order"), 0.0);
