@@ -1843,7 +1843,9 @@ impl<'m> Sim<'m> {
             }
             self.stats.transition(st::QUEUED, st::IN_FLIGHT);
         }
-        self.stats.advance(qi, now);
+        // `dispatch` took the copy off the ready list at this instant, and
+        // that brought the queue's areas up to now.
+        self.stats.debug_assert_current(qi, now);
         self.stats.grow(qi, 0, 1);
         let inst = &mut self.insts[i as usize];
         inst.held += 1;
@@ -1891,9 +1893,10 @@ impl<'m> Sim<'m> {
     /// frees, and the copy's record may end.
     #[inline(always)]
     fn release_delivery(&mut self, i: u32, c: u32) {
-        let now = self.q.now();
         let qi = self.copies[c].queue as usize;
-        self.stats.advance(qi, now);
+        // Both callers brought the queue's areas up to now (`dispatch` for
+        // a lost delivery, `on_service_done` at the end of an attempt).
+        self.stats.debug_assert_current(qi, self.q.now());
         self.stats.queues[qi].held -= 1;
         let inst = &mut self.insts[i as usize];
         inst.held -= 1;
@@ -2363,8 +2366,10 @@ impl<'m> Sim<'m> {
         let qi = self.m.groups[g].queue;
         let mi = self.copies[c].msg;
         let skipped = work_ns == u64::MAX;
+        // Also for an attempt that was not counted: `release_delivery`
+        // relies on it.
+        self.stats.advance(qi, now);
         if counted {
-            self.stats.advance(qi, now);
             self.stats.queues[qi].busy -= 1;
         }
         let in_window = self.msgs[mi].in_window;

@@ -295,6 +295,17 @@ impl Collector {
         self.advance_to(q, now);
     }
 
+    /// Checks (in debug builds) that queue `q`'s areas are up to `now`: a
+    /// caller that changes its counts without [`Collector::advance`] relies
+    /// on an advance made earlier at the same instant.
+    #[inline(always)]
+    pub fn debug_assert_current(&self, q: usize, now: Nanos) {
+        debug_assert_eq!(
+            self.queues[q].last_ns, now,
+            "queue {q}: areas not advanced to now"
+        );
+    }
+
     /// Queue `q` gains `ready` ready messages and `held` held deliveries
     /// (after [`Collector::advance`]). Increases are the only changes that
     /// can set a new `max_system`, so it is kept here: the longest the
