@@ -12,6 +12,7 @@ use crate::scenario::*;
 use crate::strategy::backoff::RetryPolicy;
 use crate::strategy::breaker::BreakerConfig;
 use crate::strategy::budget::RetryBudgetConfig;
+use crate::table::Table;
 use crate::time::{Duration, Nanos};
 use dist::Dist;
 
@@ -275,9 +276,9 @@ pub struct Model {
     pub warmup: WarmupSpec,
     pub drain_ns: Nanos,
     pub sample_interval_ns: Nanos,
-    pub producers: Vec<ProducerModel>,
-    pub queues: Vec<QueueModel>,
-    pub groups: Vec<GroupModel>,
+    pub producers: Table<ProducerModel>,
+    pub queues: Table<QueueModel>,
+    pub groups: Table<GroupModel>,
     pub network: Option<NetworkModel>,
     pub faults: Vec<FaultModel>,
     pub topics: Vec<TopicModel>,
@@ -722,9 +723,9 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
         },
         drain_ns: ns(sim.drain).unwrap_or(0),
         sample_interval_ns: ns(sim.sample_interval).unwrap_or(1).max(1),
-        producers,
-        queues,
-        groups,
+        producers: producers.into(),
+        queues: queues.into(),
+        groups: groups.into(),
         network,
         faults,
         key_space: r

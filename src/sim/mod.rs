@@ -26,6 +26,7 @@ use crate::stats::collect::{self as st, Collector, Sample};
 use crate::strategy::breaker::CircuitBreaker;
 use crate::strategy::budget::RetryBudget;
 use crate::strategy::idempotency::WindowedIds;
+use crate::table::Table;
 use crate::time::Nanos;
 use slab::{Slab, Slot};
 use std::collections::VecDeque;
@@ -505,13 +506,13 @@ pub struct Sim<'m> {
     /// `rng::domain_key(seed, d)` for every domain `d` (by its number).
     domain_keys: [u64; 10],
     /// What each producer is doing (its configuration: `m.producers`).
-    prods: Vec<ProducerState>,
+    prods: Table<ProducerState>,
     q: EventQueue<Ev>,
     msgs: Slab<Msg>,
     copies: Slab<Copy>,
-    insts: Vec<Inst>,
-    queues: Vec<QueueState>,
-    groups: Vec<GroupState>,
+    insts: Table<Inst>,
+    queues: Table<QueueState>,
+    groups: Table<GroupState>,
     group_insts: Vec<Vec<u32>>,
     broker_up: bool,
     broker_epoch: u32,
@@ -676,7 +677,7 @@ impl<'m> Sim<'m> {
             q: EventQueue::new(),
             msgs: Slab::new(),
             copies: Slab::new(),
-            insts,
+            insts: insts.into(),
             queues,
             groups,
             group_insts,

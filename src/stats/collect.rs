@@ -4,6 +4,7 @@
 //! messages (latencies go to an HDR histogram, queue lengths to time-weighted
 //! areas and a bounded length histogram).
 
+use crate::table::Table;
 use crate::time::{ns_to_secs, Nanos};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
@@ -131,7 +132,7 @@ pub struct Collector {
     pub latency: Histogram<u64>,
     pub latency_sum_s: f64,
     pub latency_max_ns: Nanos,
-    pub queues: Vec<QueueCounters>,
+    pub queues: Table<QueueCounters>,
     pub transitions: [[u64; 7]; 7],
     pub samples: Vec<Sample>,
     interval_latency_sum: f64,
@@ -264,7 +265,8 @@ impl Collector {
                     ..Default::default()
                 };
                 queues
-            ],
+            ]
+            .into(),
             transitions: [[0; 7]; 7],
             samples: Vec::new(),
             interval_latency_sum: 0.0,
