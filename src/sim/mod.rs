@@ -3353,6 +3353,7 @@ impl<'m> Sim<'m> {
     /// Closes the books: messages still alive are in flight; the queue areas
     /// are brought up to the end of the window; conservation is checked.
     pub fn finish(mut self, stopped_early: bool) -> RunOutput {
+        self.stats.close_latency();
         let now = self.q.now();
         let end = now.max(self.end_arrivals_ns.min(self.end_ns));
         for qi in 0..self.queues.len() {
