@@ -1891,9 +1891,20 @@ impl<'m> Sim<'m> {
     }
 
     /// The consumer no longer holds delivery of copy `c`: its prefetch slot
-    /// frees, and the copy's record may end.
+    /// frees (a credit goes back to the queue), and the copy's record may end.
     #[inline(always)]
     fn release_delivery(&mut self, i: u32, c: u32) {
+        let qi = self.copies[c].queue as usize;
+        if let Some(credit) = self.free_slot(i, c) {
+            self.queues[qi].credits.push_back(credit);
+        }
+    }
+
+    /// [`Sim::release_delivery`] that returns the freed slot's credit to
+    /// the caller instead of to the queue: `None` when the instance cannot
+    /// take deliveries (down, or cut off by a partition).
+    #[inline(always)]
+    fn free_slot(&mut self, i: u32, c: u32) -> Option<(u32, u32)> {
         let qi = self.copies[c].queue as usize;
         // Both callers brought the queue's areas up to now (`dispatch` for
         // a lost delivery, `on_service_done` at the end of an attempt).
@@ -1901,11 +1912,56 @@ impl<'m> Sim<'m> {
         self.stats.queues[qi].held -= 1;
         let inst = &mut self.insts[i as usize];
         inst.held -= 1;
-        if inst.up && !inst.partitioned {
-            let e = inst.credit_epoch;
-            self.queues[qi].credits.push_back((i, e));
-        }
+        let credit = (inst.up && !inst.partitioned).then_some((i, inst.credit_epoch));
         self.unhold(c);
+        credit
+    }
+
+    /// A worker of instance `i` finished with a delivery from queue `qi`,
+    /// and its slot's `credit` came back. What `release_delivery`, then
+    /// `try_start(i)`, then `dispatch(qi)` would do, with a shortcut for
+    /// the common case: nothing waits in the instance's buffer and no
+    /// other credit is queued, so the freed slot is the one the next ready
+    /// copy goes to. It is handed over directly instead of through the
+    /// credit list.
+    #[inline(always)]
+    fn slot_freed(&mut self, i: u32, qi: usize, credit: Option<(u32, u32)>) {
+        let Some(credit) = credit else {
+            self.try_start(i);
+            self.dispatch(qi);
+            return;
+        };
+        if !self.queues[qi].credits.is_empty() || !self.insts[i as usize].buffer.is_empty() {
+            self.queues[qi].credits.push_back(credit);
+            self.try_start(i);
+            self.dispatch(qi);
+            return;
+        }
+        // `try_start(i)` has nothing to start; `dispatch` would find this
+        // credit alone at the front of the list, and valid (the instance
+        // is up, connected, and its credit epoch unchanged since
+        // `free_slot`).
+        if self.broker_up && self.queues[qi].ready_len > 0 {
+            if let Some(c) = self.pop_ready(qi) {
+                if self.copies[c].expire_ns > self.q.now() {
+                    self.deliver(c, credit.0);
+                    // As `dispatch` would go on, if delivering gave a
+                    // credit back (a delivery lost on the wire).
+                    if !self.queues[qi].credits.is_empty() {
+                        self.dispatch(qi);
+                    }
+                    return;
+                }
+                // Expired while it waited: as in `dispatch`, the credit
+                // stays for the next copy.
+                self.queues[qi].credits.push_back(credit);
+                self.end_visit(qi, c);
+                self.expire(c);
+                self.dispatch(qi);
+                return;
+            }
+        }
+        self.queues[qi].credits.push_back(credit);
     }
 
     #[inline(always)]
@@ -2424,9 +2480,9 @@ impl<'m> Sim<'m> {
         }
         // The visit ends with this attempt.
         self.stats.end_visit(qi, visit_start, now, in_window);
-        self.release_delivery(i, c);
-        self.try_start(i);
-        self.dispatch(qi);
+        debug_assert_eq!(self.copies[c].queue as usize, qi, "a group reads one queue");
+        let credit = self.free_slot(i, c);
+        self.slot_freed(i, qi, credit);
     }
 
     fn on_success(&mut self, i: u32, c: u32, delivery: u32, skipped: bool) {
