@@ -328,8 +328,10 @@ impl Collector {
         c
     }
 
-    /// [`Collector::advance`] when time has passed.
-    #[inline(never)]
+    /// [`Collector::advance`] when time has passed. Inlined: a call costs
+    /// its callers more in moved registers than the copies cost in code
+    /// (callgrind, 200k messages: -1.7% instructions on mm1 and retry).
+    #[inline(always)]
     fn advance_to(&mut self, q: usize, now: Nanos) {
         let (ws, we) = (self.window_start, self.window_end);
         let c = &mut self.queues[q];
