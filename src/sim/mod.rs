@@ -2993,6 +2993,7 @@ impl<'m> Sim<'m> {
 
     /// Counts a message's outcome. Each message lands in exactly one class:
     /// acked > in flight > dead-lettered > expired > lost > rejected.
+    #[inline(always)]
     fn classify(s: &mut Collector, m: &Msg, at_end: bool) {
         if m.flags & F_ACKED != 0 {
             s.acked += 1;
