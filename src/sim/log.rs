@@ -75,7 +75,7 @@ struct GroupPart {
     processed_hw: u64,
     owner: u32,
     /// Why the records before `processed_hw` may be read again.
-    reread_cause: &'static str,
+    reread_cause: Cause,
 }
 
 /// A retry-topic record waiting for its due time: (message, attempts made, last delay).
@@ -160,7 +160,7 @@ impl<'m> Sim<'m> {
                             committed: 0,
                             processed_hw: 0,
                             owner: NONE,
-                            reread_cause: "rebalance",
+                            reread_cause: Cause::Rebalance,
                         };
                         m.topics[l.topic].partitions as usize
                     ],
@@ -334,7 +334,7 @@ impl<'m> Sim<'m> {
                         String::new,
                         None,
                     );
-                    self.mark_lost(front.msg, "retention");
+                    self.mark_lost(front.msg, Cause::Retention);
                 }
                 let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
                 gp.committed = gp.committed.max(offset + 1);
@@ -344,10 +344,10 @@ impl<'m> Sim<'m> {
         }
     }
 
-    fn mark_lost(&mut self, mi: u32, cause: &'static str) {
+    fn mark_lost(&mut self, mi: u32, cause: Cause) {
         let m = &mut self.msgs[mi];
         m.flags |= F_LOST;
-        if m.lost_cause.is_empty() {
+        if m.lost_cause == Cause::None {
             m.lost_cause = cause;
         }
     }
@@ -443,7 +443,7 @@ impl<'m> Sim<'m> {
                 || "the new owner starts at the committed offset".into(),
                 None,
             );
-            self.mark_lost(mi, "early-commit");
+            self.mark_lost(mi, Cause::EarlyCommit);
         }
         for i in self.group_insts[g].clone() {
             // An evicted member keeps what it was working on (its commit
@@ -814,13 +814,13 @@ impl<'m> Sim<'m> {
         let g = self.insts[i as usize].group as usize;
         self.stats.logs[g].poll_timeouts += 1;
         self.members[i as usize].in_group = false;
-        self.leave(g, i, "poll-timeout");
+        self.leave(g, i, Cause::PollTimeout);
         self.rebalance(g);
     }
 
     /// Marks the partitions a member loses without committing: what it
     /// processed beyond the commit is read again, for this cause.
-    fn leave(&mut self, g: usize, i: u32, cause: &'static str) {
+    fn leave(&mut self, g: usize, i: u32, cause: Cause) {
         let gl = self.group_logs[g].as_mut().expect("log group");
         for &p in &self.members[i as usize].owned {
             gl.parts[p as usize].reread_cause = cause;
@@ -973,21 +973,21 @@ impl<'m> Sim<'m> {
                 }
                 _ => {
                     let reason = if nonretryable {
-                        "non-retryable"
+                        Cause::NonRetryable
                     } else {
-                        "retries-exhausted"
+                        Cause::RetriesExhausted
                     };
                     if dlt {
                         let m = &mut self.msgs[mi];
                         m.flags |= F_DLQ;
-                        if m.dlq_reason.is_empty() {
+                        if m.dlq_reason == Cause::None {
                             m.dlq_reason = reason;
                         }
                     } else {
                         if in_window {
                             self.stats.logs[g].skipped += 1;
                         }
-                        self.mark_lost(mi, "skipped");
+                        self.mark_lost(mi, Cause::Skipped);
                     }
                     self.record_processed(i, g, &cur, false);
                 }
@@ -1031,14 +1031,14 @@ impl<'m> Sim<'m> {
                         mi,
                         "processed again (re-read)",
                         || group,
-                        || cause.to_string(),
+                        || cause.name().to_string(),
                         None,
                     );
                 }
                 if in_window {
                     self.stats.logs[g].reread += 1;
                     if success {
-                        self.stats.duplicate(cause);
+                        self.stats.duplicate(cause.name());
                     }
                 }
             } else {
@@ -1130,7 +1130,7 @@ impl<'m> Sim<'m> {
             Some(c) => self.drop_current(c),
             None => {}
         }
-        self.leave(g, i, "consumer-crash");
+        self.leave(g, i, Cause::ConsumerCrash);
         self.count_uncommitted(g, i);
         let epoch = self.insts[i as usize].epoch;
         if self.members[i as usize].in_group {

@@ -49,6 +49,83 @@ const F_EXPIRED: u8 = 4;
 const F_LOST: u8 = 8;
 const F_REJECTED: u8 = 16;
 
+/// Why a message was lost or dead-lettered, or why a copy may be processed
+/// again: one byte in the per-message records, where a `&'static str` took
+/// 16. The string is only needed where the cause is counted or traced.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cause {
+    /// No cause recorded (yet).
+    None,
+    AckTimeout,
+    AutoAckCrash,
+    AutoAckFailure,
+    BrokerCrash,
+    BrokerDown,
+    ClientTimeout,
+    ConfirmTimeout,
+    ConsumerCrash,
+    DroppedAtLimit,
+    EarlyCommit,
+    Lost,
+    MaxDeliveries,
+    MaxDeliveriesParked,
+    Network,
+    NonRetryable,
+    Overflow,
+    Partition,
+    PollTimeout,
+    ProducerCrash,
+    ProducerRetry,
+    PublishGaveUp,
+    PublishRejected,
+    Rebalance,
+    Redrive,
+    Rejected,
+    Retention,
+    RetriesExhausted,
+    RetryBudget,
+    Skipped,
+}
+
+impl Cause {
+    /// The name reports and JSON count it under (`""` for `None`).
+    fn name(self) -> &'static str {
+        match self {
+            Cause::None => "",
+            Cause::AckTimeout => "ack-timeout",
+            Cause::AutoAckCrash => "auto-ack-crash",
+            Cause::AutoAckFailure => "auto-ack-failure",
+            Cause::BrokerCrash => "broker-crash",
+            Cause::BrokerDown => "broker-down",
+            Cause::ClientTimeout => "client-timeout",
+            Cause::ConfirmTimeout => "confirm-timeout",
+            Cause::ConsumerCrash => "consumer-crash",
+            Cause::DroppedAtLimit => "dropped-at-limit",
+            Cause::EarlyCommit => "early-commit",
+            Cause::Lost => "lost",
+            Cause::MaxDeliveries => "max-deliveries",
+            Cause::MaxDeliveriesParked => "max-deliveries-parked",
+            Cause::Network => "network",
+            Cause::NonRetryable => "non-retryable",
+            Cause::Overflow => "overflow",
+            Cause::Partition => "partition",
+            Cause::PollTimeout => "poll-timeout",
+            Cause::ProducerCrash => "producer-crash",
+            Cause::ProducerRetry => "producer-retry",
+            Cause::PublishGaveUp => "publish-gave-up",
+            Cause::PublishRejected => "publish-rejected",
+            Cause::Rebalance => "rebalance",
+            Cause::Redrive => "redrive",
+            Cause::Rejected => "rejected",
+            Cause::Retention => "retention",
+            Cause::RetriesExhausted => "retries-exhausted",
+            Cause::RetryBudget => "retry-budget",
+            Cause::Skipped => "skipped",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Msg {
     /// Serial number: unique for the whole run (slots are reused, ids not).
@@ -64,8 +141,8 @@ struct Msg {
     /// Bit q: processed successfully at queue q at least once.
     done_mask: u64,
     flags: u8,
-    lost_cause: &'static str,
-    dlq_reason: &'static str,
+    lost_cause: Cause,
+    dlq_reason: Cause,
     attempts: u32,
     /// Producer side: publishes made, the one awaited, and its state.
     publishes: u32,
@@ -85,6 +162,10 @@ struct Msg {
     /// Consumer groups on a topic that processed it (topic messages).
     log_done: u32,
 }
+
+// One per message, written on the hot path: keep it small (a `Cause` is one
+// byte; the fields' order is the compiler's, already the tightest).
+const _: () = assert!(std::mem::size_of::<Msg>() <= 104);
 
 /// `Msg::live` of a free slab slot.
 const VACANT: u32 = u32::MAX;
@@ -140,13 +221,16 @@ struct Copy {
     serial: u32,
     hops: u32,
     /// Why this copy may be processed again: for duplicates by cause.
-    dup_cause: &'static str,
+    dup_cause: Cause,
     /// `combine(msg.key, queue)`: names the copy's fate and backoff streams.
     fate_key: u64,
     /// `rng::prefix` of its attempt streams (`AttemptFate`, `fate_key`),
     /// computed when the copy is made, long before an attempt waits for it.
     attempt_prefix: u64,
 }
+
+// One per copy, written on the hot path: keep it small, as `Msg`.
+const _: () = assert!(std::mem::size_of::<Copy>() <= 104);
 
 impl Slot for Copy {
     #[inline(always)]
@@ -428,17 +512,8 @@ enum AckKind {
     Ack,
     Requeue,
     Delay(Nanos),
-    Reject(&'static str),
+    Reject(Cause),
 }
-
-/// Why a consumer rejects a delivery (`AckKind::Reject`), as a small code.
-const REJECT_REASONS: [&str; 5] = [
-    "lost",
-    "non-retryable",
-    "rejected",
-    "retries-exhausted",
-    "retry-budget",
-];
 
 /// `AckKind` on the wire, without its delay: one byte and the reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -446,7 +521,7 @@ enum AckCode {
     Ack,
     Requeue,
     Delay,
-    Reject(u8),
+    Reject(Cause),
 }
 
 impl AckKind {
@@ -455,10 +530,7 @@ impl AckKind {
             AckKind::Ack => (AckCode::Ack, 0),
             AckKind::Requeue => (AckCode::Requeue, 0),
             AckKind::Delay(d) => (AckCode::Delay, d),
-            AckKind::Reject(r) => {
-                let i = REJECT_REASONS.iter().position(|&x| x == r);
-                (AckCode::Reject(i.expect("a known reject reason") as u8), 0)
-            }
+            AckKind::Reject(r) => (AckCode::Reject(r), 0),
         }
     }
 
@@ -467,7 +539,7 @@ impl AckKind {
             AckCode::Ack => AckKind::Ack,
             AckCode::Requeue => AckKind::Requeue,
             AckCode::Delay => AckKind::Delay(delay_ns),
-            AckCode::Reject(i) => AckKind::Reject(REJECT_REASONS[i as usize]),
+            AckCode::Reject(r) => AckKind::Reject(r),
         }
     }
 }
@@ -1058,8 +1130,8 @@ impl<'m> Sim<'m> {
             live: 0,
             done_mask: 0,
             flags: 0,
-            lost_cause: "",
-            dlq_reason: "",
+            lost_cause: Cause::None,
+            dlq_reason: Cause::None,
             attempts: 0,
             publishes: 0,
             awaiting: NONE,
@@ -1185,7 +1257,7 @@ impl<'m> Sim<'m> {
                 .schedule_in(t, Ev::ConfirmTimeout { msg: mi, publish });
         }
         if self.prods[p].partitioned {
-            self.publish_lost(mi, "partition");
+            self.publish_lost(mi, Cause::Partition);
             return;
         }
         self.publish(mi, publish, queue, persistent, true, 0);
@@ -1203,7 +1275,7 @@ impl<'m> Sim<'m> {
         hop_no: u32,
     ) {
         match self.hop(mi, serial, hop_no, Link::Publish) {
-            Hop::Lost => self.publish_lost(mi, "network"),
+            Hop::Lost => self.publish_lost(mi, Cause::Network),
             Hop::After(lat, dup) => {
                 self.msgs[mi].live += 1;
                 if let Some(lat2) = dup {
@@ -1248,9 +1320,9 @@ impl<'m> Sim<'m> {
 
     /// A publish vanished. Fire and forget loses the message; a producer
     /// waiting for a confirm will notice and retry.
-    fn publish_lost(&mut self, mi: u32, cause: &'static str) {
+    fn publish_lost(&mut self, mi: u32, cause: Cause) {
         let m = &mut self.msgs[mi];
-        if m.lost_cause.is_empty() {
+        if m.lost_cause == Cause::None {
             m.lost_cause = cause;
         }
         if !m.producer_holds {
@@ -1299,7 +1371,7 @@ impl<'m> Sim<'m> {
                     self.release_producer(mi);
                 }
             } else if publish & 0x7FFF_FFFF == m.awaiting {
-                self.producer_retry(mi, "publish-rejected");
+                self.producer_retry(mi, Cause::PublishRejected);
             }
         }
         self.check_finish(mi);
@@ -1309,7 +1381,7 @@ impl<'m> Sim<'m> {
         self.msgs[mi].live -= 1;
         let m = &self.msgs[mi];
         if m.producer_holds && !m.confirmed && m.awaiting == publish {
-            self.producer_retry(mi, "confirm-timeout");
+            self.producer_retry(mi, Cause::ConfirmTimeout);
         }
         self.check_finish(mi);
     }
@@ -1318,7 +1390,7 @@ impl<'m> Sim<'m> {
         self.msgs[mi].live -= 1;
         let m = &self.msgs[mi];
         if m.producer_holds && m.flags & F_ACKED == 0 {
-            self.producer_retry(mi, "client-timeout");
+            self.producer_retry(mi, Cause::ClientTimeout);
         }
         self.check_finish(mi);
     }
@@ -1333,13 +1405,13 @@ impl<'m> Sim<'m> {
     }
 
     /// The producer publishes `mi` again after its backoff, or gives up.
-    fn producer_retry(&mut self, mi: u32, why: &'static str) {
+    fn producer_retry(&mut self, mi: u32, why: Cause) {
         let now = self.q.now();
         let p = self.msgs[mi].producer as usize;
         let pm = &self.m.producers[p];
         let done = self.msgs[mi].publishes;
         let Some(policy) = pm.retry.as_ref() else {
-            if self.msgs[mi].lost_cause.is_empty() {
+            if self.msgs[mi].lost_cause == Cause::None {
                 self.msgs[mi].lost_cause = why;
             }
             self.release_producer(mi);
@@ -1385,8 +1457,9 @@ impl<'m> Sim<'m> {
                 );
             }
         } else {
-            if self.msgs[mi].lost_cause.is_empty() || self.msgs[mi].lost_cause == "network" {
-                self.msgs[mi].lost_cause = "publish-gave-up";
+            if self.msgs[mi].lost_cause == Cause::None || self.msgs[mi].lost_cause == Cause::Network
+            {
+                self.msgs[mi].lost_cause = Cause::PublishGaveUp;
             }
             self.release_producer(mi);
         }
@@ -1479,7 +1552,7 @@ impl<'m> Sim<'m> {
         let producer = self.msgs[mi].producer as usize;
         if from_producer && self.prods[producer].epoch != self.msgs[mi].pub_epoch {
             // The producer crashed while this publish was on the wire.
-            self.publish_lost(mi, "producer-crash");
+            self.publish_lost(mi, Cause::ProducerCrash);
             return;
         }
         if !self.broker_up {
@@ -1500,11 +1573,11 @@ impl<'m> Sim<'m> {
                         ok: false,
                     },
                 );
-                if self.msgs[mi].lost_cause.is_empty() {
-                    self.msgs[mi].lost_cause = "broker-down";
+                if self.msgs[mi].lost_cause == Cause::None {
+                    self.msgs[mi].lost_cause = Cause::BrokerDown;
                 }
             } else {
-                self.msgs[mi].lost_cause = "broker-down";
+                self.msgs[mi].lost_cause = Cause::BrokerDown;
                 self.msgs[mi].flags |= F_LOST;
             }
             self.check_finish(mi);
@@ -1546,7 +1619,7 @@ impl<'m> Sim<'m> {
                     } else if from_producer {
                         self.msgs[mi].flags |= F_REJECTED;
                     } else {
-                        self.msgs[mi].lost_cause = "overflow";
+                        self.msgs[mi].lost_cause = Cause::Overflow;
                         self.msgs[mi].flags |= F_LOST;
                     }
                     self.check_finish(mi);
@@ -1558,7 +1631,7 @@ impl<'m> Sim<'m> {
                             self.stats.queues[qi].blocked += 1;
                         }
                         self.end_visit(qi, old);
-                        self.copy_lost(old, "overflow", st::QUEUED);
+                        self.copy_lost(old, Cause::Overflow, st::QUEUED);
                     }
                 }
                 Overflow::DeadLetter => {
@@ -1570,16 +1643,16 @@ impl<'m> Sim<'m> {
                         self.send_confirm(mi, publish, true);
                     }
                     let c = self.new_copy(mi, qi, serial, persistent, now);
-                    self.dead_letter(c, "overflow", st::QUEUED);
+                    self.dead_letter(c, Cause::Overflow, st::QUEUED);
                     return;
                 }
             }
         }
         let c = self.new_copy(mi, qi, serial, persistent, now);
         if serial & 0x8000_0000 != 0 {
-            self.copies[c].dup_cause = "network";
+            self.copies[c].dup_cause = Cause::Network;
         } else if publish > 0 && from_producer {
-            self.copies[c].dup_cause = "producer-retry";
+            self.copies[c].dup_cause = Cause::ProducerRetry;
         }
         self.trace(
             c,
@@ -1660,7 +1733,7 @@ impl<'m> Sim<'m> {
             prev_delay_ns: 0,
             serial,
             hops: 2,
-            dup_cause: "",
+            dup_cause: Cause::None,
             fate_key,
             attempt_prefix,
         });
@@ -1860,12 +1933,12 @@ impl<'m> Sim<'m> {
             Hop::Lost => {
                 // The delivery vanished: the consumer never sees it. Its slot
                 // is free again; the broker waits for the ack timeout.
-                self.copies[c].dup_cause = "network";
+                self.copies[c].dup_cause = Cause::Network;
                 self.release_delivery(i, c);
                 if auto {
-                    self.copy_lost(c, "network", st::IN_FLIGHT);
+                    self.copy_lost(c, Cause::Network, st::IN_FLIGHT);
                 } else if self.m.queues[qi].ack_timeout_ns.is_none() {
-                    self.redeliver(c, "network");
+                    self.redeliver(c, Cause::Network);
                 }
                 self.dispatch(qi);
             }
@@ -2496,11 +2569,11 @@ impl<'m> Sim<'m> {
             let bit = 1u64 << qi;
             if self.msgs[mi].done_mask & bit != 0 {
                 let cause = self.copies[c].dup_cause;
-                self.trace(c, "processed again (duplicate)", cause, None);
+                self.trace(c, "processed again (duplicate)", cause.name(), None);
                 if in_window {
                     let cause = match self.copies[c].dup_cause {
-                        "" => "redelivery",
-                        x => x,
+                        Cause::None => "redelivery",
+                        x => x.name(),
                     };
                     self.stats.duplicate(cause);
                     self.stats.queues[qi].duplicates += 1;
@@ -2557,7 +2630,7 @@ impl<'m> Sim<'m> {
             return;
         }
         if self.insts[i as usize].partitioned {
-            self.copies[c].dup_cause = "partition";
+            self.copies[c].dup_cause = Cause::Partition;
             return;
         }
         let cp = &mut self.copies[c];
@@ -2566,14 +2639,14 @@ impl<'m> Sim<'m> {
         match self.hop(mi, serial, hop_no, Link::Ack) {
             Hop::Lost => {
                 // The broker will redeliver at the ack timeout.
-                self.copies[c].dup_cause = "network";
+                self.copies[c].dup_cause = Cause::Network;
                 if self.m.queues[self.copies[c].queue as usize]
                     .ack_timeout_ns
                     .is_none()
                     && self.copies[c].state == CState::InFlight
                     && self.copies[c].delivery == delivery
                 {
-                    self.redeliver(c, "network");
+                    self.redeliver(c, Cause::Network);
                 }
             }
             Hop::After(lat, _) => {
@@ -2617,7 +2690,7 @@ impl<'m> Sim<'m> {
                 self.dispatch(qi);
             }
             AckKind::Delay(d) => self.delay(c, d),
-            AckKind::Reject("lost") => self.copy_lost(c, "auto-ack-failure", st::IN_FLIGHT),
+            AckKind::Reject(Cause::Lost) => self.copy_lost(c, Cause::AutoAckFailure, st::IN_FLIGHT),
             AckKind::Reject(reason) => self.dead_letter(c, reason, st::IN_FLIGHT),
         }
     }
@@ -2638,7 +2711,7 @@ impl<'m> Sim<'m> {
         let qi = gm.queue;
         let auto = gm.ack_on_receive;
         if nonretryable {
-            self.send_ack(i, c, delivery, AckKind::Reject("non-retryable"));
+            self.send_ack(i, c, delivery, AckKind::Reject(Cause::NonRetryable));
             return false;
         }
         self.copies[c].attempts += 1;
@@ -2650,12 +2723,16 @@ impl<'m> Sim<'m> {
             mode = RetryMode::Requeue;
         }
         if mode == RetryMode::None {
-            let kind = AckKind::Reject("rejected");
+            let kind = AckKind::Reject(Cause::Rejected);
             self.send_ack(
                 i,
                 c,
                 delivery,
-                if auto { AckKind::Reject("lost") } else { kind },
+                if auto {
+                    AckKind::Reject(Cause::Lost)
+                } else {
+                    kind
+                },
             );
             return false;
         }
@@ -2677,9 +2754,9 @@ impl<'m> Sim<'m> {
         };
         if !allowed {
             let kind = if auto && !self.m.queues[qi].dead_letter {
-                AckKind::Reject("lost")
+                AckKind::Reject(Cause::Lost)
             } else {
-                AckKind::Reject("retries-exhausted")
+                AckKind::Reject(Cause::RetriesExhausted)
             };
             self.send_ack(i, c, delivery, kind);
             return false;
@@ -2689,7 +2766,7 @@ impl<'m> Sim<'m> {
                 if in_window {
                     self.stats.retries_refused += 1;
                 }
-                self.send_ack(i, c, delivery, AckKind::Reject("retry-budget"));
+                self.send_ack(i, c, delivery, AckKind::Reject(Cause::RetryBudget));
                 return false;
             }
         }
@@ -2739,10 +2816,10 @@ impl<'m> Sim<'m> {
             // for any other unacked delivery of a crashed consumer.
             let qi = self.copies[c].queue as usize;
             if self.copies[c].state == CState::InFlight && self.copies[c].delivery == delivery {
-                self.copies[c].dup_cause = "consumer-crash";
+                self.copies[c].dup_cause = Cause::ConsumerCrash;
                 if self.m.queues[qi].crash_requeue_immediate && self.broker_up {
                     self.cancelled();
-                    self.redeliver(c, "consumer-crash");
+                    self.redeliver(c, Cause::ConsumerCrash);
                 }
             }
             return;
@@ -2771,7 +2848,7 @@ impl<'m> Sim<'m> {
             }
             AckKind::Requeue => {
                 self.cancelled();
-                self.redeliver(c, "");
+                self.redeliver(c, Cause::None);
             }
             AckKind::Delay(d) => {
                 self.cancelled();
@@ -2786,10 +2863,10 @@ impl<'m> Sim<'m> {
 
     /// Puts copy `c` back for another delivery, or dead-letters it at the
     /// delivery limit.
-    fn redeliver(&mut self, c: u32, cause: &'static str) {
-        self.trace(c, "requeued for redelivery", cause, None);
+    fn redeliver(&mut self, c: u32, cause: Cause) {
+        self.trace(c, "requeued for redelivery", cause.name(), None);
         let qi = self.copies[c].queue as usize;
-        if !cause.is_empty() && self.copies[c].dup_cause.is_empty() {
+        if cause != Cause::None && self.copies[c].dup_cause == Cause::None {
             self.copies[c].dup_cause = cause;
         }
         if self.at_limit(c) {
@@ -2808,9 +2885,9 @@ impl<'m> Sim<'m> {
             .is_some_and(|m| self.copies[c].deliveries >= m)
         {
             let reason = if qm.at_limit_stays {
-                "max-deliveries-parked"
+                Cause::MaxDeliveriesParked
             } else {
-                "max-deliveries"
+                Cause::MaxDeliveries
             };
             self.dead_letter(c, reason, st::IN_FLIGHT);
             return true;
@@ -2846,7 +2923,7 @@ impl<'m> Sim<'m> {
             return;
         }
         self.trace(c, "ack timeout: visible again", "", None);
-        self.redeliver(c, "ack-timeout");
+        self.redeliver(c, Cause::AckTimeout);
     }
 
     /// SQS StartMessageMoveTask: moves the oldest dead-lettered message back
@@ -2865,7 +2942,7 @@ impl<'m> Sim<'m> {
             self.msgs[mi].parked -= 1;
             self.copies[c].deliveries = 0;
             self.copies[c].attempts = 0;
-            self.copies[c].dup_cause = "redrive";
+            self.copies[c].dup_cause = Cause::Redrive;
             self.enqueue_ready(c, false);
             self.dispatch(qi);
             break;
@@ -2900,13 +2977,13 @@ impl<'m> Sim<'m> {
         self.copy_gone(c, st::QUEUED, st::EXPIRED);
     }
 
-    fn dead_letter(&mut self, c: u32, reason: &'static str, from: usize) {
-        self.trace(c, "dead-lettered", reason, None);
+    fn dead_letter(&mut self, c: u32, reason: Cause, from: usize) {
+        self.trace(c, "dead-lettered", reason.name(), None);
         let qi = self.copies[c].queue as usize;
         let mi = self.copies[c].msg;
         if self.m.queues[qi].dead_letter || self.m.queues[qi].at_limit_stays {
             self.msgs[mi].flags |= F_DLQ;
-            if self.msgs[mi].dlq_reason.is_empty() {
+            if self.msgs[mi].dlq_reason == Cause::None {
                 self.msgs[mi].dlq_reason = reason;
             }
             self.queues[qi].dead_lettered_total += 1;
@@ -2933,15 +3010,15 @@ impl<'m> Sim<'m> {
                 self.copy_gone(c, from, st::DEAD_LETTERED);
             }
         } else {
-            self.copy_lost(c, "dropped-at-limit", from);
+            self.copy_lost(c, Cause::DroppedAtLimit, from);
         }
     }
 
-    fn copy_lost(&mut self, c: u32, cause: &'static str, from: usize) {
-        self.trace(c, "lost", cause, None);
+    fn copy_lost(&mut self, c: u32, cause: Cause, from: usize) {
+        self.trace(c, "lost", cause.name(), None);
         let mi = self.copies[c].msg;
         self.msgs[mi].flags |= F_LOST;
-        if self.msgs[mi].lost_cause.is_empty()
+        if self.msgs[mi].lost_cause == Cause::None
             || self.msgs[mi].flags & (F_ACKED | F_DLQ | F_EXPIRED) == 0
         {
             self.msgs[mi].lost_cause = cause;
@@ -3000,20 +3077,20 @@ impl<'m> Sim<'m> {
         } else if at_end && m.live > m.parked {
             s.in_flight += 1;
         } else if m.flags & F_DLQ != 0 {
-            s.dead_letter(if m.dlq_reason.is_empty() {
+            s.dead_letter(if m.dlq_reason == Cause::None {
                 "unknown"
             } else {
-                m.dlq_reason
+                m.dlq_reason.name()
             });
         } else if m.flags & F_EXPIRED != 0 {
             s.expired += 1;
         } else if m.flags & F_REJECTED != 0 {
             s.rejected += 1;
         } else {
-            s.lost(if m.lost_cause.is_empty() {
+            s.lost(if m.lost_cause == Cause::None {
                 "unknown"
             } else {
-                m.lost_cause
+                m.lost_cause.name()
             });
         }
         s.max_attempts = s.max_attempts.max(m.attempts as u64);
@@ -3230,13 +3307,13 @@ impl<'m> Sim<'m> {
             self.stats.end_visit(qi, visit_start, now, in_window);
             if auto {
                 if self.copies[c].state == CState::Consumer {
-                    self.copy_lost(c, "auto-ack-crash", st::IN_FLIGHT);
+                    self.copy_lost(c, Cause::AutoAckCrash, st::IN_FLIGHT);
                 }
             } else if self.copies[c].state == CState::InFlight && self.copies[c].delivery == d {
-                self.copies[c].dup_cause = "consumer-crash";
+                self.copies[c].dup_cause = Cause::ConsumerCrash;
                 if self.m.queues[qi].crash_requeue_immediate {
                     self.cancelled();
-                    self.redeliver(c, "consumer-crash");
+                    self.redeliver(c, Cause::ConsumerCrash);
                 }
             }
         }
@@ -3291,7 +3368,7 @@ impl<'m> Sim<'m> {
             .map(|(i, _)| i)
             .collect();
         for mi in pending {
-            self.msgs[mi].lost_cause = "producer-crash";
+            self.msgs[mi].lost_cause = Cause::ProducerCrash;
             self.msgs[mi].live += 1; // keep it while we release
             self.release_producer(mi);
             self.msgs[mi].live -= 1;
@@ -3344,13 +3421,13 @@ impl<'m> Sim<'m> {
                 qm.durable && self.copies[c].persistent && self.copies[c].accepted_ns <= last_fsync;
             if survives {
                 if from == st::IN_FLIGHT {
-                    self.copies[c].dup_cause = "broker-crash";
+                    self.copies[c].dup_cause = Cause::BrokerCrash;
                 }
                 self.new_gen(c);
                 self.copies[c].state = CState::Parked;
                 self.broker_parked.push(c);
             } else {
-                self.copy_lost(c, "broker-crash", from);
+                self.copy_lost(c, Cause::BrokerCrash, from);
             }
         }
     }
