@@ -230,6 +230,7 @@ impl LogGroupStats {
 
 impl Collector {
     pub fn new(window_start: Nanos, window_end: Nanos, queues: usize, groups: usize) -> Collector {
+        let latency = latency_histogram();
         Collector {
             window_start,
             window_end,
@@ -259,8 +260,8 @@ impl Collector {
             lost_by_cause: BTreeMap::new(),
             duplicates_by_cause: BTreeMap::new(),
             dead_lettered_by_reason: BTreeMap::new(),
-            latency: latency_histogram(),
-            latency_counts: vec![0; latency_histogram().distinct_values()],
+            latency_counts: vec![0; latency.distinct_values()],
+            latency,
             latency_sum_s: 0.0,
             latency_max_ns: 0,
             queues: vec![
