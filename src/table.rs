@@ -15,14 +15,6 @@ use std::ops::{Deref, DerefMut, Index, IndexMut};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table<T>(Vec<T>);
 
-impl<T> Table<T> {
-    /// The record with id `i`, or `None` for an id the table never had.
-    #[inline(always)]
-    pub fn get(&self, i: usize) -> Option<&T> {
-        self.0.get(i)
-    }
-}
-
 impl<T> From<Vec<T>> for Table<T> {
     fn from(v: Vec<T>) -> Self {
         Table(v)

@@ -1839,22 +1839,42 @@ impl<'m> Sim<'m> {
 
     /// Hands ready messages to consumers with free prefetch slots,
     /// round-robin.
+    #[inline(always)]
     fn dispatch(&mut self, qi: usize) {
-        if !self.broker_up {
-            return;
-        }
-        let now = self.q.now();
-        while self.queues[qi].ready_len > 0 && self.has_credit(qi) {
-            let Some(c) = self.pop_ready(qi) else { break };
-            if self.copies[c].expire_ns <= now {
-                self.end_visit(qi, c);
-                self.expire(c);
-                continue;
+        self.dispatch_from(qi, None);
+    }
+
+    /// [`Sim::dispatch`], starting with `held`: a credit its caller took
+    /// back from a slot it just freed while the credit list was empty. It
+    /// is used first, as if it stood alone at the front of the list, and
+    /// goes on the list if no copy takes it (or before an expired copy is
+    /// dealt with, where it would have been on the list).
+    #[inline(always)]
+    fn dispatch_from(&mut self, qi: usize, mut held: Option<(u32, u32)>) {
+        if self.broker_up {
+            let now = self.q.now();
+            while self.queues[qi].ready_len > 0 && (held.is_some() || self.has_credit(qi)) {
+                let Some(c) = self.pop_ready(qi) else { break };
+                if self.copies[c].expire_ns <= now {
+                    if let Some(credit) = held.take() {
+                        self.queues[qi].credits.push_back(credit);
+                    }
+                    self.end_visit(qi, c);
+                    self.expire(c);
+                    continue;
+                }
+                let i = match held.take() {
+                    Some((i, _)) => i,
+                    None => match self.queues[qi].credits.pop_front() {
+                        Some((i, _)) => i,
+                        None => break,
+                    },
+                };
+                self.deliver(c, i);
             }
-            let Some((i, _)) = self.queues[qi].credits.pop_front() else {
-                break;
-            };
-            self.deliver(c, i);
+        }
+        if let Some(credit) = held {
+            self.queues[qi].credits.push_back(credit);
         }
     }
 
@@ -1991,50 +2011,24 @@ impl<'m> Sim<'m> {
     }
 
     /// A worker of instance `i` finished with a delivery from queue `qi`,
-    /// and its slot's `credit` came back. What `release_delivery`, then
-    /// `try_start(i)`, then `dispatch(qi)` would do, with a shortcut for
-    /// the common case: nothing waits in the instance's buffer and no
-    /// other credit is queued, so the freed slot is the one the next ready
-    /// copy goes to. It is handed over directly instead of through the
-    /// credit list.
+    /// and its slot's `credit` came back: what `release_delivery`, then
+    /// `try_start(i)`, then `dispatch(qi)` do. In the common case nothing
+    /// waits in the instance's buffer (`try_start` has nothing to start)
+    /// and no other credit is queued, so `dispatch` would find this credit
+    /// alone at the front of the list, and valid (the instance is up,
+    /// connected, and its credit epoch unchanged since `free_slot`): it is
+    /// handed to `dispatch_from` directly instead of through the list.
     #[inline(always)]
     fn slot_freed(&mut self, i: u32, qi: usize, credit: Option<(u32, u32)>) {
-        let Some(credit) = credit else {
-            self.try_start(i);
-            self.dispatch(qi);
-            return;
-        };
-        if !self.queues[qi].credits.is_empty() || !self.insts[i as usize].buffer.is_empty() {
-            self.queues[qi].credits.push_back(credit);
-            self.try_start(i);
-            self.dispatch(qi);
-            return;
-        }
-        // `try_start(i)` has nothing to start; `dispatch` would find this
-        // credit alone at the front of the list, and valid (the instance
-        // is up, connected, and its credit epoch unchanged since
-        // `free_slot`).
-        if self.broker_up && self.queues[qi].ready_len > 0 {
-            if let Some(c) = self.pop_ready(qi) {
-                if self.copies[c].expire_ns > self.q.now() {
-                    self.deliver(c, credit.0);
-                    // As `dispatch` would go on, if delivering gave a
-                    // credit back (a delivery lost on the wire).
-                    if !self.queues[qi].credits.is_empty() {
-                        self.dispatch(qi);
-                    }
-                    return;
-                }
-                // Expired while it waited: as in `dispatch`, the credit
-                // stays for the next copy.
-                self.queues[qi].credits.push_back(credit);
-                self.end_visit(qi, c);
-                self.expire(c);
-                self.dispatch(qi);
+        if let Some(credit) = credit {
+            if self.queues[qi].credits.is_empty() && self.insts[i as usize].buffer.is_empty() {
+                self.dispatch_from(qi, Some(credit));
                 return;
             }
+            self.queues[qi].credits.push_back(credit);
         }
-        self.queues[qi].credits.push_back(credit);
+        self.try_start(i);
+        self.dispatch(qi);
     }
 
     #[inline(always)]
