@@ -908,6 +908,7 @@ impl<'m> Sim<'m> {
     /// Runs to the end. Returns true if a limit stopped it early.
     pub fn run(&mut self, limits: Limits) -> bool {
         self.start();
+        let max_events = limits.max_events.unwrap_or(u64::MAX);
         let mut n: u64 = 0;
         while let Some(t) = self.q.peek_time() {
             if t > self.end_ns {
@@ -916,10 +917,10 @@ impl<'m> Sim<'m> {
             if t >= self.end_arrivals_ns && self.msgs.len() == 0 {
                 break;
             }
-            n += 1;
-            if limits.max_events.is_some_and(|m| n > m) {
+            if n == max_events {
                 return true;
             }
+            n += 1;
             // The wall clock and Ctrl-C are looked at every 4096 events only.
             if n & 0xFFF == 0
                 && (limits
@@ -1050,6 +1051,7 @@ impl<'m> Sim<'m> {
 
     // ---------------------------------------------------------------- producers
 
+    #[inline(always)]
     fn next_arrival(&mut self, p: usize, now: Nanos) -> Option<Nanos> {
         let ps = &mut self.prods[p];
         let rng = &mut ps.rng;
@@ -2350,6 +2352,7 @@ impl<'m> Sim<'m> {
     }
 
     /// A worker of instance `i` starts processing delivery `delivery` of copy `c`.
+    #[inline(always)]
     fn begin_attempt(&mut self, i: u32, c: u32, delivery: u32) {
         let now = self.q.now();
         let g = self.insts[i as usize].group as usize;
@@ -3053,13 +3056,25 @@ impl<'m> Sim<'m> {
         self.finish_msg(mi);
     }
 
-    #[inline(never)]
+    /// Ends message `mi`. An acked message (the common case) is counted
+    /// here; any other outcome is classified out of line.
+    #[inline(always)]
     fn finish_msg(&mut self, mi: u32) {
         let m = &self.msgs[mi];
         if m.in_window {
-            Self::classify(&mut self.stats, m, false);
+            if m.flags & F_ACKED != 0 {
+                self.stats.acked += 1;
+                self.stats.max_attempts = self.stats.max_attempts.max(m.attempts as u64);
+            } else {
+                self.classify_unacked(mi);
+            }
         }
         self.msgs.remove(mi);
+    }
+
+    #[inline(never)]
+    fn classify_unacked(&mut self, mi: u32) {
+        Self::classify(&mut self.stats, &self.msgs[mi], false);
     }
 
     /// Counts a message's outcome. Each message lands in exactly one class:
