@@ -383,13 +383,13 @@ impl Dist {
     }
 }
 
-/// Mean and variance of N(m, s^2) truncated to [0, inf).
 /// An exponential draw of mean `mean_s` seconds, by inversion.
 #[inline(always)]
 fn exponential_secs(mean_s: f64, rng: &mut Stream) -> f64 {
     -mean_s * unit_open0(rng).ln()
 }
 
+/// Mean and variance of N(m, s^2) truncated to [0, inf).
 fn truncated_normal_moments(m: f64, s: f64) -> (f64, f64) {
     if s <= 0.0 {
         return (m.max(0.0), 0.0);

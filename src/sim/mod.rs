@@ -3056,34 +3056,32 @@ impl<'m> Sim<'m> {
         self.finish_msg(mi);
     }
 
-    /// Ends message `mi`. An acked message (the common case) is counted
-    /// here; any other outcome is classified out of line.
+    /// Ends message `mi`: counts its outcome and frees its record.
     #[inline(always)]
     fn finish_msg(&mut self, mi: u32) {
         let m = &self.msgs[mi];
         if m.in_window {
-            if m.flags & F_ACKED != 0 {
-                self.stats.acked += 1;
-                self.stats.max_attempts = self.stats.max_attempts.max(m.attempts as u64);
-            } else {
-                self.classify_unacked(mi);
-            }
+            Self::classify(&mut self.stats, m, false);
         }
         self.msgs.remove(mi);
     }
 
-    #[inline(never)]
-    fn classify_unacked(&mut self, mi: u32) {
-        Self::classify(&mut self.stats, &self.msgs[mi], false);
-    }
-
     /// Counts a message's outcome. Each message lands in exactly one class:
-    /// acked > in flight > dead-lettered > expired > lost > rejected.
+    /// acked > in flight > dead-lettered > expired > lost > rejected. The
+    /// common outcome, acked, is counted inline; the others out of line.
     #[inline(always)]
     fn classify(s: &mut Collector, m: &Msg, at_end: bool) {
         if m.flags & F_ACKED != 0 {
             s.acked += 1;
-        } else if at_end && m.live > m.parked {
+        } else {
+            Self::classify_unacked(s, m, at_end);
+        }
+        s.max_attempts = s.max_attempts.max(m.attempts as u64);
+    }
+
+    #[inline(never)]
+    fn classify_unacked(s: &mut Collector, m: &Msg, at_end: bool) {
+        if at_end && m.live > m.parked {
             s.in_flight += 1;
         } else if m.flags & F_DLQ != 0 {
             s.dead_letter(if m.dlq_reason == Cause::None {
@@ -3102,7 +3100,6 @@ impl<'m> Sim<'m> {
                 m.lost_cause.name()
             });
         }
-        s.max_attempts = s.max_attempts.max(m.attempts as u64);
     }
 }
 
