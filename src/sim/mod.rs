@@ -1853,6 +1853,14 @@ impl<'m> Sim<'m> {
     /// dealt with, where it would have been on the list).
     #[inline(always)]
     fn dispatch_from(&mut self, qi: usize, mut held: Option<(u32, u32)>) {
+        // What `has_credit` would check of it on the list.
+        debug_assert!(
+            held.is_none_or(|(i, e)| {
+                let inst = &self.insts[i as usize];
+                inst.up && !inst.partitioned && inst.credit_epoch == e
+            }),
+            "a held credit is for an instance that can take a delivery"
+        );
         if self.broker_up {
             let now = self.q.now();
             while self.queues[qi].ready_len > 0 && (held.is_some() || self.has_credit(qi)) {
