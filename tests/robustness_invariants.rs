@@ -14,7 +14,9 @@
 //! - 3 replications give the same JSON on 1 thread and on 2;
 //! - latency percentiles are ordered: p50 <= p90 <= p99 <= p999 <= max;
 //! - without faults, network, retries or failures, Little's law holds
-//!   (`littles_law_error` < 0.05) on queues that saw thousands of messages.
+//!   (`littles_law_error` < 0.05) on queues that saw thousands of messages;
+//! - a scenario without the optional parts gives the same replications on
+//!   the core build as on the full build (`src/sim/features.rs`).
 //!
 //! Known simulator bugs are reproduced by tests/corpus/bug_*.toml and the
 //!
@@ -23,6 +25,7 @@
 use mqsim::experiment::{self, Plan};
 use mqsim::model::{self, Model};
 use mqsim::scenario::{load_str, LoadOptions};
+use mqsim::sim::features::{Build, Uses};
 use mqsim::sim::Limits;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, RngSeed};
@@ -727,6 +730,35 @@ fn clean_scenario() -> impl Strategy<Value = Scenario> {
         })
 }
 
+/// [`scenario`] without the parts that the core build leaves out
+/// (`src/sim/features.rs`): no network, faults, publisher confirms or
+/// timeouts, producer retries, outbox, TTLs, dedup, poison, non-retryable
+/// failures or idempotency. Every other part stays, presets among them.
+fn core_scenario() -> impl Strategy<Value = Scenario> {
+    scenario(false).prop_map(|mut sc| {
+        sc.network = None;
+        sc.faults.clear();
+        for p in &mut sc.producers {
+            p.confirm = None;
+            p.confirm_timeout_ms = None;
+            p.retry = None;
+            p.ttl_s = None;
+            p.outbox = None;
+            p.timeout_s = None;
+        }
+        for q in &mut sc.queues {
+            q.ttl_s = None;
+            q.dedup_s = None;
+        }
+        for c in &mut sc.consumers {
+            c.poison = 0.0;
+            c.non_retryable = 0.0;
+            c.idempotency_s = None;
+        }
+        sc
+    })
+}
+
 impl Scenario {
     /// The scenario as a TOML file; indices are folded into range and
     /// `publish_to` only points forward, so the result is always valid.
@@ -1292,6 +1324,41 @@ fn check_threads(text: &str) -> Result<(), String> {
     check_summary(&s1, false)
 }
 
+/// The core and full builds give the same replications, byte for byte
+/// (the generated scenario must take the core build).
+fn check_builds(text: &str) -> Result<(), String> {
+    let m = load(text)?;
+    if !Build::Auto.takes_core(&Uses::of(&m, false)) {
+        return Err(format!(
+            "the generated scenario does not take the core build: {:?}",
+            Uses::of(&m, false)
+        ));
+    }
+    let limits = Limits {
+        max_events: Some(MAX_EVENTS),
+        stop: None,
+        deadline: None,
+    };
+    for r in 0..2 {
+        let m = m.clone();
+        let (core, full) = guarded(120, move || {
+            let (w, _) = experiment::choose_warmup(&m, m.seed, limits);
+            let run = |b| {
+                let rep = experiment::replicate(&m, m.seed, r, w, limits, b);
+                serde_json::to_string(&rep).expect("json")
+            };
+            (run(Build::Auto), run(Build::Full))
+        })?;
+        if core != full {
+            return Err(format!(
+                "replication {r}: the core and full builds differ:\n{}",
+                first_difference(&core, &full)
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn first_difference(a: &str, b: &str) -> String {
     let i = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
     let from = a.floor_char_boundary(i.saturating_sub(150));
@@ -1364,6 +1431,18 @@ proptest! {
     fn littles_law_holds_on_clean_runs(sc in clean_scenario()) {
         let text = sc.render();
         report(&text, littles_law(&text))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1000, 0x1a7a_0005))]
+
+    /// A model that uses none of the optional parts gives the same results
+    /// on the core build (those parts compiled out) as on the full build.
+    #[test]
+    fn core_and_full_builds_agree(sc in core_scenario()) {
+        let text = sc.render();
+        report(&text, check_builds(&text))?;
     }
 }
 

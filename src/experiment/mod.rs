@@ -11,6 +11,7 @@ pub mod sweep;
 
 use crate::model::{Model, WarmupSpec};
 use crate::rng::replication_seed;
+use crate::sim::features::Build;
 use crate::sim::{self, FaultRecord, Limits};
 use crate::stats::collect::{Sample, LIFECYCLE_STATES};
 use crate::stats::summary::{aggregate, run_metrics};
@@ -114,8 +115,21 @@ pub(crate) fn one(
     warmup_ns: Nanos,
     limits: Limits,
 ) -> Replication {
+    replicate(model, seed, r, warmup_ns, limits, Build::Auto)
+}
+
+/// Replication `r` of `model` on the given build of the simulator (the
+/// builds give the same results; `tests/builds.rs` checks that they do).
+pub fn replicate(
+    model: &Model,
+    seed: u64,
+    r: u32,
+    warmup_ns: Nanos,
+    limits: Limits,
+    build: Build,
+) -> Replication {
     let rep_seed = replication_seed(seed, r as u64);
-    let out = sim::run(model, rep_seed, warmup_ns, limits);
+    let out = sim::run_with(build, model, rep_seed, warmup_ns, limits, &[]);
     let metrics = run_metrics(model, &out, warmup_ns);
     let h = &out.stats.latency;
     let mut cdf = Vec::new();

@@ -130,7 +130,7 @@ pub(super) struct Member {
     timer: bool,
 }
 
-impl<'m> Sim<'m> {
+impl<'m, F: Features> Sim<'m, F> {
     pub(super) fn log_init(&mut self) {
         let m = self.m;
         self.topics = m

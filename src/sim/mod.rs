@@ -16,6 +16,7 @@
 //! reference count never goes negative, queue counts never go negative, and
 //! conservation holds at the end of every run.
 
+pub mod features;
 mod log;
 mod slab;
 
@@ -28,8 +29,10 @@ use crate::strategy::budget::RetryBudget;
 use crate::strategy::idempotency::WindowedIds;
 use crate::table::Table;
 use crate::time::Nanos;
+use features::{Build, Core, Features, Full, Uses};
 use slab::{Slab, Slot};
 use std::collections::VecDeque;
+use std::marker::PhantomData;
 
 const NONE: u32 = u32::MAX;
 
@@ -573,7 +576,9 @@ pub struct Limits {
     pub deadline: Option<std::time::Instant>,
 }
 
-pub struct Sim<'m> {
+/// The simulator of one model, built with the optional parts `F` (see
+/// [`features`]).
+pub struct Sim<'m, F: Features> {
     m: &'m Model,
     /// `rng::domain_key(seed, d)` for every domain `d` (by its number).
     domain_keys: [u64; 10],
@@ -609,6 +614,7 @@ pub struct Sim<'m> {
     log_order_max: Vec<Vec<u64>>,
     end_arrivals_ns: Nanos,
     end_ns: Nanos,
+    features: PhantomData<F>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -625,9 +631,41 @@ pub fn run_traced(
     limits: Limits,
     trace_ids: &[u64],
 ) -> RunOutput {
-    let mut sim = Sim::new(m, seed, warmup_ns);
+    run_with(Build::Auto, m, seed, warmup_ns, limits, trace_ids)
+}
+
+/// As [`run_traced`], on the given build: the [`Core`] build when `build`
+/// allows it and the model uses none of what it leaves out, else [`Full`].
+/// The results are the same on either (`tests/builds.rs`).
+pub fn run_with(
+    build: Build,
+    m: &Model,
+    seed: u64,
+    warmup_ns: Nanos,
+    limits: Limits,
+    trace_ids: &[u64],
+) -> RunOutput {
+    if build.takes_core(&Uses::of(m, !trace_ids.is_empty())) {
+        run_on::<Core>(m, seed, warmup_ns, limits, trace_ids)
+    } else {
+        run_on::<Full>(m, seed, warmup_ns, limits, trace_ids)
+    }
+}
+
+fn run_on<F: Features>(
+    m: &Model,
+    seed: u64,
+    warmup_ns: Nanos,
+    limits: Limits,
+    trace_ids: &[u64],
+) -> RunOutput {
+    let mut sim = Sim::<F>::new(m, seed, warmup_ns);
     sim.trace_ids = trace_ids.to_vec();
     sim.trace_ids.sort_unstable();
+    assert!(
+        F::supports(&Uses::of(m, !sim.trace_ids.is_empty())),
+        "the simulator was built without a part the model uses"
+    );
     let stopped = sim.run(limits);
     sim.finish(stopped)
 }
@@ -648,8 +686,8 @@ pub struct TraceEvent {
     pub detail: String,
 }
 
-impl<'m> Sim<'m> {
-    pub fn new(m: &'m Model, seed: u64, warmup_ns: Nanos) -> Sim<'m> {
+impl<'m, F: Features> Sim<'m, F> {
+    pub fn new(m: &'m Model, seed: u64, warmup_ns: Nanos) -> Self {
         let mut insts = Vec::new();
         let mut group_insts = Vec::new();
         for (g, gm) in m.groups.iter().enumerate() {
@@ -785,6 +823,7 @@ impl<'m> Sim<'m> {
                 .collect(),
             end_arrivals_ns: m.duration_ns,
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
+            features: PhantomData,
         };
         sim.log_init();
         sim
@@ -890,6 +929,12 @@ impl<'m> Sim<'m> {
                 None => (0..self.m.groups.len() as u32).collect(),
             },
         }
+    }
+
+    /// Whether this run records the lives of some messages.
+    #[inline(always)]
+    fn tracing(&self) -> bool {
+        F::TRACE && !self.trace_ids.is_empty()
     }
 
     /// The stream for `(seed, domain, a, b)` (as `rng::stream`).
@@ -1105,21 +1150,21 @@ impl<'m> Sim<'m> {
         if let Some(t) = self.next_arrival(p, now) {
             self.q.schedule(t, Ev::Arrival { producer: p as u32 });
         }
-        if !self.prods[p].up {
+        if F::FAULTS && !self.prods[p].up {
             // The producer is down: the business event that would have
             // published this message does not happen.
             return;
         }
         let in_window = self.stats.in_window(now);
         let key = rng::combine(self.prods[p].key, n);
-        let (okey, kseq) = match &self.m.producers[p].keys {
-            Some(ks) => {
+        let (okey, kseq) = match (F::KEYS, &self.m.producers[p].keys) {
+            (true, Some(ks)) => {
                 let k = ks.sample(&mut self.stream(Domain::Key, key, 0));
                 let seq = self.key_seq[k as usize];
                 self.key_seq[k as usize] += 1;
                 (k, seq)
             }
-            None => (NONE, 0),
+            _ => (NONE, 0),
         };
         let id = self.next_msg_id;
         self.next_msg_id += 1;
@@ -1150,23 +1195,27 @@ impl<'m> Sim<'m> {
         if in_window {
             self.stats.published += 1;
         }
-        if let Some(b) = &mut self.prods[p].budget {
-            b.on_request(now);
+        if F::STRATEGIES {
+            if let Some(b) = &mut self.prods[p].budget {
+                b.on_request(now);
+            }
         }
         let pm = &self.m.producers[p];
-        if pm.confirm_timeout_ns.is_some() || pm.timeout_ns.is_some() || pm.outbox {
-            self.msgs[mi].producer_holds = true;
-            self.msgs[mi].live += 1;
-        }
-        if let Some(t) = pm.timeout_ns {
-            self.msgs[mi].live += 1;
-            self.q.schedule_in(
-                t,
-                Ev::ClientTimeout {
-                    msg: mi,
-                    publish: 0,
-                },
-            );
+        if F::PUBLISHER {
+            if pm.confirm_timeout_ns.is_some() || pm.timeout_ns.is_some() || pm.outbox {
+                self.msgs[mi].producer_holds = true;
+                self.msgs[mi].live += 1;
+            }
+            if let Some(t) = pm.timeout_ns {
+                self.msgs[mi].live += 1;
+                self.q.schedule_in(
+                    t,
+                    Ev::ClientTimeout {
+                        msg: mi,
+                        publish: 0,
+                    },
+                );
+            }
         }
         self.producer_publish(mi);
         self.check_finish(mi);
@@ -1186,7 +1235,7 @@ enum Hop {
     After(Nanos, Option<Nanos>),
 }
 
-impl<'m> Sim<'m> {
+impl<'m, F: Features> Sim<'m, F> {
     // ------------------------------------------------------------------ network
 
     /// Draws one hop for message `mi` from the message's own stream, in a
@@ -1195,7 +1244,7 @@ impl<'m> Sim<'m> {
     /// `[network]` the wire is instant and perfect, at no cost.
     #[inline(always)]
     fn hop(&mut self, mi: u32, serial: u32, hop: u32, link: Link) -> Hop {
-        if self.m.network.is_none() {
+        if !F::NETWORK || self.m.network.is_none() {
             return Hop::After(0, None);
         }
         self.hop_drawn(mi, serial, hop, link)
@@ -1239,10 +1288,10 @@ impl<'m> Sim<'m> {
     #[inline(always)]
     fn producer_publish(&mut self, mi: u32) {
         let p = self.msgs[mi].producer as usize;
-        if !self.prods[p].up {
+        if F::FAULTS && !self.prods[p].up {
             return; // an outbox relays it after the restart
         }
-        if self.m.producers[p].topic.is_some() {
+        if F::TOPICS && self.m.producers[p].topic.is_some() {
             self.log_publish(mi);
             return;
         }
@@ -1253,12 +1302,14 @@ impl<'m> Sim<'m> {
         self.msgs[mi].publishes += 1;
         self.msgs[mi].awaiting = publish;
         self.msgs[mi].pub_epoch = self.prods[p].epoch;
-        if let Some(t) = confirm_timeout {
-            self.msgs[mi].live += 1;
-            self.q
-                .schedule_in(t, Ev::ConfirmTimeout { msg: mi, publish });
+        if F::PUBLISHER {
+            if let Some(t) = confirm_timeout {
+                self.msgs[mi].live += 1;
+                self.q
+                    .schedule_in(t, Ev::ConfirmTimeout { msg: mi, publish });
+            }
         }
-        if self.prods[p].partitioned {
+        if F::FAULTS && self.prods[p].partitioned {
             self.publish_lost(mi, Cause::Partition);
             return;
         }
@@ -1552,12 +1603,12 @@ impl<'m> Sim<'m> {
     ) {
         let now = self.q.now();
         let producer = self.msgs[mi].producer as usize;
-        if from_producer && self.prods[producer].epoch != self.msgs[mi].pub_epoch {
+        if F::FAULTS && from_producer && self.prods[producer].epoch != self.msgs[mi].pub_epoch {
             // The producer crashed while this publish was on the wire.
             self.publish_lost(mi, Cause::ProducerCrash);
             return;
         }
-        if !self.broker_up {
+        if F::FAULTS && !self.broker_up {
             // Connection refused: a producer with confirms sees the error.
             if from_producer
                 && self.msgs[mi].producer_holds
@@ -1590,19 +1641,21 @@ impl<'m> Sim<'m> {
         }
         let qm = &self.m.queues[qi];
         // Broker-side publish deduplication (SQS FIFO, NATS Nats-Msg-Id).
-        let id = self.msgs[mi].id;
-        if let Some(dedup) = &mut self.queues[qi].dedup {
-            if dedup.contains(now, id) {
-                if self.msgs[mi].in_window {
-                    self.stats.duplicates_prevented += 1;
+        if F::PUBLISHER {
+            let id = self.msgs[mi].id;
+            if let Some(dedup) = &mut self.queues[qi].dedup {
+                if dedup.contains(now, id) {
+                    if self.msgs[mi].in_window {
+                        self.stats.duplicates_prevented += 1;
+                    }
+                    if from_producer {
+                        self.send_confirm(mi, publish, true);
+                    }
+                    self.check_finish(mi);
+                    return;
                 }
-                if from_producer {
-                    self.send_confirm(mi, publish, true);
-                }
-                self.check_finish(mi);
-                return;
+                dedup.insert(now, id);
             }
-            dedup.insert(now, id);
         }
         let full = qm
             .capacity
@@ -1651,9 +1704,10 @@ impl<'m> Sim<'m> {
             }
         }
         let c = self.new_copy(mi, qi, serial, persistent, now);
-        if serial & 0x8000_0000 != 0 {
+        // A wire duplicate (the serial's top bit), or a producer's retry.
+        if F::NETWORK && serial & 0x8000_0000 != 0 {
             self.copies[c].dup_cause = Cause::Network;
-        } else if publish > 0 && from_producer {
+        } else if F::PUBLISHER && publish > 0 && from_producer {
             self.copies[c].dup_cause = Cause::ProducerRetry;
         }
         self.trace(
@@ -1667,7 +1721,7 @@ impl<'m> Sim<'m> {
             None,
         );
         self.enqueue_ready(c, false);
-        if from_producer {
+        if F::PUBLISHER && from_producer {
             let pm = &self.m.producers[self.msgs[mi].producer as usize];
             let fsync = qm.fsync_ns;
             match pm.confirm {
@@ -1709,11 +1763,13 @@ impl<'m> Sim<'m> {
         let m = &self.msgs[mi];
         let p = &self.m.producers[m.producer as usize];
         let mut expire = Nanos::MAX;
-        if let Some(t) = p.ttl_ns {
-            expire = expire.min(m.publish_ns.saturating_add(t));
-        }
-        if let Some(t) = self.m.queues[qi].ttl_ns {
-            expire = expire.min(now.saturating_add(t));
+        if F::EXPIRY {
+            if let Some(t) = p.ttl_ns {
+                expire = expire.min(m.publish_ns.saturating_add(t));
+            }
+            if let Some(t) = self.m.queues[qi].ttl_ns {
+                expire = expire.min(now.saturating_add(t));
+            }
         }
         let fate_key = rng::combine(m.key, qi as u64);
         let attempt_prefix = rng::prefix(self.domain_keys[Domain::AttemptFate as usize], fate_key);
@@ -1758,7 +1814,7 @@ impl<'m> Sim<'m> {
         let in_window = self.msgs[cp.msg].in_window;
         let okey = self.msgs[cp.msg].okey;
         let qs = &mut self.queues[qi];
-        let lane = if okey != NONE && !qs.lanes.is_empty() {
+        let lane = if F::KEYS && okey != NONE && !qs.lanes.is_empty() {
             let lane = &mut qs.lanes[okey as usize];
             if lane.active == NONE || lane.active == c {
                 lane.active = c;
@@ -1790,7 +1846,7 @@ impl<'m> Sim<'m> {
         if in_window {
             qc.visits += 1;
         }
-        if expire != Nanos::MAX && self.m.queues[qi].ttl_anywhere {
+        if F::EXPIRY && expire != Nanos::MAX && self.m.queues[qi].ttl_anywhere {
             self.q
                 .schedule(expire.max(now), Ev::TtlExpire { copy: c, gen: g });
         }
@@ -1815,8 +1871,10 @@ impl<'m> Sim<'m> {
     #[inline(always)]
     fn has_credit(&mut self, qi: usize) -> bool {
         while let Some(&(i, e)) = self.queues[qi].credits.front() {
+            // Only faults take an instance down or cut it off, and only
+            // they refill credits after the start (a new credit epoch).
             let inst = &self.insts[i as usize];
-            if inst.up && !inst.partitioned && inst.credit_epoch == e {
+            if !F::FAULTS || (inst.up && !inst.partitioned && inst.credit_epoch == e) {
                 return true;
             }
             self.queues[qi].credits.pop_front();
@@ -1861,11 +1919,11 @@ impl<'m> Sim<'m> {
             }),
             "a held credit is for an instance that can take a delivery"
         );
-        if self.broker_up {
+        if !F::FAULTS || self.broker_up {
             let now = self.q.now();
             while self.queues[qi].ready_len > 0 && (held.is_some() || self.has_credit(qi)) {
                 let Some(c) = self.pop_ready(qi) else { break };
-                if self.copies[c].expire_ns <= now {
+                if F::EXPIRY && self.copies[c].expire_ns <= now {
                     if let Some(credit) = held.take() {
                         self.queues[qi].credits.push_back(credit);
                     }
@@ -1919,7 +1977,7 @@ impl<'m> Sim<'m> {
         let m = &mut self.msgs[mi];
         m.live += 1;
         let in_window = m.in_window;
-        if !self.trace_ids.is_empty() {
+        if self.tracing() {
             let detail = format!(
                 "to {}#{} (delivery {})",
                 self.m.groups[g].name,
@@ -2015,7 +2073,8 @@ impl<'m> Sim<'m> {
         self.stats.queues[qi].held -= 1;
         let inst = &mut self.insts[i as usize];
         inst.held -= 1;
-        let credit = (inst.up && !inst.partitioned).then_some((i, inst.credit_epoch));
+        let credit =
+            (!F::FAULTS || (inst.up && !inst.partitioned)).then_some((i, inst.credit_epoch));
         self.unhold(c);
         credit
     }
@@ -2097,10 +2156,11 @@ impl<'m> Sim<'m> {
     #[inline(always)]
     fn receive(&mut self, i: u32, entry: (u32, u32, Nanos)) {
         let g = self.insts[i as usize].group as usize;
-        let reseq = self.groups[g].resequence.is_some();
+        let reseq = F::KEYS && self.groups[g].resequence.is_some();
         let inst = &mut self.insts[i as usize];
         let conc = self.m.groups[g].concurrency as usize;
-        if inst.up && inst.buffer.is_empty() && inst.working.len() < conc && !reseq {
+        let up = !F::FAULTS || inst.up;
+        if up && inst.buffer.is_empty() && inst.working.len() < conc && !reseq {
             // A free worker takes it at once (what try_start would do;
             // a resequencer may hold it back, so it goes through try_start).
             inst.working.push(entry);
@@ -2116,13 +2176,13 @@ impl<'m> Sim<'m> {
         loop {
             let inst = &mut self.insts[i as usize];
             let conc = self.m.groups[inst.group as usize].concurrency as usize;
-            if !inst.up || inst.working.len() >= conc {
+            if (F::FAULTS && !inst.up) || inst.working.len() >= conc {
                 return;
             }
             let Some(entry) = inst.buffer.pop_front() else {
                 return;
             };
-            if self.reseq_hold(i, entry) {
+            if F::KEYS && self.reseq_hold(i, entry) {
                 continue;
             }
             self.insts[i as usize].working.push(entry);
@@ -2147,7 +2207,7 @@ impl<'m> Sim<'m> {
     #[inline(always)]
     fn lane_leave(&mut self, c: u32) {
         let qi = self.copies[c].queue as usize;
-        if !self.queues[qi].lanes.is_empty() {
+        if F::KEYS && !self.queues[qi].lanes.is_empty() {
             self.lane_leave_keyed(qi, c);
         }
     }
@@ -2212,7 +2272,7 @@ impl<'m> Sim<'m> {
     /// of its key processed before it?
     fn record_order(&mut self, qi: usize, mi: u32) {
         let m = &self.msgs[mi];
-        if m.okey == NONE {
+        if !F::KEYS || m.okey == NONE {
             return;
         }
         let late = key_order(&mut self.queues[qi].order_max[m.okey as usize], m.kseq);
@@ -2326,6 +2386,9 @@ impl<'m> Sim<'m> {
 
     /// The group processed message `mi`: its key moves on.
     fn reseq_done(&mut self, g: usize, mi: u32) {
+        if !F::KEYS {
+            return;
+        }
         let (k, seq) = (self.msgs[mi].okey, self.msgs[mi].kseq);
         let Some(rs) = &mut self.groups[g].resequence else {
             return;
@@ -2370,37 +2433,44 @@ impl<'m> Sim<'m> {
         let epoch = self.insts[i as usize].epoch;
         // Idempotent consumer: a message processed within the window is
         // recognised and acked without processing.
-        let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
-        if let Some(store) = &mut self.groups[g].idempotency {
-            if store.contains(now, id) {
-                if self.msgs[mi].in_window {
-                    self.stats.duplicates_prevented += 1;
+        if F::STRATEGIES {
+            let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
+            if let Some(store) = &mut self.groups[g].idempotency {
+                if store.contains(now, id) {
+                    if self.msgs[mi].in_window {
+                        self.stats.duplicates_prevented += 1;
+                    }
+                    self.settle_without_work(i, epoch, c, delivery, false);
+                    return;
                 }
-                self.settle_without_work(i, epoch, c, delivery, false);
-                return;
             }
         }
         if self.copies[c].attempts == 0 {
             self.copies[c].first_attempt_ns = now;
-            if let Some(b) = &mut self.groups[g].budget {
-                b.on_request(now);
+            if F::STRATEGIES {
+                if let Some(b) = &mut self.groups[g].budget {
+                    b.on_request(now);
+                }
             }
         }
         // Circuit breaker around the downstream call.
-        if let Some(br) = &mut self.insts[i as usize].breaker {
-            if !br.try_acquire(now) {
-                if self.msgs[mi].in_window {
-                    self.stats.breaker_rejected += 1;
+        if F::STRATEGIES {
+            if let Some(br) = &mut self.insts[i as usize].breaker {
+                if !br.try_acquire(now) {
+                    if self.msgs[mi].in_window {
+                        self.stats.breaker_rejected += 1;
+                    }
+                    self.settle_without_work(i, epoch, c, delivery, true);
+                    return;
                 }
-                self.settle_without_work(i, epoch, c, delivery, true);
-                return;
             }
         }
         let k = self.msgs[mi].attempts;
         self.msgs[mi].attempts += 1;
         let (key, ap) = (self.copies[c].fate_key, self.copies[c].attempt_prefix);
-        let poison =
-            gm.poison > 0.0 && unit(&mut self.stream(Domain::MessageFate, key, 0)) < gm.poison;
+        let poison = F::POISON
+            && gm.poison > 0.0
+            && unit(&mut self.stream(Domain::MessageFate, key, 0)) < gm.poison;
         let gs = &self.groups[g];
         // The attempt's stream: u_fail, u_out, u_nonret, then the service
         // time. A draw that cannot matter (its `u < 0` would be false) is
@@ -2408,18 +2478,18 @@ impl<'m> Sim<'m> {
         // nothing is computed from its output): the service time is always
         // the 4th draw. When none of the three can matter (no failure, no
         // outage, not poison), the stream starts after them.
-        let (failed, nonretryable, mut r) = if poison || gm.failure > 0.0 || gs.outage_failure > 0.0
-        {
+        let outage = F::FAULTS && gs.outage_failure > 0.0;
+        let (failed, nonretryable, mut r) = if poison || gm.failure > 0.0 || outage {
             let mut r = rng::stream_at(ap, k as u64);
             let u_fail = unit(&mut r);
-            let out = if gs.outage_failure > 0.0 {
+            let out = if outage {
                 unit(&mut r) < gs.outage_failure
             } else {
                 rng::skip(&mut r);
                 false
             };
             let failed = poison || u_fail < gm.failure || out;
-            let nonretryable = if failed && gm.non_retryable > 0.0 {
+            let nonretryable = if F::POISON && failed && gm.non_retryable > 0.0 {
                 unit(&mut r) < gm.non_retryable
             } else {
                 rng::skip(&mut r);
@@ -2430,11 +2500,13 @@ impl<'m> Sim<'m> {
             (false, false, rng::stream_at_after::<3>(ap, k as u64))
         };
         let base = gm.service.sample_secs(&mut r);
-        let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
+        // Only a fault slows a group down (`slowdown` is 1 otherwise).
+        let scaled = if F::FAULTS { base * gs.slowdown } else { base };
+        let work_ns = crate::time::secs_to_ns(scaled);
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy += 1;
         self.insts[i as usize].busy += 1;
-        if !self.trace_ids.is_empty() {
+        if self.tracing() {
             // Only when tracing: the detail string costs an allocation.
             let what = if failed {
                 "attempt (fails)"
@@ -2491,7 +2563,7 @@ impl<'m> Sim<'m> {
     ) {
         let now = self.q.now();
         let inst = &mut self.insts[i as usize];
-        if inst.epoch != epoch {
+        if F::FAULTS && inst.epoch != epoch {
             return;
         }
         let g = inst.group as usize;
@@ -2522,14 +2594,16 @@ impl<'m> Sim<'m> {
                     self.stats.failed_work_ns += work_ns as u128;
                 }
             }
-            if let Some(br) = &mut self.insts[i as usize].breaker {
-                br.on_result(now, !failed);
-            }
-            if let Some(b) = &mut self.groups[g].budget {
-                if failed {
-                    b.on_failure(now);
-                } else {
-                    b.on_success(now);
+            if F::STRATEGIES {
+                if let Some(br) = &mut self.insts[i as usize].breaker {
+                    br.on_result(now, !failed);
+                }
+                if let Some(b) = &mut self.groups[g].budget {
+                    if failed {
+                        b.on_failure(now);
+                    } else {
+                        b.on_success(now);
+                    }
                 }
             }
         }
@@ -2591,9 +2665,11 @@ impl<'m> Sim<'m> {
                 self.record_order(qi, mi);
             }
             self.reseq_done(g, mi);
-            if let Some(store) = &mut self.groups[g].idempotency {
-                let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
-                store.insert(now, id);
+            if F::STRATEGIES {
+                if let Some(store) = &mut self.groups[g].idempotency {
+                    let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
+                    store.insert(now, id);
+                }
             }
             match gm.publish_to {
                 Some(next) => {
@@ -2612,10 +2688,12 @@ impl<'m> Sim<'m> {
                             self.stats.record_latency(now - self.msgs[mi].publish_ns);
                         }
                         let p = self.msgs[mi].producer as usize;
-                        if let Some(b) = &mut self.prods[p].budget {
-                            b.on_success(now);
+                        if F::STRATEGIES {
+                            if let Some(b) = &mut self.prods[p].budget {
+                                b.on_success(now);
+                            }
                         }
-                        if self.m.producers[p].timeout_ns.is_some() {
+                        if F::PUBLISHER && self.m.producers[p].timeout_ns.is_some() {
                             self.release_producer(mi);
                         }
                     }
@@ -2634,7 +2712,7 @@ impl<'m> Sim<'m> {
             self.settle_consumer_copy(c, kind);
             return;
         }
-        if self.insts[i as usize].partitioned {
+        if F::FAULTS && self.insts[i as usize].partitioned {
             self.copies[c].dup_cause = Cause::Partition;
             return;
         }
@@ -2766,13 +2844,15 @@ impl<'m> Sim<'m> {
             self.send_ack(i, c, delivery, kind);
             return false;
         }
-        if let Some(b) = &mut self.groups[g].budget {
-            if !b.try_retry(now) {
-                if in_window {
-                    self.stats.retries_refused += 1;
+        if F::STRATEGIES {
+            if let Some(b) = &mut self.groups[g].budget {
+                if !b.try_retry(now) {
+                    if in_window {
+                        self.stats.retries_refused += 1;
+                    }
+                    self.send_ack(i, c, delivery, AckKind::Reject(Cause::RetryBudget));
+                    return false;
                 }
-                self.send_ack(i, c, delivery, AckKind::Reject(Cause::RetryBudget));
-                return false;
             }
         }
         if in_window {
@@ -2815,7 +2895,7 @@ impl<'m> Sim<'m> {
     /// from instance `inst` (its `epoch` when it sent it).
     #[inline(always)]
     fn ack_arrives(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
-        if self.insts[inst as usize].epoch != epoch {
+        if F::FAULTS && self.insts[inst as usize].epoch != epoch {
             // The consumer crashed while its ack was on the wire: the ack
             // died with the connection. The broker requeues the delivery as
             // for any other unacked delivery of a crashed consumer.
@@ -2830,14 +2910,15 @@ impl<'m> Sim<'m> {
             return;
         }
         let cp = &self.copies[c];
-        let valid = self.broker_up && cp.state == CState::InFlight && cp.delivery == delivery;
+        let broker_up = !F::FAULTS || self.broker_up;
+        let valid = broker_up && cp.state == CState::InFlight && cp.delivery == delivery;
         if !valid {
             if self.msgs[self.copies[c].msg].in_window {
                 self.stats.stale_acks += 1;
             }
             return;
         }
-        if !self.trace_ids.is_empty() {
+        if self.tracing() {
             let what = match kind {
                 AckKind::Ack => "acked",
                 AckKind::Requeue => "nacked (requeue)",
@@ -3040,7 +3121,7 @@ impl<'m> Sim<'m> {
         if self.msgs[mi].in_window {
             self.stats.transition(from, to);
         }
-        if !self.queues[qi].lanes.is_empty() {
+        if F::KEYS && !self.queues[qi].lanes.is_empty() {
             self.lane_leave_keyed(qi, c);
         }
         let cp = &mut self.copies[c];
@@ -3111,11 +3192,11 @@ impl<'m> Sim<'m> {
     }
 }
 
-impl<'m> Sim<'m> {
+impl<'m, F: Features> Sim<'m, F> {
     /// Records a step of a traced message (nothing when no message is traced).
     #[inline(always)]
     fn trace(&mut self, c: u32, event: &'static str, detail: &str, duration_ns: Option<Nanos>) {
-        if !self.trace_ids.is_empty() {
+        if self.tracing() {
             self.trace_record(c, event, detail, duration_ns);
         }
     }
@@ -3156,7 +3237,7 @@ impl<'m> Sim<'m> {
         detail: impl FnOnce() -> String,
         duration_ns: Option<Nanos>,
     ) {
-        if self.trace_ids.is_empty() {
+        if !self.tracing() {
             return;
         }
         let Some(m) = self.msgs.get(mi) else { return };
