@@ -6,6 +6,7 @@ use crate::model::{self, Model};
 use crate::report::{self, Report, VariantResult};
 use crate::scenario::load::{parse_overrides, Override, RawScenario};
 use crate::scenario::Scenario;
+use crate::sim::features::{Build, Uses};
 use crate::sim::Limits;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -55,6 +56,25 @@ pub enum Format {
     Json,
 }
 
+/// `--build`: which build of the simulator runs the scenario.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BuildArg {
+    /// The leanest build that has every part the scenario uses.
+    #[default]
+    Auto,
+    /// Every optional part compiled in: the same results, slower.
+    Full,
+}
+
+impl BuildArg {
+    pub fn build(self) -> Build {
+        match self {
+            BuildArg::Auto => Build::Auto,
+            BuildArg::Full => Build::Full,
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct Common {
     /// Override a scenario key: --set consumer.failure=0.1, --set queue.orders.max_deliveries=3
@@ -102,6 +122,11 @@ pub struct Common {
     /// Run only shard i of n of the jobs (i from 1), writing a partial result for `mqsim merge`.
     #[arg(long)]
     pub shard: Option<String>,
+    /// Simulator build: auto (the leanest that has every part the scenario
+    /// uses) or full (every optional part compiled in). The results are
+    /// the same; for checking that, and for benchmarks.
+    #[arg(long, value_enum, default_value_t = BuildArg::Auto)]
+    pub build: BuildArg,
 }
 
 #[derive(Args, Debug)]
@@ -293,6 +318,7 @@ pub fn plan(s: &Scenario, c: &Common) -> Result<Plan, Failure> {
             deadline,
         },
         seed: c.seed.or(s.simulation.seed).unwrap_or(1),
+        build: c.build.build(),
     })
 }
 
@@ -386,9 +412,18 @@ fn explain(file: &Path, sets: &[String]) -> Result<i32, Failure> {
     let text = toml::to_string_pretty(&resolved)
         .map_err(|e| Failure::input(format!("cannot show the scenario: {e}")))?;
     println!(
-        "# {} with every default and preset filled in (mqsim explain)\n",
+        "# {} with every default and preset filled in (mqsim explain)",
         file.display()
     );
+    let uses = Uses::of(&compile(&s)?, false);
+    if Build::Auto.takes_core(&uses) {
+        println!("# simulator build: core (none of the optional parts is used)\n");
+    } else {
+        println!(
+            "# simulator build: full (uses {})\n",
+            uses.names().join("; ")
+        );
+    }
     print!("{text}");
     Ok(0)
 }

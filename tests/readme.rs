@@ -33,3 +33,28 @@ fn ci_runs_the_readme_test_command() {
     assert!(first_block.contains("cargo test --release"));
     assert!(ci.contains("\ncargo test --release\n"));
 }
+
+#[test]
+fn every_command_line_flag_is_in_the_readme() {
+    use clap::CommandFactory;
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let cli = mqsim::cli::Cli::command();
+    let mut missing = Vec::new();
+    for sub in cli.get_subcommands() {
+        for arg in sub.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                let flag = format!("--{long}");
+                let shown = ["`", " ", "["]
+                    .iter()
+                    .any(|before| readme.contains(&format!("{before}{flag}")));
+                if !shown {
+                    missing.push(format!("mqsim {} {flag}", sub.get_name()));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "flags the command line accepts but the README does not document: {missing:?}"
+    );
+}

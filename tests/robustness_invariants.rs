@@ -1071,6 +1071,7 @@ fn summary(
                 deadline: None,
             },
             seed: m.seed,
+            build: Default::default(),
         };
         let o = experiment::run(&m, &plan);
         let s = o.summary(&m);
@@ -1528,6 +1529,7 @@ fn guard_refuses(name: &str) {
         max_replications: 1,
         limits: Limits::default(),
         seed: m.seed,
+        build: Default::default(),
     };
     assert!(
         experiment::guard::check(&m, &plan, false).is_err(),

@@ -168,6 +168,7 @@ fn check_accepted(text: &str, s: Scenario) -> Result<(), String> {
                 deadline: None,
             },
             seed: m.seed,
+            build: Default::default(),
         };
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let o = experiment::run(&m, &plan);

@@ -33,6 +33,9 @@ pub struct Plan {
     /// Replication seeds are independent streams of this seed. Variants of
     /// a comparison share it: common random numbers.
     pub seed: u64,
+    /// Which build of the simulator runs the replications (the results
+    /// are the same on every build).
+    pub build: Build,
 }
 
 /// One replication's results: everything the reports need, so that shards
@@ -106,16 +109,6 @@ pub fn choose_warmup(model: &Model, seed: u64, limits: Limits) -> (Nanos, bool) 
             (w.min(model.duration_ns / 2), true)
         }
     }
-}
-
-pub(crate) fn one(
-    model: &Model,
-    seed: u64,
-    r: u32,
-    warmup_ns: Nanos,
-    limits: Limits,
-) -> Replication {
-    replicate(model, seed, r, warmup_ns, limits, Build::Auto)
 }
 
 /// Replication `r` of `model` on the given build of the simulator (the
@@ -209,7 +202,7 @@ pub fn run_range(
         (from..to)
             .into_par_iter()
             .map(|r| {
-                let rep = one(model, seed, r, warmup_ns, plan.limits);
+                let rep = replicate(model, seed, r, warmup_ns, plan.limits, plan.build);
                 bar.inc(1);
                 rep
             })

@@ -29,6 +29,7 @@ pub fn merge_command(a: &MergeArgs) -> Result<i32, Failure> {
         max_wall: None,
         force: true,
         shard: None,
+        build: Default::default(),
     };
     super::compare::finish(&spec, &cells, results, &common, &name)
 }

@@ -5,7 +5,7 @@
 //! per-replication results alone, so merged shards give byte for byte what
 //! one machine gives.
 
-use super::{choose_warmup, one, pool, Outcome, Plan, Replication};
+use super::{choose_warmup, pool, replicate, Outcome, Plan, Replication};
 use crate::cli::Failure;
 use crate::model::Model;
 use crate::report::VariantResult;
@@ -152,7 +152,14 @@ pub fn run_jobs(
                     job: j,
                     warmup_ns: w,
                     warmup_auto: auto,
-                    replication: one(&cells[cell].model, spec.seed, r as u32, w, plan.limits),
+                    replication: replicate(
+                        &cells[cell].model,
+                        spec.seed,
+                        r as u32,
+                        w,
+                        plan.limits,
+                        plan.build,
+                    ),
                 }
             })
             .collect()

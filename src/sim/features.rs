@@ -148,6 +148,29 @@ impl Uses {
     }
 }
 
+impl Uses {
+    /// The optional parts used, by the names the README gives them.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.network, "network"),
+            (self.faults, "faults"),
+            (self.trace, "trace"),
+            (self.topics, "topics"),
+            (self.keys, "message keys"),
+            (self.strategies, "retry budgets, breakers, idempotency"),
+            (
+                self.publisher,
+                "publisher confirms, timeouts, outbox, dedup",
+            ),
+            (self.expiry, "TTLs"),
+            (self.poison, "poison, non-retryable failures"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+}
+
 /// Which build runs a model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Build {
