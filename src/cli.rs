@@ -456,7 +456,7 @@ fn trace(file: &Path, c: &Common, path: &Path, ids: &[u64], first: u64) -> Resul
     } else {
         ids.to_vec()
     };
-    let (warmup_ns, _) = experiment::choose_warmup(&m, plan.seed, plan.limits);
+    let (warmup_ns, _) = experiment::choose_warmup(&m, plan.seed, plan.limits, plan.build);
     let out = crate::sim::run_traced(
         &m,
         crate::rng::replication_seed(plan.seed, 0),

@@ -34,9 +34,10 @@ fn scenario_files() -> Vec<String> {
     files
 }
 
-/// Replication `r` on `build`, as JSON.
+/// Replication `r` on `build` (its warm-up, when automatic, chosen on the
+/// same build), as JSON.
 fn replication(m: &Model, r: u32, build: Build) -> String {
-    let (warmup_ns, _) = choose_warmup(m, m.seed, Limits::default());
+    let (warmup_ns, _) = choose_warmup(m, m.seed, Limits::default(), build);
     let rep = experiment::replicate(m, m.seed, r, warmup_ns, Limits::default(), build);
     serde_json::to_string(&rep).expect("json")
 }

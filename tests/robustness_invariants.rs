@@ -1343,8 +1343,8 @@ fn check_builds(text: &str) -> Result<(), String> {
     for r in 0..2 {
         let m = m.clone();
         let (core, full) = guarded(120, move || {
-            let (w, _) = experiment::choose_warmup(&m, m.seed, limits);
             let run = |b| {
+                let (w, _) = experiment::choose_warmup(&m, m.seed, limits, b);
                 let rep = experiment::replicate(&m, m.seed, r, w, limits, b);
                 serde_json::to_string(&rep).expect("json")
             };

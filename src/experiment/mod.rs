@@ -81,11 +81,11 @@ pub struct Outcome {
 }
 
 /// Chooses the warm-up: fixed, or MSER-5 on a pilot run's queue-length series.
-pub fn choose_warmup(model: &Model, seed: u64, limits: Limits) -> (Nanos, bool) {
+pub fn choose_warmup(model: &Model, seed: u64, limits: Limits, build: Build) -> (Nanos, bool) {
     match model.warmup {
         WarmupSpec::Fixed(w) => (w, false),
         WarmupSpec::Auto => {
-            let pilot = sim::run(model, replication_seed(seed, 0), 0, limits);
+            let pilot = sim::run_with(build, model, replication_seed(seed, 0), 0, limits, &[]);
             let mut series: Vec<f64> = Vec::new();
             let mut times: Vec<f64> = Vec::new();
             for s in &pilot.stats.samples {
@@ -247,7 +247,7 @@ pub const HEADLINE: [(&str, &str); 4] = [
 /// Runs a model with the plan: R replications, or more until the precision
 /// target holds.
 pub fn run(model: &Model, plan: &Plan) -> Outcome {
-    let (warmup_ns, auto) = choose_warmup(model, plan.seed, plan.limits);
+    let (warmup_ns, auto) = choose_warmup(model, plan.seed, plan.limits, plan.build);
     let mut reps = run_range(
         model,
         plan.seed,

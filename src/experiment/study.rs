@@ -138,7 +138,7 @@ pub fn run_jobs(
     let reps = spec.replications as usize;
     let warmups: Vec<(Nanos, bool)> = cells
         .iter()
-        .map(|c| choose_warmup(&c.model, spec.seed, plan.limits))
+        .map(|c| choose_warmup(&c.model, spec.seed, plan.limits, plan.build))
         .collect();
     let jobs: Vec<usize> = (0..spec.job_count(cells.len()))
         .filter(|j| shard.is_none_or(|(i, n)| j % n == i - 1))

@@ -1872,9 +1872,12 @@ impl<'m, F: Features> Sim<'m, F> {
     fn has_credit(&mut self, qi: usize) -> bool {
         while let Some(&(i, e)) = self.queues[qi].credits.front() {
             // Only faults take an instance down or cut it off, and only
-            // they refill credits after the start (a new credit epoch).
+            // they refill credits after the start (a new credit epoch):
+            // without them, every credit is good (asserted).
             let inst = &self.insts[i as usize];
-            if !F::FAULTS || (inst.up && !inst.partitioned && inst.credit_epoch == e) {
+            let good = inst.up && !inst.partitioned && inst.credit_epoch == e;
+            debug_assert!(F::FAULTS || good, "a stale credit in a run without faults");
+            if !F::FAULTS || good {
                 return true;
             }
             self.queues[qi].credits.pop_front();
