@@ -862,7 +862,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
         let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
         let nonretryable = failed && u_nonret < gm.non_retryable;
-        if self.tracing() {
+        if !self.trace_ids.is_empty() {
             let who = format!(
                 "{}#{}",
                 gm.name,
@@ -1025,7 +1025,7 @@ impl<'m, F: Features> Sim<'m, F> {
             if cur.offset < gp.processed_hw {
                 first = false;
                 let cause = gp.reread_cause;
-                if self.tracing() {
+                if !self.trace_ids.is_empty() {
                     let group = self.m.groups[g].name.clone();
                     self.trace_msg(
                         mi,
