@@ -115,18 +115,16 @@ def best_of(k, fn):
     return best
 
 
-def interleaved(k, fa, fb):
-    """k pairs of fa() and fb(), the order alternating (a drift of the
-    machine's speed then falls on both sides); returns both lists."""
-    a, b = [], []
+def interleaved(k, *fns):
+    """k rounds of every fn(), the order turning each round (a drift of
+    the machine's speed then falls on every side); one list per fn."""
+    out = [[] for _ in fns]
     for i in range(max(1, k)):
-        if i % 2 == 0:
-            a.append(fa())
-            b.append(fb())
-        else:
-            b.append(fb())
-            a.append(fa())
-    return a, b
+        order = list(range(len(fns)))
+        order = order[i % len(fns):] + order[:i % len(fns)]
+        for j in order:
+            out[j].append(fns[j]())
+    return out
 
 
 def fastest(runs):
@@ -422,15 +420,10 @@ def main():
         per_rep = duration_for(max(n, 4_000_000) / 4, MM1_RATE)
         pairs = max(5, a.repeat)
         log(f"scaling: mm1 -r 4, {pairs} rounds of --jobs 1, --jobs 2, and 2 processes of -r 2 ...")
-        j1s, j2s, p2s = [], [], []
-        for k in range(pairs):
-            # The order turns each round, so that a drift of the machine's
-            # speed falls on every side.
-            runs = [(j1s, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=1)),
-                    (j2s, lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=2)),
-                    (p2s, lambda: two_processes(mq, per_rep))]
-            for out, fn in runs[k % 3:] + runs[:k % 3]:
-                out.append(fn())
+        j1s, j2s, p2s = interleaved(pairs,
+                                    lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=1),
+                                    lambda: mqsim(mq, BENCH / "mm1.toml", per_rep, reps=4, jobs=2),
+                                    lambda: two_processes(mq, per_rep))
         j1, j2, p2 = fastest(j1s), fastest(j2s), fastest(p2s)
         log(f"scaling control: {pairs} pairs of 2 Lindley loops serial / concurrent ...")
         ctl = parallel_control(lb, max(n, 10_000_000), pairs)

@@ -1870,24 +1870,31 @@ impl<'m, F: Features> Sim<'m, F> {
 
     #[inline(always)]
     fn has_credit(&mut self, qi: usize) -> bool {
-        while let Some(&(i, e)) = self.queues[qi].credits.front() {
+        while let Some(&credit) = self.queues[qi].credits.front() {
             // Only faults take an instance down or cut it off, and only
             // they refill credits after the start (a new credit epoch):
             // without them, every credit is good (asserted).
-            let inst = &self.insts[i as usize];
             if !F::FAULTS {
                 debug_assert!(
-                    inst.up && !inst.partitioned && inst.credit_epoch == e,
+                    self.credit_is_good(credit),
                     "a stale credit in a run without faults"
                 );
                 return true;
             }
-            if inst.up && !inst.partitioned && inst.credit_epoch == e {
+            if self.credit_is_good(credit) {
                 return true;
             }
             self.queues[qi].credits.pop_front();
         }
         false
+    }
+
+    /// Whether a credit (instance, credit epoch) can take a delivery: its
+    /// instance is up, connected, and has not been given fresh credits since.
+    #[inline(always)]
+    fn credit_is_good(&self, (i, e): (u32, u32)) -> bool {
+        let inst = &self.insts[i as usize];
+        inst.up && !inst.partitioned && inst.credit_epoch == e
     }
 
     /// Gives instance `i` fresh credits for every free prefetch slot.
@@ -1921,10 +1928,7 @@ impl<'m, F: Features> Sim<'m, F> {
     fn dispatch_from(&mut self, qi: usize, mut held: Option<(u32, u32)>) {
         // What `has_credit` would check of it on the list.
         debug_assert!(
-            held.is_none_or(|(i, e)| {
-                let inst = &self.insts[i as usize];
-                inst.up && !inst.partitioned && inst.credit_epoch == e
-            }),
+            held.is_none_or(|credit| self.credit_is_good(credit)),
             "a held credit is for an instance that can take a delivery"
         );
         if !F::FAULTS || self.broker_up {
