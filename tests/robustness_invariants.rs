@@ -592,6 +592,123 @@ fn fault() -> impl Strategy<Value = Fault> {
     ]
 }
 
+/// What the scenario is made of: every fault kind is generated against
+/// each (a fault that reaches a part its model lacks is how the crash of
+/// tests/corpus/bug_broker_crash_topic_only.toml went unseen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Queues,
+    Topics,
+    Both,
+}
+
+#[derive(Clone, Debug)]
+struct Topic {
+    partitions: u32,
+    retention_s: Option<u32>,
+    dead_letter: Option<bool>,
+}
+
+fn topic() -> impl Strategy<Value = Topic> {
+    (
+        1u32..=6,
+        prop::option::weighted(0.2, 5u32..120),
+        prop::option::weighted(0.3, any::<bool>()),
+    )
+        .prop_map(|(partitions, retention_s, dead_letter)| Topic {
+            partitions,
+            retention_s,
+            dead_letter,
+        })
+}
+
+/// The producer's side of keys and topics: keys (count, zipf), the
+/// partitioner, and whether it writes to a topic (in a `Both` scenario).
+#[derive(Clone, Debug)]
+struct Writer {
+    key: Option<(u32, bool)>,
+    round_robin: bool,
+    to_topic: bool,
+    topic: usize,
+}
+
+fn writer() -> impl Strategy<Value = Writer> {
+    (
+        prop::option::weighted(0.5, (1u32..200, any::<bool>())),
+        any::<bool>(),
+        any::<bool>(),
+        0usize..3,
+    )
+        .prop_map(|(key, round_robin, to_topic, topic)| Writer {
+            key,
+            round_robin,
+            to_topic,
+            topic,
+        })
+}
+
+const TOPIC_RETRY_MODES: [&str; 3] = ["in-handler", "retry-queues", "none"];
+const COMMITS: [&str; 3] = ["after-processing", "auto", "before-processing"];
+
+/// The consumer's side of keys and topics: whether it reads a topic (in a
+/// `Both` scenario) and its group settings, or, reading a queue, ordering.
+#[derive(Clone, Debug)]
+struct Reader {
+    on_topic: bool,
+    commit: Option<usize>,
+    auto_commit_ms: Option<u32>,
+    max_poll_records: Option<u32>,
+    session_timeout_s: Option<u32>,
+    max_poll_interval_s: Option<u32>,
+    rebalance_ms: Option<u32>,
+    retry_mode: Option<usize>,
+    fifo_by_key: bool,
+    resequence: Option<(u32, u32)>,
+}
+
+fn reader() -> impl Strategy<Value = Reader> {
+    (
+        (
+            any::<bool>(),
+            prop::option::weighted(0.7, 0..COMMITS.len()),
+            prop::option::weighted(0.3, 100u32..10_000),
+            prop::option::weighted(0.5, 1u32..200),
+            prop::option::weighted(0.3, 1u32..60),
+            prop::option::weighted(0.3, 1u32..120),
+        ),
+        (
+            prop::option::weighted(0.3, 0u32..5000),
+            prop::option::weighted(0.6, 0..TOPIC_RETRY_MODES.len()),
+            prop::bool::weighted(0.2),
+            prop::option::weighted(0.2, (1u32..50, 1u32..30)),
+        ),
+    )
+        .prop_map(
+            |(
+                (
+                    on_topic,
+                    commit,
+                    auto_commit_ms,
+                    max_poll_records,
+                    session_timeout_s,
+                    max_poll_interval_s,
+                ),
+                (rebalance_ms, retry_mode, fifo_by_key, resequence),
+            )| Reader {
+                on_topic,
+                commit,
+                auto_commit_ms,
+                max_poll_records,
+                session_timeout_s,
+                max_poll_interval_s,
+                rebalance_ms,
+                retry_mode,
+                fifo_by_key,
+                resequence,
+            },
+        )
+}
+
 #[derive(Clone, Debug)]
 struct Scenario {
     seed: u64,
@@ -606,6 +723,12 @@ struct Scenario {
     faults: Vec<Fault>,
     /// false: steer clear of known simulator bugs (see `queue`, `render`).
     known_bugs: bool,
+    shape: Shape,
+    topics: Vec<Topic>,
+    /// One per producer (may be empty: no keys, no topics).
+    writers: Vec<Writer>,
+    /// One per consumer (may be empty: no topic readers, no ordering).
+    readers: Vec<Reader>,
 }
 
 /// Any valid scenario, at most a few thousand messages.
@@ -623,6 +746,17 @@ fn scenario(known_bugs: bool) -> impl Strategy<Value = Scenario> {
         prop::collection::vec(consumer(true), 1..=3),
         prop::option::weighted(0.3, network()),
         prop::collection::vec(fault(), 0..=2),
+        (
+            prop::sample::select(vec![
+                Shape::Queues,
+                Shape::Queues,
+                Shape::Topics,
+                Shape::Both,
+            ]),
+            prop::collection::vec(topic(), 1..=2),
+            prop::collection::vec(writer(), 3),
+            prop::collection::vec(reader(), 3),
+        ),
     )
         .prop_map(
             move |(
@@ -632,6 +766,7 @@ fn scenario(known_bugs: bool) -> impl Strategy<Value = Scenario> {
                 consumers,
                 network,
                 faults,
+                (shape, topics, writers, readers),
             )| Scenario {
                 seed,
                 duration_s,
@@ -644,6 +779,10 @@ fn scenario(known_bugs: bool) -> impl Strategy<Value = Scenario> {
                 network,
                 faults,
                 known_bugs,
+                shape,
+                topics,
+                writers,
+                readers,
             },
         )
 }
@@ -726,6 +865,10 @@ fn clean_scenario() -> impl Strategy<Value = Scenario> {
                 network: None,
                 faults: vec![],
                 known_bugs: false,
+                shape: Shape::Queues,
+                topics: vec![],
+                writers: vec![],
+                readers: vec![],
             }
         })
 }
@@ -738,6 +881,10 @@ fn core_scenario() -> impl Strategy<Value = Scenario> {
     scenario(false).prop_map(|mut sc| {
         sc.network = None;
         sc.faults.clear();
+        // Topics and keys are optional parts too.
+        sc.shape = Shape::Queues;
+        sc.writers.clear();
+        sc.readers.clear();
         for p in &mut sc.producers {
             p.confirm = None;
             p.confirm_timeout_ms = None;
@@ -760,10 +907,30 @@ fn core_scenario() -> impl Strategy<Value = Scenario> {
 }
 
 impl Scenario {
+    /// Which consumers read a topic.
+    fn topic_readers(&self) -> Vec<bool> {
+        (0..self.consumers.len())
+            .map(|i| match self.shape {
+                Shape::Queues => false,
+                Shape::Topics => true,
+                Shape::Both => self.readers.get(i).is_some_and(|r| r.on_topic),
+            })
+            .collect()
+    }
+
     /// The scenario as a TOML file; indices are folded into range and
     /// `publish_to` only points forward, so the result is always valid.
+    /// Topics are as many as there are topic readers (at most), and reader
+    /// j reads topic j mod their number, so every topic is read.
     fn render(&self) -> String {
-        let nq = self.queues.len();
+        let readers = self.topic_readers();
+        let n_topic_readers = readers.iter().filter(|&&r| r).count();
+        let nt = self.topics.len().min(n_topic_readers);
+        let nq = if self.shape == Shape::Topics {
+            0
+        } else {
+            self.queues.len()
+        };
         let np = self.producers.len();
         let nc = self.consumers.len();
         let mut s = String::new();
@@ -788,143 +955,40 @@ impl Scenario {
             let _ = writeln!(s, "sample_interval = \"{i}s\"");
         }
         for (i, p) in self.producers.iter().enumerate() {
+            let w = self.writers.get(i);
+            let to_topic = nt > 0 && (nq == 0 || w.is_some_and(|w| w.to_topic));
+            self.render_producer(
+                &mut s,
+                i,
+                p,
+                w,
+                to_topic.then(|| w.map_or(0, |w| w.topic) % nt),
+                nq,
+            );
+        }
+        for (i, q) in self.queues.iter().enumerate().take(nq) {
+            self.render_queue(&mut s, i, q);
+        }
+        for (i, t) in self.topics.iter().enumerate().take(nt) {
             let _ = writeln!(
                 s,
-                "\n[[producer]]\nname = \"p{i}\"\nqueue = \"q{}\"",
-                p.queue % nq
+                "\n[[topic]]\nname = \"t{i}\"\npartitions = {}",
+                t.partitions
             );
-            let a = match &p.arrival {
-                Arrival::Poisson(r) => format!("{{ process = \"poisson\", rate = {r:?} }}"),
-                Arrival::Constant(r) => format!("{{ process = \"constant\", rate = {r:?} }}"),
-                Arrival::LogNormal(m, sd) => {
-                    format!("{{ process = \"lognormal\", mean = \"{m}ms\", sd = \"{sd}ms\" }}")
-                }
-                Arrival::Schedule(v) => format!(
-                    "{{ process = \"schedule\", schedule = [{}] }}",
-                    v.iter()
-                        .map(|(at, r)| format!("{{ at = \"{at}s\", rate = {r:?} }}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
-            let _ = writeln!(s, "arrival = {a}");
-            if let Some(c) = p.confirm {
-                let _ = writeln!(s, "confirm = \"{}\"", CONFIRMS[c]);
+            if let Some(r) = t.retention_s {
+                let _ = writeln!(s, "retention = \"{r}s\"");
             }
-            let mut confirm_timeout = p.confirm_timeout_ms;
-            if p.retry.is_some() && confirm_timeout.is_none() && p.timeout_s.is_none() {
-                confirm_timeout = Some(1000);
-            }
-            if let Some(t) = confirm_timeout {
-                let _ = writeln!(s, "confirm_timeout = \"{t}ms\"");
-            }
-            if let Some(r) = &p.retry {
-                let mut r = r.clone();
-                // Known bug: an immediate, unlimited producer retry spins
-                // forever while the broker is down (bug_producer_retry_livelock).
-                if !self.known_bugs
-                    && matches!(r.backoff, Backoff::None)
-                    && r.max_attempts.is_none()
-                {
-                    r.max_attempts = Some(5);
-                }
-                let _ = writeln!(s, "retry = {}", r.toml());
-            }
-            if let Some(x) = p.persistent {
-                let _ = writeln!(s, "persistent = {x}");
-            }
-            if let Some(t) = p.ttl_s {
-                let _ = writeln!(s, "ttl = \"{t}s\"");
-            }
-            if let Some(x) = p.outbox {
-                let _ = writeln!(s, "outbox = {x}");
-            }
-            if let Some(t) = p.timeout_s {
-                let _ = writeln!(s, "timeout = \"{t}s\"");
-            }
-        }
-        for (i, q) in self.queues.iter().enumerate() {
-            let _ = writeln!(s, "\n[[queue]]\nname = \"q{i}\"");
-            if let Some(p) = q.preset {
-                let _ = writeln!(s, "preset = \"{}\"", PRESETS[p]);
-            }
-            if let Some((c, o)) = q.capacity {
-                let _ = writeln!(s, "capacity = {c}\noverflow = \"{}\"", OVERFLOWS[o]);
-            }
-            if let Some(t) = q.ack_timeout_ms {
-                let _ = writeln!(s, "ack_timeout = \"{t}ms\"");
-            }
-            if let Some(m) = q.max_deliveries {
-                let _ = writeln!(s, "max_deliveries = {m}");
-            }
-            if let Some(x) = q.dead_letter {
+            if let Some(x) = t.dead_letter {
                 let _ = writeln!(s, "dead_letter = {x}");
             }
-            if let Some(t) = q.ttl_s {
-                let _ = writeln!(s, "ttl = \"{t}s\"");
-            }
-            if let Some(m) = q.ttl_mode {
-                let _ = writeln!(s, "ttl_mode = \"{}\"", TTL_MODES[m]);
-            }
-            if let Some(m) = q.crash_requeue {
-                let _ = writeln!(s, "crash_requeue = \"{}\"", CRASH_REQUEUES[m]);
-            }
-            if let Some(x) = q.durable {
-                let _ = writeln!(s, "durable = {x}");
-            }
-            if let Some(f) = q.fsync_ms {
-                let _ = writeln!(s, "fsync_interval = \"{f}ms\"");
-            }
-            if let Some(d) = q.dedup_s {
-                let _ = writeln!(s, "dedup_window = \"{d}s\"");
-            }
         }
+        let mut topic_reader_index = 0;
         for (i, c) in self.consumers.iter().enumerate() {
-            let q = c.queue % nq;
-            let _ = writeln!(
-                s,
-                "\n[[consumer]]\nname = \"c{i}\"\nqueue = \"q{q}\"\ncount = {}\nprefetch = {}\nconcurrency = {}",
-                c.count, c.prefetch, c.concurrency
-            );
-            if let Some(a) = c.ack {
-                let _ = writeln!(s, "ack = \"{}\"", ACKS[a]);
-            }
-            let _ = writeln!(s, "service = {}", c.service.toml());
-            for (k, v) in [
-                ("failure", c.failure),
-                ("poison", c.poison),
-                ("non_retryable", c.non_retryable),
-            ] {
-                if v > 0.0 {
-                    let _ = writeln!(s, "{k} = {v:?}");
-                }
-            }
-            if let Some(t) = c.publish_to {
-                if q + 1 < nq {
-                    let _ = writeln!(s, "publish_to = \"q{}\"", q + 1 + t % (nq - q - 1));
-                }
-            }
-            if let Some(r) = &c.retry {
-                let _ = writeln!(s, "retry = {}", r.toml());
-            }
-            if let Some(m) = c.retry_mode {
-                let mut mode = RETRY_MODES[m];
-                // Known bug: a consumer crash during an in-handler retry
-                // wraps the busy count (bug_in_handler_crash_utilisation_wraps).
-                let crashes = self
-                    .faults
-                    .iter()
-                    .any(|f| matches!(f, Fault::ConsumerCrash { .. }));
-                if !self.known_bugs && crashes && mode == "in-handler" {
-                    mode = "delay";
-                }
-                let _ = writeln!(s, "retry_mode = \"{mode}\"");
-            }
-            if let Some(w) = c.idempotency_s {
-                let _ = writeln!(s, "idempotency = {{ window = \"{w}s\" }}");
-            }
-            if let Some(p) = c.preset {
-                let _ = writeln!(s, "preset = \"{}\"", PRESETS[p]);
+            if readers[i] {
+                self.render_topic_consumer(&mut s, i, c, topic_reader_index % nt);
+                topic_reader_index += 1;
+            } else if nq > 0 {
+                self.render_queue_consumer(&mut s, i, c, nq);
             }
         }
         if let Some(n) = &self.network {
@@ -938,70 +1002,304 @@ impl Scenario {
             }
         }
         for f in &self.faults {
-            let _ = writeln!(s, "\n[[fault]]");
-            match f {
-                Fault::ConsumerCrash {
-                    target,
-                    instance,
-                    timing,
-                } => {
-                    let _ = writeln!(s, "kind = \"consumer-crash\"");
-                    if let Some(t) = target {
-                        let _ = writeln!(s, "target = \"consumer:c{}\"", t % nc);
-                    }
-                    if let Some(i) = instance {
-                        let _ = writeln!(s, "instance = {i}");
-                    }
-                    s += &timing.toml();
-                }
-                Fault::BrokerCrash(timing) => {
-                    let _ = writeln!(s, "kind = \"broker-crash\"");
-                    s += &timing.toml();
-                }
-                Fault::ProducerCrash { target, timing } => {
-                    let _ = writeln!(s, "kind = \"producer-crash\"");
-                    if let Some(t) = target {
-                        let _ = writeln!(s, "target = \"producer:p{}\"", t % np);
-                    }
-                    s += &timing.toml();
-                }
-                Fault::Outage {
-                    target,
-                    start,
-                    length,
-                    failure,
-                    slowdown,
-                } => {
-                    let _ = writeln!(s, "kind = \"dependency-outage\"\nstart = \"{start}s\"\nduration = \"{length}s\"");
-                    if let Some(t) = target {
-                        let _ = writeln!(s, "target = \"consumer:c{}\"", t % nc);
-                    }
-                    if let Some(x) = failure {
-                        let _ = writeln!(s, "failure = {x:?}");
-                    }
-                    if let Some(x) = slowdown {
-                        let _ = writeln!(s, "slowdown = {x:?}");
-                    }
-                }
-                Fault::Partition {
-                    consumer,
-                    target,
-                    start,
-                    length,
-                } => {
-                    let who = if *consumer {
-                        format!("consumer:c{}", target % nc)
-                    } else {
-                        format!("producer:p{}", target % np)
-                    };
+            self.render_fault(&mut s, f, &readers, np, nc);
+        }
+        s
+    }
+
+    fn render_producer(
+        &self,
+        s: &mut String,
+        i: usize,
+        p: &Producer,
+        w: Option<&Writer>,
+        topic: Option<usize>,
+        nq: usize,
+    ) {
+        match topic {
+            Some(t) => {
+                let _ = writeln!(s, "\n[[producer]]\nname = \"p{i}\"\ntopic = \"t{t}\"");
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "\n[[producer]]\nname = \"p{i}\"\nqueue = \"q{}\"",
+                    p.queue % nq
+                );
+            }
+        }
+        let a = match &p.arrival {
+            Arrival::Poisson(r) => format!("{{ process = \"poisson\", rate = {r:?} }}"),
+            Arrival::Constant(r) => format!("{{ process = \"constant\", rate = {r:?} }}"),
+            Arrival::LogNormal(m, sd) => {
+                format!("{{ process = \"lognormal\", mean = \"{m}ms\", sd = \"{sd}ms\" }}")
+            }
+            Arrival::Schedule(v) => format!(
+                "{{ process = \"schedule\", schedule = [{}] }}",
+                v.iter()
+                    .map(|(at, r)| format!("{{ at = \"{at}s\", rate = {r:?} }}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let _ = writeln!(s, "arrival = {a}");
+        if let Some(w) = w {
+            if let Some((count, zipf)) = w.key {
+                if zipf {
                     let _ = writeln!(
                         s,
-                        "kind = \"partition\"\nbetween = [\"{who}\", \"broker\"]\nstart = \"{start}s\"\nduration = \"{length}s\""
+                        "key = {{ dist = \"zipf-keys\", count = {count}, exponent = 1.1 }}"
                     );
+                } else {
+                    let _ = writeln!(s, "key = {{ dist = \"uniform-keys\", count = {count} }}");
+                }
+            }
+            if topic.is_some() {
+                if w.round_robin {
+                    let _ = writeln!(s, "partitioner = \"round-robin\"");
+                } else if w.key.is_some() {
+                    let _ = writeln!(s, "partitioner = \"key\"");
                 }
             }
         }
-        s
+        if topic.is_some() {
+            return; // Kafka's producer: none of the queue producer's keys
+        }
+        if let Some(c) = p.confirm {
+            let _ = writeln!(s, "confirm = \"{}\"", CONFIRMS[c]);
+        }
+        let mut confirm_timeout = p.confirm_timeout_ms;
+        if p.retry.is_some() && confirm_timeout.is_none() && p.timeout_s.is_none() {
+            confirm_timeout = Some(1000);
+        }
+        if let Some(t) = confirm_timeout {
+            let _ = writeln!(s, "confirm_timeout = \"{t}ms\"");
+        }
+        if let Some(r) = &p.retry {
+            let mut r = r.clone();
+            // Known bug: an immediate, unlimited producer retry spins
+            // forever while the broker is down (bug_producer_retry_livelock).
+            if !self.known_bugs && matches!(r.backoff, Backoff::None) && r.max_attempts.is_none() {
+                r.max_attempts = Some(5);
+            }
+            let _ = writeln!(s, "retry = {}", r.toml());
+        }
+        if let Some(x) = p.persistent {
+            let _ = writeln!(s, "persistent = {x}");
+        }
+        if let Some(t) = p.ttl_s {
+            let _ = writeln!(s, "ttl = \"{t}s\"");
+        }
+        if let Some(x) = p.outbox {
+            let _ = writeln!(s, "outbox = {x}");
+        }
+        if let Some(t) = p.timeout_s {
+            let _ = writeln!(s, "timeout = \"{t}s\"");
+        }
+    }
+
+    fn render_queue(&self, s: &mut String, i: usize, q: &Queue) {
+        let _ = writeln!(s, "\n[[queue]]\nname = \"q{i}\"");
+        if let Some(p) = q.preset {
+            let _ = writeln!(s, "preset = \"{}\"", PRESETS[p]);
+        }
+        if let Some((c, o)) = q.capacity {
+            let _ = writeln!(s, "capacity = {c}\noverflow = \"{}\"", OVERFLOWS[o]);
+        }
+        if let Some(t) = q.ack_timeout_ms {
+            let _ = writeln!(s, "ack_timeout = \"{t}ms\"");
+        }
+        if let Some(m) = q.max_deliveries {
+            let _ = writeln!(s, "max_deliveries = {m}");
+        }
+        if let Some(x) = q.dead_letter {
+            let _ = writeln!(s, "dead_letter = {x}");
+        }
+        if let Some(t) = q.ttl_s {
+            let _ = writeln!(s, "ttl = \"{t}s\"");
+        }
+        if let Some(m) = q.ttl_mode {
+            let _ = writeln!(s, "ttl_mode = \"{}\"", TTL_MODES[m]);
+        }
+        if let Some(m) = q.crash_requeue {
+            let _ = writeln!(s, "crash_requeue = \"{}\"", CRASH_REQUEUES[m]);
+        }
+        if let Some(x) = q.durable {
+            let _ = writeln!(s, "durable = {x}");
+        }
+        if let Some(f) = q.fsync_ms {
+            let _ = writeln!(s, "fsync_interval = \"{f}ms\"");
+        }
+        if let Some(d) = q.dedup_s {
+            let _ = writeln!(s, "dedup_window = \"{d}s\"");
+        }
+        if self.readers.get(i).is_some_and(|r| r.fifo_by_key) {
+            let _ = writeln!(s, "fifo_by_key = true");
+        }
+    }
+
+    fn render_queue_consumer(&self, s: &mut String, i: usize, c: &Consumer, nq: usize) {
+        let q = c.queue % nq;
+        let _ = writeln!(
+            s,
+            "\n[[consumer]]\nname = \"c{i}\"\nqueue = \"q{q}\"\ncount = {}\nprefetch = {}\nconcurrency = {}",
+            c.count, c.prefetch, c.concurrency
+        );
+        if let Some(a) = c.ack {
+            let _ = writeln!(s, "ack = \"{}\"", ACKS[a]);
+        }
+        let _ = writeln!(s, "service = {}", c.service.toml());
+        for (k, v) in [
+            ("failure", c.failure),
+            ("poison", c.poison),
+            ("non_retryable", c.non_retryable),
+        ] {
+            if v > 0.0 {
+                let _ = writeln!(s, "{k} = {v:?}");
+            }
+        }
+        if let Some(t) = c.publish_to {
+            if q + 1 < nq {
+                let _ = writeln!(s, "publish_to = \"q{}\"", q + 1 + t % (nq - q - 1));
+            }
+        }
+        if let Some(r) = &c.retry {
+            let _ = writeln!(s, "retry = {}", r.toml());
+        }
+        if let Some(m) = c.retry_mode {
+            let mut mode = RETRY_MODES[m];
+            // Known bug: a consumer crash during an in-handler retry
+            // wraps the busy count (bug_in_handler_crash_utilisation_wraps).
+            let crashes = self
+                .faults
+                .iter()
+                .any(|f| matches!(f, Fault::ConsumerCrash { .. }));
+            if !self.known_bugs && crashes && mode == "in-handler" {
+                mode = "delay";
+            }
+            let _ = writeln!(s, "retry_mode = \"{mode}\"");
+        }
+        if let Some(w) = c.idempotency_s {
+            let _ = writeln!(s, "idempotency = {{ window = \"{w}s\" }}");
+        }
+        if let Some(p) = c.preset {
+            let _ = writeln!(s, "preset = \"{}\"", PRESETS[p]);
+        }
+        if let Some((held, wait)) = self.readers.get(i).and_then(|r| r.resequence) {
+            let _ = writeln!(
+                s,
+                "resequence = {{ max_held = {held}, max_wait = \"{wait}s\" }}"
+            );
+        }
+    }
+
+    fn render_topic_consumer(&self, s: &mut String, i: usize, c: &Consumer, topic: usize) {
+        let _ = writeln!(
+            s,
+            "\n[[consumer]]\nname = \"c{i}\"\ntopic = \"t{topic}\"\ncount = {}",
+            c.count
+        );
+        let _ = writeln!(s, "service = {}", c.service.toml());
+        if c.failure > 0.0 {
+            let _ = writeln!(s, "failure = {:?}", c.failure);
+        }
+        if let Some(r) = &c.retry {
+            let _ = writeln!(s, "retry = {}", r.toml());
+        }
+        let Some(r) = self.readers.get(i) else { return };
+        if let Some(m) = r.commit {
+            let _ = writeln!(s, "commit = \"{}\"", COMMITS[m]);
+            if COMMITS[m] == "auto" {
+                if let Some(ms) = r.auto_commit_ms {
+                    let _ = writeln!(s, "auto_commit_interval = \"{ms}ms\"");
+                }
+            }
+        }
+        if let Some(n) = r.max_poll_records {
+            let _ = writeln!(s, "max_poll_records = {n}");
+        }
+        if let Some(t) = r.session_timeout_s {
+            let _ = writeln!(s, "session_timeout = \"{t}s\"");
+        }
+        if let Some(t) = r.max_poll_interval_s {
+            let _ = writeln!(s, "max_poll_interval = \"{t}s\"");
+        }
+        if let Some(t) = r.rebalance_ms {
+            let _ = writeln!(s, "rebalance_time = \"{t}ms\"");
+        }
+        if let Some(m) = r.retry_mode {
+            let _ = writeln!(s, "retry_mode = \"{}\"", TOPIC_RETRY_MODES[m]);
+        }
+    }
+
+    fn render_fault(&self, s: &mut String, f: &Fault, readers: &[bool], np: usize, nc: usize) {
+        let _ = writeln!(s, "\n[[fault]]");
+        match f {
+            Fault::ConsumerCrash {
+                target,
+                instance,
+                timing,
+            } => {
+                let _ = writeln!(s, "kind = \"consumer-crash\"");
+                if let Some(t) = target {
+                    let _ = writeln!(s, "target = \"consumer:c{}\"", t % nc);
+                }
+                if let Some(i) = instance {
+                    let _ = writeln!(s, "instance = {i}");
+                }
+                *s += &timing.toml();
+            }
+            Fault::BrokerCrash(timing) => {
+                let _ = writeln!(s, "kind = \"broker-crash\"");
+                *s += &timing.toml();
+            }
+            Fault::ProducerCrash { target, timing } => {
+                let _ = writeln!(s, "kind = \"producer-crash\"");
+                if let Some(t) = target {
+                    let _ = writeln!(s, "target = \"producer:p{}\"", t % np);
+                }
+                *s += &timing.toml();
+            }
+            Fault::Outage {
+                target,
+                start,
+                length,
+                failure,
+                slowdown,
+            } => {
+                let _ = writeln!(
+                    s,
+                    "kind = \"dependency-outage\"\nstart = \"{start}s\"\nduration = \"{length}s\""
+                );
+                if let Some(t) = target {
+                    let _ = writeln!(s, "target = \"consumer:c{}\"", t % nc);
+                }
+                if let Some(x) = failure {
+                    let _ = writeln!(s, "failure = {x:?}");
+                }
+                if let Some(x) = slowdown {
+                    let _ = writeln!(s, "slowdown = {x:?}");
+                }
+            }
+            Fault::Partition {
+                consumer,
+                target,
+                start,
+                length,
+            } => {
+                // A consumer group on a topic cannot be partitioned (the
+                // loader refuses it): its producer is, instead.
+                let who = if *consumer && !readers[target % nc] {
+                    format!("consumer:c{}", target % nc)
+                } else {
+                    format!("producer:p{}", target % np)
+                };
+                let _ = writeln!(
+                    s,
+                    "kind = \"partition\"\nbetween = [\"{who}\", \"broker\"]\nstart = \"{start}s\"\nduration = \"{length}s\""
+                );
+            }
+        }
     }
 }
 
@@ -1545,4 +1843,12 @@ fn bug_guard_sample_interval() {
 #[test]
 fn bug_guard_heavy_tailed_interarrival() {
     guard_refuses("bug_guard_heavy_tailed_interarrival.toml");
+}
+
+/// Regression: a broker crash in a topic-only model wrote prefetch credits
+/// for a topic group's members at queue index usize::MAX (a segmentation
+/// fault in release builds, a table assertion in checked builds).
+#[test]
+fn bug_broker_crash_topic_only() {
+    run_corpus("bug_broker_crash_topic_only.toml", false);
 }

@@ -1899,6 +1899,10 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// Gives instance `i` fresh credits for every free prefetch slot.
     fn refill_credits(&mut self, i: u32) {
+        debug_assert!(
+            !self.is_log_inst(i),
+            "a topic consumer group's member has no prefetch credits"
+        );
         let inst = &mut self.insts[i as usize];
         inst.credit_epoch = inst.credit_epoch.wrapping_add(1);
         if !inst.up || inst.partitioned {
@@ -3556,8 +3560,12 @@ impl<'m, F: Features> Sim<'m, F> {
                 self.enqueue_ready(c, false);
             }
         }
-        for i in 0..self.insts.len() as u32 {
-            self.refill_credits(i);
+        // Queue consumers get fresh credits; members of a topic's consumer
+        // group have none (they poll their partitions).
+        for qi in 0..self.queues.len() {
+            for i in self.group_insts_of_queue(qi) {
+                self.refill_credits(i);
+            }
         }
         for qi in 0..self.queues.len() {
             self.dispatch(qi);
