@@ -263,7 +263,13 @@ struct Inst {
     /// Deliveries being processed.
     working: Vec<(u32, u32, Nanos)>,
     credit_epoch: u32,
+    /// Deliveries it holds (in its buffer or being processed).
     held: u32,
+    /// Acks and nacks it sent that have not reached the broker yet: their
+    /// deliveries still count against the prefetch (AMQP `basic.qos`,
+    /// JetStream `MaxAckPending`: the broker frees a slot when the ack
+    /// arrives, not when processing ends).
+    acks_on_wire: u32,
     /// Workers processing now (not those sleeping in an in-handler retry).
     busy: u32,
     up_since_ns: Nanos,
@@ -547,6 +553,20 @@ impl AckKind {
     }
 }
 
+/// How an attempt's delivery is settled with the broker, which decides
+/// when its prefetch slot frees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settle {
+    /// The worker keeps the delivery (an in-handler retry).
+    Kept,
+    /// Settled at once (an ack on an instant wire, an auto-acked copy), or
+    /// never by this consumer (an ack lost on the wire or cut off by a
+    /// partition, a failure left to the ack timeout): the slot frees now.
+    Now,
+    /// The ack is on the wire: the slot frees when it reaches the broker.
+    OnArrival,
+}
+
 /// One fault occurrence, for the timeline.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FaultRecord {
@@ -705,6 +725,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     credit_epoch: 0,
                     busy: 0,
                     held: 0,
+                    acks_on_wire: 0,
                     up_since_ns: 0,
                     breaker: gm.breaker.as_ref().map(CircuitBreaker::new),
                 });
@@ -1909,7 +1930,7 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         let g = &self.m.groups[inst.group as usize];
-        let free = g.prefetch.saturating_sub(inst.held);
+        let free = g.prefetch.saturating_sub(inst.held + inst.acks_on_wire);
         let e = inst.credit_epoch;
         for _ in 0..free {
             self.queues[g.queue].credits.push_back((i, e));
@@ -2628,12 +2649,13 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         };
         let visit_start = working[pos].2;
-        if failed {
-            if self.on_failure(i, c, delivery, nonretryable) {
-                return; // still held: in-handler retry
-            }
+        let settle = if failed {
+            self.on_failure(i, c, delivery, nonretryable)
         } else {
-            self.on_success(i, c, delivery, skipped);
+            self.on_success(i, c, delivery, skipped)
+        };
+        if settle == Settle::Kept {
+            return; // still held: in-handler retry
         }
         let inst = &mut self.insts[i as usize];
         // Usually still at `pos` (the handlers only append to `working`).
@@ -2649,11 +2671,22 @@ impl<'m, F: Features> Sim<'m, F> {
         // The visit ends with this attempt.
         self.stats.end_visit(qi, visit_start, now, in_window);
         debug_assert_eq!(self.copies[c].queue as usize, qi, "a group reads one queue");
+        if F::NETWORK && settle == Settle::OnArrival {
+            // The worker is free for what waits in the buffer; the prefetch
+            // slot stays taken until the ack reaches the broker (`on_ack`).
+            self.stats.queues[qi].held -= 1;
+            let inst = &mut self.insts[i as usize];
+            inst.held -= 1;
+            inst.acks_on_wire += 1;
+            self.unhold(c);
+            self.try_start(i);
+            return;
+        }
         let credit = self.free_slot(i, c);
         self.slot_freed(i, qi, credit);
     }
 
-    fn on_success(&mut self, i: u32, c: u32, delivery: u32, skipped: bool) {
+    fn on_success(&mut self, i: u32, c: u32, delivery: u32, skipped: bool) -> Settle {
         let now = self.q.now();
         let g = self.insts[i as usize].group as usize;
         let gm = &self.m.groups[g];
@@ -2716,21 +2749,22 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
             }
         }
-        self.send_ack(i, c, delivery, AckKind::Ack);
+        self.send_ack(i, c, delivery, AckKind::Ack)
     }
 
     /// Sends an ack or nack for a delivery; auto-acked copies are settled here.
-    fn send_ack(&mut self, i: u32, c: u32, delivery: u32, kind: AckKind) {
+    #[inline(always)]
+    fn send_ack(&mut self, i: u32, c: u32, delivery: u32, kind: AckKind) -> Settle {
         let g = self.insts[i as usize].group as usize;
         if self.m.groups[g].ack_on_receive {
             // The broker forgot the message at delivery: the consumer
             // settles it itself (republishes a retry, or it is gone).
             self.settle_consumer_copy(c, kind);
-            return;
+            return Settle::Now;
         }
         if F::FAULTS && self.insts[i as usize].partitioned {
             self.copies[c].dup_cause = Cause::Partition;
-            return;
+            return Settle::Now;
         }
         let cp = &mut self.copies[c];
         cp.hops += 1;
@@ -2747,6 +2781,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 {
                     self.redeliver(c, Cause::Network);
                 }
+                Settle::Now
             }
             Hop::After(lat, _) => {
                 let epoch = self.insts[i as usize].epoch;
@@ -2755,6 +2790,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     // worker's delivery still holds the copy and message.
                     debug_assert!(self.copies[c].holders > 0, "an ack without a delivery hold");
                     self.ack_arrives(c, delivery, kind, i, epoch);
+                    Settle::Now
                 } else {
                     // The ack on the wire holds them until it arrives.
                     self.copies[c].holders += 1;
@@ -2771,6 +2807,7 @@ impl<'m, F: Features> Sim<'m, F> {
                             epoch,
                         },
                     );
+                    Settle::OnArrival
                 }
             }
         }
@@ -2803,15 +2840,14 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// Handles a failed attempt. Returns true when the worker keeps the
     /// message (in-handler retry).
-    fn on_failure(&mut self, i: u32, c: u32, delivery: u32, nonretryable: bool) -> bool {
+    fn on_failure(&mut self, i: u32, c: u32, delivery: u32, nonretryable: bool) -> Settle {
         let now = self.q.now();
         let g = self.insts[i as usize].group as usize;
         let gm = &self.m.groups[g];
         let qi = gm.queue;
         let auto = gm.ack_on_receive;
         if nonretryable {
-            self.send_ack(i, c, delivery, AckKind::Reject(Cause::NonRetryable));
-            return false;
+            return self.send_ack(i, c, delivery, AckKind::Reject(Cause::NonRetryable));
         }
         self.copies[c].attempts += 1;
         let attempts = self.copies[c].attempts;
@@ -2823,7 +2859,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         if mode == RetryMode::None {
             let kind = AckKind::Reject(Cause::Rejected);
-            self.send_ack(
+            return self.send_ack(
                 i,
                 c,
                 delivery,
@@ -2833,12 +2869,11 @@ impl<'m, F: Features> Sim<'m, F> {
                     kind
                 },
             );
-            return false;
         }
         if mode == RetryMode::AckTimeout {
             // SQS: the failed message is simply not deleted; the visibility
             // timeout brings it back.
-            return false;
+            return Settle::Now;
         }
         // Policy limits and the budget.
         let (delay, allowed) = match &gm.retry {
@@ -2857,8 +2892,7 @@ impl<'m, F: Features> Sim<'m, F> {
             } else {
                 AckKind::Reject(Cause::RetriesExhausted)
             };
-            self.send_ack(i, c, delivery, kind);
-            return false;
+            return self.send_ack(i, c, delivery, kind);
         }
         if F::STRATEGIES {
             if let Some(b) = &mut self.groups[g].budget {
@@ -2866,8 +2900,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     if in_window {
                         self.stats.retries_refused += 1;
                     }
-                    self.send_ack(i, c, delivery, AckKind::Reject(Cause::RetryBudget));
-                    return false;
+                    return self.send_ack(i, c, delivery, AckKind::Reject(Cause::RetryBudget));
                 }
             }
         }
@@ -2887,24 +2920,46 @@ impl<'m, F: Features> Sim<'m, F> {
                         delivery,
                     },
                 );
-                true
+                Settle::Kept
             }
-            RetryMode::Requeue => {
-                self.send_ack(i, c, delivery, AckKind::Requeue);
-                false
-            }
-            _ => {
-                self.send_ack(i, c, delivery, AckKind::Delay(delay));
-                false
-            }
+            RetryMode::Requeue => self.send_ack(i, c, delivery, AckKind::Requeue),
+            _ => self.send_ack(i, c, delivery, AckKind::Delay(delay)),
         }
     }
 
     /// An ack event reaches the broker. The event held the copy and its
     /// message; the hold ends here.
     fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
+        let qi = self.copies[c].queue as usize;
+        let slot_freed = self.ack_frees_slot(inst, epoch, qi);
         self.ack_arrives(c, delivery, kind, inst, epoch);
         self.unhold(c);
+        if slot_freed {
+            self.dispatch(qi);
+        }
+    }
+
+    /// An ack (or nack) on the wire reached the broker: its delivery's
+    /// prefetch slot frees, and a credit goes back to the queue when the
+    /// instance can take a delivery. Returns whether one did. Nothing frees
+    /// when the instance crashed since it sent the ack: the crash released
+    /// every slot it had (and the ack died with the connection).
+    fn ack_frees_slot(&mut self, i: u32, epoch: u32, qi: usize) -> bool {
+        let inst = &mut self.insts[i as usize];
+        if inst.epoch != epoch {
+            return false;
+        }
+        debug_assert!(
+            inst.acks_on_wire > 0,
+            "an ack on the wire that was not counted"
+        );
+        inst.acks_on_wire -= 1;
+        if F::FAULTS && (!inst.up || inst.partitioned) {
+            return false;
+        }
+        let credit = (i, inst.credit_epoch);
+        self.queues[qi].credits.push_back(credit);
+        true
     }
 
     /// The broker receives an ack or nack of delivery `delivery` of copy `c`
@@ -3406,6 +3461,7 @@ impl<'m, F: Features> Sim<'m, F> {
         inst.busy = 0;
         let held = inst.held as u64;
         inst.held = 0;
+        inst.acks_on_wire = 0;
         self.stats.queues[qi].held -= held;
         buffered.extend(self.reseq_take(i));
         for (c, d, visit_start) in working
