@@ -121,8 +121,14 @@ service = { dist = "exponential", mean = "50ms" }
             "keys",
             "producer.key={ dist = \"uniform-keys\", count = 10 }",
         ),
-        ("publisher confirms", "producer.confirm=\"on-accept\""),
-        ("client timeout", "producer.timeout=\"5s\""),
+        (
+            "publisher confirms",
+            "producer.confirm=\"on-accept\"|producer.retry={ backoff = \"none\", max_attempts = 1 }",
+        ),
+        (
+            "client timeout",
+            "producer.timeout=\"5s\"|producer.retry={ backoff = \"none\", max_attempts = 1 }",
+        ),
         ("outbox", "producer.outbox=true"),
         ("message ttl", "producer.ttl=\"5s\""),
         ("queue ttl", "queue.ttl=\"5s\""),
@@ -149,7 +155,9 @@ service = { dist = "exponential", mean = "50ms" }
     let file = dir.join("base.toml");
     std::fs::write(&file, base).expect("write");
     for (what, set) in sets {
-        let s = common::scenario_file(&file.display().to_string(), &[set]);
+        // `|` separates the overrides of one case.
+        let overrides: Vec<&str> = set.split('|').collect();
+        let s = common::scenario_file(&file.display().to_string(), &overrides);
         let m = model::compile(&s).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(
             !Core::supports(&Uses::of(&m, false)),

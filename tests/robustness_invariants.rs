@@ -1083,6 +1083,12 @@ impl Scenario {
                 r.max_attempts = Some(5);
             }
             let _ = writeln!(s, "retry = {}", r.toml());
+        } else if p.confirm.is_some_and(|c| CONFIRMS[c] != "none")
+            || confirm_timeout.is_some()
+            || p.timeout_s.is_some()
+        {
+            // Confirms and timeouts need a policy: here, never republish.
+            let _ = writeln!(s, "retry = {{ backoff = \"none\", max_attempts = 1 }}");
         }
         if let Some(x) = p.persistent {
             let _ = writeln!(s, "persistent = {x}");

@@ -112,6 +112,23 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             }
         }
     }
+    let detected = f(path(s, &["messages", "lost_detected"]));
+    if detected > 0.0 {
+        let _ = writeln!(
+            out,
+            "  lost knowingly (the producer gave up) {}, silently {}",
+            fmt_num(detected),
+            fmt_num(f(path(s, &["messages", "lost"])) - detected)
+        );
+    }
+    let late = f(path(s, &["messages", "processed_then_dead_lettered"]));
+    if late > 0.0 {
+        let _ = writeln!(
+            out,
+            "  processed, then dead-lettered (every ack too late; counted as acked) {}",
+            fmt_num(late)
+        );
+    }
     let prevented = f(path(s, &["messages", "duplicates_prevented"]));
     if prevented > 0.0 {
         let _ = writeln!(

@@ -373,9 +373,11 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         positive(&p.key("ttl"), pr.ttl, "the ttl")?;
         check_retry(&p.key("retry"), &pr.retry)?;
         positive(&p.key("timeout"), pr.timeout, "the client timeout")?;
-        if pr.retry.is_some() && pr.confirm_timeout.is_none() && pr.timeout.is_none() {
-            return p.key("retry").err("a producer retries only what it knows failed: set `confirm_timeout` (publisher confirms) or `timeout` (client timeout) too");
+        let confirms = pr.confirm.as_deref().is_some_and(|c| c != "none");
+        if pr.retry.is_some() && !confirms && pr.confirm_timeout.is_none() && pr.timeout.is_none() {
+            return p.key("retry").err("a producer retries only what it knows failed: set `confirm` (publisher confirms; `confirm_timeout` for a lost confirm) or `timeout` (client timeout) too");
         }
+        check_producer_learns(&p, pr)?;
         if let Some(b) = &pr.retry_budget {
             b.validate().map_err(|(k, m)| Invalid {
                 path: p.key("retry_budget").key(&k).0,
@@ -674,6 +676,34 @@ fn check_topics_read(s: &Scenario) -> Result<(), Invalid> {
                 t.name, t.name
             ));
         }
+    }
+    Ok(())
+}
+
+/// Confirms and client timeouts tell a producer that a publish failed;
+/// what it does then is its `retry` policy. Without one the signal would
+/// change nothing, so the scenario must say what it means: republish, or
+/// never republish and count what is lost knowingly.
+fn check_producer_learns(p: &P, pr: &ProducerCfg) -> Result<(), Invalid> {
+    if pr.retry.is_some() {
+        return Ok(());
+    }
+    let never = "`retry = { backoff = \"none\", max_attempts = 1 }` to never publish again (what the producer gives up on is counted in `messages.lost_detected`)";
+    let confirms = pr.confirm.as_deref().is_some_and(|c| c != "none");
+    if confirms || pr.confirm_timeout.is_some() {
+        let key = if confirms {
+            "confirm"
+        } else {
+            "confirm_timeout"
+        };
+        return p.key(key).err(format!(
+            "publisher confirms without a `retry` policy change nothing: add `retry = {{ backoff = \"fixed\", delay = \"1s\" }}` to publish again what was not confirmed, or {never}"
+        ));
+    }
+    if pr.timeout.is_some() {
+        return p.key("timeout").err(format!(
+            "a client timeout without a `retry` policy changes nothing: add `retry = {{ backoff = \"fixed\", delay = \"1s\" }}` to send a request again when its reply is late, or {never}"
+        ));
     }
     Ok(())
 }

@@ -35,6 +35,8 @@ use std::collections::VecDeque;
 use std::marker::PhantomData;
 
 const NONE: u32 = u32::MAX;
+/// `Msg::awaiting` while a producer retry of the message is scheduled.
+const RETRY_PENDING: u32 = u32::MAX - 1;
 
 /// How long a producer takes to learn that the broker refused its
 /// connection (client reconnect interval; RabbitMQ's Java client waits 5 s,
@@ -51,6 +53,9 @@ const F_DLQ: u8 = 2;
 const F_EXPIRED: u8 = 4;
 const F_LOST: u8 = 8;
 const F_REJECTED: u8 = 16;
+/// The producer gave up on it (no confirm, no reply, retries spent): a
+/// loss it knows of, counted apart from silent ones.
+const F_GAVE_UP: u8 = 32;
 
 /// Why a message was lost or dead-lettered, or why a copy may be processed
 /// again: one byte in the per-message records, where a `&'static str` took
@@ -164,6 +169,10 @@ struct Msg {
     kseq: u64,
     /// Consumer groups on a topic that processed it (topic messages).
     log_done: u32,
+    /// Why it has an extra copy somewhere (the latest): the cause of a
+    /// duplicate that the first copy makes when the extra was processed
+    /// first.
+    extra_origin: Cause,
 }
 
 // One per message, written on the hot path: keep it small (a `Cause` is one
@@ -223,8 +232,14 @@ struct Copy {
     /// Index of the copy within its message, for its network streams.
     serial: u32,
     hops: u32,
-    /// Why this copy may be processed again: for duplicates by cause.
+    /// Why this copy may be processed again (its latest redelivery's root
+    /// cause): for duplicates by cause. Cleared when it is processed.
     dup_cause: Cause,
+    /// Why this copy exists beside another of its message at its queue (a
+    /// wire duplicate, a producer's retry), or `None` for the first.
+    origin: Cause,
+    /// Processed successfully at its queue at least once.
+    processed: bool,
     /// `combine(msg.key, queue)`: names the copy's fate and backoff streams.
     fate_key: u64,
     /// `rng::prefix` of its attempt streams (`AttemptFate`, `fate_key`),
@@ -1212,6 +1227,7 @@ impl<'m, F: Features> Sim<'m, F> {
             okey,
             kseq,
             log_done: 0,
+            extra_origin: Cause::None,
         });
         if in_window {
             self.stats.published += 1;
@@ -1321,8 +1337,17 @@ impl<'m, F: Features> Sim<'m, F> {
             (pm.queue as u32, pm.persistent, pm.confirm_timeout_ns);
         let publish = self.msgs[mi].publishes;
         self.msgs[mi].publishes += 1;
+        // One outstanding publish per message: a retry is scheduled only
+        // once the previous publish is settled (`producer_retry`).
+        debug_assert!(
+            publish == 0 || self.msgs[mi].awaiting == NONE,
+            "a message published again while a publish or a retry was outstanding"
+        );
         self.msgs[mi].awaiting = publish;
         self.msgs[mi].pub_epoch = self.prods[p].epoch;
+        if self.tracing() {
+            self.trace_producer(mi, "published", publish, format!("publish {}", publish + 1));
+        }
         if F::PUBLISHER {
             if let Some(t) = confirm_timeout {
                 self.msgs[mi].live += 1;
@@ -1437,14 +1462,20 @@ impl<'m, F: Features> Sim<'m, F> {
     fn on_confirm(&mut self, mi: u32, publish: u32, ok: bool) {
         self.msgs[mi].live -= 1;
         let m = &self.msgs[mi];
+        let awaited = publish & 0x7FFF_FFFF == m.awaiting;
         if m.producer_holds && !m.confirmed {
+            if self.tracing() {
+                let what = if ok { "confirmed" } else { "publish refused" };
+                let n = publish & 0x7FFF_FFFF;
+                self.trace_producer(mi, what, n, format!("publish {}", n + 1));
+            }
             if ok {
                 self.msgs[mi].confirmed = true;
                 let p = self.msgs[mi].producer as usize;
                 if self.m.producers[p].timeout_ns.is_none() {
                     self.release_producer(mi);
                 }
-            } else if publish & 0x7FFF_FFFF == m.awaiting {
+            } else if awaited {
                 self.producer_retry(mi, Cause::PublishRejected);
             }
         }
@@ -1455,15 +1486,33 @@ impl<'m, F: Features> Sim<'m, F> {
         self.msgs[mi].live -= 1;
         let m = &self.msgs[mi];
         if m.producer_holds && !m.confirmed && m.awaiting == publish {
+            if self.tracing() {
+                self.trace_producer(
+                    mi,
+                    "confirm timeout",
+                    publish,
+                    format!("publish {}", publish + 1),
+                );
+            }
             self.producer_retry(mi, Cause::ConfirmTimeout);
         }
         self.check_finish(mi);
     }
 
-    fn on_client_timeout(&mut self, mi: u32, _publish: u32) {
+    fn on_client_timeout(&mut self, mi: u32, publish: u32) {
         self.msgs[mi].live -= 1;
         let m = &self.msgs[mi];
-        if m.producer_holds && m.flags & F_ACKED == 0 {
+        // Only the outstanding publish's timer counts: a retry already
+        // scheduled (after a confirm timeout, say) has settled the older one.
+        if m.producer_holds && m.flags & F_ACKED == 0 && m.awaiting == publish {
+            if self.tracing() {
+                self.trace_producer(
+                    mi,
+                    "client timeout",
+                    publish,
+                    format!("publish {}", publish + 1),
+                );
+            }
             self.producer_retry(mi, Cause::ClientTimeout);
         }
         self.check_finish(mi);
@@ -1484,10 +1533,15 @@ impl<'m, F: Features> Sim<'m, F> {
         let p = self.msgs[mi].producer as usize;
         let pm = &self.m.producers[p];
         let done = self.msgs[mi].publishes;
+        // The outstanding publish is settled: no later signal about it (a
+        // refusal after a timeout, say) may schedule a second retry.
+        self.msgs[mi].awaiting = RETRY_PENDING;
         let Some(policy) = pm.retry.as_ref() else {
             if self.msgs[mi].lost_cause == Cause::None {
                 self.msgs[mi].lost_cause = why;
             }
+            self.msgs[mi].awaiting = NONE;
+            self.msgs[mi].flags |= F_GAVE_UP;
             self.release_producer(mi);
             return;
         };
@@ -1513,6 +1567,15 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             self.msgs[mi].prev_delay_ns = delay;
             self.msgs[mi].live += 1;
+            if self.tracing() {
+                let wait_s = crate::time::ns_to_secs(delay.max(MIN_PUBLISH_RETRY_NS));
+                let detail = format!(
+                    "after {}: publish {} in {wait_s:.3} s",
+                    why.name(),
+                    done + 1
+                );
+                self.trace_producer(mi, "republish scheduled", done, detail);
+            }
             let qi = pm.queue;
             self.stats.advance(qi, now);
             self.stats.queues[qi].orbit += 1;
@@ -1535,6 +1598,12 @@ impl<'m, F: Features> Sim<'m, F> {
             {
                 self.msgs[mi].lost_cause = Cause::PublishGaveUp;
             }
+            if self.tracing() {
+                let detail = format!("after {} ({done} publishes)", why.name());
+                self.trace_producer(mi, "producer gave up", done.saturating_sub(1), detail);
+            }
+            self.msgs[mi].awaiting = NONE;
+            self.msgs[mi].flags |= F_GAVE_UP;
             self.release_producer(mi);
         }
     }
@@ -1545,6 +1614,11 @@ impl<'m, F: Features> Sim<'m, F> {
         let now = self.q.now();
         self.stats.advance(qi, now);
         self.stats.queues[qi].orbit -= 1;
+        debug_assert_eq!(
+            self.msgs[mi].awaiting, RETRY_PENDING,
+            "a retry that was not scheduled"
+        );
+        self.msgs[mi].awaiting = NONE;
         let m = &self.msgs[mi];
         if m.producer_holds && (!m.confirmed || m.flags & F_ACKED == 0) {
             self.producer_publish(mi);
@@ -1553,15 +1627,22 @@ impl<'m, F: Features> Sim<'m, F> {
     }
 
     /// After a producer restart, its outbox relays every message whose
-    /// publish was not confirmed.
+    /// publish was not confirmed (a publish outstanding at the crash died
+    /// with it), except those whose scheduled retry will publish them.
     fn relay_outbox(&mut self, p: usize) {
         let pending: Vec<u32> = self
             .msgs
             .iter()
-            .filter(|(_, m)| m.producer as usize == p && m.producer_holds && !m.confirmed)
+            .filter(|(_, m)| {
+                m.producer as usize == p
+                    && m.producer_holds
+                    && !m.confirmed
+                    && m.awaiting != RETRY_PENDING
+            })
             .map(|(i, _)| i)
             .collect();
         for mi in pending {
+            self.msgs[mi].awaiting = NONE;
             self.producer_publish(mi);
         }
     }
@@ -1725,11 +1806,14 @@ impl<'m, F: Features> Sim<'m, F> {
             }
         }
         let c = self.new_copy(mi, qi, serial, persistent, now);
-        // A wire duplicate (the serial's top bit), or a producer's retry.
+        // A wire duplicate (the serial's top bit), or a producer's retry:
+        // a copy beside another, and the cause of any duplicate the two make.
         if F::NETWORK && serial & 0x8000_0000 != 0 {
-            self.copies[c].dup_cause = Cause::Network;
+            self.copies[c].origin = Cause::Network;
+            self.msgs[mi].extra_origin = Cause::Network;
         } else if F::PUBLISHER && publish > 0 && from_producer {
-            self.copies[c].dup_cause = Cause::ProducerRetry;
+            self.copies[c].origin = Cause::ProducerRetry;
+            self.msgs[mi].extra_origin = Cause::ProducerRetry;
         }
         self.trace(
             c,
@@ -1813,6 +1897,8 @@ impl<'m, F: Features> Sim<'m, F> {
             serial,
             hops: 2,
             dup_cause: Cause::None,
+            origin: Cause::None,
+            processed: false,
             fate_key,
             attempt_prefix,
         });
@@ -2696,23 +2782,14 @@ impl<'m, F: Features> Sim<'m, F> {
         if !skipped {
             let bit = 1u64 << qi;
             if self.msgs[mi].done_mask & bit != 0 {
-                let cause = self.copies[c].dup_cause;
-                self.trace(c, "processed again (duplicate)", cause.name(), None);
-                if in_window {
-                    let cause = match self.copies[c].dup_cause {
-                        Cause::None => "redelivery",
-                        x => x.name(),
-                    };
-                    self.stats.duplicate(cause);
-                    self.stats.queues[qi].duplicates += 1;
-                    if gm.idempotency_ns.is_some() {
-                        self.stats.duplicates_slipped += 1;
-                    }
-                }
+                self.count_duplicate(c, qi, in_window, gm.idempotency_ns.is_some());
             } else {
                 self.msgs[mi].done_mask |= bit;
                 self.record_order(qi, mi);
             }
+            let cp = &mut self.copies[c];
+            cp.processed = true;
+            cp.dup_cause = Cause::None;
             self.reseq_done(g, mi);
             if F::STRATEGIES {
                 if let Some(store) = &mut self.groups[g].idempotency {
@@ -2750,6 +2827,38 @@ impl<'m, F: Features> Sim<'m, F> {
             }
         }
         self.send_ack(i, c, delivery, AckKind::Ack)
+    }
+
+    /// Counts the processing of copy `c` as a duplicate (its message was
+    /// processed at queue `qi` already), under the cause of the extra
+    /// processing: the copy's redelivery when it was processed itself, else
+    /// the creation of the extra copy (this one, or the other).
+    #[inline(never)]
+    fn count_duplicate(&mut self, c: u32, qi: usize, in_window: bool, idempotent: bool) {
+        let cp = &self.copies[c];
+        let cause = if cp.processed {
+            cp.dup_cause
+        } else if cp.origin != Cause::None {
+            cp.origin
+        } else {
+            self.msgs[cp.msg].extra_origin
+        };
+        let name = match cause {
+            Cause::None => "redelivery",
+            x => x.name(),
+        };
+        // A stage that processes a message twice publishes it downstream
+        // twice: the downstream duplicate has the same cause.
+        let mi = cp.msg;
+        self.msgs[mi].extra_origin = cause;
+        self.trace(c, "processed again (duplicate)", name, None);
+        if in_window {
+            self.stats.duplicate(name);
+            self.stats.queues[qi].duplicates += 1;
+            if idempotent {
+                self.stats.duplicates_slipped += 1;
+            }
+        }
     }
 
     /// Sends an ack or nack for a delivery; auto-acked copies are settled here.
@@ -3233,6 +3342,11 @@ impl<'m, F: Features> Sim<'m, F> {
     fn classify(s: &mut Collector, m: &Msg, at_end: bool) {
         if m.flags & F_ACKED != 0 {
             s.acked += 1;
+            if m.flags & F_DLQ != 0 {
+                // Processed, but its acks came too late: the broker
+                // dead-lettered it as well. It counts as acked.
+                s.processed_then_dead_lettered += 1;
+            }
         } else {
             Self::classify_unacked(s, m, at_end);
         }
@@ -3259,6 +3373,9 @@ impl<'m, F: Features> Sim<'m, F> {
             } else {
                 m.lost_cause.name()
             });
+            if m.flags & F_GAVE_UP != 0 {
+                s.lost_detected += 1;
+            }
         }
     }
 }
@@ -3296,6 +3413,20 @@ impl<'m, F: Features> Sim<'m, F> {
             duration_s: duration_ns.map(crate::time::ns_to_secs),
             detail: detail.to_string(),
         });
+    }
+
+    /// Records a step of a traced message at its producer (publishes,
+    /// confirms, timeouts, republishes).
+    #[inline(never)]
+    fn trace_producer(&mut self, mi: u32, event: &'static str, publish: u32, detail: String) {
+        let p = self.msgs[mi].producer as usize;
+        let place = format!("producer:{}", self.m.producers[p].name);
+        let before = self.trace.len();
+        self.trace_msg(mi, event, || place, || detail, None);
+        // The copy a publish makes at the broker carries its number.
+        if let Some(e) = self.trace.get_mut(before) {
+            e.copy = publish;
+        }
     }
 
     /// Records a step of a traced topic record (no broker copy: the place

@@ -126,6 +126,12 @@ pub struct Collector {
     pub breaker_rejected: u64,
     pub stale_acks: u64,
     pub acks_lost: u64,
+    /// Lost messages whose producer knew it: it gave up on them (no
+    /// confirm, no reply, its retries spent), as opposed to silent losses.
+    pub lost_detected: u64,
+    /// Acked messages (processed) that the broker also dead-lettered: their
+    /// acks all came after the ack timeout, until the delivery limit.
+    pub processed_then_dead_lettered: u64,
     pub lost_by_cause: BTreeMap<&'static str, u64>,
     pub duplicates_by_cause: BTreeMap<&'static str, u64>,
     pub dead_lettered_by_reason: BTreeMap<&'static str, u64>,
@@ -257,6 +263,8 @@ impl Collector {
             breaker_rejected: 0,
             stale_acks: 0,
             acks_lost: 0,
+            lost_detected: 0,
+            processed_then_dead_lettered: 0,
             lost_by_cause: BTreeMap::new(),
             duplicates_by_cause: BTreeMap::new(),
             dead_lettered_by_reason: BTreeMap::new(),
