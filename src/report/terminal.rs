@@ -217,15 +217,31 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             let qq = |k: &str| f(q.get("queueing").and_then(|x| x.get(k)));
             let _ = writeln!(
                 out,
-                "  {name}: mean length {:.3}, utilisation {:.1}%, lambda {:.4}/s, mu {:.4}/s, rho {:.3}, L {:.3}, W {}, Little's law error {}",
+                "  {name}: mean length {:.3}, utilisation {:.1}%, L {:.3} in the system, W {} per visit",
                 f(q.get("mean_length")),
                 100.0 * f(q.get("utilisation")),
-                qq("lambda"),
-                qq("mu"),
-                qq("rho"),
                 qq("L"),
                 human_secs(qq("W")),
-                pct(qq("littles_law_error")),
+            );
+            let little = match q
+                .get("queueing")
+                .and_then(|x| x.get("littles_law_note"))
+                .and_then(Value::as_str)
+            {
+                Some(note) => format!(
+                    "error {} (not expected to hold: {note})",
+                    pct(qq("littles_law_error"))
+                ),
+                None => format!("error {}", pct(qq("littles_law_error"))),
+            };
+            let _ = writeln!(
+                out,
+                "    arrivals (lambda) {:.4}/s, visits with retries and redeliveries (lambda_eff) {:.4}/s, mu {:.4}/s per server, rho = lambda_eff / ({} mu) {:.3}; Little's law L = lambda_eff W: {little}",
+                qq("lambda"),
+                qq("lambda_eff"),
+                qq("mu"),
+                fmt_num(qq("servers")),
+                qq("rho"),
             );
             match q.get("queueing").and_then(|x| x.get("theory")) {
                 Some(t) if !t.is_null() => theory_table(out, q.get("queueing"), t),

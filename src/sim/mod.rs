@@ -1461,6 +1461,13 @@ impl<'m, F: Features> Sim<'m, F> {
 
     fn on_confirm(&mut self, mi: u32, publish: u32, ok: bool) {
         self.msgs[mi].live -= 1;
+        let p = self.msgs[mi].producer as usize;
+        if F::FAULTS && self.prods[p].epoch != self.msgs[mi].pub_epoch {
+            // The producer crashed since it published: the confirm went to a
+            // connection that no longer exists (its outbox relays the message).
+            self.check_finish(mi);
+            return;
+        }
         let m = &self.msgs[mi];
         let awaited = publish & 0x7FFF_FFFF == m.awaiting;
         if m.producer_holds && !m.confirmed {

@@ -103,6 +103,23 @@ pub fn queueing(m: &Model, c: &Collector, qi: usize, window_s: f64) -> Map<Strin
     o
 }
 
+/// Why L = lambda_eff W cannot be expected to hold in this run, if it
+/// cannot: W counts the visits that ended, L every message in the queue, so
+/// a run that ends with messages still in the system (stopped early, or
+/// not drained: overloaded, or stuck after a fault) leaves the two apart.
+fn littles_law_note(out: &RunOutput, c: &Collector) -> Option<&'static str> {
+    if out.stopped_early {
+        return Some("the run stopped early: visits still open are not in W");
+    }
+    // More than 0.1% of the messages still in the system at the end.
+    if c.in_flight * 1000 > c.published.max(1) {
+        return Some(
+            "messages were still in the system at the end (not drained): their visits are not in W",
+        );
+    }
+    None
+}
+
 /// Time-weighted P(N = n) of the number in system, trimmed of its zero tail.
 pub fn length_distribution(c: &Collector, qi: usize) -> Vec<f64> {
     let lt = &c.queues[qi].length_time;
@@ -295,10 +312,11 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         if !qc.joint.is_empty() {
             qo.insert("mean_orbit".into(), num(qc.area_orbit / 1e9 / window_s));
         }
-        qo.insert(
-            "queueing".into(),
-            Value::Object(queueing(m, c, qi, window_s)),
-        );
+        let mut qq = queueing(m, c, qi, window_s);
+        if let Some(note) = littles_law_note(out, c) {
+            qq.insert("littles_law_note".into(), json!(note));
+        }
+        qo.insert("queueing".into(), Value::Object(qq));
         let ld = length_distribution(c, qi);
         qo.insert("length_distribution".into(), json!(ld));
         if m.key_space > 0 {
