@@ -93,32 +93,59 @@ impl Duration {
         ns_to_secs(self.0)
     }
 
-    /// Parses `"250ms"`, `"1.5s"`, `"2h"` or `"30"` (seconds).
+    /// Parses `"250ms"`, `"1.5s"`, `"2h"`, `"30"` (seconds), or a compound
+    /// duration such as `"1h30m"` or `"9m50s"` (every part with its unit).
     pub fn parse(text: &str) -> Result<Duration, String> {
         let t = text.trim();
-        let split = t
-            .find(|c: char| c.is_ascii_alphabetic() || c == 'µ')
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let num = num.trim();
-        let value: f64 = num.parse().map_err(|_| {
-            format!("`{text}` is not a duration: write a number with a unit, e.g. \"250ms\", \"30s\", \"5m\" (units: ns, us, ms, s, m, h, d)")
-        })?;
-        let unit_ns = match unit.trim() {
-            "ns" => 1.0,
-            "us" | "µs" => NS_PER_US as f64,
-            "ms" => NS_PER_MS as f64,
-            "" | "s" | "sec" => NS_PER_S as f64,
-            "m" | "min" => NS_PER_MIN as f64,
-            "h" => NS_PER_H as f64,
-            "d" => NS_PER_D as f64,
-            other => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{other}` (units: ns, us, ms, s, m, h, d)"
-                ))
-            }
+        let not_a_duration = || {
+            format!("`{text}` is not a duration: write a number with a unit, e.g. \"250ms\", \"30s\", \"5m\", \"1h30m\" (units: ns, us, ms, s, m, h, d)")
         };
-        Self::from_f64_ns(value * unit_ns, text)
+        let mut rest = t;
+        let mut total_ns = 0.0;
+        let mut parts = 0;
+        while !rest.is_empty() {
+            let split = rest
+                .find(|c: char| c.is_ascii_alphabetic() || c == 'µ')
+                .unwrap_or(rest.len());
+            let (num, after) = rest.split_at(split);
+            let unit_len = after
+                .find(|c: char| !(c.is_ascii_alphabetic() || c == 'µ'))
+                .unwrap_or(after.len());
+            let (unit, next) = after.split_at(unit_len);
+            let num = num.trim();
+            let value: f64 = num.parse().map_err(|_| not_a_duration())?;
+            if parts > 0 && value < 0.0 {
+                return Err(not_a_duration());
+            }
+            let unit_ns = match unit {
+                "ns" => 1.0,
+                "us" | "µs" => NS_PER_US as f64,
+                "ms" => NS_PER_MS as f64,
+                "" | "s" | "sec" => NS_PER_S as f64,
+                "m" | "min" => NS_PER_MIN as f64,
+                "h" => NS_PER_H as f64,
+                "d" => NS_PER_D as f64,
+                other => {
+                    return Err(format!(
+                        "`{text}`: unknown unit `{other}` (units: ns, us, ms, s, m, h, d; compound durations such as \"1h30m\" give every part a unit)"
+                    ))
+                }
+            };
+            // A bare number is seconds, but only on its own.
+            if unit.is_empty() && parts > 0 {
+                return Err(not_a_duration());
+            }
+            total_ns += value * unit_ns;
+            parts += 1;
+            rest = next.trim_start();
+            if unit.is_empty() && !rest.is_empty() {
+                return Err(not_a_duration());
+            }
+        }
+        if parts == 0 {
+            return Err(not_a_duration());
+        }
+        Self::from_f64_ns(total_ns, text)
     }
 
     fn from_f64_ns(ns: f64, shown: &str) -> Result<Duration, String> {
@@ -232,6 +259,20 @@ impl<'de> Deserialize<'de> for Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_compound_durations() {
+        assert_eq!(Duration::parse("9m50s").unwrap().ns(), 590 * NS_PER_S);
+        assert_eq!(Duration::parse("1h30m").unwrap().ns(), 5400 * NS_PER_S);
+        assert_eq!(
+            Duration::parse("1d2h3m4s5ms").unwrap().ns(),
+            NS_PER_D + 2 * NS_PER_H + 3 * NS_PER_MIN + 4 * NS_PER_S + 5 * NS_PER_MS
+        );
+        assert_eq!(Duration::parse("1.5m30s").unwrap().ns(), 120 * NS_PER_S);
+        for bad in ["", "1h30", "1h-5m", "m", "1hh", "30 1s", "1h 30x"] {
+            assert!(Duration::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn parses_every_unit() {

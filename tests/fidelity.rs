@@ -351,3 +351,75 @@ fn an_outbox_duplicates_what_reached_the_broker_before_the_crash() {
     let dups = get(&s, "messages.duplicates_by_cause.producer-retry");
     assert!(dups > 0.0, "{dups}");
 }
+
+/// Compound durations are accepted wherever a duration is read (they were
+/// rejected: "unknown unit `m50s`").
+#[test]
+fn compound_durations_are_accepted() {
+    let text = r#"
+[simulation]
+duration = "9m50s"
+drain = "1m30s"
+[[producer]]
+arrival = { process = "constant", rate = 1.0 }
+[[queue]]
+ack_timeout = "1m0s"
+[[consumer]]
+service = { dist = "constant", mean = "0.1s" }
+"#;
+    let m = mqsim::model::compile(&scenario(text)).expect("compiles");
+    assert_eq!(m.duration_ns, 590_000_000_000);
+    assert_eq!(m.drain_ns, 90_000_000_000);
+}
+
+/// As the README says, a producer writes to the only topic when there are
+/// no queues (the loader refused it).
+#[test]
+fn a_producer_writes_to_the_only_topic() {
+    let text = r#"
+[simulation]
+duration = "1m"
+[[producer]]
+arrival = { process = "constant", rate = 2.0 }
+[[topic]]
+name = "events"
+[[consumer]]
+topic = "events"
+"#;
+    let s = summary(&scenario(text), 1, 1);
+    assert_conserved(&s);
+    assert!(get(&s, "messages.acked") > 100.0);
+}
+
+/// A percent budget's `percent` is retries per request; 5 is five retries
+/// per request, which a user who meant 5% did not want: the run warns.
+#[test]
+fn a_percent_budget_of_two_or_more_is_warned_about() {
+    let text = |percent: f64| {
+        format!(
+            r#"
+[simulation]
+duration = "2m"
+[[producer]]
+arrival = {{ process = "poisson", rate = 5.0 }}
+[[queue]]
+[[consumer]]
+failure = 0.1
+retry = {{ backoff = "fixed", delay = "100ms" }}
+retry_budget = {{ kind = "percent", percent = {percent:?} }}
+"#
+        )
+    };
+    let warned = |s: &serde_json::Map<String, serde_json::Value>| {
+        s.get("warnings")
+            .and_then(|w| w.as_array())
+            .is_some_and(|w| {
+                w.iter().any(|x| {
+                    x.as_str()
+                        .is_some_and(|t| t.contains("retries per request"))
+                })
+            })
+    };
+    assert!(warned(&summary(&scenario(&text(5.0)), 1, 1)));
+    assert!(!warned(&summary(&scenario(&text(0.2)), 1, 1)));
+}

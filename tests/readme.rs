@@ -58,3 +58,27 @@ fn every_command_line_flag_is_in_the_readme() {
         "flags the command line accepts but the README does not document: {missing:?}"
     );
 }
+
+/// The README stands alone: every file it links to is in the repository.
+#[test]
+fn the_readme_links_only_to_files_in_the_repository() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let mut outside = Vec::new();
+    for (i, _) in readme.match_indices("](") {
+        let target: String = readme[i + 2..].chars().take_while(|&c| c != ')').collect();
+        if target.starts_with("http") || target.starts_with('#') {
+            continue;
+        }
+        if target.contains("..") || !std::path::Path::new(&target).exists() {
+            outside.push(target);
+        }
+    }
+    assert!(
+        !readme.contains("../shared"),
+        "the README names a path outside the repository"
+    );
+    assert!(
+        outside.is_empty(),
+        "links outside the repository: {outside:?}"
+    );
+}

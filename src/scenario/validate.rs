@@ -318,7 +318,10 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
                 _ => {}
             }
         }
-        if let Some(t) = &pr.topic {
+        // With no queues and one topic, a producer writes to that topic.
+        let only_topic = (s.queues.is_empty() && s.topics.len() == 1 && pr.queue.is_none())
+            .then(|| s.topics[0].name.clone());
+        if let Some(t) = pr.topic.as_ref().or(only_topic.as_ref()) {
             if pr.queue.is_some() {
                 return p
                     .key("topic")
@@ -358,7 +361,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         if s.queues.is_empty() {
             return p
                 .key("topic")
-                .err("name the `topic` this producer writes to");
+                .err("name the `topic` this producer writes to (there are several)");
         }
         resolve_queue(s, &pr.queue).or_else(|m| p.key("queue").err(m))?;
         check_arrival(&p.key("arrival"), &pr.arrival)?;

@@ -180,9 +180,34 @@ pub fn attach(m: &Model, o: &mut Map<String, Value>) {
         }
         q.insert("length_distribution".into(), Value::Object(ld));
     }
+    warnings.extend(budget_warnings(m).into_iter().map(Value::String));
     if !warnings.is_empty() {
         o.insert("warnings".into(), Value::Array(warnings));
     }
+}
+
+/// A percent budget's `percent` is retries per request (Finagle's
+/// `percentCanRetry`), not a percentage: 10 allows ten retries per request.
+/// From 2 up, it no longer limits a retry storm, which is seldom meant.
+fn budget_warnings(m: &Model) -> Vec<String> {
+    use crate::strategy::budget::RetryBudgetConfig;
+    let producers = m
+        .producers
+        .iter()
+        .map(|p| (format!("producer `{}`", p.name), &p.budget));
+    let groups = m
+        .groups
+        .iter()
+        .map(|g| (format!("consumer `{}`", g.name), &g.budget));
+    producers
+        .chain(groups)
+        .filter_map(|(who, b)| match b {
+            Some(RetryBudgetConfig::Percent { percent, .. }) if *percent >= 2.0 => Some(format!(
+                "{who}: retry_budget.percent = {percent} allows {percent} retries per request (percent is retries per request: 0.1 means 10%)"
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Dead-letter probability and expected attempts from the configured
