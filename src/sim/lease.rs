@@ -68,6 +68,7 @@ impl<'m, F: Features> Sim<'m, F> {
     /// The lease timer of a held delivery: ask for an extension, and set
     /// the next timer, while the instance is up, still holds the delivery,
     /// and the lease has not reached its `max`.
+    #[inline(never)]
     pub(super) fn on_lease_tick(&mut self, i: u32, epoch: u32, c: u32, d: u32, received_ns: Nanos) {
         let inst = &self.insts[i as usize];
         if inst.epoch != epoch || !inst.up || !self.holds_delivery(i, c, d) {
@@ -133,6 +134,7 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// An extension reaches the broker: if the delivery is still out (and
     /// its consumer's connection alive), its deadline becomes `by_ns` from now.
+    #[inline(never)]
     pub(super) fn on_lease_extend(&mut self, c: u32, d: u32, i: u32, epoch: u32, by_ns: Nanos) {
         if F::FAULTS && (self.insts[i as usize].epoch != epoch || !self.broker_up) {
             return; // it died with the connection, or the broker is down
@@ -155,6 +157,7 @@ impl<'m, F: Features> Sim<'m, F> {
     /// true when they dealt with it (a later extension holds the delivery;
     /// or the expiry goes through the retry backoff), false when the
     /// delivery is redelivered as usual.
+    #[inline(never)]
     pub(super) fn lease_deadline(&mut self, c: u32, gen: u32) -> bool {
         let now = self.q.now();
         let extended = self
@@ -215,6 +218,7 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// A crashed consumer held delivery `d` of copy `c`: where the queue
     /// returns such deliveries after a delay, the return is scheduled.
+    #[inline(never)]
     pub(super) fn crash_return_later(&mut self, c: u32, d: u32) {
         let qi = self.copies[c].queue as usize;
         if let Some(after) = self.m.queues[qi].crash_requeue_after_ns {
@@ -223,6 +227,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
+    #[inline(never)]
     pub(super) fn on_crash_return(&mut self, c: u32, gen: u32) {
         let x = self.copies.slot(c);
         if x.vacant() || x.gen != gen || x.state != CState::InFlight {

@@ -1129,21 +1129,34 @@ impl<'m, F: Features> Sim<'m, F> {
                 self.on_rebalance_done(group as usize, generation)
             }
             Ev::LogRetryDue { group } => self.on_retry_due_log(group as usize),
+            // Only the full build schedules these (`F::LEASES`).
             Ev::LeaseTick {
                 inst,
                 epoch,
                 copy,
                 delivery,
                 received_ns,
-            } => self.on_lease_tick(inst, epoch, copy, delivery, received_ns),
+            } => {
+                if F::LEASES {
+                    self.on_lease_tick(inst, epoch, copy, delivery, received_ns)
+                }
+            }
             Ev::LeaseExtend {
                 copy,
                 delivery,
                 inst,
                 epoch,
                 by_ns,
-            } => self.on_lease_extend(copy, delivery, inst, epoch, by_ns),
-            Ev::CrashReturn { copy, gen } => self.on_crash_return(copy, gen),
+            } => {
+                if F::LEASES {
+                    self.on_lease_extend(copy, delivery, inst, epoch, by_ns)
+                }
+            }
+            Ev::CrashReturn { copy, gen } => {
+                if F::LEASES {
+                    self.on_crash_return(copy, gen)
+                }
+            }
         }
     }
 
