@@ -188,6 +188,17 @@ fn the_audits_three_partial_overrides() {
     );
     let r = m.groups[0].retry.clone().expect("policy");
     assert_eq!((r.delay, r.max_attempts), (Some(d("5s")), Some(3)));
+    // A new jitter that replaces the curve's growth: the preset's
+    // multiplier goes, its base and cap stay (found by the property tests).
+    let m = model_of(
+        &with_preset("pubsub"),
+        &["consumer.retry={ jitter = \"decorrelated\" }"],
+    );
+    let r = m.groups[0].retry.clone().expect("policy");
+    assert_eq!(
+        (r.multiplier, r.base, r.cap),
+        (None, Some(d("10s")), Some(d("600s")))
+    );
     // A new curve missing its own key is reported at the user's key.
     let e = load(
         &with_preset("celery"),

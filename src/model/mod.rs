@@ -507,7 +507,13 @@ pub fn merge_lease(
     match user {
         Some(ExtendLease::Off) => Some(ExtendLease::Off),
         Some(ExtendLease::On(l)) => Some(ExtendLease::On(l.over(&base()))),
-        None => p.extend_lease.clone().map(ExtendLease::On),
+        // A preset's own extension needs a deadline to extend (a consumer
+        // preset over a queue without an ack timeout has none).
+        None => p
+            .extend_lease
+            .clone()
+            .filter(|_| ack_timeout.is_some())
+            .map(ExtendLease::On),
     }
 }
 

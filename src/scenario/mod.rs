@@ -502,23 +502,21 @@ impl RetryCfg {
     }
 
     /// These keys over `base` (a preset's policy), key by key: what this
-    /// table sets wins, the rest of `base` stays. When this table changes
-    /// the backoff, the keys of `base` that the new backoff does not read
-    /// (a `delay` under `exponential`, say) and a jitter that does not fit
-    /// it are left out: they belonged to the preset's curve, not the
-    /// user's. Keys the user wrote are never dropped, so that their
-    /// mistakes are still reported.
+    /// table sets wins, the rest of `base` stays, except the keys of `base`
+    /// that the merged curve does not read (a preset's `delay` under the
+    /// user's `exponential`, its `multiplier` under the user's
+    /// `decorrelated` jitter) and a jitter of `base` that does not fit the
+    /// user's backoff: they belonged to the preset's curve, not the user's.
+    /// Keys the user wrote are never dropped, so that their mistakes are
+    /// still reported.
     pub fn over(&self, base: &RetryCfg) -> RetryCfg {
+        use crate::strategy::backoff::{jitter_fits, reads};
         let backoff = self.backoff.or(base.backoff).unwrap_or_default();
-        let changed = self.backoff.is_some() && self.backoff != base.backoff;
-        let jitter = self.jitter.or(base.jitter).unwrap_or_default();
-        let keep = |key: &str| !changed || crate::strategy::backoff::reads(backoff, jitter, key);
-        let jitter_kept = match self.jitter {
-            Some(j) => Some(j),
-            None => base
-                .jitter
-                .filter(|&j| !changed || crate::strategy::backoff::jitter_fits(backoff, j)),
-        };
+        let jitter = self
+            .jitter
+            .or(base.jitter.filter(|&j| jitter_fits(backoff, j)));
+        let curve = jitter.unwrap_or_default();
+        let keep = |key: &str| reads(backoff, curve, key);
         let pick = |mine: Option<Duration>, theirs: Option<Duration>, key: &str| {
             mine.or(theirs.filter(|_| keep(key)))
         };
@@ -535,7 +533,7 @@ impl RetryCfg {
                 .delays
                 .clone()
                 .or(base.delays.clone().filter(|_| keep("delays"))),
-            jitter: jitter_kept,
+            jitter,
             max_attempts: self.max_attempts.or(base.max_attempts),
             max_elapsed: self.max_elapsed.or(base.max_elapsed),
         }
