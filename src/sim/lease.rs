@@ -212,7 +212,13 @@ impl<'m, F: Features> Sim<'m, F> {
     #[inline]
     pub(super) fn count_return(&mut self, c: u32) {
         if F::LEASES && self.m.queues[self.copies[c].queue as usize].nacks_uncounted {
-            self.copies[c].uncounted += 1;
+            let cp = &mut self.copies[c];
+            cp.uncounted += 1;
+            // One return per delivery: its nack, or its deadline, not both.
+            debug_assert!(
+                cp.uncounted <= cp.deliveries,
+                "more uncounted returns than deliveries"
+            );
         }
     }
 
