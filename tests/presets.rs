@@ -343,22 +343,33 @@ poison = 1.0
     )
 }
 
-/// Issue 27 §2: RabbitMQ 4.0-4.2 counts every return and dead-letters when
-/// the count exceeds the limit (20): an always-failing message is
-/// delivered 21 times, then dead-lettered.
+/// Issue 27 §2: RabbitMQ 4.0-4.2 counts every return and acts when the
+/// count exceeds the limit (20): an always-failing message is delivered 21
+/// times, then dropped (no dead-letter exchange by default), or
+/// dead-lettered where the queue has one.
 #[test]
 fn rabbitmq_quorum_4_2_delivers_a_failing_message_21_times() {
     let s = summary(&scenario(&poison_queue("rabbitmq-quorum@4.2", "")), 1, 1);
     assert_conserved(&s);
     let n = get(&s, "messages.published");
     assert!(n > 20.0);
-    assert_eq!(get(&s, "messages.dead_lettered"), n);
     assert_eq!(get(&s, "messages.max_attempts"), 21.0);
     assert_eq!(
         get(&s, "messages.attempts"),
         21.0,
         "every message, 21 deliveries"
     );
+    assert_eq!(
+        s["messages"]["lost_by_cause"]["dropped-at-limit"].as_f64(),
+        Some(n),
+        "dropped at the limit without a dead-letter exchange"
+    );
+    let text = poison_queue("rabbitmq-quorum@4.2", "").replace(
+        "preset = \"rabbitmq-quorum@4.2\"",
+        "preset = \"rabbitmq-quorum@4.2\"\ndead_letter = true",
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_eq!(get(&s, "messages.attempts"), 21.0);
     assert_eq!(
         s["messages"]["dead_lettered_by_reason"]["max-deliveries"].as_f64(),
         Some(n)
@@ -385,7 +396,10 @@ fn rabbitmq_quorum_4_3_counts_rejects_but_not_nacks() {
         1,
     );
     assert_conserved(&s);
-    assert_eq!(get(&s, "messages.dead_lettered"), n);
+    assert_eq!(
+        s["messages"]["lost_by_cause"]["dropped-at-limit"].as_f64(),
+        Some(n)
+    );
     assert_eq!(get(&s, "messages.max_attempts"), 21.0);
     // The report's theory knows the limit does not apply to nacks.
     let s = summary(

@@ -173,13 +173,15 @@ fn rabbitmq_quorum(version: &str) -> Preset {
     let v43 = version == "4.3";
     Preset {
         follows: if v43 {
-            "RabbitMQ 4.3 quorum queue: delivery-limit 20 (dead-lettered on the 21st return), counting only basic.reject and lost connections: a nack-requeue loop never reaches it (retry_mode = \"reject-requeue\" does); nack requeue=true returns the message near the head (to the back with no limit); unacked deliveries requeued when the connection drops; consumer_timeout 30 min; always durable"
+            "RabbitMQ 4.3 quorum queue: delivery-limit 20 (reached on the 21st return), counting only basic.reject and lost connections: a nack-requeue loop never reaches it (retry_mode = \"reject-requeue\" does); at the limit the message is dropped, as no dead-letter exchange is configured by default (dead_letter = true for one); nack requeue=true returns the message near the head (to the back with no limit); unacked deliveries requeued when the connection drops; consumer_timeout 30 min; always durable"
         } else {
-            "RabbitMQ 4.0-4.2 quorum queue: delivery-limit 20, every return counted, so a message is dead-lettered after 21 deliveries; nack requeue=true returns it near the head (to the back with no limit); unacked deliveries requeued when the connection drops; consumer_timeout 30 min; always durable"
+            "RabbitMQ 4.0-4.2 quorum queue: delivery-limit 20, every return counted, so a message goes after 21 deliveries: dropped, as no dead-letter exchange is configured by default (dead_letter = true for one); nack requeue=true returns it near the head (to the back with no limit); unacked deliveries requeued when the connection drops; consumer_timeout 30 min; always durable"
         },
         ack_timeout: Some(Duration::from_secs(30 * 60)),
         max_deliveries: Some(Some(21)),
-        dead_letter: Some(true),
+        // No dead-letter exchange by default: at the limit the message is
+        // dropped (counted lost, `dropped-at-limit`).
+        dead_letter: Some(false),
         crash_requeue: Some("immediate"),
         ack: Some("after-processing"),
         retry_mode: Some("requeue"),
