@@ -123,11 +123,11 @@ service = { dist = "exponential", mean = "50ms" }
         ),
         (
             "publisher confirms",
-            "producer.confirm=\"on-accept\"|producer.retry={ backoff = \"none\", max_attempts = 1 }",
+            "producer.confirm=\"on-accept\"\nproducer.retry={ backoff = \"none\", max_attempts = 1 }",
         ),
         (
             "client timeout",
-            "producer.timeout=\"5s\"|producer.retry={ backoff = \"none\", max_attempts = 1 }",
+            "producer.timeout=\"5s\"\nproducer.retry={ backoff = \"none\", max_attempts = 1 }",
         ),
         ("outbox", "producer.outbox=true"),
         ("message ttl", "producer.ttl=\"5s\""),
@@ -149,14 +149,27 @@ service = { dist = "exponential", mean = "50ms" }
             "producer budget",
             "producer.retry_budget={ kind = \"percent\", percent = 10 }",
         ),
+        (
+            "lease extension (Pub/Sub's client)",
+            "queue.preset=\"pubsub\"",
+        ),
+        ("crash returns after a delay", "queue.crash_requeue=\"45s\""),
+        (
+            "uncounted nacks (RabbitMQ 4.3)",
+            "queue.preset=\"rabbitmq-quorum\"",
+        ),
+        (
+            "nacks to the back (RabbitMQ 4.2, no limit)",
+            "queue.preset=\"rabbitmq-quorum@4.2\"\nqueue.max_deliveries=\"unlimited\"",
+        ),
     ];
     let dir = std::env::temp_dir().join(format!("mqsim-builds-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("base.toml");
     std::fs::write(&file, base).expect("write");
     for (what, set) in sets {
-        // `|` separates the overrides of one case.
-        let overrides: Vec<&str> = set.split('|').collect();
+        // One override a line.
+        let overrides: Vec<&str> = set.lines().collect();
         let s = common::scenario_file(&file.display().to_string(), &overrides);
         let m = model::compile(&s).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(

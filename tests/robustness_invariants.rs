@@ -902,6 +902,20 @@ fn core_scenario() -> impl Strategy<Value = Scenario> {
             c.non_retryable = 0.0;
             c.idempotency_s = None;
         }
+        // Presets whose rules are the `leases` part (Pub/Sub's lease
+        // extension and expiry backoff, Kafka's delayed crash returns,
+        // RabbitMQ 4.3's uncounted nacks) take the full build.
+        let core_preset = |p: Option<usize>| {
+            p.filter(|&i| {
+                !["rabbitmq-quorum", "kafka-retry-topics", "pubsub"].contains(&PRESETS[i])
+            })
+        };
+        for q in &mut sc.queues {
+            q.preset = core_preset(q.preset);
+        }
+        for c in &mut sc.consumers {
+            c.preset = core_preset(c.preset);
+        }
         sc
     })
 }

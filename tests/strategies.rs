@@ -85,19 +85,26 @@ poison = 0.01
 
 /// Under every preset that has a limit, poison messages reach the
 /// dead-letter queue and the others are all processed; under
-/// rabbitmq-classic the poison messages loop (huge attempt counts, never
-/// dead-lettered, still in flight at the end).
+/// rabbitmq-classic, and rabbitmq-quorum from 4.3 (which does not count
+/// nacks toward its limit), the poison messages loop (huge attempt counts,
+/// never dead-lettered, still in flight at the end).
 #[test]
 fn poison_messages_under_every_preset() {
     for preset in [
         "sqs",
-        "rabbitmq-quorum",
+        "rabbitmq-quorum@4.2",
         "kafka-retry-topics",
         "pubsub",
         "celery",
         "sidekiq",
     ] {
-        let s = summary(&scenario(&poison_scenario(preset, "")), 1, 1);
+        // A quorum queue drops at its limit unless a dead-letter exchange is set.
+        let extra = if preset.starts_with("rabbitmq-quorum") {
+            "dead_letter = true"
+        } else {
+            ""
+        };
+        let s = summary(&scenario(&poison_scenario(preset, extra)), 1, 1);
         assert_conserved(&s);
         let n = get(&s, "messages.published");
         let dlq = get(&s, "messages.dead_lettered");
@@ -114,6 +121,13 @@ fn poison_messages_under_every_preset() {
         );
         assert_eq!(get(&s, "messages.lost"), 0.0, "{preset}");
     }
+    let s = summary(&scenario(&poison_scenario("rabbitmq-quorum", "")), 1, 1);
+    assert_eq!(
+        get(&s, "messages.dead_lettered"),
+        0.0,
+        "4.3: nacks do not count"
+    );
+    assert!(get(&s, "messages.in_flight") > 0.0);
     let s = summary(&scenario(&poison_scenario("rabbitmq-classic", "")), 1, 1);
     assert_eq!(get(&s, "messages.dead_lettered"), 0.0);
     assert!(

@@ -169,11 +169,27 @@ pub struct QueueModel {
     pub dedup_window_ns: Option<Nanos>,
     pub redrive: Option<(Nanos, f64)>,
     pub fifo_by_key: bool,
+    /// A crashed consumer's unacked deliveries come back this long after
+    /// the crash (Kafka: session timeout plus rebalance), not at once nor
+    /// at their ack timeout.
+    pub crash_requeue_after_ns: Option<Nanos>,
+    /// RabbitMQ 4.3: nacks and ack-timeout returns do not count toward
+    /// `max_deliveries`; rejects, crashes and lost connections do.
+    pub nacks_uncounted: bool,
+    /// RabbitMQ 4.x quorum queue without a delivery limit: a nacked message
+    /// goes to the back of the queue, not near the head.
+    pub nack_to_back: bool,
+    /// Pub/Sub: an expired ack deadline waits the consumer's retry backoff
+    /// before the message is delivered again, as a nack does.
+    pub expiry_backoff: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryMode {
     Requeue,
+    /// `basic.reject(requeue=true)`: as `Requeue`, but counted toward a
+    /// RabbitMQ 4.3 quorum queue's delivery limit.
+    RejectRequeue,
     Delay,
     RetryQueues,
     InHandler,
@@ -203,6 +219,19 @@ pub struct GroupModel {
     pub resequence: Option<(u32, Nanos)>,
     /// Reads a topic as a consumer group (`queue` is then `NO_QUEUE`).
     pub log: Option<LogGroupModel>,
+    /// Lease extension of the deliveries an instance holds.
+    pub extend_lease: Option<LeaseModel>,
+}
+
+/// A consumer's lease extension: every `every_ns` after it received a
+/// delivery it asks the broker to set the delivery's deadline `by_ns` from
+/// the request's arrival, as long as that stays within `max_ns` of the
+/// receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseModel {
+    pub every_ns: Nanos,
+    pub by_ns: Nanos,
+    pub max_ns: Option<Nanos>,
 }
 
 #[derive(Clone, Debug)]
@@ -260,6 +289,10 @@ pub struct FaultModel {
     pub failure: f64,
     pub slowdown: f64,
     pub label: String,
+    /// Broker crash of the process only (SIGKILL): what was written but
+    /// not yet fsynced survives in the page cache. False: a machine crash
+    /// (power, kernel) that loses the fsync window.
+    pub process_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -318,7 +351,7 @@ pub fn resolve(s: &Scenario) -> Scenario {
         let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
         q.ack_timeout = q.ack_timeout.or(p.ack_timeout);
         if q.max_deliveries.is_none() {
-            q.max_deliveries = p.max_deliveries.flatten();
+            q.max_deliveries = p.max_deliveries.flatten().map(Limit::Count);
         }
         q.dead_letter = Some(q.dead_letter.or(p.dead_letter).unwrap_or(true));
         q.overflow = Some(
@@ -342,10 +375,13 @@ pub fn resolve(s: &Scenario) -> Scenario {
         }));
         q.durable = Some(q.durable.or(p.durable).unwrap_or(true));
         q.fsync_interval = Some(
-            q.fsync_interval
-                .unwrap_or(Duration::from_millis(DEFAULT_FSYNC_MS)),
+            q.fsync_interval.unwrap_or(SyncInterval::Every(
+                p.fsync_interval
+                    .unwrap_or(Duration::from_millis(DEFAULT_FSYNC_MS)),
+            )),
         );
     }
+    let ack_timeouts: Vec<Option<Duration>> = r.queues.iter().map(|q| q.ack_timeout).collect();
     for t in &mut r.topics {
         t.partitions = Some(t.partitions.unwrap_or(1));
         t.retention = Some(
@@ -405,9 +441,8 @@ pub fn resolve(s: &Scenario) -> Scenario {
                 .unwrap_or_else(|| p.ack.unwrap_or("after-processing").into()),
         );
         resolve_work(c);
-        if c.retry.is_none() {
-            c.retry = p.retry.clone();
-        }
+        c.retry = merge_retry(c.retry.as_ref(), p.retry.as_ref());
+        c.extend_lease = merge_lease(c.extend_lease.as_ref(), &p, ack_timeouts[qi]);
         c.retry_mode =
             Some(
                 c.retry_mode
@@ -427,6 +462,9 @@ pub fn resolve(s: &Scenario) -> Scenario {
         n.duplicate = Some(n.duplicate.unwrap_or(0.0));
     }
     for f in &mut r.faults {
+        if f.kind == "broker-crash" {
+            f.scope = Some(f.scope.clone().unwrap_or_else(|| "machine".into()));
+        }
         if f.kind == "dependency-outage" {
             f.failure = Some(f.failure.unwrap_or(1.0));
             f.slowdown = Some(f.slowdown.unwrap_or(1.0));
@@ -436,6 +474,48 @@ pub fn resolve(s: &Scenario) -> Scenario {
 }
 
 pub const DEFAULT_RETENTION_S: u64 = 7 * 24 * 3600;
+
+/// A consumer's retry table over its preset's policy, key by key (see
+/// [`RetryCfg::over`]): what the user wrote wins, the rest of the preset's
+/// stays.
+pub fn merge_retry(user: Option<&RetryCfg>, preset: Option<&RetryPolicy>) -> Option<RetryCfg> {
+    match (user, preset) {
+        (Some(u), Some(p)) => Some(u.over(&RetryCfg::of(p))),
+        (Some(u), None) => Some(u.clone()),
+        (None, p) => p.map(RetryCfg::of),
+    }
+}
+
+/// A consumer's `extend_lease` over its preset's: the preset's own
+/// extension (Pub/Sub's client) when the user says nothing, key by key when
+/// the user gives some keys, none after `extend_lease = false`. Unset, `by`
+/// is the queue's ack timeout (each extension restarts the whole timeout,
+/// as JetStream's in-progress ack does) and `max` the broker's longest
+/// lease (SQS: 12 h).
+pub fn merge_lease(
+    user: Option<&ExtendLease>,
+    p: &crate::scenario::preset::Preset,
+    ack_timeout: Option<Duration>,
+) -> Option<ExtendLease> {
+    let base = || {
+        p.extend_lease.clone().unwrap_or(LeaseCfg {
+            every: None,
+            by: ack_timeout,
+            max: p.lease_max,
+        })
+    };
+    match user {
+        Some(ExtendLease::Off) => Some(ExtendLease::Off),
+        Some(ExtendLease::On(l)) => Some(ExtendLease::On(l.over(&base()))),
+        // A preset's own extension needs a deadline to extend (a consumer
+        // preset over a queue without an ack timeout has none).
+        None => p
+            .extend_lease
+            .clone()
+            .filter(|_| ack_timeout.is_some())
+            .map(ExtendLease::On),
+    }
+}
 
 /// What processing takes and how it fails: the same for queue and topic consumers.
 fn resolve_work(c: &mut ConsumerCfg) {
@@ -470,7 +550,11 @@ fn resolve_topic_consumer(c: &mut ConsumerCfg, name: String) {
     if c.retry.is_none() {
         // Spring Kafka's DefaultErrorHandler: FixedBackOff(0, 9), ten
         // attempts in all, back to back.
-        c.retry = toml::from_str("backoff = \"none\"\nmax_attempts = 10").ok();
+        c.retry = Some(RetryCfg {
+            backoff: Some(crate::strategy::backoff::BackoffKind::None),
+            max_attempts: Some(Limit::Count(10)),
+            ..Default::default()
+        });
     }
 }
 
@@ -551,7 +635,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             } else {
                 ns(p.confirm_timeout)
             },
-            retry: p.retry.clone(),
+            retry: p.retry.as_ref().map(RetryCfg::policy),
             persistent: p.persistent.unwrap_or(true),
             ttl_ns: ns(p.ttl),
             outbox: p.outbox.unwrap_or(false),
@@ -562,6 +646,13 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
     let mut queues = Vec::new();
     for (i, q) in r.queues.iter().enumerate() {
         let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
+        let max_deliveries = q.max_deliveries.and_then(Limit::count);
+        // `crash_requeue` as a duration: the deliveries come back that long after the crash.
+        let crash_after = q
+            .crash_requeue
+            .as_deref()
+            .and_then(|v| Duration::parse(v).ok())
+            .map(|d| d.ns());
         queues.push(QueueModel {
             name: queue_name(&r, i),
             preset: q.preset.clone(),
@@ -572,17 +663,21 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 _ => Overflow::RejectPublish,
             },
             ack_timeout_ns: ns(q.ack_timeout),
-            max_deliveries: q.max_deliveries,
+            max_deliveries,
             dead_letter: q.dead_letter.unwrap_or(true),
             // NATS keeps a message at MaxDeliver in the stream unless the
             // user asks for a dead-letter queue explicitly.
             at_limit_stays: p.at_limit == Some("stay") && s.queues[i].dead_letter != Some(true),
             ttl_ns: ns(q.ttl),
             ttl_anywhere: q.ttl_mode.as_deref() == Some("anywhere"),
-            crash_requeue_immediate: q.crash_requeue.as_deref() != Some("ack-timeout")
-                || q.ack_timeout.is_none(),
+            crash_requeue_immediate: crash_after.is_none()
+                && (q.crash_requeue.as_deref() != Some("ack-timeout") || q.ack_timeout.is_none()),
+            crash_requeue_after_ns: crash_after,
+            nacks_uncounted: p.nacks_uncounted,
+            nack_to_back: p.nack_to_back_unlimited && max_deliveries.is_none(),
+            expiry_backoff: p.expiry_backoff && q.ack_timeout.is_some(),
             durable: q.durable.unwrap_or(true),
-            fsync_ns: ns(q.fsync_interval).unwrap_or(0),
+            fsync_ns: q.fsync_interval.map_or(0, |f| f.interval().ns()),
             dedup_window_ns: ns(q.dedup_window),
             redrive: q.redrive.as_ref().map(|r| (r.start.ns(), r.rate)),
             fifo_by_key: q.fifo_by_key.unwrap_or(false),
@@ -631,8 +726,23 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 Some(t) => Some(resolve_queue(&r, &Some(t.clone()))?),
                 None => None,
             },
-            retry: c.retry.clone(),
+            retry: c.retry.as_ref().map(RetryCfg::policy),
+            // Only a delivery that waits for its ack has a lease.
+            extend_lease: match &c.extend_lease {
+                Some(ExtendLease::On(l)) if c.ack.as_deref() != Some("on-receive") => {
+                    match (l.every, l.by) {
+                        (Some(every), Some(by)) => Some(LeaseModel {
+                            every_ns: every.ns(),
+                            by_ns: by.ns(),
+                            max_ns: ns(l.max),
+                        }),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            },
             retry_mode: match c.retry_mode.as_deref() {
+                Some("reject-requeue") => RetryMode::RejectRequeue,
                 Some("delay") => RetryMode::Delay,
                 Some("retry-queues") => RetryMode::RetryQueues,
                 Some("in-handler") => RetryMode::InHandler,
@@ -701,6 +811,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             instance: f.instance,
             failure: f.failure.unwrap_or(1.0),
             slowdown: f.slowdown.unwrap_or(1.0),
+            process_only: f.scope.as_deref() == Some("process"),
             label: target_name.unwrap_or_else(|| {
                 match kind {
                     FaultKind::BrokerCrash => "broker",

@@ -11,7 +11,7 @@ pub mod preset;
 pub mod schema;
 pub mod validate;
 
-use crate::strategy::backoff::RetryPolicy;
+use crate::strategy::backoff::{BackoffKind, Jitter, RetryPolicy};
 use crate::strategy::breaker::BreakerConfig;
 use crate::strategy::budget::RetryBudgetConfig;
 use crate::time::Duration;
@@ -181,7 +181,7 @@ pub struct ProducerCfg {
     /// With confirms: publish again when no confirm came within this time.
     pub confirm_timeout: Option<Duration>,
     /// The producer's retry policy for publishes that failed or were not confirmed.
-    pub retry: Option<RetryPolicy>,
+    pub retry: Option<RetryCfg>,
     /// Persistent messages survive a broker restart on a durable queue. Default true.
     pub persistent: Option<bool>,
     /// Per-message time to live, from publish.
@@ -238,7 +238,8 @@ pub struct TopicCfg {
 pub struct QueueCfg {
     pub name: Option<String>,
     /// Semantics and defaults of a real broker: sqs, rabbitmq-quorum,
-    /// rabbitmq-classic, kafka-retry-topics, nats-jetstream, pubsub, celery, sidekiq.
+    /// rabbitmq-classic, kafka-retry-topics, nats-jetstream, pubsub, celery,
+    /// sidekiq; NAME@VERSION for an earlier version (see `preset::versions`).
     pub preset: Option<String>,
     /// Ready messages at most; absent for unbounded.
     pub capacity: Option<u64>,
@@ -246,8 +247,8 @@ pub struct QueueCfg {
     pub overflow: Option<String>,
     /// Visibility timeout / ack deadline.
     pub ack_timeout: Option<Duration>,
-    /// Deliveries at most, then dead-letter.
-    pub max_deliveries: Option<u32>,
+    /// Deliveries at most, then dead-letter; "unlimited" removes a preset's limit.
+    pub max_deliveries: Option<Limit>,
     /// true: a dead-letter queue keeps what is dead-lettered; false: dropped (lost).
     pub dead_letter: Option<bool>,
     /// Message time to live in this queue.
@@ -255,13 +256,14 @@ pub struct QueueCfg {
     /// "head" (RabbitMQ: removed when it reaches the head) or "anywhere".
     pub ttl_mode: Option<String>,
     /// What happens to a crashed consumer's unacked deliveries: "immediate"
-    /// (connection drop, RabbitMQ) or "ack-timeout" (SQS).
+    /// (connection drop, RabbitMQ), "ack-timeout" (SQS), or a duration after
+    /// the crash (Kafka: the session timeout plus the rebalance).
     pub crash_requeue: Option<String>,
     /// Durable queue (survives a broker restart). Default true.
     pub durable: Option<bool>,
     /// Interval of the broker's fsync; what was accepted since the last one
-    /// is lost in a crash. Default 100ms; 0 writes through.
-    pub fsync_interval: Option<Duration>,
+    /// is lost in a machine crash. Default 100ms; 0 or "always" writes through.
+    pub fsync_interval: Option<SyncInterval>,
     /// Broker-side publish deduplication window (SQS FIFO 5m, NATS 2m).
     pub dedup_window: Option<Duration>,
     /// Redrive the dead-letter queue back to this queue.
@@ -303,8 +305,8 @@ pub struct ConsumerCfg {
     pub non_retryable: Option<f64>,
     /// On success, publish one message to this queue.
     pub publish_to: Option<String>,
-    /// Retry policy for failed attempts.
-    pub retry: Option<RetryPolicy>,
+    /// Retry policy for failed attempts; merged key by key over a preset's.
+    pub retry: Option<RetryCfg>,
     /// How a failed attempt is retried: "requeue" (nack to the head at once),
     /// "delay" (redelivered after the backoff), "retry-queues" (Kafka retry
     /// topics), "in-handler" (sleep and retry holding the slot),
@@ -319,6 +321,10 @@ pub struct ConsumerCfg {
     pub preset: Option<String>,
     /// Hold a message while an earlier message of its key is not done yet.
     pub resequence: Option<ResequenceCfg>,
+    /// Extend the lease (ack deadline) of held deliveries:
+    /// `{ every = "20s", by = "60s", max = "12h" }`, or false to turn off a
+    /// preset's extension.
+    pub extend_lease: Option<ExtendLease>,
     /// Read this topic (a `[[topic]]`) as a consumer group, instead of a queue.
     pub topic: Option<String>,
     /// Consumer group id (topic consumers). Default: the consumer's name.
@@ -402,6 +408,9 @@ pub struct FaultCfg {
     pub slowdown: Option<f64>,
     /// Partition: `["consumer:NAME", "broker"]`.
     pub between: Option<Vec<String>>,
+    /// Broker crash: "machine" (power, kernel: the fsync window is lost) or
+    /// "process" (SIGKILL: the page cache keeps it). Default "machine".
+    pub scope: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -443,6 +452,324 @@ pub struct ExpectCfg {
     pub out_of_order_min: Option<u64>,
     /// Variants the expectations apply to (default: all).
     pub variants: Option<Vec<String>>,
+}
+
+/// A retry policy as a scenario writes it: every key optional, so that a
+/// preset's policy can be overridden key by key (see [`RetryCfg::over`]).
+/// The keys are those of [`RetryPolicy`]; `max_attempts` also takes
+/// "unlimited", which removes a preset's limit.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryCfg {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<BackoffKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delays: Option<Vec<Duration>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Jitter>,
+    /// Attempts in all, the first included, or "unlimited".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<Limit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_elapsed: Option<Duration>,
+}
+
+impl RetryCfg {
+    /// The policy as given, every key set (a preset's, for merging).
+    pub fn of(p: &RetryPolicy) -> RetryCfg {
+        RetryCfg {
+            backoff: Some(p.backoff),
+            base: p.base,
+            delay: p.delay,
+            step: p.step,
+            multiplier: p.multiplier,
+            cap: p.cap,
+            delays: p.delays.clone(),
+            jitter: Some(p.jitter),
+            max_attempts: p.max_attempts.map(Limit::Count),
+            max_elapsed: p.max_elapsed,
+        }
+    }
+
+    /// These keys over `base` (a preset's policy), key by key: what this
+    /// table sets wins, the rest of `base` stays, except the keys of `base`
+    /// that the merged curve does not read (a preset's `delay` under the
+    /// user's `exponential`, its `multiplier` under the user's
+    /// `decorrelated` jitter) and a jitter of `base` that does not fit the
+    /// user's backoff: they belonged to the preset's curve, not the user's.
+    /// Keys the user wrote are never dropped, so that their mistakes are
+    /// still reported.
+    pub fn over(&self, base: &RetryCfg) -> RetryCfg {
+        use crate::strategy::backoff::{jitter_fits, reads};
+        let backoff = self.backoff.or(base.backoff).unwrap_or_default();
+        let jitter = self
+            .jitter
+            .or(base.jitter.filter(|&j| jitter_fits(backoff, j)));
+        let curve = jitter.unwrap_or_default();
+        let keep = |key: &str| reads(backoff, curve, key);
+        let pick = |mine: Option<Duration>, theirs: Option<Duration>, key: &str| {
+            mine.or(theirs.filter(|_| keep(key)))
+        };
+        RetryCfg {
+            backoff: self.backoff.or(base.backoff),
+            base: pick(self.base, base.base, "base"),
+            delay: pick(self.delay, base.delay, "delay"),
+            step: pick(self.step, base.step, "step"),
+            multiplier: self
+                .multiplier
+                .or(base.multiplier.filter(|_| keep("multiplier"))),
+            cap: pick(self.cap, base.cap, "cap"),
+            delays: self
+                .delays
+                .clone()
+                .or(base.delays.clone().filter(|_| keep("delays"))),
+            jitter,
+            max_attempts: self.max_attempts.or(base.max_attempts),
+            max_elapsed: self.max_elapsed.or(base.max_elapsed),
+        }
+    }
+
+    /// The policy the simulator reads.
+    pub fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            backoff: self.backoff.unwrap_or_default(),
+            base: self.base,
+            delay: self.delay,
+            step: self.step,
+            multiplier: self.multiplier,
+            cap: self.cap,
+            delays: self.delays.clone(),
+            jitter: self.jitter.unwrap_or_default(),
+            max_attempts: self.max_attempts.and_then(Limit::count),
+            max_elapsed: self.max_elapsed,
+        }
+    }
+}
+
+/// A limit that can be removed: a count, or "unlimited" (which also
+/// overrides a preset's limit, as RabbitMQ's `delivery-limit = -1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    Count(u32),
+    Unlimited,
+}
+
+impl Limit {
+    /// The count, `None` when unlimited.
+    pub fn count(self) -> Option<u32> {
+        match self {
+            Limit::Count(n) => Some(n),
+            Limit::Unlimited => None,
+        }
+    }
+}
+
+impl schemars::JsonSchema for Limit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Limit".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a count, or \"unlimited\"",
+            "anyOf": [{ "type": "integer", "minimum": 0 }, { "const": "unlimited" }]
+        })
+    }
+}
+
+impl Serialize for Limit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Limit::Count(n) => s.serialize_u32(*n),
+            Limit::Unlimited => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Limit;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number, or \"unlimited\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Limit, E> {
+                u32::try_from(v).map(Limit::Count).map_err(|_| {
+                    E::custom(format!(
+                        "{v} is not a limit: give a whole number from 0 to {}, or \"unlimited\"",
+                        u32::MAX
+                    ))
+                })
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Limit, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Limit, E> {
+                if v == "unlimited" {
+                    Ok(Limit::Unlimited)
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}` is not a limit: give a whole number, or \"unlimited\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How often the broker fsyncs: an interval, or "always" (before it
+/// acknowledges: NATS `sync_interval: always`; the same as 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncInterval {
+    Always,
+    Every(Duration),
+}
+
+impl SyncInterval {
+    /// The interval; 0 for "always".
+    pub fn interval(self) -> Duration {
+        match self {
+            SyncInterval::Always => Duration::ZERO,
+            SyncInterval::Every(d) => d,
+        }
+    }
+}
+
+impl schemars::JsonSchema for SyncInterval {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SyncInterval".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "a duration, or \"always\" (fsync before acknowledging)",
+            "anyOf": [g.subschema_for::<Duration>(), { "const": "always" }]
+        })
+    }
+}
+
+impl Serialize for SyncInterval {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SyncInterval::Always => s.serialize_str("always"),
+            SyncInterval::Every(d) => d.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SyncInterval {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Secs(f64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(t) if t == "always" => Ok(SyncInterval::Always),
+            Raw::Text(t) => Duration::parse(&t)
+                .map(SyncInterval::Every)
+                .map_err(|e| serde::de::Error::custom(format!("{e}, or \"always\""))),
+            Raw::Secs(s) => Duration::parse(&s.to_string())
+                .map(SyncInterval::Every)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A consumer's lease extension (SQS `ChangeMessageVisibility` heartbeats,
+/// Pub/Sub `modifyAckDeadline`, JetStream in-progress acks): while it holds
+/// a delivery, every `every` it asks the broker to set the delivery's
+/// deadline `by` from when the request arrives, up to `max` after it
+/// received the delivery.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseCfg {
+    /// Time between extensions, from the receipt of the delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every: Option<Duration>,
+    /// The new deadline, from the extension's arrival. Default: the queue's ack timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<Duration>,
+    /// No extension reaches past this long after the receipt. Default: none
+    /// (SQS: 12h, its longest visibility).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<Duration>,
+}
+
+impl LeaseCfg {
+    /// These keys over `base` (a preset's), key by key.
+    pub fn over(&self, base: &LeaseCfg) -> LeaseCfg {
+        LeaseCfg {
+            every: self.every.or(base.every),
+            by: self.by.or(base.by),
+            max: self.max.or(base.max),
+        }
+    }
+}
+
+/// `extend_lease = { ... }`, or `extend_lease = false` (no extension, even
+/// where the preset's client extends leases).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExtendLease {
+    Off,
+    On(LeaseCfg),
+}
+
+impl schemars::JsonSchema for ExtendLease {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ExtendLease".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "{ every, by, max }, or false to turn a preset's lease extension off",
+            "anyOf": [g.subschema_for::<LeaseCfg>(), { "const": false }]
+        })
+    }
+}
+
+impl Serialize for ExtendLease {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExtendLease::Off => s.serialize_bool(false),
+            ExtendLease::On(l) => l.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtendLease {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Table(toml::Table),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "give { every = \"20s\", by = \"60s\", max = \"12h\" }, or false for no extension",
+            )
+        })? {
+            Raw::Flag(false) => Ok(ExtendLease::Off),
+            Raw::Flag(true) => Err(serde::de::Error::custom(
+                "say how: { every = \"20s\", by = \"60s\", max = \"12h\" } (true alone does not say how often)",
+            )),
+            Raw::Table(t) => toml::Value::Table(t)
+                .try_into::<LeaseCfg>()
+                .map(ExtendLease::On)
+                .map_err(|e| serde::de::Error::custom(e.message().trim().to_string())),
+        }
+    }
 }
 
 /// What `mqsim init` writes: a commented scenario that runs as it is.

@@ -1,8 +1,14 @@
 //! Presets named after real brokers. Each sets the semantics and defaults of
-//! that system (see `../shared/reference/broker-semantics.md` and the README
-//! table); every key stays overridable one by one.
+//! that system at one version (see `../shared/reference/broker-semantics.md`
+//! and the README table, which gives the source of every default); every key
+//! stays overridable one by one, and the tables a preset fills (`retry`,
+//! `extend_lease`) merge key by key with the user's.
+//!
+//! `preset = "NAME"` follows the latest behaviour the vendor documents;
+//! `preset = "NAME@VERSION"` an earlier one where the behaviour changed.
 
-use crate::strategy::backoff::{BackoffKind, Jitter, RetryPolicy};
+use super::LeaseCfg;
+use crate::strategy::backoff::{BackoffKind, RetryPolicy};
 use crate::time::Duration;
 
 pub const PRESET_NAMES: [&str; 8] = [
@@ -16,153 +22,333 @@ pub const PRESET_NAMES: [&str; 8] = [
     "sidekiq",
 ];
 
+/// The versions a preset knows, the one it follows by default first. A
+/// version asked for matches a known one equal to it or starting with it
+/// and a dot: `rabbitmq-quorum@4.2.1` follows 4.2, `sidekiq@7.3` follows 7.
+pub fn versions(name: &str) -> &'static [&'static str] {
+    match name {
+        // The SQS and Pub/Sub APIs carry one version each.
+        "sqs" => &["2012-11-05"],
+        "pubsub" => &["v1"],
+        "rabbitmq-quorum" | "rabbitmq-classic" => &["4.3", "4.2", "4.1", "4.0"],
+        // The Kafka client's: session.timeout.ms is 45 s from 3.0, 10 s before.
+        "kafka-retry-topics" => &["4", "3", "2"],
+        "nats-jetstream" => &["2.12", "2.11", "2.10"],
+        "celery" => &["5"],
+        "sidekiq" => &["8", "7", "6", "5"],
+        _ => &[],
+    }
+}
+
+/// Splits `NAME@VERSION` (the version may be absent).
+pub fn split(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (spec, None),
+    }
+}
+
+/// The known version that `version` asks for.
+fn match_version(name: &str, version: &str) -> Option<&'static str> {
+    versions(name).iter().copied().find(|k| {
+        version == *k
+            || version
+                .strip_prefix(k)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
+/// Checks a `preset` value: the name, then the version. The message names
+/// what is allowed.
+pub fn check(spec: &str) -> Result<(), String> {
+    let (name, version) = split(spec);
+    if !PRESET_NAMES.contains(&name) {
+        let hint = super::load::nearest(name, &PRESET_NAMES)
+            .map(|n| format!(" did you mean `{n}`?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "`{name}` is not a preset;{hint} (presets: {}; add @VERSION for an earlier version)",
+            PRESET_NAMES.join(", ")
+        ));
+    }
+    match version {
+        Some(v) if match_version(name, v).is_none() => Err(format!(
+            "`{name}` has no version `{v}`: the known versions are {} (the first is the default)",
+            versions(name).join(", ")
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What a preset sets. `None` leaves mqsim's own default.
 #[derive(Clone, Debug, Default)]
 pub struct Preset {
     pub name: &'static str,
+    /// The version it follows.
+    pub version: &'static str,
     /// The documented behaviour it follows.
     pub follows: &'static str,
     pub ack_timeout: Option<Duration>,
-    /// `Some(None)`: explicitly unlimited.
+    /// Deliveries in all (`Some(None)`: explicitly unlimited). A RabbitMQ
+    /// `delivery-limit` of 20 is 21 deliveries: the message is
+    /// dead-lettered when its count *exceeds* the limit.
     pub max_deliveries: Option<Option<u32>>,
     pub dead_letter: Option<bool>,
     /// "dead-letter" or "stay" (NATS: messages at the limit stay in the stream).
     pub at_limit: Option<&'static str>,
+    /// "immediate", "ack-timeout", or a duration after the crash.
     pub crash_requeue: Option<&'static str>,
     pub ack: Option<&'static str>,
     pub retry_mode: Option<&'static str>,
     pub retry: Option<RetryPolicy>,
     pub ttl_mode: Option<&'static str>,
     pub durable: Option<bool>,
+    /// The broker's fsync interval (NATS `sync_interval`).
+    pub fsync_interval: Option<Duration>,
+    /// Lease extension the client does by itself (Pub/Sub client libraries).
+    pub extend_lease: Option<LeaseCfg>,
+    /// The longest lease the broker grants from the first receipt (SQS 12 h):
+    /// the default `max` of a lease extension the user turns on.
+    pub lease_max: Option<Duration>,
+    /// Why the broker has no per-message lease, when it has none.
+    pub no_lease: Option<&'static str>,
+    /// RabbitMQ 4.3: nacks and consumer-timeout returns do not count toward
+    /// the delivery limit (rejects and lost connections do).
+    pub nacks_uncounted: bool,
+    /// RabbitMQ 4.x quorum queues: without a delivery limit a nacked message
+    /// goes to the back of the queue (near the head with one).
+    pub nack_to_back_unlimited: bool,
+    /// Pub/Sub: an expired ack deadline goes through the retry policy's
+    /// backoff, as a nack does.
+    pub expiry_backoff: bool,
 }
 
 fn secs(s: u64) -> Option<Duration> {
     Some(Duration::from_secs(s))
 }
 
-/// The preset called `name`, if there is one.
-pub fn preset(name: &str) -> Option<Preset> {
+/// The preset `spec` names (`NAME` or `NAME@VERSION`), if there is one.
+pub fn preset(spec: &str) -> Option<Preset> {
+    let (name, version) = split(spec);
+    let version = match version {
+        Some(v) => match_version(name, v)?,
+        None => *versions(name).first()?,
+    };
     let p = match name {
-        "sqs" => Preset {
-            name: "sqs",
-            follows: "AWS SQS standard queue: VisibilityTimeout 30 s, redrive maxReceiveCount 10 then DLQ; a failed message is not deleted and comes back when its visibility timeout passes",
-            ack_timeout: secs(30),
-            max_deliveries: Some(Some(10)),
-            dead_letter: Some(true),
-            crash_requeue: Some("ack-timeout"),
-            ack: Some("after-processing"),
-            retry_mode: Some("ack-timeout"),
-            ttl_mode: Some("anywhere"),
-            ..Default::default()
-        },
-        "rabbitmq-quorum" => Preset {
-            name: "rabbitmq-quorum",
-            follows: "RabbitMQ 4.x quorum queue: nack requeue=true puts the message back at the head at once, delivery-limit 20 then the dead-letter exchange; unacked deliveries requeued when the connection drops; consumer_timeout 30 min; always durable",
-            ack_timeout: Some(Duration::from_secs(30 * 60)),
-            max_deliveries: Some(Some(20)),
-            dead_letter: Some(true),
-            crash_requeue: Some("immediate"),
-            ack: Some("after-processing"),
-            retry_mode: Some("requeue"),
-            ttl_mode: Some("head"),
-            durable: Some(true),
-            ..Default::default()
-        },
-        "rabbitmq-classic" => Preset {
-            name: "rabbitmq-classic",
-            follows: "RabbitMQ 4.x classic queue: nack requeue=true with no delivery limit, so a poison message loops forever; unacked deliveries requeued when the connection drops; consumer_timeout 30 min",
-            ack_timeout: Some(Duration::from_secs(30 * 60)),
-            max_deliveries: Some(None),
-            dead_letter: Some(true),
-            crash_requeue: Some("immediate"),
-            ack: Some("after-processing"),
-            retry_mode: Some("requeue"),
-            ttl_mode: Some("head"),
-            ..Default::default()
-        },
-        "kafka-retry-topics" => Preset {
-            name: "kafka-retry-topics",
-            follows: "Spring Kafka @RetryableTopic: 3 attempts, fixed 1 s backoff through retry topics, then the -dlt topic; partition order is lost",
-            max_deliveries: Some(None),
-            dead_letter: Some(true),
-            crash_requeue: Some("immediate"),
-            ack: Some("after-processing"),
-            retry_mode: Some("retry-queues"),
-            retry: Some(RetryPolicy {
-                backoff: BackoffKind::Fixed,
-                delay: secs(1),
-                max_attempts: Some(3),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        "nats-jetstream" => Preset {
-            name: "nats-jetstream",
-            follows: "NATS JetStream consumer: AckWait 30 s, MaxDeliver unlimited, Nak redelivers at once; no dead-letter queue: a message at MaxDeliver stays in the stream",
-            ack_timeout: secs(30),
-            max_deliveries: Some(None),
-            dead_letter: Some(false),
-            at_limit: Some("stay"),
-            crash_requeue: Some("ack-timeout"),
-            ack: Some("after-processing"),
-            retry_mode: Some("requeue"),
-            ..Default::default()
-        },
-        "pubsub" => Preset {
-            name: "pubsub",
-            follows: "Google Cloud Pub/Sub subscription: ack deadline 10 s, retry policy exponential 10 s to 600 s, maxDeliveryAttempts 5 then the dead-letter topic",
-            ack_timeout: secs(10),
-            max_deliveries: Some(Some(5)),
-            dead_letter: Some(true),
-            crash_requeue: Some("ack-timeout"),
-            ack: Some("after-processing"),
-            retry_mode: Some("delay"),
-            retry: Some(RetryPolicy {
-                backoff: BackoffKind::Exponential,
-                base: secs(10),
-                multiplier: Some(2.0),
-                cap: secs(600),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        "celery" => Preset {
-            name: "celery",
-            follows: "Celery 5.x: the message is acked just before the task runs (set ack = \"after-processing\" for acks_late); autoretry with retry_backoff (1 s * 2^n, max 600 s) and retry_jitter, max_retries 3; Redis visibility_timeout 1 h",
-            ack_timeout: secs(3600),
-            max_deliveries: Some(None),
-            // A task out of retries ends in the FAILURE state: kept, not lost.
-            dead_letter: Some(true),
-            crash_requeue: Some("ack-timeout"),
-            ack: Some("on-receive"),
-            retry_mode: Some("delay"),
-            retry: Some(RetryPolicy {
-                backoff: BackoffKind::Exponential,
-                base: secs(1),
-                multiplier: Some(2.0),
-                cap: secs(600),
-                jitter: Jitter::Full,
-                max_attempts: Some(4),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        "sidekiq" => Preset {
-            name: "sidekiq",
-            follows: "Sidekiq (open-source fetch): the job leaves Redis when fetched, so a crash loses it; 25 retries with delay n^4 + 15 + rand(10(n+1)) s, then the dead set",
-            max_deliveries: Some(None),
-            dead_letter: Some(true),
-            crash_requeue: Some("ack-timeout"),
-            ack: Some("on-receive"),
-            retry_mode: Some("delay"),
-            retry: Some(RetryPolicy {
-                backoff: BackoffKind::Sidekiq,
-                max_attempts: Some(26),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        "sqs" => sqs(),
+        "rabbitmq-quorum" => rabbitmq_quorum(version),
+        "rabbitmq-classic" => rabbitmq_classic(),
+        "kafka-retry-topics" => kafka_retry_topics(version),
+        "nats-jetstream" => nats_jetstream(),
+        "pubsub" => pubsub(),
+        "celery" => celery(),
+        "sidekiq" => sidekiq(version),
         _ => return None,
     };
-    Some(p)
+    Some(Preset {
+        name: PRESET_NAMES.iter().find(|n| **n == name)?,
+        version,
+        ..p
+    })
+}
+
+const RABBITMQ_NO_LEASE: &str = "RabbitMQ has no per-message lease to extend: a delivery is held until it is acked or its channel closes, and `consumer_timeout` (30 min, the preset's ack_timeout) closes a channel that holds one too long; raise `ack_timeout` instead";
+
+fn sqs() -> Preset {
+    Preset {
+        follows: "AWS SQS standard queue: VisibilityTimeout 30 s, redrive maxReceiveCount 10 then DLQ; a failed message is not deleted and comes back when its visibility timeout passes; ChangeMessageVisibility heartbeats (extend_lease) up to 12 h from the receipt",
+        ack_timeout: secs(30),
+        max_deliveries: Some(Some(10)),
+        dead_letter: Some(true),
+        crash_requeue: Some("ack-timeout"),
+        ack: Some("after-processing"),
+        retry_mode: Some("ack-timeout"),
+        ttl_mode: Some("anywhere"),
+        lease_max: secs(12 * 3600),
+        ..Default::default()
+    }
+}
+
+fn rabbitmq_quorum(version: &str) -> Preset {
+    let v43 = version == "4.3";
+    Preset {
+        follows: if v43 {
+            "RabbitMQ 4.3 quorum queue: delivery-limit 20 (reached on the 21st return), counting only basic.reject and lost connections: a nack-requeue loop never reaches it (retry_mode = \"reject-requeue\" does); at the limit the message is dropped, as no dead-letter exchange is configured by default (dead_letter = true for one); nack requeue=true returns the message near the head (to the back with no limit); unacked deliveries requeued when the connection drops; consumer_timeout 30 min; always durable"
+        } else {
+            "RabbitMQ 4.0-4.2 quorum queue: delivery-limit 20, every return counted, so a message goes after 21 deliveries: dropped, as no dead-letter exchange is configured by default (dead_letter = true for one); nack requeue=true returns it near the head (to the back with no limit); unacked deliveries requeued when the connection drops; consumer_timeout 30 min; always durable"
+        },
+        ack_timeout: Some(Duration::from_secs(30 * 60)),
+        max_deliveries: Some(Some(21)),
+        // No dead-letter exchange by default: at the limit the message is
+        // dropped (counted lost, `dropped-at-limit`).
+        dead_letter: Some(false),
+        crash_requeue: Some("immediate"),
+        ack: Some("after-processing"),
+        retry_mode: Some("requeue"),
+        ttl_mode: Some("head"),
+        durable: Some(true),
+        no_lease: Some(RABBITMQ_NO_LEASE),
+        nacks_uncounted: v43,
+        nack_to_back_unlimited: true,
+        ..Default::default()
+    }
+}
+
+fn rabbitmq_classic() -> Preset {
+    Preset {
+        follows: "RabbitMQ 4.x classic queue: nack requeue=true with no delivery limit, so a poison message loops forever; unacked deliveries requeued when the connection drops; consumer_timeout 30 min",
+        ack_timeout: Some(Duration::from_secs(30 * 60)),
+        max_deliveries: Some(None),
+        dead_letter: Some(true),
+        crash_requeue: Some("immediate"),
+        ack: Some("after-processing"),
+        retry_mode: Some("requeue"),
+        ttl_mode: Some("head"),
+        no_lease: Some(RABBITMQ_NO_LEASE),
+        ..Default::default()
+    }
+}
+
+fn kafka_retry_topics(version: &str) -> Preset {
+    let old = version == "2";
+    Preset {
+        follows: if old {
+            "Spring Kafka @RetryableTopic on a Kafka 2.x client: 3 attempts, fixed 1 s backoff through retry topics, then the -dlt topic; partition order is lost; a crashed consumer's records go to another member after session.timeout.ms (10 s) and the rebalance (3 s)"
+        } else {
+            "Spring Kafka @RetryableTopic on a Kafka 3.0+ client: 3 attempts, fixed 1 s backoff through retry topics, then the -dlt topic; partition order is lost; a crashed consumer's records go to another member after session.timeout.ms (45 s) and the rebalance (3 s)"
+        },
+        max_deliveries: Some(None),
+        dead_letter: Some(true),
+        crash_requeue: Some(if old { "13s" } else { "48s" }),
+        ack: Some("after-processing"),
+        retry_mode: Some("retry-queues"),
+        retry: Some(RetryPolicy {
+            backoff: BackoffKind::Fixed,
+            delay: secs(1),
+            max_attempts: Some(3),
+            ..Default::default()
+        }),
+        no_lease: Some("a Kafka consumer holds no per-message lease: its partitions stay its own while it polls within max.poll.interval.ms and heartbeats within session.timeout.ms"),
+        ..Default::default()
+    }
+}
+
+fn nats_jetstream() -> Preset {
+    Preset {
+        follows: "NATS JetStream consumer: AckWait 30 s, MaxDeliver unlimited, Nak redelivers at once; no dead-letter queue: a message at MaxDeliver stays in the stream; in-progress acks (+WPI, extend_lease) reset AckWait; the server fsyncs every sync_interval (2 min) but acks publishes at once, so a machine crash of a single replica loses what was acked since",
+        ack_timeout: secs(30),
+        max_deliveries: Some(None),
+        dead_letter: Some(false),
+        at_limit: Some("stay"),
+        crash_requeue: Some("ack-timeout"),
+        ack: Some("after-processing"),
+        retry_mode: Some("requeue"),
+        fsync_interval: secs(120),
+        ..Default::default()
+    }
+}
+
+fn pubsub() -> Preset {
+    Preset {
+        follows: "Google Cloud Pub/Sub subscription with a high-level client library: ack deadline 10 s, extended by the client (modifyAckDeadline) while the message is held, up to 60 min; retry policy exponential 10 s to 600 s, for nacks and expired deadlines alike; maxDeliveryAttempts 5 then the dead-letter topic",
+        ack_timeout: secs(10),
+        max_deliveries: Some(Some(5)),
+        dead_letter: Some(true),
+        crash_requeue: Some("ack-timeout"),
+        ack: Some("after-processing"),
+        retry_mode: Some("delay"),
+        retry: Some(RetryPolicy {
+            backoff: BackoffKind::Exponential,
+            base: secs(10),
+            multiplier: Some(2.0),
+            cap: secs(600),
+            ..Default::default()
+        }),
+        // The Java client extends 5 s before the deadline (its
+        // ackExpirationPadding) to the 10 s minimum; 60 min is every
+        // client's default maximum extension.
+        extend_lease: Some(LeaseCfg {
+            every: secs(5),
+            by: secs(10),
+            max: secs(3600),
+        }),
+        expiry_backoff: true,
+        ..Default::default()
+    }
+}
+
+fn celery() -> Preset {
+    Preset {
+        follows: "Celery 5.x: the message is acked just before the task runs (set ack = \"after-processing\" for acks_late); Task.retry() waits default_retry_delay (180 s), max_retries 3; Redis visibility_timeout 1 h",
+        ack_timeout: secs(3600),
+        max_deliveries: Some(None),
+        // A task out of retries ends in the FAILURE state: kept, not lost.
+        dead_letter: Some(true),
+        crash_requeue: Some("ack-timeout"),
+        ack: Some("on-receive"),
+        retry_mode: Some("delay"),
+        retry: Some(RetryPolicy {
+            backoff: BackoffKind::Fixed,
+            delay: secs(180),
+            max_attempts: Some(4),
+            ..Default::default()
+        }),
+        no_lease: Some("Celery does not extend a message's visibility timeout; raise `ack_timeout` (the transport's visibility_timeout) instead"),
+        ..Default::default()
+    }
+}
+
+fn sidekiq(version: &str) -> Preset {
+    let (backoff, follows) = match version {
+        "8" => (BackoffKind::Sidekiq, "Sidekiq 8 (open-source fetch): the job leaves Redis when fetched, so a crash loses it; 25 retries with delay n^4 + 15 + rand(10(n+1)) s, then the dead set"),
+        "5" => (BackoffKind::Sidekiq5, "Sidekiq 5 (open-source fetch): the job leaves Redis when fetched, so a crash loses it; 25 retries with delay n^4 + 15 + rand(30)(n+1) s, then the dead set"),
+        _ => (BackoffKind::Sidekiq7, "Sidekiq 6.0-7.3 (open-source fetch): the job leaves Redis when fetched, so a crash loses it; 25 retries with delay n^4 + 15 + rand(10)(n+1) s, then the dead set"),
+    };
+    Preset {
+        follows,
+        max_deliveries: Some(None),
+        dead_letter: Some(true),
+        crash_requeue: Some("ack-timeout"),
+        ack: Some("on-receive"),
+        retry_mode: Some("delay"),
+        retry: Some(RetryPolicy {
+            backoff,
+            max_attempts: Some(26),
+            ..Default::default()
+        }),
+        no_lease: Some("Sidekiq's open-source fetch removes the job from Redis when it is fetched: there is no lease to extend"),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_and_version_resolves() {
+        for name in PRESET_NAMES {
+            let known = versions(name);
+            assert!(!known.is_empty(), "{name} has versions");
+            assert_eq!(preset(name).map(|p| p.version), Some(known[0]));
+            for v in known {
+                let p = preset(&format!("{name}@{v}")).expect("a known version resolves");
+                assert_eq!((p.name, p.version), (name, *v));
+                assert!(check(&format!("{name}@{v}")).is_ok());
+            }
+        }
+        // A patch level matches its minor version; a bare major of a preset
+        // versioned by minor does not.
+        assert_eq!(
+            preset("rabbitmq-quorum@4.2.1").map(|p| p.version),
+            Some("4.2")
+        );
+        assert_eq!(preset("sidekiq@7.3").map(|p| p.version), Some("7"));
+        assert!(preset("rabbitmq-quorum@4").is_none());
+        assert!(preset("rabbitmq-quorum@4.22").is_none());
+        let e = check("rabbitmq-quorum@3.13").unwrap_err();
+        assert!(e.contains("4.3, 4.2, 4.1, 4.0"), "{e}");
+        let e = check("rabbitmq-quorom").unwrap_err();
+        assert!(e.contains("did you mean `rabbitmq-quorum`"), "{e}");
+    }
 }

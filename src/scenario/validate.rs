@@ -1,7 +1,7 @@
 //! Range and reference checks on a typed scenario. Each failure names the
 //! key path, so that the loader can point at the line and column.
 
-use super::preset::PRESET_NAMES;
+use super::preset::{self, preset};
 use super::*;
 use crate::model::dist;
 use crate::time::MAX_DURATION_NS;
@@ -49,8 +49,9 @@ impl P {
 }
 
 pub const ACK_MODES: [&str; 2] = ["after-processing", "on-receive"];
-pub const RETRY_MODES: [&str; 6] = [
+pub const RETRY_MODES: [&str; 7] = [
     "requeue",
+    "reject-requeue",
     "delay",
     "retry-queues",
     "in-handler",
@@ -61,6 +62,10 @@ pub const OVERFLOWS: [&str; 3] = ["reject-publish", "drop-head", "dead-letter"];
 pub const CONFIRMS: [&str; 3] = ["none", "on-accept", "after-fsync"];
 pub const TTL_MODES: [&str; 2] = ["head", "anywhere"];
 pub const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
+/// What a broker crash takes down: the process (SIGKILL: the page cache
+/// keeps what was written) or the machine (power, kernel: the fsync window
+/// is lost).
+pub const CRASH_SCOPES: [&str; 2] = ["machine", "process"];
 pub const FAULT_KINDS: [&str; 5] = [
     "consumer-crash",
     "broker-crash",
@@ -164,9 +169,9 @@ fn check_dist(p: &P, d: &DistCfg) -> Result<(), Invalid> {
     })
 }
 
-fn check_retry(p: &P, r: &Option<crate::strategy::backoff::RetryPolicy>) -> Result<(), Invalid> {
+fn check_retry(p: &P, r: &Option<RetryCfg>) -> Result<(), Invalid> {
     if let Some(r) = r {
-        r.validate().map_err(|(k, m)| Invalid {
+        r.policy().validate().map_err(|(k, m)| Invalid {
             path: p.key(&k).0,
             message: m,
         })?;
@@ -262,7 +267,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             return p.err("with several queues, each needs a `name`");
         }
         if let Some(pr) = &q.preset {
-            one_of(&p.key("preset"), pr, &PRESET_NAMES)?;
+            preset::check(pr).or_else(|m| p.key("preset").err(m))?;
         }
         if let Some(o) = &q.overflow {
             one_of(&p.key("overflow"), o, &OVERFLOWS)?;
@@ -271,12 +276,12 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             one_of(&p.key("ttl_mode"), m, &TTL_MODES)?;
         }
         if let Some(m) = &q.crash_requeue {
-            one_of(&p.key("crash_requeue"), m, &CRASH_REQUEUES)?;
+            check_crash_requeue(&p.key("crash_requeue"), m)?;
         }
-        if q.max_deliveries == Some(0) {
+        if q.max_deliveries == Some(Limit::Count(0)) {
             return p
                 .key("max_deliveries")
-                .err("max_deliveries must be at least 1 (omit it for unlimited)");
+                .err("max_deliveries must be at least 1 (\"unlimited\", or leaving it out, for no limit)");
         }
         positive(&p.key("ack_timeout"), q.ack_timeout, "the ack timeout")?;
         positive(&p.key("ttl"), q.ttl, "the ttl")?;
@@ -453,7 +458,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             one_of(&p.key("retry_mode"), m, &RETRY_MODES)?;
         }
         if let Some(pr) = &c.preset {
-            one_of(&p.key("preset"), pr, &PRESET_NAMES)?;
+            preset::check(pr).or_else(|m| p.key("preset").err(m))?;
         }
         probability(&p.key("failure"), c.failure)?;
         probability(&p.key("poison"), c.poison)?;
@@ -461,7 +466,8 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         if let Some(d) = &c.service {
             check_dist(&p.key("service"), d)?;
         }
-        check_retry(&p.key("retry"), &c.retry)?;
+        check_consumer_retry(s, &p, c)?;
+        check_lease(s, &p, c)?;
         if let Some(id) = &c.idempotency {
             positive(
                 &p.key("idempotency").key("window"),
@@ -530,6 +536,89 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     if let Some(e) = &s.expect {
         check_expect(&P::root("expect"), e)?;
     }
+    Ok(())
+}
+
+fn check_crash_requeue(p: &P, value: &str) -> Result<(), Invalid> {
+    if CRASH_REQUEUES.contains(&value) {
+        return Ok(());
+    }
+    match Duration::parse(value) {
+        Ok(d) if d.ns() > 0 => Ok(()),
+        Ok(_) => p.err("a crash requeue delay must be longer than zero (or \"immediate\")"),
+        Err(_) => p.err(format!(
+            "`{value}` is not allowed: give \"immediate\", \"ack-timeout\" or a duration after the crash (e.g. \"48s\": Kafka's session timeout and rebalance)"
+        )),
+    }
+}
+
+/// The preset that applies to queue consumer `c`: its own, or its queue's.
+fn consumer_preset(s: &Scenario, c: &ConsumerCfg) -> Option<preset::Preset> {
+    let queue_preset = || {
+        resolve_queue(s, &c.queue)
+            .ok()
+            .and_then(|qi| s.queues[qi].preset.clone())
+    };
+    c.preset
+        .clone()
+        .or_else(queue_preset)
+        .and_then(|spec| preset(&spec))
+}
+
+/// The consumer's retry table, merged key by key over its preset's, must
+/// make a valid policy (a key the user changed may need another: a preset's
+/// exponential curve changed to `fixed` needs a `delay`).
+fn check_consumer_retry(s: &Scenario, p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
+    if c.retry.is_none() || c.topic.is_some() {
+        return check_retry(&p.key("retry"), &c.retry);
+    }
+    let pr = consumer_preset(s, c).unwrap_or_default();
+    let merged = crate::model::merge_retry(c.retry.as_ref(), pr.retry.as_ref());
+    check_retry(&p.key("retry"), &merged)
+}
+
+/// `extend_lease`: the broker must have a per-message lease (the preset
+/// says why not when it has none), and the queue an ack timeout for it to
+/// extend.
+fn check_lease(s: &Scenario, p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
+    let Some(ExtendLease::On(l)) = &c.extend_lease else {
+        return Ok(());
+    };
+    let pl = p.key("extend_lease");
+    let pr = consumer_preset(s, c).unwrap_or_default();
+    if let Some(reason) = pr.no_lease {
+        return pl.err(format!(
+            "the `{}` preset does not support lease extension: {reason}",
+            pr.name
+        ));
+    }
+    if c.ack.as_deref() == Some("on-receive") {
+        return pl.err("an auto-acked delivery has no lease to extend: extend_lease needs `ack = \"after-processing\"`");
+    }
+    let Ok(qi) = resolve_queue(s, &c.queue) else {
+        return Ok(());
+    };
+    let q = &s.queues[qi];
+    let queue_preset = q.preset.as_deref().and_then(preset).unwrap_or_default();
+    let ack_timeout = q.ack_timeout.or(queue_preset.ack_timeout);
+    if ack_timeout.is_none() {
+        return pl.err(format!(
+            "a lease extension moves the ack deadline, and queue `{}` has none: set its `ack_timeout`",
+            queue_name(s, qi)
+        ));
+    }
+    let merged = match crate::model::merge_lease(c.extend_lease.as_ref(), &pr, ack_timeout) {
+        Some(ExtendLease::On(m)) => m,
+        _ => l.clone(),
+    };
+    if merged.every.is_none() {
+        return pl
+            .key("every")
+            .err("say how often the consumer extends the lease: every = \"20s\"");
+    }
+    positive(&pl.key("every"), merged.every, "the extension interval")?;
+    positive(&pl.key("by"), merged.by, "the extension")?;
+    positive(&pl.key("max"), merged.max, "the longest lease")?;
     Ok(())
 }
 
@@ -775,6 +864,7 @@ fn check_topic_consumer(
         ("retry_budget", c.retry_budget.is_some()),
         ("breaker", c.breaker.is_some()),
         ("preset", c.preset.is_some()),
+        ("extend_lease", c.extend_lease.is_some()),
     ] {
         if set {
             return p.key(k).err(format!(
@@ -855,6 +945,15 @@ fn check_target(s: &Scenario, p: &P, t: &str) -> Result<(), Invalid> {
 
 fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
     one_of(&p.key("kind"), &f.kind, &FAULT_KINDS)?;
+    if let Some(scope) = &f.scope {
+        if f.kind != "broker-crash" {
+            return p.key("scope").err(format!(
+                "`scope` says what a broker crash takes down; a {} has none",
+                f.kind
+            ));
+        }
+        one_of(&p.key("scope"), scope, &CRASH_SCOPES)?;
+    }
     if let Some(t) = &f.target {
         check_target(s, &p.key("target"), t)?;
         let kind_of_target = t.split(':').next().unwrap_or("");
@@ -891,7 +990,7 @@ fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
             }
             if f.failure.is_some() || f.slowdown.is_some() || f.between.is_some() {
                 return p.err(format!(
-                    "a {} takes target, instance, at, downtime, mtbf, mttr",
+                    "a {} takes target, instance, at, downtime, mtbf, mttr (and, for a broker crash, scope)",
                     f.kind
                 ));
             }

@@ -51,6 +51,11 @@ pub trait Features: 'static {
     const EXPIRY: bool;
     /// Poison messages and non-retryable failures.
     const POISON: bool;
+    /// Leases and the broker-specific rules of returns: lease extension
+    /// (`extend_lease`), crash returns after a delay (Kafka's session
+    /// timeout), expired deadlines through the retry backoff (Pub/Sub),
+    /// RabbitMQ 4.3's uncounted nacks and 4.x's nacks to the back.
+    const LEASES: bool;
 
     /// Whether this build can run a model that uses `uses`.
     fn supports(uses: &Uses) -> bool {
@@ -63,6 +68,7 @@ pub trait Features: 'static {
             && (Self::PUBLISHER || !uses.publisher)
             && (Self::EXPIRY || !uses.expiry)
             && (Self::POISON || !uses.poison)
+            && (Self::LEASES || !uses.leases)
     }
 }
 
@@ -79,6 +85,7 @@ impl Features for Full {
     const PUBLISHER: bool = true;
     const EXPIRY: bool = true;
     const POISON: bool = true;
+    const LEASES: bool = true;
 }
 
 /// Queues, consumers, acks, retries and dead-lettering, without the
@@ -95,6 +102,7 @@ impl Features for Core {
     const PUBLISHER: bool = false;
     const EXPIRY: bool = false;
     const POISON: bool = false;
+    const LEASES: bool = false;
 }
 
 /// Which optional parts a model (and a run of it) uses: one flag per
@@ -110,6 +118,7 @@ pub struct Uses {
     pub publisher: bool,
     pub expiry: bool,
     pub poison: bool,
+    pub leases: bool,
 }
 
 impl Uses {
@@ -144,6 +153,13 @@ impl Uses {
                 .groups
                 .iter()
                 .any(|g| g.poison > 0.0 || g.non_retryable > 0.0),
+            leases: m.groups.iter().any(|g| g.extend_lease.is_some())
+                || m.queues.iter().any(|q| {
+                    q.crash_requeue_after_ns.is_some()
+                        || q.nacks_uncounted
+                        || q.nack_to_back
+                        || q.expiry_backoff
+                }),
         }
     }
 }
@@ -164,6 +180,7 @@ impl Uses {
             ),
             (self.expiry, "TTLs"),
             (self.poison, "poison, non-retryable failures"),
+            (self.leases, "leases and broker return rules"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -205,6 +222,7 @@ mod tests {
             publisher: true,
             expiry: true,
             poison: true,
+            leases: true,
         };
         assert!(Full::supports(&all));
         assert!(Core::supports(&Uses::default()));
@@ -244,6 +262,10 @@ mod tests {
             },
             Uses {
                 poison: true,
+                ..Uses::default()
+            },
+            Uses {
+                leases: true,
                 ..Uses::default()
             },
         ];

@@ -17,6 +17,7 @@
 //! conservation holds at the end of every run.
 
 pub mod features;
+mod lease;
 mod log;
 mod slab;
 
@@ -231,7 +232,9 @@ struct Copy {
     prev_delay_ns: Nanos,
     /// Index of the copy within its message, for its network streams.
     serial: u32,
-    hops: u32,
+    /// Hops made so far: names the next hop's network stream. It wraps
+    /// after 65,535 hops (a copy redelivered that often reuses streams).
+    hops: u16,
     /// Why this copy may be processed again (its latest redelivery's root
     /// cause): for duplicates by cause. Cleared when it is processed.
     dup_cause: Cause,
@@ -245,6 +248,9 @@ struct Copy {
     /// `rng::prefix` of its attempt streams (`AttemptFate`, `fate_key`),
     /// computed when the copy is made, long before an attempt waits for it.
     attempt_prefix: u64,
+    /// Returns that do not count toward the delivery limit (RabbitMQ 4.3:
+    /// nacks and consumer timeouts): the limit counts `deliveries - uncounted`.
+    uncounted: u32,
 }
 
 // One per copy, written on the hot path: keep it small, as `Msg`.
@@ -519,6 +525,30 @@ enum Ev {
     LogRetryDue {
         group: u32,
     },
+    /// A consumer instance's lease timer for a delivery it holds: time to
+    /// ask for an extension (`received_ns`: when it received the delivery).
+    LeaseTick {
+        inst: u32,
+        epoch: u32,
+        copy: u32,
+        delivery: u32,
+        received_ns: Nanos,
+    },
+    /// A lease extension reaches the broker: the delivery's deadline becomes
+    /// `by_ns` from now.
+    LeaseExtend {
+        copy: u32,
+        delivery: u32,
+        inst: u32,
+        epoch: u32,
+        by_ns: Nanos,
+    },
+    /// A crashed consumer's delivery comes back after the broker's delay
+    /// (`crash_requeue` as a duration: Kafka's session timeout).
+    CrashReturn {
+        copy: u32,
+        gen: u32,
+    },
     /// A resequencing buffer gives up waiting for the gap before this message.
     ReseqTimeout {
         group: u32,
@@ -535,6 +565,9 @@ const _: () = assert!(std::mem::size_of::<Ev>() == 32);
 enum AckKind {
     Ack,
     Requeue,
+    /// `basic.reject(requeue=true)`: a requeue that every broker counts
+    /// toward its delivery limit (RabbitMQ 4.3 does not count a nack).
+    RejectRequeue,
     Delay(Nanos),
     Reject(Cause),
 }
@@ -544,6 +577,7 @@ enum AckKind {
 enum AckCode {
     Ack,
     Requeue,
+    RejectRequeue,
     Delay,
     Reject(Cause),
 }
@@ -553,6 +587,7 @@ impl AckKind {
         match self {
             AckKind::Ack => (AckCode::Ack, 0),
             AckKind::Requeue => (AckCode::Requeue, 0),
+            AckKind::RejectRequeue => (AckCode::RejectRequeue, 0),
             AckKind::Delay(d) => (AckCode::Delay, d),
             AckKind::Reject(r) => (AckCode::Reject(r), 0),
         }
@@ -562,6 +597,7 @@ impl AckKind {
         match code {
             AckCode::Ack => AckKind::Ack,
             AckCode::Requeue => AckKind::Requeue,
+            AckCode::RejectRequeue => AckKind::RejectRequeue,
             AckCode::Delay => AckKind::Delay(delay_ns),
             AckCode::Reject(r) => AckKind::Reject(r),
         }
@@ -649,6 +685,9 @@ pub struct Sim<'m, F: Features> {
     log_order_max: Vec<Vec<u64>>,
     end_arrivals_ns: Nanos,
     end_ns: Nanos,
+    /// Per copy slot: the delivery (its generation) whose lease was last
+    /// extended, and the deadline the extension set.
+    leases: Vec<(u32, Nanos)>,
     features: PhantomData<F>,
 }
 
@@ -859,6 +898,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 .collect(),
             end_arrivals_ns: m.duration_ns,
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
+            leases: Vec::new(),
             features: PhantomData,
         };
         sim.log_init();
@@ -1127,6 +1167,34 @@ impl<'m, F: Features> Sim<'m, F> {
                 self.on_rebalance_done(group as usize, generation)
             }
             Ev::LogRetryDue { group } => self.on_retry_due_log(group as usize),
+            // Only the full build schedules these (`F::LEASES`).
+            Ev::LeaseTick {
+                inst,
+                epoch,
+                copy,
+                delivery,
+                received_ns,
+            } => {
+                if F::LEASES {
+                    self.on_lease_tick(inst, epoch, copy, delivery, received_ns)
+                }
+            }
+            Ev::LeaseExtend {
+                copy,
+                delivery,
+                inst,
+                epoch,
+                by_ns,
+            } => {
+                if F::LEASES {
+                    self.on_lease_extend(copy, delivery, inst, epoch, by_ns)
+                }
+            }
+            Ev::CrashReturn { copy, gen } => {
+                if F::LEASES {
+                    self.on_crash_return(copy, gen)
+                }
+            }
         }
     }
 
@@ -1678,7 +1746,8 @@ impl<'m, F: Features> Sim<'m, F> {
             self.q.retain(|e| match *e {
                 Ev::AckDeadline { copy, gen }
                 | Ev::RetryDue { copy, gen }
-                | Ev::TtlExpire { copy, gen } => copies.slot(copy).gen == gen,
+                | Ev::TtlExpire { copy, gen }
+                | Ev::CrashReturn { copy, gen } => copies.slot(copy).gen == gen,
                 _ => true,
             });
         }
@@ -1908,6 +1977,7 @@ impl<'m, F: Features> Sim<'m, F> {
             processed: false,
             fate_key,
             attempt_prefix,
+            uncounted: 0,
         });
         self.msgs[mi].live += 1;
         c
@@ -2093,7 +2163,7 @@ impl<'m, F: Features> Sim<'m, F> {
             } else {
                 CState::InFlight
             };
-            cp.hops += 1;
+            cp.hops = cp.hops.wrapping_add(1);
             (
                 gen,
                 cp.msg,
@@ -2101,7 +2171,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 cp.visit_start_ns,
                 cp.deliveries,
                 cp.serial,
-                cp.hops,
+                cp.hops as u32,
             )
         };
         let m = &mut self.msgs[mi];
@@ -2286,6 +2356,9 @@ impl<'m, F: Features> Sim<'m, F> {
     #[inline(always)]
     fn receive(&mut self, i: u32, entry: (u32, u32, Nanos)) {
         let g = self.insts[i as usize].group as usize;
+        if F::LEASES {
+            self.start_lease(i, g, entry);
+        }
         let reseq = F::KEYS && self.groups[g].resequence.is_some();
         let inst = &mut self.insts[i as usize];
         let conc = self.m.groups[g].concurrency as usize;
@@ -2809,7 +2882,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     let serial = self.copies[c]
                         .serial
                         .wrapping_add(0x100 * (next as u32 + 1));
-                    let hop_no = self.copies[c].hops + 1;
+                    let hop_no = self.copies[c].hops as u32 + 1;
                     let persistent = self.copies[c].persistent;
                     self.publish(mi, serial, next as u32, persistent, false, hop_no);
                 }
@@ -2883,8 +2956,8 @@ impl<'m, F: Features> Sim<'m, F> {
             return Settle::Now;
         }
         let cp = &mut self.copies[c];
-        cp.hops += 1;
-        let (mi, serial, hop_no) = (cp.msg, cp.serial, cp.hops);
+        cp.hops = cp.hops.wrapping_add(1);
+        let (mi, serial, hop_no) = (cp.msg, cp.serial, cp.hops as u32);
         match self.hop(mi, serial, hop_no, Link::Ack) {
             Hop::Lost => {
                 // The broker will redeliver at the ack timeout.
@@ -2935,7 +3008,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         match kind {
             AckKind::Ack => self.copy_gone(c, st::IN_FLIGHT, st::ACKED),
-            AckKind::Requeue => {
+            AckKind::Requeue | AckKind::RejectRequeue => {
                 self.stats_transition(c, st::IN_FLIGHT, st::QUEUED);
                 self.enqueue_ready(c, false);
                 let qi = self.copies[c].queue as usize;
@@ -3039,6 +3112,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 Settle::Kept
             }
             RetryMode::Requeue => self.send_ack(i, c, delivery, AckKind::Requeue),
+            RetryMode::RejectRequeue => self.send_ack(i, c, delivery, AckKind::RejectRequeue),
             _ => self.send_ack(i, c, delivery, AckKind::Delay(delay)),
         }
     }
@@ -3092,6 +3166,8 @@ impl<'m, F: Features> Sim<'m, F> {
                 if self.m.queues[qi].crash_requeue_immediate && self.broker_up {
                     self.cancelled();
                     self.redeliver(c, Cause::ConsumerCrash);
+                } else if F::LEASES {
+                    self.crash_return_later(c, delivery);
                 }
             }
             return;
@@ -3109,6 +3185,7 @@ impl<'m, F: Features> Sim<'m, F> {
             let what = match kind {
                 AckKind::Ack => "acked",
                 AckKind::Requeue => "nacked (requeue)",
+                AckKind::RejectRequeue => "rejected (requeue)",
                 AckKind::Delay(_) => "nacked (delayed retry)",
                 AckKind::Reject(_) => "rejected",
             };
@@ -3121,10 +3198,16 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             AckKind::Requeue => {
                 self.cancelled();
+                self.count_return(c);
+                self.redeliver(c, Cause::None);
+            }
+            AckKind::RejectRequeue => {
+                self.cancelled();
                 self.redeliver(c, Cause::None);
             }
             AckKind::Delay(d) => {
                 self.cancelled();
+                self.count_return(c);
                 self.delay(c, d);
             }
             AckKind::Reject(reason) => {
@@ -3146,17 +3229,23 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         self.stats_transition(c, st::IN_FLIGHT, st::QUEUED);
-        self.enqueue_ready(c, true);
+        // A RabbitMQ quorum queue without a delivery limit returns a
+        // nacked message to the back (near the head with a limit).
+        let to_back = F::LEASES && cause == Cause::None && self.m.queues[qi].nack_to_back;
+        self.enqueue_ready(c, !to_back);
         self.dispatch(qi);
     }
 
     /// True (and the copy dead-lettered) when it reached the delivery limit.
     fn at_limit(&mut self, c: u32) -> bool {
         let qm = &self.m.queues[self.copies[c].queue as usize];
-        if qm
-            .max_deliveries
-            .is_some_and(|m| self.copies[c].deliveries >= m)
-        {
+        let cp = &self.copies[c];
+        let counted = if F::LEASES {
+            cp.deliveries - cp.uncounted
+        } else {
+            cp.deliveries
+        };
+        if qm.max_deliveries.is_some_and(|m| counted >= m) {
             let reason = if qm.at_limit_stays {
                 Cause::MaxDeliveriesParked
             } else {
@@ -3195,6 +3284,9 @@ impl<'m, F: Features> Sim<'m, F> {
         if self.copies.slot(c).gen != gen || self.copies[c].state != CState::InFlight {
             return;
         }
+        if F::LEASES && self.lease_deadline(c, gen) {
+            return;
+        }
         self.trace(c, "ack timeout: visible again", "", None);
         self.redeliver(c, Cause::AckTimeout);
     }
@@ -3214,6 +3306,7 @@ impl<'m, F: Features> Sim<'m, F> {
             let mi = self.copies[c].msg;
             self.msgs[mi].parked -= 1;
             self.copies[c].deliveries = 0;
+            self.copies[c].uncounted = 0;
             self.copies[c].attempts = 0;
             self.copies[c].dup_cause = Cause::Redrive;
             self.enqueue_ready(c, false);
@@ -3478,7 +3571,7 @@ impl<'m, F: Features> Sim<'m, F> {
         self.fault_open[fi][u] = now;
         match f.kind {
             FaultKind::ConsumerCrash => self.crash_consumer(unit_id),
-            FaultKind::BrokerCrash => self.crash_broker(),
+            FaultKind::BrokerCrash => self.crash_broker(f.process_only),
             FaultKind::ProducerCrash => self.crash_producer(unit_id as usize),
             FaultKind::DependencyOutage => {
                 let gs = &mut self.groups[unit_id as usize];
@@ -3619,6 +3712,8 @@ impl<'m, F: Features> Sim<'m, F> {
                 if self.m.queues[qi].crash_requeue_immediate {
                     self.cancelled();
                     self.redeliver(c, Cause::ConsumerCrash);
+                } else if F::LEASES {
+                    self.crash_return_later(c, d);
                 }
             }
         }
@@ -3684,7 +3779,11 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
-    fn crash_broker(&mut self) {
+    /// The broker crashes. `process_only`: a SIGKILL of its process, after
+    /// which the operating system's page cache still holds what was written
+    /// but not fsynced; otherwise the machine went down (power, kernel) and
+    /// took the fsync window with it.
+    fn crash_broker(&mut self, process_only: bool) {
         let now = self.q.now();
         if !self.broker_up {
             return;
@@ -3722,8 +3821,9 @@ impl<'m, F: Features> Sim<'m, F> {
                 CState::Delayed => st::WAITING_RETRY,
                 _ => st::IN_FLIGHT,
             };
-            let survives =
-                qm.durable && self.copies[c].persistent && self.copies[c].accepted_ns <= last_fsync;
+            let survives = qm.durable
+                && self.copies[c].persistent
+                && (process_only || self.copies[c].accepted_ns <= last_fsync);
             if survives {
                 if from == st::IN_FLIGHT {
                     self.copies[c].dup_cause = Cause::BrokerCrash;

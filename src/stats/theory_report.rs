@@ -47,7 +47,12 @@ pub fn matching_model(m: &Model, qi: usize) -> Result<(Theory, Option<Vec<f64>>)
     if q.ttl_ns.is_some() || producers.iter().any(|p| p.ttl_ns.is_some()) {
         why.push("messages expire (ttl)".into());
     }
-    if let (Some(t), Some(g)) = (q.ack_timeout_ns, groups.first()) {
+    // A lease the consumer extends while it works lasts up to its `max`.
+    let lease_ns = groups.first().and_then(|g| match g.extend_lease {
+        Some(l) => l.max_ns,
+        None => q.ack_timeout_ns,
+    });
+    if let (Some(t), Some(g)) = (lease_ns, groups.first()) {
         if (t as f64) < 20.0 * g.service.mean() * 1e9 {
             why.push("the ack timeout is short enough to redeliver".into());
         }
@@ -234,7 +239,9 @@ fn lifecycle_theory(m: &Model) -> Option<Value> {
     if g.retry_mode == RetryMode::AckTimeout || g.retry_mode == RetryMode::None {
         return None;
     }
-    let k_deliveries = q.max_deliveries.map(|k| k as f64);
+    // RabbitMQ 4.3 does not count a nack toward the delivery limit.
+    let uncounted = q.nacks_uncounted && g.retry_mode != RetryMode::RejectRequeue;
+    let k_deliveries = q.max_deliveries.filter(|_| !uncounted).map(|k| k as f64);
     let k_policy = g
         .retry
         .as_ref()

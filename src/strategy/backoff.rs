@@ -29,18 +29,19 @@
 //! | `linear`      | `base`, `step` (default `base`), `cap`    | `min(cap, base + n * step)`                  | design documents' `t0 + n*d`; RabbitMQ 4.3 `min(min_delay * delivery_count, max_delay)` |
 //! | `exponential` | `base` (> 0), `multiplier` (default 2.0), `cap` | `min(cap, base * multiplier^n)`        | AWS 2015, gRPC A6, Celery `retry_backoff`, Pub/Sub |
 //! | `list`        | `delays` (non-empty)                      | `delays[min(n, len - 1)]`: the last repeats  | NATS JetStream `BackOff` |
-//! | `sidekiq`     | `cap`                                     | `min(cap, n^4 + 15 + rand(10 * (n + 1)))` s  | Sidekiq, per broker-semantics.md |
+//! | `sidekiq`     | `cap`                                     | `min(cap, n^4 + 15 + rand(10 * (n + 1)))` s  | Sidekiq 8.0 and later |
+//! | `sidekiq-7`   | `cap`                                     | `min(cap, n^4 + 15 + rand(10) * (n + 1))` s  | Sidekiq 6.0 to 7.3 |
+//! | `sidekiq-5`   | `cap`                                     | `min(cap, n^4 + 15 + rand(30) * (n + 1))` s  | Sidekiq 5.x |
 //!
 //! `cap` is optional where allowed; without it the only ceiling is
 //! [`MAX_DURATION_NS`] (100 years), which every delay saturates at.
 //!
-//! Sidekiq: broker-semantics.md gives
-//! `retry_count^4 + 15 + rand(10 * (retry_count + 1))` seconds, and that is
-//! what is implemented: Ruby's `rand(k)` for an integer `k` is a whole number
-//! in `[0, k)`, so the delay is a whole number of seconds in
-//! `[n^4 + 15, n^4 + 15 + 10(n + 1))`. Current Sidekiq source writes
-//! `count**4 + 15 + rand(10) * (count + 1)`, which has the same range and
-//! mean but takes only every (n + 1)-th value; we follow the reference.
+//! Sidekiq: Ruby's `rand(k)` for an integer `k` is a whole number in
+//! `[0, k)`. Sidekiq 8.0 draws `rand(10 * (count + 1))`, a whole number of
+//! seconds in `[n^4 + 15, n^4 + 15 + 10(n + 1))`; 6.0 to 7.3 drew
+//! `rand(10) * (count + 1)`, the same range's every (n + 1)-th value; 5.x
+//! drew `rand(30) * (count + 1)`, three times the spread
+//! (broker-semantics.md). Each draws one number.
 //!
 //! # The jitter: what is slept, given `d`
 //!
@@ -79,7 +80,7 @@
 //! Draws use only [`unit`](fn@crate::rng::unit) on the stream the caller passes (in the simulator,
 //! the per-message, per-retry `Backoff` stream), so results are stable across
 //! crate versions. The number of draws depends only on the configuration:
-//! `sidekiq` draws one value for its `rand`, then each jitter other than
+//! each `sidekiq` formula draws one value for its `rand`, then each jitter other than
 //! `none` draws one more; nothing else draws.
 //!
 //! Every computation saturates: no configuration, validated or not, makes
@@ -106,8 +107,14 @@ pub enum BackoffKind {
     Exponential,
     /// `delays[n]`, the last repeating.
     List,
-    /// `n^4 + 15 + rand(10 (n + 1))` seconds.
+    /// `n^4 + 15 + rand(10 (n + 1))` seconds (Sidekiq 8.0 and later).
     Sidekiq,
+    /// `n^4 + 15 + rand(10) (n + 1)` seconds (Sidekiq 6.0 to 7.3).
+    #[serde(rename = "sidekiq-7")]
+    Sidekiq7,
+    /// `n^4 + 15 + rand(30) (n + 1)` seconds (Sidekiq 5.x).
+    #[serde(rename = "sidekiq-5")]
+    Sidekiq5,
 }
 
 /// How the backoff's delay is randomised (see the module table).
@@ -138,7 +145,17 @@ impl BackoffKind {
             BackoffKind::Exponential => "exponential",
             BackoffKind::List => "list",
             BackoffKind::Sidekiq => "sidekiq",
+            BackoffKind::Sidekiq7 => "sidekiq-7",
+            BackoffKind::Sidekiq5 => "sidekiq-5",
         }
+    }
+
+    /// One of the Sidekiq formulas (every version's).
+    pub fn is_sidekiq(self) -> bool {
+        matches!(
+            self,
+            BackoffKind::Sidekiq | BackoffKind::Sidekiq7 | BackoffKind::Sidekiq5
+        )
     }
 }
 
@@ -252,6 +269,33 @@ fn check_duration(key: &str, d: Option<Duration>) -> Result<(), Invalid> {
     }
 }
 
+/// Whether `backoff` with `jitter` reads the retry key `key` (the keys of
+/// the curve: `base`, `delay`, `step`, `multiplier`, `cap`, `delays`; every
+/// other key is read by all). A preset's keys that a user's new backoff
+/// does not read are left out when the two are merged.
+pub fn reads(backoff: BackoffKind, jitter: Jitter, key: &str) -> bool {
+    use BackoffKind as B;
+    match key {
+        "base" => matches!(backoff, B::Linear | B::Exponential),
+        "delay" => backoff == B::Fixed,
+        "step" => backoff == B::Linear,
+        "multiplier" => backoff == B::Exponential && jitter != Jitter::Decorrelated,
+        "cap" => matches!(backoff, B::Linear | B::Exponential) || backoff.is_sidekiq(),
+        "delays" => backoff == B::List,
+        _ => true,
+    }
+}
+
+/// Whether `jitter` applies to `backoff`.
+pub fn jitter_fits(backoff: BackoffKind, jitter: Jitter) -> bool {
+    match jitter {
+        Jitter::None => true,
+        Jitter::Full | Jitter::Equal => backoff != BackoffKind::None,
+        Jitter::Decorrelated => backoff == BackoffKind::Exponential,
+        Jitter::Random => backoff == BackoffKind::Linear,
+    }
+}
+
 impl RetryPolicy {
     /// Checks the policy. On error returns the key within the `retry` table
     /// and what is wrong with it and what is allowed.
@@ -305,13 +349,7 @@ impl RetryPolicy {
         }
 
         // Jitter compatibility.
-        let jitter_ok = match self.jitter {
-            Jitter::None => true,
-            Jitter::Full | Jitter::Equal => self.backoff != BackoffKind::None,
-            Jitter::Decorrelated => self.backoff == BackoffKind::Exponential,
-            Jitter::Random => self.backoff == BackoffKind::Linear,
-        };
-        if !jitter_ok {
+        if !jitter_fits(self.backoff, self.jitter) {
             let allowed = match self.jitter {
                 Jitter::Decorrelated => "jitter = \"decorrelated\" replaces the exponential curve (AWS: min(cap, U(base, 3 * previous))); use it with backoff = \"exponential\"",
                 Jitter::Random => "jitter = \"random\" is the jittered linear form base + n * step * U(0,1); use it with backoff = \"linear\"",
@@ -333,20 +371,7 @@ impl RetryPolicy {
         }
 
         // Keys the chosen backoff and jitter do not read.
-        let uses = |key: &str| -> bool {
-            use BackoffKind as B;
-            match key {
-                "base" => matches!(self.backoff, B::Linear | B::Exponential),
-                "delay" => self.backoff == B::Fixed,
-                "step" => self.backoff == B::Linear,
-                "multiplier" => {
-                    self.backoff == B::Exponential && self.jitter != Jitter::Decorrelated
-                }
-                "cap" => matches!(self.backoff, B::Linear | B::Exponential | B::Sidekiq),
-                "delays" => self.backoff == B::List,
-                _ => true,
-            }
-        };
+        let uses = |key: &str| reads(self.backoff, self.jitter, key);
         let given = [
             ("base", self.base.is_some()),
             ("delay", self.delay.is_some()),
@@ -366,7 +391,7 @@ impl RetryPolicy {
                 return invalid(
                     key,
                     format!(
-                        "`{key}` is not used by {by}; remove it (keys per backoff: fixed: delay; linear: base, step, cap; exponential: base, multiplier, cap; list: delays; sidekiq: cap)"
+                        "`{key}` is not used by {by}; remove it (keys per backoff: fixed: delay; linear: base, step, cap; exponential: base, multiplier, cap; list: delays; sidekiq, sidekiq-7, sidekiq-5: cap)"
                     ),
                 );
             }
@@ -456,7 +481,7 @@ impl RetryPolicy {
                 let i = (n as usize).min(delays.len().saturating_sub(1));
                 delays.get(i).map_or(0, |d| d.0).min(cap)
             }
-            BackoffKind::Sidekiq => {
+            BackoffKind::Sidekiq | BackoffKind::Sidekiq7 | BackoffKind::Sidekiq5 => {
                 let n = u128::from(n);
                 let secs = n.saturating_mul(n).saturating_mul(n).saturating_mul(n) + 15;
                 let ns = secs.saturating_mul(u128::from(NS_PER_S));
@@ -465,10 +490,17 @@ impl RetryPolicy {
         }
     }
 
-    /// Sidekiq's `rand(10 * (n + 1))` range: the number of whole seconds the
-    /// draw can add.
-    fn sidekiq_span(n: u32) -> u64 {
-        10 * (u64::from(n) + 1)
+    /// The values a Sidekiq formula's draw can add before retry n: how many
+    /// (`rand`'s range) and the seconds between them. 8.0:
+    /// `rand(10 * (n + 1))`, 10(n + 1) values 1 s apart; 6.0 to 7.3:
+    /// `rand(10) * (n + 1)`, 10 values n + 1 s apart; 5.x: `rand(30) * (n + 1)`.
+    fn sidekiq_lattice(&self, n: u32) -> (u64, u64) {
+        let n1 = u64::from(n) + 1;
+        match self.backoff {
+            BackoffKind::Sidekiq7 => (10, n1),
+            BackoffKind::Sidekiq5 => (30, n1),
+            _ => (10 * n1, 1),
+        }
     }
 
     /// The delay before retry `retry` (1 for the first retry; 0 is treated
@@ -494,12 +526,12 @@ impl RetryPolicy {
             }
             Jitter::None | Jitter::Full | Jitter::Equal => {
                 let mut d = self.deterministic_ns(n);
-                if self.backoff == BackoffKind::Sidekiq {
-                    let span = Self::sidekiq_span(n);
+                if self.backoff.is_sidekiq() {
+                    let (span, step_s) = self.sidekiq_lattice(n);
                     // floor(u * span) is a whole number in [0, span).
                     let k = ((unit(rng) * span as f64) as u64).min(span - 1);
                     d = d
-                        .saturating_add(k.saturating_mul(NS_PER_S))
+                        .saturating_add(k.saturating_mul(step_s).saturating_mul(NS_PER_S))
                         .min(MAX_DURATION_NS);
                     d = d.min(cap);
                 }
@@ -552,11 +584,12 @@ impl RetryPolicy {
                 return Some(mean_capped_uniform(self.base_ns() as f64, span, cap));
             }
         };
-        let d = if self.backoff == BackoffKind::Sidekiq {
+        let d = if self.backoff.is_sidekiq() {
             // d = min(cap, a + K s), K uniform on {0, .., m - 1}.
             let a = self.deterministic_ns(n) as f64;
-            let m = Self::sidekiq_span(n) as f64;
-            let s = NS_PER_S as f64;
+            let (m, step_s) = self.sidekiq_lattice(n);
+            let m = m as f64;
+            let s = (step_s as f64) * NS_PER_S as f64;
             if cap <= a {
                 cap
             } else if cap >= a + (m - 1.0) * s {
@@ -724,6 +757,60 @@ mod tests {
         let mut capped = sidekiq(Jitter::None);
         capped.cap = Some(d("1h"));
         assert_eq!(capped.delay_ns(30, 0, &mut r), 3600 * S);
+    }
+
+    /// Each Sidekiq version's delays fall in its range, on its lattice, and
+    /// reach both ends: 8.0 `rand(10 (n + 1))` (every whole second), 6.0 to
+    /// 7.3 `rand(10) (n + 1)` and 5.x `rand(30) (n + 1)` (every (n + 1)-th).
+    #[test]
+    fn sidekiq_versions_draw_in_their_ranges() {
+        for (kind, values, spaced) in [
+            (BackoffKind::Sidekiq, 10u64, false),
+            (BackoffKind::Sidekiq7, 10, true),
+            (BackoffKind::Sidekiq5, 30, true),
+        ] {
+            let p = RetryPolicy {
+                backoff: kind,
+                ..RetryPolicy::default()
+            };
+            assert_eq!(p.validate(), Ok(()));
+            let mut r = rng();
+            for retry in [1u32, 2, 3, 10, 25] {
+                let n = u64::from(retry - 1);
+                let lo = (n.pow(4) + 15) * S;
+                // The number of values and the step between them.
+                let (m, step) = if spaced {
+                    (values, (n + 1) * S)
+                } else {
+                    (values * (n + 1), S)
+                };
+                let hi = lo + (m - 1) * step;
+                let mut seen = std::collections::BTreeSet::new();
+                for _ in 0..40 * m {
+                    let x = p.delay_ns(retry, 0, &mut r);
+                    assert!(
+                        x >= lo && x <= hi,
+                        "{kind:?} retry {retry}: {x} not in [{lo}, {hi}]"
+                    );
+                    assert_eq!(
+                        (x - lo) % step,
+                        0,
+                        "{kind:?} retry {retry}: {x} off the lattice"
+                    );
+                    seen.insert(x);
+                }
+                assert_eq!(
+                    seen.len() as u64,
+                    m,
+                    "{kind:?} retry {retry}: every value is reached"
+                );
+                // The closed-form mean is the lattice's middle.
+                assert_eq!(
+                    p.mean_delay_ns(retry),
+                    Some(lo as f64 + (m - 1) as f64 * step as f64 / 2.0)
+                );
+            }
+        }
     }
 
     /// Checks that `draw` stays in `[lo, hi]` and that its sample mean over
@@ -1097,6 +1184,8 @@ mod tests {
             BackoffKind::Exponential,
             BackoffKind::List,
             BackoffKind::Sidekiq,
+            BackoffKind::Sidekiq7,
+            BackoffKind::Sidekiq5,
         ];
         let jitters = [
             Jitter::None,
@@ -1117,7 +1206,7 @@ mod tests {
                 }
             };
             let p = RetryPolicy {
-                backoff: kinds[pick(6) as usize],
+                backoff: kinds[pick(kinds.len() as u64) as usize],
                 base: dur(&mut pick),
                 delay: dur(&mut pick),
                 step: dur(&mut pick),
