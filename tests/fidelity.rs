@@ -423,3 +423,96 @@ retry_budget = {{ kind = "percent", percent = {percent:?} }}
     assert!(warned(&summary(&scenario(&text(5.0)), 1, 1)));
     assert!(!warned(&summary(&scenario(&text(0.2)), 1, 1)));
 }
+
+/// The trace says what happened: an attempt a crash cuts short is not
+/// "attempt (succeeds)", and the crash itself shows.
+#[test]
+fn the_trace_shows_attempts_cut_short_by_a_crash() {
+    let text = r#"
+[simulation]
+duration = "2m"
+[[producer]]
+arrival = { process = "constant", rate = 1.0 }
+[[queue]]
+crash_requeue = "immediate"
+[[consumer]]
+service = { dist = "constant", mean = "600ms" }
+[[fault]]
+kind = "consumer-crash"
+at = "10.3s"
+downtime = "1s"
+"#;
+    let m = mqsim::model::compile(&scenario(text)).expect("compiles");
+    let ids: Vec<u64> = (0..20).collect();
+    let out = mqsim::sim::run_traced(&m, 1, 0, Default::default(), &ids);
+    let events = |id: u64| -> Vec<&str> {
+        out.trace
+            .iter()
+            .filter(|e| e.message == id)
+            .map(|e| e.event)
+            .collect()
+    };
+    // Message 9 is published at 10 s and in processing at 10.3 s.
+    let cut = events(9);
+    assert!(
+        cut.contains(&"attempt cut short (consumer crash)"),
+        "{cut:?}"
+    );
+    let first_end = cut
+        .iter()
+        .position(|e| e.starts_with("attempt ") || *e == "attempt cut short (consumer crash)")
+        .expect("an attempt ends");
+    assert_eq!(
+        cut[first_end], "attempt cut short (consumer crash)",
+        "{cut:?}"
+    );
+    assert!(
+        cut.contains(&"attempt succeeded"),
+        "processed after the restart: {cut:?}"
+    );
+    // A message processed before the crash: one attempt, succeeded.
+    let calm = events(3);
+    assert_eq!(
+        calm.iter().filter(|e| **e == "attempt").count(),
+        1,
+        "{calm:?}"
+    );
+    assert!(calm.contains(&"attempt succeeded"), "{calm:?}");
+}
+
+/// A wire duplicate gets a copy number of its own in the trace (it shared
+/// its publish's number).
+#[test]
+fn a_wire_duplicate_has_its_own_copy_number() {
+    let text = r#"
+[simulation]
+seed = 5
+duration = "5m"
+[[producer]]
+arrival = { process = "constant", rate = 5.0 }
+[[queue]]
+[[consumer]]
+count = 2
+service = { dist = "constant", mean = "50ms" }
+[network]
+latency = { dist = "exponential", mean = "5ms" }
+duplicate = 0.2
+"#;
+    let m = mqsim::model::compile(&scenario(text)).expect("compiles");
+    let ids: Vec<u64> = (0..200).collect();
+    let out = mqsim::sim::run_traced(&m, 5, 0, Default::default(), &ids);
+    let mut checked = 0;
+    for id in ids {
+        let accepted: Vec<u32> = out
+            .trace
+            .iter()
+            .filter(|e| e.message == id && e.event == "accepted")
+            .map(|e| e.copy)
+            .collect();
+        if accepted.len() == 2 {
+            assert_ne!(accepted[0], accepted[1], "message {id}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "{checked} messages duplicated on the wire");
+}

@@ -674,6 +674,8 @@ pub struct Sim<'m, F: Features> {
     faults: Vec<FaultRecord>,
     trace_ids: Vec<u64>,
     trace: Vec<TraceEvent>,
+    /// (message id, network serial) -> the copy number the trace shows.
+    trace_copies: std::collections::BTreeMap<(u64, u32), u32>,
     next_msg_id: u64,
     /// Per key: messages created so far (the next one's sequence number).
     key_seq: Vec<u64>,
@@ -880,6 +882,7 @@ impl<'m, F: Features> Sim<'m, F> {
             faults: Vec::new(),
             trace_ids: Vec::new(),
             trace: Vec::new(),
+            trace_copies: Default::default(),
             next_msg_id: 0,
             key_seq: vec![0; m.key_space as usize],
             topics: Vec::new(),
@@ -1718,6 +1721,15 @@ impl<'m, F: Features> Sim<'m, F> {
             .collect();
         for mi in pending {
             self.msgs[mi].awaiting = NONE;
+            if self.tracing() {
+                let next = self.msgs[mi].publishes;
+                self.trace_producer(
+                    mi,
+                    "relayed by the outbox after a restart",
+                    next,
+                    String::new(),
+                );
+            }
             self.producer_publish(mi);
         }
     }
@@ -2710,13 +2722,9 @@ impl<'m, F: Features> Sim<'m, F> {
         self.stats.queues[qi].busy += 1;
         self.insts[i as usize].busy += 1;
         if self.tracing() {
-            // Only when tracing: the detail string costs an allocation.
-            let what = if failed {
-                "attempt (fails)"
-            } else {
-                "attempt (succeeds)"
-            };
-            self.trace(c, what, &format!("attempt {}", k + 1), Some(work_ns));
+            // Only when tracing: the detail string costs an allocation. How
+            // it ends is traced when it ends (a crash may cut it short).
+            self.trace(c, "attempt", &format!("attempt {}", k + 1), Some(work_ns));
         }
         self.q.schedule_in(
             work_ns,
@@ -2815,6 +2823,15 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         };
         let visit_start = working[pos].2;
+        if self.tracing() {
+            let what = match (counted, failed) {
+                (true, false) => "attempt succeeded",
+                (true, true) => "attempt failed",
+                (false, false) => "recognised by the idempotency store: acked without processing",
+                (false, true) => "rejected by the open circuit breaker",
+            };
+            self.trace(c, what, "", None);
+        }
         let settle = if failed {
             self.on_failure(i, c, delivery, nonretryable)
         } else {
@@ -3504,15 +3521,26 @@ impl<'m, F: Features> Sim<'m, F> {
         if self.trace_ids.binary_search(&m.id).is_err() {
             return;
         }
+        let (id, serial, queue) = (m.id, cp.serial, cp.queue as usize);
+        let copy = self.trace_copy_number(id, serial);
         self.trace.push(TraceEvent {
             time_s: crate::time::ns_to_secs(self.q.now()),
-            message: m.id,
+            message: id,
             event,
-            queue: self.m.queues[cp.queue as usize].name.clone(),
-            copy: cp.serial & 0x7FFF_FFFF,
+            queue: self.m.queues[queue].name.clone(),
+            copy,
             duration_s: duration_ns.map(crate::time::ns_to_secs),
             detail: detail.to_string(),
         });
+    }
+
+    /// The number a traced message's copy goes by: its copies counted from
+    /// 0 in the order they first appear in the trace, so that a wire
+    /// duplicate (which shares its publish's network serial) and every
+    /// pipeline stage's copy has its own.
+    fn trace_copy_number(&mut self, id: u64, serial: u32) -> u32 {
+        let next = self.trace_copies.range((id, 0)..=(id, u32::MAX)).count() as u32;
+        *self.trace_copies.entry((id, serial)).or_insert(next)
     }
 
     /// Records a step of a traced message at its producer (publishes,
@@ -3524,8 +3552,10 @@ impl<'m, F: Features> Sim<'m, F> {
         let before = self.trace.len();
         self.trace_msg(mi, event, || place, || detail, None);
         // The copy a publish makes at the broker carries its number.
-        if let Some(e) = self.trace.get_mut(before) {
-            e.copy = publish;
+        if before < self.trace.len() {
+            let id = self.msgs[mi].id;
+            let copy = self.trace_copy_number(id, publish);
+            self.trace[before].copy = copy;
         }
     }
 
@@ -3695,6 +3725,14 @@ impl<'m, F: Features> Sim<'m, F> {
         inst.acks_on_wire = 0;
         self.stats.queues[qi].held -= held;
         buffered.extend(self.reseq_take(i));
+        if self.tracing() {
+            for &(c, _, _) in &working {
+                self.trace(c, "attempt cut short (consumer crash)", "", None);
+            }
+            for &(c, _, _) in buffered.iter().chain(incoming.iter()) {
+                self.trace(c, "consumer crashed holding it", "", None);
+            }
+        }
         for (c, d, visit_start) in working
             .iter()
             .chain(buffered.iter())
@@ -3759,7 +3797,7 @@ impl<'m, F: Features> Sim<'m, F> {
         self.prods[p].up = false;
         self.prods[p].epoch = self.prods[p].epoch.wrapping_add(1);
         if self.m.producers[p].outbox {
-            return; // the outbox keeps every unconfirmed message
+            return; // the outbox keeps every unconfirmed message (traced when relayed)
         }
         let pending: Vec<u32> = self
             .msgs
@@ -3768,6 +3806,15 @@ impl<'m, F: Features> Sim<'m, F> {
             .map(|(i, _)| i)
             .collect();
         for mi in pending {
+            if self.tracing() {
+                let publish = self.msgs[mi].publishes.saturating_sub(1);
+                self.trace_producer(
+                    mi,
+                    "producer crashed before its confirm",
+                    publish,
+                    String::new(),
+                );
+            }
             self.msgs[mi].lost_cause = Cause::ProducerCrash;
             self.msgs[mi].live += 1; // keep it while we release
             self.release_producer(mi);
@@ -3828,6 +3875,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 if from == st::IN_FLIGHT {
                     self.copies[c].dup_cause = Cause::BrokerCrash;
                 }
+                self.trace(c, "broker crashed: kept on disk", "", None);
                 self.new_gen(c);
                 self.copies[c].state = CState::Parked;
                 self.broker_parked.push(c);
@@ -3851,6 +3899,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 .get(c)
                 .is_some_and(|x| x.state == CState::Parked)
             {
+                self.trace(c, "broker restarted: ready again", "", None);
                 self.enqueue_ready(c, false);
             }
         }
