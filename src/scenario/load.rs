@@ -215,6 +215,47 @@ impl RawScenario {
         Ok(scenario)
     }
 
+    /// Builds every `[[variant]]` of `scenario` (already built with `base`)
+    /// once, so that a variant's bad override is refused by every command,
+    /// `run` too, located at the variant's `set` key.
+    pub fn check_variants(
+        &self,
+        scenario: &Scenario,
+        base: &[Override],
+    ) -> Result<(), ScenarioError> {
+        for (i, v) in scenario.variants.iter().enumerate() {
+            let mut overrides = base.to_vec();
+            for (k, val) in &v.set {
+                overrides.push(Override {
+                    path: k.clone(),
+                    value: val.clone(),
+                    origin: format!("variant `{}`: {k}", v.name),
+                });
+            }
+            if let Err(mut e) = self.build(&overrides) {
+                let Some(key) = v
+                    .set
+                    .keys()
+                    .find(|k| e.origin.as_deref() == Some(&format!("variant `{}`: {k}", v.name)))
+                else {
+                    return Err(e);
+                };
+                let path = [
+                    Seg::Key("variant".into()),
+                    Seg::Index(i),
+                    Seg::Key("set".into()),
+                    Seg::Key(key.clone()),
+                ];
+                if let Some((l, c)) = locate(&self.text, &path) {
+                    e.line = Some(l);
+                    e.column = Some(c);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     fn error_at(
         &self,
         path: &[Seg],

@@ -21,7 +21,7 @@ pub struct Invalid {
 
 /// Builds key paths: `at("consumer", 0).key("failure")`.
 #[derive(Clone)]
-struct P(Vec<Seg>);
+pub struct P(Vec<Seg>);
 
 impl P {
     fn root(k: &str) -> P {
@@ -174,14 +174,33 @@ fn check_retry(p: &P, r: &Option<crate::strategy::backoff::RetryPolicy>) -> Resu
     Ok(())
 }
 
+/// Longest name, in bytes: names are printed in reports and become file
+/// names.
+pub const MAX_NAME_BYTES: usize = 128;
+
+/// A name shown in reports: 1 to [`MAX_NAME_BYTES`] bytes of printable
+/// characters (no escape sequences, newlines or NUL that would reach a
+/// terminal, a CI log or a file name).
+pub fn check_name(p: &P, n: &str) -> Result<(), Invalid> {
+    if n.trim().is_empty() || n.len() > MAX_NAME_BYTES {
+        return p.err(format!(
+            "a name must have 1 to {MAX_NAME_BYTES} bytes (this one has {})",
+            n.len()
+        ));
+    }
+    if let Some(c) = n.chars().find(|c| c.is_control()) {
+        return p.err(format!(
+            "a name must be printable; this one holds the control character {}",
+            c.escape_unicode()
+        ));
+    }
+    Ok(())
+}
+
 fn unique_names(section: &str, names: &[&Option<String>]) -> Result<(), Invalid> {
     for (i, n) in names.iter().enumerate() {
         if let Some(n) = n {
-            if n.trim().is_empty() || n.len() > 200 {
-                return P::at(section, i)
-                    .key("name")
-                    .err("a name must have 1 to 200 characters");
-            }
+            check_name(&P::at(section, i).key("name"), n)?;
             if let Some(j) = names[..i]
                 .iter()
                 .position(|m| m.as_deref() == Some(n.as_str()))
@@ -196,9 +215,24 @@ fn unique_names(section: &str, names: &[&Option<String>]) -> Result<(), Invalid>
     Ok(())
 }
 
+/// A variant name, from a file or from `--variant`: a name (see
+/// [`check_name`]) that is also safe in a file name.
+pub fn check_variant_name(n: &str) -> Result<(), String> {
+    check_name(&P(vec![]), n).map_err(|e| e.message)?;
+    if n.contains(['/', '\\']) || n.split('.').all(str::is_empty) || n.contains("..") {
+        return Err(format!(
+            "the variant name `{n}` holds a slash or `..`; variant names become file names"
+        ));
+    }
+    Ok(())
+}
+
 pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     let sim = &s.simulation;
     let p = P::root("simulation");
+    if let Some(n) = &sim.name {
+        check_name(&p.key("name"), n)?;
+    }
     let duration = sim.duration.unwrap_or(Duration::from_secs(3600));
     if duration.ns() == 0 {
         return p
@@ -510,15 +544,21 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     let mut seen: Vec<&str> = Vec::new();
     for (i, v) in s.variants.iter().enumerate() {
         let p = P::at("variant", i);
-        if v.name.trim().is_empty() || v.name.len() > 200 || v.name.contains(['/', '\\']) {
-            return p
-                .key("name")
-                .err("a variant name must have 1 to 200 characters and no slash");
-        }
+        check_variant_name(&v.name).or_else(|m| p.key("name").err(m))?;
         if seen.contains(&v.name.as_str()) {
             return p
                 .key("name")
                 .err(format!("two variants are named `{}`", v.name));
+        }
+        let file = crate::report::files::safe_name(&v.name);
+        if let Some(other) = seen
+            .iter()
+            .find(|o| crate::report::files::safe_name(o) == file)
+        {
+            return p.key("name").err(format!(
+                "the variants `{other}` and `{}` would write the same files (`{file}`): give names that differ in letters, digits, `-`, `_` or `.`",
+                v.name
+            ));
         }
         seen.push(&v.name);
     }
@@ -632,9 +672,7 @@ pub fn resolve_topic(s: &Scenario, name: &str) -> Result<usize, String> {
 fn check_topics(s: &Scenario) -> Result<(), Invalid> {
     for (i, t) in s.topics.iter().enumerate() {
         let p = P::at("topic", i);
-        if t.name.trim().is_empty() || t.name.len() > 200 {
-            return p.key("name").err("a name must have 1 to 200 characters");
-        }
+        check_name(&p.key("name"), &t.name)?;
         if let Some(j) = s.topics[..i].iter().position(|u| u.name == t.name) {
             return p.key("name").err(format!(
                 "the name `{}` is already used by [[topic]] number {}; names must be unique",
@@ -691,6 +729,9 @@ fn check_topic_consumer(
             .err("a consumer reads a `queue` or a `topic`, not both");
     }
     resolve_topic(s, t).or_else(|m| p.key("topic").err(m))?;
+    if let Some(g) = &c.group {
+        check_name(&p.key("group"), g)?;
+    }
     let group = c.group.clone().unwrap_or_else(|| consumer_name(s, i));
     if let Some(j) = s.consumers[..i].iter().enumerate().position(|(j, d)| {
         d.topic.as_deref() == Some(t)
