@@ -235,6 +235,14 @@ pub fn run_study(
     for cell in &cells {
         super::guard::check(&cell.model, plan, c.force).map_err(Failure::input)?;
     }
+    let held = spec.job_count(cells.len()) as f64 * super::guard::REPLICATION_BYTES;
+    if held > super::guard::MAX_BYTES && !c.force {
+        return Err(Failure::input(format!(
+            "this study holds {} replications' results (about {:.1} GiB) until its report: use fewer values, variants or replications, shard it with --shard, or pass --force",
+            spec.job_count(cells.len()),
+            held / (1024.0 * 1024.0 * 1024.0)
+        )));
+    }
     if let Some(sh) = &c.shard {
         let (i, n) = parse_shard(sh)?;
         if c.no_files {
