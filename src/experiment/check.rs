@@ -410,7 +410,7 @@ fn json_report(vs: &[Verdict], counts: &Counts, without_expect: &[String]) -> Va
             serde_json::json!({
                 "file": v.file, "variant": v.variant, "expectation": v.name,
                 "verdict": v.word().to_ascii_lowercase(),
-                "measured": v.measured_value.map_or(Value::String(v.measured.clone()), |x| crate::stats::summary::num(x)),
+                "measured": v.measured_value.map_or(Value::String(v.measured.clone()), crate::stats::summary::num),
                 "bound": v.bound, "reason": v.inconclusive,
             })
         })
