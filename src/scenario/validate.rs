@@ -102,9 +102,20 @@ fn one_of(p: &P, value: &str, allowed: &[&str]) -> Result<(), Invalid> {
 fn probability(p: &P, v: Option<f64>) -> Result<(), Invalid> {
     match v {
         Some(x) if !(0.0..=1.0).contains(&x) || x.is_nan() => p.err(format!(
-            "{x} is not a probability: give a number from 0 to 1"
+            "{} is not a probability: give a number from 0 to 1",
+            short_number(x)
         )),
         _ => Ok(()),
+    }
+}
+
+/// A number as a person writes it: `1e300`, not 301 digits.
+pub fn short_number(x: f64) -> String {
+    let plain = format!("{x}");
+    if plain.len() > 16 {
+        format!("{x:e}")
+    } else {
+        plain
     }
 }
 
@@ -585,7 +596,8 @@ fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
         match r {
             Some(r) if r > 0.0 && r <= MAX_RATE => Ok(()),
             Some(r) => p.key("rate").err(format!(
-                "the rate {r} must be above 0 and at most 1e9 messages per second"
+                "the rate {} must be above 0 and at most 1e9 messages per second",
+                short_number(r)
             )),
             None => p.key("rate").err(format!(
                 "a {} arrival process needs `rate` (messages per second)",
@@ -861,6 +873,30 @@ fn check_target(s: &Scenario, p: &P, t: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// `instance = k` must name an instance of every group the fault hits
+/// (instances count from 0).
+fn check_instance(s: &Scenario, p: &P, f: &FaultCfg, k: u32) -> Result<(), Invalid> {
+    let target = f
+        .target
+        .as_deref()
+        .and_then(|t| t.strip_prefix("consumer:"));
+    for (i, c) in s.consumers.iter().enumerate() {
+        let name = consumer_name(s, i);
+        if target.is_some_and(|t| t != name) {
+            continue;
+        }
+        let count = c.count.unwrap_or(1);
+        if k >= count {
+            return p.key("instance").err(format!(
+                "consumer `{name}` has {count} instance{}, numbered from 0 to {}: there is no instance {k}",
+                if count == 1 { "" } else { "s" },
+                count - 1
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
     one_of(&p.key("kind"), &f.kind, &FAULT_KINDS)?;
     if let Some(t) = &f.target {
@@ -876,6 +912,9 @@ fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
                 .key("target")
                 .err(format!("a {} cannot target `{t}`", f.kind));
         }
+    }
+    if let Some(k) = f.instance {
+        check_instance(s, p, f, k)?;
     }
     match f.kind.as_str() {
         "consumer-crash" | "producer-crash" | "broker-crash" => {
