@@ -881,7 +881,7 @@ fn runaway_cases_under_a_4_gb_address_space_end_in_exit_2_or_partial_results() {
     let many_faults = "[simulation]\nduration = \"1d\"\n[[producer]]\narrival = { process = \"poisson\", rate = 10.0 }\n[[queue]]\n[[consumer]]\ncount = 50\nservice = { dist = \"exponential\", mean = \"10ms\" }\n[[fault]]\nkind = \"consumer-crash\"\nmtbf = \"10s\"\nmttr = { dist = \"exponential\", mean = \"1s\" }\n";
     let storm = "[simulation]\nduration = \"1h\"\n[[producer]]\narrival = { process = \"poisson\", rate = 9.0 }\ntimeout = \"200ms\"\nretry = { backoff = \"none\" }\n[[queue]]\n[[consumer]]\nservice = { dist = \"constant\", mean = \"100ms\" }\n";
     let slots = "[simulation]\nduration = \"1m\"\n[[producer]]\narrival = { process = \"poisson\", rate = 10.0 }\n[[queue]]\n[[consumer]]\ncount = 100000\nprefetch = 100000\nservice = { dist = \"exponential\", mean = \"10ms\" }\n";
-    let window = "[simulation]\nduration = \"1h\"\n[[producer]]\narrival = { process = \"poisson\", rate = 10000.0 }\n[[queue]]\n[[consumer]]\ncount = 200\nidempotency = \"36500d\"\nservice = { dist = \"exponential\", mean = \"10ms\" }\n";
+    let window = "[simulation]\nduration = \"1h\"\n[[producer]]\narrival = { process = \"poisson\", rate = 10000.0 }\n[[queue]]\n[[consumer]]\ncount = 200\nidempotency = { window = \"36500d\" }\nservice = { dist = \"exponential\", mean = \"10ms\" }\n";
     let redrive = "[simulation]\nduration = \"1s\"\n[[producer]]\narrival = { process = \"constant\", rate = 10.0 }\n[[queue]]\nmax_deliveries = 1\ndead_letter = true\nredrive = { start = \"0s\", rate = 1000000.0 }\n[[consumer]]\nfailure = 1.0\nservice = { dist = \"constant\", mean = \"1us\" }\n";
     for (name, text) in [
         ("overload", overload),

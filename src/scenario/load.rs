@@ -535,7 +535,8 @@ fn set_path(table: &mut toml::Table, parts: &[&str], value: toml::Value) -> Resu
 /// Makes serde's messages kinder: suggests the nearest valid name for an
 /// unknown key or value.
 fn improve_serde_message(msg: &str) -> String {
-    let msg = msg.trim().to_string();
+    // One line: the parser's own line breaks would look like more errors.
+    let msg = msg.trim().replace('\n', " ");
     for (what, label) in [("unknown field `", "key"), ("unknown variant `", "value")] {
         if let Some(rest) = msg.strip_prefix(what) {
             let Some((bad, tail)) = rest.split_once('`') else {
