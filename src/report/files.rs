@@ -52,8 +52,13 @@ impl AtomicFile {
     /// file beside it.
     pub fn create(path: &Path) -> Result<AtomicFile, String> {
         let dir = folder_of(path);
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "cannot write {}: cannot create the folder {}: {e}",
+                path.display(),
+                dir.display()
+            )
+        })?;
         if path.is_dir() {
             return Err(format!(
                 "cannot write {}: it is a folder",
