@@ -1,5 +1,6 @@
 //! The command line: parse, load, run, report. Exit codes: 0 success, 1 a
-//! `check` expectation failed, 2 bad input (nothing is written then).
+//! `check` expectation failed or was inconclusive, 2 bad input (nothing is
+//! written then), 130 interrupted by Ctrl-C (partial results written).
 
 use crate::experiment::{self, Plan};
 use crate::model::{self, Model};
@@ -229,15 +230,31 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+    let _ = ctrlc::set_handler(|| {
+        // A second Ctrl-C while the first is being honoured ends at once.
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(INTERRUPTED);
+        }
+    });
     match dispatch(cli.command) {
+        Ok(_) if STOP.load(Ordering::SeqCst) => {
+            eprintln!("interrupted: the results written are partial");
+            INTERRUPTED
+        }
         Ok(code) => code,
         Err(f) => {
-            eprintln!("error: {}", f.message);
-            f.code
+            eprintln!("error: {}", report::files::printable(&f.message));
+            if STOP.load(Ordering::SeqCst) {
+                INTERRUPTED
+            } else {
+                f.code
+            }
         }
     }
 }
+
+/// Exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells use).
+pub const INTERRUPTED: i32 = 130;
 
 pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
     use std::io::IsTerminal;
@@ -250,13 +267,7 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
     };
     crate::experiment::PROGRESS.store(!quiet && std::io::stderr().is_terminal(), Ordering::Relaxed);
     match cmd {
-        Command::Run(a) => {
-            let code = run(&a.file, &a.common)?;
-            if let Some(t) = &a.trace {
-                trace(&a.file, &a.common, t, &a.trace_messages, a.trace_first)?;
-            }
-            Ok(code)
-        }
+        Command::Run(a) => run(&a),
         Command::Compare(a) => crate::experiment::compare::command(&a),
         Command::Sweep(a) => crate::experiment::sweep::command(&a),
         Command::Check(a) => crate::experiment::check::command(&a),
@@ -278,6 +289,7 @@ pub fn load(
     let raw = RawScenario::read(file)?;
     let overrides = parse_overrides(&raw, sets)?;
     let scenario = raw.build(&overrides)?;
+    raw.check_variants(&scenario, &overrides)?;
     Ok((raw, overrides, scenario))
 }
 
@@ -286,30 +298,30 @@ pub fn compile(s: &Scenario) -> Result<Model, Failure> {
         .map_err(|e| Failure::input(format!("the scenario could not be compiled: {e}")))
 }
 
-/// The run plan from the scenario and the command line.
+/// The run plan from the scenario and the command line. Refuses flags that
+/// would otherwise be ignored or mean nothing.
 pub fn plan(s: &Scenario, c: &Common) -> Result<Plan, Failure> {
+    check_flags(c)?;
     let deadline = match &c.max_wall {
         Some(t) => {
             let d = crate::time::Duration::parse(t)
                 .map_err(|e| Failure::input(format!("--max-wall: {e}")))?;
+            if d.ns() == 0 {
+                return Err(Failure::input(
+                    "--max-wall 0s would stop before the first event: give a time longer than zero, e.g. --max-wall 30s",
+                ));
+            }
             Some(std::time::Instant::now() + std::time::Duration::from_nanos(d.ns()))
         }
         None => None,
     };
-    if let Some(p) = c.precision {
-        if !(p > 0.0 && p < 1.0) {
-            return Err(Failure::input(
-                "--precision is a relative half-width between 0 and 1, e.g. 0.02",
-            ));
-        }
-    }
     let replications = c.replications.or(s.simulation.replications).unwrap_or(1);
     if replications == 0 {
         return Err(Failure::input("--replications must be at least 1"));
     }
     Ok(Plan {
         replications,
-        jobs: c.jobs,
+        jobs: jobs_capped(c),
         precision: c.precision,
         max_replications: c.max_replications,
         limits: Limits {
@@ -320,6 +332,103 @@ pub fn plan(s: &Scenario, c: &Common) -> Result<Plan, Failure> {
         seed: c.seed.or(s.simulation.seed).unwrap_or(1),
         build: c.build.build(),
     })
+}
+
+/// The flags that need no scenario to be judged.
+fn check_flags(c: &Common) -> Result<(), Failure> {
+    if let Some(p) = c.precision {
+        if !(p > 0.0 && p < 1.0) {
+            return Err(Failure::input(
+                "--precision is a relative half-width between 0 and 1, e.g. 0.02",
+            ));
+        }
+    }
+    if c.max_replications == 0 {
+        return Err(Failure::input(
+            "--max-replications must be at least 1 (it bounds the replications --precision may run)",
+        ));
+    }
+    if c.max_events == Some(0) {
+        return Err(Failure::input(
+            "--max-events 0 would stop before the first event: give at least 1",
+        ));
+    }
+    if c.no_files && c.out.is_some() {
+        return Err(Failure::input(
+            "--no-files and --out contradict each other: drop one",
+        ));
+    }
+    if c.no_files && c.charts {
+        return Err(Failure::input(
+            "--no-files and --charts contradict each other: charts are files; drop one",
+        ));
+    }
+    Ok(())
+}
+
+/// `-j`, capped at the cores available: more threads than cores cannot
+/// make a run faster, and tens of thousands of threads exhaust the system.
+/// Says so once (results do not depend on the thread count).
+fn jobs_capped(c: &Common) -> usize {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if c.jobs <= cores {
+        return c.jobs;
+    }
+    if !c.quiet && !SAID.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "note: -j {} capped at {cores}, the cores available (results do not depend on it)",
+            c.jobs
+        );
+    }
+    cores
+}
+
+/// Checks every destination of a command before any simulation (output
+/// folders, and files such as `--trace` or `--junit` with the flag that
+/// names them), and locks the output folders for the length of the command.
+/// Two scenarios may not write one folder.
+pub fn claim_outputs(
+    folders: &[PathBuf],
+    files: &[(&Path, &str)],
+    inputs: &[&Path],
+) -> Result<Vec<report::files::FolderLock>, Failure> {
+    let shown = |p: &Path| report::files::printable(&p.display().to_string());
+    for (file, flag) in files {
+        report::files::check_file_destination(file, flag, inputs).map_err(Failure::input)?;
+    }
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for dir in folders {
+        report::files::check_folder(dir, "--out").map_err(Failure::input)?;
+        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        if seen.contains(&canonical) {
+            return Err(Failure::input(format!(
+                "two scenarios would write one output folder, {}: give them different `simulation.name`s, run them one by one with --out, or pass --no-files",
+                shown(dir)
+            )));
+        }
+        seen.push(canonical);
+    }
+    for (file, _) in files {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            if seen.contains(&canonical)
+                && name
+                    .as_deref()
+                    .is_some_and(|n| report::exporters().iter().any(|e| e.file_name() == n))
+            {
+                return Err(Failure::input(format!(
+                    "{} would overwrite a result file of the output folder; give another file name",
+                    shown(file)
+                )));
+            }
+        }
+    }
+    folders
+        .iter()
+        .map(|d| report::files::lock_folder(d).map_err(Failure::input))
+        .collect()
 }
 
 /// Where files go: `--out`, or `output/<scenario name>/`.
@@ -359,7 +468,10 @@ pub fn emit(report: &Report, c: &Common) -> Result<(), Failure> {
             "{}",
             serde_json::to_string_pretty(&report.json()).unwrap_or_default()
         ),
-        Format::Text => print!("{}", report::terminal::render(report)),
+        Format::Text => print!(
+            "{}",
+            report::files::printable_lines(&report::terminal::render(report))
+        ),
     }
     if let Some(dir) = out_dir(c, &report.scenario) {
         let written = report::write_all(report, &dir).map_err(|e| Failure {
@@ -376,33 +488,71 @@ pub fn emit(report: &Report, c: &Common) -> Result<(), Failure> {
         if !c.quiet && c.format == Format::Text {
             eprintln!(
                 "wrote {}",
-                written
-                    .iter()
-                    .chain(charts.iter())
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                report::files::printable(
+                    &written
+                        .iter()
+                        .chain(charts.iter())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             );
         }
     }
     Ok(())
 }
 
-fn run(file: &Path, c: &Common) -> Result<i32, Failure> {
-    let (_, _, s) = load(file, &c.set)?;
+fn run(a: &RunArgs) -> Result<i32, Failure> {
+    let c = &a.common;
+    let (raw, _, s) = load(&a.file, &c.set)?;
     let plan = plan(&s, c)?;
     let name = s
         .simulation
         .name
         .clone()
         .unwrap_or_else(|| "scenario".into());
-    let v = run_variant("base", &s, &plan, c.force)?;
+    if c.shard.is_some() {
+        if a.trace.is_some() {
+            return Err(Failure::input(
+                "--trace follows replication 0 of a whole run; it cannot be combined with --shard",
+            ));
+        }
+        if c.precision.is_some() {
+            return Err(Failure::input("--precision and --shard cannot be combined: a shard cannot know when the others are precise enough"));
+        }
+        let spec =
+            crate::experiment::compare::spec("run", &raw, c, vec![("base".into(), vec![])], &plan)?;
+        return crate::experiment::compare::run_study(spec, c, &plan, name);
+    }
+    let m = compile(&s)?;
+    crate::experiment::guard::check(&m, &plan, c.force).map_err(Failure::input)?;
+    let folders: Vec<PathBuf> = out_dir(c, &name).into_iter().collect();
+    let chrome = a.trace.as_deref().map(chrome_path);
+    let trace_files: Vec<(&Path, &str)> = a
+        .trace
+        .iter()
+        .map(|t| (t.as_path(), "--trace"))
+        .chain(chrome.iter().map(|t| (t.as_path(), "--trace")))
+        .collect();
+    let _locks = claim_outputs(&folders, &trace_files, &[a.file.as_path()])?;
+    let outcome = experiment::run(&m, &plan);
+    let summary = outcome.summary(&m);
+    let v = VariantResult {
+        name: "base".into(),
+        outcome,
+        summary,
+    };
     let report = Report {
         scenario: name,
         variants: vec![v],
         comparison: None,
     };
     emit(&report, c)?;
+    if let Some(t) = &a.trace {
+        if !STOP.load(Ordering::SeqCst) {
+            trace(&m, &plan, c, t, &a.trace_messages, a.trace_first)?;
+        }
+    }
     Ok(0)
 }
 
@@ -428,47 +578,100 @@ fn explain(file: &Path, sets: &[String]) -> Result<i32, Failure> {
     Ok(0)
 }
 
+/// Most messages `--trace-first` follows: the trace of each is kept in
+/// memory until the run ends.
+pub const TRACE_FIRST_MAX: u64 = 100_000;
+
+/// Writes the starter scenario, named after the file it is written to.
 fn init(path: &Path) -> Result<i32, Failure> {
-    if path.exists() {
+    let shown = report::files::printable(&path.display().to_string());
+    if path.exists() || path.is_symlink() {
         return Err(Failure::input(format!(
-            "{} exists already; choose another path",
-            path.display()
+            "{shown} exists already; choose another path"
         )));
     }
-    report::files::write_atomic(path, crate::scenario::STARTER.as_bytes())
-        .map_err(Failure::input)?;
-    eprintln!(
-        "wrote {}; run it with: mqsim run {}",
-        path.display(),
-        path.display()
-    );
+    report::files::check_file_destination(path, "init", &[]).map_err(Failure::input)?;
+    let text = starter_for(path);
+    report::files::write_atomic(path, text.as_bytes()).map_err(Failure::input)?;
+    eprintln!("wrote {shown}; run it with: mqsim run {shown}");
     Ok(0)
 }
 
+/// The starter scenario for `path`: its name is the file's stem (made
+/// printable and short enough for the loader), and its comment says how to
+/// run this file.
+pub fn starter_for(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ok = crate::scenario::validate::check_variant_name(&stem).is_ok();
+    let name = if ok {
+        stem
+    } else {
+        report::files::safe_name(&stem)
+    };
+    let file_name = path
+        .file_name()
+        .map(|s| report::files::printable(&s.to_string_lossy()))
+        .unwrap_or_default();
+    let shown = report::files::printable(&path.display().to_string());
+    crate::scenario::STARTER
+        .replacen(
+            "# quickstart.toml - start here.",
+            &format!("# {file_name} - start here."),
+            1,
+        )
+        .replacen(
+            "mqsim run scenarios/quickstart.toml",
+            &format!("mqsim run {shown}"),
+            1,
+        )
+        .replacen(
+            "name = \"quickstart\"",
+            &format!("name = {}", toml::Value::String(name)),
+            1,
+        )
+}
+
 /// Runs replication 0 again, recording the life of the chosen messages, and
-/// writes it as JSON lines and as a Chrome trace.
-fn trace(file: &Path, c: &Common, path: &Path, ids: &[u64], first: u64) -> Result<(), Failure> {
-    let (_, _, s) = load(file, &c.set)?;
-    let plan = plan(&s, c)?;
-    let m = compile(&s)?;
+/// streams it to `path` as JSON lines and beside it as a Chrome trace.
+fn trace(
+    m: &Model,
+    plan: &Plan,
+    c: &Common,
+    path: &Path,
+    ids: &[u64],
+    first: u64,
+) -> Result<(), Failure> {
+    if ids.is_empty() && first > TRACE_FIRST_MAX && !c.quiet {
+        eprintln!(
+            "note: --trace-first {first} capped at {TRACE_FIRST_MAX} messages (each traced message is held in memory)"
+        );
+    }
     let ids: Vec<u64> = if ids.is_empty() {
-        (0..first.min(100_000)).collect()
+        (0..first.min(TRACE_FIRST_MAX)).collect()
     } else {
         ids.to_vec()
     };
-    let (warmup_ns, _) = experiment::choose_warmup(&m, plan.seed, plan.limits, plan.build);
+    let (warmup_ns, _) = experiment::choose_warmup(m, plan.seed, plan.limits, plan.build);
     let out = crate::sim::run_traced(
-        &m,
+        m,
         crate::rng::replication_seed(plan.seed, 0),
         warmup_ns,
         plan.limits,
         &ids,
     );
-    let mut lines = String::new();
-    let mut chrome = Vec::new();
+    let cpath = chrome_path(path);
+    let write_error = |e: std::io::Error| Failure::input(format!("cannot write the trace: {e}"));
+    let mut lines = report::files::AtomicFile::create(path).map_err(Failure::input)?;
+    let mut chrome = report::files::AtomicFile::create(&cpath).map_err(Failure::input)?;
+    use std::io::Write;
+    write!(chrome, "{{\"traceEvents\":[").map_err(write_error)?;
+    let mut comma = "";
     for e in &out.trace {
-        lines.push_str(&serde_json::to_string(e).map_err(|e| Failure::input(e.to_string()))?);
-        lines.push('\n');
+        serde_json::to_writer(&mut lines, e).map_err(|e| Failure::input(e.to_string()))?;
+        lines.write_all(b"\n").map_err(write_error)?;
         let ts = e.time_s * 1e6;
         let mut ev = serde_json::json!({
             "name": e.event, "cat": e.queue, "pid": 1, "tid": e.message, "ts": ts,
@@ -484,25 +687,46 @@ fn trace(file: &Path, c: &Common, path: &Path, ids: &[u64], first: u64) -> Resul
                 ev["s"] = "t".into();
             }
         }
-        chrome.push(ev);
+        write!(chrome, "{comma}{ev}").map_err(write_error)?;
+        comma = ",";
     }
     for id in &ids {
-        chrome.push(serde_json::json!({ "name": "thread_name", "ph": "M", "pid": 1, "tid": id, "args": { "name": format!("message {id}") } }));
+        let ev = serde_json::json!({ "name": "thread_name", "ph": "M", "pid": 1, "tid": id, "args": { "name": format!("message {id}") } });
+        write!(chrome, "{comma}{ev}").map_err(write_error)?;
+        comma = ",";
     }
-    report::files::write_atomic(path, lines.as_bytes()).map_err(Failure::input)?;
-    let mut cpath = path.as_os_str().to_owned();
-    cpath.push(".chrome.json");
-    let doc = serde_json::json!({ "traceEvents": chrome, "displayTimeUnit": "ms" });
-    report::files::write_atomic(Path::new(&cpath), doc.to_string().as_bytes())
-        .map_err(Failure::input)?;
+    write!(chrome, "],\"displayTimeUnit\":\"ms\"}}").map_err(write_error)?;
+    lines.commit().map_err(Failure::input)?;
+    chrome.commit().map_err(Failure::input)?;
+    let unseen: Vec<String> = ids
+        .iter()
+        .filter(|id| **id >= out.messages_created)
+        .take(5)
+        .map(|id| id.to_string())
+        .collect();
+    if !unseen.is_empty() {
+        eprintln!(
+            "warning: --trace-messages: message {} {} never published in replication 0 (it published ids 0 to {}); their trace is empty",
+            unseen.join(", "),
+            if unseen.len() == 1 { "was" } else { "were" },
+            out.messages_created.saturating_sub(1)
+        );
+    }
     if !c.quiet {
         eprintln!(
             "traced {} messages ({} steps) to {} and {}",
             ids.len(),
             out.trace.len(),
-            path.display(),
-            Path::new(&cpath).display()
+            report::files::printable(&path.display().to_string()),
+            report::files::printable(&cpath.display().to_string())
         );
     }
     Ok(())
+}
+
+/// `FILE.chrome.json` beside a `--trace FILE`.
+pub fn chrome_path(path: &Path) -> PathBuf {
+    let mut cpath = path.as_os_str().to_owned();
+    cpath.push(".chrome.json");
+    PathBuf::from(cpath)
 }

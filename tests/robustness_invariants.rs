@@ -1265,7 +1265,13 @@ impl Scenario {
                     let _ = writeln!(s, "target = \"consumer:c{}\"", t % nc);
                 }
                 if let Some(i) = instance {
-                    let _ = writeln!(s, "instance = {i}");
+                    // An instance the targeted groups have (the loader
+                    // refuses another): numbered from 0 to count - 1.
+                    let count = match target {
+                        Some(t) => self.consumers[t % nc].count,
+                        None => self.consumers.iter().map(|c| c.count).min().unwrap_or(1),
+                    };
+                    let _ = writeln!(s, "instance = {}", i % count.max(1));
                 }
                 *s += &timing.toml();
             }

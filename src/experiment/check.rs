@@ -3,7 +3,7 @@
 //! and a Markdown summary, and exits 1 when any expectation fails.
 
 use crate::cli::{self, CheckArgs, Failure};
-use crate::report::files::write_atomic;
+use crate::report::files::{printable, write_atomic};
 use crate::scenario::ExpectCfg;
 use crate::time::human_secs;
 use serde_json::{Map, Value};
@@ -15,9 +15,57 @@ pub struct Verdict {
     pub file: String,
     pub variant: String,
     pub name: String,
+    /// The measured value as the text shows it (4 significant digits).
     pub measured: String,
+    /// The measured value at full precision (JUnit, JSON), where a number.
+    pub measured_value: Option<f64>,
     pub bound: String,
     pub pass: bool,
+    /// Why the expectation could not be judged (a partial run): such a
+    /// verdict neither passes nor fails, and `check` exits 1.
+    pub inconclusive: Option<String>,
+}
+
+impl Verdict {
+    fn word(&self) -> &'static str {
+        if self.inconclusive.is_some() {
+            "INCONCLUSIVE"
+        } else if self.pass {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    }
+}
+
+/// One expectation judged on a summary: (name, measured value, measured
+/// as text, bound, pass).
+pub type Judged = (String, Option<f64>, String, String, bool);
+
+/// A number with 4 significant digits, for the text (`0.0004253`, `12.35`,
+/// `1.235e+06`); whole numbers are shown whole.
+pub fn four_digits(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{x:.0}");
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-4..1e6).contains(&a) {
+        return format!("{x:.3e}");
+    }
+    let digits = if a == 0.0 {
+        0
+    } else {
+        (3 - a.log10().floor() as i32).max(0) as usize
+    };
+    let text = format!("{x:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 fn get(m: &Map<String, Value>, path: &[&str]) -> Option<f64> {
@@ -29,17 +77,18 @@ fn get(m: &Map<String, Value>, path: &[&str]) -> Option<f64> {
 }
 
 /// Evaluates every expectation of `e` on a summary (means over replications).
-pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<(String, String, String, bool)> {
+pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
     let mut out = Vec::new();
     let mut max = |name: &str, path: &[&str], bound: Option<f64>, time: bool| {
         if let Some(b) = bound {
             let v = get(s, path);
-            let show = |x: f64| if time { human_secs(x) } else { format!("{x}") };
+            let show = |x: f64| if time { human_secs(x) } else { four_digits(x) };
             let pass = v.is_some_and(|v| v <= b + 1e-12);
             out.push((
                 name.to_string(),
+                v,
                 v.map_or("none".into(), show),
-                format!("<= {}", show(b)),
+                format!("<= {}", if time { human_secs(b) } else { format!("{b}") }),
                 pass,
             ));
         }
@@ -97,7 +146,8 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<(String, String, S
             let v = get(s, path);
             out.push((
                 name.to_string(),
-                v.map_or("none".into(), |x| x.to_string()),
+                v,
+                v.map_or("none".into(), four_digits),
                 format!(">= {b}"),
                 v.is_some_and(|v| v >= b - 1e-12),
             ));
@@ -136,6 +186,7 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<(String, String, S
         };
         out.push((
             "recovers_within".into(),
+            secs.filter(|_| recovered == Some(true)),
             measured,
             format!("<= {}", human_secs(w.secs())),
             pass,
@@ -144,6 +195,7 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<(String, String, S
     if let Some(want) = e.recovers {
         out.push((
             "recovers".into(),
+            None,
             format!("{}", recovered.unwrap_or(false)),
             format!("== {want}"),
             recovered == Some(want),
@@ -152,121 +204,250 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<(String, String, S
     out
 }
 
+/// A scenario file loaded for `check`: its variants with their expectations.
+struct Loaded {
+    label: String,
+    name: String,
+    variants: Vec<(String, crate::scenario::Scenario, Option<ExpectCfg>)>,
+    plan: super::Plan,
+}
+
+/// Loads one file for `check`, with its variants and the expectation each
+/// answers to.
+fn load_one(file: &std::path::Path, a: &CheckArgs) -> Result<Loaded, Failure> {
+    let (raw, overrides, s) = cli::load(file, &a.common.set)?;
+    let plan = cli::plan(&s, &a.common)?;
+    let mut variants = Vec::new();
+    if s.variants.is_empty() {
+        variants.push(("base".into(), s.clone(), s.expect.clone()));
+    } else {
+        for v in &s.variants {
+            let mut ov = overrides.clone();
+            for (k, val) in &v.set {
+                ov.push(crate::scenario::load::Override {
+                    path: k.clone(),
+                    value: val.clone(),
+                    origin: format!("variant `{}`: {k}", v.name),
+                });
+            }
+            let vs = raw.build(&ov)?;
+            let applies = s.expect.as_ref().is_some_and(|e| {
+                e.variants
+                    .as_ref()
+                    .is_none_or(|list| list.contains(&v.name))
+            });
+            let expect = v
+                .expect
+                .clone()
+                .or_else(|| if applies { s.expect.clone() } else { None });
+            variants.push((v.name.clone(), vs, expect));
+        }
+    }
+    for (_, vs, _) in &variants {
+        let m = cli::compile(vs)?;
+        super::guard::check(&m, &plan, a.common.force).map_err(Failure::input)?;
+    }
+    Ok(Loaded {
+        label: printable(&file.display().to_string()),
+        name: s.simulation.name.clone().unwrap_or_default(),
+        variants,
+        plan,
+    })
+}
+
+/// Why a partial run cannot judge an expectation.
+const PARTIAL_REASON: &str =
+    "the run stopped early (--max-events, --max-wall, the memory ceiling or Ctrl-C): its figures cover only part of the planned time";
+
 pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
     if a.files.is_empty() {
         return Err(Failure::input(
             "give one or more scenario files: mqsim check scenarios/*.toml",
         ));
     }
+    if a.common.shard.is_some() {
+        return Err(Failure::input(
+            "check cannot be sharded: each verdict needs every replication; shard `mqsim run` or `compare` and check the merged summary instead",
+        ));
+    }
+    // Every file loads, and every destination is checked, before any run.
+    let loaded: Vec<Loaded> = a
+        .files
+        .iter()
+        .map(|f| load_one(f, a))
+        .collect::<Result<_, _>>()?;
+    let folders: Vec<std::path::PathBuf> = loaded
+        .iter()
+        .filter_map(|l| cli::out_dir(&a.common, &l.name))
+        .collect();
+    let mut files: Vec<(&std::path::Path, &str)> = Vec::new();
+    if let Some(p) = &a.junit {
+        files.push((p, "--junit"));
+    }
+    if let Some(p) = &a.markdown {
+        files.push((p, "--markdown"));
+    }
+    let inputs: Vec<&std::path::Path> = a.files.iter().map(|f| f.as_path()).collect();
+    let _locks = cli::claim_outputs(&folders, &files, &inputs)?;
     let mut verdicts: Vec<Verdict> = Vec::new();
-    let mut errors: Vec<(String, String)> = Vec::new();
-    for file in &a.files {
-        let label = file.display().to_string();
-        let (raw, overrides, s) = match cli::load(file, &a.common.set) {
-            Ok(x) => x,
-            Err(f) => {
-                eprintln!("ERROR {}", f.message);
-                errors.push((label, f.message));
-                continue;
-            }
-        };
-        let plan = cli::plan(&s, &a.common)?;
-        let mut variants: Vec<(String, crate::scenario::Scenario, Option<ExpectCfg>)> = Vec::new();
-        if s.variants.is_empty() {
-            variants.push(("base".into(), s.clone(), s.expect.clone()));
-        } else {
-            for v in &s.variants {
-                let mut ov = overrides.clone();
-                for (k, val) in &v.set {
-                    ov.push(crate::scenario::load::Override {
-                        path: k.clone(),
-                        value: val.clone(),
-                        origin: format!("variant `{}`: {k}", v.name),
-                    });
-                }
-                let vs = raw.build(&ov)?;
-                let applies = s.expect.as_ref().is_some_and(|e| {
-                    e.variants
-                        .as_ref()
-                        .is_none_or(|list| list.contains(&v.name))
-                });
-                let expect =
-                    v.expect
-                        .clone()
-                        .or_else(|| if applies { s.expect.clone() } else { None });
-                variants.push((v.name.clone(), vs, expect));
-            }
+    let mut without_expect: Vec<String> = Vec::new();
+    for l in loaded {
+        if l.variants.iter().all(|(_, _, e)| e.is_none()) {
+            println!("SKIP {}: no [expect] block, nothing to check", l.label);
+            without_expect.push(l.label.clone());
         }
         let mut results = Vec::new();
-        for (name, vs, expect) in variants {
-            let r = cli::run_variant(&name, &vs, &plan, a.common.force)?;
+        for (name, vs, expect) in l.variants {
+            let r = cli::run_variant(&name, &vs, &l.plan, a.common.force)?;
+            let partial = r.summary.get("partial") == Some(&Value::Bool(true));
             if let Some(e) = expect {
-                for (what, measured, bound, pass) in evaluate(&e, &r.summary) {
-                    println!(
-                        "{} {label} [{name}] {what}: {measured} (bound {bound})",
-                        if pass { "PASS" } else { "FAIL" }
-                    );
-                    verdicts.push(Verdict {
-                        file: label.clone(),
+                for (what, value, measured, bound, pass) in evaluate(&e, &r.summary) {
+                    let v = Verdict {
+                        file: l.label.clone(),
                         variant: name.clone(),
                         name: what,
                         measured,
+                        measured_value: value,
                         bound,
-                        pass,
-                    });
+                        pass: pass && !partial,
+                        inconclusive: partial.then(|| PARTIAL_REASON.to_string()),
+                    };
+                    if a.common.format == cli::Format::Text {
+                        println!(
+                            "{} {} [{name}] {}: {} (bound {}){}",
+                            v.word(),
+                            l.label,
+                            v.name,
+                            v.measured,
+                            v.bound,
+                            v.inconclusive
+                                .as_ref()
+                                .map(|w| format!(": {w}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    verdicts.push(v);
                 }
             }
             results.push(r);
         }
-        if !a.common.no_files {
+        if let Some(dir) = cli::out_dir(&a.common, &l.name) {
             let report = crate::report::Report {
-                scenario: s.simulation.name.clone().unwrap_or_default(),
+                scenario: l.name.clone(),
                 variants: results,
                 comparison: None,
             };
-            if let Some(dir) = cli::out_dir(&a.common, &report.scenario) {
-                crate::report::write_all(&report, &dir).map_err(Failure::input)?;
-            }
+            crate::report::write_all(&report, &dir).map_err(Failure::input)?;
         }
     }
-    let failed = verdicts.iter().filter(|v| !v.pass).count();
-    println!(
-        "{} passed, {} failed{}",
-        verdicts.len() - failed,
-        failed,
-        if errors.is_empty() {
-            String::new()
-        } else {
-            format!(", {} scenario errors", errors.len())
-        }
-    );
+    let counts = Counts::of(&verdicts, without_expect.len());
+    match a.common.format {
+        cli::Format::Text => println!("{}", counts.line()),
+        cli::Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&verdicts, &counts, &without_expect))
+                .unwrap_or_default()
+        ),
+    }
     if let Some(p) = &a.junit {
-        write_atomic(p, junit(&verdicts, &errors).as_bytes()).map_err(Failure::input)?;
+        write_atomic(p, junit(&verdicts, &without_expect).as_bytes()).map_err(Failure::input)?;
     }
     if let Some(p) = &a.markdown {
-        write_atomic(p, markdown(&verdicts, &errors).as_bytes()).map_err(Failure::input)?;
+        write_atomic(p, markdown(&verdicts, &without_expect).as_bytes()).map_err(Failure::input)?;
     }
-    Ok(if failed > 0 || !errors.is_empty() {
+    Ok(if counts.failed > 0 || counts.inconclusive > 0 {
         1
     } else {
         0
     })
 }
 
+/// The tally of a `check`.
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub inconclusive: usize,
+    pub without_expect: usize,
+}
+
+impl Counts {
+    fn of(vs: &[Verdict], without_expect: usize) -> Counts {
+        let inconclusive = vs.iter().filter(|v| v.inconclusive.is_some()).count();
+        let passed = vs.iter().filter(|v| v.pass).count();
+        Counts {
+            passed,
+            failed: vs.len() - passed - inconclusive,
+            inconclusive,
+            without_expect,
+        }
+    }
+
+    /// `3 passed, 1 failed, 2 inconclusive, 1 file without [expect]`.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} passed, {} failed", self.passed, self.failed);
+        if self.inconclusive > 0 {
+            line.push_str(&format!(
+                ", {} inconclusive (partial run)",
+                self.inconclusive
+            ));
+        }
+        if self.without_expect > 0 {
+            line.push_str(&format!(
+                ", {} file{} without [expect]",
+                self.without_expect,
+                if self.without_expect == 1 { "" } else { "s" }
+            ));
+        }
+        line
+    }
+}
+
+/// `--format json`: every verdict with its measured value at full precision.
+fn json_report(vs: &[Verdict], counts: &Counts, without_expect: &[String]) -> Value {
+    let verdicts: Vec<Value> = vs
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "file": v.file, "variant": v.variant, "expectation": v.name,
+                "verdict": v.word().to_ascii_lowercase(),
+                "measured": v.measured_value.map_or(Value::String(v.measured.clone()), crate::stats::summary::num),
+                "bound": v.bound, "reason": v.inconclusive,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "passed": counts.passed, "failed": counts.failed,
+        "inconclusive": counts.inconclusive,
+        "files_without_expect": without_expect,
+        "verdicts": verdicts,
+    })
+}
+
+/// Text for XML: markup escaped, and control characters (not allowed in
+/// XML 1.0) shown as `\u{..}`.
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
+    printable(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&apos;")
 }
 
-/// JUnit XML: one test suite per scenario file, one test case per expectation.
-pub fn junit(vs: &[Verdict], errors: &[(String, String)]) -> String {
+/// The measured value for JUnit: full precision where it is a number.
+fn full(v: &Verdict) -> String {
+    v.measured_value
+        .map_or(v.measured.clone(), |x| format!("{x}"))
+}
+
+/// JUnit XML: one test suite per scenario file, one test case per
+/// expectation; an inconclusive one is a failure whose message says why, and
+/// a file without `[expect]` is one skipped test case.
+pub fn junit(vs: &[Verdict], without_expect: &[String]) -> String {
     let mut files: Vec<&str> = vs
         .iter()
         .map(|v| v.file.as_str())
-        .chain(errors.iter().map(|e| e.0.as_str()))
+        .chain(without_expect.iter().map(String::as_str))
         .collect();
     files.dedup();
     let failures = vs.iter().filter(|v| !v.pass).count();
@@ -274,20 +455,20 @@ pub fn junit(vs: &[Verdict], errors: &[(String, String)]) -> String {
     let _ = writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let _ = writeln!(
         out,
-        "<testsuites name=\"mqsim check\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\">",
-        vs.len() + errors.len(),
-        errors.len()
+        "<testsuites name=\"mqsim check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{}\">",
+        vs.len() + without_expect.len(),
+        without_expect.len()
     );
     for f in files {
         let mine: Vec<&Verdict> = vs.iter().filter(|v| v.file == f).collect();
-        let errs: Vec<&(String, String)> = errors.iter().filter(|e| e.0 == f).collect();
+        let skipped = without_expect.iter().any(|w| w == f);
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">",
             xml(f),
-            mine.len() + errs.len(),
+            mine.len() + usize::from(skipped),
             mine.iter().filter(|v| !v.pass).count(),
-            errs.len()
+            usize::from(skipped)
         );
         for v in mine {
             let _ = write!(
@@ -300,17 +481,21 @@ pub fn junit(vs: &[Verdict], errors: &[(String, String)]) -> String {
             if v.pass {
                 let _ = writeln!(out, "/>");
             } else {
+                let message = match &v.inconclusive {
+                    Some(why) => format!("{} = {} is inconclusive: {why}", v.name, full(v)),
+                    None => format!("{} = {} violates {}", v.name, full(v), v.bound),
+                };
                 let _ = writeln!(
                     out,
                     ">\n      <failure message=\"{}\">measured {}, bound {}</failure>\n    </testcase>",
-                    xml(&format!("{} = {} violates {}", v.name, v.measured, v.bound)),
-                    xml(&v.measured),
+                    xml(&message),
+                    xml(&full(v)),
                     xml(&v.bound)
                 );
             }
         }
-        for (_, e) in errs {
-            let _ = writeln!(out, "    <testcase classname=\"{}\" name=\"load\">\n      <error message=\"{}\"/>\n    </testcase>", xml(f), xml(e));
+        if skipped {
+            let _ = writeln!(out, "    <testcase classname=\"{}\" name=\"expect\">\n      <skipped message=\"no [expect] block, nothing to check\"/>\n    </testcase>", xml(f));
         }
         let _ = writeln!(out, "  </testsuite>");
     }
@@ -318,31 +503,51 @@ pub fn junit(vs: &[Verdict], errors: &[(String, String)]) -> String {
     out
 }
 
+/// A Markdown table cell: `|` escaped, HTML markup shown as text, control
+/// characters escaped, so that a name cannot break the table or inject
+/// markup into a CI job summary.
+pub fn md_cell(s: &str) -> String {
+    printable(s)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
 /// A Markdown table for a CI job summary.
-pub fn markdown(vs: &[Verdict], errors: &[(String, String)]) -> String {
-    let failed = vs.iter().filter(|v| !v.pass).count();
-    let mut out = format!(
-        "## mqsim check: {} passed, {} failed\n\n",
-        vs.len() - failed,
-        failed
-    );
+pub fn markdown(vs: &[Verdict], without_expect: &[String]) -> String {
+    let counts = Counts::of(vs, without_expect.len());
+    let mut out = format!("## mqsim check: {}\n\n", md_cell(&counts.line()));
     out.push_str(
         "| | scenario | variant | expectation | measured | bound |\n|---|---|---|---|---|---|\n",
     );
     for v in vs {
+        let mark = if v.inconclusive.is_some() {
+            "❔ inconclusive"
+        } else if v.pass {
+            "✅"
+        } else {
+            "❌"
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
-            if v.pass { "✅" } else { "❌" },
-            v.file,
-            v.variant,
-            v.name,
-            v.measured,
-            v.bound.replace('<', "&lt;")
+            "| {mark} | {} | {} | {} | {} | {} |",
+            md_cell(&v.file),
+            md_cell(&v.variant),
+            md_cell(&v.name),
+            md_cell(&v.measured),
+            md_cell(&v.bound)
         );
     }
-    for (f, e) in errors {
-        let _ = writeln!(out, "| ❌ | {f} | | load | {} | |", e.replace('|', "\\|"));
+    for f in without_expect {
+        let _ = writeln!(
+            out,
+            "| ➖ skipped | {} | | no [expect] block | | |",
+            md_cell(f)
+        );
+    }
+    if vs.iter().any(|v| v.inconclusive.is_some()) {
+        let _ = writeln!(out, "\nInconclusive: {PARTIAL_REASON}.");
     }
     out
 }

@@ -3,7 +3,7 @@
 //! each metric shown relative to the best, and a paired t-test of each
 //! variant against the first.
 
-use super::study::{self, parse_shard, Part, StudySpec, PART_FORMAT};
+use super::study::{self, parse_shard, Part, StudySpec};
 use crate::cli::{self, Common, CompareArgs, Failure};
 use crate::report::{self, Report, VariantResult};
 use crate::stats::ci::{mean_ci95, paired_t_test};
@@ -145,6 +145,19 @@ fn variants(
         } else {
             sets.split(',').map(|x| x.trim().to_string()).collect()
         };
+        crate::scenario::validate::check_variant_name(name).map_err(|m| {
+            Failure::input(format!(
+                "--variant {}: {m}",
+                crate::report::files::printable(e)
+            ))
+        })?;
+        if let Some((other, _)) = out.iter().find(|(n, _)| {
+            n != name && crate::report::files::safe_name(n) == crate::report::files::safe_name(name)
+        }) {
+            return Err(Failure::input(format!(
+                "--variant {name}: the variants `{other}` and `{name}` would write the same files; give names that differ in letters, digits, `-`, `_` or `.`"
+            )));
+        }
         if out.iter().any(|(n, _)| n == name) {
             return Err(Failure::input(format!(
                 "--variant {e}: a variant named `{name}` exists already"
@@ -222,32 +235,41 @@ pub fn run_study(
     for cell in &cells {
         super::guard::check(&cell.model, plan, c.force).map_err(Failure::input)?;
     }
+    let held = spec.job_count(cells.len()) as f64 * super::guard::REPLICATION_BYTES;
+    if held > super::guard::MAX_BYTES && !c.force {
+        return Err(Failure::input(format!(
+            "this study holds {} replications' results (about {:.1} GiB) until its report: use fewer values, variants or replications, shard it with --shard, or pass --force",
+            spec.job_count(cells.len()),
+            held / (1024.0 * 1024.0 * 1024.0)
+        )));
+    }
     if let Some(sh) = &c.shard {
         let (i, n) = parse_shard(sh)?;
-        let results = study::run_jobs(&spec, &cells, plan, Some((i, n)));
+        if c.no_files {
+            return Err(Failure::input(
+                "--shard writes a part file for `mqsim merge`; it cannot be combined with --no-files",
+            ));
+        }
         let dir = c.out.clone().unwrap_or_else(|| {
             std::path::PathBuf::from("output").join(report::files::safe_name(&name))
         });
-        let part = Part {
-            format: PART_FORMAT.into(),
-            spec,
-            shard: i,
-            of: n,
-            results,
-        };
+        let _lock = cli::claim_outputs(std::slice::from_ref(&dir), &[], &[])?;
+        let results = study::run_jobs(&spec, &cells, plan, Some((i, n)));
+        let part = Part::new(spec, i, n, results);
         let path = dir.join(format!("part-{i}-of-{n}.json"));
         let text = serde_json::to_string(&part).map_err(|e| Failure::input(e.to_string()))?;
         report::files::write_atomic(&path, text.as_bytes()).map_err(Failure::input)?;
         if !c.quiet {
+            let shown = report::files::printable(&path.display().to_string());
             eprintln!(
-                "shard {i}/{n}: {} jobs written to {}; combine with: mqsim merge {} ... --out DIR",
+                "shard {i}/{n}: {} jobs written to {shown}; combine with: mqsim merge {shown} ... --out DIR",
                 part.results.len(),
-                path.display(),
-                path.display()
             );
         }
         return Ok(0);
     }
+    let folders: Vec<std::path::PathBuf> = cli::out_dir(c, &name).into_iter().collect();
+    let _locks = cli::claim_outputs(&folders, &[], &[])?;
     let results = study::run_jobs(&spec, &cells, plan, None);
     finish(&spec, &cells, results, c, &name)
 }
@@ -265,6 +287,16 @@ pub fn finish(
         return super::sweep::report(spec, assembled, c, name);
     }
     let variants: Vec<VariantResult> = assembled.into_iter().map(|(_, v)| v).collect();
+    if spec.kind == "run" {
+        // A sharded `run`: one variant, reported as `run` reports it.
+        let report = Report {
+            scenario: name.to_string(),
+            variants,
+            comparison: None,
+        };
+        cli::emit(&report, c)?;
+        return Ok(0);
+    }
     let comparison = comparison(&variants);
     let report = Report {
         scenario: name.to_string(),

@@ -47,6 +47,9 @@ pub struct Replication {
     pub metrics: Map<String, Value>,
     pub samples: Vec<Sample>,
     pub faults: Vec<FaultRecord>,
+    /// Fault occurrences in all (`faults` keeps the first ones only).
+    #[serde(default)]
+    pub faults_total: u64,
     pub transitions: [[u64; 7]; 7],
     pub events: u64,
     pub messages_created: u64,
@@ -166,6 +169,7 @@ pub fn replicate(
         metrics,
         samples: out.stats.samples.clone(),
         faults: out.faults,
+        faults_total: out.faults_total,
         transitions: out.stats.transitions,
         events: out.events,
         messages_created: out.messages_created,
@@ -326,10 +330,14 @@ impl Outcome {
         o.insert("scenario".into(), json!(self.model_name));
         o.insert("seed".into(), json!(self.seed));
         o.insert("replications".into(), json!(self.reps.len()));
-        o.insert(
-            "partial".into(),
-            json!(self.reps.iter().any(|r| r.stopped_early)),
-        );
+        let partial = self.reps.iter().any(|r| r.stopped_early);
+        o.insert("partial".into(), json!(partial));
+        if partial {
+            o.insert(
+                "partial_reason".into(),
+                json!(guard::stop_reason().map_or("stopped early", guard::StopReason::name)),
+            );
+        }
         o.insert(
             "warmup".into(),
             json!({ "seconds": ns_to_secs(self.warmup_ns), "method": if self.warmup_auto { "mser-5" } else { "fixed" } }),
@@ -349,6 +357,10 @@ impl Outcome {
                     .unwrap_or_default(),
             )
             .unwrap_or(Value::Null),
+        );
+        o.insert(
+            "faults_total".into(),
+            json!(self.reps.first().map_or(0, |r| r.faults_total)),
         );
         o.insert(
             "markov".into(),

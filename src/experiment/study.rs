@@ -14,7 +14,8 @@ use crate::time::Nanos;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub const PART_FORMAT: &str = "mqsim-part-1";
+/// Version 2 added the study and results digests.
+pub const PART_FORMAT: &str = "mqsim-part-2";
 
 /// What a study runs: enough to rebuild every model.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -44,9 +45,55 @@ pub struct JobResult {
 pub struct Part {
     pub format: String,
     pub spec: StudySpec,
+    /// [`digest`] of `spec` as JSON: parts of one study carry the same.
+    pub study_digest: String,
     pub shard: usize,
     pub of: usize,
     pub results: Vec<JobResult>,
+    /// [`digest`] of `results` as JSON: an edited result is detected.
+    pub results_digest: String,
+}
+
+impl Part {
+    /// A part with its digests.
+    pub fn new(spec: StudySpec, shard: usize, of: usize, results: Vec<JobResult>) -> Part {
+        let study_digest = digest_json(&spec);
+        let results_digest = digest_json(&results);
+        Part {
+            format: PART_FORMAT.into(),
+            spec,
+            study_digest,
+            shard,
+            of,
+            results,
+            results_digest,
+        }
+    }
+}
+
+/// A 128-bit digest of some JSON, as 32 hex digits. It detects corruption
+/// and edits of a part file, not a forger who recomputes it (it is not a
+/// signature).
+pub fn digest_json<T: Serialize>(value: &T) -> String {
+    let text = serde_json::to_vec(value).unwrap_or_default();
+    digest(&text)
+}
+
+/// Two independent 64-bit lanes of [`crate::rng::combine`] over the bytes
+/// (8 at a time), finished with the length.
+pub fn digest(bytes: &[u8]) -> String {
+    use crate::rng::combine;
+    let (mut a, mut b) = (0x6d71_7369_6d2d_6131_u64, 0x7061_7274_2d64_6967_u64);
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        a = combine(a, w);
+        b = combine(b, w ^ 0x9e37_79b9_7f4a_7c15);
+    }
+    a = combine(a, bytes.len() as u64);
+    b = combine(b, !(bytes.len() as u64));
+    format!("{a:016x}{b:016x}")
 }
 
 /// One cell of the grid: a model for a (value, variant).
@@ -175,7 +222,12 @@ pub fn assemble(
     let reps = spec.replications as usize;
     let total = spec.job_count(cells.len());
     results.sort_by_key(|r| r.job);
-    results.dedup_by_key(|r| r.job);
+    if let Some(w) = results.windows(2).find(|w| w[0].job == w[1].job) {
+        return Err(Failure::input(format!(
+            "job {} appears in two parts: give each shard's part once",
+            w[0].job
+        )));
+    }
     if results.len() != total {
         let have: Vec<usize> = results.iter().map(|r| r.job).collect();
         let missing: Vec<String> = (0..total)
@@ -217,8 +269,8 @@ pub fn assemble(
     Ok(out)
 }
 
-/// Reads part files (or folders holding them).
-pub fn read_parts(paths: &[std::path::PathBuf]) -> Result<Vec<Part>, Failure> {
+/// Reads part files (or folders holding them), each with its file name.
+pub fn read_parts(paths: &[std::path::PathBuf]) -> Result<Vec<(String, Part)>, Failure> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -245,7 +297,10 @@ pub fn read_parts(paths: &[std::path::PathBuf]) -> Result<Vec<Part>, Failure> {
         let text = std::fs::read_to_string(&f)
             .map_err(|e| Failure::input(format!("cannot read {}: {e}", f.display())))?;
         let part: Part = serde_json::from_str(&text).map_err(|e| {
-            Failure::input(format!("{} is not an mqsim part file: {e}", f.display()))
+            Failure::input(format!(
+                "{} is not an mqsim part file (of format {PART_FORMAT}): {e}",
+                f.display()
+            ))
         })?;
         if part.format != PART_FORMAT {
             return Err(Failure::input(format!(
@@ -254,12 +309,10 @@ pub fn read_parts(paths: &[std::path::PathBuf]) -> Result<Vec<Part>, Failure> {
                 part.format
             )));
         }
-        parts.push(part);
-    }
-    for p in &parts[1..] {
-        if p.spec != parts[0].spec {
-            return Err(Failure::input("the parts come from different studies (scenario, overrides, variants, values, replications or seed differ)"));
-        }
+        parts.push((
+            crate::report::files::printable(&f.display().to_string()),
+            part,
+        ));
     }
     Ok(parts)
 }

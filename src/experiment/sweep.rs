@@ -118,7 +118,8 @@ pub fn report(
         Format::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
         Format::Text => {
             println!(
-                "mqsim sweep: {name}, {param} over {} values, {} replications each",
+                "mqsim sweep: {name}, {} over {} values, {} replications each",
+                report::files::printable(&param),
                 spec.values.len(),
                 spec.replications
             );
@@ -149,7 +150,7 @@ pub fn report(
                 };
                 println!(
                     "{:>14} {:>16} {:>22} {:>22} {:>12.1} {:>12.1} {:>14}",
-                    value.clone().unwrap_or_default(),
+                    report::files::printable(&value.clone().unwrap_or_default()),
                     v.name,
                     format!(
                         "{:.4} ± {:.4}",

@@ -238,29 +238,45 @@ fn format_of(path: &Path) -> Option<Format> {
     }
 }
 
+/// Draws a chart in memory and writes it through the one atomic writer
+/// (never opening the final name itself, so a link planted there is
+/// replaced, not followed).
 fn render<C: Chart>(path: &Path, chart: &C) -> Result<(), String> {
     let fail = |msg: String| format!("chart {}: {}", path.display(), msg);
     let format = format_of(path)
         .ok_or_else(|| fail("unsupported file extension (expected .png or .svg)".into()))?;
     ensure_font().map_err(fail)?;
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display())))?;
-        }
-    }
-    match format {
+    let bytes = match format {
         Format::Png => {
-            let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-            chart.draw(&root).map_err(fail)?;
-            root.present().map_err(|e| fail(e.to_string()))
+            let mut pixels = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+            {
+                let root =
+                    BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+                chart.draw(&root).map_err(fail)?;
+                root.present().map_err(|e| fail(e.to_string()))?;
+            }
+            let mut png = Vec::new();
+            image::ImageEncoder::write_image(
+                image::codecs::png::PngEncoder::new(&mut png),
+                &pixels,
+                WIDTH,
+                HEIGHT,
+                image::ColorType::Rgb8,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            png
         }
         Format::Svg => {
-            let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-            chart.draw(&root).map_err(fail)?;
-            root.present().map_err(|e| fail(e.to_string()))
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
+                chart.draw(&root).map_err(fail)?;
+                root.present().map_err(|e| fail(e.to_string()))?;
+            }
+            text.into_bytes()
         }
-    }
+    };
+    super::files::write_atomic(path, &bytes)
 }
 
 /// Fills the background, draws the title and returns the area below it.

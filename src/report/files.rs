@@ -1,33 +1,252 @@
-//! Writing results: every file goes to a temporary name in the same folder
-//! and is renamed into place, so a reader never sees half a result and an
-//! existing result is replaced only whole.
+//! Writing results. Every file mqsim writes (summary, CSVs, charts, traces,
+//! JUnit, Markdown, shard parts, `init`) goes through [`AtomicFile`]: a new
+//! file is created exclusively (`O_EXCL`), never through a symbolic link
+//! (`O_NOFOLLOW`), under an unpredictable name in the target folder, then
+//! synced and renamed over the final name. A link planted at the final name
+//! is replaced, not followed; one planted at a guessed temporary name makes
+//! the creation fail rather than write through it; and a full disk leaves
+//! the old file (or none) under the final name, never a truncated one.
+//!
+//! [`FolderLock`] keeps two commands from mixing their results in one
+//! output folder.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path
-        .parent()
+/// Name of the lock file each command holds in its output folder.
+pub const LOCK_FILE_NAME: &str = ".mqsim.lock";
+
+/// A file being written under a temporary name; [`AtomicFile::commit`]
+/// renames it into place, and dropping it uncommitted removes it.
+pub struct AtomicFile {
+    final_path: PathBuf,
+    temp_path: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+/// Opens a new file for writing: fails if anything (a file, a link) is
+/// there already, and never follows a link.
+fn open_exclusive(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .mode(0o644);
+    }
+    options.open(path)
+}
+
+/// The folder a path is written into (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+}
+
+impl AtomicFile {
+    /// Starts writing `path`: creates its folder, then a fresh temporary
+    /// file beside it.
+    pub fn create(path: &Path) -> Result<AtomicFile, String> {
+        let dir = folder_of(path);
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "cannot write {}: cannot create the folder {}: {e}",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        if path.is_dir() {
+            return Err(format!(
+                "cannot write {}: it is a folder",
+                printable(&path.display().to_string())
+            ));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let mut last_error = None;
+        // A name taken by chance (or planted) is skipped: try fresh ones.
+        for _ in 0..16 {
+            let temp_path = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+            match open_exclusive(&temp_path) {
+                Ok(f) => {
+                    return Ok(AtomicFile {
+                        final_path: path.to_path_buf(),
+                        temp_path,
+                        writer: Some(BufWriter::with_capacity(1 << 16, f)),
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
+                Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+            }
+        }
+        Err(format!(
+            "cannot write {}: no free temporary name ({})",
+            path.display(),
+            last_error.map(|e| e.to_string()).unwrap_or_default()
+        ))
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<(), String> {
+        let writer = self
+            .writer
+            .take()
+            .expect("an uncommitted file has its writer");
+        let result = (|| {
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&self.temp_path, &self.final_path)
+        })();
+        result.map_err(|e| {
+            let _ = std::fs::remove_file(&self.temp_path);
+            format!("cannot write {}: {e}", self.final_path.display())
+        })
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer
+            .as_mut()
+            .expect("an uncommitted file has its writer")
+            .write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer
+            .as_mut()
+            .expect("an uncommitted file has its writer")
+            .flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically (see [`AtomicFile`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.commit()
+}
+
+/// Checks, before any work, that a file can be written at `path`: it is not
+/// a folder, not one of `inputs` (the scenario files), and its folder is a
+/// folder that can be created and written. Creates that folder.
+pub fn check_file_destination(path: &Path, flag: &str, inputs: &[&Path]) -> Result<(), String> {
+    let shown = printable(&path.display().to_string());
+    if path.is_dir() {
+        return Err(format!(
+            "{flag} {shown}: this is a folder; give a file name"
+        ));
+    }
+    if let Ok(target) = path.canonicalize() {
+        for input in inputs {
+            if input.canonicalize().is_ok_and(|i| i == target) {
+                return Err(format!(
+                    "{flag} {shown}: this is the scenario file itself; give another file name"
+                ));
+            }
+        }
+    }
+    check_folder(folder_of(path), flag)
+}
+
+/// Checks that `dir` is (or can be made) a folder mqsim can write into, by
+/// creating and removing a probe file in it.
+pub fn check_folder(dir: &Path, flag: &str) -> Result<(), String> {
+    let shown = printable(&dir.display().to_string());
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("{flag} {shown}: this is a file, not a folder"));
+    }
     std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
+        .map_err(|e| format!("{flag} {shown}: cannot create the folder: {e}"))?;
+    let probe = AtomicFile::create(&dir.join(".mqsim-probe"))
+        .map_err(|e| format!("{flag} {shown}: the folder is not writable: {e}"))?;
+    drop(probe);
+    Ok(())
+}
+
+/// An exclusive lock on an output folder, held for the length of a command
+/// (released when dropped, or when the process ends however it ends).
+pub struct FolderLock {
+    _file: File,
+}
+
+/// Takes the lock of `dir` (creating the folder), or says which process
+/// holds it.
+pub fn lock_folder(dir: &Path) -> Result<FolderLock, String> {
+    let shown = printable(&dir.display().to_string());
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("the output folder {shown} is a file"));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the output folder {shown}: {e}"))?;
+    let path = dir.join(LOCK_FILE_NAME);
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .mode(0o644);
+    }
+    let mut file = options
+        .open(&path)
+        .map_err(|e| format!("cannot lock the output folder {shown}: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            let holder = if holder.chars().all(|c| c.is_ascii_digit()) && !holder.is_empty() {
+                format!("pid {holder}")
+            } else {
+                "another process".into()
+            };
+            return Err(format!(
+                "the output folder {shown} is in use by another mqsim command ({holder}); wait for it to finish or choose another --out"
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(format!("cannot lock the output folder {shown}: {e}"))
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = writeln!(file, "{}", std::process::id());
+    Ok(FolderLock { _file: file })
+}
+
+/// Text from a scenario or the command line made safe to print: control
+/// characters (escape sequences, newlines, NUL) are shown escaped, as
+/// `\u{1b}`, so a name cannot move the cursor, set the terminal title or
+/// forge a line of output.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A file name made safe from a scenario or variant name.
@@ -49,4 +268,17 @@ pub fn safe_name(name: &str) -> String {
     } else {
         s
     }
+}
+
+/// A multi-line text made safe to print: as [`printable`], but line breaks
+/// of the text itself are kept (names cannot hold one: the loader refuses
+/// control characters in them).
+pub fn printable_lines(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.to_string();
+    }
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -270,8 +270,13 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
                     f(fl.get("end"))
                 );
             }
-            if faults.len() > 20 {
-                let _ = writeln!(out, "  ... and {} more", faults.len() - 20);
+            let total = s
+                .get("faults_total")
+                .and_then(Value::as_u64)
+                .unwrap_or(faults.len() as u64)
+                .max(faults.len() as u64);
+            if total > 20 {
+                let _ = writeln!(out, "  ... and {} more", total - 20);
             }
             if let Some(r) = s.get("recovery") {
                 let rec = r.get("recovered").and_then(Value::as_bool).unwrap_or(false);
@@ -351,9 +356,18 @@ pub fn render(r: &Report) -> String {
             human_secs(warm)
         );
         if s.get("partial") == Some(&Value::Bool(true)) {
+            let why = match s.get("partial_reason").and_then(Value::as_str) {
+                Some("max-events") => "--max-events was reached",
+                Some("max-wall") => "--max-wall was reached",
+                Some("interrupted") => "interrupted by Ctrl-C",
+                Some("memory-ceiling") => {
+                    "the memory ceiling was reached; the run would have exhausted memory"
+                }
+                _ => "a limit or Ctrl-C",
+            };
             let _ = writeln!(
                 out,
-                "PARTIAL RESULT: the run was stopped before its end (limit or Ctrl-C)"
+                "PARTIAL RESULT: the run was stopped before its end ({why})"
             );
         }
     }

@@ -129,17 +129,38 @@ pub fn parse_overrides(raw: &RawScenario, args: &[String]) -> Result<Vec<Overrid
         .collect()
 }
 
+/// Largest scenario file read, in bytes: scenarios are a few kilobytes;
+/// a file of megabytes is a mistake (or an attack on the loader).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Most tables (`[section]`, `[[entry]]`, inline `{ ... }`) in a scenario.
+pub const MAX_TABLES: usize = 10_000;
+
 impl RawScenario {
     pub fn read(path: &Path) -> Result<RawScenario, ScenarioError> {
+        use std::io::Read;
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let fail = |message: String| ScenarioError {
             file: file.clone(),
             line: None,
             column: None,
             key: None,
             origin: None,
-            message: format!("cannot read the scenario file: {e}"),
-        })?;
+            message,
+        };
+        let f = std::fs::File::open(path)
+            .map_err(|e| fail(format!("cannot read the scenario file: {e}")))?;
+        let mut bytes = Vec::new();
+        f.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(format!("cannot read the scenario file: {e}")))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(fail(format!(
+                "the file is larger than {} MiB, the most a scenario may be",
+                MAX_FILE_BYTES / (1024 * 1024)
+            )));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| fail(format!("cannot read the scenario file: {e}")))?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -148,6 +169,38 @@ impl RawScenario {
     }
 
     pub fn parse(text: &str, file: &str, stem: &str) -> Result<RawScenario, ScenarioError> {
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                line: None,
+                column: None,
+                key: None,
+                origin: None,
+                message: format!(
+                    "the text is larger than {} MiB, the most a scenario may be",
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            });
+        }
+        // Counted before parsing, so that a file of a million tables is
+        // refused in one pass instead of loaded.
+        let mut tables = 0usize;
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim_start();
+            tables += usize::from(t.starts_with('[')) + t.matches('{').count();
+            if tables > MAX_TABLES {
+                return Err(ScenarioError {
+                    file: file.to_string(),
+                    line: Some(i + 1),
+                    column: Some(1),
+                    key: None,
+                    origin: None,
+                    message: format!(
+                        "more than {MAX_TABLES} tables: a scenario may have at most {MAX_TABLES} sections, entries and inline tables"
+                    ),
+                });
+            }
+        }
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             // The parser gives no position when it stops at its nesting
             // limit: point at the most deeply nested line instead.
@@ -213,6 +266,47 @@ impl RawScenario {
         validate(&scenario)
             .map_err(|Invalid { path, message }| self.error_at(&path, &touched, message))?;
         Ok(scenario)
+    }
+
+    /// Builds every `[[variant]]` of `scenario` (already built with `base`)
+    /// once, so that a variant's bad override is refused by every command,
+    /// `run` too, located at the variant's `set` key.
+    pub fn check_variants(
+        &self,
+        scenario: &Scenario,
+        base: &[Override],
+    ) -> Result<(), ScenarioError> {
+        for (i, v) in scenario.variants.iter().enumerate() {
+            let mut overrides = base.to_vec();
+            for (k, val) in &v.set {
+                overrides.push(Override {
+                    path: k.clone(),
+                    value: val.clone(),
+                    origin: format!("variant `{}`: {k}", v.name),
+                });
+            }
+            if let Err(mut e) = self.build(&overrides) {
+                let Some(key) = v
+                    .set
+                    .keys()
+                    .find(|k| e.origin.as_deref() == Some(&format!("variant `{}`: {k}", v.name)))
+                else {
+                    return Err(e);
+                };
+                let path = [
+                    Seg::Key("variant".into()),
+                    Seg::Index(i),
+                    Seg::Key("set".into()),
+                    Seg::Key(key.clone()),
+                ];
+                if let Some((l, c)) = locate(&self.text, &path) {
+                    e.line = Some(l);
+                    e.column = Some(c);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     fn error_at(
@@ -372,10 +466,19 @@ fn apply_override(table: &mut toml::Table, o: &Override) -> Result<Vec<Vec<Seg>>
                         ));
                     }
                     (vec![i], &rest[1..])
-                } else if let Some(i) = arr
-                    .iter()
-                    .position(|v| v.get("name").and_then(|n| n.as_str()) == Some(first))
-                {
+                } else if let Some(i) = (0..arr.len()).find(|&i| {
+                    // An entry without `name` is called as the reports
+                    // call it: `consumer` when alone, else `consumer-2`...
+                    let default = if arr.len() == 1 {
+                        section.to_string()
+                    } else {
+                        format!("{section}-{}", i + 1)
+                    };
+                    arr[i]
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .map_or(default.as_str() == *first, |n| n == *first)
+                }) {
                     (vec![i], &rest[1..])
                 } else {
                     ((0..arr.len()).collect(), rest)
@@ -432,19 +535,28 @@ fn set_path(table: &mut toml::Table, parts: &[&str], value: toml::Value) -> Resu
 /// Makes serde's messages kinder: suggests the nearest valid name for an
 /// unknown key or value.
 fn improve_serde_message(msg: &str) -> String {
-    let msg = msg.trim().to_string();
+    // One line: the parser's own line breaks would look like more errors.
+    let msg = msg.trim().replace('\n', " ");
     for (what, label) in [("unknown field `", "key"), ("unknown variant `", "value")] {
         if let Some(rest) = msg.strip_prefix(what) {
             let Some((bad, tail)) = rest.split_once('`') else {
                 return msg;
             };
-            let allowed: Vec<&str> = tail
-                .split('`')
-                .enumerate()
-                .filter(|(i, _)| i % 2 == 1)
-                .map(|(_, s)| s)
-                .filter(|s| !s.contains('.') && !s.contains(' '))
-                .collect();
+            // The list is `a`, `b`, `c` (or `a` or `b`): stop at the first
+            // piece joined otherwise, such as the name of the table the
+            // parser adds after it (` for key `simulation``).
+            let pieces: Vec<&str> = tail.split('`').collect();
+            let mut allowed: Vec<&str> = Vec::new();
+            for (i, piece) in pieces.iter().enumerate().skip(1).step_by(2) {
+                let before = pieces[i - 1];
+                let joined = i == 1 || matches!(before, ", " | " or " | ", or ");
+                if !joined {
+                    break;
+                }
+                if !piece.contains('.') && !piece.contains(' ') {
+                    allowed.push(piece);
+                }
+            }
             let mut out = format!("unknown {label} `{bad}`");
             if let Some(near) = nearest(bad, &allowed) {
                 out.push_str(&format!(": did you mean `{near}`?"));

@@ -21,7 +21,7 @@ pub struct Invalid {
 
 /// Builds key paths: `at("consumer", 0).key("failure")`.
 #[derive(Clone)]
-struct P(Vec<Seg>);
+pub struct P(Vec<Seg>);
 
 impl P {
     fn root(k: &str) -> P {
@@ -107,9 +107,20 @@ fn one_of(p: &P, value: &str, allowed: &[&str]) -> Result<(), Invalid> {
 fn probability(p: &P, v: Option<f64>) -> Result<(), Invalid> {
     match v {
         Some(x) if !(0.0..=1.0).contains(&x) || x.is_nan() => p.err(format!(
-            "{x} is not a probability: give a number from 0 to 1"
+            "{} is not a probability: give a number from 0 to 1",
+            short_number(x)
         )),
         _ => Ok(()),
+    }
+}
+
+/// A number as a person writes it: `1e300`, not 301 digits.
+pub fn short_number(x: f64) -> String {
+    let plain = format!("{x}");
+    if plain.len() > 16 {
+        format!("{x:e}")
+    } else {
+        plain
     }
 }
 
@@ -179,14 +190,33 @@ fn check_retry(p: &P, r: &Option<RetryCfg>) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Longest name, in bytes: names are printed in reports and become file
+/// names.
+pub const MAX_NAME_BYTES: usize = 128;
+
+/// A name shown in reports: 1 to [`MAX_NAME_BYTES`] bytes of printable
+/// characters (no escape sequences, newlines or NUL that would reach a
+/// terminal, a CI log or a file name).
+pub fn check_name(p: &P, n: &str) -> Result<(), Invalid> {
+    if n.trim().is_empty() || n.len() > MAX_NAME_BYTES {
+        return p.err(format!(
+            "a name must have 1 to {MAX_NAME_BYTES} bytes (this one has {})",
+            n.len()
+        ));
+    }
+    if let Some(c) = n.chars().find(|c| c.is_control()) {
+        return p.err(format!(
+            "a name must be printable; this one holds the control character {}",
+            c.escape_unicode()
+        ));
+    }
+    Ok(())
+}
+
 fn unique_names(section: &str, names: &[&Option<String>]) -> Result<(), Invalid> {
     for (i, n) in names.iter().enumerate() {
         if let Some(n) = n {
-            if n.trim().is_empty() || n.len() > 200 {
-                return P::at(section, i)
-                    .key("name")
-                    .err("a name must have 1 to 200 characters");
-            }
+            check_name(&P::at(section, i).key("name"), n)?;
             if let Some(j) = names[..i]
                 .iter()
                 .position(|m| m.as_deref() == Some(n.as_str()))
@@ -201,9 +231,24 @@ fn unique_names(section: &str, names: &[&Option<String>]) -> Result<(), Invalid>
     Ok(())
 }
 
+/// A variant name, from a file or from `--variant`: a name (see
+/// [`check_name`]) that is also safe in a file name.
+pub fn check_variant_name(n: &str) -> Result<(), String> {
+    check_name(&P(vec![]), n).map_err(|e| e.message)?;
+    if n.contains(['/', '\\']) || n.split('.').all(str::is_empty) || n.contains("..") {
+        return Err(format!(
+            "the variant name `{n}` holds a slash or `..`; variant names become file names"
+        ));
+    }
+    Ok(())
+}
+
 pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     let sim = &s.simulation;
     let p = P::root("simulation");
+    if let Some(n) = &sim.name {
+        check_name(&p.key("name"), n)?;
+    }
     let duration = sim.duration.unwrap_or(Duration::from_secs(3600));
     if duration.ns() == 0 {
         return p
@@ -521,15 +566,21 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     let mut seen: Vec<&str> = Vec::new();
     for (i, v) in s.variants.iter().enumerate() {
         let p = P::at("variant", i);
-        if v.name.trim().is_empty() || v.name.len() > 200 || v.name.contains(['/', '\\']) {
-            return p
-                .key("name")
-                .err("a variant name must have 1 to 200 characters and no slash");
-        }
+        check_variant_name(&v.name).or_else(|m| p.key("name").err(m))?;
         if seen.contains(&v.name.as_str()) {
             return p
                 .key("name")
                 .err(format!("two variants are named `{}`", v.name));
+        }
+        let file = crate::report::files::safe_name(&v.name);
+        if let Some(other) = seen
+            .iter()
+            .find(|o| crate::report::files::safe_name(o) == file)
+        {
+            return p.key("name").err(format!(
+                "the variants `{other}` and `{}` would write the same files (`{file}`): give names that differ in letters, digits, `-`, `_` or `.`",
+                v.name
+            ));
         }
         seen.push(&v.name);
     }
@@ -639,7 +690,8 @@ fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
         match r {
             Some(r) if r > 0.0 && r <= MAX_RATE => Ok(()),
             Some(r) => p.key("rate").err(format!(
-                "the rate {r} must be above 0 and at most 1e9 messages per second"
+                "the rate {} must be above 0 and at most 1e9 messages per second",
+                short_number(r)
             )),
             None => p.key("rate").err(format!(
                 "a {} arrival process needs `rate` (messages per second)",
@@ -726,9 +778,7 @@ pub fn resolve_topic(s: &Scenario, name: &str) -> Result<usize, String> {
 fn check_topics(s: &Scenario) -> Result<(), Invalid> {
     for (i, t) in s.topics.iter().enumerate() {
         let p = P::at("topic", i);
-        if t.name.trim().is_empty() || t.name.len() > 200 {
-            return p.key("name").err("a name must have 1 to 200 characters");
-        }
+        check_name(&p.key("name"), &t.name)?;
         if let Some(j) = s.topics[..i].iter().position(|u| u.name == t.name) {
             return p.key("name").err(format!(
                 "the name `{}` is already used by [[topic]] number {}; names must be unique",
@@ -813,6 +863,9 @@ fn check_topic_consumer(
             .err("a consumer reads a `queue` or a `topic`, not both");
     }
     resolve_topic(s, t).or_else(|m| p.key("topic").err(m))?;
+    if let Some(g) = &c.group {
+        check_name(&p.key("group"), g)?;
+    }
     let group = c.group.clone().unwrap_or_else(|| consumer_name(s, i));
     if let Some(j) = s.consumers[..i].iter().enumerate().position(|(j, d)| {
         d.topic.as_deref() == Some(t)
@@ -943,6 +996,30 @@ fn check_target(s: &Scenario, p: &P, t: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// `instance = k` must name an instance of every group the fault hits
+/// (instances count from 0).
+fn check_instance(s: &Scenario, p: &P, f: &FaultCfg, k: u32) -> Result<(), Invalid> {
+    let target = f
+        .target
+        .as_deref()
+        .and_then(|t| t.strip_prefix("consumer:"));
+    for (i, c) in s.consumers.iter().enumerate() {
+        let name = consumer_name(s, i);
+        if target.is_some_and(|t| t != name) {
+            continue;
+        }
+        let count = c.count.unwrap_or(1);
+        if k >= count {
+            return p.key("instance").err(format!(
+                "consumer `{name}` has {count} instance{}, numbered from 0 to {}: there is no instance {k}",
+                if count == 1 { "" } else { "s" },
+                count - 1
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
     one_of(&p.key("kind"), &f.kind, &FAULT_KINDS)?;
     if let Some(scope) = &f.scope {
@@ -967,6 +1044,9 @@ fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
                 .key("target")
                 .err(format!("a {} cannot target `{t}`", f.kind));
         }
+    }
+    if let Some(k) = f.instance {
+        check_instance(s, p, f, k)?;
     }
     match f.kind.as_str() {
         "consumer-crash" | "producer-crash" | "broker-crash" => {

@@ -174,7 +174,20 @@ struct Msg {
     /// duplicate that the first copy makes when the extra was processed
     /// first.
     extra_origin: Cause,
+    /// Times a dead-letter redrive moved it back (at most [`MAX_REDRIVES`]).
+    redrives: u16,
 }
+
+/// A message is redriven from a dead-letter queue at most this often; after
+/// that it stays dead-lettered. Without a bound, a message that always
+/// fails cycles between the queue and its dead-letter queue at the
+/// redrive's rate until the run ends (a livelock of millions of events).
+pub const MAX_REDRIVES: u16 = 100;
+
+/// Fault occurrences kept for the timeline of a run; later ones are only
+/// counted (`RunOutput::faults_total`), so that a fault every microsecond
+/// cannot fill memory.
+pub const FAULT_RECORDS_KEPT: usize = 1000;
 
 // One per message, written on the hot path: keep it small (a `Cause` is one
 // byte; the fields' order is the compiler's, already the tightest).
@@ -632,7 +645,10 @@ pub struct RunOutput {
     /// The lives of the traced messages, in time order.
     pub trace: Vec<TraceEvent>,
     pub stats: Collector,
+    /// The first [`FAULT_RECORDS_KEPT`] fault occurrences.
     pub faults: Vec<FaultRecord>,
+    /// Every fault occurrence, kept or not.
+    pub faults_total: u64,
     pub end_ns: Nanos,
     pub events: u64,
     pub messages_created: u64,
@@ -672,6 +688,7 @@ pub struct Sim<'m, F: Features> {
     fault_open: Vec<Vec<Nanos>>,
     pub stats: Collector,
     faults: Vec<FaultRecord>,
+    faults_total: u64,
     trace_ids: Vec<u64>,
     trace: Vec<TraceEvent>,
     /// (message id, network serial) -> the copy number the trace shows.
@@ -881,6 +898,7 @@ impl<'m, F: Features> Sim<'m, F> {
             stats,
             faults: Vec::new(),
             trace_ids: Vec::new(),
+            faults_total: 0,
             trace: Vec::new(),
             trace_copies: Default::default(),
             next_msg_id: 0,
@@ -1042,18 +1060,15 @@ impl<'m, F: Features> Sim<'m, F> {
                 break;
             }
             if n == max_events {
+                crate::experiment::guard::note_stop(
+                    crate::experiment::guard::StopReason::MaxEvents,
+                );
                 return true;
             }
             n += 1;
-            // The wall clock and Ctrl-C are looked at every 4096 events only.
-            if n & 0xFFF == 0
-                && (limits
-                    .stop
-                    .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
-                    || limits
-                        .deadline
-                        .is_some_and(|d| std::time::Instant::now() >= d))
-            {
+            // The wall clock, Ctrl-C and the memory ceiling are looked at
+            // every 4096 events only.
+            if n & 0xFFF == 0 && crate::experiment::guard::must_stop(&limits, n) {
                 return true;
             }
             let Some((_, ev)) = self.q.pop() else { break };
@@ -1299,6 +1314,7 @@ impl<'m, F: Features> Sim<'m, F> {
             kseq,
             log_done: 0,
             extra_origin: Cause::None,
+            redrives: 0,
         });
         if in_window {
             self.stats.published += 1;
@@ -3322,6 +3338,12 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             let mi = self.copies[c].msg;
             self.msgs[mi].parked -= 1;
+            if self.msgs[mi].redrives >= MAX_REDRIVES {
+                // Redriven often enough: it stays dead-lettered for good.
+                self.retire_parked(c);
+                continue;
+            }
+            self.msgs[mi].redrives += 1;
             self.copies[c].deliveries = 0;
             self.copies[c].uncounted = 0;
             self.copies[c].attempts = 0;
@@ -3338,6 +3360,19 @@ impl<'m, F: Features> Sim<'m, F> {
                 Ev::Redrive { queue: qi as u32 },
             );
         }
+    }
+
+    /// Ends a copy parked in a dead-letter queue that will not be redriven
+    /// again: its transition to dead-lettered was counted when it was parked.
+    fn retire_parked(&mut self, c: u32) {
+        let mi = self.copies[c].msg;
+        let cp = &mut self.copies[c];
+        cp.gen = cp.gen.wrapping_add(1);
+        cp.state = CState::Gone;
+        if cp.holders == 0 {
+            self.copies.remove(c);
+        }
+        self.msg_unref(mi);
     }
 
     fn on_ttl_expire(&mut self, c: u32, gen: u32) {
@@ -3657,12 +3692,15 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             _ => f.label.clone(),
         };
-        self.faults.push(FaultRecord {
-            kind: f.kind.name().into(),
-            start: crate::time::ns_to_secs(self.fault_open[fi][u]),
-            end: crate::time::ns_to_secs(now),
-            target,
-        });
+        self.faults_total += 1;
+        if self.faults.len() < FAULT_RECORDS_KEPT {
+            self.faults.push(FaultRecord {
+                kind: f.kind.name().into(),
+                start: crate::time::ns_to_secs(self.fault_open[fi][u]),
+                end: crate::time::ns_to_secs(now),
+                target,
+            });
+        }
         if let FaultTiming::Random { mtbf_ns, .. } = self.m.faults[fi].timing {
             let t = self.exp_draw_fault(fi, mtbf_ns);
             if t < self.end_arrivals_ns {
@@ -4000,6 +4038,7 @@ impl<'m, F: Features> Sim<'m, F> {
             messages_created: self.next_msg_id,
             end_ns: end,
             faults: std::mem::take(&mut self.faults),
+            faults_total: self.faults_total,
             trace: std::mem::take(&mut self.trace),
             stats: self.stats,
             stopped_early,
