@@ -163,10 +163,8 @@ service = { dist = "exponential", mean = "50ms" }
             "queue.preset=\"rabbitmq-quorum@4.2\"\nqueue.max_deliveries=\"unlimited\"",
         ),
     ];
-    let dir = std::env::temp_dir().join(format!("mqsim-builds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("base.toml");
-    std::fs::write(&file, base).expect("write");
+    let dir = common::TempDir::new("builds");
+    let file = dir.write("base.toml", base);
     for (what, set) in sets {
         // One override a line.
         let overrides: Vec<&str> = set.lines().collect();
@@ -177,5 +175,4 @@ service = { dist = "exponential", mean = "50ms" }
             "{what} ({set}) must take the full build"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

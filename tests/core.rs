@@ -99,10 +99,8 @@ fn mqsim(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
     )
 }
 
-fn tmpdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("mqsim-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+fn tmpdir(name: &str) -> TempDir {
+    TempDir::absent(name)
 }
 
 /// Each class of bad input: exit code 2, file:line:col, the key, what is

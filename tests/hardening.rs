@@ -3,6 +3,7 @@
 //! These run the binary as a user would (set MQSIM_TEST_BIN to run them
 //! against another build, e.g. to see them fail on an older one).
 
+mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,36 +14,7 @@ fn bin() -> PathBuf {
 }
 
 /// A fresh folder under the system's temporary folder, removed on drop.
-struct Work(PathBuf);
-
-impl Work {
-    fn new(tag: &str) -> Work {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "mqsim-hardening-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Work(d)
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-    fn write(&self, p: &str, text: &str) -> PathBuf {
-        let f = self.path(p);
-        std::fs::write(&f, text).unwrap();
-        f
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+type Work = common::TempDir;
 
 struct Ran {
     code: Option<i32>,

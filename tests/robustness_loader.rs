@@ -14,6 +14,7 @@
 
 #![allow(clippy::result_large_err)]
 
+mod common;
 use mqsim::experiment::{self, Plan};
 use mqsim::model;
 use mqsim::scenario::{load_str, LoadOptions, Scenario, ScenarioError};
@@ -1463,17 +1464,8 @@ fn deep_dotted_keys_fail_with_a_location() {
 
 // ---------------------------------------------------------------------- CLI
 
-fn temp_dir(tag: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "mqsim-robustness-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn temp_dir(tag: &str) -> common::TempDir {
+    common::TempDir::new(tag)
 }
 
 struct CliRun {

@@ -70,3 +70,73 @@ pub fn assert_conserved(s: &Map<String, Value>) {
         "conservation: published {p} != {sum}"
     );
 }
+
+/// A folder of its own under the system's temporary folder, removed (with
+/// everything in it) when dropped, so that tests leave nothing behind even
+/// when an assertion fails.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// A new, empty folder named after the test's `tag`.
+    pub fn new(tag: &str) -> TempDir {
+        let d = TempDir::absent(tag);
+        std::fs::create_dir_all(&d.0).expect("a temporary folder");
+        d
+    }
+
+    /// A fresh path that does not exist yet (for "nothing was written").
+    pub fn absent(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "mqsim-test-{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        TempDir(d)
+    }
+
+    pub fn path(&self, rel: &str) -> std::path::PathBuf {
+        self.0.join(rel)
+    }
+
+    /// Writes `text` to `rel` inside the folder; returns its path.
+    pub fn write(&self, rel: &str, text: &str) -> std::path::PathBuf {
+        let f = self.path(rel);
+        std::fs::write(&f, text).expect("write");
+        f
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// Runs the mqsim binary: (exit code, stdout, stderr).
+pub fn mqsim(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqsim"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
