@@ -161,15 +161,29 @@ pub struct CompareArgs {
 #[derive(Args, Debug)]
 pub struct SweepArgs {
     pub file: PathBuf,
-    /// The key to sweep, e.g. producer.arrival.rate
+    /// A key to sweep, e.g. producer.arrival.rate (repeatable: the full grid
+    /// of every parameter's values is run). Each --param takes the next
+    /// --values or --range, in the order given.
+    #[arg(long, required = true)]
+    pub param: Vec<String>,
+    /// Values of a parameter, comma-separated (repeatable).
     #[arg(long)]
-    pub param: String,
-    /// Values, comma-separated.
-    #[arg(long, value_delimiter = ',', conflicts_with = "range")]
     pub values: Vec<String>,
-    /// start:end:steps (inclusive, evenly spaced).
+    /// start:end:steps, inclusive, evenly spaced, with units where the key
+    /// has them (30s:300s:10); start:end:steps:log for geometric steps (repeatable).
     #[arg(long)]
-    pub range: Option<String>,
+    pub range: Vec<String>,
+    /// Geometric steps for every --range.
+    #[arg(long)]
+    pub log: bool,
+    /// A metric to report, as a JSON path of the summary (repeatable), e.g.
+    /// recovery.fraction_recovered or messages.goodput; default: latency
+    /// mean and p99, lost, dead-lettered, recovered.
+    #[arg(long)]
+    pub metric: Vec<String>,
+    /// Run only this [[variant]] of the scenario (repeatable; default all).
+    #[arg(long, value_name = "VARIANT")]
+    pub only: Vec<String>,
     #[command(flatten)]
     pub common: Common,
 }

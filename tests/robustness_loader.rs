@@ -434,6 +434,7 @@ const QUEUE_KEYS: &[&str] = &[
     "fsync_interval",
     "dedup_window",
     "redrive",
+    "orbit_bound",
 ];
 const CONSUMER_KEYS: &[&str] = &[
     "name",
@@ -469,7 +470,7 @@ const RETRY_KEYS: &[&str] = &[
 ];
 const FAULT_KEYS: &[&str] = &[
     "kind", "target", "instance", "at", "downtime", "mtbf", "mttr", "start", "duration", "failure",
-    "slowdown", "between",
+    "slowdown", "between", "factor",
 ];
 const NETWORK_KEYS: &[&str] = &["latency", "loss", "duplicate"];
 const BREAKER_KEYS: &[&str] = &[
@@ -499,6 +500,7 @@ const EXPECT_KEYS: &[&str] = &[
     "mean_latency_max",
     "recovers_within",
     "recovers",
+    "recovers_in",
     "delivered_min",
     "variants",
 ];
@@ -591,7 +593,7 @@ fn typed_values(key: &str) -> Vec<toml::Value> {
         "capacity" => &["0", "1", "2", "1000", "9223372036854775807", "-1"],
         "seed" => &["0", "1", "9223372036854775807", "-1"],
         "shape" | "multiplier" | "slowdown" | "max_tokens" | "token_ratio" | "percent"
-        | "min_retries_per_sec" => &[
+        | "min_retries_per_sec" | "factor" | "recovers_in" | "orbit_bound" => &[
             "1e-9", "0.001", "0.05", "1", "1.0000001", "2", "2.5", "3", "1000", "1e6", "1e300",
             "0", "-1", "nan", "inf",
         ],
@@ -619,7 +621,7 @@ fn typed_values(key: &str) -> Vec<toml::Value> {
         "confirm" => &["\"none\"", "\"on-accept\"", "\"after-fsync\""],
         "kind" => &[
             "\"consumer-crash\"", "\"broker-crash\"", "\"producer-crash\"", "\"dependency-outage\"",
-            "\"partition\"", "\"token-bucket\"", "\"percent\"",
+            "\"partition\"", "\"load-spike\"", "\"token-bucket\"", "\"percent\"",
         ],
         "backoff" => &["\"none\"", "\"fixed\"", "\"linear\"", "\"exponential\"", "\"list\"", "\"sidekiq\""],
         "jitter" => &["\"none\"", "\"full\"", "\"equal\"", "\"decorrelated\"", "\"random\""],

@@ -191,12 +191,23 @@ fn auto_warmup_is_reported() {
     assert!(get(&out, "warmup.seconds") < 6.0 * 3600.0);
 }
 
-/// The retry-orbit chain is solved and set beside the simulated occupancy.
+/// The retry-orbit chain is solved and set beside the simulated occupancy;
+/// an unbounded queue whose retries exceed the capacity once every attempt
+/// times out has no stationary distribution, and is at risk.
 #[test]
 fn retry_orbit_chain_is_reported() {
     let out = summary(&scenario_file("scenarios/retry-storm.toml", &[]), 1, 1);
     let o = &out["markov"]["orbit"]["requests"];
+    assert_eq!(o["theory"]["stationary"], false);
+    assert_eq!(o["theory"]["metastable_risk"], true);
+    let out = summary(
+        &scenario_file("scenarios/retry-storm.toml", &["queue.capacity=200"]),
+        1,
+        1,
+    );
+    let o = &out["markov"]["orbit"]["requests"];
     assert!(o["theory"]["second_eigenvalue"].as_f64().unwrap() < 0.0);
     assert!(o["theory"]["mixing_time_s"].as_f64().unwrap() > 0.0);
+    assert!(o["theory"]["mass_at_bounds"].as_f64().unwrap() < 1e-6);
     assert!(o["simulated"]["mean_queue"].as_f64().is_some());
 }

@@ -173,35 +173,65 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
         &["ordering", "out_of_order"],
         e.out_of_order_min.map(|x| x as f64),
     );
-    let recovered = s
-        .get("recovery")
-        .and_then(|r| r.get("recovered"))
-        .and_then(Value::as_bool);
-    let secs = get(s, &["recovery", "seconds"]);
+    recovery_expectations(e, s, &mut out);
+    out
+}
+
+/// `recovers` and `recovers_within`, judged over the replications: the
+/// fraction that recovered (within the time) against `recovers_in`.
+fn recovery_expectations(
+    e: &ExpectCfg,
+    s: &Map<String, Value>,
+    out: &mut Vec<Judged>,
+) {
+    let need = e.recovers_in.unwrap_or(1.0);
+    let r = s.get("recovery");
+    let times: Vec<Option<f64>> = r
+        .and_then(|r| r.get("seconds_by_replication"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(Value::as_f64).collect())
+        .unwrap_or_default();
+    let judged = r
+        .and_then(|r| r.get("replications"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
+    let verdict = r
+        .and_then(|r| r.get("verdict"))
+        .and_then(Value::as_str)
+        .unwrap_or("no recovery report");
+    let fraction = |ok: &dyn Fn(f64) -> bool| -> Option<f64> {
+        (judged > 0)
+            .then(|| times.iter().flatten().filter(|x| ok(**x)).count() as f64 / judged as f64)
+    };
+    let show = |f: Option<f64>, what: &str| match f {
+        Some(f) => format!("{:.0}% of {judged} replications {what}", 100.0 * f),
+        None => verdict.to_string(),
+    };
     if let Some(w) = e.recovers_within {
-        let pass = recovered == Some(true) && secs.is_some_and(|x| x <= w.secs());
-        let measured = match (recovered, secs) {
-            (Some(true), Some(x)) => human_secs(x),
-            _ => "did not recover".into(),
-        };
+        let f = fraction(&|x| x <= w.secs());
         out.push((
             "recovers_within".into(),
-            secs.filter(|_| recovered == Some(true)),
-            measured,
-            format!("<= {}", human_secs(w.secs())),
-            pass,
+            f,
+            show(f, &format!("recovered within {}", human_secs(w.secs()))),
+            format!(">= {:.0}% within {}", 100.0 * need, human_secs(w.secs())),
+            f.is_some_and(|f| f >= need - 1e-12),
         ));
     }
     if let Some(want) = e.recovers {
-        out.push((
-            "recovers".into(),
-            None,
-            format!("{}", recovered.unwrap_or(false)),
-            format!("== {want}"),
-            recovered == Some(want),
-        ));
+        let f = fraction(&|_| true);
+        let (bound, pass) = if want {
+            (
+                format!(">= {:.0}% recovered", 100.0 * need),
+                f.is_some_and(|f| f >= need - 1e-12),
+            )
+        } else {
+            (
+                format!("<= {:.0}% recovered", 100.0 * (1.0 - need)),
+                f.is_some_and(|f| f <= 1.0 - need + 1e-12),
+            )
+        };
+        out.push(("recovers".into(), f, show(f, "recovered"), bound, pass));
     }
-    out
 }
 
 /// A scenario file loaded for `check`: its variants with their expectations.

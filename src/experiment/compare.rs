@@ -10,7 +10,7 @@ use crate::stats::ci::{mean_ci95, paired_t_test};
 use serde_json::{json, Map, Value};
 
 /// Metrics compared: (label, path, lower is better).
-pub const COMPARED: [(&str, &[&str], bool); 12] = [
+pub const COMPARED: [(&str, &[&str], bool); 15] = [
     ("latency mean (s)", &["latency", "mean"], true),
     ("latency p99 (s)", &["latency", "p99"], true),
     ("acked", &["messages", "acked"], false),
@@ -24,7 +24,18 @@ pub const COMPARED: [(&str, &[&str], bool); 12] = [
         true,
     ),
     ("in flight at end", &["messages", "in_flight"], true),
+    // Recovery: the fraction of replications that recovered, and the
+    // time over those that did (none: "—", never 0).
+    ("recovered (fraction)", &["recovery", "recovered"], false),
     ("recovery (s)", &["recovery", "seconds"], true),
+    // Client timeouts: completions whose client still waited, and work
+    // done after it gave up (left out where every variant has zero).
+    ("goodput (/s)", &["messages", "goodput"], false),
+    (
+        "done after timeout",
+        &["messages", "processed_after_timeout"],
+        true,
+    ),
     // The ordering cost of a strategy, next to its latency (left out
     // where every variant has zero: no keys).
     ("out of order", &["ordering", "out_of_order"], true),
@@ -41,6 +52,7 @@ fn metric(m: &Map<String, Value>, path: &[&str]) -> Option<f64> {
         cur = cur.get(*p)?;
     }
     cur.as_f64()
+        .or_else(|| cur.as_bool().map(|b| f64::from(u8::from(b))))
 }
 
 /// The comparison document: per metric, per variant, mean and interval,
@@ -61,12 +73,24 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
         if per.iter().all(|xs| xs.iter().all(Option::is_none)) {
             continue;
         }
-        if path[0] == "ordering" && per.iter().flatten().all(|x| x.unwrap_or(0.0) == 0.0) {
+        let optional = path[0] == "ordering" || path[1] == "processed_after_timeout";
+        if optional && per.iter().flatten().all(|x| x.unwrap_or(0.0) == 0.0) {
             continue;
         }
+        if path[1] == "goodput" && vs.iter().all(no_client_timeouts) {
+            continue;
+        }
+        // No value at all (e.g. no replication recovered): no mean, not 0.
         let means: Vec<(f64, f64)> = per
             .iter()
-            .map(|xs| mean_ci95(&xs.iter().flatten().copied().collect::<Vec<_>>()))
+            .map(|xs| {
+                let xs: Vec<f64> = xs.iter().flatten().copied().collect();
+                if xs.is_empty() {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    mean_ci95(&xs)
+                }
+            })
             .collect();
         let best = means.iter().map(|m| m.0).filter(|x| x.is_finite()).fold(
             if lower_better {
@@ -82,8 +106,10 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
             let ratio = if best != 0.0 && best.is_finite() {
                 if lower_better {
                     mean / best
+                } else if mean > 0.0 {
+                    best / mean
                 } else {
-                    best / mean.max(f64::MIN_POSITIVE)
+                    f64::NAN
                 }
             } else {
                 f64::NAN
@@ -116,6 +142,24 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
         metrics.insert(label.to_string(), Value::Object(row));
     }
     json!({ "baseline": vs.first().map(|v| v.name.clone()), "common_random_numbers": true, "metrics": metrics })
+}
+
+/// Whether no producer of a variant has a client timeout (its goodput is
+/// then its throughput, not worth a row).
+fn no_client_timeouts(v: &VariantResult) -> bool {
+    v.outcome.reps.iter().all(|r| {
+        r.metrics
+            .get("messages")
+            .and_then(|m| m.get("processed_after_timeout"))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            == 0.0
+    }) && v
+        .summary
+        .get("markov")
+        .and_then(|m| m.get("orbit"))
+        .and_then(Value::as_object)
+        .is_none_or(|o| o.is_empty())
 }
 
 /// Variants from the scenario and from `--variant NAME:k=v,...`.
@@ -198,6 +242,8 @@ pub fn spec(
         variants,
         param: None,
         values: vec![],
+        grid: vec![],
+        metrics: vec![],
         replications: plan.replications,
         seed: plan.seed,
     })

@@ -57,8 +57,13 @@ pub struct Replication {
     /// Latency CDF points (seconds, fraction), for charts.
     pub latency_cdf: Vec<(f64, f64)>,
     /// Per queue: time-weighted occupancy of (number in system, orbit),
-    /// normalised; empty where no producer retries.
+    /// normalised, row-major with `orbit_columns` columns and trimmed of
+    /// empty rows and columns at the end; empty where no producer retries.
     pub orbit_occupancy: Vec<Vec<f64>>,
+    /// Per queue: the number of columns (orbit sizes 0..) of its
+    /// `orbit_occupancy` rows.
+    #[serde(default)]
+    pub orbit_columns: Vec<usize>,
     /// Consumer lag per topic, group and partition over time.
     #[serde(default)]
     pub lag: Vec<LagRow>,
@@ -134,19 +139,12 @@ pub fn replicate(
             cdf.push((ns_to_secs(v.value_iterated_to()), v.quantile_iterated_to()));
         }
     }
-    let orbit_occupancy = out
+    let (orbit_occupancy, orbit_columns) = out
         .stats
         .queues
         .iter()
-        .map(|q| {
-            let total: f64 = q.joint.iter().sum();
-            if total > 0.0 {
-                q.joint.iter().map(|x| x / total).collect()
-            } else {
-                vec![]
-            }
-        })
-        .collect();
+        .map(|q| trimmed_grid(&q.joint, crate::stats::collect::ORBIT_O_MAX + 1))
+        .unzip();
     let lag = out
         .stats
         .lag_samples
@@ -164,6 +162,7 @@ pub fn replicate(
     Replication {
         lag,
         orbit_occupancy,
+        orbit_columns,
         index: r,
         seed: rep_seed,
         metrics,
@@ -176,6 +175,30 @@ pub fn replicate(
         stopped_early: out.stopped_early,
         latency_cdf: cdf,
     }
+}
+
+/// A time-weighted grid normalised to probabilities and cut after its last
+/// non-empty row and column; with the number of columns it keeps.
+fn trimmed_grid(grid: &[f64], cols: usize) -> (Vec<f64>, usize) {
+    let total: f64 = grid.iter().sum();
+    if total <= 0.0 {
+        return (vec![], 0);
+    }
+    let rows = grid
+        .chunks(cols)
+        .rposition(|r| r.iter().any(|x| *x > 0.0))
+        .map_or(0, |r| r + 1);
+    let keep = grid
+        .chunks(cols)
+        .filter_map(|r| r.iter().rposition(|x| *x > 0.0))
+        .max()
+        .map_or(1, |c| c + 1);
+    let cells = grid
+        .chunks(cols)
+        .take(rows)
+        .flat_map(|r| r[..keep].iter().map(|x| x / total))
+        .collect();
+    (cells, keep)
 }
 
 pub(crate) fn pool(jobs: usize) -> rayon::ThreadPool {
@@ -347,6 +370,17 @@ impl Outcome {
                 o.insert(k, v);
             }
         }
+        // Recovery over replications, from each one's verdict (never an
+        // average of verdicts or of missing times).
+        let per: Vec<&Value> = self
+            .reps
+            .iter()
+            .filter_map(|r| r.metrics.get("recovery"))
+            .collect();
+        o.insert(
+            "recovery".into(),
+            crate::stats::summary::recovery_over(&per),
+        );
         crate::stats::theory_report::attach(model, &mut o);
         o.insert(
             "faults".into(),
@@ -374,6 +408,10 @@ impl Outcome {
                 "simulated_seconds_per_replication": ns_to_secs(model.duration_ns),
             }),
         );
+        let mut hw = hw;
+        if let Value::Object(h) = &mut hw {
+            h.remove("recovery");
+        }
         o.insert("ci95".into(), hw);
         o
     }

@@ -29,6 +29,13 @@ pub struct StudySpec {
     /// The swept key, and its values as written.
     pub param: Option<String>,
     pub values: Vec<String>,
+    /// Further swept keys with their values: the grid is every
+    /// combination, the first parameter outermost.
+    #[serde(default)]
+    pub grid: Vec<(String, Vec<String>)>,
+    /// `sweep --metric`: the summary paths reported (empty: the defaults).
+    #[serde(default)]
+    pub metrics: Vec<String>,
     pub replications: u32,
     pub seed: u64,
 }
@@ -96,9 +103,12 @@ pub fn digest(bytes: &[u8]) -> String {
     format!("{a:016x}{b:016x}")
 }
 
-/// One cell of the grid: a model for a (value, variant).
+/// One cell of the grid: a model for a (values, variant).
 pub struct Cell {
+    /// The first parameter's value.
     pub value: Option<String>,
+    /// Every parameter's value, in the order of the parameters.
+    pub values: Vec<String>,
     pub variant: String,
     pub model: Model,
 }
@@ -119,13 +129,13 @@ impl StudySpec {
         for s in &self.sets {
             base.push(Override::parse(s).map_err(Failure::input)?);
         }
-        let values: Vec<Option<&String>> = if self.param.is_some() {
-            self.values.iter().map(Some).collect()
-        } else {
-            vec![None]
-        };
+        let mut params: Vec<(&String, &Vec<String>)> = Vec::new();
+        if let Some(p) = &self.param {
+            params.push((p, &self.values));
+            params.extend(self.grid.iter().map(|(k, v)| (k, v)));
+        }
         let mut cells = Vec::new();
-        for v in values {
+        for point in grid_points(&params) {
             for (name, sets) in &self.variants {
                 let mut ov = base.clone();
                 for s in sets {
@@ -133,9 +143,9 @@ impl StudySpec {
                     o.origin = format!("variant `{name}`: {s}");
                     ov.push(o);
                 }
-                if let (Some(p), Some(v)) = (&self.param, v) {
+                for ((p, _), v) in params.iter().zip(&point) {
                     ov.push(Override {
-                        path: p.clone(),
+                        path: (*p).clone(),
                         value: parse_value(v),
                         origin: format!("--param {p} = {v}"),
                     });
@@ -143,7 +153,8 @@ impl StudySpec {
                 let scenario = raw.build(&ov)?;
                 let model = crate::cli::compile(&scenario)?;
                 cells.push(Cell {
-                    value: v.cloned(),
+                    value: point.first().cloned(),
+                    values: point.clone(),
                     variant: name.clone(),
                     model,
                 });
@@ -155,6 +166,25 @@ impl StudySpec {
     pub fn job_count(&self, cells: usize) -> usize {
         cells * self.replications as usize
     }
+}
+
+/// Every combination of the parameters' values, the first parameter
+/// outermost; one empty point when there is no parameter.
+fn grid_points(params: &[(&String, &Vec<String>)]) -> Vec<Vec<String>> {
+    let mut points: Vec<Vec<String>> = vec![vec![]];
+    for (_, values) in params {
+        points = points
+            .iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push(v.clone());
+                    q
+                })
+            })
+            .collect();
+    }
+    points
 }
 
 /// Parses `i/n` (i from 1).
@@ -218,7 +248,7 @@ pub fn assemble(
     spec: &StudySpec,
     cells: &[Cell],
     mut results: Vec<JobResult>,
-) -> Result<Vec<(Option<String>, VariantResult)>, Failure> {
+) -> Result<Vec<(Vec<String>, VariantResult)>, Failure> {
     let reps = spec.replications as usize;
     let total = spec.job_count(cells.len());
     results.sort_by_key(|r| r.job);
@@ -258,7 +288,7 @@ pub fn assemble(
         };
         let summary = outcome.summary(&cell.model);
         out.push((
-            cell.value.clone(),
+            cell.values.clone(),
             VariantResult {
                 name: cell.variant.clone(),
                 outcome,

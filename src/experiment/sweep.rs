@@ -1,47 +1,193 @@
-//! `mqsim sweep`: a grid of values of one key, by variants, by replications,
-//! with one row per (value, variant) and a chart per metric.
+//! `mqsim sweep`: the grid of values of one or more keys (every
+//! combination, on common random numbers), by variants, by replications,
+//! with one row per cell and charts per metric: curves for one parameter;
+//! a heat map and one line per value of the second for two.
 
-use super::compare::{run_study, COMPARED};
+use super::compare::run_study;
 use super::study::StudySpec;
 use crate::cli::{self, Common, Failure, Format, SweepArgs};
 use crate::report::{self, VariantResult};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-fn values(a: &SweepArgs) -> Result<Vec<String>, Failure> {
-    if let Some(r) = &a.range {
-        let parts: Vec<&str> = r.split(':').collect();
-        let bad = || {
-            Failure::input(format!(
-                "--range {r}: write start:end:steps, e.g. --range 0.5:1.2:8"
-            ))
+/// The metrics a sweep reports when no `--metric` is given.
+pub const DEFAULT_METRICS: [&str; 5] = [
+    "latency.mean",
+    "latency.p99",
+    "messages.lost",
+    "messages.dead_lettered",
+    "recovery.fraction_recovered",
+];
+
+/// One row of a sweep: every parameter's value, and the variant's result.
+pub type Row = (Vec<String>, VariantResult);
+
+/// Splits a `--values` list at its top-level commas (commas inside
+/// braces, brackets or quotes belong to a TOML value).
+fn split_values(list: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quote) = (Vec::new(), String::new(), 0i32, false);
+    for ch in list.chars() {
+        match ch {
+            '"' => quote = !quote,
+            '{' | '[' if !quote => depth += 1,
+            '}' | ']' if !quote => depth -= 1,
+            ',' if !quote && depth == 0 => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// A number with its unit: `30s` is (30, "s"), `0.5` is (0.5, "").
+fn number_and_unit(text: &str) -> Option<(f64, String)> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| c.is_ascii_alphabetic() || c == 'µ')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    Some((num.trim().parse().ok()?, unit.trim().to_string()))
+}
+
+/// A value with up to 10 significant digits, without trailing zeros.
+fn short(x: f64) -> String {
+    let s = format!("{:.10e}", x);
+    let v: f64 = s.parse().unwrap_or(x);
+    let mut t = format!("{v}");
+    if t.contains('e') {
+        t = format!("{v:.10}");
+        while t.contains('.') && (t.ends_with('0') || t.ends_with('.')) {
+            t.pop();
+        }
+    }
+    t
+}
+
+/// The values of `--range start:end:steps[:log]`. With units (`30s:5m:10`)
+/// both ends are durations and the values are written in the start's unit.
+fn range_values(r: &str, log: bool) -> Result<Vec<String>, Failure> {
+    let bad = |why: &str| {
+        Failure::input(format!(
+            "--range {r}: {why}; write start:end:steps (2 to 10000 steps), e.g. --range 0.5:1.2:8, --range 30s:300s:10, or start:end:steps:log for geometric steps"
+        ))
+    };
+    let parts: Vec<&str> = r.split(':').collect();
+    let log = match parts.len() {
+        3 => log,
+        4 if parts[3].trim() == "log" => true,
+        _ => return Err(bad("not start:end:steps")),
+    };
+    let (s, su) = number_and_unit(parts[0]).ok_or_else(|| bad("the start is not a number"))?;
+    let (e, eu) = number_and_unit(parts[1]).ok_or_else(|| bad("the end is not a number"))?;
+    let n: usize = parts[2]
+        .trim()
+        .parse()
+        .map_err(|_| bad("steps is not a count"))?;
+    if !(2..=10_000).contains(&n) || !s.is_finite() || !e.is_finite() {
+        return Err(bad("out of range"));
+    }
+    // Durations: both ends in the start's unit.
+    let (s, e, unit) = if su.is_empty() && eu.is_empty() {
+        (s, e, String::new())
+    } else {
+        let ns = |t: &str| {
+            crate::time::Duration::parse(t)
+                .map(|d| d.ns() as f64)
+                .map_err(|m| bad(&m))
         };
-        if parts.len() != 3 {
-            return Err(bad());
-        }
-        let (s, e): (f64, f64) = (
-            parts[0].parse().map_err(|_| bad())?,
-            parts[1].parse().map_err(|_| bad())?,
-        );
-        let n: usize = parts[2].parse().map_err(|_| bad())?;
-        if !(2..=10_000).contains(&n) || !s.is_finite() || !e.is_finite() {
-            return Err(bad());
-        }
-        return Ok((0..n)
-            .map(|i| format!("{}", s + (e - s) * i as f64 / (n - 1) as f64))
-            .collect());
+        let unit = if su.is_empty() { "s".to_string() } else { su };
+        let per = ns(&format!("1{unit}"))?;
+        (ns(parts[0])? / per, ns(parts[1])? / per, unit)
+    };
+    if log && !(s > 0.0 && e > 0.0) {
+        return Err(bad("geometric steps need a start and an end above 0"));
     }
-    if a.values.is_empty() {
-        return Err(Failure::input(
-            "give --values a,b,c or --range start:end:steps",
-        ));
+    Ok((0..n)
+        .map(|i| {
+            let f = i as f64 / (n - 1) as f64;
+            let x = if log {
+                s * (e / s).powf(f)
+            } else {
+                s + (e - s) * f
+            };
+            format!("{}{unit}", short(x))
+        })
+        .collect())
+}
+
+/// Which of `--values` and `--range` came in which order on the command
+/// line (`true` for --values): the i-th --param takes the i-th of them.
+fn source_order(a: &SweepArgs) -> Vec<bool> {
+    let mut order: Vec<bool> = std::env::args()
+        .skip(1)
+        .filter_map(|t| {
+            if t == "--values" || t.starts_with("--values=") {
+                Some(true)
+            } else if t == "--range" || t.starts_with("--range=") {
+                Some(false)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let counts = (
+        order.iter().filter(|x| **x).count(),
+        order.iter().filter(|x| !**x).count(),
+    );
+    if counts != (a.values.len(), a.range.len()) {
+        // Not from this process's command line: values first, then ranges.
+        order = std::iter::repeat_n(true, a.values.len())
+            .chain(std::iter::repeat_n(false, a.range.len()))
+            .collect();
     }
-    Ok(a.values.clone())
+    order
+}
+
+/// Each `--param` with its values, in order.
+fn params(a: &SweepArgs) -> Result<Vec<(String, Vec<String>)>, Failure> {
+    let order = source_order(a);
+    if order.len() != a.param.len() {
+        return Err(Failure::input(format!(
+            "{} --param but {} --values/--range: give each --param its own --values a,b,c or --range start:end:steps",
+            a.param.len(),
+            order.len()
+        )));
+    }
+    let (mut vals, mut ranges) = (a.values.iter(), a.range.iter());
+    let mut out = Vec::new();
+    for (key, is_values) in a.param.iter().zip(order) {
+        let values = if is_values {
+            split_values(vals.next().map_or("", String::as_str))
+        } else {
+            range_values(ranges.next().map_or("", String::as_str), a.log)?
+        };
+        if values.is_empty() {
+            return Err(Failure::input(format!("--param {key}: no values")));
+        }
+        if out.iter().any(|(k, _): &(String, Vec<String>)| k == key) {
+            return Err(Failure::input(format!("--param {key} is given twice")));
+        }
+        out.push((key.clone(), values));
+    }
+    Ok(out)
 }
 
 pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
     let (raw, _, s) = cli::load(&a.file, &a.common.set)?;
     let plan = cli::plan(&s, &a.common)?;
-    let vals = values(a)?;
+    let mut grid = params(a)?;
+    let cells: usize = grid.iter().map(|(_, v)| v.len()).product();
+    if cells > 100_000 {
+        return Err(Failure::input(format!(
+            "the grid has {cells} cells: at most 100000"
+        )));
+    }
     let mut variants: Vec<(String, Vec<String>)> = s
         .variants
         .iter()
@@ -55,12 +201,30 @@ pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
             )
         })
         .collect();
+    for name in &a.only {
+        if !variants.iter().any(|(n, _)| n == name) {
+            return Err(Failure::input(format!(
+                "--only {name}: the scenario has no variant `{name}` (it has: {})",
+                variants
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    if !a.only.is_empty() {
+        variants.retain(|(n, _)| a.only.contains(n));
+    }
     if variants.is_empty() {
         variants.push(("base".into(), vec![]));
     }
     let mut spec: StudySpec = super::compare::spec("sweep", &raw, &a.common, variants, &plan)?;
-    spec.param = Some(a.param.clone());
-    spec.values = vals;
+    let (first, values) = grid.remove(0);
+    spec.param = Some(first);
+    spec.values = values;
+    spec.grid = grid;
+    spec.metrics = a.metric.clone();
     run_study(
         spec,
         &a.common,
@@ -69,109 +233,145 @@ pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
     )
 }
 
-/// Columns of `sweep.csv` after `value,variant`: each metric's mean and 95% half-width.
-pub fn sweep_csv(rows: &[(Option<String>, VariantResult)]) -> Result<Vec<u8>, String> {
+/// The metrics to report: `--metric`, or the defaults.
+fn metrics(spec: &StudySpec) -> Vec<String> {
+    if spec.metrics.is_empty() {
+        DEFAULT_METRICS.iter().map(|s| s.to_string()).collect()
+    } else {
+        spec.metrics.clone()
+    }
+}
+
+/// The value at a dotted JSON path (`recovery.fraction_recovered`);
+/// booleans count as 1 and 0.
+pub fn at_path(root: &Map<String, Value>, path: &str) -> Option<f64> {
+    let mut parts = path.split('.');
+    let mut cur = root.get(parts.next()?)?;
+    for p in parts {
+        cur = match cur {
+            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+            _ => cur.get(p)?,
+        };
+    }
+    cur.as_f64()
+        .or_else(|| cur.as_bool().map(|b| f64::from(u8::from(b))))
+}
+
+/// A metric's mean and 95% half-width in one row.
+fn metric_of(v: &VariantResult, path: &str) -> (Option<f64>, Option<f64>) {
+    let hw = v
+        .summary
+        .get("ci95")
+        .and_then(Value::as_object)
+        .and_then(|c| at_path(c, path));
+    (at_path(&v.summary, path), hw)
+}
+
+/// `sweep.csv`: the first parameter's value (`value`), one column per
+/// further parameter (named by its key), the variant, and each metric's
+/// mean and 95% half-width (`_ci95`), one row per cell.
+pub fn sweep_csv(keys: &[String], metrics: &[String], rows: &[Row]) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["value".to_string(), "variant".to_string()];
-    for (_, path, _) in COMPARED {
-        let col = path.join("_");
+    let mut header = vec!["value".to_string()];
+    header.extend(keys.iter().skip(1).cloned());
+    header.push("variant".into());
+    for m in metrics {
+        let col = m.replace('.', "_");
         header.push(col.clone());
         header.push(format!("{col}_ci95"));
     }
     w.write_record(&header).map_err(|e| e.to_string())?;
-    for (value, v) in rows {
-        let mut row = vec![value.clone().unwrap_or_default(), v.name.clone()];
-        for (_, path, _) in COMPARED {
-            let get = |root: Option<&Value>| {
-                let mut cur = root;
-                for p in path {
-                    cur = cur.and_then(|c| c.get(*p));
-                }
-                cur.and_then(Value::as_f64)
-                    .map(|x| x.to_string())
-                    .unwrap_or_default()
-            };
-            row.push(get(Some(&Value::Object(v.summary.clone()))));
-            row.push(get(v.summary.get("ci95")));
+    let cell = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
+    for (values, v) in rows {
+        let mut row = values.clone();
+        row.push(v.name.clone());
+        for m in metrics {
+            let (mean, hw) = metric_of(v, m);
+            row.push(cell(mean));
+            row.push(cell(hw));
         }
         w.write_record(&row).map_err(|e| e.to_string())?;
     }
     w.into_inner().map_err(|e| e.to_string())
 }
 
-pub fn report(
-    spec: &StudySpec,
-    rows: Vec<(Option<String>, VariantResult)>,
-    c: &Common,
-    name: &str,
-) -> Result<i32, Failure> {
-    let param = spec.param.clone().unwrap_or_default();
+/// The sweep's table on stdout: one row per cell.
+fn text_table(spec: &StudySpec, keys: &[String], metrics: &[String], rows: &[Row], name: &str) {
+    let shape: Vec<String> = keys
+        .iter()
+        .zip(std::iter::once(spec.values.len()).chain(spec.grid.iter().map(|(_, v)| v.len())))
+        .map(|(k, n)| format!("{k} over {n} values"))
+        .collect();
+    println!(
+        "mqsim sweep: {name}, {}, {} replications each",
+        shape.join(" x "),
+        spec.replications
+    );
+    let mut head: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{:>14}", k.rsplit('.').next().unwrap_or("")))
+        .collect();
+    head.push(format!("{:>16}", "variant"));
+    head.extend(metrics.iter().map(|m| format!("{:>24}", m)));
+    println!("{}", head.join(" "));
+    for (values, v) in rows {
+        let mut line: Vec<String> = values.iter().map(|x| format!("{x:>14}")).collect();
+        line.push(format!("{:>16}", v.name));
+        for m in metrics {
+            let cell = match metric_of(v, m) {
+                (Some(x), Some(h)) if h.is_finite() && h > 0.0 => {
+                    format!("{} ± {}", fmt4(x), fmt4(h))
+                }
+                (Some(x), _) => fmt4(x),
+                (None, _) => "—".into(),
+            };
+            line.push(format!("{cell:>24}"));
+        }
+        println!("{}", line.join(" "));
+    }
+}
+
+/// 4 significant digits.
+fn fmt4(x: f64) -> String {
+    if x == 0.0 || (1e-3..1e6).contains(&x.abs()) {
+        let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{x:.digits$}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Result<i32, Failure> {
+    let mut keys: Vec<String> = spec.param.iter().cloned().collect();
+    keys.extend(spec.grid.iter().map(|(k, _)| k.clone()));
+    let metrics = metrics(spec);
     let results: Vec<Value> = rows
         .iter()
-        .map(|(value, v)| json!({ "value": value, "variant": v.name, "summary": Value::Object(v.summary.clone()) }))
+        .map(|(values, v)| {
+            let named: Map<String, Value> = keys
+                .iter()
+                .zip(values)
+                .map(|(k, x)| (k.clone(), json!(x)))
+                .collect();
+            json!({ "value": values.first(), "values": named, "variant": v.name, "summary": Value::Object(v.summary.clone()) })
+        })
         .collect();
+    let mut params = Map::new();
+    params.insert(
+        keys.first().cloned().unwrap_or_default(),
+        json!(spec.values),
+    );
+    for (k, v) in &spec.grid {
+        params.insert(k.clone(), json!(v));
+    }
     let doc = json!({
         "scenario": name, "seed": spec.seed, "replications": spec.replications,
-        "param": param, "values": spec.values, "results": results,
+        "param": spec.param, "values": spec.values, "params": params, "metrics": metrics,
+        "results": results,
     });
     match c.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
-        Format::Text => {
-            println!(
-                "mqsim sweep: {name}, {} over {} values, {} replications each",
-                report::files::printable(&param),
-                spec.values.len(),
-                spec.replications
-            );
-            println!(
-                "{:>14} {:>16} {:>22} {:>22} {:>12} {:>12} {:>14}",
-                param.rsplit('.').next().unwrap_or(""),
-                "variant",
-                "latency mean (s)",
-                "latency p99 (s)",
-                "lost",
-                "dead-letter",
-                "recovered"
-            );
-            for (value, v) in &rows {
-                let g = |p: &[&str]| {
-                    let mut cur = v.summary.get(p[0]);
-                    for k in &p[1..] {
-                        cur = cur.and_then(|x| x.get(*k));
-                    }
-                    cur.and_then(Value::as_f64).unwrap_or(f64::NAN)
-                };
-                let h = |p: &[&str]| {
-                    let mut cur = v.summary.get("ci95");
-                    for k in p {
-                        cur = cur.and_then(|x| x.get(*k));
-                    }
-                    cur.and_then(Value::as_f64).unwrap_or(f64::NAN)
-                };
-                println!(
-                    "{:>14} {:>16} {:>22} {:>22} {:>12.1} {:>12.1} {:>14}",
-                    report::files::printable(&value.clone().unwrap_or_default()),
-                    v.name,
-                    format!(
-                        "{:.4} ± {:.4}",
-                        g(&["latency", "mean"]),
-                        h(&["latency", "mean"])
-                    ),
-                    format!(
-                        "{:.4} ± {:.4}",
-                        g(&["latency", "p99"]),
-                        h(&["latency", "p99"])
-                    ),
-                    g(&["messages", "lost"]),
-                    g(&["messages", "dead_lettered"]),
-                    v.summary
-                        .get("recovery")
-                        .and_then(|r| r.get("recovered"))
-                        .map(|x| x.to_string())
-                        .unwrap_or_default()
-                );
-            }
-        }
+        Format::Text => text_table(spec, &keys, &metrics, &rows, name),
     }
     if let Some(dir) = cli::out_dir(c, name) {
         let mut text =
@@ -181,11 +381,11 @@ pub fn report(
             .map_err(Failure::input)?;
         report::files::write_atomic(
             &dir.join("sweep.csv"),
-            &sweep_csv(&rows).map_err(Failure::input)?,
+            &sweep_csv(&keys, &metrics, &rows).map_err(Failure::input)?,
         )
         .map_err(Failure::input)?;
         if c.charts {
-            report::sweep_charts(&rows, &param, &dir).map_err(Failure::input)?;
+            report::sweep_charts(&rows, &keys, &metrics, &dir).map_err(Failure::input)?;
         }
         if !c.quiet && c.format == Format::Text {
             eprintln!(
@@ -196,4 +396,45 @@ pub fn report(
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_with_units_and_geometric_steps() {
+        assert_eq!(
+            range_values("30s:300s:4", false).unwrap(),
+            vec!["30s", "120s", "210s", "300s"]
+        );
+        assert_eq!(
+            range_values("30s:5m:2", false).unwrap(),
+            vec!["30s", "300s"]
+        );
+        assert_eq!(
+            range_values("1:100:3:log", false).unwrap(),
+            vec!["1", "10", "100"]
+        );
+        assert_eq!(
+            range_values("0.1:0.3:3", false).unwrap(),
+            vec!["0.1", "0.2", "0.3"]
+        );
+        assert!(range_values("0:10:3", true).is_err());
+        assert!(range_values("1:2:1", false).is_err());
+        assert!(range_values("1s:2x:3", false).is_err());
+    }
+
+    #[test]
+    fn values_split_at_top_level_commas() {
+        assert_eq!(
+            split_values("1,2, { backoff = \"none\", max_attempts = 1 },\"a,b\""),
+            vec![
+                "1",
+                "2",
+                "{ backoff = \"none\", max_attempts = 1 }",
+                "\"a,b\""
+            ]
+        );
+    }
 }

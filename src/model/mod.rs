@@ -182,6 +182,8 @@ pub struct QueueModel {
     /// Pub/Sub: an expired ack deadline waits the consumer's retry backoff
     /// before the message is delivered again, as a nack does.
     pub expiry_backoff: bool,
+    /// The retry-orbit chain's orbit bound, when the scenario fixes it.
+    pub orbit_bound: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,6 +260,7 @@ pub enum FaultKind {
     ProducerCrash,
     DependencyOutage,
     Partition,
+    LoadSpike,
 }
 
 impl FaultKind {
@@ -268,6 +271,7 @@ impl FaultKind {
             FaultKind::ProducerCrash => "producer-crash",
             FaultKind::DependencyOutage => "dependency-outage",
             FaultKind::Partition => "partition",
+            FaultKind::LoadSpike => "load-spike",
         }
     }
 }
@@ -288,6 +292,8 @@ pub struct FaultModel {
     pub instance: Option<u32>,
     pub failure: f64,
     pub slowdown: f64,
+    /// Load spike: arrival rates are multiplied by this while it lasts.
+    pub factor: f64,
     pub label: String,
     /// Broker crash of the process only (SIGKILL): what was written but
     /// not yet fsynced survives in the page cache. False: a machine crash
@@ -681,6 +687,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             dedup_window_ns: ns(q.dedup_window),
             redrive: q.redrive.as_ref().map(|r| (r.start.ns(), r.rate)),
             fifo_by_key: q.fifo_by_key.unwrap_or(false),
+            orbit_bound: q.orbit_bound,
         });
     }
     let mut groups = Vec::new();
@@ -781,6 +788,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             "broker-crash" => FaultKind::BrokerCrash,
             "producer-crash" => FaultKind::ProducerCrash,
             "dependency-outage" => FaultKind::DependencyOutage,
+            "load-spike" => FaultKind::LoadSpike,
             _ => FaultKind::Partition,
         };
         let timing = match (f.at.or(f.start), f.downtime.or(f.duration), f.mtbf, &f.mttr) {
@@ -812,6 +820,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             failure: f.failure.unwrap_or(1.0),
             slowdown: f.slowdown.unwrap_or(1.0),
             process_only: f.scope.as_deref() == Some("process"),
+            factor: f.factor.unwrap_or(1.0),
             label: target_name.unwrap_or_else(|| {
                 match kind {
                     FaultKind::BrokerCrash => "broker",

@@ -143,8 +143,46 @@ pub fn heatmap(
             y_label,
             grid,
             log_scale,
+            x_ticks: &[],
+            y_ticks: &[],
+            value_label: None,
         },
     )
+}
+
+/// Heat map of a grid over two swept parameters (`grid[row][col]`, row =
+/// index of the second parameter's value, col = the first's), the axes
+/// labelled with the values as written, each cell showing its value, and
+/// a linear colour scale named `value_label`.
+pub fn grid_heatmap(
+    path: &Path,
+    title: &str,
+    axes: &GridAxes,
+    grid: &[Vec<f64>],
+    value_label: &str,
+) -> Result<(), String> {
+    render(
+        path,
+        &Heatmap {
+            title,
+            x_label: &axes.x_label,
+            y_label: &axes.y_label,
+            grid,
+            log_scale: false,
+            x_ticks: &axes.x_ticks,
+            y_ticks: &axes.y_ticks,
+            value_label: Some(value_label),
+        },
+    )
+}
+
+/// The axes of a [`grid_heatmap`]: their names and the values as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GridAxes {
+    pub x_label: String,
+    pub y_label: String,
+    pub x_ticks: Vec<String>,
+    pub y_ticks: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -1303,6 +1341,11 @@ struct Heatmap<'a> {
     y_label: &'a str,
     grid: &'a [Vec<f64>],
     log_scale: bool,
+    /// Tick labels by column and row index (empty: the indices).
+    x_ticks: &'a [String],
+    y_ticks: &'a [String],
+    /// Write each cell's value in it, and name the colour scale so.
+    value_label: Option<&'a str>,
 }
 
 /// Maps cell values to colours: `Some(colour)` or `None` for cells left blank.
@@ -1378,12 +1421,23 @@ impl Chart for Heatmap<'_> {
         let x_range = -0.5..(cols.max(1) as f64 - 0.5);
         let y_range = -0.5..(rows.max(1) as f64 - 0.5);
         let mut chart = build_chart(&plot, x_range, y_range)?;
-        let int_fmt = |v: &f64| {
+        let tick = |ticks: &[String], v: &f64| {
             if (v - v.round()).abs() < 1e-9 && *v >= 0.0 {
-                fmt_num(v.round())
+                match ticks.get(v.round() as usize) {
+                    Some(t) => t.clone(),
+                    None if ticks.is_empty() => fmt_num(v.round()),
+                    None => String::new(),
+                }
             } else {
                 String::new()
             }
+        };
+        let x_fmt = |v: &f64| tick(self.x_ticks, v);
+        let y_fmt = |v: &f64| tick(self.y_ticks, v);
+        let (x_n, y_n) = if self.x_ticks.is_empty() {
+            (cols.clamp(1, 12) + 1, rows.clamp(1, 12) + 1)
+        } else {
+            (cols.max(1) * 2 + 1, rows.max(1) * 2 + 1)
         };
         chart
             .configure_mesh()
@@ -1393,10 +1447,10 @@ impl Chart for Heatmap<'_> {
             .axis_desc_style(font(DESC_SIZE))
             .label_style(font(TICK_SIZE))
             .axis_style(AXIS)
-            .x_labels(cols.clamp(1, 12) + 1)
-            .y_labels(rows.clamp(1, 12) + 1)
-            .x_label_formatter(&int_fmt)
-            .y_label_formatter(&int_fmt)
+            .x_labels(x_n)
+            .y_labels(y_n)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
             .draw()
             .map_err(err_str)?;
 
@@ -1426,6 +1480,27 @@ impl Chart for Heatmap<'_> {
                 }
             }
         }
+        if let (Some(_), Some(scale)) = (self.value_label, &scale) {
+            for (r, row) in self.grid.iter().enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    if !good(*v) {
+                        continue;
+                    }
+                    let dark = scale.t(*v) < 0.55;
+                    let colour = if dark { WHITE } else { BLACK };
+                    let style = font(TICK_SIZE)
+                        .color(&colour)
+                        .pos(Pos::new(HPos::Center, VPos::Center));
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            fmt_value(*v),
+                            (c as f64, r as f64),
+                            style,
+                        )))
+                        .map_err(err_str)?;
+                }
+            }
+        }
         if !has_colour_scale {
             let message = if has_zero_cells {
                 "no positive values (log scale)"
@@ -1437,7 +1512,7 @@ impl Chart for Heatmap<'_> {
 
         // Colour bar, vertically aligned with the plotting area.
         if let (Some(scale), true) = (&scale, has_colour_scale) {
-            draw_colour_bar(&bar_area, scale, has_zero_cells)?;
+            draw_colour_bar(&bar_area, scale, has_zero_cells, self.value_label)?;
         }
         Ok(())
     }
@@ -1447,11 +1522,12 @@ fn draw_colour_bar<DB: DrawingBackend>(
     area: &Root<DB>,
     scale: &Scale,
     has_zero_cells: bool,
+    label: Option<&str>,
 ) -> Result<(), String> {
-    let desc = if scale.log {
-        "value (log scale)"
-    } else {
-        "value"
+    let desc = match label {
+        Some(l) => l,
+        None if scale.log => "value (log scale)",
+        None => "value",
     };
     let bar = area.margin(12, 8 + 52, 8, 0);
     let (bar_area, _) = bar.split_horizontally(100);

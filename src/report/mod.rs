@@ -132,10 +132,15 @@ pub fn terminal_compare(out: &mut String, c: &Value) {
                     ),
                     None => String::new(),
                 };
+                let mean = f(e.get("mean"));
+                let cell = if mean.is_finite() {
+                    format!("{mean:.4} ± {:.4}", f(e.get("ci95")))
+                } else {
+                    "—".into()
+                };
                 let _ = writeln!(
                     out,
-                    "{label:<20} {variant:<22} {:>26} {ratio:>9} {diff:>34}",
-                    format!("{:.4} ± {:.4}", f(e.get("mean")), f(e.get("ci95")))
+                    "{label:<20} {variant:<22} {cell:>26} {ratio:>9} {diff:>34}"
                 );
             }
         }
@@ -262,7 +267,7 @@ pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
             if grid.is_empty() {
                 continue;
             }
-            let cols = crate::stats::collect::ORBIT_O_MAX + 1;
+            let cols = r.orbit_columns.get(qi).copied().unwrap_or(0).max(1);
             let rows: Vec<Vec<f64>> = grid.chunks(cols).map(|c| c.to_vec()).collect();
             let last = rows
                 .iter()
@@ -332,62 +337,164 @@ pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
     Ok(written)
 }
 
-/// Draws one sweep chart per compared metric into `dir`: the mean against
-/// the swept value, with the 95% interval as a band, one line per variant.
+/// A swept value as a number for an axis: the number itself, or a
+/// duration in seconds.
+fn axis_value(text: &str) -> f64 {
+    let t = text.trim().trim_matches('"');
+    t.parse()
+        .ok()
+        .or_else(|| crate::time::Duration::parse(t).ok().map(|d| d.secs()))
+        .unwrap_or(f64::NAN)
+}
+
+/// Draws the sweep's charts into `dir`, for each reported metric that is
+/// not zero (or missing) in every cell: with one parameter, the mean
+/// against the value with its 95% band, one line per variant
+/// (`sweep-<metric>`); with two, per variant, a heat map over both
+/// parameters (`sweep-<metric>[-<variant>]-map`) and the mean against the
+/// first parameter, one line per value of the second
+/// (`sweep-<metric>[-<variant>]`). With more parameters no chart is drawn
+/// (`sweep.csv` has every cell).
 pub fn sweep_charts(
-    rows: &[(Option<String>, VariantResult)],
-    param: &str,
+    rows: &[crate::experiment::sweep::Row],
+    keys: &[String],
+    metrics: &[String],
     dir: &Path,
 ) -> Result<Vec<String>, String> {
+    use crate::experiment::sweep::at_path;
     let mut written = Vec::new();
+    if keys.is_empty() || keys.len() > 2 {
+        return Ok(written);
+    }
     let mut variants: Vec<String> = Vec::new();
     for (_, v) in rows {
         if !variants.contains(&v.name) {
             variants.push(v.name.clone());
         }
     }
-    for (label, path, _) in crate::experiment::compare::COMPARED {
-        let get = |root: Option<&Value>| {
-            let mut cur = root;
-            for p in path {
-                cur = cur.and_then(|c| c.get(*p));
-            }
-            cur.and_then(Value::as_f64).unwrap_or(f64::NAN)
-        };
-        let bands: Vec<charts::Band> = variants
-            .iter()
-            .map(|name| {
-                let mut b = charts::Band {
-                    name: name.clone(),
-                    ..Default::default()
-                };
-                for (value, v) in rows.iter().filter(|(_, v)| &v.name == name) {
-                    let x: f64 = value
-                        .as_deref()
-                        .and_then(|s| s.trim_matches('"').parse().ok())
-                        .unwrap_or(f64::NAN);
-                    let m = get(Some(&Value::Object(v.summary.clone())));
-                    let h = get(v.summary.get("ci95"));
-                    let h = if h.is_finite() { h } else { 0.0 };
-                    b.x.push(x);
-                    b.mean.push(m);
-                    b.lo.push(m - h);
-                    b.hi.push(m + h);
-                }
-                b
-            })
-            .collect();
-        let stem = format!("sweep-{}", path.join("_"));
+    let several = variants.len() > 1;
+    let mut both = |stem: &str, draw: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), String> {
         for ext in ["png", "svg"] {
             let p = dir.join(format!("{stem}.{ext}"));
-            charts::sweep_curves(
-                &p,
-                &format!("{label} against {param}"),
-                param,
-                label,
-                &bands,
-            )?;
+            draw(&p)?;
             written.push(p.display().to_string());
+        }
+        Ok(())
+    };
+    for metric in metrics {
+        let mean = |v: &VariantResult| at_path(&v.summary, metric);
+        let half = |v: &VariantResult| {
+            v.summary
+                .get("ci95")
+                .and_then(Value::as_object)
+                .and_then(|c| at_path(c, metric))
+                .filter(|h| h.is_finite())
+                .unwrap_or(0.0)
+        };
+        if rows.iter().all(|(_, v)| mean(v).unwrap_or(0.0) == 0.0) {
+            continue;
+        }
+        let slug = metric.replace('.', "_");
+        // Curves: x = the first parameter, one band per line.
+        let band = |name: String, cells: Vec<&crate::experiment::sweep::Row>| {
+            let mut b = charts::Band {
+                name,
+                ..Default::default()
+            };
+            for (values, v) in cells {
+                let m = mean(v).unwrap_or(f64::NAN);
+                let h = half(v);
+                b.x.push(axis_value(&values[0]));
+                b.mean.push(m);
+                b.lo.push(m - h);
+                b.hi.push(m + h);
+            }
+            b
+        };
+        if keys.len() == 1 {
+            let bands: Vec<charts::Band> = variants
+                .iter()
+                .map(|name| {
+                    band(
+                        name.clone(),
+                        rows.iter().filter(|(_, v)| &v.name == name).collect(),
+                    )
+                })
+                .collect();
+            both(&format!("sweep-{slug}"), &|p| {
+                charts::sweep_curves(
+                    p,
+                    &format!("{metric} against {}", keys[0]),
+                    &keys[0],
+                    metric,
+                    &bands,
+                )
+            })?;
+            continue;
+        }
+        for name in &variants {
+            let mine: Vec<&crate::experiment::sweep::Row> =
+                rows.iter().filter(|(_, v)| &v.name == name).collect();
+            let mut xs: Vec<String> = Vec::new();
+            let mut ys: Vec<String> = Vec::new();
+            for (values, _) in &mine {
+                if !xs.contains(&values[0]) {
+                    xs.push(values[0].clone());
+                }
+                if !ys.contains(&values[1]) {
+                    ys.push(values[1].clone());
+                }
+            }
+            let mut grid = vec![vec![f64::NAN; xs.len()]; ys.len()];
+            for (values, v) in &mine {
+                let (Some(c), Some(r)) = (
+                    xs.iter().position(|x| *x == values[0]),
+                    ys.iter().position(|y| *y == values[1]),
+                ) else {
+                    continue;
+                };
+                grid[r][c] = mean(v).unwrap_or(f64::NAN);
+            }
+            let stem = if several {
+                format!("sweep-{slug}-{}", files::safe_name(name))
+            } else {
+                format!("sweep-{slug}")
+            };
+            let title = if several {
+                format!("{metric} [{name}]")
+            } else {
+                metric.clone()
+            };
+            let axes = charts::GridAxes {
+                x_label: keys[0].clone(),
+                y_label: keys[1].clone(),
+                x_ticks: xs.clone(),
+                y_ticks: ys.clone(),
+            };
+            both(&format!("{stem}-map"), &|p| {
+                charts::grid_heatmap(p, &title, &axes, &grid, metric)
+            })?;
+            let bands: Vec<charts::Band> = ys
+                .iter()
+                .map(|y| {
+                    band(
+                        format!("{} = {y}", keys[1]),
+                        mine.iter()
+                            .copied()
+                            .filter(|(values, _)| &values[1] == y)
+                            .collect(),
+                    )
+                })
+                .collect();
+            both(&stem, &|p| {
+                charts::sweep_curves(
+                    p,
+                    &format!("{title} against {}", keys[0]),
+                    &keys[0],
+                    metric,
+                    &bands,
+                )
+            })?;
         }
     }
     Ok(written)

@@ -151,6 +151,19 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             fmt_num(breaker)
         );
     }
+    let late = f(path(s, &["messages", "processed_after_timeout"]));
+    let has_orbit = path(s, &["markov", "orbit"])
+        .and_then(Value::as_object)
+        .is_some_and(|o| !o.is_empty());
+    if late > 0.0 || has_orbit {
+        let _ = writeln!(
+            out,
+            "  goodput {}/s of throughput {}/s; processed after the client stopped waiting {}",
+            pm(s, &["messages", "goodput"], reps),
+            pm(s, &["messages", "throughput"], reps),
+            pm(s, &["messages", "processed_after_timeout"], reps),
+        );
+    }
     let _ = writeln!(out, "Latency (publish to first successful processing)");
     let _ = writeln!(
         out,
@@ -278,15 +291,14 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             if total > 20 {
                 let _ = writeln!(out, "  ... and {} more", total - 20);
             }
-            if let Some(r) = s.get("recovery") {
-                let rec = r.get("recovered").and_then(Value::as_bool).unwrap_or(false);
-                let secs = f(r.get("seconds"));
-                if rec {
-                    let _ = writeln!(out, "  recovered {} after the last fault", human_secs(secs));
-                } else {
-                    let _ = writeln!(out, "  DID NOT RECOVER after the last fault (queue length or latency stayed above the pre-fault range)");
-                }
-            }
+        }
+    }
+    if let Some(r) = s.get("recovery") {
+        recovery_text(out, r);
+    }
+    if let Some(Value::Object(orbits)) = path(s, &["markov", "orbit"]) {
+        for (q, o) in orbits {
+            orbit_text(out, q, o);
         }
     }
     if let Some(Value::Object(av)) = s.get("availability") {
@@ -340,6 +352,87 @@ fn fmt_num(x: f64) -> String {
 }
 
 /// The whole report for the terminal.
+/// The retry-orbit chain's verdict beside the simulation.
+fn orbit_text(out: &mut String, queue: &str, o: &Value) {
+    let t = o.get("theory").unwrap_or(&Value::Null);
+    let risk = match t.get("metastable_risk").and_then(Value::as_bool) {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "—",
+    };
+    let _ = writeln!(
+        out,
+        "Retry orbit `{queue}` (Markov chain): metastable risk {risk}"
+    );
+    if t.get("stationary") == Some(&Value::Bool(false)) {
+        if let Some(n) = t.get("note").and_then(Value::as_str) {
+            let _ = writeln!(out, "  {n}");
+        }
+        return;
+    }
+    let g = |v: &Value, k: &str| f(v.get(k));
+    let sim = o.get("simulated").unwrap_or(&Value::Null);
+    let _ = writeln!(
+        out,
+        "  mean queue {:.2} (simulated {:.2}), orbit {:.2} of which retried {:.2} (simulated {:.2}), goodput {:.4}/s, high-mode mass {:.3e}, escape {} vs drain {}, truncation error {:.1e}",
+        g(t, "mean_queue"),
+        g(sim, "mean_queue"),
+        g(t, "mean_orbit"),
+        g(t, "mean_orbit_retried"),
+        g(sim, "mean_orbit"),
+        g(t, "throughput"),
+        g(t, "high_mode_mass"),
+        human_secs(g(t, "escape_time_s")),
+        human_secs(g(t, "drain_time_s")),
+        g(t, "mass_at_bounds"),
+    );
+}
+
+/// The recovery over replications: how many recovered and how fast, or why
+/// nothing was judged.
+fn recovery_text(out: &mut String, r: &Value) {
+    let verdict = r.get("verdict").and_then(Value::as_str).unwrap_or("");
+    if verdict == "no fault" || verdict.is_empty() {
+        return;
+    }
+    let time = |k: &str| match r.get(k).and_then(Value::as_f64) {
+        Some(x) => human_secs(x),
+        None => "—".into(),
+    };
+    let n = r.get("replications").and_then(Value::as_u64).unwrap_or(0);
+    let k = r
+        .get("replications_recovered")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if n == 0 {
+        let _ = writeln!(out, "Recovery: not judged ({verdict})");
+        return;
+    }
+    let what = match k {
+        0 => "did not recover (the backlog stayed above its pre-fault level)".to_string(),
+        _ if k == n && n == 1 => "recovered".to_string(),
+        _ if k == n => format!("all {n} replications recovered"),
+        _ => format!("{k} of {n} replications recovered"),
+    };
+    let _ = writeln!(
+        out,
+        "Recovery after the last fault: {what}; recovery time p50 {}, p90 {}, max {}",
+        time("p50"),
+        time("p90"),
+        time("max")
+    );
+    let degraded = r
+        .get("replications_degraded_before_fault")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if degraded > 0 {
+        let _ = writeln!(
+            out,
+            "  {degraded} replication(s) already degraded before the fault (not judged)"
+        );
+    }
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let first = r.variants.first().map(|v| &v.summary);

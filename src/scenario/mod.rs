@@ -271,6 +271,9 @@ pub struct QueueCfg {
     /// FIFO per message key (SQS FIFO message groups): at most one message
     /// of a key is out at a time; a failing message blocks its key.
     pub fifo_by_key: Option<bool>,
+    /// Largest orbit the retry-orbit chain keeps (`markov.orbit`), for
+    /// comparisons with published models; default: sized automatically.
+    pub orbit_bound: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -385,7 +388,7 @@ pub struct NetworkCfg {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultCfg {
-    /// consumer-crash, broker-crash, producer-crash, dependency-outage, partition.
+    /// consumer-crash, broker-crash, producer-crash, dependency-outage, partition, load-spike.
     pub kind: String,
     /// Whom it hits: "consumer:NAME", "producer:NAME" (default: all).
     pub target: Option<String>,
@@ -411,6 +414,9 @@ pub struct FaultCfg {
     /// Broker crash: "machine" (power, kernel: the fsync window is lost) or
     /// "process" (SIGKILL: the page cache keeps it). Default "machine".
     pub scope: Option<String>,
+    /// Load spike: the producers' arrival rates are multiplied by this
+    /// while it lasts.
+    pub factor: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -438,10 +444,16 @@ pub struct ExpectCfg {
     pub p99_latency_max: Option<Duration>,
     pub p50_latency_max: Option<Duration>,
     pub mean_latency_max: Option<Duration>,
-    /// After the last fault the system recovers within this time.
+    /// After the last fault the system recovers within this time (in the
+    /// fraction `recovers_in` of the replications; default all).
     pub recovers_within: Option<Duration>,
-    /// Expect the run not to recover (a metastable failure is the point).
+    /// Expect recovery (true: in at least `recovers_in` of the
+    /// replications) or a metastable failure (false: in at most
+    /// `1 - recovers_in` of them recovered).
     pub recovers: Option<bool>,
+    /// The fraction of replications `recovers` and `recovers_within` ask
+    /// for (default 1: every replication).
+    pub recovers_in: Option<f64>,
     pub delivered_min: Option<u64>,
     /// Messages lost at least (a variant meant to show loss).
     pub lost_min: Option<u64>,

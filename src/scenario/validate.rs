@@ -66,12 +66,13 @@ pub const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
 /// keeps what was written) or the machine (power, kernel: the fsync window
 /// is lost).
 pub const CRASH_SCOPES: [&str; 2] = ["machine", "process"];
-pub const FAULT_KINDS: [&str; 5] = [
+pub const FAULT_KINDS: [&str; 6] = [
     "consumer-crash",
     "broker-crash",
     "producer-crash",
     "dependency-outage",
     "partition",
+    "load-spike",
 ];
 pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
 pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
@@ -331,6 +332,13 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         positive(&p.key("ack_timeout"), q.ack_timeout, "the ack timeout")?;
         positive(&p.key("ttl"), q.ttl, "the ttl")?;
         positive(&p.key("dedup_window"), q.dedup_window, "the dedup window")?;
+        if let Some(b) = q.orbit_bound {
+            if !(1..=100_000).contains(&b) {
+                return p
+                    .key("orbit_bound")
+                    .err("the orbit bound must be from 1 to 100000 (omit it to size the chain automatically)");
+            }
+        }
         if q.redrive.is_some() && q.dead_letter == Some(false) {
             return p.key("redrive").err("a redrive moves messages back from the dead-letter queue: it needs `dead_letter = true`");
         }
@@ -682,6 +690,18 @@ fn check_expect(p: &P, e: &ExpectCfg) -> Result<(), Invalid> {
     ] {
         probability(&p.key(k), v)?;
     }
+    if let Some(f) = e.recovers_in {
+        if !(f > 0.0 && f <= 1.0) {
+            return p
+                .key("recovers_in")
+                .err("recovers_in is the fraction of replications that must recover: above 0, at most 1 (e.g. 0.9)");
+        }
+        if e.recovers.is_none() && e.recovers_within.is_none() {
+            return p.key("recovers_in").err(
+                "recovers_in qualifies `recovers` or `recovers_within`: give one of them too",
+            );
+        }
+    }
     Ok(())
 }
 
@@ -1020,6 +1040,23 @@ fn check_instance(s: &Scenario, p: &P, f: &FaultCfg, k: u32) -> Result<(), Inval
     Ok(())
 }
 
+/// A window fault's timing: `start` and `duration`, or `mtbf` and `mttr`.
+fn check_window(p: &P, f: &FaultCfg) -> Result<(), Invalid> {
+    if f.start.is_some() && f.duration.is_some() {
+        return Ok(());
+    }
+    if f.mtbf.is_none() {
+        return p.err(format!(
+            "a {} needs `start` and `duration` (or `mtbf` and `mttr`)",
+            f.kind
+        ));
+    }
+    match &f.mttr {
+        Some(d) => check_dist(&p.key("mttr"), d),
+        None => p.key("mttr").err("random windows need `mttr`"),
+    }
+}
+
 fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
     one_of(&p.key("kind"), &f.kind, &FAULT_KINDS)?;
     if let Some(scope) = &f.scope {
@@ -1036,7 +1073,7 @@ fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
         let kind_of_target = t.split(':').next().unwrap_or("");
         let fits = match f.kind.as_str() {
             "consumer-crash" | "dependency-outage" => kind_of_target == "consumer",
-            "producer-crash" => kind_of_target == "producer",
+            "producer-crash" | "load-spike" => kind_of_target == "producer",
             _ => false,
         };
         if !fits {
@@ -1068,14 +1105,48 @@ fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
                     None => return p.key("mttr").err("a random crash needs `mttr`, e.g. { dist = \"exponential\", mean = \"30s\" }"),
                 }
             }
-            if f.failure.is_some() || f.slowdown.is_some() || f.between.is_some() {
+            if f.failure.is_some()
+                || f.slowdown.is_some()
+                || f.between.is_some()
+                || f.factor.is_some()
+            {
                 return p.err(format!(
                     "a {} takes target, instance, at, downtime, mtbf, mttr (and, for a broker crash, scope)",
                     f.kind
                 ));
             }
         }
+        "load-spike" => {
+            check_window(p, f)?;
+            match f.factor {
+                Some(x) if x.is_finite() && x > 0.0 && x <= 1e6 => {}
+                Some(_) => {
+                    return p
+                        .key("factor")
+                        .err("the factor must be above 0 and at most 1e6 (10 = ten times the arrival rate)")
+                }
+                None => {
+                    return p
+                        .key("factor")
+                        .err("a load spike needs `factor`, the multiple of the arrival rate while it lasts, e.g. factor = 10")
+                }
+            }
+            if f.failure.is_some()
+                || f.slowdown.is_some()
+                || f.between.is_some()
+                || f.instance.is_some()
+            {
+                return p
+                    .err("a load-spike takes target, start, duration (or mtbf, mttr) and factor");
+            }
+        }
         "dependency-outage" | "partition" => {
+            if f.factor.is_some() {
+                return p.key("factor").err(format!(
+                    "`factor` belongs to a load-spike, not a {}",
+                    f.kind
+                ));
+            }
             if f.start.is_none() || f.duration.is_none() {
                 if f.mtbf.is_none() {
                     return p.err(format!(

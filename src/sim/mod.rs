@@ -57,6 +57,8 @@ const F_REJECTED: u8 = 16;
 /// The producer gave up on it (no confirm, no reply, retries spent): a
 /// loss it knows of, counted apart from silent ones.
 const F_GAVE_UP: u8 = 32;
+/// Its client timed out and still waits: counted in the retry orbit.
+const F_ORBIT: u8 = 64;
 
 /// Why a message was lost or dead-lettered, or why a copy may be processed
 /// again: one byte in the per-message records, where a `&'static str` took
@@ -158,6 +160,9 @@ struct Msg {
     awaiting: u32,
     producer_holds: bool,
     confirmed: bool,
+    /// Client timeouts that fired while it waited (publishes 0.. whose
+    /// attempt the client gave up on).
+    timeouts: u16,
     first_pub_ns: Nanos,
     prev_delay_ns: Nanos,
     /// Copies of it waiting in a dead-letter queue for a redrive.
@@ -348,6 +353,8 @@ struct ProducerState {
     budget: Option<RetryBudget>,
     /// Round-robin partitioner: records sent so far.
     rr: u64,
+    /// Load spikes: its arrival process runs this many times as fast.
+    rate_factor: f64,
 }
 
 /// FIFO by key: the one message of a key that is out (ready at the front
@@ -876,6 +883,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     gap_ns: 0,
                     budget: pm.budget.as_ref().map(|b| b.build()),
                     rr: 0,
+                    rate_factor: 1.0,
                 })
                 .collect(),
             q: EventQueue::new(),
@@ -1012,7 +1020,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
                 v
             }
-            FaultKind::ProducerCrash => match f.target {
+            FaultKind::ProducerCrash | FaultKind::LoadSpike => match f.target {
                 Some(p) => vec![p as u32],
                 None => (0..self.m.producers.len() as u32).collect(),
             },
@@ -1262,7 +1270,21 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
             }
         };
+        let t = if F::FAULTS { self.spiked(p, now, t) } else { t };
         (t < self.end_arrivals_ns).then_some(t)
+    }
+
+    /// During a load spike the arrival process runs `rate_factor` times as
+    /// fast: the gap just drawn is shortened by that factor (the arrival
+    /// already scheduled when a spike starts or ends keeps its time).
+    #[inline(always)]
+    fn spiked(&self, p: usize, now: Nanos, t: Nanos) -> Nanos {
+        let f = self.prods[p].rate_factor;
+        if f == 1.0 || t == Nanos::MAX {
+            return t;
+        }
+        let gap = (t - now) as f64 / f;
+        now.saturating_add(gap.round().min(1e18) as Nanos)
     }
 
     fn on_arrival(&mut self, p: usize) {
@@ -1306,6 +1328,7 @@ impl<'m, F: Features> Sim<'m, F> {
             awaiting: NONE,
             producer_holds: false,
             confirmed: false,
+            timeouts: 0,
             first_pub_ns: now,
             prev_delay_ns: 0,
             pub_epoch: self.prods[p].epoch,
@@ -1607,17 +1630,50 @@ impl<'m, F: Features> Sim<'m, F> {
                     format!("publish {}", publish + 1),
                 );
             }
+            let m = &mut self.msgs[mi];
+            m.timeouts = m.timeouts.saturating_add(1);
+            if m.flags & F_ORBIT == 0 {
+                // Timed out and still waiting: in the retry orbit until a
+                // copy is processed or the client gives up.
+                m.flags |= F_ORBIT;
+                let qi = self.m.producers[m.producer as usize].queue;
+                self.stats.advance(qi, self.q.now());
+                self.stats.queues[qi].orbit += 1;
+            }
             self.producer_retry(mi, Cause::ClientTimeout);
         }
         self.check_finish(mi);
     }
 
-    /// The producer stops caring about message `mi`.
+    /// The producer stops caring about message `mi` (processed, confirmed,
+    /// or given up); it leaves the retry orbit.
     fn release_producer(&mut self, mi: u32) {
         let m = &mut self.msgs[mi];
         if m.producer_holds {
             m.producer_holds = false;
             m.live -= 1;
+        }
+        if m.flags & F_ORBIT != 0 {
+            m.flags &= !F_ORBIT;
+            let qi = self.m.producers[m.producer as usize].queue;
+            self.stats.advance(qi, self.q.now());
+            debug_assert!(self.stats.queues[qi].orbit > 0);
+            self.stats.queues[qi].orbit -= 1;
+        }
+    }
+
+    /// Message `mi` was first processed (copy `c`): counts it as processed
+    /// after its timeout when its client had already given up on the
+    /// attempt that completed (publish `k` timed out once `k + 1` client
+    /// timeouts fired; a copy from a later stage carries its producer
+    /// publish in its serial's low byte), or had given up altogether.
+    #[inline(never)]
+    fn client_sees(&mut self, mi: u32, c: u32, in_window: bool) {
+        let m = &self.msgs[mi];
+        let publish = (self.copies[c].serial & 0xFF) as u16;
+        let late = !m.producer_holds || m.timeouts > publish;
+        if late && in_window {
+            self.stats.processed_after_timeout += 1;
         }
     }
 
@@ -1670,9 +1726,6 @@ impl<'m, F: Features> Sim<'m, F> {
                 );
                 self.trace_producer(mi, "republish scheduled", done, detail);
             }
-            let qi = pm.queue;
-            self.stats.advance(qi, now);
-            self.stats.queues[qi].orbit += 1;
             self.q.schedule_in(
                 delay.max(MIN_PUBLISH_RETRY_NS),
                 Ev::ProducerRetry { msg: mi },
@@ -1704,10 +1757,6 @@ impl<'m, F: Features> Sim<'m, F> {
 
     fn on_producer_retry(&mut self, mi: u32) {
         self.msgs[mi].live -= 1;
-        let qi = self.m.producers[self.msgs[mi].producer as usize].queue;
-        let now = self.q.now();
-        self.stats.advance(qi, now);
-        self.stats.queues[qi].orbit -= 1;
         debug_assert_eq!(
             self.msgs[mi].awaiting, RETRY_PENDING,
             "a retry that was not scheduled"
@@ -2933,6 +2982,7 @@ impl<'m, F: Features> Sim<'m, F> {
                             }
                         }
                         if F::PUBLISHER && self.m.producers[p].timeout_ns.is_some() {
+                            self.client_sees(mi, c, in_window);
                             self.release_producer(mi);
                         }
                     }
@@ -3644,6 +3694,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 gs.slowdown = f.slowdown;
             }
             FaultKind::Partition => self.set_partition(fi, true),
+            FaultKind::LoadSpike => self.prods[unit_id as usize].rate_factor *= f.factor,
         }
         self.q.schedule_in(
             length,
@@ -3674,6 +3725,13 @@ impl<'m, F: Features> Sim<'m, F> {
                 gs.slowdown = 1.0;
             }
             FaultKind::Partition => self.set_partition(fi, false),
+            FaultKind::LoadSpike => {
+                let ps = &mut self.prods[unit_id as usize];
+                ps.rate_factor /= f.factor;
+                if (ps.rate_factor - 1.0).abs() < 1e-12 {
+                    ps.rate_factor = 1.0; // no drift after overlapping spikes
+                }
+            }
         }
         let target = match f.kind {
             FaultKind::ConsumerCrash => {
@@ -3684,7 +3742,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     .unwrap_or(0);
                 format!("consumer:{}#{}", self.m.groups[g].name, k)
             }
-            FaultKind::ProducerCrash => {
+            FaultKind::ProducerCrash | FaultKind::LoadSpike => {
                 format!("producer:{}", self.m.producers[unit_id as usize].name)
             }
             FaultKind::DependencyOutage => {

@@ -33,8 +33,8 @@ pub const TRANSIENT_STATES: usize = 3;
 pub const MAX_LENGTH_BIN: usize = 2000;
 /// Bounds of the joint (queue length, orbit) occupancy grid kept for the
 /// retry-orbit chain; larger values share the last row or column.
-pub const ORBIT_Q_MAX: usize = 200;
-pub const ORBIT_O_MAX: usize = 60;
+pub const ORBIT_Q_MAX: usize = 400;
+pub const ORBIT_O_MAX: usize = 400;
 
 /// Per queue: time-weighted areas and visit counts, for L, Lq, W, Wq.
 #[derive(Clone, Debug, Default)]
@@ -74,7 +74,8 @@ pub struct QueueCounters {
     /// Key-seconds (ns) that keys had messages waiting behind one of theirs
     /// (FIFO by key).
     pub key_blocked_ns: u128,
-    /// Messages whose producer waits to publish them again (the retry orbit).
+    /// The retry orbit: messages whose client has timed out at least once
+    /// and still waits (until one of its copies is processed, or it gives up).
     pub orbit: u64,
     pub area_orbit: f64,
     /// Time at (number in system, orbit), row-major with ORBIT_O_MAX + 1
@@ -123,6 +124,10 @@ pub struct Collector {
     pub retries: u64,
     pub retries_refused: u64,
     pub producer_retries: u64,
+    /// Messages first processed after their client had stopped waiting for
+    /// the attempt that completed (its timeout had fired): work nobody
+    /// waited for.
+    pub processed_after_timeout: u64,
     pub breaker_rejected: u64,
     pub stale_acks: u64,
     pub acks_lost: u64,
@@ -260,6 +265,7 @@ impl Collector {
             retries: 0,
             retries_refused: 0,
             producer_retries: 0,
+            processed_after_timeout: 0,
             breaker_rejected: 0,
             stale_acks: 0,
             acks_lost: 0,

@@ -366,6 +366,85 @@ impl SparseGenerator {
     }
 }
 
+impl SparseGenerator {
+    /// The stationary distribution: GTH on the band where it fits in
+    /// memory, else inverse iteration on faer's sparse LU of `(sigma I -
+    /// Q)^T` with a shift `sigma` far below every decay rate of interest,
+    /// which amplifies the null vector `pi` by `1/sigma` at every step.
+    /// GTH is exact to rounding; the iteration is checked by the caller's
+    /// residual test.
+    pub fn stationary_any(&self) -> Option<Vec<f64>> {
+        let n = self.n();
+        if band_fits(n, self.bandwidth()) {
+            return self.stationary();
+        }
+        let max_exit = (0..n).map(|i| self.exit_rate(i)).fold(0.0_f64, f64::max);
+        if !pos_finite(max_exit) {
+            return None;
+        }
+        let lu = Factored::new(&RowMatrix::shifted_transpose(self, 1e-13 * max_exit))?;
+        let mut x = vec![1.0 / n as f64; n];
+        for _ in 0..4 {
+            lu.solve(&mut x);
+            let total: f64 = x.iter().sum();
+            if !total.is_finite() || total == 0.0 {
+                return None;
+            }
+            x.iter_mut().for_each(|v| *v /= total);
+        }
+        x.iter_mut().for_each(|v| *v = v.max(0.0));
+        let total: f64 = x.iter().sum();
+        x.iter_mut().for_each(|v| *v /= total);
+        Some(x)
+    }
+
+    /// Expected time to reach `target` from every state (0 on the target):
+    /// the solution of `-Q_NN h = 1` on the other states N (Norris,
+    /// *Markov Chains*, Thm. 3.3.3).  `None` when some state cannot reach
+    /// the target or a solve fails.
+    pub fn hitting_times(&self, target: &[bool]) -> Option<Vec<f64>> {
+        let n = self.n();
+        if target.len() != n || !target.iter().any(|&t| t) {
+            return None;
+        }
+        // Number the non-target states in their original order, so the
+        // band stays as narrow as the generator's.
+        let mut map = vec![usize::MAX; n];
+        let mut k = 0;
+        for (i, &t) in target.iter().enumerate() {
+            if !t {
+                map[i] = k;
+                k += 1;
+            }
+        }
+        let mut rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); k];
+        for (i, row) in self.rows.iter().enumerate() {
+            if target[i] {
+                continue;
+            }
+            let r = &mut rows[map[i]];
+            r.push((map[i], self.exit_rate(i)));
+            for &(j, x) in row {
+                if !target[j] {
+                    r.push((map[j], -x));
+                }
+            }
+        }
+        let mut h = vec![1.0; k];
+        if k > 0 {
+            Factored::new(&RowMatrix { rows })?.solve(&mut h);
+        }
+        if h.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            return None;
+        }
+        Some(
+            (0..n)
+                .map(|i| if target[i] { 0.0 } else { h[map[i]] })
+                .collect(),
+        )
+    }
+}
+
 /// Dense band storage: entry `(i, j)` with `|i - j| <= b`.
 struct Band {
     b: usize,
@@ -375,6 +454,17 @@ struct Band {
 
 /// Refuse band matrices larger than this many entries (~400 MB).
 const MAX_BAND_ENTRIES: usize = 50_000_000;
+/// Band eliminations cost `n b^2`; above this many operations the sparse
+/// factorisation (whose fill-reducing ordering does better on wide bands)
+/// takes over.
+const MAX_BAND_WORK: f64 = 4e8;
+
+/// Whether the dense band of an `n`-state matrix with half-bandwidth `b`
+/// fits in memory and time.
+fn band_fits(n: usize, b: usize) -> bool {
+    let w = b.saturating_mul(2).saturating_add(1);
+    n.saturating_mul(w) <= MAX_BAND_ENTRIES && (n as f64) * (b as f64) * (b as f64) <= MAX_BAND_WORK
+}
 
 impl Band {
     fn new(n: usize, b: usize) -> Option<Band> {
@@ -409,9 +499,44 @@ impl Band {
     }
 }
 
-/// LU factors (no pivoting) of the banded matrix `B = (sigma I - Q)^T`.
-/// `sigma I - Q` is strictly row diagonally dominant for `sigma > 0`, so `B`
-/// is strictly column diagonally dominant and elimination without pivoting
+/// A square sparse matrix stored by rows, diagonal included: the systems
+/// the chain's analyses solve (`(sigma I - Q)^T` for the stationary vector
+/// and the spectral gap, `-Q` restricted to a set of states for hitting
+/// times).
+struct RowMatrix {
+    rows: Vec<Vec<(usize, f64)>>,
+}
+
+impl RowMatrix {
+    fn n(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn bandwidth(&self) -> usize {
+        self.rows
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.iter().map(move |&(j, _)| i.abs_diff(j)))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// `(sigma I - Q)^T` of a generator.
+    fn shifted_transpose(g: &SparseGenerator, sigma: f64) -> RowMatrix {
+        let mut rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); g.n()];
+        for (i, row) in g.rows.iter().enumerate() {
+            rows[i].push((i, sigma + g.exit_rate(i)));
+            for &(j, x) in row {
+                rows[j].push((i, -x));
+            }
+        }
+        RowMatrix { rows }
+    }
+}
+
+/// LU factors (no pivoting) of a banded matrix.  The matrices factorised
+/// here are diagonally dominant (strictly by columns for `(sigma I - Q)^T`,
+/// weakly by rows for a restricted `-Q`), so elimination without pivoting
 /// is stable and keeps the band (Golub & Van Loan, *Matrix Computations*,
 /// 4th ed., Thm. 3.4.3 and §4.3).
 struct BandLu {
@@ -420,14 +545,13 @@ struct BandLu {
 }
 
 impl BandLu {
-    fn new(g: &SparseGenerator, sigma: f64) -> Option<BandLu> {
-        let n = g.n();
-        let b = g.bandwidth();
+    fn new(a: &RowMatrix) -> Option<BandLu> {
+        let n = a.n();
+        let b = a.bandwidth();
         let mut m = Band::new(n, b)?;
-        for (i, row) in g.rows.iter().enumerate() {
-            m.add(i, i, sigma + g.exit_rate(i));
+        for (i, row) in a.rows.iter().enumerate() {
             for &(j, x) in row {
-                m.add(j, i, -x); // transpose
+                m.add(i, j, x);
             }
         }
         for k in 0..n {
@@ -455,7 +579,7 @@ impl BandLu {
         Some(BandLu { n, m })
     }
 
-    /// Solve `B y = v` in place, i.e. `y = v (sigma I - Q)^-1` as a row.
+    /// Solve `A y = v` in place.
     fn solve(&self, v: &mut [f64]) {
         let n = self.n;
         let b = self.m.b;
@@ -470,6 +594,62 @@ impl BandLu {
             let st = self.m.idx(i, i + 1);
             let s = dot(&self.m.data[st..st + (hi - i)], &v[i + 1..=hi]);
             v[i] = (v[i] - s) / self.m.get(i, i);
+        }
+    }
+}
+
+/// Largest number of states the sparse (faer) factorisation is asked to
+/// handle: its fill-in on a two-dimensional chain grows faster than the
+/// number of states, and this keeps it within a few GiB.
+pub const MAX_SPARSE_STATES: usize = 1_500_000;
+
+/// A factorised matrix: banded LU where the band fits in memory
+/// ([`MAX_BAND_ENTRIES`]), else faer's sparse LU with partial pivoting
+/// and a fill-reducing ordering (faer, Sarah El Kazdadi; the dense band is
+/// the faster of the two where it fits, and keeps the solvers' results
+/// independent of the ordering heuristics there).
+enum Factored {
+    Band(BandLu),
+    Sparse(Box<faer::sparse::linalg::solvers::Lu<usize, f64>>),
+}
+
+impl Factored {
+    fn new(a: &RowMatrix) -> Option<Factored> {
+        let n = a.n();
+        if band_fits(n, a.bandwidth()) {
+            return BandLu::new(a).map(Factored::Band);
+        }
+        if n > MAX_SPARSE_STATES {
+            return None;
+        }
+        Self::sparse(a).map(|lu| Factored::Sparse(Box::new(lu)))
+    }
+
+    fn sparse(a: &RowMatrix) -> Option<faer::sparse::linalg::solvers::Lu<usize, f64>> {
+        use faer::sparse::{SparseColMat, Triplet};
+        let n = a.n();
+        let mut t = Vec::with_capacity(a.rows.iter().map(Vec::len).sum());
+        for (i, row) in a.rows.iter().enumerate() {
+            for &(j, x) in row {
+                if !x.is_finite() {
+                    return None;
+                }
+                t.push(Triplet::new(i, j, x));
+            }
+        }
+        let m = SparseColMat::<usize, f64>::try_new_from_triplets(n, n, &t).ok()?;
+        m.as_ref().sp_lu().ok()
+    }
+
+    /// Solve `A y = v` in place.
+    fn solve(&self, v: &mut [f64]) {
+        match self {
+            Factored::Band(lu) => lu.solve(v),
+            Factored::Sparse(lu) => {
+                use faer::linalg::solvers::Solve;
+                let n = v.len();
+                lu.solve_in_place(faer::MatMut::from_column_major_slice_mut(v, n, 1));
+            }
         }
     }
 }
@@ -498,8 +678,8 @@ fn deflate(x: &mut [f64], pi: &[f64]) {
 /// and `1/|Re lambda_2|` the relaxation / mixing time).
 ///
 /// Method: shift-and-invert subspace iteration.  Row vectors are iterated
-/// with `x <- x (sigma I - Q)^-1` (banded LU, `sigma = 1e-8 * max exit
-/// rate`), deflated against `pi` every step.  The operator has eigenvalues
+/// with `x <- x (sigma I - Q)^-1` (banded or sparse LU, `sigma = 1e-10 *
+/// max exit rate`), deflated against `pi` every step.  The operator has eigenvalues
 /// `1/(sigma - lambda_j)`, so the iteration converges to the eigenvalue
 /// nearest to zero at rate `|sigma - lambda_2| / |sigma - lambda_3|` —
 /// fast exactly when the chain is metastable (tiny gap), where a plain
@@ -508,7 +688,7 @@ fn deflate(x: &mut [f64], pi: &[f64]) {
 /// Rayleigh–Ritz projection on the last two iterates is solved in closed
 /// form, which also captures a complex-conjugate dominant pair (non-
 /// reversible chains).  Stops when the estimate changes by less than `1e-12`
-/// relative for 3 consecutive steps (max 2000 steps).  "Closest to zero" is
+/// relative for 3 consecutive steps (at most [`MAX_GAP_STEPS`]).  "Closest to zero" is
 /// measured in modulus, so for a complex pair whose modulus ordering differs
 /// from the ordering of real parts the result is that pair's real part.
 ///
@@ -524,8 +704,8 @@ pub fn second_eigenvalue(g: &SparseGenerator, pi: &[f64]) -> Option<f64> {
     if !pos_finite(max_exit) {
         return None;
     }
-    let sigma = 1e-8 * max_exit;
-    let lu = BandLu::new(g, sigma)?;
+    let sigma = 1e-10 * max_exit;
+    let lu = Factored::new(&RowMatrix::shifted_transpose(g, sigma))?;
     // Deterministic, generic start vector.
     let mut x0: Vec<f64> = (0..n)
         .map(|i| ((i as f64 + 1.0) * 0.618_033_988_749_894_9).fract() - 0.5 + 1e-3)
@@ -545,7 +725,7 @@ pub fn second_eigenvalue(g: &SparseGenerator, pi: &[f64]) -> Option<f64> {
     let mut x1 = step(&x0);
     let mut est = f64::NAN;
     let mut stable = 0;
-    for _ in 0..2000 {
+    for _ in 0..MAX_GAP_STEPS {
         let x2 = step(&x1);
         let (g00, g01, g11) = (dot(&x0, &x0), dot(&x0, &x1), dot(&x1, &x1));
         let (c00, c01, c10, c11) = (g01, dot(&x0, &x2), g11, dot(&x1, &x2));
@@ -596,6 +776,10 @@ pub fn second_eigenvalue(g: &SparseGenerator, pi: &[f64]) -> Option<f64> {
     }
     (est.is_finite()).then_some(est.min(0.0))
 }
+
+/// Most steps of the subspace iteration in [`second_eigenvalue`]: each
+/// costs a solve; the metastable chains it is meant for converge in a few.
+const MAX_GAP_STEPS: usize = 1000;
 
 /// Spectral gap `|Re lambda_2|` of the generator (see [`second_eigenvalue`]).
 pub fn spectral_gap(g: &SparseGenerator, pi: &[f64]) -> Option<f64> {
@@ -740,6 +924,75 @@ pub fn sojourn_tail_table(q_max: usize, threads: u32, mu: f64, tau: f64) -> Opti
 // (b) Retry-orbit CTMC.
 // ---------------------------------------------------------------------------
 
+/// How the chain computes `tail(q)`, the probability that a request that
+/// joins the queue behind `q` others is not done within the timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TailModel {
+    /// The exact sojourn tail of a FCFS M/M/c station ([`sojourn_tail_table`]).
+    Exact,
+    /// Metafor's bound: Chebyshev's inequality on the sum of `q` service
+    /// times, `(sd / (tau - mean))^2` when `tau - mean > sd`, else 1, and 0
+    /// for an empty queue.  It over-estimates the tail.
+    Chebyshev,
+}
+
+/// What a full queue does with the requests it turns away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullQueue {
+    /// The client notices at its timeout and retries, as mqsim's clients do
+    /// against `overflow = "reject-publish"`: a new request joins the orbit
+    /// (with probability alpha), a retry stays in it (its attempt is spent).
+    ClientRetries,
+    /// Metafor: new requests are lost and retries leave the orbit.
+    Dropped,
+}
+
+/// The modelling choices where retry-orbit chains in the literature differ.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Modelling {
+    /// Fraction of the requests that will time out that enter the orbit
+    /// (the others count as failed at once).
+    pub alpha: f64,
+    pub tail: TailModel,
+    pub full_queue: FullQueue,
+    /// Metafor's generator sends every new arrival to `(q+1, o)` and, besides,
+    /// `alpha lambda tail(q)` to `(q+1, o+1)`: a request that will time out
+    /// arrives twice (the offered load is `lambda (1 + alpha tail)`).
+    pub doomed_arrivals_twice: bool,
+}
+
+impl Modelling {
+    /// mqsim's chain: every request that will time out joins the orbit,
+    /// exact tails, a full queue turns requests back to their clients, and
+    /// new arrivals total exactly `lambda`.
+    pub fn mqsim() -> Modelling {
+        Modelling {
+            alpha: 1.0,
+            tail: TailModel::Exact,
+            full_queue: FullQueue::ClientRetries,
+            doomed_arrivals_twice: false,
+        }
+    }
+
+    /// Metafor's single-server chain (`ctmc_model/single_server/ctmc.py`
+    /// with its defaults: alpha 0.25, `retry_when_full = False`).  Its queue
+    /// and orbit sizes count states: `qsize` 100 is `queue_bound` 99.
+    pub fn metafor() -> Modelling {
+        Modelling {
+            alpha: 0.25,
+            tail: TailModel::Chebyshev,
+            full_queue: FullQueue::Dropped,
+            doomed_arrivals_twice: true,
+        }
+    }
+}
+
+impl Default for Modelling {
+    fn default() -> Modelling {
+        Modelling::mqsim()
+    }
+}
+
 /// Parameters of the retry-orbit chain.  Rates per second, times in seconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrbitParams {
@@ -756,23 +1009,42 @@ pub struct OrbitParams {
     pub queue_bound: usize,
     /// Largest orbit size kept (`o = 0..=orbit_bound`).
     pub orbit_bound: usize,
+    /// The queue bound is the queue's own capacity (a full queue turns
+    /// requests away), not a truncation of an unbounded queue: probability
+    /// on it is part of the model, not a truncation error.
+    pub queue_is_capacity: bool,
+    pub modelling: Modelling,
 }
 
 /// Stationary summary of the retry-orbit chain.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrbitSolution {
     pub mean_queue: f64,
+    /// Mean orbit: requests whose current attempt will time out or that
+    /// wait to retry (a request joins the orbit when it joins the queue
+    /// behind too many others).
     pub mean_orbit: f64,
+    /// The orbit as the simulation counts it: requests whose client has
+    /// timed out at least once and still waits.  Every orbit member's first
+    /// holding period (mean `tau`, whatever the state) stands for the wait
+    /// before its first timeout, so by Little's law this is `mean_orbit -
+    /// tau x entry_rate`.
+    pub mean_orbit_retried: f64,
+    /// Requests per second that join the orbit as they arrive.
+    pub entry_rate: f64,
     /// Goodput: completions per second that finish before their timeout.
     pub throughput: f64,
     /// Requests per second that finally fail (dropped from the orbit after
-    /// their retries, timed out with no retry left, or rejected at the queue
-    /// bound).  In steady state `throughput + failure_rate = lambda`.
+    /// their retries, timed out with no retry left, or turned away at a
+    /// full queue).  With `doomed_arrivals_twice` off, `throughput +
+    /// failure_rate = lambda` in steady state.
     pub failure_rate: f64,
-    /// Stationary mass on `q = queue_bound` or `o = orbit_bound`: if it is not
-    /// small the truncation shapes the answer.
+    /// Stationary mass on a bound that truncates the state space (the
+    /// orbit bound, and the queue bound unless it is the queue's
+    /// capacity): the truncation error.
     pub mass_at_bounds: f64,
-    /// Estimated `Re lambda_2` of the generator (negative).
+    /// Estimated `Re lambda_2` of the generator (negative; NaN when not
+    /// computed).
     pub second_eigenvalue: f64,
     /// `1 / |Re lambda_2|`: time scale on which the chain forgets its start,
     /// e.g. how long a metastable overload persists.
@@ -784,8 +1056,48 @@ pub struct OrbitSolution {
 /// Largest number of states accepted by [`solve_orbit`].
 pub const MAX_ORBIT_STATES: usize = 2_000_000;
 
+/// `tail[q]` for `q = 0..=queue_bound` under the chosen [`TailModel`].
+pub fn tail_table(p: &OrbitParams) -> Option<Vec<f64>> {
+    match p.modelling.tail {
+        TailModel::Exact => sojourn_tail_table(p.queue_bound, p.threads, p.mu, p.timeout_s),
+        TailModel::Chebyshev => {
+            if p.threads == 0 || !pos_finite(p.mu) || !pos_finite(p.timeout_s) {
+                return None;
+            }
+            let mut t = vec![0.0; p.queue_bound + 1];
+            for (q, x) in t.iter_mut().enumerate().skip(1) {
+                let rate = q.min(p.threads as usize) as f64 * p.mu;
+                let mean = q as f64 / rate;
+                let sd = (q as f64).sqrt() / rate;
+                *x = if p.timeout_s - mean > sd {
+                    (sd / (p.timeout_s - mean)).powi(2)
+                } else {
+                    1.0
+                };
+            }
+            Some(t)
+        }
+    }
+}
+
+/// Orbit rates `(mu_retry, mu_drop, alpha)`: each orbit member leaves after
+/// a mean `tau`; a fraction `R/(R+1)` of those exits are retries.
+fn orbit_rates(p: &OrbitParams) -> (f64, f64, f64) {
+    let r = f64::from(p.max_retries);
+    let alpha = if p.max_retries > 0 {
+        p.modelling.alpha
+    } else {
+        0.0
+    };
+    (
+        r / ((r + 1.0) * p.timeout_s),
+        1.0 / ((r + 1.0) * p.timeout_s),
+        alpha,
+    )
+}
+
 /// Build the generator; returns it with the state numbering `(q, o) -> index`.
-fn orbit_generator(
+pub(crate) fn orbit_generator(
     p: &OrbitParams,
     tail: &[f64],
 ) -> (SparseGenerator, impl Fn(usize, usize) -> usize) {
@@ -793,32 +1105,43 @@ fn orbit_generator(
     // Number states with the smaller dimension innermost: bandwidth ~ it + 1.
     let q_major = no <= nq;
     let idx = move |q: usize, o: usize| if q_major { q * no + o } else { o * nq + q };
-    let r = f64::from(p.max_retries);
-    let tau = p.timeout_s;
-    let mu_retry = r / ((r + 1.0) * tau);
-    let mu_drop = 1.0 / ((r + 1.0) * tau);
-    let alpha_on = p.max_retries > 0;
+    let (mu_retry, mu_drop, alpha) = orbit_rates(p);
+    let twice = p.modelling.doomed_arrivals_twice;
     let mut g = SparseGenerator::new(nq * no);
     for (q, &t) in tail.iter().enumerate().take(nq) {
         for o in 0..no {
             let s = idx(q, o);
+            let of = o as f64;
+            let room = o < p.orbit_bound;
             if q < p.queue_bound {
                 let up = idx(q + 1, o);
-                // New arrivals: exactly lambda in total, split by tail(q).
-                g.add(s, up, p.lambda * (1.0 - t));
-                if alpha_on && o < p.orbit_bound {
-                    g.add(s, idx(q + 1, o + 1), p.lambda * t);
-                } else {
-                    g.add(s, up, p.lambda * t);
+                let doomed = p.lambda * alpha * t;
+                if room {
+                    g.add(s, idx(q + 1, o + 1), doomed);
                 }
+                // New arrivals total lambda (unless Metafor's double count).
+                let fresh = if twice || !room {
+                    p.lambda
+                } else {
+                    p.lambda - doomed
+                };
+                g.add(s, up, fresh);
                 if o > 0 {
-                    let of = o as f64;
                     g.add(s, idx(q + 1, o - 1), of * mu_retry * (1.0 - t));
                     g.add(s, up, of * mu_retry * t);
                 }
+            } else {
+                match p.modelling.full_queue {
+                    // Turned away: the client will time out and retry; a
+                    // retry turned away spends its attempt and stays.
+                    FullQueue::ClientRetries if room => g.add(s, idx(q, o + 1), p.lambda * alpha),
+                    FullQueue::ClientRetries => {}
+                    FullQueue::Dropped if o > 0 => g.add(s, idx(q, o - 1), of * mu_retry),
+                    FullQueue::Dropped => {}
+                }
             }
             if o > 0 {
-                g.add(s, idx(q, o - 1), o as f64 * mu_drop);
+                g.add(s, idx(q, o - 1), of * mu_drop);
             }
             if q > 0 {
                 let busy = q.min(p.threads as usize) as f64;
@@ -831,11 +1154,11 @@ fn orbit_generator(
 
 /// Solve the retry-orbit CTMC for its stationary distribution and summary.
 ///
-/// State `(q, o)`: `q` requests in the queue including those in service,
-/// `o` requests in the orbit (timed out, waiting to be retried).
-/// With `R = max_retries`, `tau = timeout_s` and `tail(q)` from
-/// [`sojourn_tail_table`] (probability that a request joining behind `q`
-/// others does not finish within `tau`):
+/// State `(q, o)`: `q` requests in the queue including those in service
+/// (and the copies of requests that timed out, still waiting to be
+/// processed), `o` requests in the orbit (their attempt will time out, or
+/// they wait to retry).  With `R = max_retries`, `tau = timeout_s` and
+/// `tail(q)` from [`tail_table`]:
 ///
 /// | transition | rate |
 /// |---|---|
@@ -849,51 +1172,50 @@ fn orbit_generator(
 /// member leaves after ~`tau`; a fraction `R/(R+1)` of those exits are
 /// retries, so the number of retries is geometric with mean `R`).
 ///
-/// Modelling choices (differences from the reference model):
-/// * **New arrivals total exactly `lambda`.**  The reference lists
-///   `lambda + o mu_retry tail(q)` to `(q+1,o)` *and* `alpha lambda tail(q)`
-///   to `(q+1,o+1)`, which counts a doomed new arrival twice (offered load
-///   `lambda (1 + alpha tail)`).  Here `lambda` is split: `lambda (1 -
-///   alpha tail(q))` joins and will succeed (or fail without retry),
-///   `lambda alpha tail(q)` joins the queue *and* the orbit (it still
-///   occupies a server — the wasted work that drives metastability — and its
-///   retry is scheduled at once; the `tau` delay before the retry is folded
-///   into the exponential orbit holding time).
-/// * **`alpha = 1` when `R >= 1`, `alpha = 0` when `R = 0`.**  Every request
-///   that will time out and still has a retry left enters the orbit.  With
-///   no retries an orbit entry would only sit for ~`tau` and be dropped
-///   without ever touching the queue, so it is not created: the orbit stays
-///   empty, the queue is exactly M/M/c/K, and such requests count as
-///   failures immediately.
+/// Modelling choices ([`Modelling`]; [`Modelling::metafor`] gives the
+/// published chain's):
+/// * **New arrivals total exactly `lambda`.**  A doomed new arrival joins
+///   the queue *and* the orbit (it still occupies a server: the wasted work
+///   that drives metastability); its retry comes after the orbit's
+///   exponential holding time, which stands in for the fixed timeout.
+/// * **`alpha = 1` when `R >= 1`, `alpha = 0` when `R = 0`.**  With no
+///   retries the orbit stays empty and the queue is exactly M/M/c/K.
 /// * A retry that will time out again re-joins the queue and stays in the
 ///   orbit (`(q+1,o)`); one that will succeed leaves it (`(q+1,o-1)`).
-/// * `tail(q)` treats the joining request's fate as decided at arrival (FCFS,
-///   exponential services, exact hypoexponential tail); later arrivals do
-///   not affect it, so this is exact for the request's own sojourn.
-/// * **Truncation**: at `q = queue_bound` new arrivals are rejected (lost,
-///   counted in `failure_rate`) and retries cannot join (the retry is
-///   blocked and the request stays in the orbit).  At `o = orbit_bound` a
-///   new doomed arrival still joins the queue but is not retried (counted as
-///   a failure), so the queue sees the full offered load.  `mass_at_bounds`
-///   reports how much probability sits on those boundaries.
+/// * `tail(q)` treats a request's fate as decided when it joins (FCFS,
+///   exponential services, exact hypoexponential tail).
+/// * **A full queue** (`q = queue_bound`) turns new requests and retries
+///   away; the clients notice at their timeout and retry (new requests join
+///   the orbit, retries stay in it).  At `o = orbit_bound` a new doomed
+///   arrival still joins the queue but is not retried (a failure).
 ///
-/// Stationary vector: banded GTH ([`SparseGenerator::stationary`]), exact up
-/// to rounding (relative residual `max|pi Q| / max exit rate` is checked to
-/// be `<= 1e-10`; it is ~1e-17 in practice and the tests pin `<= 1e-12`),
-/// rather than uniformisation + power iteration or Gauss–Seidel,
-/// whose convergence rate is the (possibly tiny) spectral gap itself.
-/// Second eigenvalue: [`second_eigenvalue`].
+/// Stationary vector: banded GTH ([`SparseGenerator::stationary_any`]),
+/// exact up to rounding, or inverse iteration on faer's sparse LU for
+/// chains whose band does not fit; the relative residual `max|pi Q| / max
+/// exit rate` must be `<= 1e-10`.  Second eigenvalue: [`second_eigenvalue`].
 ///
 /// `None` for invalid parameters (non-finite, `mu <= 0`, `threads = 0`,
 /// `timeout_s <= 0`, `queue_bound = 0`, more than [`MAX_ORBIT_STATES`]
 /// states) or if a numerical step fails.
 pub fn solve_orbit(p: &OrbitParams) -> Option<OrbitSolution> {
+    solve_orbit_with(p, true)
+}
+
+/// [`solve_orbit`] without the second eigenvalue (NaN): the stationary
+/// figures alone, much cheaper.
+pub fn solve_orbit_with_pub(p: &OrbitParams, with_gap: bool) -> Option<OrbitSolution> {
+    solve_orbit_with(p, with_gap)
+}
+
+/// [`solve_orbit`], with or without the second eigenvalue (NaN when left out).
+fn solve_orbit_with(p: &OrbitParams, with_gap: bool) -> Option<OrbitSolution> {
     let finite_nonneg = |x: f64| x.is_finite() && x >= 0.0;
     if !finite_nonneg(p.lambda)
         || !pos_finite(p.mu)
         || p.threads == 0
         || !pos_finite(p.timeout_s)
         || p.queue_bound == 0
+        || !(0.0..=1.0).contains(&p.modelling.alpha)
     {
         return None;
     }
@@ -903,51 +1225,64 @@ pub fn solve_orbit(p: &OrbitParams) -> Option<OrbitSolution> {
     if n > MAX_ORBIT_STATES {
         return None;
     }
-    let tail = sojourn_tail_table(p.queue_bound, p.threads, p.mu, p.timeout_s)?;
+    let tail = tail_table(p)?;
     let (g, idx) = orbit_generator(p, &tail);
-    let pi = g.stationary()?;
+    let pi = g.stationary_any()?;
     let residual = g.residual(&pi);
     if residual.is_nan() || residual > 1e-10 {
         return None;
     }
-    let lambda2 = second_eigenvalue(&g, &pi)?;
-    let r = f64::from(p.max_retries);
-    let mu_retry = r / ((r + 1.0) * p.timeout_s);
-    let mu_drop = 1.0 / ((r + 1.0) * p.timeout_s);
-    let alpha_on = p.max_retries > 0;
-
+    let lambda2 = if with_gap {
+        second_eigenvalue(&g, &pi)?
+    } else {
+        f64::NAN
+    };
+    let (mu_retry, mu_drop, alpha) = orbit_rates(p);
     let mut occupancy = vec![vec![0.0; no]; nq];
-    let (mut mq, mut mo, mut good, mut fail, mut bound) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let (mut mq, mut mo, mut good, mut fail, mut bound, mut entry) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (q, row) in occupancy.iter_mut().enumerate() {
         let t = tail[q];
         for (o, cell) in row.iter_mut().enumerate() {
             let w = pi[idx(q, o)];
             *cell = w;
             let of = o as f64;
+            let room = o < p.orbit_bound;
             mq += q as f64 * w;
             mo += of * w;
             fail += w * of * mu_drop;
             if q < p.queue_bound {
                 good += w * (p.lambda + of * mu_retry) * (1.0 - t);
-                if !alpha_on || o == p.orbit_bound {
-                    fail += w * p.lambda * t;
-                }
+                let joins = if room { alpha } else { 0.0 };
+                entry += w * p.lambda * joins * t;
+                fail += w * p.lambda * (1.0 - joins) * t;
             } else {
-                fail += w * p.lambda;
+                match p.modelling.full_queue {
+                    FullQueue::ClientRetries => {
+                        let joins = if room { alpha } else { 0.0 };
+                        entry += w * p.lambda * joins;
+                        fail += w * p.lambda * (1.0 - joins);
+                    }
+                    FullQueue::Dropped => fail += w * (p.lambda + of * mu_retry),
+                }
             }
-            if q == p.queue_bound || o == p.orbit_bound {
+            let truncating = o == p.orbit_bound || (q == p.queue_bound && !p.queue_is_capacity);
+            if truncating {
                 bound += w;
             }
         }
     }
     let mixing = if lambda2 < 0.0 {
         1.0 / -lambda2
+    } else if lambda2.is_nan() {
+        f64::NAN
     } else {
         f64::INFINITY
     };
     Some(OrbitSolution {
         mean_queue: mq,
         mean_orbit: mo,
+        mean_orbit_retried: (mo - p.timeout_s * entry).max(0.0),
+        entry_rate: entry,
         throughput: good,
         failure_rate: fail,
         mass_at_bounds: bound.min(1.0),
@@ -955,6 +1290,256 @@ pub fn solve_orbit(p: &OrbitParams) -> Option<OrbitSolution> {
         mixing_time_s: mixing,
         occupancy,
     })
+}
+
+/// The stationary mass at the truncating bounds above which
+/// [`solve_orbit_auto`] grows them.
+pub const TRUNCATION_TOLERANCE: f64 = 1e-7;
+
+/// Whether the queue grows without bound once every attempt times out:
+/// then new requests plus the orbit's retries (`lambda (1 + alpha R)`) reach
+/// the service capacity.  An unbounded queue has then no stationary
+/// distribution (a trigger can start a collapse that never ends).
+pub fn high_mode_unbounded(p: &OrbitParams) -> bool {
+    let (_, _, alpha) = orbit_rates(p);
+    let extra = if p.modelling.doomed_arrivals_twice {
+        alpha
+    } else {
+        0.0
+    };
+    let offered = p.lambda * (1.0 + extra + alpha * f64::from(p.max_retries));
+    !p.queue_is_capacity && offered >= f64::from(p.threads) * p.mu
+}
+
+/// The bounds [`solve_orbit_auto`] starts from: the orbit at the `1 - 1e-9`
+/// point of the Poisson law with the largest possible mean orbit
+/// (`alpha lambda (R+1) tau`: every request in it for its whole life); an
+/// unbounded queue at 64, or, when its high mode is unbounded, where every
+/// attempt times out (`tail >= 1 - 1e-9`) and a quarter beyond.
+pub fn initial_bounds(p: &OrbitParams, orbit_fixed: bool) -> OrbitParams {
+    let mut out = p.clone();
+    if !orbit_fixed {
+        let (_, _, alpha) = orbit_rates(p);
+        let m = alpha * p.lambda * f64::from(p.max_retries + 1) * p.timeout_s;
+        out.orbit_bound = if m.is_finite() {
+            (m + 6.0 * m.sqrt() + 10.0).ceil().min(1e6) as usize
+        } else {
+            8
+        };
+    }
+    if !p.queue_is_capacity {
+        out.queue_bound = 64;
+        if high_mode_unbounded(p) {
+            let probe = OrbitParams {
+                queue_bound: 20_000,
+                ..p.clone()
+            };
+            let full = tail_table(&probe)
+                .and_then(|t| t.iter().position(|&x| x >= 1.0 - 1e-9))
+                .unwrap_or(probe.queue_bound);
+            out.queue_bound = (full + full / 4 + 16).max(64);
+        }
+    }
+    out
+}
+
+/// [`solve_orbit`] with bounds sized until the stationary mass at the
+/// truncating bounds is below [`TRUNCATION_TOLERANCE`]: from
+/// [`initial_bounds`], each bound that holds too much is grown by half
+/// (the orbit) or doubled (an unbounded queue) while the chain has at most
+/// `max_states` states.  The queue bound is not grown when the high mode is
+/// unbounded ([`high_mode_unbounded`]): no bound would do.  With
+/// `orbit_fixed` the orbit bound of `p` is kept (for comparisons with
+/// published models).  Returns the bounds used and the solution, whose
+/// `mass_at_bounds` is the truncation error that remains.
+pub fn solve_orbit_auto(
+    p: &OrbitParams,
+    orbit_fixed: bool,
+    max_states: usize,
+) -> Option<(OrbitParams, OrbitSolution)> {
+    let mut cur = initial_bounds(p, orbit_fixed);
+    let max_states = max_states.min(MAX_ORBIT_STATES);
+    if (cur.queue_bound + 1).saturating_mul(cur.orbit_bound + 1) > max_states {
+        // Too large to start with: keep the queue, cut the orbit to fit
+        // (the truncation error says what that costs).
+        let rows = cur.queue_bound.checked_add(1)?;
+        cur.orbit_bound = (max_states / rows).checked_sub(1).filter(|&o| o >= 1)?;
+    }
+    let grow_queue = !p.queue_is_capacity && !high_mode_unbounded(p);
+    loop {
+        let s = solve_orbit_with(&cur, false)?;
+        let (at_q, at_o) = bound_masses(&s);
+        let mut next = cur.clone();
+        if at_o > TRUNCATION_TOLERANCE && !orbit_fixed {
+            next.orbit_bound = cur.orbit_bound + cur.orbit_bound / 2 + 8;
+        }
+        if at_q > TRUNCATION_TOLERANCE && grow_queue {
+            next.queue_bound = cur.queue_bound * 2;
+        }
+        let states = (next.queue_bound + 1).saturating_mul(next.orbit_bound + 1);
+        if next == cur || states > max_states {
+            break;
+        }
+        cur = next;
+    }
+    let s = solve_orbit_with(&cur, true)?;
+    Some((cur, s))
+}
+
+/// Stationary mass on the queue bound and on the orbit bound.
+fn bound_masses(s: &OrbitSolution) -> (f64, f64) {
+    let at_q = s.occupancy.last().map_or(0.0, |r| r.iter().sum());
+    let at_o = s.occupancy.iter().filter_map(|r| r.last()).sum();
+    (at_q, at_o)
+}
+
+/// A metastable failure is judged from the chain: how much stationary
+/// mass sits where requests time out, and how long the chain takes to
+/// leave that region, against the time the servers alone would need.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metastability {
+    /// The first queue length at which a request that joins times out with
+    /// probability at least 1/2; the high mode is `q >= split_queue`.
+    pub split_queue: Option<usize>,
+    /// Stationary probability of the high mode.
+    pub high_mode_mass: f64,
+    /// Mean queue length in the high mode.
+    pub high_mode_mean_queue: Option<f64>,
+    /// Expected time from the high mode (its stationary conditional law,
+    /// or the full queue when the high mode has no stationary mass) to a
+    /// queue below `split_queue`.
+    pub escape_time_s: Option<f64>,
+    /// What the servers alone need to bring that queue below
+    /// `split_queue`: `(E[q | high] - split_queue + 1) / (c mu - lambda)`.
+    pub drain_time_s: Option<f64>,
+    /// `escape_time_s >= METASTABLE_RATIO x drain_time_s` (retries hold
+    /// the system in the high mode far longer than its backlog explains),
+    /// below the service capacity.
+    pub metastable_risk: bool,
+}
+
+/// How many times longer than its own drain time the chain must take to
+/// leave the high mode for [`Metastability::metastable_risk`].
+pub const METASTABLE_RATIO: f64 = 10.0;
+
+/// The metastability verdict of a solved chain.
+pub fn metastability(p: &OrbitParams, s: &OrbitSolution) -> Option<Metastability> {
+    let tail = tail_table(p)?;
+    let capacity = f64::from(p.threads) * p.mu;
+    let none = Metastability {
+        split_queue: None,
+        high_mode_mass: 0.0,
+        high_mode_mean_queue: None,
+        escape_time_s: None,
+        drain_time_s: None,
+        metastable_risk: false,
+    };
+    let Some(split) = tail.iter().position(|&t| t >= 0.5).filter(|&k| k > 0) else {
+        return Some(none);
+    };
+    let marginal: Vec<f64> = s.occupancy.iter().map(|r| r.iter().sum()).collect();
+    let mass: f64 = marginal[split..].iter().sum();
+    let mean_high = if mass > 0.0 {
+        marginal[split..]
+            .iter()
+            .enumerate()
+            .map(|(k, w)| (split + k) as f64 * w)
+            .sum::<f64>()
+            / mass
+    } else {
+        p.queue_bound as f64
+    };
+    let (g, idx) = orbit_generator(p, &tail);
+    let no = p.orbit_bound + 1;
+    let mut target = vec![false; g.n()];
+    for q in 0..split {
+        for o in 0..no {
+            target[idx(q, o)] = true;
+        }
+    }
+    // A chain so metastable that the hitting-time system is numerically
+    // singular leaves its high mode on the time scale of its slowest mode.
+    let escape = g.hitting_times(&target).map(|h| {
+        if mass > 0.0 {
+            let mut sum = 0.0;
+            for (q, row) in s.occupancy.iter().enumerate().skip(split) {
+                for (o, w) in row.iter().enumerate() {
+                    sum += w * h[idx(q, o)];
+                }
+            }
+            sum / mass
+        } else {
+            h[idx(p.queue_bound, 0)]
+        }
+    });
+    let escape = escape.or((s.mixing_time_s > 0.0).then_some(s.mixing_time_s));
+    let drain =
+        (p.lambda < capacity).then(|| (mean_high - split as f64 + 1.0) / (capacity - p.lambda));
+    let risk = matches!((escape, drain), (Some(e), Some(d)) if e >= METASTABLE_RATIO * d);
+    Some(Metastability {
+        split_queue: Some(split),
+        high_mode_mass: mass.min(1.0),
+        high_mode_mean_queue: Some(mean_high),
+        escape_time_s: escape,
+        drain_time_s: drain,
+        metastable_risk: risk,
+    })
+}
+
+/// The chain's threshold load: the arrival rate at which the high mode
+/// holds half of the stationary mass (bisection on `lambda` between 0 and
+/// the service capacity, bounds sized as [`solve_orbit_auto`] unless
+/// `orbit_fixed`).  `None` when the high mode never takes over below
+/// capacity, or a solve fails.
+pub fn threshold_lambda(p: &OrbitParams, orbit_fixed: bool, max_states: usize) -> Option<f64> {
+    let capacity = f64::from(p.threads) * p.mu;
+    let high = |lambda: f64| -> Option<f64> {
+        let q = OrbitParams {
+            lambda,
+            ..p.clone()
+        };
+        let q = if orbit_fixed && p.queue_is_capacity {
+            q
+        } else {
+            let (b, _) = solve_orbit_auto(&q, orbit_fixed, max_states)?;
+            b
+        };
+        let s = solve_orbit_with(&q, false)?;
+        Some(metastability(&q, &s)?.high_mode_mass)
+    };
+    let (mut lo, mut hi) = (1e-3 * capacity, capacity * (1.0 - 1e-9));
+    if high(hi)? < 0.5 || high(lo)? >= 0.5 {
+        return None;
+    }
+    for _ in 0..30 {
+        let mid = 0.5 * (lo + hi);
+        if high(mid)? >= 0.5 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+        if hi - lo <= 1e-4 * capacity {
+            break;
+        }
+    }
+    Some(0.5 * (lo + hi))
+}
+
+/// Expected time (s) for the chain to bring the queue below `below`
+/// from state `(q, o)` (Metafor's recovery time).
+pub fn recovery_time(p: &OrbitParams, q: usize, o: usize, below: usize) -> Option<f64> {
+    let tail = tail_table(p)?;
+    let (g, idx) = orbit_generator(p, &tail);
+    if q > p.queue_bound || o > p.orbit_bound {
+        return None;
+    }
+    let mut target = vec![false; g.n()];
+    for qq in 0..below.min(p.queue_bound + 1) {
+        for oo in 0..=p.orbit_bound {
+            target[idx(qq, oo)] = true;
+        }
+    }
+    g.hitting_times(&target).map(|h| h[idx(q, o)])
 }
 
 #[cfg(test)]
@@ -1193,6 +1778,8 @@ mod tests {
                 max_retries: 0,
                 queue_bound: 60,
                 orbit_bound: 10,
+                queue_is_capacity: true,
+                modelling: Modelling::mqsim(),
             };
             let s = solve_orbit(&p).expect("solves");
             check_solution(&p, &s);
@@ -1219,6 +1806,8 @@ mod tests {
             max_retries: 0,
             queue_bound: 60,
             orbit_bound: 4,
+            queue_is_capacity: true,
+            modelling: Modelling::mqsim(),
         };
         let s = solve_orbit(&p).expect("solves");
         let want = -(19.5) + 2.0 * 95.0_f64.sqrt() * (std::f64::consts::PI / 61.0).cos();
@@ -1239,6 +1828,8 @@ mod tests {
             max_retries: 4,
             queue_bound: 100,
             orbit_bound: 20,
+            queue_is_capacity: true,
+            modelling: Modelling::mqsim(),
         };
         let start = std::time::Instant::now();
         let s = solve_orbit(&p).expect("solves");
@@ -1268,8 +1859,7 @@ mod tests {
         // The untruncated chain is unstable here: once the orbit is full the
         // offered load (9.5 + 20 * 4/15 per s) exceeds mu = 10, the queue
         // sits at its bound and every request times out.
-        assert!(s.mass_at_bounds > 0.5 && s.throughput < 1e-6);
-        assert!((s.second_eigenvalue + 0.014_505_611_374).abs() < 1e-9);
+        assert!(s.mass_at_bounds > 0.3 && s.throughput < 1e-6);
         assert_eq!(s.occupancy.len(), 101);
         assert_eq!(s.occupancy[0].len(), 21);
     }
@@ -1284,6 +1874,8 @@ mod tests {
             max_retries: 2,
             queue_bound: 10,
             orbit_bound: 30,
+            queue_is_capacity: true,
+            modelling: Modelling::mqsim(),
         };
         let s = solve_orbit(&ok).expect("solves");
         check_solution(&ok, &s);
@@ -1318,5 +1910,101 @@ mod tests {
         // lambda = 0: empty system.
         let s = solve_orbit(&OrbitParams { lambda: 0.0, ..ok }).expect("solves");
         assert!(close(s.occupancy[0][0], 1.0, 1e-15));
+    }
+
+    /// Metafor's configurations: mu 10/s, one server, queue 100; A: timeout
+    /// 3 s, 4 retries; B: 9 s, 3 retries.
+    fn config(tau: f64, retries: u32, lambda: f64) -> OrbitParams {
+        OrbitParams {
+            lambda,
+            mu: 10.0,
+            threads: 1,
+            timeout_s: tau,
+            max_retries: retries,
+            queue_bound: 100,
+            orbit_bound: 20,
+            queue_is_capacity: true,
+            modelling: Modelling::mqsim(),
+        }
+    }
+
+    /// With bounds sized automatically the mass at the truncating bounds is
+    /// below 1e-6 on both configurations, at low and high load; at the
+    /// fixed orbit bound of 20 it was 40-60% at the examples' load.
+    #[test]
+    fn automatic_bounds_leave_no_truncation() {
+        for (tau, r) in [(3.0, 4), (9.0, 3)] {
+            for lambda in [2.0, 9.5] {
+                let p = config(tau, r, lambda);
+                let fixed = solve_orbit(&p).expect("solves");
+                let (b, s) = solve_orbit_auto(&p, false, 400_000).expect("solves");
+                assert!(
+                    s.mass_at_bounds < 1e-6,
+                    "tau {tau} lambda {lambda}: {}",
+                    s.mass_at_bounds
+                );
+                assert!(b.orbit_bound > 20 || fixed.mass_at_bounds < 1e-6);
+                if lambda > 9.0 {
+                    assert!(fixed.mass_at_bounds > 0.05, "{}", fixed.mass_at_bounds);
+                }
+                let total: f64 = s.occupancy.iter().flatten().sum();
+                assert!(close(total, 1.0, 1e-12));
+                // Conservation: goodput + failures = arrivals.
+                assert!(close(s.throughput + s.failure_rate, lambda, 1e-8));
+            }
+        }
+    }
+
+    /// `metastable_risk` separates: false well below the threshold, true
+    /// well above it, on both configurations.
+    #[test]
+    fn metastable_risk_on_both_sides_of_the_threshold() {
+        for (tau, r, low, high) in [(3.0, 4, 2.0, 9.0), (9.0, 3, 5.0, 9.5)] {
+            for (lambda, want) in [(low, false), (high, true)] {
+                let (b, s) =
+                    solve_orbit_auto(&config(tau, r, lambda), false, 400_000).expect("solves");
+                let m = metastability(&b, &s).expect("verdict");
+                assert_eq!(m.metastable_risk, want, "tau {tau} lambda {lambda}: {m:?}");
+                if want {
+                    assert!(m.high_mode_mass > 0.5);
+                } else {
+                    assert!(m.high_mode_mass < 1e-6);
+                }
+            }
+        }
+    }
+
+    /// Metafor's own chain, ported (alpha 0.25, Chebyshev tail, a full
+    /// queue drops, doomed arrivals counted twice, 100 x 20 states), gives
+    /// its published thresholds (6.37/s for A, 9.33/s for B, computed with
+    /// its code) within 1%.
+    #[test]
+    fn metafor_port_reproduces_its_thresholds() {
+        for (tau, r, published) in [(3.0, 4, 6.37), (9.0, 3, 9.33)] {
+            let p = OrbitParams {
+                queue_bound: 99,
+                orbit_bound: 19,
+                modelling: Modelling::metafor(),
+                ..config(tau, r, 1.0)
+            };
+            let t = threshold_lambda(&p, true, 400_000).expect("a threshold");
+            assert!(
+                (t - published).abs() <= 0.01 * published,
+                "tau {tau}: {t} vs {published}"
+            );
+        }
+    }
+
+    /// Hitting times on a birth-death chain: from n to 0 in M/M/1 takes
+    /// n / (mu - lambda).
+    #[test]
+    fn hitting_times_of_a_birth_death_chain() {
+        let g = birth_death(2.0, 10.0, 400);
+        let mut target = vec![false; 401];
+        target[0] = true;
+        let h = g.hitting_times(&target).expect("solves");
+        for n in [1usize, 10, 50] {
+            assert!(close(h[n], n as f64 / 8.0, 1e-9), "{n}: {}", h[n]);
+        }
     }
 }

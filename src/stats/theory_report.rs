@@ -325,7 +325,9 @@ pub fn markov(m: &Model, out: &Outcome, o: &Map<String, Value>) -> Value {
     Value::Object(mk)
 }
 
-/// Parameters of the retry-orbit chain for queue `qi`, when it applies.
+/// Parameters of the retry-orbit chain for queue `qi`, when it applies
+/// (bounds to be sized by [`markov::solve_orbit_auto`] unless the queue
+/// has a capacity or the scenario fixes `orbit_bound`).
 pub fn orbit_params(m: &Model, qi: usize) -> Result<OrbitParams, String> {
     let producers: Vec<_> = m.producers.iter().filter(|p| p.queue == qi).collect();
     let groups: Vec<_> = m.groups.iter().filter(|g| g.queue == qi).collect();
@@ -345,85 +347,179 @@ pub fn orbit_params(m: &Model, qi: usize) -> Result<OrbitParams, String> {
     let mu = 1.0 / groups[0].service.mean();
     let threads: u32 = groups.iter().map(|g| g.count * g.concurrency).sum();
     let max_attempts = p.retry.as_ref().and_then(|r| r.max_attempts).unwrap_or(5);
-    let queue_bound = m.queues[qi].capacity.map_or(ORBIT_Q_MAX, |c| {
-        (c as usize + threads as usize).min(ORBIT_Q_MAX)
-    });
+    let q = &m.queues[qi];
+    let mut modelling = markov::Modelling::mqsim();
+    if q.overflow != Overflow::RejectPublish {
+        // A full queue that drops or dead-letters: the request is gone.
+        modelling.full_queue = markov::FullQueue::Dropped;
+    }
     Ok(OrbitParams {
         lambda,
         mu,
         threads,
         timeout_s: p.timeout_ns.unwrap_or(0) as f64 / 1e9,
         max_retries: max_attempts.saturating_sub(1),
-        queue_bound,
-        orbit_bound: ORBIT_O_MAX,
+        queue_bound: q
+            .capacity
+            .map_or(64, |c| (c as usize).saturating_add(threads as usize)),
+        orbit_bound: q.orbit_bound.map_or(64, |b| b as usize),
+        queue_is_capacity: q.capacity.is_some(),
+        modelling,
     })
 }
+
+/// Largest chain a run's report solves (the bounds stop growing there).
+const ORBIT_REPORT_STATES: usize = 100_000;
 
 fn orbit(m: &Model, out: &Outcome) -> Value {
     let mut res = Map::new();
     for (qi, qm) in m.queues.iter().enumerate() {
-        let params = match orbit_params(m, qi) {
-            Ok(p) => p,
-            Err(_) => continue,
+        let Ok(asked) = orbit_params(m, qi) else {
+            continue;
         };
+        let fixed = qm.orbit_bound.is_some();
         let mut e = Map::new();
-        e.insert(
-            "params".into(),
-            json!({ "lambda": params.lambda, "mu": params.mu, "threads": params.threads, "timeout_s": params.timeout_s,
-                    "max_retries": params.max_retries, "queue_bound": params.queue_bound, "orbit_bound": params.orbit_bound }),
-        );
         e.insert(
             "assumes".into(),
             json!("Poisson arrivals, exponential service, a client timeout; a timed-out request retries at rate R/((R+1) timeout) and leaves at 1/((R+1) timeout), which approximates the configured backoff"),
         );
-        if let Some(sol) = markov::solve_orbit(&params) {
-            e.insert(
-                "theory".into(),
-                json!({
-                    "mean_queue": num(sol.mean_queue), "mean_orbit": num(sol.mean_orbit),
-                    "throughput": num(sol.throughput), "failure_rate": num(sol.failure_rate),
-                    "mass_at_bounds": num(sol.mass_at_bounds),
-                    "second_eigenvalue": num(sol.second_eigenvalue), "mixing_time_s": num(sol.mixing_time_s),
-                    "truncated": sol.mass_at_bounds > 1e-3,
-                    "metastable_risk": sol.mass_at_bounds > 0.01 || sol.mixing_time_s > 60.0,
-                }),
-            );
-            // Simulated occupancy on the same grid, pooled over replications.
-            let cols = ORBIT_O_MAX + 1;
-            let mut pooled = vec![0.0; (ORBIT_Q_MAX + 1) * cols];
-            let mut n = 0.0;
-            for r in &out.reps {
-                if let Some(g) = r.orbit_occupancy.get(qi).filter(|g| !g.is_empty()) {
-                    for (a, b) in pooled.iter_mut().zip(g) {
-                        *a += b;
-                    }
-                    n += 1.0;
-                }
-            }
-            if n > 0.0 {
-                let mut sim_q = 0.0;
-                let mut sim_o = 0.0;
-                let mut th = vec![0.0; pooled.len()];
-                for (qq, row) in sol.occupancy.iter().enumerate() {
-                    for (oo, p) in row.iter().enumerate() {
-                        th[qq.min(ORBIT_Q_MAX) * cols + oo.min(ORBIT_O_MAX)] += p;
-                    }
-                }
-                for (i, x) in pooled.iter_mut().enumerate() {
-                    *x /= n;
-                    sim_q += (i / cols) as f64 * *x;
-                    sim_o += (i % cols) as f64 * *x;
-                }
-                e.insert(
-                    "simulated".into(),
-                    json!({ "mean_queue": num(sim_q), "mean_orbit": num(sim_o),
-                            "occupancy_total_variation": num(theory::total_variation(&pooled, &th)) }),
-                );
-            }
+        if markov::high_mode_unbounded(&asked) {
+            e.insert("params".into(), orbit_params_json(&asked, fixed));
+            e.insert("theory".into(), unbounded_theory_json(&asked));
+            res.insert(qm.name.clone(), Value::Object(e));
+            continue;
+        }
+        let Some((params, sol)) = markov::solve_orbit_auto(&asked, fixed, ORBIT_REPORT_STATES)
+        else {
+            e.insert("params".into(), orbit_params_json(&asked, fixed));
+            e.insert("theory".into(), Value::Null);
+            res.insert(qm.name.clone(), Value::Object(e));
+            continue;
+        };
+        e.insert("params".into(), orbit_params_json(&params, fixed));
+        e.insert("theory".into(), orbit_theory_json(&params, &sol));
+        if let Some(sim) = orbit_simulated(out, qi, &sol) {
+            e.insert("simulated".into(), sim);
         }
         res.insert(qm.name.clone(), Value::Object(e));
     }
     Value::Object(res)
+}
+
+fn orbit_params_json(p: &OrbitParams, orbit_fixed: bool) -> Value {
+    json!({ "lambda": p.lambda, "mu": p.mu, "threads": p.threads, "timeout_s": p.timeout_s,
+            "max_retries": p.max_retries, "queue_bound": p.queue_bound, "orbit_bound": p.orbit_bound,
+            "bounds": if orbit_fixed { "orbit_bound fixed by the scenario" } else { "sized automatically" },
+            "queue_bound_is_capacity": p.queue_is_capacity })
+}
+
+/// An unbounded queue whose high mode grows without bound: no stationary
+/// distribution to report, and a metastable failure is possible whenever
+/// the servers could carry the load without retries.
+fn unbounded_theory_json(p: &OrbitParams) -> Value {
+    let capacity = f64::from(p.threads) * p.mu;
+    let offered = p.lambda * (1.0 + f64::from(p.max_retries));
+    json!({
+        "stationary": false,
+        "metastable_risk": p.lambda < capacity,
+        "metastable_rule": "the queue is unbounded and, once every attempt times out, new requests and retries exceed the service capacity: a trigger that pushes the queue past the timeout starts a collapse that never ends by itself",
+        "note": format!(
+            "once every attempt times out, new requests and retries ({offered:.3}/s) exceed the service capacity ({capacity:.3}/s): the queue then grows without bound, so the chain has no stationary distribution (give the queue a capacity to solve it)"),
+    })
+}
+
+/// The chain's stationary figures and its metastability verdict.
+fn orbit_theory_json(p: &OrbitParams, sol: &markov::OrbitSolution) -> Value {
+    let meta = markov::metastability(p, sol);
+    let mut t = json!({
+        "mean_queue": num(sol.mean_queue), "mean_orbit": num(sol.mean_orbit),
+        "mean_orbit_retried": num(sol.mean_orbit_retried),
+        "throughput": num(sol.throughput), "failure_rate": num(sol.failure_rate),
+        "mass_at_bounds": num(sol.mass_at_bounds),
+        "truncated": sol.mass_at_bounds > 1e-6,
+        "stationary": true,
+        "second_eigenvalue": num(sol.second_eigenvalue), "mixing_time_s": num(sol.mixing_time_s),
+    });
+    if let (Some(x), Value::Object(o)) = (meta, &mut t) {
+        o.insert("split_queue".into(), json!(x.split_queue));
+        o.insert("high_mode_mass".into(), num(x.high_mode_mass));
+        o.insert(
+            "escape_time_s".into(),
+            x.escape_time_s.map_or(Value::Null, num),
+        );
+        o.insert(
+            "drain_time_s".into(),
+            x.drain_time_s.map_or(Value::Null, num),
+        );
+        o.insert("metastable_risk".into(), json!(x.metastable_risk));
+        o.insert(
+            "metastable_rule".into(),
+            json!(format!(
+                "escape_time_s >= {} x drain_time_s: from where a joining request is more likely than not to time out (q >= split_queue), the chain takes that much longer to get back below it than the servers alone would need",
+                markov::METASTABLE_RATIO
+            )),
+        );
+    }
+    t
+}
+
+/// The simulated occupancy of (number in system, orbit), pooled over the
+/// replications, beside the chain's: means, and the total variation
+/// distance of the joint law and of the queue-length law.
+fn orbit_simulated(out: &Outcome, qi: usize, sol: &markov::OrbitSolution) -> Option<Value> {
+    let mut rows = 0;
+    let mut cols = 0;
+    let mut grids = Vec::new();
+    for r in &out.reps {
+        let g = r.orbit_occupancy.get(qi).filter(|g| !g.is_empty())?;
+        let c = r
+            .orbit_columns
+            .get(qi)
+            .copied()
+            .unwrap_or(ORBIT_O_MAX + 1)
+            .max(1);
+        rows = rows.max(g.len().div_ceil(c));
+        cols = cols.max(c);
+        grids.push((g, c));
+    }
+    if grids.is_empty() {
+        return None;
+    }
+    let n = grids.len() as f64;
+    let mut pooled = vec![0.0; rows * cols];
+    for (g, c) in &grids {
+        for (i, x) in g.iter().enumerate() {
+            pooled[(i / c) * cols + i % c] += x / n;
+        }
+    }
+    let (mut sim_q, mut sim_o) = (0.0, 0.0);
+    for (i, x) in pooled.iter().enumerate() {
+        sim_q += (i / cols) as f64 * x;
+        sim_o += (i % cols) as f64 * x;
+    }
+    // The chain on the same grid: larger values share the last row/column
+    // (the simulation's grid is cut at ORBIT_Q_MAX x ORBIT_O_MAX too).
+    let (rows_all, cols_all) = (
+        rows.max(sol.occupancy.len()).min(ORBIT_Q_MAX + 1),
+        cols.max(sol.occupancy.first().map_or(0, Vec::len))
+            .min(ORBIT_O_MAX + 1),
+    );
+    let mut sim = vec![0.0; rows_all * cols_all];
+    for (i, x) in pooled.iter().enumerate() {
+        sim[(i / cols).min(rows_all - 1) * cols_all + (i % cols).min(cols_all - 1)] += x;
+    }
+    let mut th = vec![0.0; rows_all * cols_all];
+    for (q, row) in sol.occupancy.iter().enumerate() {
+        for (o, p) in row.iter().enumerate() {
+            th[q.min(rows_all - 1) * cols_all + o.min(cols_all - 1)] += p;
+        }
+    }
+    let marginal = |v: &[f64]| -> Vec<f64> { v.chunks(cols_all).map(|r| r.iter().sum()).collect() };
+    Some(json!({
+        "mean_queue": num(sim_q), "mean_orbit": num(sim_o),
+        "occupancy_total_variation": num(theory::total_variation(&sim, &th)),
+        "queue_total_variation": num(theory::total_variation(&marginal(&sim), &marginal(&th))),
+    }))
 }
 
 fn availability(m: &Model, o: &Map<String, Value>) -> Value {
