@@ -90,6 +90,9 @@ pub struct Common {
     /// Replace the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run only replication K of the study (from 0): exactly its row of metrics.csv (`--seed` and this reproduce any row).
+    #[arg(long, value_name = "K", conflicts_with_all = ["replications", "precision", "shard"])]
+    pub replication: Option<u32>,
     /// Add replications until every headline metric's relative 95% half-width is below this.
     #[arg(long)]
     pub precision: Option<f64>,
@@ -135,7 +138,7 @@ pub struct RunArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub common: Common,
-    /// Write the life of chosen messages (replication 0) to FILE as JSON
+    /// Write the life of chosen messages (replication 0, or K with --replication K) to FILE as JSON
     /// lines, and beside it FILE.chrome.json in the Chrome trace event
     /// format (open it in Perfetto).
     #[arg(long, value_name = "FILE")]
@@ -329,7 +332,10 @@ pub fn plan(s: &Scenario, c: &Common) -> Result<Plan, Failure> {
         }
         None => None,
     };
-    let replications = c.replications.or(s.simulation.replications).unwrap_or(1);
+    let replications = match c.replication {
+        Some(_) => 1,
+        None => c.replications.or(s.simulation.replications).unwrap_or(1),
+    };
     if replications == 0 {
         return Err(Failure::input("--replications must be at least 1"));
     }
@@ -344,6 +350,7 @@ pub fn plan(s: &Scenario, c: &Common) -> Result<Plan, Failure> {
             deadline,
         },
         seed: c.seed.or(s.simulation.seed).unwrap_or(1),
+        first_replication: c.replication.unwrap_or(0),
         build: c.build.build(),
     })
 }
@@ -648,7 +655,7 @@ pub fn starter_for(path: &Path) -> String {
         )
 }
 
-/// Runs replication 0 again, recording the life of the chosen messages, and
+/// Runs replication `plan.first_replication` (0 unless `--replication`) again, recording the life of the chosen messages, and
 /// streams it to `path` as JSON lines and beside it as a Chrome trace.
 fn trace(
     m: &Model,
@@ -671,7 +678,7 @@ fn trace(
     let (warmup_ns, _) = experiment::choose_warmup(m, plan.seed, plan.limits, plan.build);
     let out = crate::sim::run_traced(
         m,
-        crate::rng::replication_seed(plan.seed, 0),
+        crate::rng::replication_seed(plan.seed, plan.first_replication as u64),
         warmup_ns,
         plan.limits,
         &ids,
@@ -720,8 +727,9 @@ fn trace(
         .collect();
     if !unseen.is_empty() {
         eprintln!(
-            "warning: --trace-messages: message {} {} never published in replication 0 (it published ids 0 to {}); their trace is empty",
+            "warning: --trace-messages: message {} {} never published in replication {} (it published ids 0 to {}); their trace is empty",
             unseen.join(", "),
+            plan.first_replication,
             if unseen.len() == 1 { "was" } else { "were" },
             out.messages_created.saturating_sub(1)
         );

@@ -968,6 +968,7 @@ fn a_redrive_cycle_is_bounded() {
         max_replications: 1,
         limits: Default::default(),
         seed: 1,
+        first_replication: 0,
         build: Default::default(),
     };
     let out = mqsim::experiment::run(&m, &plan);
@@ -1049,6 +1050,7 @@ fn the_guard_estimates_queues_topics_slots_windows_and_held_replications() {
         max_replications: replications,
         limits: Default::default(),
         seed: 1,
+        first_replication: 0,
         build: Default::default(),
     };
     let guard = |text: &str, replications: u32| {

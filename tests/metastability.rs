@@ -5,26 +5,6 @@ mod common;
 use common::*;
 use mqsim::stats::markov;
 use serde_json::Value;
-use std::process::Command;
-
-fn mqsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mqsim"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn tmpdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("mqsim-meta-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Metafor's configuration A (or B with `tau` 9 s, 4 attempts), a client
 /// timeout with immediate retries, no trigger.
@@ -198,8 +178,8 @@ fn recovery_over_replications_and_check_fractions() {
     assert!(r["p50"].as_f64().unwrap() <= r["p90"].as_f64().unwrap());
     assert!(r["p90"].as_f64().unwrap() <= r["max"].as_f64().unwrap());
     assert!(s.get("ci95").and_then(|c| c.get("recovery")).is_none());
-    let dir = tmpdir("check");
-    let f = dir.join("s.toml");
+    let dir = TempDir::new("meta-check");
+    let f = dir.0.join("s.toml");
     let text = std::fs::read_to_string("scenarios/retry-storm-map.toml").unwrap();
     std::fs::write(
         &f,
@@ -212,7 +192,6 @@ fn recovery_over_replications_and_check_fractions() {
     let (code, out, _) = mqsim(&["check", f.to_str().unwrap(), "--no-files", "-q"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL") && out.contains("recovers"), "{out}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `compare` gives no recovery time (null, text "—") to a variant that
@@ -270,9 +249,9 @@ fn no_fault_no_recovery_verdict() {
 /// bytes on one thread or two.
 #[test]
 fn sweep_runs_the_full_grid() {
-    let dir = tmpdir("grid");
-    let out1 = dir.join("one");
-    let out2 = dir.join("two");
+    let dir = TempDir::new("meta-grid");
+    let out1 = dir.0.join("one");
+    let out2 = dir.0.join("two");
     let args = |out: &std::path::Path, jobs: &str| {
         vec![
             "sweep".to_string(),
@@ -322,5 +301,4 @@ fn sweep_runs_the_full_grid() {
         .join("sweep-recovery_fraction_recovered-map.png")
         .exists());
     assert!(out1.join("sweep-messages_goodput.svg").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

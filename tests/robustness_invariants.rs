@@ -1395,6 +1395,7 @@ fn summary(
                 deadline: None,
             },
             seed: m.seed,
+            first_replication: 0,
             build: Default::default(),
         };
         let o = experiment::run(&m, &plan);
@@ -1853,6 +1854,7 @@ fn guard_refuses(name: &str) {
         max_replications: 1,
         limits: Limits::default(),
         seed: m.seed,
+        first_replication: 0,
         build: Default::default(),
     };
     assert!(

@@ -169,6 +169,7 @@ fn check_accepted(text: &str, s: Scenario) -> Result<(), String> {
                 deadline: None,
             },
             seed: m.seed,
+            first_replication: 0,
             build: Default::default(),
         };
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

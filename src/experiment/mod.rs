@@ -33,6 +33,10 @@ pub struct Plan {
     /// Replication seeds are independent streams of this seed. Variants of
     /// a comparison share it: common random numbers.
     pub seed: u64,
+    /// The index of the first replication run (`--replication K` runs
+    /// replication K alone: exactly its row of a whole study, since a
+    /// replication depends only on the seed and its index).
+    pub first_replication: u32,
     /// Which build of the simulator runs the replications (the results
     /// are the same on every build).
     pub build: Build,
@@ -275,11 +279,12 @@ pub const HEADLINE: [(&str, &str); 4] = [
 /// target holds.
 pub fn run(model: &Model, plan: &Plan) -> Outcome {
     let (warmup_ns, auto) = choose_warmup(model, plan.seed, plan.limits, plan.build);
+    let first = plan.first_replication;
     let mut reps = run_range(
         model,
         plan.seed,
-        0,
-        plan.replications.max(1),
+        first,
+        first + plan.replications.max(1),
         warmup_ns,
         plan,
     );
@@ -353,6 +358,12 @@ impl Outcome {
         o.insert("scenario".into(), json!(self.model_name));
         o.insert("seed".into(), json!(self.seed));
         o.insert("replications".into(), json!(self.reps.len()));
+        // `--replication K`: which one, so that the report says it.
+        if let [only] = self.reps.as_slice() {
+            if only.index > 0 {
+                o.insert("replication".into(), json!(only.index));
+            }
+        }
         let partial = self.reps.iter().any(|r| r.stopped_early);
         o.insert("partial".into(), json!(partial));
         if partial {

@@ -50,6 +50,7 @@ pub fn merge_command(a: &MergeArgs) -> Result<i32, Failure> {
         replications: Some(spec.replications),
         jobs: 0,
         seed: Some(spec.seed),
+        replication: None,
         precision: None,
         max_replications: spec.replications.max(1),
         format: a.format,

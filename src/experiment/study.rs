@@ -232,7 +232,7 @@ pub fn run_jobs(
                     replication: replicate(
                         &cells[cell].model,
                         spec.seed,
-                        r as u32,
+                        r as u32 + plan.first_replication,
                         w,
                         plan.limits,
                         plan.build,

@@ -72,7 +72,14 @@ impl Exporter for MetricsCsv {
         w.write_record(&header).map_err(|e| e.to_string())?;
         for v in &report.variants {
             for r in &v.outcome.reps {
-                let mut row = vec![v.name.clone(), r.index.to_string(), r.seed.to_string()];
+                // The study's seed: `--seed SEED --replication K` reruns
+                // this row exactly (the replication's own stream seed is
+                // derived from both).
+                let mut row = vec![
+                    v.name.clone(),
+                    r.index.to_string(),
+                    v.outcome.seed.to_string(),
+                ];
                 row.extend(METRIC_COLUMNS.iter().map(|(_, p)| cell(get(&r.metrics, p))));
                 w.write_record(&row).map_err(|e| e.to_string())?;
             }

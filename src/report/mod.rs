@@ -37,7 +37,7 @@ impl Report {
         let mut o = Map::new();
         o.insert("scenario".into(), Value::String(self.scenario.clone()));
         if let Some(v) = self.variants.first() {
-            for k in ["seed", "replications"] {
+            for k in ["seed", "replications", "replication"] {
                 if let Some(x) = v.summary.get(k) {
                     o.insert(k.into(), x.clone());
                 }

@@ -439,13 +439,15 @@ pub fn render(r: &Report) -> String {
     if let Some(s) = first {
         let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
         let warm = f(path(s, &["warmup", "seconds"]));
+        let which = match s.get("replication").and_then(Value::as_u64) {
+            Some(k) => format!("replication {k}"),
+            None => format!("{reps} replication{}", if reps == 1 { "" } else { "s" }),
+        };
         let _ = writeln!(
             out,
-            "mqsim: {} (seed {}, {} replication{}, warm-up {})",
+            "mqsim: {} (seed {}, {which}, warm-up {})",
             r.scenario,
             s.get("seed").and_then(Value::as_u64).unwrap_or(0),
-            reps,
-            if reps == 1 { "" } else { "s" },
             human_secs(warm)
         );
         if s.get("partial") == Some(&Value::Bool(true)) {

@@ -27,6 +27,7 @@ pub fn plan(reps: u32, jobs: usize, seed: u64) -> Plan {
         max_replications: reps,
         limits: Limits::default(),
         seed,
+        first_replication: 0,
         build: Default::default(),
     }
 }
