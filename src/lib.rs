@@ -21,5 +21,5 @@ pub mod scenario;
 pub mod sim;
 pub mod stats;
 pub mod strategy;
-pub mod table;
+pub(crate) mod table;
 pub mod time;

@@ -13,7 +13,12 @@
 use std::ops::{Deref, DerefMut, Index, IndexMut};
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Table<T>(Vec<T>);
+///
+/// Crate-private: safe code outside the crate could otherwise build a
+/// table and index it out of range (`Table::from(vec![1])[5]`), which is
+/// undefined behaviour in a release build. Outside the crate, the model's
+/// tables are seen as checked slices.
+pub(crate) struct Table<T>(Vec<T>);
 
 impl<T> From<Vec<T>> for Table<T> {
     fn from(v: Vec<T>) -> Self {

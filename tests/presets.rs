@@ -124,24 +124,26 @@ fn a_partial_retry_override_keeps_the_rest_of_every_preset() {
     for spec in every_preset_version() {
         let text = with_preset(&spec);
         let plain = model_of(&text, &[]);
-        let preset_policy = plain.groups[0].retry.clone().unwrap_or_default();
+        let preset_policy = plain.groups()[0].retry.clone().unwrap_or_default();
         let patches = retry_patches(&preset_policy);
         for (set, patch) in &patches {
             let m = model_of(&text, &[set]);
             let mut want = preset_policy.clone();
             patch(&mut want);
             assert_eq!(
-                m.groups[0].retry.as_ref(),
+                m.groups()[0].retry.as_ref(),
                 Some(&want),
                 "{spec} with {set}: the rest of the preset's policy must stay"
             );
             // Nothing else about the consumer changes.
             assert_eq!(
-                m.groups[0].retry_mode, plain.groups[0].retry_mode,
+                m.groups()[0].retry_mode,
+                plain.groups()[0].retry_mode,
                 "{spec} {set}"
             );
             assert_eq!(
-                m.groups[0].ack_on_receive, plain.groups[0].ack_on_receive,
+                m.groups()[0].ack_on_receive,
+                plain.groups()[0].ack_on_receive,
                 "{spec} {set}"
             );
         }
@@ -150,7 +152,7 @@ fn a_partial_retry_override_keeps_the_rest_of_every_preset() {
             &text,
             &["consumer.retry={ backoff = \"linear\", base = \"2s\" }"],
         );
-        let got = m.groups[0].retry.clone().expect("a policy");
+        let got = m.groups()[0].retry.clone().expect("a policy");
         assert_eq!(got.base, Some(d("2s")), "{spec}");
         assert_eq!(got.max_attempts, preset_policy.max_attempts, "{spec}");
         assert_eq!(got.max_elapsed, preset_policy.max_elapsed, "{spec}");
@@ -173,12 +175,12 @@ fn the_audits_three_partial_overrides() {
             "consumer.retry.base=\"1s\"",
         ],
     );
-    let r = m.groups[0].retry.clone().expect("policy");
+    let r = m.groups()[0].retry.clone().expect("policy");
     assert_eq!(r.max_attempts, Some(4));
     assert_eq!(r.base, Some(d("1s")));
     // celery + retry.max_attempts: the backoff stays Celery's.
     let m = model_of(&with_preset("celery"), &["consumer.retry.max_attempts=6"]);
-    let r = m.groups[0].retry.clone().expect("policy");
+    let r = m.groups()[0].retry.clone().expect("policy");
     assert_eq!(r.max_attempts, Some(6));
     assert_eq!(r.delay, Some(d("180s")));
     // kafka-retry-topics + retry.delay: no longer an error.
@@ -186,7 +188,7 @@ fn the_audits_three_partial_overrides() {
         &with_preset("kafka-retry-topics"),
         &["consumer.retry.delay=\"5s\""],
     );
-    let r = m.groups[0].retry.clone().expect("policy");
+    let r = m.groups()[0].retry.clone().expect("policy");
     assert_eq!((r.delay, r.max_attempts), (Some(d("5s")), Some(3)));
     // A new jitter that replaces the curve's growth: the preset's
     // multiplier goes, its base and cap stay (found by the property tests).
@@ -194,7 +196,7 @@ fn the_audits_three_partial_overrides() {
         &with_preset("pubsub"),
         &["consumer.retry={ jitter = \"decorrelated\" }"],
     );
-    let r = m.groups[0].retry.clone().expect("policy");
+    let r = m.groups()[0].retry.clone().expect("policy");
     assert_eq!(
         (r.multiplier, r.base, r.cap),
         (None, Some(d("10s")), Some(d("600s")))
@@ -216,34 +218,47 @@ fn queue_keys_override_one_by_one_and_limits_can_be_removed() {
     for spec in every_preset_version() {
         let text = with_preset(&spec);
         let plain = model_of(&text, &[]);
-        let q0 = &plain.queues[0];
+        let q0 = &plain.queues()[0];
         // The ack timeout alone (where the preset sets one).
         if q0.ack_timeout_ns.is_some() {
             let m = model_of(&text, &["queue.ack_timeout=\"77s\""]);
             let mut want = q0.clone();
             want.ack_timeout_ns = Some(77 * S);
-            assert_eq!(format!("{:?}", m.queues[0]), format!("{want:?}"), "{spec}");
+            assert_eq!(
+                format!("{:?}", m.queues()[0]),
+                format!("{want:?}"),
+                "{spec}"
+            );
         }
         // The limit alone.
         let m = model_of(&text, &["queue.max_deliveries=3"]);
         let mut want = q0.clone();
         want.max_deliveries = Some(3);
         want.nack_to_back = false;
-        assert_eq!(format!("{:?}", m.queues[0]), format!("{want:?}"), "{spec}");
+        assert_eq!(
+            format!("{:?}", m.queues()[0]),
+            format!("{want:?}"),
+            "{spec}"
+        );
         // No limit.
         let m = model_of(&text, &["queue.max_deliveries=\"unlimited\""]);
-        assert_eq!(m.queues[0].max_deliveries, None, "{spec}");
-        assert_eq!(m.queues[0].ack_timeout_ns, q0.ack_timeout_ns, "{spec}");
-        assert_eq!(m.queues[0].dead_letter, q0.dead_letter, "{spec}");
+        assert_eq!(m.queues()[0].max_deliveries, None, "{spec}");
+        assert_eq!(m.queues()[0].ack_timeout_ns, q0.ack_timeout_ns, "{spec}");
+        assert_eq!(m.queues()[0].dead_letter, q0.dead_letter, "{spec}");
         assert_eq!(
-            m.queues[0].crash_requeue_immediate, q0.crash_requeue_immediate,
+            m.queues()[0].crash_requeue_immediate,
+            q0.crash_requeue_immediate,
             "{spec}"
         );
         // The fsync interval alone.
         let m = model_of(&text, &["queue.fsync_interval=\"always\""]);
         let mut want = q0.clone();
         want.fsync_ns = 0;
-        assert_eq!(format!("{:?}", m.queues[0]), format!("{want:?}"), "{spec}");
+        assert_eq!(
+            format!("{:?}", m.queues()[0]),
+            format!("{want:?}"),
+            "{spec}"
+        );
     }
     assert!(load(&with_preset("sqs"), &["queue.max_deliveries=\"never\""]).is_err());
     assert!(load(&with_preset("sqs"), &["queue.max_deliveries=0"]).is_err());
@@ -270,10 +285,10 @@ fn lease_extension_merges_or_is_refused_with_a_reason() {
             }
             None => {
                 let m = model_of(&text, &[set]);
-                let l = m.groups[0].extend_lease.expect("a lease");
+                let l = m.groups()[0].extend_lease.expect("a lease");
                 let base = p.extend_lease.clone().unwrap_or_default();
                 assert_eq!(l.every_ns, 3 * S, "{spec}");
-                let by = base.by.map(|b| b.ns()).or(m.queues[0].ack_timeout_ns);
+                let by = base.by.map(|b| b.ns()).or(m.queues()[0].ack_timeout_ns);
                 assert_eq!(Some(l.by_ns), by, "{spec}");
                 assert_eq!(l.max_ns, base.max.or(p.lease_max).map(|x| x.ns()), "{spec}");
             }
@@ -284,14 +299,14 @@ fn lease_extension_merges_or_is_refused_with_a_reason() {
         &with_preset("pubsub"),
         &["consumer.extend_lease.max=\"2h\""],
     );
-    let l = m.groups[0].extend_lease.expect("lease");
+    let l = m.groups()[0].extend_lease.expect("lease");
     assert_eq!(
         (l.every_ns, l.by_ns, l.max_ns),
         (5 * S, 10 * S, Some(7200 * S))
     );
     // And it can be turned off.
     let m = model_of(&with_preset("pubsub"), &["consumer.extend_lease=false"]);
-    assert!(m.groups[0].extend_lease.is_none());
+    assert!(m.groups()[0].extend_lease.is_none());
     // No preset: `every` is needed, and an ack timeout to extend.
     let plain = with_preset("sqs").replace("preset = \"sqs\"", "");
     let e = load(&plain, &["consumer.extend_lease={ every = \"3s\" }"]).unwrap_err();
@@ -459,7 +474,7 @@ fn sidekiq_delays_fall_in_each_versions_range() {
     use mqsim::rng::{stream, Domain};
     for v in versions("sidekiq") {
         let m = model_of(&with_preset(&format!("sidekiq@{v}")), &[]);
-        let policy = m.groups[0].retry.clone().expect("policy");
+        let policy = m.groups()[0].retry.clone().expect("policy");
         assert_eq!(policy.max_attempts, Some(26), "25 retries");
         for retry in [1u32, 2, 5] {
             let n = u64::from(retry - 1);

@@ -315,9 +315,12 @@ pub struct Model {
     pub warmup: WarmupSpec,
     pub drain_ns: Nanos,
     pub sample_interval_ns: Nanos,
-    pub producers: Table<ProducerModel>,
-    pub queues: Table<QueueModel>,
-    pub groups: Table<GroupModel>,
+    /// Tables indexed without bounds checks by the ids the builder minted
+    /// (crate-private: outside the crate, [`Model::producers`] and its
+    /// siblings give checked slices).
+    pub(crate) producers: Table<ProducerModel>,
+    pub(crate) queues: Table<QueueModel>,
+    pub(crate) groups: Table<GroupModel>,
     pub network: Option<NetworkModel>,
     pub faults: Vec<FaultModel>,
     pub topics: Vec<TopicModel>,
@@ -326,6 +329,54 @@ pub struct Model {
 }
 
 impl Model {
+    /// The producers, in scenario order.
+    ///
+    /// The crate's unchecked table cannot be built or reached from outside
+    /// (that was undefined behaviour: `Table::from(vec![1])[5]`):
+    /// ```compile_fail
+    /// let t = mqsim::table::Table::from(vec![1u32]);
+    /// ```
+    /// ```compile_fail
+    /// fn first(m: &mqsim::model::Model) -> usize { m.queues.len() }
+    /// ```
+    /// Outside the crate, the tables are plain slices (an index out of range
+    /// is a checked panic):
+    /// ```
+    /// let s = mqsim::scenario::load_str(
+    ///     "[[producer]]\nqueue = \"q\"\narrival = { process = \"poisson\", rate = 1.0 }\n[[queue]]\nname = \"q\"\n[[consumer]]\nqueue = \"q\"\n",
+    ///     "s.toml",
+    ///     &Default::default(),
+    /// )
+    /// .unwrap();
+    /// let m = mqsim::model::compile(&s).unwrap();
+    /// assert_eq!(m.producers().len(), 1);
+    /// assert!(m.producers().get(5).is_none());
+    /// assert!(std::panic::catch_unwind(|| m.queues()[5].name.clone()).is_err());
+    /// ```
+    pub fn producers(&self) -> &[ProducerModel] {
+        &self.producers
+    }
+
+    /// The queues, in scenario order.
+    pub fn queues(&self) -> &[QueueModel] {
+        &self.queues
+    }
+
+    /// The consumer groups, in scenario order.
+    pub fn groups(&self) -> &[GroupModel] {
+        &self.groups
+    }
+
+    /// The consumer groups, to adjust a compiled model (tests, tools).
+    pub fn groups_mut(&mut self) -> &mut [GroupModel] {
+        &mut self.groups
+    }
+
+    /// The queues, to adjust a compiled model (tests, tools).
+    pub fn queues_mut(&mut self) -> &mut [QueueModel] {
+        &mut self.queues
+    }
+
     pub fn warmup_ns(&self) -> Nanos {
         match self.warmup {
             WarmupSpec::Fixed(w) => w,

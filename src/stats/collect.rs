@@ -148,7 +148,7 @@ pub struct Collector {
     latency_counts: Vec<u64>,
     pub latency_sum_s: f64,
     pub latency_max_ns: Nanos,
-    pub queues: Table<QueueCounters>,
+    pub(crate) queues: Table<QueueCounters>,
     pub transitions: [[u64; 7]; 7],
     pub samples: Vec<Sample>,
     interval_latency_sum: f64,
