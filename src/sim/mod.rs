@@ -18,6 +18,7 @@
 
 pub mod features;
 mod lease;
+pub mod limits;
 mod log;
 mod slab;
 
@@ -662,13 +663,7 @@ pub struct RunOutput {
     pub stopped_early: bool,
 }
 
-/// Limits that stop a run cleanly.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Limits {
-    pub max_events: Option<u64>,
-    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
-    pub deadline: Option<std::time::Instant>,
-}
+pub use limits::Limits;
 
 /// The simulator of one model, built with the optional parts `F` (see
 /// [`features`]).
@@ -1068,15 +1063,13 @@ impl<'m, F: Features> Sim<'m, F> {
                 break;
             }
             if n == max_events {
-                crate::experiment::guard::note_stop(
-                    crate::experiment::guard::StopReason::MaxEvents,
-                );
+                limits::note_stop(limits::StopReason::MaxEvents);
                 return true;
             }
             n += 1;
             // The wall clock, Ctrl-C and the memory ceiling are looked at
             // every 4096 events only.
-            if n & 0xFFF == 0 && crate::experiment::guard::must_stop(&limits, n) {
+            if n & 0xFFF == 0 && limits::must_stop(&limits, n) {
                 return true;
             }
             let Some((_, ev)) = self.q.pop() else { break };
