@@ -1,0 +1,168 @@
+//! The layers, checked from the source: data flows one way, scenario ->
+//! model -> simulator -> statistics -> experiments -> reports -> command
+//! line, over a base of small shared parts (time, random streams, the
+//! event queue, tables, retry strategies). A file may name the modules of
+//! its own layer and of the layers below it, never above.
+//!
+//! What does not hold yet is listed in `KNOWN_UPWARD` and `KNOWN_LONG`:
+//! the test fails on anything new, and also when a listed exception has
+//! gone (so that the lists only shrink).
+
+use std::collections::BTreeSet;
+
+/// Layer of each top-level module of `src/`, from the bottom.
+const LAYERS: [(&str, u8); 13] = [
+    ("time", 0),
+    ("rng", 0),
+    ("table", 0),
+    ("engine", 0),
+    ("strategy", 1),
+    ("scenario", 2),
+    ("model", 3),
+    ("sim", 4),
+    ("stats", 5),
+    ("experiment", 6),
+    ("report", 7),
+    ("cli", 8),
+    ("main", 9),
+];
+
+/// Upward references that remain (file, module it names): to be removed,
+/// never added to.
+const KNOWN_UPWARD: &[(&str, &str)] = &[
+    ("src/experiment/check.rs", "cli"),
+    ("src/experiment/check.rs", "report"),
+    ("src/experiment/compare.rs", "cli"),
+    ("src/experiment/compare.rs", "report"),
+    ("src/experiment/shard.rs", "cli"),
+    ("src/experiment/study.rs", "cli"),
+    ("src/experiment/study.rs", "report"),
+    ("src/experiment/sweep.rs", "cli"),
+    ("src/experiment/sweep.rs", "report"),
+    ("src/scenario/validate.rs", "model"),
+    ("src/scenario/validate.rs", "report"),
+    ("src/sim/mod.rs", "stats"),
+    ("src/stats/theory_report.rs", "experiment"),
+];
+
+/// Files over `MAX_LINES` that remain: to be split, never added to.
+const KNOWN_LONG: &[&str] = &[
+    "src/report/charts.rs",
+    "src/scenario/validate.rs",
+    "src/sim/log.rs",
+    "src/sim/mod.rs",
+    "src/stats/markov.rs",
+    "src/strategy/backoff.rs",
+];
+
+const MAX_LINES: usize = 1000;
+
+fn layer(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src/ readable") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a source file belongs to (`src/sim/log.rs` -> sim).
+fn module_of(path: &str) -> &str {
+    let rest = path.trim_start_matches("src/");
+    let first = rest.split('/').next().unwrap_or(rest);
+    first.trim_end_matches(".rs")
+}
+
+/// The top-level modules a file names as `crate::NAME`, outside comments.
+fn named_modules(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            names.insert(name);
+        }
+    }
+    names
+}
+
+fn files() -> Vec<(String, String)> {
+    let mut paths = Vec::new();
+    sources(std::path::Path::new("src"), &mut paths);
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("readable");
+            (p.to_string_lossy().replace('\\', "/"), text)
+        })
+        .collect()
+}
+
+#[test]
+fn no_file_names_a_layer_above_its_own() {
+    let mut found = BTreeSet::new();
+    for (path, text) in files() {
+        let own = module_of(&path);
+        let Some(own_layer) = layer(own) else {
+            assert!(
+                own == "lib",
+                "{path}: module `{own}` has no layer in LAYERS"
+            );
+            continue;
+        };
+        for name in named_modules(&text) {
+            let theirs = layer(&name)
+                .unwrap_or_else(|| panic!("{path} names crate::{name}, which has no layer"));
+            if theirs > own_layer {
+                found.insert((path.clone(), name));
+            }
+        }
+    }
+    let known: BTreeSet<(String, String)> = KNOWN_UPWARD
+        .iter()
+        .map(|(f, m)| (f.to_string(), m.to_string()))
+        .collect();
+    let new: Vec<_> = found.difference(&known).collect();
+    assert!(
+        new.is_empty(),
+        "upward references (a lower layer naming a higher one): {new:?}"
+    );
+    let gone: Vec<_> = known.difference(&found).collect();
+    assert!(
+        gone.is_empty(),
+        "these no longer name a higher layer: remove them from KNOWN_UPWARD: {gone:?}"
+    );
+}
+
+#[test]
+fn no_file_grows_past_the_limit() {
+    let mut long = BTreeSet::new();
+    for (path, text) in files() {
+        if text.lines().count() > MAX_LINES {
+            long.insert(path);
+        }
+    }
+    let known: BTreeSet<String> = KNOWN_LONG.iter().map(|s| s.to_string()).collect();
+    let new: Vec<_> = long.difference(&known).collect();
+    assert!(
+        new.is_empty(),
+        "files over {MAX_LINES} lines: {new:?} (split them)"
+    );
+    let gone: Vec<_> = known.difference(&long).collect();
+    assert!(
+        gone.is_empty(),
+        "now within {MAX_LINES} lines: remove from KNOWN_LONG: {gone:?}"
+    );
+}
