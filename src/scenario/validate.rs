@@ -580,11 +580,8 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
                 .key("name")
                 .err(format!("two variants are named `{}`", v.name));
         }
-        let file = crate::report::files::safe_name(&v.name);
-        if let Some(other) = seen
-            .iter()
-            .find(|o| crate::report::files::safe_name(o) == file)
-        {
+        let file = crate::names::safe_name(&v.name);
+        if let Some(other) = seen.iter().find(|o| crate::names::safe_name(o) == file) {
             return p.key("name").err(format!(
                 "the variants `{other}` and `{}` would write the same files (`{file}`): give names that differ in letters, digits, `-`, `_` or `.`",
                 v.name
