@@ -40,7 +40,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("src/experiment/study.rs", "report"),
     ("src/experiment/sweep.rs", "cli"),
     ("src/experiment/sweep.rs", "report"),
-    ("src/scenario/validate.rs", "model"),
     ("src/sim/mod.rs", "stats"),
     ("src/stats/theory_report.rs", "experiment"),
 ];

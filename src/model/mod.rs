@@ -2,9 +2,9 @@
 //! names turned into indices and durations into nanoseconds. The simulator
 //! reads only this.
 
-pub mod dist;
-
+pub use crate::scenario::dist;
 use crate::scenario::preset::preset;
+pub use crate::scenario::preset::{merge_lease, merge_retry};
 use crate::scenario::validate::{
     consumer_name, producer_name, queue_name, resolve_queue, resolve_topic,
 };
@@ -531,48 +531,6 @@ pub fn resolve(s: &Scenario) -> Scenario {
 }
 
 pub const DEFAULT_RETENTION_S: u64 = 7 * 24 * 3600;
-
-/// A consumer's retry table over its preset's policy, key by key (see
-/// [`RetryCfg::over`]): what the user wrote wins, the rest of the preset's
-/// stays.
-pub fn merge_retry(user: Option<&RetryCfg>, preset: Option<&RetryPolicy>) -> Option<RetryCfg> {
-    match (user, preset) {
-        (Some(u), Some(p)) => Some(u.over(&RetryCfg::of(p))),
-        (Some(u), None) => Some(u.clone()),
-        (None, p) => p.map(RetryCfg::of),
-    }
-}
-
-/// A consumer's `extend_lease` over its preset's: the preset's own
-/// extension (Pub/Sub's client) when the user says nothing, key by key when
-/// the user gives some keys, none after `extend_lease = false`. Unset, `by`
-/// is the queue's ack timeout (each extension restarts the whole timeout,
-/// as JetStream's in-progress ack does) and `max` the broker's longest
-/// lease (SQS: 12 h).
-pub fn merge_lease(
-    user: Option<&ExtendLease>,
-    p: &crate::scenario::preset::Preset,
-    ack_timeout: Option<Duration>,
-) -> Option<ExtendLease> {
-    let base = || {
-        p.extend_lease.clone().unwrap_or(LeaseCfg {
-            every: None,
-            by: ack_timeout,
-            max: p.lease_max,
-        })
-    };
-    match user {
-        Some(ExtendLease::Off) => Some(ExtendLease::Off),
-        Some(ExtendLease::On(l)) => Some(ExtendLease::On(l.over(&base()))),
-        // A preset's own extension needs a deadline to extend (a consumer
-        // preset over a queue without an ack timeout has none).
-        None => p
-            .extend_lease
-            .clone()
-            .filter(|_| ack_timeout.is_some())
-            .map(ExtendLease::On),
-    }
-}
 
 /// What processing takes and how it fails: the same for queue and topic consumers.
 fn resolve_work(c: &mut ConsumerCfg) {

@@ -6,6 +6,7 @@
 //! default applies"; the defaults are filled in by [`crate::model`] when the
 //! scenario is compiled, and shown by `mqsim explain`.
 
+pub mod dist;
 pub mod load;
 pub mod preset;
 pub mod schema;

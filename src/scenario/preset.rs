@@ -7,7 +7,7 @@
 //! `preset = "NAME"` follows the latest behaviour the vendor documents;
 //! `preset = "NAME@VERSION"` an earlier one where the behaviour changed.
 
-use super::LeaseCfg;
+use super::{ExtendLease, LeaseCfg, RetryCfg};
 use crate::strategy::backoff::{BackoffKind, RetryPolicy};
 use crate::time::Duration;
 
@@ -318,6 +318,48 @@ fn sidekiq(version: &str) -> Preset {
         }),
         no_lease: Some("Sidekiq's open-source fetch removes the job from Redis when it is fetched: there is no lease to extend"),
         ..Default::default()
+    }
+}
+
+/// A consumer's retry table over its preset's policy, key by key (see
+/// [`RetryCfg::over`]): what the user wrote wins, the rest of the preset's
+/// stays.
+pub fn merge_retry(user: Option<&RetryCfg>, preset: Option<&RetryPolicy>) -> Option<RetryCfg> {
+    match (user, preset) {
+        (Some(u), Some(p)) => Some(u.over(&RetryCfg::of(p))),
+        (Some(u), None) => Some(u.clone()),
+        (None, p) => p.map(RetryCfg::of),
+    }
+}
+
+/// A consumer's `extend_lease` over its preset's: the preset's own
+/// extension (Pub/Sub's client) when the user says nothing, key by key when
+/// the user gives some keys, none after `extend_lease = false`. Unset, `by`
+/// is the queue's ack timeout (each extension restarts the whole timeout,
+/// as JetStream's in-progress ack does) and `max` the broker's longest
+/// lease (SQS: 12 h).
+pub fn merge_lease(
+    user: Option<&ExtendLease>,
+    p: &Preset,
+    ack_timeout: Option<Duration>,
+) -> Option<ExtendLease> {
+    let base = || {
+        p.extend_lease.clone().unwrap_or(LeaseCfg {
+            every: None,
+            by: ack_timeout,
+            max: p.lease_max,
+        })
+    };
+    match user {
+        Some(ExtendLease::Off) => Some(ExtendLease::Off),
+        Some(ExtendLease::On(l)) => Some(ExtendLease::On(l.over(&base()))),
+        // A preset's own extension needs a deadline to extend (a consumer
+        // preset over a queue without an ack timeout has none).
+        None => p
+            .extend_lease
+            .clone()
+            .filter(|_| ack_timeout.is_some())
+            .map(ExtendLease::On),
     }
 }
 

@@ -1,9 +1,9 @@
 //! Range and reference checks on a typed scenario. Each failure names the
 //! key path, so that the loader can point at the line and column.
 
+use super::dist;
 use super::preset::{self, preset};
 use super::*;
-use crate::model::dist;
 use crate::time::MAX_DURATION_NS;
 
 /// One part of a key path.
@@ -629,7 +629,7 @@ fn check_consumer_retry(s: &Scenario, p: &P, c: &ConsumerCfg) -> Result<(), Inva
         return check_retry(&p.key("retry"), &c.retry);
     }
     let pr = consumer_preset(s, c).unwrap_or_default();
-    let merged = crate::model::merge_retry(c.retry.as_ref(), pr.retry.as_ref());
+    let merged = super::preset::merge_retry(c.retry.as_ref(), pr.retry.as_ref());
     check_retry(&p.key("retry"), &merged)
 }
 
@@ -663,7 +663,7 @@ fn check_lease(s: &Scenario, p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
             queue_name(s, qi)
         ));
     }
-    let merged = match crate::model::merge_lease(c.extend_lease.as_ref(), &pr, ack_timeout) {
+    let merged = match super::preset::merge_lease(c.extend_lease.as_ref(), &pr, ack_timeout) {
         Some(ExtendLease::On(m)) => m,
         _ => l.clone(),
     };
