@@ -5,6 +5,7 @@
 pub mod check;
 pub mod compare;
 pub mod guard;
+pub mod optimize;
 pub mod shard;
 pub mod study;
 pub mod sweep;

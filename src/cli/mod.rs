@@ -2,6 +2,8 @@
 //! `check` expectation failed or was inconclusive, 2 bad input (nothing is
 //! written then), 130 interrupted by Ctrl-C (partial results written).
 
+pub mod optimize;
+
 use crate::experiment::{self, Plan};
 use crate::model::{self, Model};
 use crate::report::{self, Report, VariantResult};
@@ -37,6 +39,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Run scenarios and enforce their [expect] blocks (for CI): exit 1 on failure.
     Check(CheckArgs),
+    /// Choose settings: search keys' values for the best metric under constraints held with 95% confidence.
+    Optimize(optimize::OptimizeArgs),
     /// Combine the partial results of `--shard i/n` runs.
     Merge(MergeArgs),
     /// Write a commented starter scenario that runs as it is.
@@ -280,6 +284,7 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Compare(a) => a.common.quiet,
         Command::Sweep(a) => a.common.quiet,
         Command::Check(a) => a.common.quiet,
+        Command::Optimize(a) => a.common.quiet,
         _ => true,
     };
     crate::experiment::PROGRESS.store(!quiet && std::io::stderr().is_terminal(), Ordering::Relaxed);
@@ -288,6 +293,7 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Compare(a) => crate::experiment::compare::command(&a),
         Command::Sweep(a) => crate::experiment::sweep::command(&a),
         Command::Check(a) => crate::experiment::check::command(&a),
+        Command::Optimize(a) => optimize::command(&a),
         Command::Merge(a) => crate::experiment::shard::merge_command(&a),
         Command::Init { path } => init(&path),
         Command::Schema => {

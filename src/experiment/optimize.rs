@@ -1,0 +1,694 @@
+//! Choosing settings: a search over the values of some scenario keys for
+//! the one that minimises (or maximises) a metric subject to constraints
+//! that must hold with 95% confidence, spending replications where they
+//! decide something.
+//!
+//! The search is racing on common random numbers (Maron and Moore's
+//! Hoeffding races, with paired t bounds in place of Hoeffding's): every
+//! candidate runs the same replication indices, so two candidates are
+//! compared replication by replication and most of the noise cancels.
+//! A stage lays out candidates over the space (an even grid in one
+//! dimension, a Halton sequence in several), gives each a few
+//! replications, and then, round by round, drops the candidates that are
+//! confidently infeasible or confidently worse than the best feasible one
+//! and doubles the replications of the rest, until one is left or the
+//! budget is spent. The next stage zooms in around the winner (for
+//! continuous and integer keys), so a constraint's boundary is found by
+//! successive refinement. Two objectives give the Pareto front of the
+//! candidates that are feasible.
+//!
+//! No library does the racing on common random numbers, so it is written
+//! here; the space is small (a handful of keys), where a model-based
+//! optimiser would spend its budget learning what the grid already shows.
+//! The layer knows nothing of the command line: it takes plain data and a
+//! function that builds the model of a setting.
+
+use super::Plan;
+use crate::model::Model;
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Where a key's values come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Space {
+    /// `LOW:HIGH` (or `LOW:HIGH:log`): any value between, in `unit` (the
+    /// low end's, e.g. "s" for durations; empty for plain numbers).
+    Continuous {
+        low: f64,
+        high: f64,
+        log: bool,
+        unit: String,
+    },
+    /// `LOW..HIGH`: whole numbers, both ends included.
+    Integer { low: i64, high: i64 },
+    /// `a,b,c`: one of these values, as written.
+    Choice(Vec<String>),
+}
+
+/// One key to choose, with its space.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub key: String,
+    pub space: Space,
+}
+
+/// What an objective measures: a metric of the summary (a JSON path), or
+/// the value of one of the searched keys (`--minimize queue.ack_timeout`:
+/// the smallest timeout that meets the constraints).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    Metric(String),
+    Param(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Objective {
+    pub target: Target,
+    pub maximize: bool,
+    /// As the user wrote it (the metric's path or the key).
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Relation {
+    AtMost,
+    AtLeast,
+    Equal,
+}
+
+/// `METRIC <= VALUE` (or `>=`, `==`): holds for a candidate only when its
+/// one-sided 95% confidence bound does.
+#[derive(Clone, Debug)]
+pub struct Constraint {
+    pub metric: String,
+    pub relation: Relation,
+    pub bound: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Search {
+    pub params: Vec<Param>,
+    pub objectives: Vec<Objective>,
+    pub constraints: Vec<Constraint>,
+    /// Simulation runs (replications) at most.
+    pub budget: u32,
+}
+
+/// Where a candidate stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every constraint holds at its confidence bound.
+    Feasible,
+    /// A constraint is violated at its confidence bound.
+    Infeasible,
+    /// Not decided when the budget ran out or the race ended.
+    Undecided,
+    /// Feasible or undecided, but confidently worse than the best.
+    Dominated,
+}
+
+/// A setting tried, with the metrics of each of its replications.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// One value per parameter, as it is set (`6.9s`, `3`, `"quorum"`).
+    pub settings: Vec<String>,
+    /// Its position in the space: the numeric value of each parameter
+    /// (the index for choices).
+    pub position: Vec<f64>,
+    pub stage: u32,
+    pub replications: Vec<Map<String, Value>>,
+    pub status: Status,
+}
+
+/// What the search found.
+#[derive(Debug)]
+pub struct Found {
+    pub candidates: Vec<Candidate>,
+    /// Index of the best candidate (single objective), if any was tried.
+    pub best: Option<usize>,
+    /// Indices of the non-dominated feasible candidates (two objectives).
+    pub front: Vec<usize>,
+    pub runs: u32,
+    /// Whether the best is confirmed feasible (else it is the best of the
+    /// undecided ones, and the report says so).
+    pub confirmed: bool,
+}
+
+/// Replications a new candidate gets before it is judged.
+const FIRST_REPLICATIONS: usize = 4;
+/// Replications below which a candidate is never called feasible: a
+/// handful of replications that all show zero cannot vouch for a bound.
+const REPLICATIONS_TO_CONFIRM: usize = 8;
+/// The most replications any candidate gets.
+const MAX_REPLICATIONS: usize = 64;
+const MAX_STAGES: u32 = 8;
+
+/// The value at a dotted JSON path; booleans count as 1 and 0.
+fn at(root: &Map<String, Value>, path: &str) -> Option<f64> {
+    super::sweep::at_path(root, path)
+}
+
+/// One-sided 95% Student-t quantile with `df` degrees of freedom.
+fn t95(df: usize) -> f64 {
+    if df == 0 {
+        return f64::INFINITY;
+    }
+    StudentsT::new(0.0, 1.0, df as f64)
+        .map(|t| t.inverse_cdf(0.95))
+        .unwrap_or(1.645)
+}
+
+/// Mean and one-sided 95% half-width of the values.
+fn mean_bound(values: &[f64]) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 {
+        return (f64::NAN, f64::INFINITY);
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, f64::INFINITY);
+    }
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (mean, t95(n - 1) * (variance / n as f64).sqrt())
+}
+
+impl Candidate {
+    fn values(&self, metric: &str) -> Vec<f64> {
+        self.replications
+            .iter()
+            .map(|r| at(r, metric).unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// Mean of a metric over the replications run.
+    pub fn mean(&self, metric: &str) -> f64 {
+        mean_bound(&self.values(metric)).0
+    }
+
+    /// The objective's value for this candidate, sign-adjusted so that
+    /// lower is better, per replication (a key's value repeats).
+    fn cost(&self, o: &Objective) -> Vec<f64> {
+        let sign = if o.maximize { -1.0 } else { 1.0 };
+        match &o.target {
+            Target::Param(i) => vec![sign * self.position[*i]; self.replications.len().max(1)],
+            Target::Metric(m) => self.values(m).into_iter().map(|v| sign * v).collect(),
+        }
+    }
+
+    /// The objective's mean in the user's sense (not sign-adjusted).
+    pub fn objective(&self, o: &Objective) -> f64 {
+        match &o.target {
+            Target::Param(i) => self.position[*i],
+            Target::Metric(m) => self.mean(m),
+        }
+    }
+
+    fn judge(&self, constraints: &[Constraint]) -> Status {
+        let n = self.replications.len();
+        let mut decided = true;
+        for c in constraints {
+            let (mean, half) = mean_bound(&self.values(&c.metric));
+            if mean.is_nan() {
+                return Status::Infeasible;
+            }
+            let (holds, fails) = match c.relation {
+                Relation::AtMost => (mean + half <= c.bound, mean - half > c.bound),
+                Relation::AtLeast => (mean - half >= c.bound, mean + half < c.bound),
+                Relation::Equal => (
+                    (mean - c.bound).abs() <= 1e-9 && half <= 1e-9,
+                    (mean - c.bound).abs() > half,
+                ),
+            };
+            if fails && n >= 2 {
+                return Status::Infeasible;
+            }
+            decided &= holds;
+        }
+        if decided && n >= REPLICATIONS_TO_CONFIRM {
+            Status::Feasible
+        } else {
+            Status::Undecided
+        }
+    }
+}
+
+/// The `i`-th point of the Halton sequence in `dims` dimensions (bases the
+/// first primes), in the unit cube: spread evenly, deterministic.
+fn halton(i: usize, dims: usize) -> Vec<f64> {
+    const PRIMES: [usize; 12] = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
+    (0..dims)
+        .map(|d| {
+            let base = PRIMES[d % PRIMES.len()];
+            let (mut f, mut r, mut k) = (1.0, 0.0, i + 1);
+            while k > 0 {
+                f /= base as f64;
+                r += f * (k % base) as f64;
+                k /= base;
+            }
+            r
+        })
+        .collect()
+}
+
+/// A value with up to 6 significant digits, without trailing zeros.
+fn short(x: f64) -> String {
+    let t = format!("{:.6e}", x);
+    let v: f64 = t.parse().unwrap_or(x);
+    let mut s = format!("{v}");
+    if s.contains('e') {
+        s = format!("{v:.9}");
+        while s.contains('.') && (s.ends_with('0') || s.ends_with('.')) {
+            s.pop();
+        }
+    }
+    s
+}
+
+/// A region of the space: per parameter, the sub-range still searched
+/// (continuous and integer keys narrow from stage to stage).
+#[derive(Clone, Debug)]
+struct Region {
+    bounds: Vec<(f64, f64)>,
+}
+
+impl Region {
+    fn whole(params: &[Param]) -> Region {
+        Region {
+            bounds: params
+                .iter()
+                .map(|p| match &p.space {
+                    Space::Continuous { low, high, .. } => (*low, *high),
+                    Space::Integer { low, high } => (*low as f64, *high as f64),
+                    Space::Choice(c) => (0.0, (c.len() - 1) as f64),
+                })
+                .collect(),
+        }
+    }
+
+    /// The candidate at unit-cube point `u` (snapped to whole numbers and
+    /// choices), as (settings, position).
+    fn point(&self, params: &[Param], u: &[f64]) -> (Vec<String>, Vec<f64>) {
+        let mut settings = Vec::new();
+        let mut position = Vec::new();
+        for ((p, (lo, hi)), f) in params.iter().zip(&self.bounds).zip(u) {
+            match &p.space {
+                Space::Continuous { log, unit, .. } => {
+                    let x = if *log {
+                        lo * (hi / lo).powf(*f)
+                    } else {
+                        lo + (hi - lo) * f
+                    };
+                    let text = short(x);
+                    position.push(text.parse().unwrap_or(x));
+                    settings.push(format!("{text}{unit}"));
+                }
+                Space::Integer { .. } => {
+                    let x = (lo + (hi - lo) * f).round();
+                    position.push(x);
+                    settings.push(format!("{x}"));
+                }
+                Space::Choice(values) => {
+                    let i = (lo + (hi - lo) * f).round() as usize;
+                    position.push(i as f64);
+                    settings.push(values[i.min(values.len() - 1)].clone());
+                }
+            }
+        }
+        (settings, position)
+    }
+
+    /// Points of a stage: an even grid of `n` in one dimension (ends
+    /// included), the first `n` Halton points (and the corners' centre) in
+    /// several.
+    fn layout(&self, params: &[Param], n: usize) -> Vec<(Vec<String>, Vec<f64>)> {
+        let mut points = Vec::new();
+        if params.len() == 1 {
+            let n = match &params[0].space {
+                Space::Choice(c) => c.len(),
+                Space::Integer { .. } => n.min((self.bounds[0].1 - self.bounds[0].0) as usize + 1),
+                Space::Continuous { .. } => n,
+            };
+            for i in 0..n.max(1) {
+                let f = if n <= 1 {
+                    0.5
+                } else {
+                    i as f64 / (n - 1) as f64
+                };
+                points.push(self.point(params, &[f]));
+            }
+        } else {
+            points.push(self.point(params, &vec![0.5; params.len()]));
+            for i in 0..n.saturating_sub(1) {
+                points.push(self.point(params, &halton(i, params.len())));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        points.retain(|(s, _)| seen.insert(s.clone()));
+        points
+    }
+
+    /// The region around `center` reaching to the neighbouring candidates
+    /// of the last stage (one grid step), for the keys that can narrow.
+    fn around(&self, params: &[Param], center: &[f64], steps: &[f64]) -> Region {
+        let whole = Region::whole(params);
+        let bounds = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match p.space {
+                Space::Choice(_) => whole.bounds[i],
+                _ => {
+                    let (lo, hi) = whole.bounds[i];
+                    let step = steps[i];
+                    ((center[i] - step).max(lo), (center[i] + step).min(hi))
+                }
+            })
+            .collect();
+        Region { bounds }
+    }
+}
+
+/// Runs the search. `build` makes the model of a setting (one value per
+/// parameter, in order); every candidate's replication `r` uses the
+/// plan's seed and index `r`, so candidates share their random numbers.
+pub fn optimize(
+    search: &Search,
+    plan: &Plan,
+    build: &(dyn Fn(&[String]) -> Result<Model, String> + Sync),
+) -> Result<Found, String> {
+    assert!(!search.params.is_empty(), "a search needs a parameter");
+    assert!(!search.objectives.is_empty(), "a search needs an objective");
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut models: Vec<Model> = Vec::new();
+    let mut runs: u32 = 0;
+    let mut region = Region::whole(&search.params);
+    let per_stage = (search.budget as usize / (FIRST_REPLICATIONS * 4)).clamp(3, 12);
+    let single = search.objectives.len() == 1;
+    for stage in 0..MAX_STAGES {
+        // A stage whose new candidates could not each get their first
+        // replications would only add untried settings.
+        if stage > 0 && (search.budget - runs) < (per_stage * FIRST_REPLICATIONS) as u32 {
+            break;
+        }
+        let start = candidates.len();
+        for (settings, position) in region.layout(&search.params, per_stage) {
+            if let Some(old) = candidates.iter().position(|c| c.settings == settings) {
+                // Already tried: it races again in this stage.
+                if candidates[old].status != Status::Infeasible {
+                    candidates[old].stage = stage;
+                }
+                continue;
+            }
+            models.push(build(&settings)?);
+            candidates.push(Candidate {
+                settings,
+                position,
+                stage,
+                replications: Vec::new(),
+                status: Status::Undecided,
+            });
+        }
+        let racing: Vec<usize> = (0..candidates.len())
+            .filter(|&i| {
+                candidates[i].stage == stage
+                    && matches!(candidates[i].status, Status::Undecided | Status::Feasible)
+            })
+            .collect();
+        if racing.is_empty() || (stage > 0 && candidates.len() == start && racing.len() <= 1) {
+            break;
+        }
+        race(search, plan, &models, &mut candidates, racing, &mut runs);
+        let Some(best) = best_of(search, &candidates) else {
+            break;
+        };
+        if !single || runs >= search.budget {
+            break;
+        }
+        let steps = stage_steps(&search.params, &region, per_stage);
+        if steps.iter().all(|s| *s <= 0.0) {
+            break;
+        }
+        region = region.around(&search.params, &candidates[best].position, &steps);
+    }
+    let best = if single {
+        best_of(search, &candidates)
+    } else {
+        None
+    };
+    let confirmed = best.is_some_and(|b| candidates[b].status == Status::Feasible);
+    let front = if single {
+        Vec::new()
+    } else {
+        pareto_front(search, &candidates)
+    };
+    Ok(Found {
+        candidates,
+        best,
+        front,
+        runs,
+        confirmed,
+    })
+}
+
+/// The spacing of the last stage's grid per parameter (0 where it cannot
+/// narrow further: choices, or integers one apart).
+fn stage_steps(params: &[Param], region: &Region, per_stage: usize) -> Vec<f64> {
+    params
+        .iter()
+        .zip(&region.bounds)
+        .map(|(p, (lo, hi))| {
+            let n = if params.len() == 1 { per_stage } else { 3 };
+            let step = (hi - lo) / (n.max(2) - 1) as f64;
+            match &p.space {
+                Space::Choice(_) => 0.0,
+                Space::Integer { .. } if step < 1.0 => 0.0,
+                Space::Integer { .. } => step.ceil(),
+                Space::Continuous { log: true, .. } => {
+                    // Geometric grids: narrow by the ratio of neighbours.
+                    if *lo > 0.0 && step > 1e-9 * hi.abs() {
+                        step
+                    } else {
+                        0.0
+                    }
+                }
+                Space::Continuous { .. } if step <= 1e-6 * hi.abs().max(lo.abs()) => 0.0,
+                Space::Continuous { .. } => step,
+            }
+        })
+        .collect()
+}
+
+/// Races the candidates: replications doubled round by round for those
+/// still in, until one is left, all are decided, or the budget is spent.
+fn race(
+    search: &Search,
+    plan: &Plan,
+    models: &[Model],
+    candidates: &mut [Candidate],
+    mut alive: Vec<usize>,
+    runs: &mut u32,
+) {
+    loop {
+        let target = alive
+            .iter()
+            .map(|&i| candidates[i].replications.len())
+            .max()
+            .unwrap_or(0)
+            .max(FIRST_REPLICATIONS / 2)
+            .saturating_mul(2)
+            .min(MAX_REPLICATIONS);
+        let wanted: Vec<(usize, u32)> = alive
+            .iter()
+            .flat_map(|&i| (candidates[i].replications.len()..target).map(move |r| (i, r as u32)))
+            .collect();
+        let room = search.budget.saturating_sub(*runs) as usize;
+        if wanted.is_empty() || room < wanted.len() {
+            break;
+        }
+        let done = run_jobs(plan, models, &wanted);
+        *runs += done.len() as u32;
+        for ((i, _), metrics) in wanted.iter().zip(done) {
+            candidates[*i].replications.push(metrics);
+        }
+        for &i in &alive {
+            candidates[i].status = candidates[i].judge(&search.constraints);
+        }
+        if search.objectives.len() == 1 {
+            mark_dominated(&search.objectives[0], candidates, &alive);
+        }
+        alive.retain(|&i| matches!(candidates[i].status, Status::Undecided | Status::Feasible));
+        let undecided = alive
+            .iter()
+            .any(|&i| candidates[i].status == Status::Undecided);
+        if alive.len() <= 1 && !undecided {
+            break;
+        }
+        if target >= MAX_REPLICATIONS {
+            break;
+        }
+    }
+}
+
+/// Runs replication `r` of each candidate's model, in parallel; results in
+/// the order asked.
+fn run_jobs(plan: &Plan, models: &[Model], jobs: &[(usize, u32)]) -> Vec<Map<String, Value>> {
+    let warmups: Vec<_> = models
+        .iter()
+        .map(|m| super::choose_warmup(m, plan.seed, plan.limits, plan.build).0)
+        .collect();
+    super::pool(plan.jobs).install(|| {
+        jobs.par_iter()
+            .map(|&(i, r)| {
+                super::replicate(
+                    &models[i],
+                    plan.seed,
+                    r,
+                    warmups[i],
+                    plan.limits,
+                    plan.build,
+                )
+                .metrics
+            })
+            .collect()
+    })
+}
+
+/// Marks as dominated every racing candidate confidently worse than the
+/// best feasible one, by a paired one-sided 95% bound on their common
+/// replications (a key's value is compared as it is).
+fn mark_dominated(o: &Objective, candidates: &mut [Candidate], alive: &[usize]) {
+    let Some(leader) = alive
+        .iter()
+        .copied()
+        .filter(|&i| candidates[i].status == Status::Feasible)
+        .min_by(|&a, &b| {
+            mean_bound(&candidates[a].cost(o))
+                .0
+                .total_cmp(&mean_bound(&candidates[b].cost(o)).0)
+        })
+    else {
+        return;
+    };
+    let lead = candidates[leader].cost(o);
+    for &i in alive {
+        if i == leader {
+            continue;
+        }
+        let cost = candidates[i].cost(o);
+        let n = cost.len().min(lead.len());
+        let differences: Vec<f64> = (0..n).map(|k| cost[k] - lead[k]).collect();
+        let (mean, half) = mean_bound(&differences);
+        let worse = match o.target {
+            Target::Param(_) => mean > 0.0,
+            Target::Metric(_) => mean - half > 0.0,
+        };
+        if worse {
+            candidates[i].status = Status::Dominated;
+        }
+    }
+}
+
+/// The best candidate: the feasible one with the best mean objective, or,
+/// when none is confirmed feasible, the best undecided one.
+fn best_of(search: &Search, candidates: &[Candidate]) -> Option<usize> {
+    let o = &search.objectives[0];
+    let pick = |status: Status| {
+        (0..candidates.len())
+            .filter(|&i| candidates[i].status == status && !candidates[i].replications.is_empty())
+            .min_by(|&a, &b| {
+                mean_bound(&candidates[a].cost(o))
+                    .0
+                    .total_cmp(&mean_bound(&candidates[b].cost(o)).0)
+            })
+    };
+    pick(Status::Feasible).or_else(|| pick(Status::Undecided))
+}
+
+/// The feasible (or, failing that, undecided) candidates that no other
+/// beats on both objectives' means.
+fn pareto_front(search: &Search, candidates: &[Candidate]) -> Vec<usize> {
+    let pool: Vec<usize> = {
+        let feasible: Vec<usize> = (0..candidates.len())
+            .filter(|&i| candidates[i].status == Status::Feasible)
+            .collect();
+        if feasible.is_empty() {
+            (0..candidates.len())
+                .filter(|&i| candidates[i].status == Status::Undecided)
+                .collect()
+        } else {
+            feasible
+        }
+    };
+    let costs: Vec<Vec<f64>> = pool
+        .iter()
+        .map(|&i| {
+            search
+                .objectives
+                .iter()
+                .map(|o| mean_bound(&candidates[i].cost(o)).0)
+                .collect()
+        })
+        .collect();
+    let dominates = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).all(|(x, y)| x <= y) && a.iter().zip(b).any(|(x, y)| x < y)
+    };
+    let mut front: Vec<usize> = pool
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !costs.iter().any(|c| dominates(c, &costs[*k])))
+        .map(|(_, &i)| i)
+        .collect();
+    front.sort_by(|&a, &b| {
+        candidates[a]
+            .objective(&search.objectives[0])
+            .total_cmp(&candidates[b].objective(&search.objectives[0]))
+    });
+    front
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn halton_points_spread_over_the_cube() {
+        let points: Vec<Vec<f64>> = (0..64).map(|i| halton(i, 2)).collect();
+        for d in 0..2 {
+            let below = points.iter().filter(|p| p[d] < 0.5).count();
+            assert!(
+                (28..=36).contains(&below),
+                "dimension {d}: {below} of 64 below 0.5"
+            );
+        }
+        assert!(points.iter().flatten().all(|x| (0.0..1.0).contains(x)));
+    }
+
+    #[test]
+    fn a_one_dimensional_stage_is_an_even_grid_with_its_ends() {
+        let params = [Param {
+            key: "queue.ack_timeout".into(),
+            space: Space::Continuous {
+                low: 1.0,
+                high: 9.0,
+                log: false,
+                unit: "s".into(),
+            },
+        }];
+        let points = Region::whole(&params).layout(&params, 5);
+        let settings: Vec<&str> = points.iter().map(|(s, _)| s[0].as_str()).collect();
+        assert_eq!(settings, ["1s", "3s", "5s", "7s", "9s"]);
+    }
+
+    #[test]
+    fn the_one_sided_bound_is_wider_with_fewer_values() {
+        let (m4, h4) = mean_bound(&[1.0, 2.0, 3.0, 4.0]);
+        let (m8, h8) = mean_bound(&[1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m4, 2.5);
+        assert_eq!(m8, 2.5);
+        assert!(h4 > h8 && h8 > 0.0);
+        // t(0.95, 3) = 2.353: the bound is t s / sqrt(n).
+        let s = (5.0f64 / 3.0).sqrt();
+        assert!((h4 - 2.353_363 * s / 2.0).abs() < 1e-5, "{h4}");
+    }
+}

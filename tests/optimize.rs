@@ -1,0 +1,247 @@
+//! `mqsim optimize`: it finds optima known in closed form, recovers a known
+//! Pareto front, is deterministic for any thread count, and refuses what
+//! it cannot do.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+/// Exponential service of mean 1 s, one consumer, prefetch 1, light load:
+/// a delivery times out when its processing outlasts `ack_timeout` t, and
+/// so may each redelivery, so a message is processed 1 / (1 - e^-t) times
+/// on average and the duplicate rate is e^-t / (1 - e^-t).
+const SCENARIO: &str = r#"
+[simulation]
+name = "ack-timeout"
+duration = "6h"
+seed = 3
+[[producer]]
+arrival = { process = "poisson", rate = 0.5 }
+[[queue]]
+name = "q"
+ack_timeout = "30s"
+[[consumer]]
+prefetch = 1
+service = { dist = "exponential", mean = "1s" }
+"#;
+
+fn duplicate_rate(t: f64) -> f64 {
+    (-t).exp() / (1.0 - (-t).exp())
+}
+
+fn optimize(dir: &TempDir, extra: &[&str]) -> Value {
+    let file = dir.write("s.toml", SCENARIO);
+    let mut args = vec![
+        "optimize",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+        "--no-files",
+        "-q",
+    ];
+    args.extend(extra);
+    let (code, out, err) = mqsim(&args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).expect("JSON")
+}
+
+fn seconds(v: &Value) -> f64 {
+    v.as_str().unwrap().trim_end_matches('s').parse().unwrap()
+}
+
+#[test]
+fn the_smallest_ack_timeout_under_a_duplicate_rate_is_found() {
+    let dir = TempDir::new("optimize-one");
+    let o = optimize(
+        &dir,
+        &[
+            "--param",
+            "queue.ack_timeout=2s:12s",
+            "--minimize",
+            "queue.ack_timeout",
+            "--subject-to",
+            "messages.duplicate_rate <= 0.001",
+        ],
+    );
+    // e^-t / (1 - e^-t) = 0.001 at t = ln 1001 = 6.909 s. The chosen value
+    // must meet the bound at 95% confidence, so it lies a little above;
+    // the grid's last stage is about 0.1 s wide.
+    let truth = 1001f64.ln();
+    assert!((duplicate_rate(truth) - 0.001).abs() < 1e-9);
+    let best = &o["best"];
+    assert_eq!(best["confirmed"], true, "{best}");
+    let t = seconds(&best["settings"]["queue.ack_timeout"]);
+    assert!(
+        (truth - 0.1..truth + 0.5).contains(&t),
+        "chose {t} s, truth {truth:.3} s"
+    );
+    let rate = best["metrics"]["messages"]["duplicate_rate"]
+        .as_f64()
+        .unwrap();
+    let half = best["metrics"]["ci95"]["messages"]["duplicate_rate"]
+        .as_f64()
+        .unwrap();
+    assert!(rate + half <= 0.0011, "{rate} ± {half}");
+    assert!(o["runs"].as_u64().unwrap() <= o["budget"].as_u64().unwrap());
+    // Every candidate below the truth by more than sampling allows was
+    // found infeasible or never confirmed.
+    for c in o["candidates"].as_array().unwrap() {
+        let t = seconds(&c["settings"]["queue.ack_timeout"]);
+        if t < truth - 0.5 {
+            assert_ne!(c["status"], "feasible", "{c}");
+        }
+    }
+}
+
+#[test]
+fn two_objectives_recover_the_known_front() {
+    let dir = TempDir::new("optimize-front");
+    let o = optimize(
+        &dir,
+        &[
+            "--param",
+            "queue.ack_timeout=2s:9s",
+            "--minimize",
+            "queue.ack_timeout",
+            "--minimize",
+            "messages.duplicate_rate",
+            "--budget",
+            "160",
+        ],
+    );
+    let front = o["front"].as_array().unwrap();
+    assert!(front.len() >= 4, "{front:?}");
+    let mut last = f64::INFINITY;
+    for c in front {
+        let t = seconds(&c["settings"]["queue.ack_timeout"]);
+        let rate = c["objectives"]["messages.duplicate_rate"].as_f64().unwrap();
+        let n = c["replications"].as_f64().unwrap();
+        // About 10,800 messages per replication: the rate's standard error
+        // is sqrt(rate / messages); 5 of them, and 2% for the light
+        // queueing the model ignores.
+        let want = duplicate_rate(t);
+        let tolerance = 5.0 * (want / (10_800.0 * n)).sqrt() + 0.02 * want;
+        assert!(
+            (rate - want).abs() <= tolerance,
+            "t {t}: {rate} vs {want:.5} ± {tolerance:.5}"
+        );
+        assert!(rate < last, "the front trades one for the other: {front:?}");
+        last = rate;
+    }
+}
+
+#[test]
+fn the_result_does_not_depend_on_the_thread_count() {
+    let dir = TempDir::new("optimize-threads");
+    let args = |j: &'static str| {
+        vec![
+            "--param",
+            "queue.ack_timeout=2s:12s",
+            "--minimize",
+            "queue.ack_timeout",
+            "--subject-to",
+            "messages.duplicate_rate <= 0.01",
+            "--budget",
+            "80",
+            "-j",
+            j,
+        ]
+    };
+    assert_eq!(optimize(&dir, &args("1")), optimize(&dir, &args("2")));
+}
+
+#[test]
+fn what_it_cannot_do_is_refused() {
+    let dir = TempDir::new("optimize-refused");
+    let file = dir.write("s.toml", SCENARIO);
+    let file = file.to_str().unwrap();
+    let base = [
+        "optimize",
+        file,
+        "--no-files",
+        "-q",
+        "--minimize",
+        "latency.p99",
+    ];
+    for (extra, says) in [
+        (vec!["--param", "queue.ack_timeout"], "no `=`"),
+        (
+            vec!["--param", "queue.ack_timeout=9s:2s"],
+            "below the high end",
+        ),
+        (
+            vec!["--param", "consumer.count=1..4", "-r", "5"],
+            "--budget",
+        ),
+        (
+            vec![
+                "--param",
+                "consumer.count=1..4",
+                "--subject-to",
+                "latency.p99 < 2",
+            ],
+            "no <=, >= or ==",
+        ),
+        (
+            vec![
+                "--param",
+                "consumer.count=1..4",
+                "--subject-to",
+                "latency.p98 <= 2",
+            ],
+            "neither a --param key",
+        ),
+        (
+            vec![
+                "--param",
+                "consumer.count=1..4",
+                "--maximize",
+                "messages.acked",
+                "--maximize",
+                "x.y",
+            ],
+            "one objective",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra.iter());
+        let (code, _, err) = mqsim(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn files_hold_the_candidates_and_the_summary() {
+    let dir = TempDir::new("optimize-files");
+    let file = dir.write("s.toml", SCENARIO);
+    let out = dir.path("out");
+    let (code, text, err) = mqsim(&[
+        "optimize",
+        file.to_str().unwrap(),
+        "--param",
+        "consumer.prefetch=1..3",
+        "--minimize",
+        "latency.mean",
+        "--budget",
+        "60",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("[[variant]]") && text.contains("consumer.prefetch"),
+        "{text}"
+    );
+    let csv = std::fs::read_to_string(out.join("optimize.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "consumer.prefetch,stage,replications,status,latency.mean,on_front"
+    );
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["best"]["settings"]["consumer.prefetch"].is_string());
+}
