@@ -2,6 +2,7 @@
 //! `check` expectation failed or was inconclusive, 2 bad input (nothing is
 //! written then), 130 interrupted by Ctrl-C (partial results written).
 
+pub mod import;
 pub mod optimize;
 
 use crate::experiment::{self, Plan};
@@ -41,6 +42,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Choose settings: search keys' values for the best metric under constraints held with 95% confidence.
     Optimize(optimize::OptimizeArgs),
+    /// Write a scenario from a broker's configuration (SQS attributes, RabbitMQ definitions, Kafka consumer properties).
+    Import(import::ImportArgs),
     /// Combine the partial results of `--shard i/n` runs.
     Merge(MergeArgs),
     /// Write a commented starter scenario that runs as it is.
@@ -294,6 +297,7 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Sweep(a) => crate::experiment::sweep::command(&a),
         Command::Check(a) => crate::experiment::check::command(&a),
         Command::Optimize(a) => optimize::command(&a),
+        Command::Import(a) => import::command(&a),
         Command::Merge(a) => crate::experiment::shard::merge_command(&a),
         Command::Init { path } => init(&path),
         Command::Schema => {
