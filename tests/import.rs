@@ -173,3 +173,56 @@ fn foreign_and_malformed_files_are_refused_with_the_field() {
         .unwrap()
         .contains("preset = \"sqs\""));
 }
+
+/// The README's walk-through: import, fit the workload into the scenario,
+/// and gate it with `check`.
+#[test]
+fn import_and_fit_make_a_scenario_that_passes_a_check() {
+    let dir = TempDir::new("import-walk");
+    let scenario = dir.path("emails.toml");
+    let s = scenario.to_str().unwrap();
+    for args in [
+        vec![
+            "import",
+            "sqs",
+            "examples/your-system/queue-attributes.json",
+            "--out",
+            s,
+        ],
+        vec![
+            "fit",
+            "examples/your-system/service-times.csv",
+            "--column",
+            "duration_ms",
+            "--unit",
+            "ms",
+            "--into",
+            s,
+            "--key",
+            "consumer.service",
+        ],
+        vec![
+            "fit",
+            "examples/your-system/arrivals.csv",
+            "--kind",
+            "timestamps",
+            "--into",
+            s,
+            "--key",
+            "producer.arrival",
+        ],
+    ] {
+        let (code, _, err) = mqsim(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    let mut text = std::fs::read_to_string(&scenario).unwrap();
+    assert!(
+        text.contains("dist = \"lognormal\"") && text.contains("process = \"poisson\""),
+        "{text}"
+    );
+    text.push_str("\n[expect]\nlost = 0\np99_latency_max = \"10s\"\n");
+    std::fs::write(&scenario, text).unwrap();
+    let (code, out, err) = mqsim(&["check", s, "--no-files", "-q"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 passed"), "{out}");
+}

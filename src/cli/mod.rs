@@ -2,6 +2,7 @@
 //! `check` expectation failed or was inconclusive, 2 bad input (nothing is
 //! written then), 130 interrupted by Ctrl-C (partial results written).
 
+pub mod fit;
 pub mod import;
 pub mod optimize;
 
@@ -44,6 +45,8 @@ pub enum Command {
     Optimize(optimize::OptimizeArgs),
     /// Write a scenario from a broker's configuration (SQS attributes, RabbitMQ definitions, Kafka consumer properties).
     Import(import::ImportArgs),
+    /// Fit a law to measured durations or arrival timestamps (ranked by AIC), ready to paste or written into a scenario.
+    Fit(fit::FitArgs),
     /// Combine the partial results of `--shard i/n` runs.
     Merge(MergeArgs),
     /// Write a commented starter scenario that runs as it is.
@@ -298,6 +301,7 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Check(a) => crate::experiment::check::command(&a),
         Command::Optimize(a) => optimize::command(&a),
         Command::Import(a) => import::command(&a),
+        Command::Fit(a) => fit::command(&a),
         Command::Merge(a) => crate::experiment::shard::merge_command(&a),
         Command::Init { path } => init(&path),
         Command::Schema => {

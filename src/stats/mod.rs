@@ -4,6 +4,7 @@
 
 pub mod ci;
 pub mod collect;
+pub mod fit;
 pub mod markov;
 pub mod summary;
 pub mod theory;

@@ -1,0 +1,323 @@
+//! `mqsim fit`: a law for measured durations or arrival timestamps, ready
+//! to paste into a scenario or written into one (`--into`, comments kept).
+
+use super::{Failure, Format};
+use crate::report::files::printable;
+use crate::stats::fit::{self, Fit};
+use clap::{Args, ValueEnum};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// Processing times (or any durations): fit their law.
+    Durations,
+    /// Arrival times: fit the law of the times between them.
+    Timestamps,
+}
+
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// CSV with a header, or one number per line.
+    pub data: PathBuf,
+    /// The CSV column to read (default the first).
+    #[arg(long)]
+    pub column: Option<String>,
+    /// What the numbers are.
+    #[arg(long, value_enum, default_value_t = DataKind::Durations)]
+    pub kind: DataKind,
+    /// Unit of the numbers: ns, us, ms, s, m, h.
+    #[arg(long, default_value = "s")]
+    pub unit: String,
+    /// timestamps: also the arrival rate per window of this length (a
+    /// piecewise-constant schedule), e.g. 1m.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Write the best law into this scenario (its comments kept) at --key.
+    #[arg(long, value_name = "SCENARIO", requires = "key")]
+    pub into: Option<PathBuf>,
+    /// Where --into writes: consumer.service, producer.arrival, or with a
+    /// name, consumer.NAME.service.
+    #[arg(long, requires = "into")]
+    pub key: Option<String>,
+    /// Output on stdout: readable text or one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Largest data file read.
+const MAX_BYTES: u64 = 256 * 1024 * 1024;
+/// Most values read.
+const MAX_VALUES: usize = 10_000_000;
+
+fn unit_seconds(unit: &str) -> Result<f64, Failure> {
+    Ok(match unit {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(Failure::input(format!(
+                "--unit {}: write ns, us, ms, s, m or h",
+                printable(other)
+            )))
+        }
+    })
+}
+
+/// The numbers of the file, in seconds: one per line, or a CSV column.
+fn read_values(a: &FitArgs) -> Result<Vec<f64>, Failure> {
+    let shown = printable(&a.data.display().to_string());
+    let file = std::fs::File::open(&a.data).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
+    let mut text = String::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::input(format!("{shown}: {e}")))?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(Failure::input(format!(
+            "{shown}: larger than {} MiB",
+            MAX_BYTES >> 20
+        )));
+    }
+    let scale = unit_seconds(&a.unit)?;
+    let first = text.lines().next().unwrap_or("");
+    let headed = first
+        .split(',')
+        .any(|cell| cell.trim().parse::<f64>().is_err());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(headed)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let column = match (&a.column, headed) {
+        (Some(name), true) => {
+            let headers = reader
+                .headers()
+                .map_err(|e| Failure::input(format!("{shown}: {e}")))?;
+            headers
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| {
+                    Failure::input(format!(
+                        "{shown}: no column `{}` (columns: {})",
+                        printable(name),
+                        printable(&headers.iter().collect::<Vec<_>>().join(", "))
+                    ))
+                })?
+        }
+        (Some(name), false) => {
+            return Err(Failure::input(format!(
+                "{shown}: --column {}: the file has no header row",
+                printable(name)
+            )))
+        }
+        (None, _) => 0,
+    };
+    let mut values = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 1 + usize::from(headed);
+        let record = record.map_err(|e| Failure::input(format!("{shown}: row {row}: {e}")))?;
+        let cell = record.get(column).unwrap_or("").trim();
+        if cell.is_empty() {
+            continue;
+        }
+        let x: f64 = cell.parse().map_err(|_| {
+            Failure::input(format!(
+                "{shown}: row {row}, column {}: `{}` is not a number",
+                column + 1,
+                printable(cell)
+            ))
+        })?;
+        values.push(x * scale);
+        if values.len() > MAX_VALUES {
+            return Err(Failure::input(format!(
+                "{shown}: more than {MAX_VALUES} values"
+            )));
+        }
+    }
+    Ok(values)
+}
+
+/// What to paste: a service law, or an arrival process.
+fn paste(a: &FitArgs, best: &Fit, profile: &[(f64, f64)]) -> String {
+    if a.kind == DataKind::Durations {
+        return best.dist_toml();
+    }
+    if !profile.is_empty() {
+        let pieces: Vec<String> = profile
+            .iter()
+            .map(|(at, rate)| {
+                format!(
+                    "{{ at = \"{}s\", rate = {} }}",
+                    fit::significant(*at),
+                    fit::significant(*rate)
+                )
+            })
+            .collect();
+        return format!(
+            "{{ process = \"schedule\", schedule = [{}] }}",
+            pieces.join(", ")
+        );
+    }
+    if best.family == "exponential" {
+        return format!(
+            "{{ process = \"poisson\", rate = {} }}",
+            fit::significant(1.0 / best.mean_s)
+        );
+    }
+    best.dist_toml().replacen("dist =", "process =", 1)
+}
+
+pub fn command(a: &FitArgs) -> Result<i32, Failure> {
+    if a.window.is_some() && a.kind != DataKind::Timestamps {
+        return Err(Failure::input(
+            "--window needs --kind timestamps (a rate over time)",
+        ));
+    }
+    let values = read_values(a)?;
+    let shown = printable(&a.data.display().to_string());
+    let sample = match a.kind {
+        DataKind::Durations => values.clone(),
+        DataKind::Timestamps => fit::interarrivals(&values),
+    };
+    let fits = fit::fit_all(&sample).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
+    let profile = match &a.window {
+        Some(w) => {
+            let d = crate::time::Duration::parse(w)
+                .map_err(|e| Failure::input(format!("--window: {e}")))?;
+            if d.ns() == 0 {
+                return Err(Failure::input("--window must be longer than 0s"));
+            }
+            fit::rate_profile(&values, d.ns() as f64 / 1e9)
+        }
+        None => Vec::new(),
+    };
+    let law = paste(a, &fits[0], &profile);
+    if let (Some(into), Some(key)) = (&a.into, &a.key) {
+        let source = format!(
+            "mqsim fit {} ({})",
+            a.data
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+            fits[0].family
+        );
+        write_into(into, key, &law, &source)?;
+    }
+    match a.format {
+        Format::Json => {
+            let o = serde_json::json!({
+                "data": a.data.display().to_string(),
+                "kind": if a.kind == DataKind::Durations { "durations" } else { "timestamps" },
+                "values": values.len(),
+                "fits": fits,
+                "best": fits[0].family,
+                "toml": law,
+            });
+            println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
+        }
+        Format::Text => print!("{}", text(a, &sample, &fits, &law)),
+    }
+    Ok(0)
+}
+
+fn text(a: &FitArgs, sample: &[f64], fits: &[Fit], law: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let what = match a.kind {
+        DataKind::Durations => "durations",
+        DataKind::Timestamps => "interarrival times",
+    };
+    let mean = sample.iter().sum::<f64>() / sample.len() as f64;
+    let _ = writeln!(
+        out,
+        "mqsim fit: {}, {} {what} (mean {} s)",
+        printable(&a.data.display().to_string()),
+        sample.len(),
+        fit::significant(mean)
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<12} {:<64} {:>14} {:>14} {:>8} {:>10}",
+        "family", "law", "log-likelihood", "AIC", "KS", "AD"
+    );
+    for f in fits {
+        let _ = writeln!(
+            out,
+            "{:<12} {:<64} {:>14.2} {:>14.2} {:>8.4} {:>10.3}",
+            f.family,
+            f.dist_toml(),
+            f.log_likelihood,
+            f.aic,
+            f.ks,
+            f.anderson_darling
+        );
+    }
+    let field = if a.kind == DataKind::Durations {
+        "service"
+    } else {
+        "arrival"
+    };
+    let _ = writeln!(
+        out,
+        "\nbest: {} (lowest AIC; a simpler family within 2 of it is preferred)\n  {field} = {law}",
+        fits[0].family
+    );
+    if let Some(into) = &a.into {
+        let _ = writeln!(
+            out,
+            "written into {} at {}",
+            printable(&into.display().to_string()),
+            printable(a.key.as_deref().unwrap_or(""))
+        );
+    }
+    out
+}
+
+/// Sets `key` (`consumer.service`, `consumer.NAME.service`,
+/// `producer.arrival`) of a scenario to `law`, keeping its comments, and
+/// checks that the result still loads.
+fn write_into(path: &Path, key: &str, law: &str, source: &str) -> Result<(), Failure> {
+    let shown = printable(&path.display().to_string());
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::input(format!("--into {shown}: {e}")))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| Failure::input(format!("--into {shown}: not TOML: {e}")))?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let bad = |why: String| Failure::input(format!("--key {}: {why}", printable(key)));
+    let (table, name, field) = match parts.as_slice() {
+        [table, field] => (*table, None, *field),
+        [table, name, field] => (*table, Some(*name), *field),
+        _ => {
+            return Err(bad(
+                "write TABLE.FIELD or TABLE.NAME.FIELD, e.g. consumer.service".into(),
+            ))
+        }
+    };
+    let array = doc
+        .get_mut(table)
+        .and_then(|t| t.as_array_of_tables_mut())
+        .ok_or_else(|| bad(format!("the scenario has no [[{table}]]")))?;
+    let count = array.len();
+    let target = match name {
+        Some(n) => array
+            .iter_mut()
+            .find(|t| t.get("name").and_then(|v| v.as_str()) == Some(n))
+            .ok_or_else(|| bad(format!("no [[{table}]] named `{n}`")))?,
+        None if count == 1 => array.get_mut(0).ok_or_else(|| bad("empty".into()))?,
+        None => {
+            return Err(bad(format!(
+                "{count} [[{table}]] tables: name one, {table}.NAME.{field}"
+            )))
+        }
+    };
+    let mut value: toml_edit::Value = law.parse().map_err(|e| bad(format!("{e}")))?;
+    value.decor_mut().set_prefix(" ");
+    value.decor_mut().set_suffix(format!(" # {source}"));
+    target[field] = toml_edit::value(value);
+    let written = doc.to_string();
+    crate::scenario::load_str(&written, &path.display().to_string(), &Default::default())
+        .map_err(|e| Failure::input(format!("--into {shown}: the scenario would not load: {e}")))?;
+    crate::report::files::write_atomic(path, written.as_bytes()).map_err(Failure::input)
+}

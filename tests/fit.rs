@@ -1,0 +1,210 @@
+//! `mqsim fit`: maximum likelihood recovers each candidate law's
+//! parameters from 10,000 points, the generating family ranks first, and
+//! the command reads CSV, writes into a scenario and refuses bad rows.
+
+mod common;
+use common::*;
+use mqsim::stats::fit::fit_all;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Gamma, LogNormal, Weibull};
+
+const POINTS: usize = 10_000;
+
+/// Draws `POINTS` values of the law named, with mean 0.2 s.
+fn sample(family: &str, seed: u64) -> Vec<f64> {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    let draw = |d: &dyn Fn(&mut rand_pcg::Pcg64) -> f64, rng: &mut rand_pcg::Pcg64| {
+        (0..POINTS).map(|_| d(rng)).collect::<Vec<f64>>()
+    };
+    match family {
+        // By inversion: -ln(U) / rate, U uniform on (0, 1].
+        "exponential" => draw(&|r| -(1.0 - r.random::<f64>()).ln() / 5.0, &mut rng),
+        // mean 0.2, sd 0.3: sigma^2 = ln(1 + 2.25), mu = ln 0.2 - sigma^2 / 2.
+        "lognormal" => {
+            let s2 = (1.0f64 + 2.25).ln();
+            let d = LogNormal::new(0.2f64.ln() - s2 / 2.0, s2.sqrt()).unwrap();
+            draw(&|r| d.sample(r), &mut rng)
+        }
+        // shape 3, mean 0.2.
+        "gamma" => {
+            let d = Gamma::new(3.0, 0.2 / 3.0).unwrap();
+            draw(&|r| d.sample(r), &mut rng)
+        }
+        // shape 0.7, mean 0.2: scale = 0.2 / Gamma(1 + 1/0.7).
+        "weibull" => {
+            let scale = 0.2 / statrs::function::gamma::gamma(1.0 + 1.0 / 0.7);
+            let d = Weibull::new(scale, 0.7).unwrap();
+            draw(&|r| d.sample(r), &mut rng)
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn each_law_is_recovered_and_ranks_first() {
+    for (family, shape) in [
+        ("exponential", None),
+        ("lognormal", None),
+        ("gamma", Some(3.0)),
+        ("weibull", Some(0.7)),
+    ] {
+        let mut first = 0;
+        for seed in 0..10 {
+            let data = sample(family, seed);
+            let fits = fit_all(&data).unwrap();
+            if fits[0].family == family {
+                first += 1;
+            }
+            let f = fits.iter().find(|f| f.family == family).unwrap();
+            // Standard errors at 10,000 points are 1-2% of each parameter;
+            // 5% is over three of them.
+            assert!(
+                (f.mean_s / 0.2 - 1.0).abs() < 0.05,
+                "{family} seed {seed}: mean {}",
+                f.mean_s
+            );
+            if let Some(k) = shape {
+                let got = f.shape.unwrap();
+                assert!(
+                    (got / k - 1.0).abs() < 0.05,
+                    "{family} seed {seed}: shape {got}"
+                );
+            }
+            if family == "lognormal" {
+                let sd = f.sd_s.unwrap();
+                assert!((sd / 0.3 - 1.0).abs() < 0.08, "seed {seed}: sd {sd}");
+            }
+            assert!(f.ks < 0.02, "{family} seed {seed}: KS {}", f.ks);
+        }
+        assert!(first >= 9, "{family} ranked first in {first} of 10 seeds");
+    }
+}
+
+#[test]
+fn the_command_reads_a_column_and_writes_into_a_scenario() {
+    let dir = TempDir::new("fit-cli");
+    let data: String = std::iter::once("id,ms\n".to_string())
+        .chain(
+            sample("gamma", 42)
+                .iter()
+                .enumerate()
+                .map(|(i, x)| format!("{i},{}\n", x * 1000.0)),
+        )
+        .collect();
+    let csv = dir.write("service.csv", &data);
+    let scenario = dir.write(
+        "s.toml",
+        "# my system\n[simulation]\nduration = \"10m\"\n[[producer]]\narrival = { process = \"poisson\", rate = 2.0 } # measured\n[[queue]]\nname = \"q\"\n[[consumer]]\nservice = { dist = \"exponential\", mean = \"1s\" } # a guess\n",
+    );
+    let (code, out, err) = mqsim(&[
+        "fit",
+        csv.to_str().unwrap(),
+        "--column",
+        "ms",
+        "--unit",
+        "ms",
+        "--format",
+        "json",
+        "--into",
+        scenario.to_str().unwrap(),
+        "--key",
+        "consumer.service",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(o["best"], "gamma", "{o}");
+    assert_eq!(o["values"], POINTS);
+    let written = std::fs::read_to_string(&scenario).unwrap();
+    assert!(
+        written.contains("# my system") && written.contains("# measured"),
+        "{written}"
+    );
+    assert!(written.contains("dist = \"gamma\""), "{written}");
+    let (code, _, err) = mqsim(&["run", scenario.to_str().unwrap(), "-q", "--no-files"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn timestamps_give_an_arrival_process() {
+    let dir = TempDir::new("fit-arrivals");
+    let mut t = 0.0;
+    let times: String = sample("exponential", 7)
+        .iter()
+        .map(|gap| {
+            t += gap;
+            format!("{t}\n")
+        })
+        .collect();
+    let file = dir.write("arrivals.txt", &times);
+    let (code, out, err) = mqsim(&[
+        "fit",
+        file.to_str().unwrap(),
+        "--kind",
+        "timestamps",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(o["best"], "exponential");
+    let toml = o["toml"].as_str().unwrap();
+    let rate: f64 = toml
+        .split("rate = ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(" }")
+        .parse()
+        .unwrap();
+    assert!((rate / 5.0 - 1.0).abs() < 0.05, "{toml}");
+    let (code, out, err) = mqsim(&[
+        "fit",
+        file.to_str().unwrap(),
+        "--kind",
+        "timestamps",
+        "--window",
+        "10m",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        o["toml"]
+            .as_str()
+            .unwrap()
+            .starts_with("{ process = \"schedule\""),
+        "{o}"
+    );
+}
+
+#[test]
+fn bad_data_is_refused_with_its_row() {
+    let dir = TempDir::new("fit-bad");
+    let file = dir.write("d.csv", "ms\n1.5\n2\nsoon\n");
+    for (args, says) in [
+        (
+            vec!["fit", file.to_str().unwrap()],
+            "row 4, column 1: `soon`",
+        ),
+        (
+            vec!["fit", file.to_str().unwrap(), "--column", "s"],
+            "no column `s`",
+        ),
+        (
+            vec!["fit", file.to_str().unwrap(), "--unit", "days"],
+            "--unit days",
+        ),
+        (
+            vec!["fit", file.to_str().unwrap(), "--window", "1m"],
+            "--kind timestamps",
+        ),
+    ] {
+        let (code, _, err) = mqsim(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let negative = dir.write("n.txt", "1\n-2\n3\n");
+    let (code, _, err) = mqsim(&["fit", negative.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("positive"), "{err}");
+}
