@@ -239,7 +239,7 @@ pub fn replicate(
         messages_created: out.messages_created,
         stopped_early: out.stopped_early,
         latency_cdf: cdf,
-        latency_histogram: out.stats.latency_buckets(),
+        latency_histogram: out.stats.latency_buckets().to_vec(),
     }
 }
 
@@ -460,6 +460,11 @@ impl Outcome {
             warmup_warning(model, self.warmup_ns, self.warmup_auto)
                 .into_iter()
                 .collect(),
+        );
+        let window_s = ns_to_secs(model.duration_ns.saturating_sub(self.warmup_ns));
+        add_warnings(
+            &mut o,
+            crate::stats::theory_report::short_run_warnings(model, window_s),
         );
         if let Some(p) = &self.precision {
             o.insert("precision".into(), p.clone());

@@ -458,10 +458,10 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
     let buckets = c.latency_buckets();
     let latency = json!({
         "mean": num(ratio(c.latency_sum_s, c.latency.len() as f64)),
-        "p50": q(c, &buckets, 0.5),
-        "p90": q(c, &buckets, 0.9),
-        "p99": q(c, &buckets, 0.99),
-        "p999": q(c, &buckets, 0.999),
+        "p50": q(c, buckets, 0.5),
+        "p90": q(c, buckets, 0.9),
+        "p99": q(c, buckets, 0.99),
+        "p999": q(c, buckets, 0.999),
         "max": if c.latency.is_empty() { Value::Null } else { num(ns_to_secs(c.latency_max_ns)) },
         "count": c.latency.len(),
     });
