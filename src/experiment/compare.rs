@@ -81,12 +81,27 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
             continue;
         }
         // No value at all (e.g. no replication recovered): no mean, not 0.
+        // One value: no interval (null, text "n/a"), never ± 0. Quantiles
+        // are the summary's (merged histograms, sectioning interval), so
+        // `run` and `compare` report the same figure.
         let means: Vec<(f64, f64)> = per
             .iter()
-            .map(|xs| {
+            .zip(vs)
+            .map(|(xs, v)| {
                 let xs: Vec<f64> = xs.iter().flatten().copied().collect();
-                if xs.is_empty() {
+                if path[0] == "latency" && path[1] != "mean" {
+                    let summary = Value::Object(v.summary.clone());
+                    let at = |tree: &Value| {
+                        tree.get(path[0])
+                            .and_then(|g| g.get(path[1]))
+                            .and_then(Value::as_f64)
+                            .unwrap_or(f64::NAN)
+                    };
+                    (at(&summary), summary.get("ci95").map_or(f64::NAN, at))
+                } else if xs.is_empty() {
                     (f64::NAN, f64::NAN)
+                } else if xs.len() == 1 {
+                    (xs[0], f64::NAN)
                 } else {
                     mean_ci95(&xs)
                 }
@@ -141,7 +156,50 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
         }
         metrics.insert(label.to_string(), Value::Object(row));
     }
-    json!({ "baseline": vs.first().map(|v| v.name.clone()), "common_random_numbers": true, "metrics": metrics })
+    let tests = holm(&mut metrics);
+    json!({
+        "baseline": vs.first().map(|v| v.name.clone()),
+        "common_random_numbers": true,
+        "multiple_comparisons": {
+            "method": "holm",
+            "tests": tests,
+            "note": "significant: Holm's step-down adjusted p-value (p_adjusted) below 0.05 over every metric x variant tested, so the chance of any false mark is at most 5%; p_value is the unadjusted paired-t p-value",
+        },
+        "metrics": metrics,
+    })
+}
+
+/// Holm's step-down correction (Holm, "A simple sequentially rejective
+/// multiple test procedure", Scand. J. Statist. 6, 1979) over every paired
+/// test of the comparison: the k-th smallest of m p-values is multiplied
+/// by m - k + 1, made monotone, capped at 1. Sets `p_adjusted` and
+/// `significant` (adjusted p below 0.05); returns m.
+fn holm(metrics: &mut Map<String, Value>) -> usize {
+    let mut tests: Vec<(String, String, f64)> = Vec::new();
+    for (metric, row) in metrics.iter() {
+        for (variant, e) in row.as_object().into_iter().flatten() {
+            if let Some(p) = e.get("p_value").and_then(Value::as_f64) {
+                tests.push((metric.clone(), variant.clone(), p));
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..tests.len()).collect();
+    order.sort_by(|&a, &b| tests[a].2.total_cmp(&tests[b].2));
+    let m = tests.len();
+    let mut running = 0.0_f64;
+    for (k, &i) in order.iter().enumerate() {
+        running = running.max(((m - k) as f64 * tests[i].2).min(1.0));
+        let (metric, variant, _) = &tests[i];
+        if let Some(e) = metrics
+            .get_mut(metric)
+            .and_then(|r| r.get_mut(variant))
+            .and_then(Value::as_object_mut)
+        {
+            e.insert("p_adjusted".into(), crate::stats::summary::num(running));
+            e.insert("significant".into(), json!(running < 0.05));
+        }
+    }
+    m
 }
 
 /// Whether no producer of a variant has a client timeout (its goodput is
@@ -252,8 +310,8 @@ pub fn spec(
 pub fn command(a: &CompareArgs) -> Result<i32, Failure> {
     let (raw, _, s) = cli::load(&a.file, &a.common.set)?;
     let plan = cli::plan(&s, &a.common)?;
-    if a.common.precision.is_some() && a.common.shard.is_some() {
-        return Err(Failure::input("--precision and --shard cannot be combined: a shard cannot know when the others are precise enough"));
+    if a.common.precision.is_some() {
+        return Err(Failure::input("--precision is not supported by compare (a sequential rule per variant would break the pairing of replications): give -r R, e.g. the replications `mqsim run --precision` chose for the noisiest variant"));
     }
     let spec = spec(
         "compare",

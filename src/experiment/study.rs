@@ -213,10 +213,7 @@ pub fn run_jobs(
     shard: Option<(usize, usize)>,
 ) -> Vec<JobResult> {
     let reps = spec.replications as usize;
-    let warmups: Vec<(Nanos, bool)> = cells
-        .iter()
-        .map(|c| choose_warmup(&c.model, spec.seed, plan.limits, plan.build))
-        .collect();
+    let warmups = pool(plan.jobs).install(|| shared_warmups(spec, cells, plan));
     let jobs: Vec<usize> = (0..spec.job_count(cells.len()))
         .filter(|j| shard.is_none_or(|(i, n)| j % n == i - 1))
         .collect();
@@ -241,6 +238,35 @@ pub fn run_jobs(
             })
             .collect()
     })
+}
+
+/// The warm-up of each cell: one for all the variants of a grid point (the
+/// longest they choose), so that variants that change nothing get the
+/// same statistics window; a warm-up chosen per variant made identical
+/// variants differ (`acked` marked significant in about half the
+/// comparisons, issue 30).
+fn shared_warmups(spec: &StudySpec, cells: &[Cell], plan: &Plan) -> Vec<(Nanos, bool)> {
+    let chosen: Vec<(Nanos, bool)> = cells
+        .iter()
+        .map(|c| choose_warmup(&c.model, spec.seed, plan.limits, plan.build))
+        .collect();
+    let per_point = spec.variants.len().max(1);
+    chosen
+        .chunks(per_point)
+        .flat_map(|point| {
+            let longest = point.iter().filter(|w| w.1).map(|w| w.0).max();
+            point
+                .iter()
+                .map(|&(w, auto)| {
+                    if auto {
+                        (longest.unwrap_or(w), true)
+                    } else {
+                        (w, false)
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Assembles per-variant results from complete job results.
@@ -285,6 +311,7 @@ pub fn assemble(
             warmup_ns,
             warmup_auto,
             reps: chunk.into_iter().map(|j| j.replication).collect(),
+            precision: None,
         };
         let summary = outcome.summary(&cell.model);
         out.push((

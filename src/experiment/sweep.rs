@@ -181,6 +181,9 @@ fn params(a: &SweepArgs) -> Result<Vec<(String, Vec<String>)>, Failure> {
 pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
     let (raw, _, s) = cli::load(&a.file, &a.common.set)?;
     let plan = cli::plan(&s, &a.common)?;
+    if a.common.precision.is_some() {
+        return Err(Failure::input("--precision is not supported by sweep (a sequential rule per cell would break the pairing of replications): give -r R"));
+    }
     let mut grid = params(a)?;
     let cells: usize = grid.iter().map(|(_, v)| v.len()).product();
     if cells > 100_000 {

@@ -134,7 +134,12 @@ pub fn terminal_compare(out: &mut String, c: &Value) {
                 };
                 let mean = f(e.get("mean"));
                 let cell = if mean.is_finite() {
-                    format!("{mean:.4} ± {:.4}", f(e.get("ci95")))
+                    let half = f(e.get("ci95"));
+                    if half.is_finite() {
+                        format!("{mean:.4} ± {half:.4}")
+                    } else {
+                        format!("{mean:.4} ± n/a")
+                    }
                 } else {
                     "—".into()
                 };
@@ -145,7 +150,14 @@ pub fn terminal_compare(out: &mut String, c: &Value) {
             }
         }
     }
-    let _ = writeln!(out, "* significant at the 5% level (paired t-test)");
+    let _ = writeln!(
+        out,
+        "* significant at the 5% level (paired t-test, Holm-adjusted over all {} tests; p shown unadjusted)",
+        c.get("multiple_comparisons")
+            .and_then(|m| m.get("tests"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    );
 }
 
 /// Draws the charts of a report into `dir`, each as PNG and SVG: the

@@ -215,7 +215,7 @@ fn gamma(x: &[f64]) -> Result<Fit, String> {
 /// The trigamma function, by its asymptotic series after recurrence.
 fn trigamma(mut x: f64) -> f64 {
     let mut sum = 0.0;
-    while x < 6.0 {
+    while x < 10.0 {
         sum += 1.0 / (x * x);
         x += 1.0;
     }

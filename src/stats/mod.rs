@@ -6,6 +6,8 @@ pub mod ci;
 pub mod collect;
 pub mod fit;
 pub mod markov;
+pub mod quantile;
+pub mod rates;
 pub mod summary;
 pub mod theory;
 pub mod theory_report;

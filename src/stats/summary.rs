@@ -12,16 +12,13 @@ use crate::sim::{FaultRecord, RunOutput};
 use crate::time::{ns_to_secs, Nanos};
 use serde_json::{json, Map, Value};
 
-/// Latency quantile from the histogram, in seconds.
-fn q(c: &Collector, quantile: f64) -> Value {
-    if c.latency.is_empty() {
-        return Value::Null;
+/// Latency quantile from the histogram's buckets, in seconds: the midpoint
+/// of its bucket, never above the exact maximum.
+fn q(c: &Collector, buckets: &[(u64, u64)], quantile: f64) -> Value {
+    match super::quantile::quantile_ns(buckets, quantile) {
+        Some(ns) => num(ns_to_secs(ns.min(c.latency_max_ns))),
+        None => Value::Null,
     }
-    // The histogram reports the top of a bucket (under 1% above the true
-    // value); no quantile can exceed the exact maximum.
-    num(ns_to_secs(
-        c.latency.value_at_quantile(quantile).min(c.latency_max_ns),
-    ))
 }
 
 /// A finite number, or null (JSON has no NaN).
@@ -458,12 +455,13 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         num(c.acked.saturating_sub(c.processed_after_timeout) as f64 / window_s),
     );
 
+    let buckets = c.latency_buckets();
     let latency = json!({
         "mean": num(ratio(c.latency_sum_s, c.latency.len() as f64)),
-        "p50": q(c, 0.5),
-        "p90": q(c, 0.9),
-        "p99": q(c, 0.99),
-        "p999": q(c, 0.999),
+        "p50": q(c, buckets, 0.5),
+        "p90": q(c, buckets, 0.9),
+        "p99": q(c, buckets, 0.99),
+        "p999": q(c, buckets, 0.999),
         "max": if c.latency.is_empty() { Value::Null } else { num(ns_to_secs(c.latency_max_ns)) },
         "count": c.latency.len(),
     });
@@ -609,33 +607,74 @@ fn topics(m: &Model, c: &Collector, window_s: f64) -> Value {
 }
 
 /// Leaf-by-leaf mean and 95% half-width over replications. Numbers are
-/// averaged (missing entries of maps count as 0; arrays are padded with 0);
-/// booleans become true only if all are true; other values come from the
-/// first replication. The half-width tree holds only numeric leaves.
+/// averaged over the replications that have them: a null (no value, e.g.
+/// no latency) is left out, not counted as 0 ([`values_present`] tells how
+/// many there were); a key missing from a map of counts counts as 0, and
+/// arrays are padded with 0. Booleans become true only if all are true;
+/// other values come from the first replication. The half-width tree holds
+/// only numeric leaves, null where there is no interval (one replication,
+/// or one value).
 pub fn aggregate(runs: &[Value]) -> (Value, Value) {
     if runs.len() == 1 {
-        return (runs[0].clone(), zero_like(&runs[0]));
+        return (runs[0].clone(), null_like(&runs[0]).unwrap_or(Value::Null));
     }
     agg(runs)
 }
 
-fn zero_like(v: &Value) -> Value {
+/// The half-width tree of a single run: null at every numeric leaf.
+fn null_like(v: &Value) -> Option<Value> {
     match v {
-        Value::Number(_) => json!(0.0),
-        Value::Object(m) => {
-            let mut o = Map::new();
-            for (k, x) in m {
-                let z = zero_like(x);
-                if !z.is_null() {
-                    o.insert(k.clone(), z);
+        Value::Number(_) => Some(Value::Null),
+        Value::Object(m) => Some(Value::Object(
+            m.iter()
+                .filter_map(|(k, x)| Some((k.clone(), null_like(x)?)))
+                .collect(),
+        )),
+        Value::Array(a) if a.iter().all(|x| x.is_number() || x.is_null()) => {
+            Some(Value::Array(vec![Value::Null; a.len()]))
+        }
+        _ => None,
+    }
+}
+
+/// The numeric leaves (dotted paths) that some replications leave null,
+/// with the number of replications that have a value: the means of these
+/// are over that many replications only.
+pub fn values_present(runs: &[Value]) -> Map<String, Value> {
+    let mut out = Map::new();
+    present_under("", runs, &mut out);
+    out
+}
+
+fn present_under(prefix: &str, vs: &[Value], out: &mut Map<String, Value>) {
+    let numbers = vs.iter().filter(|v| v.is_number()).count();
+    if numbers > 0 && vs.iter().all(|v| v.is_number() || v.is_null()) {
+        if numbers < vs.len() {
+            out.insert(prefix.to_string(), json!(numbers));
+        }
+        return;
+    }
+    let mut keys: Vec<&String> = Vec::new();
+    for v in vs {
+        if let Value::Object(m) = v {
+            for k in m.keys() {
+                if !keys.contains(&k) {
+                    keys.push(k);
                 }
             }
-            Value::Object(o)
         }
-        Value::Array(a) if a.iter().all(|x| x.is_number() || x.is_null()) => {
-            json!(vec![0.0; a.len()])
-        }
-        _ => Value::Null,
+    }
+    for k in keys {
+        let col: Vec<Value> = vs
+            .iter()
+            .map(|v| v.get(k).cloned().unwrap_or(json!(0)))
+            .collect();
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        present_under(&path, &col, out);
     }
 }
 
@@ -643,9 +682,9 @@ fn agg(vs: &[Value]) -> (Value, Value) {
     let first = &vs[0];
     match first {
         Value::Number(_) | Value::Null if vs.iter().any(|v| v.is_number()) => {
-            let xs: Vec<f64> = vs.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect();
+            let xs: Vec<f64> = vs.iter().filter_map(Value::as_f64).collect();
             let (mean, hw) = super::ci::mean_ci95(&xs);
-            (num(mean), num(hw))
+            (num(mean), if xs.len() < 2 { Value::Null } else { num(hw) })
         }
         Value::Bool(_) => (
             json!(vs.iter().all(|v| v.as_bool() == Some(true))),

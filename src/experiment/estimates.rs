@@ -1,0 +1,105 @@
+//! Estimates over replications that are not means of the replications'
+//! own values: latency quantiles (merged histograms, sectioning
+//! intervals), the maximum (the largest of all), and rates (pooled counts,
+//! exact intervals). They replace the leaf-by-leaf means of
+//! [`crate::stats::summary::aggregate`] in the summary.
+
+use super::Replication;
+use crate::stats::quantile::{over_replications, tail_warning, QUANTILES};
+use crate::stats::rates::pooled;
+use crate::stats::summary::num;
+use serde_json::{json, Map, Value};
+
+/// Rates whose estimate is the ratio of pooled counts: (rate key, count key).
+pub const RATES: [(&str, &str); 3] = [
+    ("loss_rate", "lost"),
+    ("duplicate_rate", "duplicates"),
+    ("dead_letter_rate", "dead_lettered"),
+];
+
+fn metric(r: &Replication, group: &str, key: &str) -> Option<f64> {
+    r.metrics.get(group)?.get(key)?.as_f64()
+}
+
+/// Sets `tree.group.key` (creating `group` if needed).
+fn set(tree: &mut Value, group: &str, key: &str, value: Value) {
+    if !tree.is_object() {
+        *tree = json!({});
+    }
+    if let Value::Object(t) = tree {
+        let g = t.entry(group.to_string()).or_insert_with(|| json!({}));
+        if let Value::Object(g) = g {
+            g.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// Replaces the latency quantiles and maximum, and the rates, in the
+/// summary `o` and its half-width tree `half_widths`; returns the warnings
+/// (quantiles with too few latencies above them in a replication).
+pub fn replace(
+    reps: &[Replication],
+    o: &mut Map<String, Value>,
+    half_widths: &mut Value,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let max_s = reps
+        .iter()
+        .filter_map(|r| metric(r, "latency", "max"))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut latency = o.get("latency").cloned().unwrap_or_else(|| json!({}));
+    if max_s.is_finite() {
+        let histograms: Vec<&[(u64, u64)]> = reps
+            .iter()
+            .map(|r| r.latency_histogram.as_slice())
+            .filter(|h| !h.is_empty())
+            .collect();
+        let per_replication = histograms
+            .iter()
+            .flat_map(|h| h.iter())
+            .map(|b| b.1)
+            .sum::<u64>() as f64
+            / histograms.len().max(1) as f64;
+        for (key, q) in QUANTILES {
+            let (point, half) = over_replications(&histograms, q, max_s);
+            latency[key] = point.map_or(Value::Null, num);
+            set(half_widths, "latency", key, half.map_or(Value::Null, num));
+            warnings.extend(tail_warning(key, q, per_replication));
+        }
+        latency["max"] = num(max_s);
+        set(half_widths, "latency", "max", Value::Null);
+    }
+    o.insert("latency".into(), latency);
+    let mut intervals = Map::new();
+    for (rate_key, count_key) in RATES {
+        let pairs: Vec<(f64, f64)> = reps
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    metric(r, "messages", count_key)?,
+                    metric(r, "messages", "published")?,
+                ))
+            })
+            .collect();
+        let Some(interval) = pooled(&pairs) else {
+            continue;
+        };
+        if let Some(Value::Object(m)) = o.get_mut("messages") {
+            m.insert(rate_key.into(), num(interval.rate));
+        }
+        set(
+            half_widths,
+            "messages",
+            rate_key,
+            num(interval.half_width()),
+        );
+        intervals.insert(
+            rate_key.into(),
+            json!([num(interval.lower), num(interval.upper)]),
+        );
+    }
+    if !intervals.is_empty() {
+        o.insert("rate_intervals".into(), Value::Object(intervals));
+    }
+    warnings
+}
