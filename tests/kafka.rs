@@ -342,3 +342,152 @@ service = {{ dist = "exponential", mean = "20ms" }}
         }
     }
 }
+
+/// One producer at 10 records/s into one partition of `topic_extra`; one
+/// member reading it with `consumer_extra`, crashed with `crash`.
+fn behind(
+    topic_extra: &str,
+    consumer_extra: &str,
+    crash: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let text = format!(
+        r#"
+[simulation]
+seed = 5
+duration = "30m"
+
+[[producer]]
+topic = "events"
+arrival = {{ process = "constant", rate = 10.0 }}
+
+[[topic]]
+name = "events"
+{topic_extra}
+
+[[consumer]]
+name = "reader"
+topic = "events"
+service = {{ dist = "constant", mean = "10ms" }}
+{consumer_extra}
+
+[[fault]]
+kind = "consumer-crash"
+target = "consumer:reader"
+{crash}
+"#
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
+fn reader(s: &serde_json::Map<String, serde_json::Value>, k: &str) -> f64 {
+    get(s, &format!("topics.events.groups.reader.{k}"))
+}
+
+/// The member is down from 2 min to 22 min; retention 5 min in 1-minute
+/// segments, checked every 5 min. At the check of 20 min every segment
+/// whose newest record is older than 15 min is gone: the log starts near
+/// 15 min, and at the restart (22 min + the rebalance) about 7 minutes of
+/// records (4200) are retained behind the log end.
+const DOWN_20_MINUTES: &str = r#"at = "2m"
+downtime = "20m""#;
+const MINUTE_SEGMENTS: &str = r#"retention = "5m"
+segment_time = "1m""#;
+
+#[test]
+fn a_group_behind_retention_skips_the_backlog_with_latest_and_rereads_it_with_earliest() {
+    let latest = behind(
+        MINUTE_SEGMENTS,
+        "auto_offset_reset = \"latest\"",
+        DOWN_20_MINUTES,
+    );
+    let earliest = behind(
+        MINUTE_SEGMENTS,
+        "auto_offset_reset = \"earliest\"",
+        DOWN_20_MINUTES,
+    );
+    for s in [&latest, &earliest] {
+        assert_eq!(reader(s, "offset_resets"), 1.0);
+        // Deleted while down: from about 2 min to about 15 min.
+        let deleted = reader(s, "lost_to_retention");
+        assert!((7200.0..=8400.0).contains(&deleted), "{deleted}");
+        assert_eq!(get(s, "messages.lost_by_cause.retention"), deleted);
+    }
+    let skipped = reader(&latest, "skipped_by_reset");
+    assert!(
+        (4200.0 - 700.0..=4200.0 + 700.0).contains(&skipped),
+        "latest skips the retained backlog (about 7 min x 10/s, within a segment and the rebalance): {skipped}"
+    );
+    assert_eq!(get(&latest, "messages.lost_by_cause.offset-reset"), skipped);
+    assert_eq!(
+        get(&latest, "messages.lost"),
+        skipped + reader(&latest, "lost_to_retention")
+    );
+    // Earliest re-reads the retained backlog: nothing but the deleted
+    // segments is lost.
+    assert_eq!(reader(&earliest, "skipped_by_reset"), 0.0);
+    assert_eq!(
+        get(&earliest, "messages.lost"),
+        reader(&earliest, "lost_to_retention")
+    );
+}
+
+#[test]
+fn retention_deletes_whole_closed_segments_and_never_the_active_one() {
+    // Down for the whole run: nothing is processed. Segments of 70 records
+    // (7 s); retention 2 min checked every minute.
+    let gone = behind(
+        "retention = \"2m\"\nrecord_bytes = 1000\nsegment_bytes = 70000\nretention_check_interval = \"1m\"",
+        "",
+        "at = \"50ms\"\ndowntime = \"1h\"",
+    );
+    let deleted = reader(&gone, "lost_to_retention");
+    assert!(deleted > 0.0);
+    assert_eq!(deleted % 70.0, 0.0, "whole segments only: {deleted}");
+    // The arrivals stop at 30 min and the drain that follows outlasts the
+    // retention: every closed segment is deleted, the active one (the last
+    // `published mod 70` records) stays. Record by record, all would go.
+    let published = get(&gone, "messages.published");
+    assert!(published > 17_000.0);
+    assert_eq!(deleted, published - published % 70.0);
+    assert!(published % 70.0 > 0.0);
+    // One segment (the active one, never closed): nothing is deleted.
+    let active = behind(
+        "retention = \"2m\"\nsegment_bytes = 1073741824\nsegment_time = \"7d\"",
+        "",
+        "at = \"50ms\"\ndowntime = \"1h\"",
+    );
+    assert_eq!(reader(&active, "lost_to_retention"), 0.0);
+}
+
+#[test]
+fn java_auto_commit_in_poll_loses_nothing_where_librdkafka_auto_commit_loses() {
+    // The same crashes, the same 1 s interval. librdkafka's timer commits
+    // the fetched position, ahead of processing; the Java client commits,
+    // in poll(), what the previous poll returned: all processed by then.
+    let java = run(
+        "commit = \"auto-in-poll\"\nauto_commit_interval = \"1s\"",
+        CRASHES,
+    );
+    let librdkafka = run("commit = \"auto\"\nauto_commit_interval = \"1s\"", CRASHES);
+    assert!(g(&java, "rebalances") >= 4.0);
+    assert!(get(&librdkafka, "messages.lost") > 0.0);
+    assert_eq!(get(&java, "messages.lost"), 0.0);
+    assert_eq!(g(&java, "lost_to_early_commit"), 0.0);
+    assert!(g(&java, "commits") > 0.0);
+    // Duplicates grow with the interval: what was processed since the last
+    // commit is read again.
+    let java_seldom = run(
+        "commit = \"auto-in-poll\"\nauto_commit_interval = \"2m\"",
+        CRASHES,
+    );
+    assert_eq!(get(&java_seldom, "messages.lost"), 0.0);
+    assert!(
+        get(&java_seldom, "messages.duplicates") > 2.0 * get(&java, "messages.duplicates").max(1.0),
+        "{} vs {}",
+        get(&java_seldom, "messages.duplicates"),
+        get(&java, "messages.duplicates")
+    );
+    assert_eq!(g(&java, "reread"), g(&java, "uncommitted_at_loss"));
+}

@@ -179,11 +179,7 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
 
 /// `recovers` and `recovers_within`, judged over the replications: the
 /// fraction that recovered (within the time) against `recovers_in`.
-fn recovery_expectations(
-    e: &ExpectCfg,
-    s: &Map<String, Value>,
-    out: &mut Vec<Judged>,
-) {
+fn recovery_expectations(e: &ExpectCfg, s: &Map<String, Value>, out: &mut Vec<Judged>) {
     let need = e.recovers_in.unwrap_or(1.0);
     let r = s.get("recovery");
     let times: Vec<Option<f64>> = r

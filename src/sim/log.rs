@@ -17,7 +17,10 @@
 //!   the fetched position right after the poll; `"auto"` commits the fetched
 //!   position on a timer every `auto_commit_interval` (librdkafka's
 //!   background auto-commit with offsets stored at delivery): ahead of
-//!   processing (loss on a crash) or behind it (re-reads);
+//!   processing (loss on a crash) or behind it (re-reads); `"auto-in-poll"`
+//!   is the Java client's auto-commit: the first poll after each
+//!   `auto_commit_interval` commits what the previous poll returned (all
+//!   processed by then: never ahead of processing);
 //! - rebalances are eager: the group stops, healthy members finish the record
 //!   in hand, commit what they processed and give their partitions up; after
 //!   `rebalance_time` the partitions are assigned again (range assignor) and
@@ -41,18 +44,35 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Rec {
     msg: u32,
-    append_ns: Nanos,
+}
+
+/// A segment of a partition's log: the records from `base` to the next
+/// segment's base. Retention deletes whole closed segments.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    base: u64,
+    /// When its first record was appended (`segment.ms` rolls on it).
+    first_append_ns: Nanos,
+    /// When its newest record was appended (retention judges on it).
+    newest_ns: Nanos,
 }
 
 pub(super) struct Partition {
-    /// Offset of `records[0]`.
+    /// Offset of `records[0]`: records below it are gone from memory,
+    /// deleted by retention or no longer needed by any group.
     base: u64,
     records: VecDeque<Rec>,
+    /// The log's segments, oldest first; the last one is the active one.
+    segments: VecDeque<Segment>,
 }
 
 impl Partition {
     fn end(&self) -> u64 {
         self.base + self.records.len() as u64
+    }
+    /// The log start offset: the oldest offset retention has not deleted.
+    fn log_start(&self) -> u64 {
+        self.segments.front().map_or(self.end(), |s| s.base)
     }
     fn get(&self, offset: u64) -> Option<Rec> {
         offset
@@ -128,6 +148,8 @@ pub(super) struct Member {
     polls: u64,
     /// A timer commit is scheduled.
     timer: bool,
+    /// `auto-in-poll`: the first poll from this time commits.
+    auto_commit_due_ns: Nanos,
 }
 
 impl<'m, F: Features> Sim<'m, F> {
@@ -142,6 +164,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     .map(|_| Partition {
                         base: 0,
                         records: VecDeque::new(),
+                        segments: VecDeque::new(),
                     })
                     .collect(),
                 groups: (0..m.groups.len())
@@ -200,6 +223,12 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// At time 0 every member joins and the first assignment is made at once.
     pub(super) fn log_start(&mut self) {
+        for (t, tm) in self.m.topics.iter().enumerate() {
+            self.q.schedule(
+                tm.retention_check_ns,
+                Ev::LogRetentionCheck { topic: t as u32 },
+            );
+        }
         for g in 0..self.m.groups.len() {
             if self.group_logs[g].is_none() {
                 continue;
@@ -272,12 +301,21 @@ impl<'m, F: Features> Sim<'m, F> {
     /// The record is in the log (the publish's hold passes to the record).
     pub(super) fn on_log_append(&mut self, mi: u32, topic: usize, part: usize) {
         let now = self.q.now();
-        self.retention(topic, part);
+        let tm = &self.m.topics[topic];
         let pt = &mut self.topics[topic].parts[part];
-        pt.records.push_back(Rec {
-            msg: mi,
-            append_ns: now,
+        let end = pt.end();
+        let roll = pt.segments.back().is_none_or(|s| {
+            end - s.base >= tm.segment_records || now - s.first_append_ns > tm.segment_ns
         });
+        if roll {
+            pt.segments.push_back(Segment {
+                base: end,
+                first_append_ns: now,
+                newest_ns: now,
+            });
+        }
+        pt.segments.back_mut().expect("an active segment").newest_ns = now;
+        pt.records.push_back(Rec { msg: mi });
         let offset = pt.end() - 1;
         let name = &self.m.topics[topic].name;
         self.trace_msg(
@@ -297,19 +335,40 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
-    /// Deletes records older than the retention, read or not. A group that
-    /// had not processed them lost them; its offsets move to the new start.
-    fn retention(&mut self, topic: usize, part: usize) {
+    /// The broker's periodic retention check: every closed segment whose
+    /// newest record is older than the retention is deleted, read or not
+    /// (the active segment never is).
+    pub(super) fn on_retention_check(&mut self, topic: usize) {
         let now = self.q.now();
-        let keep_ns = self.m.topics[topic].retention_ns;
-        loop {
+        let tm = &self.m.topics[topic];
+        let (keep_ns, every_ns) = (tm.retention_ns, tm.retention_check_ns);
+        for part in 0..self.topics[topic].parts.len() {
+            let pt = &mut self.topics[topic].parts[part];
+            while pt.segments.len() > 1 && now.saturating_sub(pt.segments[0].newest_ns) > keep_ns {
+                pt.segments.pop_front();
+            }
+            let start = pt.log_start();
+            self.delete_below(topic, part, start);
+        }
+        self.q.schedule_in(
+            every_ns,
+            Ev::LogRetentionCheck {
+                topic: topic as u32,
+            },
+        );
+    }
+
+    /// Deletes the records below offset `start`. A group that had not
+    /// processed one (and whose owner had not fetched it) lost it; the
+    /// group's committed offset stays where it was: `auto_offset_reset`
+    /// decides where its next fetch starts.
+    fn delete_below(&mut self, topic: usize, part: usize, start: u64) {
+        while self.topics[topic].parts[part].base < start {
             let pt = &self.topics[topic].parts[part];
             let Some(front) = pt.records.front().copied() else {
+                self.topics[topic].parts[part].base = start;
                 return;
             };
-            if now.saturating_sub(front.append_ns) <= keep_ns {
-                return;
-            }
             let offset = pt.base;
             for g in self.topics[topic].groups.clone() {
                 // A member that fetched it processes it from memory.
@@ -322,7 +381,6 @@ impl<'m, F: Features> Sim<'m, F> {
                 let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
                 if gp.processed_hw <= offset && !fetched {
                     gp.processed_hw = offset + 1;
-                    gp.committed = gp.committed.max(offset + 1);
                     if self.msgs[front.msg].in_window {
                         self.stats.logs[g].lost_to_retention += 1;
                     }
@@ -336,12 +394,53 @@ impl<'m, F: Features> Sim<'m, F> {
                     );
                     self.mark_lost(front.msg, Cause::Retention);
                 }
-                let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
-                gp.committed = gp.committed.max(offset + 1);
-                self.update_lag(g, part);
             }
             self.pop_record(topic, part);
         }
+    }
+
+    /// The member's position in partition `p` is below the log start (its
+    /// records were deleted): `auto_offset_reset` moves it to the log end
+    /// (`latest`: the retained backlog is skipped, lost) or to the log start
+    /// (`earliest`).
+    fn offset_reset(&mut self, i: u32, g: usize, p: usize) {
+        let topic = self.group_logs[g].as_ref().expect("log group").topic;
+        let pt = &self.topics[topic].parts[p];
+        let (start, end, base) = (pt.log_start(), pt.end(), pt.base);
+        let latest = self.m.groups[g]
+            .log
+            .as_ref()
+            .expect("log group")
+            .reset_to_latest;
+        let to = if latest { end } else { start };
+        let from = self.members[i as usize].pos[p].max(start).max(base);
+        let processed_hw = self.group_logs[g].as_ref().expect("log group").parts[p].processed_hw;
+        if latest {
+            for o in from.max(processed_hw)..end {
+                let mi = self.topics[topic].parts[p]
+                    .get(o)
+                    .expect("a retained record")
+                    .msg;
+                if self.msgs[mi].in_window {
+                    self.stats.logs[g].skipped_by_reset += 1;
+                }
+                let group = &self.m.groups[g].name;
+                self.trace_msg(
+                    mi,
+                    "skipped by auto_offset_reset = latest (lost)",
+                    || group.clone(),
+                    || format!("offset {o}"),
+                    None,
+                );
+                self.mark_lost(mi, Cause::OffsetReset);
+            }
+        }
+        let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[p];
+        gp.processed_hw = gp.processed_hw.max(to);
+        let mb = &mut self.members[i as usize];
+        mb.pos[p] = to;
+        mb.done[p] = mb.done[p].max(to);
+        self.stats.logs[g].offset_resets += 1;
     }
 
     fn mark_lost(&mut self, mi: u32, cause: Cause) {
@@ -484,7 +583,7 @@ impl<'m, F: Features> Sim<'m, F> {
     fn rebalance(&mut self, g: usize) {
         let now = self.q.now();
         let lm = self.m.groups[g].log.as_ref().expect("log group");
-        let wait = lm.rebalance_ns;
+        let wait = lm.rebalance_ns.unwrap_or(3_000_000_000);
         let gl = self.group_logs[g].as_mut().expect("log group");
         gl.rebalancing = true;
         gl.rebalance_start_ns = now;
@@ -523,7 +622,8 @@ impl<'m, F: Features> Sim<'m, F> {
             .log
             .as_ref()
             .expect("log group")
-            .rebalance_ns;
+            .rebalance_ns
+            .unwrap_or(3_000_000_000);
         let gl = self.group_logs[g].as_ref().expect("log group");
         if !gl.rebalancing || gl.generation != generation || now < gl.rebalance_start_ns + wait {
             return; // restarted meanwhile, or done
@@ -578,6 +678,11 @@ impl<'m, F: Features> Sim<'m, F> {
     fn schedule_auto_commit(&mut self, i: u32) {
         let g = self.insts[i as usize].group as usize;
         let lm = self.m.groups[g].log.as_ref().expect("log group");
+        if lm.commit == CommitMode::AutoInPoll {
+            let due = self.q.now().saturating_add(lm.auto_commit_ns);
+            self.members[i as usize].auto_commit_due_ns = due;
+            return;
+        }
         if lm.commit == CommitMode::Auto && !self.members[i as usize].timer {
             self.members[i as usize].timer = true;
             let epoch = self.insts[i as usize].epoch;
@@ -644,6 +749,14 @@ impl<'m, F: Features> Sim<'m, F> {
         // The poll's records are done.
         if commit_mode == CommitMode::AfterProcessing {
             self.commit(i, false);
+        }
+        if commit_mode == CommitMode::AutoInPoll
+            && self.q.now() >= self.members[i as usize].auto_commit_due_ns
+        {
+            // The Java client: poll() commits what the previous poll
+            // returned, all of it processed by now.
+            self.commit(i, true);
+            self.schedule_auto_commit(i);
         }
         self.poll(i);
     }
@@ -724,9 +837,11 @@ impl<'m, F: Features> Sim<'m, F> {
                 break;
             }
             let p = owned[(start + j) % k] as usize;
+            if self.members[i as usize].pos[p] < self.topics[topic].parts[p].log_start() {
+                self.offset_reset(i, g, p);
+            }
             let pt = &self.topics[topic].parts[p];
             let mb = &mut self.members[i as usize];
-            // Out of range (retention): start from the earliest record.
             mb.pos[p] = mb.pos[p].max(pt.base);
             while n < max && mb.pos[p] < pt.end() {
                 let rec = pt.get(mb.pos[p]).expect("a record inside the log");
@@ -862,20 +977,12 @@ impl<'m, F: Features> Sim<'m, F> {
         let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
         let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
         let nonretryable = failed && u_nonret < gm.non_retryable;
-        if !self.trace_ids.is_empty() {
-            let who = format!(
-                "{}#{}",
-                gm.name,
-                self.group_insts[g]
-                    .iter()
-                    .position(|&x| x == i)
-                    .unwrap_or(0)
-            );
-            let what = match (cur.part, failed) {
-                (NONE, true) => "attempt from a retry topic (fails)",
-                (NONE, false) => "attempt from a retry topic (succeeds)",
-                (_, true) => "attempt (fails)",
-                (_, false) => "attempt (succeeds)",
+        if self.tracing() {
+            let who = self.member_name(i);
+            let what = if cur.part == NONE {
+                "attempt from a retry topic"
+            } else {
+                "attempt"
             };
             self.trace_msg(
                 mi,
@@ -900,6 +1007,16 @@ impl<'m, F: Features> Sim<'m, F> {
         );
     }
 
+    /// `group#k`: the member's name in traces.
+    fn member_name(&self, i: u32) -> String {
+        let g = self.insts[i as usize].group as usize;
+        let k = self.group_insts[g]
+            .iter()
+            .position(|&x| x == i)
+            .unwrap_or(0);
+        format!("{}#{k}", self.m.groups[g].name)
+    }
+
     pub(super) fn on_log_done(
         &mut self,
         i: u32,
@@ -921,6 +1038,15 @@ impl<'m, F: Features> Sim<'m, F> {
             .take()
             .expect("a record in hand");
         let mi = cur.msg;
+        if self.tracing() {
+            let who = self.member_name(i);
+            let what = if failed {
+                "attempt failed"
+            } else {
+                "attempt succeeded"
+            };
+            self.trace_msg(mi, what, || who, String::new, None);
+        }
         let in_window = self.msgs[mi].in_window;
         if in_window {
             self.stats.attempts += 1;
@@ -1111,6 +1237,20 @@ impl<'m, F: Features> Sim<'m, F> {
         let g = self.insts[i as usize].group as usize;
         let lm = self.m.groups[g].log.as_ref().expect("log group");
         let session = lm.session_timeout_ns;
+        // An attempt was running (not a backoff between in-handler retries).
+        let attempting = self.insts[i as usize].busy != 0;
+        if let (true, Some(c)) = (attempting, self.members[i as usize].current) {
+            if self.tracing() {
+                let who = self.member_name(i);
+                self.trace_msg(
+                    c.msg,
+                    "attempt cut short (consumer crash)",
+                    || who,
+                    String::new,
+                    None,
+                );
+            }
+        }
         let mb = &mut self.members[i as usize];
         mb.busy = false;
         mb.idle = false;
@@ -1168,10 +1308,6 @@ impl<'m, F: Features> Sim<'m, F> {
         for g in 0..self.m.groups.len() {
             if !self.is_log_group(g) {
                 continue;
-            }
-            let topic = self.group_logs[g].as_ref().expect("log group").topic;
-            for p in 0..self.topics[topic].parts.len() {
-                self.retention(topic, p);
             }
             let s = &mut self.stats.logs[g];
             s.advance(window, now);

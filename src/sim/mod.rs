@@ -83,6 +83,7 @@ enum Cause {
     MaxDeliveriesParked,
     Network,
     NonRetryable,
+    OffsetReset,
     Overflow,
     Partition,
     PollTimeout,
@@ -119,6 +120,7 @@ impl Cause {
             Cause::MaxDeliveriesParked => "max-deliveries-parked",
             Cause::Network => "network",
             Cause::NonRetryable => "non-retryable",
+            Cause::OffsetReset => "offset-reset",
             Cause::Overflow => "overflow",
             Cause::Partition => "partition",
             Cause::PollTimeout => "poll-timeout",
@@ -544,6 +546,10 @@ enum Ev {
     /// A retry-topic record of the group is due.
     LogRetryDue {
         group: u32,
+    },
+    /// The broker deletes a topic's expired segments.
+    LogRetentionCheck {
+        topic: u32,
     },
     /// A consumer instance's lease timer for a delivery it holds: time to
     /// ask for an extension (`received_ns`: when it received the delivery).
@@ -1189,6 +1195,7 @@ impl<'m, F: Features> Sim<'m, F> {
             Ev::LogAutoCommit { inst, epoch } => self.on_auto_commit(inst, epoch),
             Ev::LogPollTimeout { inst, epoch, poll } => self.on_poll_timeout(inst, epoch, poll),
             Ev::LogSessionTimeout { inst, epoch } => self.on_session_timeout(inst, epoch),
+            Ev::LogRetentionCheck { topic } => self.on_retention_check(topic as usize),
             Ev::LogRebalanceDone { group, generation } => {
                 self.on_rebalance_done(group as usize, generation)
             }
