@@ -491,3 +491,116 @@ fn java_auto_commit_in_poll_loses_nothing_where_librdkafka_auto_commit_loses() {
     );
     assert_eq!(g(&java, "reread"), g(&java, "uncommitted_at_loss"));
 }
+
+/// Two members, four partitions (range: member 0 owns 0 and 1), ten
+/// records per second per partition, processed in a millisecond; member 1
+/// crashes at 5 min for `downtime`.
+fn pair(consumer_extra: &str, downtime: &str) -> serde_json::Map<String, serde_json::Value> {
+    let text = format!(
+        r#"
+[simulation]
+seed = 12
+duration = "20m"
+
+[[producer]]
+topic = "orders"
+arrival = {{ process = "constant", rate = 40.0 }}
+
+[[topic]]
+name = "orders"
+partitions = 4
+
+[[consumer]]
+name = "billing"
+topic = "orders"
+count = 2
+service = {{ dist = "constant", mean = "1ms" }}
+{consumer_extra}
+
+[[fault]]
+kind = "consumer-crash"
+target = "consumer:billing"
+instance = 1
+at = "5m"
+downtime = "{downtime}"
+"#
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
+/// Time-averaged lag of partition `p`.
+fn partition_lag(s: &serde_json::Map<String, serde_json::Value>, p: usize) -> f64 {
+    s["topics"]["orders"]["groups"]["billing"]["lag_by_partition"][p]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn cooperative_rebalances_do_not_pause_the_healthy_members_partitions() {
+    // A 30 s pause per rebalance (explicit), two rebalances (the crash
+    // noticed at the session timeout, the restart at 15 min). Eager: the
+    // healthy member's partitions stop 30 s each time: their mean lag
+    // grows by about 2 x (10/s x 30 s x 15 s) / 1200 s = 7.5 records.
+    let pause = "rebalance_time = \"30s\"";
+    let eager = pair(pause, "10m");
+    let cooperative = pair(
+        &format!("{pause}\nassignor = \"cooperative-sticky\""),
+        "10m",
+    );
+    let consumer = pair(
+        "group_protocol = \"consumer\"\nrebalance_time = \"30s\"",
+        "10m",
+    );
+    // A static member down for a millisecond: no rebalance, no pause.
+    let quiet = pair("group_instance_id = true", "1ms");
+    for s in [&eager, &cooperative, &consumer] {
+        assert_eq!(g(s, "rebalances"), 2.0);
+    }
+    let baseline = partition_lag(&quiet, 0);
+    let eager_lag = partition_lag(&eager, 0);
+    assert!(
+        (eager_lag - baseline - 7.5).abs() < 1.5,
+        "eager: {eager_lag} (baseline {baseline})"
+    );
+    for (name, s) in [
+        ("cooperative-sticky", &cooperative),
+        ("consumer protocol", &consumer),
+    ] {
+        for p in [0, 1] {
+            let lag = partition_lag(s, p);
+            assert!(
+                lag < baseline + 0.5,
+                "{name}: the healthy member's partition {p} paused: {lag} (baseline {baseline})"
+            );
+        }
+        // The crashed member's partitions moved, and paused.
+        assert!(partition_lag(s, 2) > baseline + 5.0, "{name}");
+    }
+    assert_eq!(get(&cooperative, "messages.lost"), 0.0);
+}
+
+#[test]
+fn a_static_member_restarting_within_its_session_causes_no_rebalance() {
+    // Down 20 s, within the 45 s session timeout.
+    let dynamic = pair("", "20s");
+    let fixed = pair("group_instance_id = true", "20s");
+    assert_eq!(g(&fixed, "rebalances"), 0.0);
+    assert_eq!(get(&fixed, "messages.lost"), 0.0);
+    // Its own partitions waited for it (20 s: mean lag up by about
+    // 10/s x 20 s x 10 s / 1200 s = 1.7); the healthy member's did not.
+    let baseline = partition_lag(&pair("group_instance_id = true", "1ms"), 0);
+    assert!(partition_lag(&fixed, 0) < baseline + 0.3);
+    assert!((partition_lag(&fixed, 2) - baseline - 1.7).abs() < 0.5);
+    // A dynamic member comes back as a new member: one rebalance, which
+    // waits for the old member's session to expire (45 s after the crash,
+    // 25 s after the restart), the whole group stopped meanwhile (eager):
+    // the healthy member's partitions lag 10/s x 25 s x 12.5 s / 1200 s = 2.6.
+    assert_eq!(g(&dynamic, "rebalances"), 1.0);
+    let healthy = partition_lag(&dynamic, 0);
+    assert!(
+        (healthy - baseline - 2.6).abs() < 0.6,
+        "{healthy} (baseline {baseline})"
+    );
+}

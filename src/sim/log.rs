@@ -36,6 +36,8 @@
 //!   reaches its partition once, after the network latency; the topic is
 //!   replicated, so broker crashes do not touch it.
 
+mod group;
+
 use super::*;
 use crate::model::CommitMode;
 use std::collections::BTreeMap;
@@ -94,6 +96,8 @@ struct GroupPart {
     /// 1 + the highest offset the group has processed.
     processed_hw: u64,
     owner: u32,
+    /// Incremental rebalances: the owner the new assignment gives it.
+    target: u32,
     /// Why the records before `processed_hw` may be read again.
     reread_cause: Cause,
 }
@@ -150,6 +154,12 @@ pub(super) struct Member {
     timer: bool,
     /// `auto-in-poll`: the first poll from this time commits.
     auto_commit_due_ns: Nanos,
+    /// When the coordinator will give up on the member's session, if it
+    /// crashed while in the group.
+    session_expiry_ns: Nanos,
+    /// Restarted as a new member within its old session: the coordinator
+    /// counts the old member id until then (0: none).
+    old_session_until_ns: Nanos,
 }
 
 impl<'m, F: Features> Sim<'m, F> {
@@ -183,6 +193,7 @@ impl<'m, F: Features> Sim<'m, F> {
                             committed: 0,
                             processed_hw: 0,
                             owner: NONE,
+                            target: NONE,
                             reread_cause: Cause::Rebalance,
                         };
                         m.topics[l.topic].partitions as usize
@@ -486,223 +497,6 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
-    // -------------------------------------------------------------- the group
-
-    /// Range assignment of the partitions over the members in the group;
-    /// each owner starts from the committed offset.
-    fn assign(&mut self, g: usize) {
-        let members: Vec<u32> = self.group_insts[g]
-            .iter()
-            .copied()
-            .filter(|&i| self.members[i as usize].in_group && self.insts[i as usize].up)
-            .collect();
-        let gl = self.group_logs[g].as_mut().expect("log group");
-        gl.generation += 1;
-        gl.rebalancing = false;
-        let generation = gl.generation;
-        let topic = gl.topic;
-        let n_parts = gl.parts.len();
-        let mut lost_msgs = Vec::new();
-        for (p, gp) in gl.parts.iter_mut().enumerate() {
-            let owner = if members.is_empty() {
-                NONE
-            } else {
-                // Range assignor: the first (P mod n) members take one more.
-                let per = n_parts / members.len();
-                let extra = n_parts % members.len();
-                let k = if p < extra * (per + 1) {
-                    p / (per + 1)
-                } else {
-                    extra + (p - extra * (per + 1)) / per.max(1)
-                };
-                members[k.min(members.len() - 1)]
-            };
-            // Ownership starts over from the committed offset: what was
-            // processed beyond it is read again; what was committed beyond
-            // the processed position is never read.
-            if gp.committed > gp.processed_hw {
-                for o in gp.processed_hw..gp.committed {
-                    if let Some(r) = self.topics[topic].parts[p].get(o) {
-                        lost_msgs.push(r.msg);
-                    }
-                }
-                gp.processed_hw = gp.committed;
-            }
-            gp.owner = owner;
-        }
-        for mi in lost_msgs {
-            if self.msgs[mi].in_window {
-                self.stats.logs[g].lost_to_early_commit += 1;
-            }
-            let group = &self.m.groups[g].name;
-            self.trace_msg(
-                mi,
-                "committed but never processed (lost)",
-                || group.clone(),
-                || "the new owner starts at the committed offset".into(),
-                None,
-            );
-            self.mark_lost(mi, Cause::EarlyCommit);
-        }
-        for i in self.group_insts[g].clone() {
-            // An evicted member keeps what it was working on (its commit
-            // will fail); the others start from the assignment.
-            if self.insts[i as usize].up && !self.members[i as usize].in_group {
-                continue;
-            }
-            self.members[i as usize].owned.clear();
-            self.drop_batch(i);
-        }
-        for p in 0..n_parts {
-            let gp = &self.group_logs[g].as_ref().expect("log group").parts[p];
-            let (owner, committed) = (gp.owner, gp.committed);
-            if owner != NONE {
-                let mb = &mut self.members[owner as usize];
-                mb.owned.push(p as u32);
-                mb.pos[p] = committed;
-                mb.done[p] = committed;
-            }
-        }
-        for &i in &members {
-            self.members[i as usize].generation = generation;
-        }
-        for p in 0..n_parts {
-            self.trim(topic, p);
-        }
-        for i in members {
-            self.members[i as usize].idle = false;
-            if !self.members[i as usize].busy {
-                self.log_step(i);
-            }
-        }
-    }
-
-    /// Something changed the membership: the group stops, healthy members
-    /// commit and give up their partitions, and after `rebalance_time` the
-    /// partitions are assigned again.
-    fn rebalance(&mut self, g: usize) {
-        let now = self.q.now();
-        let lm = self.m.groups[g].log.as_ref().expect("log group");
-        let wait = lm.rebalance_ns.unwrap_or(3_000_000_000);
-        let gl = self.group_logs[g].as_mut().expect("log group");
-        gl.rebalancing = true;
-        gl.rebalance_start_ns = now;
-        let generation = gl.generation;
-        self.stats.logs[g].rebalances += 1;
-        // Members learn of it at their next poll: each finishes the records
-        // of its last poll first (the rebalance waits for them).
-        for i in self.group_insts[g].clone() {
-            let mb = &self.members[i as usize];
-            let between_polls = !mb.busy
-                && mb.current.is_none()
-                && mb.batch.is_empty()
-                && mb.retry_batch.is_empty();
-            if mb.in_group && self.insts[i as usize].up && between_polls {
-                self.revoke(i);
-            }
-        }
-        self.q.schedule_in(
-            wait,
-            Ev::LogRebalanceDone {
-                group: g as u32,
-                generation,
-            },
-        );
-    }
-
-    /// A healthy member gives up its partitions, committing what it processed.
-    fn revoke(&mut self, i: u32) {
-        self.commit(i, false);
-        self.members[i as usize].owned.clear();
-    }
-
-    pub(super) fn on_rebalance_done(&mut self, g: usize, generation: u32) {
-        let now = self.q.now();
-        let wait = self.m.groups[g]
-            .log
-            .as_ref()
-            .expect("log group")
-            .rebalance_ns
-            .unwrap_or(3_000_000_000);
-        let gl = self.group_logs[g].as_ref().expect("log group");
-        if !gl.rebalancing || gl.generation != generation || now < gl.rebalance_start_ns + wait {
-            return; // restarted meanwhile, or done
-        }
-        // Members still finishing their poll's records hold the rebalance
-        // up; the last of them completes it.
-        let waiting = self.group_insts[g].iter().any(|&i| {
-            let mb = &self.members[i as usize];
-            mb.in_group && !mb.owned.is_empty() && self.insts[i as usize].up
-        });
-        if !waiting {
-            self.assign(g);
-        }
-    }
-
-    /// Commits the member's fetched (`fetched`) or processed positions.
-    /// A member that is no longer in the group is refused.
-    fn commit(&mut self, i: u32, fetched: bool) {
-        let g = self.insts[i as usize].group as usize;
-        let gl = self.group_logs[g].as_ref().expect("log group");
-        let topic = gl.topic;
-        let mb = &self.members[i as usize];
-        if mb.owned.is_empty() {
-            return;
-        }
-        if !mb.in_group || mb.generation != gl.generation {
-            self.stats.logs[g].commits_failed += 1;
-            return;
-        }
-        let owned = mb.owned.clone();
-        let mut moved = false;
-        for p in owned {
-            let p = p as usize;
-            let to = if fetched {
-                self.members[i as usize].pos[p]
-            } else {
-                self.members[i as usize].done[p]
-            };
-            let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[p];
-            if to > gp.committed {
-                gp.committed = to;
-                moved = true;
-                self.update_lag(g, p);
-                self.trim(topic, p);
-            }
-        }
-        if moved {
-            self.stats.logs[g].commits += 1;
-        }
-    }
-
-    fn schedule_auto_commit(&mut self, i: u32) {
-        let g = self.insts[i as usize].group as usize;
-        let lm = self.m.groups[g].log.as_ref().expect("log group");
-        if lm.commit == CommitMode::AutoInPoll {
-            let due = self.q.now().saturating_add(lm.auto_commit_ns);
-            self.members[i as usize].auto_commit_due_ns = due;
-            return;
-        }
-        if lm.commit == CommitMode::Auto && !self.members[i as usize].timer {
-            self.members[i as usize].timer = true;
-            let epoch = self.insts[i as usize].epoch;
-            self.q
-                .schedule_in(lm.auto_commit_ns, Ev::LogAutoCommit { inst: i, epoch });
-        }
-    }
-
-    pub(super) fn on_auto_commit(&mut self, i: u32, epoch: u32) {
-        if self.insts[i as usize].epoch != epoch {
-            return;
-        }
-        self.members[i as usize].timer = false;
-        if self.q.now() > self.end_arrivals_ns && self.msgs.len() == 0 {
-            return;
-        }
-        self.commit(i, true);
-        self.schedule_auto_commit(i);
-    }
-
     // ------------------------------------------------------------- the member
 
     /// The member's poll loop: process the next fetched record, or commit
@@ -744,7 +538,13 @@ impl<'m, F: Features> Sim<'m, F> {
             let gl = self.group_logs[g].as_ref().expect("log group");
             let generation = gl.generation;
             self.on_rebalance_done(g, generation);
-            return;
+            // Eager: the member waits for the assignment. Incremental: it
+            // goes on with what it keeps, unless the rebalance just ended
+            // (and the hand-over already set it going).
+            let gl = self.group_logs[g].as_ref().expect("log group");
+            if !self.incremental(g) || !gl.rebalancing {
+                return;
+            }
         }
         // The poll's records are done.
         if commit_mode == CommitMode::AfterProcessing {
@@ -918,41 +718,6 @@ impl<'m, F: Features> Sim<'m, F> {
         let seq = gl.retry_seq;
         gl.retry.insert((due, seq), r);
         self.wake_for_retry(g);
-    }
-
-    pub(super) fn on_poll_timeout(&mut self, i: u32, epoch: u32, poll: u64) {
-        let mb = &self.members[i as usize];
-        if self.insts[i as usize].epoch != epoch || mb.polls != poll || !mb.in_group || !mb.busy {
-            return;
-        }
-        // Still in the same poll's records: the member leaves the group.
-        let g = self.insts[i as usize].group as usize;
-        self.stats.logs[g].poll_timeouts += 1;
-        self.members[i as usize].in_group = false;
-        self.leave(g, i, Cause::PollTimeout);
-        self.rebalance(g);
-    }
-
-    /// Marks the partitions a member loses without committing: what it
-    /// processed beyond the commit is read again, for this cause.
-    fn leave(&mut self, g: usize, i: u32, cause: Cause) {
-        let gl = self.group_logs[g].as_mut().expect("log group");
-        for &p in &self.members[i as usize].owned {
-            gl.parts[p as usize].reread_cause = cause;
-        }
-    }
-
-    /// Records the member processed beyond the group's commit, now that it
-    /// loses them without a commit: the next owner reads them again.
-    fn count_uncommitted(&mut self, g: usize, i: u32) {
-        let gl = self.group_logs[g].as_ref().expect("log group");
-        let mb = &self.members[i as usize];
-        let n: u64 = mb
-            .owned
-            .iter()
-            .map(|&p| mb.done[p as usize].saturating_sub(gl.parts[p as usize].committed))
-            .sum();
-        self.stats.logs[g].uncommitted_at_loss += n;
     }
 
     // ------------------------------------------------------------- processing
@@ -1228,77 +993,6 @@ impl<'m, F: Features> Sim<'m, F> {
             self.msgs[cur.msg].live -= 1;
             self.check_finish(cur.msg);
         }
-    }
-
-    // ----------------------------------------------------------------- faults
-
-    pub(super) fn log_crash(&mut self, i: u32) {
-        let now = self.q.now();
-        let g = self.insts[i as usize].group as usize;
-        let lm = self.m.groups[g].log.as_ref().expect("log group");
-        let session = lm.session_timeout_ns;
-        // An attempt was running (not a backoff between in-handler retries).
-        let attempting = self.insts[i as usize].busy != 0;
-        if let (true, Some(c)) = (attempting, self.members[i as usize].current) {
-            if self.tracing() {
-                let who = self.member_name(i);
-                self.trace_msg(
-                    c.msg,
-                    "attempt cut short (consumer crash)",
-                    || who,
-                    String::new,
-                    None,
-                );
-            }
-        }
-        let mb = &mut self.members[i as usize];
-        mb.busy = false;
-        mb.idle = false;
-        mb.timer = false;
-        let retries: Vec<RetryRec> = mb.retry_batch.drain(..).collect();
-        let cur = mb.current.take();
-        self.insts[i as usize].busy = 0;
-        self.drop_batch(i);
-        // Retry-topic records in hand are read again from their topic.
-        for r in retries {
-            self.retry_put(g, now, r);
-        }
-        match cur {
-            Some(c) if c.part == NONE => {
-                self.retry_put(g, now, (c.msg, c.attempts, c.prev_delay_ns))
-            }
-            Some(c) => self.drop_current(c),
-            None => {}
-        }
-        self.leave(g, i, Cause::ConsumerCrash);
-        self.count_uncommitted(g, i);
-        let epoch = self.insts[i as usize].epoch;
-        if self.members[i as usize].in_group {
-            self.q
-                .schedule_in(session, Ev::LogSessionTimeout { inst: i, epoch });
-        }
-    }
-
-    /// The coordinator misses the crashed member's heartbeats.
-    pub(super) fn on_session_timeout(&mut self, i: u32, epoch: u32) {
-        let inst = &self.insts[i as usize];
-        if inst.epoch != epoch || inst.up || !self.members[i as usize].in_group {
-            return; // restarted (and rejoined) meanwhile
-        }
-        let g = self.insts[i as usize].group as usize;
-        self.members[i as usize].in_group = false;
-        self.members[i as usize].owned.clear();
-        self.rebalance(g);
-    }
-
-    pub(super) fn log_restart(&mut self, i: u32) {
-        let g = self.insts[i as usize].group as usize;
-        // A new member (a new member id): the old one, if the coordinator
-        // still counts it, is replaced in the same rebalance.
-        self.members[i as usize].in_group = true;
-        self.members[i as usize].owned.clear();
-        self.schedule_auto_commit(i);
-        self.rebalance(g);
     }
 
     /// Lag, sampled for the time series.
