@@ -604,3 +604,138 @@ fn a_static_member_restarting_within_its_session_causes_no_rebalance() {
         "{healthy} (baseline {baseline})"
     );
 }
+
+/// Ten records per second from producer `app` into one partition, read by
+/// a fast member; `extra` adds a network or faults.
+fn produced(producer_extra: &str, extra: &str) -> serde_json::Map<String, serde_json::Value> {
+    let text = format!(
+        r#"
+[simulation]
+seed = 8
+duration = "20m"
+
+[[producer]]
+name = "app"
+topic = "events"
+arrival = {{ process = "constant", rate = 10.0 }}
+{producer_extra}
+
+[[topic]]
+name = "events"
+
+[[consumer]]
+name = "reader"
+topic = "events"
+service = {{ dist = "constant", mean = "1ms" }}
+
+{extra}
+"#
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
+fn cut_off(minutes: u32) -> String {
+    format!(
+        r#"[[fault]]
+kind = "partition"
+between = ["producer:app", "broker"]
+start = "5m"
+duration = "{minutes}m""#
+    )
+}
+
+#[test]
+fn a_producer_cut_off_longer_than_the_delivery_timeout_loses_records() {
+    // 3 minutes cut off, delivery.timeout.ms 120 s: what was sent in the
+    // first minute fails (600 records); what was sent in the last two
+    // waits in the buffer and is written when the partition heals.
+    let three = produced("", &cut_off(3));
+    let lost = get(&three, "messages.lost_by_cause.delivery-timeout");
+    assert!((lost - 600.0).abs() <= 2.0, "{lost}");
+    assert_eq!(get(&three, "messages.lost"), lost);
+    // The same with lost acknowledgements: records retried during the cut
+    // join the buffer behind younger ones, and still time out on time.
+    let retried = produced(
+        "idempotent = false",
+        &format!("{}\n\n[network]\nconfirm_loss = 0.1", cut_off(3)),
+    );
+    let lost_retried = get(&retried, "messages.lost_by_cause.delivery-timeout");
+    assert!((lost_retried - 600.0).abs() <= 5.0, "{lost_retried}");
+    // A 90-second cut loses nothing; a 5-minute timeout covers 3 minutes.
+    let short = produced("", &cut_off(1));
+    assert_eq!(get(&short, "messages.lost"), 0.0);
+    let patient = produced("delivery_timeout = \"5m\"", &cut_off(3));
+    assert_eq!(get(&patient, "messages.lost"), 0.0);
+    // The buffered records reach the log late: the latency tail shows it.
+    assert!(get(&patient, "latency.max") >= 170.0);
+}
+
+#[test]
+fn a_non_idempotent_producer_duplicates_records_when_acknowledgements_are_lost() {
+    // 10% of acknowledgements lost: the producer sends the record again
+    // after request.timeout.ms (30 s), up to three times within the 120 s
+    // delivery timeout. Extra writes per record: q + q^2 + q^3 = 0.111.
+    let network = "[network]\nconfirm_loss = 0.1";
+    let plain = produced("idempotent = false", network);
+    let idempotent = produced("", network);
+    let n = get(&plain, "messages.published");
+    let expected = n * (0.1 + 0.01 + 0.001);
+    let sd = (n * 0.111 * (1.0 - 0.111)).sqrt();
+    let duplicates = get(&plain, "messages.duplicates");
+    assert!(
+        (duplicates - expected).abs() < 5.0 * sd,
+        "{duplicates} vs {expected} (sd {sd})"
+    );
+    assert_eq!(
+        get(&plain, "messages.duplicates_by_cause.producer-retry"),
+        duplicates
+    );
+    assert_eq!(get(&idempotent, "messages.duplicates"), 0.0);
+    for s in [&plain, &idempotent] {
+        assert_eq!(get(s, "messages.lost"), 0.0);
+    }
+}
+
+#[test]
+fn an_unreplicated_topic_is_down_with_its_broker_and_a_replicated_one_is_not() {
+    let crash = "[[fault]]\nkind = \"broker-crash\"\nat = \"5m\"\ndowntime = \"3m\"";
+    let single = |rf: u32| {
+        let text = format!(
+            r#"
+[simulation]
+seed = 8
+duration = "20m"
+
+[[producer]]
+topic = "events"
+arrival = {{ process = "constant", rate = 10.0 }}
+
+[[topic]]
+name = "events"
+replication_factor = {rf}
+
+[[consumer]]
+name = "reader"
+topic = "events"
+service = {{ dist = "constant", mean = "1ms" }}
+
+{crash}
+"#
+        );
+        let s = summary(&scenario(&text), 1, 1);
+        assert_conserved(&s);
+        s
+    };
+    // One copy: 3 minutes down; the first minute's sends time out (120 s),
+    // the rest wait in the producer's buffer.
+    let one = single(1);
+    let lost = get(&one, "messages.lost_by_cause.delivery-timeout");
+    assert!((lost - 600.0).abs() <= 2.0, "{lost}");
+    assert!(get(&one, "latency.max") >= 119.0);
+    // Replicated (the default 3): a follower takes over, nothing changes.
+    let three = single(3);
+    assert_eq!(get(&three, "messages.lost"), 0.0);
+    assert!(get(&three, "latency.max") < 1.0);
+}

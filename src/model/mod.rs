@@ -135,7 +135,6 @@ pub struct TopicModel {
     pub segment_ns: Nanos,
     pub retention_check_ns: Nanos,
     pub replication_factor: u32,
-    pub flush_ns: Nanos,
 }
 
 /// Consumer-group settings of a group that reads a topic.
@@ -450,12 +449,6 @@ pub fn resolve(s: &Scenario) -> Scenario {
                 .unwrap_or(Duration::from_secs(DEFAULT_RETENTION_CHECK_S)),
         );
         t.replication_factor = Some(t.replication_factor.unwrap_or(3));
-        if t.replication_factor == Some(1) {
-            t.flush_interval = Some(
-                t.flush_interval
-                    .unwrap_or(Duration::from_secs(DEFAULT_FLUSH_S)),
-            );
-        }
     }
     let single_queue = r.queues.len() == 1;
     for pr in r.producers.iter_mut() {
@@ -554,9 +547,6 @@ pub const DEFAULT_SEGMENT_S: u64 = 7 * 24 * 3600;
 pub const DEFAULT_RECORD_BYTES: u64 = 1024;
 /// Kafka `log.retention.check.interval.ms`: 5 minutes.
 pub const DEFAULT_RETENTION_CHECK_S: u64 = 300;
-/// mqsim's flush period for an unreplicated topic (Kafka leaves flushing to
-/// the operating system; the Linux page cache writes back within ~5-30 s).
-pub const DEFAULT_FLUSH_S: u64 = 5;
 /// Kafka `delivery.timeout.ms`: 120 s.
 pub const DEFAULT_DELIVERY_TIMEOUT_S: u64 = 120;
 
@@ -979,7 +969,6 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 retention_check_ns: ns(t.retention_check_interval)
                     .unwrap_or(DEFAULT_RETENTION_CHECK_S * 1_000_000_000),
                 replication_factor: t.replication_factor.unwrap_or(3),
-                flush_ns: ns(t.flush_interval).unwrap_or(DEFAULT_FLUSH_S * 1_000_000_000),
             })
             .collect(),
     })

@@ -252,12 +252,9 @@ pub struct TopicCfg {
     /// `log.retention.check.interval.ms`). Default 5m.
     pub retention_check_interval: Option<Duration>,
     /// Copies of each partition (Kafka `replication.factor`). With 2 or more
-    /// a single broker crash loses nothing (`acks=all`); with 1 it loses the
-    /// records not flushed to disk. Default 3.
+    /// a single broker crash changes nothing (`acks=all`, a follower takes
+    /// over); with 1 the partitions are down while the broker is. Default 3.
     pub replication_factor: Option<u32>,
-    /// With `replication_factor = 1`: the broker flushes the log this often
-    /// (Kafka `flush.ms`; Kafka leaves it to the operating system). Default 5s.
-    pub flush_interval: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]

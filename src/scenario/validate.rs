@@ -859,11 +859,6 @@ fn check_segments(p: &P, t: &crate::scenario::TopicCfg) -> Result<(), Invalid> {
         t.retention_check_interval,
         "the retention check interval",
     )?;
-    positive(
-        &p.key("flush_interval"),
-        t.flush_interval,
-        "the flush interval",
-    )?;
     if t.record_bytes == Some(0) {
         return p.key("record_bytes").err("record_bytes must be at least 1");
     }
@@ -881,11 +876,6 @@ fn check_segments(p: &P, t: &crate::scenario::TopicCfg) -> Result<(), Invalid> {
                 "replication_factor must be from 1 to {MAX_REPLICATION_FACTOR}"
             ));
         }
-    }
-    if t.flush_interval.is_some() && t.replication_factor != Some(1) {
-        return p.key("flush_interval").err(
-            "`flush_interval` applies to `replication_factor = 1`: replicas keep what one broker had not flushed",
-        );
     }
     Ok(())
 }

@@ -21,10 +21,10 @@
 //!   is the Java client's auto-commit: the first poll after each
 //!   `auto_commit_interval` commits what the previous poll returned (all
 //!   processed by then: never ahead of processing);
-//! - rebalances are eager: the group stops, healthy members finish the record
-//!   in hand, commit what they processed and give their partitions up; after
-//!   `rebalance_time` the partitions are assigned again (range assignor) and
-//!   each new owner starts at the committed offset;
+//! - group membership and rebalances (eager range, cooperative sticky,
+//!   the consumer protocol, static members) are in `group`;
+//! - retention deletes whole closed segments; a member whose position was
+//!   deleted restarts where `auto_offset_reset` says;
 //! - a crashed member is noticed `session_timeout` after the crash; a member
 //!   that does not poll within `max_poll_interval` leaves the group, finishes
 //!   its records anyway, and its commit fails (it then rejoins);
@@ -32,11 +32,12 @@
 //!   partition stalls), forwarded to retry topics (`"retry-queues"`, order
 //!   lost), or given up (`"none"`); then it goes to the dead-letter topic, or
 //!   is skipped when the topic has `dead_letter = false`;
-//! - the producer is Kafka's idempotent producer with `acks=all`: a record
-//!   reaches its partition once, after the network latency; the topic is
-//!   replicated, so broker crashes do not touch it.
+//! - producers (buffer, retries, `delivery_timeout`, idempotence, topics
+//!   down with an unreplicated broker) are in `produce`.
 
 mod group;
+mod produce;
+pub(super) use produce::Buffered;
 
 use super::*;
 use crate::model::CommitMode;
@@ -46,6 +47,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Rec {
     msg: u32,
+    /// Written again by a non-idempotent producer's retry.
+    duplicate: bool,
 }
 
 /// A segment of a partition's log: the records from `base` to the next
@@ -117,6 +120,10 @@ pub(super) struct GroupLog {
     retry_wake_ns: Nanos,
 }
 
+/// A fetched record: (partition, offset, message, written again by a
+/// non-idempotent producer's retry).
+type Fetched = (u32, u64, u32, bool);
+
 /// What a member is processing.
 #[derive(Clone, Copy, Debug)]
 struct Current {
@@ -128,6 +135,8 @@ struct Current {
     attempts: u32,
     first_attempt_ns: Nanos,
     prev_delay_ns: Nanos,
+    /// A second copy written by a non-idempotent producer's retry.
+    duplicate: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -143,7 +152,7 @@ pub(super) struct Member {
     /// Records fetched by the last poll, not processed yet.
     /// (partition, offset, message): a fetched record is in the member's
     /// memory, so it holds its message even if retention deletes it.
-    batch: VecDeque<(u32, u64, u32)>,
+    batch: VecDeque<Fetched>,
     /// Retry-topic records fetched by the last poll.
     retry_batch: VecDeque<RetryRec>,
     current: Option<Current>,
@@ -276,41 +285,10 @@ impl<'m, F: Features> Sim<'m, F> {
 
     // --------------------------------------------------------------- producing
 
-    /// A producer sends message `mi` to its topic: it reaches its partition
-    /// once (idempotent producer), after the network latency.
-    pub(super) fn log_publish(&mut self, mi: u32) {
-        let p = self.msgs[mi].producer as usize;
-        let pm = &self.m.producers[p];
-        let topic = pm.topic.expect("topic producer");
-        let parts = self.m.topics[topic].partitions as u64;
-        let part = if pm.partition_by_key && self.msgs[mi].okey != NONE {
-            rng::mix64(self.msgs[mi].okey as u64) % parts
-        } else {
-            let n = self.prods[p].rr;
-            self.prods[p].rr += 1;
-            n % parts
-        };
-        let lat = match &self.m.network {
-            Some(net) => net.latency.as_ref().map_or(0, |d| {
-                d.sample(&mut self.stream(Domain::Network, self.msgs[mi].key, 0))
-            }),
-            None => 0,
-        };
-        self.msgs[mi].live += 1;
-        let ev = Ev::LogAppend {
-            msg: mi,
-            topic: topic as u32,
-            part: part as u32,
-        };
-        if lat == 0 {
-            self.on_log_append(mi, topic, part as usize);
-        } else {
-            self.q.schedule_in(lat, ev);
-        }
-    }
-
-    /// The record is in the log (the publish's hold passes to the record).
-    pub(super) fn on_log_append(&mut self, mi: u32, topic: usize, part: usize) {
+    /// The record is in the log (the hold of the send that wrote it passes
+    /// to the record). `duplicate`: a non-idempotent producer's retry wrote
+    /// it again.
+    pub(super) fn on_log_append(&mut self, mi: u32, topic: usize, part: usize, duplicate: bool) {
         let now = self.q.now();
         let tm = &self.m.topics[topic];
         let pt = &mut self.topics[topic].parts[part];
@@ -326,7 +304,7 @@ impl<'m, F: Features> Sim<'m, F> {
             });
         }
         pt.segments.back_mut().expect("an active segment").newest_ns = now;
-        pt.records.push_back(Rec { msg: mi });
+        pt.records.push_back(Rec { msg: mi, duplicate });
         let offset = pt.end() - 1;
         let name = &self.m.topics[topic].name;
         self.trace_msg(
@@ -573,11 +551,12 @@ impl<'m, F: Features> Sim<'m, F> {
                 attempts,
                 first_attempt_ns: now,
                 prev_delay_ns: prev,
+                duplicate: false,
             });
             self.log_attempt(i);
             return true;
         }
-        if let Some((p, o, mi)) = self.members[i as usize].batch.pop_front() {
+        if let Some((p, o, mi, duplicate)) = self.members[i as usize].batch.pop_front() {
             if self.msgs[mi].in_window {
                 self.stats.delivered += 1;
                 if o < self.group_logs[g].as_ref().expect("log group").parts[p as usize]
@@ -593,6 +572,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 attempts: 0,
                 first_attempt_ns: now,
                 prev_delay_ns: 0,
+                duplicate,
             });
             self.log_attempt(i);
             return true;
@@ -629,7 +609,12 @@ impl<'m, F: Features> Sim<'m, F> {
             self.members[i as usize].retry_batch.push_back(r);
             n += 1;
         }
-        let owned = self.members[i as usize].owned.clone();
+        // The partitions are down with the only broker holding them.
+        let owned = if self.topic_down(topic) {
+            Vec::new()
+        } else {
+            self.members[i as usize].owned.clone()
+        };
         let k = owned.len();
         let start = self.members[i as usize].rr;
         for j in 0..k {
@@ -645,7 +630,8 @@ impl<'m, F: Features> Sim<'m, F> {
             mb.pos[p] = mb.pos[p].max(pt.base);
             while n < max && mb.pos[p] < pt.end() {
                 let rec = pt.get(mb.pos[p]).expect("a record inside the log");
-                mb.batch.push_back((p as u32, mb.pos[p], rec.msg));
+                mb.batch
+                    .push_back((p as u32, mb.pos[p], rec.msg, rec.duplicate));
                 self.msgs[rec.msg].live += 1;
                 mb.pos[p] += 1;
                 n += 1;
@@ -941,7 +927,12 @@ impl<'m, F: Features> Sim<'m, F> {
             // A retry-topic record leaves the retry topics.
             self.msgs[mi].live -= 1;
         }
-        if success && first {
+        if success && first && cur.duplicate {
+            // The producer's retry wrote it twice: processed once more.
+            if in_window {
+                self.stats.duplicate(Cause::ProducerRetry.name());
+            }
+        } else if success && first {
             self.msgs[mi].log_done += 1;
             let topic = self.group_logs[g].as_ref().expect("log group").topic;
             if self.msgs[mi].log_done as usize == self.topics[topic].groups.len()
@@ -980,8 +971,8 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// The member forgets the records it fetched and has not processed.
     fn drop_batch(&mut self, i: u32) {
-        let batch: Vec<(u32, u64, u32)> = self.members[i as usize].batch.drain(..).collect();
-        for (_, _, mi) in batch {
+        let batch: Vec<Fetched> = self.members[i as usize].batch.drain(..).collect();
+        for (_, _, mi, _) in batch {
             self.msgs[mi].live -= 1;
             self.check_finish(mi);
         }

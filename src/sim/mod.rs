@@ -76,6 +76,7 @@ enum Cause {
     ClientTimeout,
     ConfirmTimeout,
     ConsumerCrash,
+    DeliveryTimeout,
     DroppedAtLimit,
     EarlyCommit,
     Lost,
@@ -113,6 +114,7 @@ impl Cause {
             Cause::ClientTimeout => "client-timeout",
             Cause::ConfirmTimeout => "confirm-timeout",
             Cause::ConsumerCrash => "consumer-crash",
+            Cause::DeliveryTimeout => "delivery-timeout",
             Cause::DroppedAtLimit => "dropped-at-limit",
             Cause::EarlyCommit => "early-commit",
             Cause::Lost => "lost",
@@ -357,6 +359,10 @@ struct ProducerState {
     rr: u64,
     /// Load spikes: its arrival process runs this many times as fast.
     rate_factor: f64,
+    /// Topic producers: records waiting for their partition (cut off, or
+    /// the partition down), in send order, with their sequence numbers.
+    log_buffer: VecDeque<log::Buffered>,
+    log_buffer_seq: u64,
 }
 
 /// FIFO by key: the one message of a key that is out (ready at the front
@@ -510,6 +516,20 @@ enum Ev {
         msg: u32,
         topic: u32,
         part: u32,
+        duplicate: bool,
+    },
+    /// A topic producer sends a record (again: attempt `attempt`);
+    /// `written`: an earlier attempt reached the partition.
+    LogSend {
+        msg: u32,
+        part: u32,
+        attempt: u32,
+        written: bool,
+    },
+    /// A buffered topic record's `delivery_timeout` is up.
+    LogBufferExpiry {
+        producer: u32,
+        seq: u64,
     },
     /// A consumer-group member finished processing a record.
     LogDone {
@@ -890,6 +910,8 @@ impl<'m, F: Features> Sim<'m, F> {
                     budget: pm.budget.as_ref().map(|b| b.build()),
                     rr: 0,
                     rate_factor: 1.0,
+                    log_buffer: VecDeque::new(),
+                    log_buffer_seq: 0,
                 })
                 .collect(),
             q: EventQueue::new(),
@@ -1181,9 +1203,19 @@ impl<'m, F: Features> Sim<'m, F> {
                 seq,
                 hold,
             } => self.reseq_release(group as usize, (key, seq, hold), true),
-            Ev::LogAppend { msg, topic, part } => {
-                self.on_log_append(msg, topic as usize, part as usize)
-            }
+            Ev::LogSend {
+                msg,
+                part,
+                attempt,
+                written,
+            } => self.log_send(msg, part as usize, attempt, written),
+            Ev::LogBufferExpiry { producer, seq } => self.on_buffer_expiry(producer as usize, seq),
+            Ev::LogAppend {
+                msg,
+                topic,
+                part,
+                duplicate,
+            } => self.on_log_append(msg, topic as usize, part as usize, duplicate),
             Ev::LogDone {
                 inst,
                 epoch,
@@ -3793,6 +3825,9 @@ impl<'m, F: Features> Sim<'m, F> {
             self.dispatch(qi);
         } else {
             self.prods[t].partitioned = on;
+            if !on && self.m.producers[t].topic.is_some() {
+                self.flush_log_buffer(t);
+            }
         }
     }
 
@@ -3899,6 +3934,10 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         self.prods[p].up = false;
         self.prods[p].epoch = self.prods[p].epoch.wrapping_add(1);
+        if self.m.producers[p].topic.is_some() {
+            self.log_producer_crash(p);
+            return;
+        }
         if self.m.producers[p].outbox {
             return; // the outbox keeps every unconfirmed message (traced when relayed)
         }
@@ -4015,6 +4054,9 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         for qi in 0..self.queues.len() {
             self.dispatch(qi);
+        }
+        if F::TOPICS {
+            self.log_broker_restart();
         }
     }
 
