@@ -103,7 +103,11 @@ fn kafka_properties_become_a_consumer_group() {
     assert_eq!(first(&s, "topic")["partitions"].as_integer(), Some(6));
     let c = first(&s, "consumer");
     assert_eq!(c["group"].as_str(), Some("billing"));
-    assert_eq!(c["commit"].as_str(), Some("auto"));
+    assert_eq!(
+        c["commit"].as_str(),
+        Some("auto-in-poll"),
+        "the Java client"
+    );
     assert_eq!(c["auto_commit_interval"].as_str(), Some("1000ms"));
     assert_eq!(c["max_poll_records"].as_integer(), Some(200));
     assert_eq!(c["max_poll_interval"].as_str(), Some("60000ms"));

@@ -342,3 +342,400 @@ service = {{ dist = "exponential", mean = "20ms" }}
         }
     }
 }
+
+/// One producer at 10 records/s into one partition of `topic_extra`; one
+/// member reading it with `consumer_extra`, crashed with `crash`.
+fn behind(
+    topic_extra: &str,
+    consumer_extra: &str,
+    crash: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let text = format!(
+        r#"
+[simulation]
+seed = 5
+duration = "30m"
+
+[[producer]]
+topic = "events"
+arrival = {{ process = "constant", rate = 10.0 }}
+
+[[topic]]
+name = "events"
+{topic_extra}
+
+[[consumer]]
+name = "reader"
+topic = "events"
+service = {{ dist = "constant", mean = "10ms" }}
+{consumer_extra}
+
+[[fault]]
+kind = "consumer-crash"
+target = "consumer:reader"
+{crash}
+"#
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
+fn reader(s: &serde_json::Map<String, serde_json::Value>, k: &str) -> f64 {
+    get(s, &format!("topics.events.groups.reader.{k}"))
+}
+
+/// The member is down from 2 min to 22 min; retention 5 min in 1-minute
+/// segments, checked every 5 min. At the check of 20 min every segment
+/// whose newest record is older than 15 min is gone: the log starts near
+/// 15 min, and at the restart (22 min + the rebalance) about 7 minutes of
+/// records (4200) are retained behind the log end.
+const DOWN_20_MINUTES: &str = r#"at = "2m"
+downtime = "20m""#;
+const MINUTE_SEGMENTS: &str = r#"retention = "5m"
+segment_time = "1m""#;
+
+#[test]
+fn a_group_behind_retention_skips_the_backlog_with_latest_and_rereads_it_with_earliest() {
+    let latest = behind(
+        MINUTE_SEGMENTS,
+        "auto_offset_reset = \"latest\"",
+        DOWN_20_MINUTES,
+    );
+    let earliest = behind(
+        MINUTE_SEGMENTS,
+        "auto_offset_reset = \"earliest\"",
+        DOWN_20_MINUTES,
+    );
+    for s in [&latest, &earliest] {
+        assert_eq!(reader(s, "offset_resets"), 1.0);
+        // Deleted while down: from about 2 min to about 15 min.
+        let deleted = reader(s, "lost_to_retention");
+        assert!((7200.0..=8400.0).contains(&deleted), "{deleted}");
+        assert_eq!(get(s, "messages.lost_by_cause.retention"), deleted);
+    }
+    let skipped = reader(&latest, "skipped_by_reset");
+    assert!(
+        (4200.0 - 700.0..=4200.0 + 700.0).contains(&skipped),
+        "latest skips the retained backlog (about 7 min x 10/s, within a segment and the rebalance): {skipped}"
+    );
+    assert_eq!(get(&latest, "messages.lost_by_cause.offset-reset"), skipped);
+    assert_eq!(
+        get(&latest, "messages.lost"),
+        skipped + reader(&latest, "lost_to_retention")
+    );
+    // Earliest re-reads the retained backlog: nothing but the deleted
+    // segments is lost.
+    assert_eq!(reader(&earliest, "skipped_by_reset"), 0.0);
+    assert_eq!(
+        get(&earliest, "messages.lost"),
+        reader(&earliest, "lost_to_retention")
+    );
+}
+
+#[test]
+fn retention_deletes_whole_closed_segments_and_never_the_active_one() {
+    // Down for the whole run: nothing is processed. Segments of 70 records
+    // (7 s); retention 2 min checked every minute.
+    let gone = behind(
+        "retention = \"2m\"\nrecord_bytes = 1000\nsegment_bytes = 70000\nretention_check_interval = \"1m\"",
+        "",
+        "at = \"50ms\"\ndowntime = \"1h\"",
+    );
+    let deleted = reader(&gone, "lost_to_retention");
+    assert!(deleted > 0.0);
+    assert_eq!(deleted % 70.0, 0.0, "whole segments only: {deleted}");
+    // The arrivals stop at 30 min and the drain that follows outlasts the
+    // retention: every closed segment is deleted, the active one (the last
+    // `published mod 70` records) stays. Record by record, all would go.
+    let published = get(&gone, "messages.published");
+    assert!(published > 17_000.0);
+    assert_eq!(deleted, published - published % 70.0);
+    assert!(published % 70.0 > 0.0);
+    // One segment (the active one, never closed): nothing is deleted.
+    let active = behind(
+        "retention = \"2m\"\nsegment_bytes = 1073741824\nsegment_time = \"7d\"",
+        "",
+        "at = \"50ms\"\ndowntime = \"1h\"",
+    );
+    assert_eq!(reader(&active, "lost_to_retention"), 0.0);
+}
+
+#[test]
+fn java_auto_commit_in_poll_loses_nothing_where_librdkafka_auto_commit_loses() {
+    // The same crashes, the same 1 s interval. librdkafka's timer commits
+    // the fetched position, ahead of processing; the Java client commits,
+    // in poll(), what the previous poll returned: all processed by then.
+    let java = run(
+        "commit = \"auto-in-poll\"\nauto_commit_interval = \"1s\"",
+        CRASHES,
+    );
+    let librdkafka = run("commit = \"auto\"\nauto_commit_interval = \"1s\"", CRASHES);
+    assert!(g(&java, "rebalances") >= 4.0);
+    assert!(get(&librdkafka, "messages.lost") > 0.0);
+    assert_eq!(get(&java, "messages.lost"), 0.0);
+    assert_eq!(g(&java, "lost_to_early_commit"), 0.0);
+    assert!(g(&java, "commits") > 0.0);
+    // Duplicates grow with the interval: what was processed since the last
+    // commit is read again.
+    let java_seldom = run(
+        "commit = \"auto-in-poll\"\nauto_commit_interval = \"2m\"",
+        CRASHES,
+    );
+    assert_eq!(get(&java_seldom, "messages.lost"), 0.0);
+    assert!(
+        get(&java_seldom, "messages.duplicates") > 2.0 * get(&java, "messages.duplicates").max(1.0),
+        "{} vs {}",
+        get(&java_seldom, "messages.duplicates"),
+        get(&java, "messages.duplicates")
+    );
+    assert_eq!(g(&java, "reread"), g(&java, "uncommitted_at_loss"));
+}
+
+/// Two members, four partitions (range: member 0 owns 0 and 1), ten
+/// records per second per partition, processed in a millisecond; member 1
+/// crashes at 5 min for `downtime`.
+fn pair(consumer_extra: &str, downtime: &str) -> serde_json::Map<String, serde_json::Value> {
+    let text = format!(
+        r#"
+[simulation]
+seed = 12
+duration = "20m"
+
+[[producer]]
+topic = "orders"
+arrival = {{ process = "constant", rate = 40.0 }}
+
+[[topic]]
+name = "orders"
+partitions = 4
+
+[[consumer]]
+name = "billing"
+topic = "orders"
+count = 2
+service = {{ dist = "constant", mean = "1ms" }}
+{consumer_extra}
+
+[[fault]]
+kind = "consumer-crash"
+target = "consumer:billing"
+instance = 1
+at = "5m"
+downtime = "{downtime}"
+"#
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
+/// Time-averaged lag of partition `p`.
+fn partition_lag(s: &serde_json::Map<String, serde_json::Value>, p: usize) -> f64 {
+    s["topics"]["orders"]["groups"]["billing"]["lag_by_partition"][p]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn cooperative_rebalances_do_not_pause_the_healthy_members_partitions() {
+    // A 30 s pause per rebalance (explicit), two rebalances (the crash
+    // noticed at the session timeout, the restart at 15 min). Eager: the
+    // healthy member's partitions stop 30 s each time: their mean lag
+    // grows by about 2 x (10/s x 30 s x 15 s) / 1200 s = 7.5 records.
+    let pause = "rebalance_time = \"30s\"";
+    let eager = pair(pause, "10m");
+    let cooperative = pair(
+        &format!("{pause}\nassignor = \"cooperative-sticky\""),
+        "10m",
+    );
+    let consumer = pair(
+        "group_protocol = \"consumer\"\nrebalance_time = \"30s\"",
+        "10m",
+    );
+    // A static member down for a millisecond: no rebalance, no pause.
+    let quiet = pair("group_instance_id = true", "1ms");
+    for s in [&eager, &cooperative, &consumer] {
+        assert_eq!(g(s, "rebalances"), 2.0);
+    }
+    let baseline = partition_lag(&quiet, 0);
+    let eager_lag = partition_lag(&eager, 0);
+    assert!(
+        (eager_lag - baseline - 7.5).abs() < 1.5,
+        "eager: {eager_lag} (baseline {baseline})"
+    );
+    for (name, s) in [
+        ("cooperative-sticky", &cooperative),
+        ("consumer protocol", &consumer),
+    ] {
+        for p in [0, 1] {
+            let lag = partition_lag(s, p);
+            assert!(
+                lag < baseline + 0.5,
+                "{name}: the healthy member's partition {p} paused: {lag} (baseline {baseline})"
+            );
+        }
+        // The crashed member's partitions moved, and paused.
+        assert!(partition_lag(s, 2) > baseline + 5.0, "{name}");
+    }
+    assert_eq!(get(&cooperative, "messages.lost"), 0.0);
+}
+
+#[test]
+fn a_static_member_restarting_within_its_session_causes_no_rebalance() {
+    // Down 20 s, within the 45 s session timeout.
+    let dynamic = pair("", "20s");
+    let fixed = pair("group_instance_id = true", "20s");
+    assert_eq!(g(&fixed, "rebalances"), 0.0);
+    assert_eq!(get(&fixed, "messages.lost"), 0.0);
+    // Its own partitions waited for it (20 s: mean lag up by about
+    // 10/s x 20 s x 10 s / 1200 s = 1.7); the healthy member's did not.
+    let baseline = partition_lag(&pair("group_instance_id = true", "1ms"), 0);
+    assert!(partition_lag(&fixed, 0) < baseline + 0.3);
+    assert!((partition_lag(&fixed, 2) - baseline - 1.7).abs() < 0.5);
+    // A dynamic member comes back as a new member: one rebalance, which
+    // waits for the old member's session to expire (45 s after the crash,
+    // 25 s after the restart), the whole group stopped meanwhile (eager):
+    // the healthy member's partitions lag 10/s x 25 s x 12.5 s / 1200 s = 2.6.
+    assert_eq!(g(&dynamic, "rebalances"), 1.0);
+    let healthy = partition_lag(&dynamic, 0);
+    assert!(
+        (healthy - baseline - 2.6).abs() < 0.6,
+        "{healthy} (baseline {baseline})"
+    );
+}
+
+/// Ten records per second from producer `app` into one partition, read by
+/// a fast member; `extra` adds a network or faults.
+fn produced(producer_extra: &str, extra: &str) -> serde_json::Map<String, serde_json::Value> {
+    let text = format!(
+        r#"
+[simulation]
+seed = 8
+duration = "20m"
+
+[[producer]]
+name = "app"
+topic = "events"
+arrival = {{ process = "constant", rate = 10.0 }}
+{producer_extra}
+
+[[topic]]
+name = "events"
+
+[[consumer]]
+name = "reader"
+topic = "events"
+service = {{ dist = "constant", mean = "1ms" }}
+
+{extra}
+"#
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
+fn cut_off(minutes: u32) -> String {
+    format!(
+        r#"[[fault]]
+kind = "partition"
+between = ["producer:app", "broker"]
+start = "5m"
+duration = "{minutes}m""#
+    )
+}
+
+#[test]
+fn a_producer_cut_off_longer_than_the_delivery_timeout_loses_records() {
+    // 3 minutes cut off, delivery.timeout.ms 120 s: what was sent in the
+    // first minute fails (600 records); what was sent in the last two
+    // waits in the buffer and is written when the partition heals.
+    let three = produced("", &cut_off(3));
+    let lost = get(&three, "messages.lost_by_cause.delivery-timeout");
+    assert!((lost - 600.0).abs() <= 2.0, "{lost}");
+    assert_eq!(get(&three, "messages.lost"), lost);
+    // The same with lost acknowledgements: records retried during the cut
+    // join the buffer behind younger ones, and still time out on time.
+    let retried = produced(
+        "idempotent = false",
+        &format!("{}\n\n[network]\nconfirm_loss = 0.1", cut_off(3)),
+    );
+    let lost_retried = get(&retried, "messages.lost_by_cause.delivery-timeout");
+    assert!((lost_retried - 600.0).abs() <= 5.0, "{lost_retried}");
+    // A 90-second cut loses nothing; a 5-minute timeout covers 3 minutes.
+    let short = produced("", &cut_off(1));
+    assert_eq!(get(&short, "messages.lost"), 0.0);
+    let patient = produced("delivery_timeout = \"5m\"", &cut_off(3));
+    assert_eq!(get(&patient, "messages.lost"), 0.0);
+    // The buffered records reach the log late: the latency tail shows it.
+    assert!(get(&patient, "latency.max") >= 170.0);
+}
+
+#[test]
+fn a_non_idempotent_producer_duplicates_records_when_acknowledgements_are_lost() {
+    // 10% of acknowledgements lost: the producer sends the record again
+    // after request.timeout.ms (30 s), up to three times within the 120 s
+    // delivery timeout. Extra writes per record: q + q^2 + q^3 = 0.111.
+    let network = "[network]\nconfirm_loss = 0.1";
+    let plain = produced("idempotent = false", network);
+    let idempotent = produced("", network);
+    let n = get(&plain, "messages.published");
+    let expected = n * (0.1 + 0.01 + 0.001);
+    let sd = (n * 0.111 * (1.0 - 0.111)).sqrt();
+    let duplicates = get(&plain, "messages.duplicates");
+    assert!(
+        (duplicates - expected).abs() < 5.0 * sd,
+        "{duplicates} vs {expected} (sd {sd})"
+    );
+    assert_eq!(
+        get(&plain, "messages.duplicates_by_cause.producer-retry"),
+        duplicates
+    );
+    assert_eq!(get(&idempotent, "messages.duplicates"), 0.0);
+    for s in [&plain, &idempotent] {
+        assert_eq!(get(s, "messages.lost"), 0.0);
+    }
+}
+
+#[test]
+fn an_unreplicated_topic_is_down_with_its_broker_and_a_replicated_one_is_not() {
+    let crash = "[[fault]]\nkind = \"broker-crash\"\nat = \"5m\"\ndowntime = \"3m\"";
+    let single = |rf: u32| {
+        let text = format!(
+            r#"
+[simulation]
+seed = 8
+duration = "20m"
+
+[[producer]]
+topic = "events"
+arrival = {{ process = "constant", rate = 10.0 }}
+
+[[topic]]
+name = "events"
+replication_factor = {rf}
+
+[[consumer]]
+name = "reader"
+topic = "events"
+service = {{ dist = "constant", mean = "1ms" }}
+
+{crash}
+"#
+        );
+        let s = summary(&scenario(&text), 1, 1);
+        assert_conserved(&s);
+        s
+    };
+    // One copy: 3 minutes down; the first minute's sends time out (120 s),
+    // the rest wait in the producer's buffer.
+    let one = single(1);
+    let lost = get(&one, "messages.lost_by_cause.delivery-timeout");
+    assert!((lost - 600.0).abs() <= 2.0, "{lost}");
+    assert!(get(&one, "latency.max") >= 119.0);
+    // Replicated (the default 3): a follower takes over, nothing changes.
+    let three = single(3);
+    assert_eq!(get(&three, "messages.lost"), 0.0);
+    assert!(get(&three, "latency.max") < 1.0);
+}

@@ -98,6 +98,29 @@ pub enum CommitMode {
     Auto,
     /// Commit the fetched position right after the poll (at most once).
     BeforeProcessing,
+    /// The Java client's auto-commit: each poll, once `auto_commit_interval`
+    /// has passed, commits the offsets the previous poll returned (all
+    /// processed by then, with processing inside the poll loop).
+    AutoInPoll,
+}
+
+/// How a group hands out partitions when its membership changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assignor {
+    /// Eager range assignment: every member gives up every partition.
+    Range,
+    /// Cooperative sticky: members keep what they can; only the partitions
+    /// that move pause (two rebalance rounds).
+    CooperativeSticky,
+}
+
+/// The group membership protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup with a group-wide barrier.
+    Classic,
+    /// KIP-848: the coordinator assigns incrementally through heartbeats.
+    Consumer,
 }
 
 /// A partitioned log.
@@ -107,6 +130,11 @@ pub struct TopicModel {
     pub partitions: u32,
     pub retention_ns: Nanos,
     pub dead_letter: bool,
+    /// Records per segment (`segment_bytes` / `record_bytes`, at least 1).
+    pub segment_records: u64,
+    pub segment_ns: Nanos,
+    pub retention_check_ns: Nanos,
+    pub replication_factor: u32,
 }
 
 /// Consumer-group settings of a group that reads a topic.
@@ -119,7 +147,18 @@ pub struct LogGroupModel {
     pub max_poll_records: u32,
     pub session_timeout_ns: Nanos,
     pub max_poll_interval_ns: Nanos,
-    pub rebalance_ns: Nanos,
+    /// An explicit rebalance pause (`rebalance_time`), else derived.
+    pub rebalance_ns: Option<Nanos>,
+    /// Where a member starts when the committed offset is gone: the log
+    /// end (true, `latest`) or the oldest record (`earliest`).
+    pub reset_to_latest: bool,
+    pub assignor: Assignor,
+    pub protocol: GroupProtocol,
+    pub static_membership: bool,
+    pub heartbeat_ns: Nanos,
+    /// One request and its response to the coordinator (twice the mean
+    /// network latency).
+    pub round_trip_ns: Nanos,
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +180,10 @@ pub struct ProducerModel {
     pub keys: Option<KeySpace>,
     /// Topic producers: partition by key hash (else round-robin).
     pub partition_by_key: bool,
+    /// Topic producers: a record not written this long after the send is lost.
+    pub delivery_timeout_ns: Nanos,
+    /// Topic producers: a retried record is written once.
+    pub idempotent: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -446,6 +489,17 @@ pub fn resolve(s: &Scenario) -> Scenario {
                 .unwrap_or(Duration::from_secs(DEFAULT_RETENTION_S)),
         );
         t.dead_letter = Some(t.dead_letter.unwrap_or(true));
+        t.segment_bytes = Some(t.segment_bytes.unwrap_or(DEFAULT_SEGMENT_BYTES));
+        t.segment_time = Some(
+            t.segment_time
+                .unwrap_or(Duration::from_secs(DEFAULT_SEGMENT_S)),
+        );
+        t.record_bytes = Some(t.record_bytes.unwrap_or(DEFAULT_RECORD_BYTES));
+        t.retention_check_interval = Some(
+            t.retention_check_interval
+                .unwrap_or(Duration::from_secs(DEFAULT_RETENTION_CHECK_S)),
+        );
+        t.replication_factor = Some(t.replication_factor.unwrap_or(3));
     }
     let single_queue = r.queues.len() == 1;
     for pr in r.producers.iter_mut() {
@@ -461,6 +515,11 @@ pub fn resolve(s: &Scenario) -> Scenario {
                 }
                 .into()
             }));
+            pr.delivery_timeout = Some(
+                pr.delivery_timeout
+                    .unwrap_or(Duration::from_secs(DEFAULT_DELIVERY_TIMEOUT_S)),
+            );
+            pr.idempotent = Some(pr.idempotent.unwrap_or(true));
             continue;
         }
         if single_queue && pr.queue.is_none() {
@@ -530,7 +589,11 @@ pub fn resolve(s: &Scenario) -> Scenario {
     r
 }
 
-pub const DEFAULT_RETENTION_S: u64 = 7 * 24 * 3600;
+pub use crate::scenario::DEFAULT_RECORD_BYTES;
+/// Kafka `log.retention.check.interval.ms`: 5 minutes.
+pub const DEFAULT_RETENTION_CHECK_S: u64 = 300;
+/// Kafka `delivery.timeout.ms`: 120 s.
+pub const DEFAULT_DELIVERY_TIMEOUT_S: u64 = 120;
 
 /// What processing takes and how it fails: the same for queue and topic consumers.
 fn resolve_work(c: &mut ConsumerCfg) {
@@ -553,13 +616,23 @@ fn resolve_topic_consumer(c: &mut ConsumerCfg, name: String) {
             .clone()
             .unwrap_or_else(|| "after-processing".into()),
     );
-    if c.commit.as_deref() == Some("auto") {
+    if matches!(c.commit.as_deref(), Some("auto" | "auto-in-poll")) {
         c.auto_commit_interval = Some(c.auto_commit_interval.unwrap_or(Duration::from_secs(5)));
     }
     c.max_poll_records = Some(c.max_poll_records.unwrap_or(500));
     c.session_timeout = Some(c.session_timeout.unwrap_or(Duration::from_secs(45)));
     c.max_poll_interval = Some(c.max_poll_interval.unwrap_or(Duration::from_secs(300)));
-    c.rebalance_time = Some(c.rebalance_time.unwrap_or(Duration::from_secs(3)));
+    c.auto_offset_reset = Some(
+        c.auto_offset_reset
+            .clone()
+            .unwrap_or_else(|| "latest".into()),
+    );
+    c.assignor = Some(c.assignor.clone().unwrap_or_else(|| "range".into()));
+    c.group_protocol = Some(c.group_protocol.clone().unwrap_or_else(|| "classic".into()));
+    c.group_instance_id = Some(c.group_instance_id.unwrap_or(false));
+    if c.group_protocol.as_deref() == Some("consumer") {
+        c.heartbeat_interval = Some(c.heartbeat_interval.unwrap_or(Duration::from_secs(5)));
+    }
     resolve_work(c);
     c.retry_mode = Some(c.retry_mode.clone().unwrap_or_else(|| "in-handler".into()));
     if c.retry.is_none() {
@@ -637,6 +710,9 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             topic,
             keys,
             partition_by_key: p.partitioner.as_deref() == Some("key"),
+            delivery_timeout_ns: ns(p.delivery_timeout)
+                .unwrap_or(DEFAULT_DELIVERY_TIMEOUT_S * 1_000_000_000),
+            idempotent: p.idempotent.unwrap_or(true),
             arrival,
             confirm: match p.confirm.as_deref() {
                 Some("on-accept") => Confirm::OnAccept,
@@ -699,6 +775,11 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             orbit_bound: q.orbit_bound,
         });
     }
+    // A coordinator request and its response: twice the mean latency.
+    let round_trip_ns = match r.network.as_ref().and_then(|n| n.latency.as_ref()) {
+        Some(d) => crate::time::secs_to_ns(2.0 * dist(d)?.mean()),
+        None => 0,
+    };
     let mut groups = Vec::new();
     for (i, c) in r.consumers.iter().enumerate() {
         let log = match &c.topic {
@@ -707,6 +788,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 group: c.group.clone().unwrap_or_else(|| consumer_name(&r, i)),
                 commit: match c.commit.as_deref() {
                     Some("auto") => CommitMode::Auto,
+                    Some("auto-in-poll") => CommitMode::AutoInPoll,
                     Some("before-processing") => CommitMode::BeforeProcessing,
                     _ => CommitMode::AfterProcessing,
                 },
@@ -714,7 +796,19 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 max_poll_records: c.max_poll_records.unwrap_or(500),
                 session_timeout_ns: ns(c.session_timeout).unwrap_or(45_000_000_000),
                 max_poll_interval_ns: ns(c.max_poll_interval).unwrap_or(300_000_000_000),
-                rebalance_ns: ns(c.rebalance_time).unwrap_or(3_000_000_000),
+                rebalance_ns: ns(c.rebalance_time),
+                reset_to_latest: c.auto_offset_reset.as_deref() != Some("earliest"),
+                assignor: match c.assignor.as_deref() {
+                    Some("cooperative-sticky") => Assignor::CooperativeSticky,
+                    _ => Assignor::Range,
+                },
+                protocol: match c.group_protocol.as_deref() {
+                    Some("consumer") => GroupProtocol::Consumer,
+                    _ => GroupProtocol::Classic,
+                },
+                static_membership: c.group_instance_id.unwrap_or(false),
+                heartbeat_ns: ns(c.heartbeat_interval).unwrap_or(5_000_000_000),
+                round_trip_ns,
             }),
             None => None,
         };
@@ -871,6 +965,13 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 partitions: t.partitions.unwrap_or(1),
                 retention_ns: ns(t.retention).unwrap_or(DEFAULT_RETENTION_S * 1_000_000_000),
                 dead_letter: t.dead_letter.unwrap_or(true),
+                segment_records: (t.segment_bytes.unwrap_or(DEFAULT_SEGMENT_BYTES)
+                    / t.record_bytes.unwrap_or(DEFAULT_RECORD_BYTES))
+                .max(1),
+                segment_ns: ns(t.segment_time).unwrap_or(DEFAULT_SEGMENT_S * 1_000_000_000),
+                retention_check_ns: ns(t.retention_check_interval)
+                    .unwrap_or(DEFAULT_RETENTION_CHECK_S * 1_000_000_000),
+                replication_factor: t.replication_factor.unwrap_or(3),
             })
             .collect(),
     })

@@ -206,7 +206,7 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
                 let k = |x: &str| fmt_num(f(g.get(x)));
                 let _ = writeln!(
                     out,
-                    "  {topic} / {group}: lag mean {} max {}, rebalances {}, re-read {} (uncommitted at crash/eviction {}), lost to early commit {}, to retention {}, poll timeouts {}, failed commits {}",
+                    "  {topic} / {group}: lag mean {} max {}, rebalances {}, re-read {} (uncommitted at crash/eviction {}), lost to early commit {}, to retention {}, skipped by offset reset {}, poll timeouts {}, failed commits {}",
                     k("lag_mean"),
                     k("lag_max"),
                     k("rebalances"),
@@ -214,6 +214,7 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
                     k("uncommitted_at_loss"),
                     k("lost_to_early_commit"),
                     k("lost_to_retention"),
+                    k("skipped_by_reset"),
                     k("poll_timeouts"),
                     k("commits_failed"),
                 );

@@ -597,8 +597,10 @@ pub fn kafka(text: &str, partitions: u32) -> Result<String, ImportError> {
     );
     if auto_commit {
         w.line(
-            "commit = \"auto\"",
-            &format!("{source}: commits on a timer"),
+            "commit = \"auto-in-poll\"",
+            &format!(
+                "{source}: the Java client commits inside poll() what the previous poll returned"
+            ),
         );
     } else {
         w.line(

@@ -205,6 +205,14 @@ pub struct ProducerCfg {
     /// Topic producers: "key" (hash of the key; the default when messages
     /// have keys) or "round-robin".
     pub partitioner: Option<String>,
+    /// Topic producers: a record not written within this time of the send
+    /// (broker down, producer cut off) fails and is lost (Kafka
+    /// `delivery.timeout.ms`). Default 120s.
+    pub delivery_timeout: Option<Duration>,
+    /// Topic producers: true (Kafka's default since 3.0) writes a retried
+    /// record once; false lets a retry after a lost acknowledgement write it
+    /// twice. Default true.
+    pub idempotent: Option<bool>,
 }
 
 /// The key space of a producer's messages. Keys are shared by producers:
@@ -233,6 +241,22 @@ pub struct TopicCfg {
     /// A record that exhausted its retries goes to a dead-letter topic
     /// (`<topic>-dlt`); false: it is skipped (logged and dropped). Default true.
     pub dead_letter: Option<bool>,
+    /// A segment is closed (a new one started) when it would exceed this
+    /// size (Kafka `segment.bytes`). Default 1073741824 (1 GiB).
+    pub segment_bytes: Option<u64>,
+    /// A segment is closed when its first record is this old (Kafka
+    /// `segment.ms`). Default 7d.
+    pub segment_time: Option<Duration>,
+    /// Size of one record in the log, batch overhead included: what fills a
+    /// segment. Default 1024.
+    pub record_bytes: Option<u64>,
+    /// How often the broker deletes expired segments (Kafka
+    /// `log.retention.check.interval.ms`). Default 5m.
+    pub retention_check_interval: Option<Duration>,
+    /// Copies of each partition (Kafka `replication.factor`). With 2 or more
+    /// a single broker crash changes nothing (`acks=all`, a follower takes
+    /// over); with 1 the partitions are down while the broker is. Default 3.
+    pub replication_factor: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -346,8 +370,25 @@ pub struct ConsumerCfg {
     pub session_timeout: Option<Duration>,
     /// A member that does not poll again within this time leaves the group. Default 5m.
     pub max_poll_interval: Option<Duration>,
-    /// How long a rebalance stops the group. Default 3s.
+    /// How long a rebalance stops the group; default: from the protocol's
+    /// round trips and the members it waits for.
     pub rebalance_time: Option<Duration>,
+    /// Where a member starts when the group's committed offset no longer
+    /// exists: "latest" (the log end: the retained backlog is skipped) or
+    /// "earliest" (the oldest retained record). Default "latest".
+    pub auto_offset_reset: Option<String>,
+    /// "range" (eager: every member stops) or "cooperative-sticky" (only
+    /// the partitions that move pause). Default "range".
+    pub assignor: Option<String>,
+    /// "classic" or "consumer" (KIP-848: the broker assigns, incrementally,
+    /// through heartbeats). Default "classic".
+    pub group_protocol: Option<String>,
+    /// Static membership (KIP-345): a member restarting within
+    /// `session_timeout` keeps its partitions without a rebalance. Default false.
+    pub group_instance_id: Option<bool>,
+    /// `group_protocol = "consumer"`: the heartbeat period, which carries
+    /// assignment changes (`group.consumer.heartbeat.interval.ms`). Default 5s.
+    pub heartbeat_interval: Option<Duration>,
 }
 
 /// A consumer-side resequencing buffer.
@@ -788,3 +829,11 @@ impl<'de> Deserialize<'de> for ExtendLease {
 
 /// What `mqsim init` writes: a commented scenario that runs as it is.
 pub const STARTER: &str = include_str!("../../scenarios/quickstart.toml");
+
+pub const DEFAULT_RETENTION_S: u64 = 7 * 24 * 3600;
+/// Kafka `segment.bytes`: 1 GiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 1 << 30;
+/// Kafka `segment.ms`: 7 days.
+pub const DEFAULT_SEGMENT_S: u64 = 7 * 24 * 3600;
+/// mqsim's assumption for the size of a record in the log (no Kafka default).
+pub const DEFAULT_RECORD_BYTES: u64 = 1024;

@@ -76,7 +76,18 @@ pub const FAULT_KINDS: [&str; 6] = [
 ];
 pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
 pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
-pub const COMMIT_MODES: [&str; 3] = ["after-processing", "auto", "before-processing"];
+pub const COMMIT_MODES: [&str; 4] = [
+    "after-processing",
+    "auto",
+    "auto-in-poll",
+    "before-processing",
+];
+/// `auto.offset.reset`: where a member starts when its offset is gone.
+pub const OFFSET_RESETS: [&str; 2] = ["latest", "earliest"];
+pub const ASSIGNORS: [&str; 2] = ["range", "cooperative-sticky"];
+pub const GROUP_PROTOCOLS: [&str; 2] = ["classic", "consumer"];
+/// Most copies of a partition.
+pub const MAX_REPLICATION_FACTOR: u32 = 16;
 /// How a topic consumer handles a failed record: "in-handler" retries in
 /// place (blocking: the partition stalls), "retry-queues" forwards it to
 /// retry topics (Spring's non-blocking retries), "none" gives up at once.
@@ -405,16 +416,27 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             ] {
                 if set {
                     return p.key(k).err(format!(
-                        "`{k}` applies to queue producers; a topic producer is modelled as Kafka's idempotent producer (acks=all, retries until delivered)"
+                        "`{k}` applies to queue producers; a topic producer is modelled as Kafka's producer (acks=all, retries within `delivery_timeout`, `idempotent`)"
                     ));
                 }
             }
+            positive(
+                &p.key("delivery_timeout"),
+                pr.delivery_timeout,
+                "the delivery timeout",
+            )?;
             continue;
         }
-        if pr.partitioner.is_some() {
-            return p
-                .key("partitioner")
-                .err("`partitioner` applies to producers that write to a `topic`");
+        for (k, set) in [
+            ("partitioner", pr.partitioner.is_some()),
+            ("delivery_timeout", pr.delivery_timeout.is_some()),
+            ("idempotent", pr.idempotent.is_some()),
+        ] {
+            if set {
+                return p.key(k).err(format!(
+                    "`{k}` applies to producers that write to a `topic`"
+                ));
+            }
         }
         if s.queues.is_empty() {
             return p
@@ -460,6 +482,11 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
                 ("session_timeout", c.session_timeout.is_some()),
                 ("max_poll_interval", c.max_poll_interval.is_some()),
                 ("rebalance_time", c.rebalance_time.is_some()),
+                ("auto_offset_reset", c.auto_offset_reset.is_some()),
+                ("assignor", c.assignor.is_some()),
+                ("group_protocol", c.group_protocol.is_some()),
+                ("group_instance_id", c.group_instance_id.is_some()),
+                ("heartbeat_interval", c.heartbeat_interval.is_some()),
             ] {
                 if set {
                     return p.key(k).err(format!(
@@ -816,6 +843,36 @@ fn check_topics(s: &Scenario) -> Result<(), Invalid> {
             }
         }
         positive(&p.key("retention"), t.retention, "the retention")?;
+        check_segments(&p, t)?;
+    }
+    Ok(())
+}
+
+/// Segments, retention checks and replication of one topic.
+fn check_segments(p: &P, t: &crate::scenario::TopicCfg) -> Result<(), Invalid> {
+    positive(&p.key("segment_time"), t.segment_time, "the segment time")?;
+    positive(
+        &p.key("retention_check_interval"),
+        t.retention_check_interval,
+        "the retention check interval",
+    )?;
+    if t.record_bytes == Some(0) {
+        return p.key("record_bytes").err("record_bytes must be at least 1");
+    }
+    let record = t.record_bytes.unwrap_or(super::DEFAULT_RECORD_BYTES);
+    if let Some(b) = t.segment_bytes {
+        if b < record || b > 1 << 40 {
+            return p.key("segment_bytes").err(format!(
+                "segment_bytes must hold at least one record ({record} bytes, `record_bytes`) and be at most 1 TiB"
+            ));
+        }
+    }
+    if let Some(n) = t.replication_factor {
+        if n == 0 || n > MAX_REPLICATION_FACTOR {
+            return p.key("replication_factor").err(format!(
+                "replication_factor must be from 1 to {MAX_REPLICATION_FACTOR}"
+            ));
+        }
     }
     Ok(())
 }
@@ -896,11 +953,14 @@ fn check_topic_consumer(
     if let Some(m) = &c.commit {
         one_of(&p.key("commit"), m, &COMMIT_MODES)?;
     }
-    if c.auto_commit_interval.is_some() && c.commit.as_deref() != Some("auto") {
+    if c.auto_commit_interval.is_some()
+        && !matches!(c.commit.as_deref(), Some("auto" | "auto-in-poll"))
+    {
         return p
             .key("auto_commit_interval")
-            .err("`auto_commit_interval` needs `commit = \"auto\"`");
+            .err("`auto_commit_interval` needs `commit = \"auto\"` or `\"auto-in-poll\"`");
     }
+    check_membership(p, c)?;
     if let Some(m) = &c.retry_mode {
         one_of(&p.key("retry_mode"), m, &TOPIC_RETRY_MODES)?;
     }
@@ -942,6 +1002,40 @@ fn check_topic_consumer(
             ));
         }
     }
+    Ok(())
+}
+
+/// Offset reset, assignor, protocol and heartbeats of a consumer group.
+fn check_membership(p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
+    if let Some(r) = &c.auto_offset_reset {
+        one_of(&p.key("auto_offset_reset"), r, &OFFSET_RESETS)?;
+    }
+    if let Some(a) = &c.assignor {
+        one_of(&p.key("assignor"), a, &ASSIGNORS)?;
+    }
+    if let Some(g) = &c.group_protocol {
+        one_of(&p.key("group_protocol"), g, &GROUP_PROTOCOLS)?;
+        if g == "consumer" && c.assignor.is_some() {
+            return p.key("assignor").err(
+                "with `group_protocol = \"consumer\"` the broker assigns the partitions (incrementally): `assignor` is the classic protocol's `partition.assignment.strategy`",
+            );
+        }
+    }
+    if c.heartbeat_interval.is_some() && c.group_protocol.as_deref() != Some("consumer") {
+        return p.key("heartbeat_interval").err(
+            "`heartbeat_interval` needs `group_protocol = \"consumer\"` (the classic protocol's members learn of a rebalance at their next poll here)",
+        );
+    }
+    positive(
+        &p.key("heartbeat_interval"),
+        c.heartbeat_interval,
+        "the heartbeat interval",
+    )?;
+    positive(
+        &p.key("rebalance_time"),
+        c.rebalance_time,
+        "the rebalance time",
+    )?;
     Ok(())
 }
 

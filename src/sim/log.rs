@@ -17,11 +17,14 @@
 //!   the fetched position right after the poll; `"auto"` commits the fetched
 //!   position on a timer every `auto_commit_interval` (librdkafka's
 //!   background auto-commit with offsets stored at delivery): ahead of
-//!   processing (loss on a crash) or behind it (re-reads);
-//! - rebalances are eager: the group stops, healthy members finish the record
-//!   in hand, commit what they processed and give their partitions up; after
-//!   `rebalance_time` the partitions are assigned again (range assignor) and
-//!   each new owner starts at the committed offset;
+//!   processing (loss on a crash) or behind it (re-reads); `"auto-in-poll"`
+//!   is the Java client's auto-commit: the first poll after each
+//!   `auto_commit_interval` commits what the previous poll returned (all
+//!   processed by then: never ahead of processing);
+//! - group membership and rebalances (eager range, cooperative sticky,
+//!   the consumer protocol, static members) are in `group`;
+//! - retention deletes whole closed segments; a member whose position was
+//!   deleted restarts where `auto_offset_reset` says;
 //! - a crashed member is noticed `session_timeout` after the crash; a member
 //!   that does not poll within `max_poll_interval` leaves the group, finishes
 //!   its records anyway, and its commit fails (it then rejoins);
@@ -29,9 +32,12 @@
 //!   partition stalls), forwarded to retry topics (`"retry-queues"`, order
 //!   lost), or given up (`"none"`); then it goes to the dead-letter topic, or
 //!   is skipped when the topic has `dead_letter = false`;
-//! - the producer is Kafka's idempotent producer with `acks=all`: a record
-//!   reaches its partition once, after the network latency; the topic is
-//!   replicated, so broker crashes do not touch it.
+//! - producers (buffer, retries, `delivery_timeout`, idempotence, topics
+//!   down with an unreplicated broker) are in `produce`.
+
+mod group;
+mod produce;
+pub(super) use produce::Buffered;
 
 use super::*;
 use crate::model::CommitMode;
@@ -41,18 +47,37 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Rec {
     msg: u32,
-    append_ns: Nanos,
+    /// Written again by a non-idempotent producer's retry.
+    duplicate: bool,
+}
+
+/// A segment of a partition's log: the records from `base` to the next
+/// segment's base. Retention deletes whole closed segments.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    base: u64,
+    /// When its first record was appended (`segment.ms` rolls on it).
+    first_append_ns: Nanos,
+    /// When its newest record was appended (retention judges on it).
+    newest_ns: Nanos,
 }
 
 pub(super) struct Partition {
-    /// Offset of `records[0]`.
+    /// Offset of `records[0]`: records below it are gone from memory,
+    /// deleted by retention or no longer needed by any group.
     base: u64,
     records: VecDeque<Rec>,
+    /// The log's segments, oldest first; the last one is the active one.
+    segments: VecDeque<Segment>,
 }
 
 impl Partition {
     fn end(&self) -> u64 {
         self.base + self.records.len() as u64
+    }
+    /// The log start offset: the oldest offset retention has not deleted.
+    fn log_start(&self) -> u64 {
+        self.segments.front().map_or(self.end(), |s| s.base)
     }
     fn get(&self, offset: u64) -> Option<Rec> {
         offset
@@ -74,6 +99,8 @@ struct GroupPart {
     /// 1 + the highest offset the group has processed.
     processed_hw: u64,
     owner: u32,
+    /// Incremental rebalances: the owner the new assignment gives it.
+    target: u32,
     /// Why the records before `processed_hw` may be read again.
     reread_cause: Cause,
 }
@@ -93,6 +120,10 @@ pub(super) struct GroupLog {
     retry_wake_ns: Nanos,
 }
 
+/// A fetched record: (partition, offset, message, written again by a
+/// non-idempotent producer's retry).
+type Fetched = (u32, u64, u32, bool);
+
 /// What a member is processing.
 #[derive(Clone, Copy, Debug)]
 struct Current {
@@ -104,6 +135,8 @@ struct Current {
     attempts: u32,
     first_attempt_ns: Nanos,
     prev_delay_ns: Nanos,
+    /// A second copy written by a non-idempotent producer's retry.
+    duplicate: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -119,7 +152,7 @@ pub(super) struct Member {
     /// Records fetched by the last poll, not processed yet.
     /// (partition, offset, message): a fetched record is in the member's
     /// memory, so it holds its message even if retention deletes it.
-    batch: VecDeque<(u32, u64, u32)>,
+    batch: VecDeque<Fetched>,
     /// Retry-topic records fetched by the last poll.
     retry_batch: VecDeque<RetryRec>,
     current: Option<Current>,
@@ -128,6 +161,14 @@ pub(super) struct Member {
     polls: u64,
     /// A timer commit is scheduled.
     timer: bool,
+    /// `auto-in-poll`: the first poll from this time commits.
+    auto_commit_due_ns: Nanos,
+    /// When the coordinator will give up on the member's session, if it
+    /// crashed while in the group.
+    session_expiry_ns: Nanos,
+    /// Restarted as a new member within its old session: the coordinator
+    /// counts the old member id until then (0: none).
+    old_session_until_ns: Nanos,
 }
 
 impl<'m, F: Features> Sim<'m, F> {
@@ -142,6 +183,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     .map(|_| Partition {
                         base: 0,
                         records: VecDeque::new(),
+                        segments: VecDeque::new(),
                     })
                     .collect(),
                 groups: (0..m.groups.len())
@@ -160,6 +202,7 @@ impl<'m, F: Features> Sim<'m, F> {
                             committed: 0,
                             processed_hw: 0,
                             owner: NONE,
+                            target: NONE,
                             reread_cause: Cause::Rebalance,
                         };
                         m.topics[l.topic].partitions as usize
@@ -200,6 +243,12 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// At time 0 every member joins and the first assignment is made at once.
     pub(super) fn log_start(&mut self) {
+        for (t, tm) in self.m.topics.iter().enumerate() {
+            self.q.schedule(
+                tm.retention_check_ns,
+                Ev::LogRetentionCheck { topic: t as u32 },
+            );
+        }
         for g in 0..self.m.groups.len() {
             if self.group_logs[g].is_none() {
                 continue;
@@ -236,48 +285,26 @@ impl<'m, F: Features> Sim<'m, F> {
 
     // --------------------------------------------------------------- producing
 
-    /// A producer sends message `mi` to its topic: it reaches its partition
-    /// once (idempotent producer), after the network latency.
-    pub(super) fn log_publish(&mut self, mi: u32) {
-        let p = self.msgs[mi].producer as usize;
-        let pm = &self.m.producers[p];
-        let topic = pm.topic.expect("topic producer");
-        let parts = self.m.topics[topic].partitions as u64;
-        let part = if pm.partition_by_key && self.msgs[mi].okey != NONE {
-            rng::mix64(self.msgs[mi].okey as u64) % parts
-        } else {
-            let n = self.prods[p].rr;
-            self.prods[p].rr += 1;
-            n % parts
-        };
-        let lat = match &self.m.network {
-            Some(net) => net.latency.as_ref().map_or(0, |d| {
-                d.sample(&mut self.stream(Domain::Network, self.msgs[mi].key, 0))
-            }),
-            None => 0,
-        };
-        self.msgs[mi].live += 1;
-        let ev = Ev::LogAppend {
-            msg: mi,
-            topic: topic as u32,
-            part: part as u32,
-        };
-        if lat == 0 {
-            self.on_log_append(mi, topic, part as usize);
-        } else {
-            self.q.schedule_in(lat, ev);
-        }
-    }
-
-    /// The record is in the log (the publish's hold passes to the record).
-    pub(super) fn on_log_append(&mut self, mi: u32, topic: usize, part: usize) {
+    /// The record is in the log (the hold of the send that wrote it passes
+    /// to the record). `duplicate`: a non-idempotent producer's retry wrote
+    /// it again.
+    pub(super) fn on_log_append(&mut self, mi: u32, topic: usize, part: usize, duplicate: bool) {
         let now = self.q.now();
-        self.retention(topic, part);
+        let tm = &self.m.topics[topic];
         let pt = &mut self.topics[topic].parts[part];
-        pt.records.push_back(Rec {
-            msg: mi,
-            append_ns: now,
+        let end = pt.end();
+        let roll = pt.segments.back().is_none_or(|s| {
+            end - s.base >= tm.segment_records || now - s.first_append_ns > tm.segment_ns
         });
+        if roll {
+            pt.segments.push_back(Segment {
+                base: end,
+                first_append_ns: now,
+                newest_ns: now,
+            });
+        }
+        pt.segments.back_mut().expect("an active segment").newest_ns = now;
+        pt.records.push_back(Rec { msg: mi, duplicate });
         let offset = pt.end() - 1;
         let name = &self.m.topics[topic].name;
         self.trace_msg(
@@ -297,19 +324,40 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
-    /// Deletes records older than the retention, read or not. A group that
-    /// had not processed them lost them; its offsets move to the new start.
-    fn retention(&mut self, topic: usize, part: usize) {
+    /// The broker's periodic retention check: every closed segment whose
+    /// newest record is older than the retention is deleted, read or not
+    /// (the active segment never is).
+    pub(super) fn on_retention_check(&mut self, topic: usize) {
         let now = self.q.now();
-        let keep_ns = self.m.topics[topic].retention_ns;
-        loop {
+        let tm = &self.m.topics[topic];
+        let (keep_ns, every_ns) = (tm.retention_ns, tm.retention_check_ns);
+        for part in 0..self.topics[topic].parts.len() {
+            let pt = &mut self.topics[topic].parts[part];
+            while pt.segments.len() > 1 && now.saturating_sub(pt.segments[0].newest_ns) > keep_ns {
+                pt.segments.pop_front();
+            }
+            let start = pt.log_start();
+            self.delete_below(topic, part, start);
+        }
+        self.q.schedule_in(
+            every_ns,
+            Ev::LogRetentionCheck {
+                topic: topic as u32,
+            },
+        );
+    }
+
+    /// Deletes the records below offset `start`. A group that had not
+    /// processed one (and whose owner had not fetched it) lost it; the
+    /// group's committed offset stays where it was: `auto_offset_reset`
+    /// decides where its next fetch starts.
+    fn delete_below(&mut self, topic: usize, part: usize, start: u64) {
+        while self.topics[topic].parts[part].base < start {
             let pt = &self.topics[topic].parts[part];
             let Some(front) = pt.records.front().copied() else {
+                self.topics[topic].parts[part].base = start;
                 return;
             };
-            if now.saturating_sub(front.append_ns) <= keep_ns {
-                return;
-            }
             let offset = pt.base;
             for g in self.topics[topic].groups.clone() {
                 // A member that fetched it processes it from memory.
@@ -322,7 +370,6 @@ impl<'m, F: Features> Sim<'m, F> {
                 let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
                 if gp.processed_hw <= offset && !fetched {
                     gp.processed_hw = offset + 1;
-                    gp.committed = gp.committed.max(offset + 1);
                     if self.msgs[front.msg].in_window {
                         self.stats.logs[g].lost_to_retention += 1;
                     }
@@ -336,12 +383,53 @@ impl<'m, F: Features> Sim<'m, F> {
                     );
                     self.mark_lost(front.msg, Cause::Retention);
                 }
-                let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
-                gp.committed = gp.committed.max(offset + 1);
-                self.update_lag(g, part);
             }
             self.pop_record(topic, part);
         }
+    }
+
+    /// The member's position in partition `p` is below the log start (its
+    /// records were deleted): `auto_offset_reset` moves it to the log end
+    /// (`latest`: the retained backlog is skipped, lost) or to the log start
+    /// (`earliest`).
+    fn offset_reset(&mut self, i: u32, g: usize, p: usize) {
+        let topic = self.group_logs[g].as_ref().expect("log group").topic;
+        let pt = &self.topics[topic].parts[p];
+        let (start, end, base) = (pt.log_start(), pt.end(), pt.base);
+        let latest = self.m.groups[g]
+            .log
+            .as_ref()
+            .expect("log group")
+            .reset_to_latest;
+        let to = if latest { end } else { start };
+        let from = self.members[i as usize].pos[p].max(start).max(base);
+        let processed_hw = self.group_logs[g].as_ref().expect("log group").parts[p].processed_hw;
+        if latest {
+            for o in from.max(processed_hw)..end {
+                let mi = self.topics[topic].parts[p]
+                    .get(o)
+                    .expect("a retained record")
+                    .msg;
+                if self.msgs[mi].in_window {
+                    self.stats.logs[g].skipped_by_reset += 1;
+                }
+                let group = &self.m.groups[g].name;
+                self.trace_msg(
+                    mi,
+                    "skipped by auto_offset_reset = latest (lost)",
+                    || group.clone(),
+                    || format!("offset {o}"),
+                    None,
+                );
+                self.mark_lost(mi, Cause::OffsetReset);
+            }
+        }
+        let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[p];
+        gp.processed_hw = gp.processed_hw.max(to);
+        let mb = &mut self.members[i as usize];
+        mb.pos[p] = to;
+        mb.done[p] = mb.done[p].max(to);
+        self.stats.logs[g].offset_resets += 1;
     }
 
     fn mark_lost(&mut self, mi: u32, cause: Cause) {
@@ -387,217 +475,6 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
-    // -------------------------------------------------------------- the group
-
-    /// Range assignment of the partitions over the members in the group;
-    /// each owner starts from the committed offset.
-    fn assign(&mut self, g: usize) {
-        let members: Vec<u32> = self.group_insts[g]
-            .iter()
-            .copied()
-            .filter(|&i| self.members[i as usize].in_group && self.insts[i as usize].up)
-            .collect();
-        let gl = self.group_logs[g].as_mut().expect("log group");
-        gl.generation += 1;
-        gl.rebalancing = false;
-        let generation = gl.generation;
-        let topic = gl.topic;
-        let n_parts = gl.parts.len();
-        let mut lost_msgs = Vec::new();
-        for (p, gp) in gl.parts.iter_mut().enumerate() {
-            let owner = if members.is_empty() {
-                NONE
-            } else {
-                // Range assignor: the first (P mod n) members take one more.
-                let per = n_parts / members.len();
-                let extra = n_parts % members.len();
-                let k = if p < extra * (per + 1) {
-                    p / (per + 1)
-                } else {
-                    extra + (p - extra * (per + 1)) / per.max(1)
-                };
-                members[k.min(members.len() - 1)]
-            };
-            // Ownership starts over from the committed offset: what was
-            // processed beyond it is read again; what was committed beyond
-            // the processed position is never read.
-            if gp.committed > gp.processed_hw {
-                for o in gp.processed_hw..gp.committed {
-                    if let Some(r) = self.topics[topic].parts[p].get(o) {
-                        lost_msgs.push(r.msg);
-                    }
-                }
-                gp.processed_hw = gp.committed;
-            }
-            gp.owner = owner;
-        }
-        for mi in lost_msgs {
-            if self.msgs[mi].in_window {
-                self.stats.logs[g].lost_to_early_commit += 1;
-            }
-            let group = &self.m.groups[g].name;
-            self.trace_msg(
-                mi,
-                "committed but never processed (lost)",
-                || group.clone(),
-                || "the new owner starts at the committed offset".into(),
-                None,
-            );
-            self.mark_lost(mi, Cause::EarlyCommit);
-        }
-        for i in self.group_insts[g].clone() {
-            // An evicted member keeps what it was working on (its commit
-            // will fail); the others start from the assignment.
-            if self.insts[i as usize].up && !self.members[i as usize].in_group {
-                continue;
-            }
-            self.members[i as usize].owned.clear();
-            self.drop_batch(i);
-        }
-        for p in 0..n_parts {
-            let gp = &self.group_logs[g].as_ref().expect("log group").parts[p];
-            let (owner, committed) = (gp.owner, gp.committed);
-            if owner != NONE {
-                let mb = &mut self.members[owner as usize];
-                mb.owned.push(p as u32);
-                mb.pos[p] = committed;
-                mb.done[p] = committed;
-            }
-        }
-        for &i in &members {
-            self.members[i as usize].generation = generation;
-        }
-        for p in 0..n_parts {
-            self.trim(topic, p);
-        }
-        for i in members {
-            self.members[i as usize].idle = false;
-            if !self.members[i as usize].busy {
-                self.log_step(i);
-            }
-        }
-    }
-
-    /// Something changed the membership: the group stops, healthy members
-    /// commit and give up their partitions, and after `rebalance_time` the
-    /// partitions are assigned again.
-    fn rebalance(&mut self, g: usize) {
-        let now = self.q.now();
-        let lm = self.m.groups[g].log.as_ref().expect("log group");
-        let wait = lm.rebalance_ns;
-        let gl = self.group_logs[g].as_mut().expect("log group");
-        gl.rebalancing = true;
-        gl.rebalance_start_ns = now;
-        let generation = gl.generation;
-        self.stats.logs[g].rebalances += 1;
-        // Members learn of it at their next poll: each finishes the records
-        // of its last poll first (the rebalance waits for them).
-        for i in self.group_insts[g].clone() {
-            let mb = &self.members[i as usize];
-            let between_polls = !mb.busy
-                && mb.current.is_none()
-                && mb.batch.is_empty()
-                && mb.retry_batch.is_empty();
-            if mb.in_group && self.insts[i as usize].up && between_polls {
-                self.revoke(i);
-            }
-        }
-        self.q.schedule_in(
-            wait,
-            Ev::LogRebalanceDone {
-                group: g as u32,
-                generation,
-            },
-        );
-    }
-
-    /// A healthy member gives up its partitions, committing what it processed.
-    fn revoke(&mut self, i: u32) {
-        self.commit(i, false);
-        self.members[i as usize].owned.clear();
-    }
-
-    pub(super) fn on_rebalance_done(&mut self, g: usize, generation: u32) {
-        let now = self.q.now();
-        let wait = self.m.groups[g]
-            .log
-            .as_ref()
-            .expect("log group")
-            .rebalance_ns;
-        let gl = self.group_logs[g].as_ref().expect("log group");
-        if !gl.rebalancing || gl.generation != generation || now < gl.rebalance_start_ns + wait {
-            return; // restarted meanwhile, or done
-        }
-        // Members still finishing their poll's records hold the rebalance
-        // up; the last of them completes it.
-        let waiting = self.group_insts[g].iter().any(|&i| {
-            let mb = &self.members[i as usize];
-            mb.in_group && !mb.owned.is_empty() && self.insts[i as usize].up
-        });
-        if !waiting {
-            self.assign(g);
-        }
-    }
-
-    /// Commits the member's fetched (`fetched`) or processed positions.
-    /// A member that is no longer in the group is refused.
-    fn commit(&mut self, i: u32, fetched: bool) {
-        let g = self.insts[i as usize].group as usize;
-        let gl = self.group_logs[g].as_ref().expect("log group");
-        let topic = gl.topic;
-        let mb = &self.members[i as usize];
-        if mb.owned.is_empty() {
-            return;
-        }
-        if !mb.in_group || mb.generation != gl.generation {
-            self.stats.logs[g].commits_failed += 1;
-            return;
-        }
-        let owned = mb.owned.clone();
-        let mut moved = false;
-        for p in owned {
-            let p = p as usize;
-            let to = if fetched {
-                self.members[i as usize].pos[p]
-            } else {
-                self.members[i as usize].done[p]
-            };
-            let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[p];
-            if to > gp.committed {
-                gp.committed = to;
-                moved = true;
-                self.update_lag(g, p);
-                self.trim(topic, p);
-            }
-        }
-        if moved {
-            self.stats.logs[g].commits += 1;
-        }
-    }
-
-    fn schedule_auto_commit(&mut self, i: u32) {
-        let g = self.insts[i as usize].group as usize;
-        let lm = self.m.groups[g].log.as_ref().expect("log group");
-        if lm.commit == CommitMode::Auto && !self.members[i as usize].timer {
-            self.members[i as usize].timer = true;
-            let epoch = self.insts[i as usize].epoch;
-            self.q
-                .schedule_in(lm.auto_commit_ns, Ev::LogAutoCommit { inst: i, epoch });
-        }
-    }
-
-    pub(super) fn on_auto_commit(&mut self, i: u32, epoch: u32) {
-        if self.insts[i as usize].epoch != epoch {
-            return;
-        }
-        self.members[i as usize].timer = false;
-        if self.q.now() > self.end_arrivals_ns && self.msgs.len() == 0 {
-            return;
-        }
-        self.commit(i, true);
-        self.schedule_auto_commit(i);
-    }
-
     // ------------------------------------------------------------- the member
 
     /// The member's poll loop: process the next fetched record, or commit
@@ -639,11 +516,25 @@ impl<'m, F: Features> Sim<'m, F> {
             let gl = self.group_logs[g].as_ref().expect("log group");
             let generation = gl.generation;
             self.on_rebalance_done(g, generation);
-            return;
+            // Eager: the member waits for the assignment. Incremental: it
+            // goes on with what it keeps, unless the rebalance just ended
+            // (and the hand-over already set it going).
+            let gl = self.group_logs[g].as_ref().expect("log group");
+            if !self.incremental(g) || !gl.rebalancing {
+                return;
+            }
         }
         // The poll's records are done.
         if commit_mode == CommitMode::AfterProcessing {
             self.commit(i, false);
+        }
+        if commit_mode == CommitMode::AutoInPoll
+            && self.q.now() >= self.members[i as usize].auto_commit_due_ns
+        {
+            // The Java client: poll() commits what the previous poll
+            // returned, all of it processed by now.
+            self.commit(i, true);
+            self.schedule_auto_commit(i);
         }
         self.poll(i);
     }
@@ -660,11 +551,12 @@ impl<'m, F: Features> Sim<'m, F> {
                 attempts,
                 first_attempt_ns: now,
                 prev_delay_ns: prev,
+                duplicate: false,
             });
             self.log_attempt(i);
             return true;
         }
-        if let Some((p, o, mi)) = self.members[i as usize].batch.pop_front() {
+        if let Some((p, o, mi, duplicate)) = self.members[i as usize].batch.pop_front() {
             if self.msgs[mi].in_window {
                 self.stats.delivered += 1;
                 if o < self.group_logs[g].as_ref().expect("log group").parts[p as usize]
@@ -680,6 +572,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 attempts: 0,
                 first_attempt_ns: now,
                 prev_delay_ns: 0,
+                duplicate,
             });
             self.log_attempt(i);
             return true;
@@ -716,7 +609,12 @@ impl<'m, F: Features> Sim<'m, F> {
             self.members[i as usize].retry_batch.push_back(r);
             n += 1;
         }
-        let owned = self.members[i as usize].owned.clone();
+        // The partitions are down with the only broker holding them.
+        let owned = if self.topic_down(topic) {
+            Vec::new()
+        } else {
+            self.members[i as usize].owned.clone()
+        };
         let k = owned.len();
         let start = self.members[i as usize].rr;
         for j in 0..k {
@@ -724,13 +622,16 @@ impl<'m, F: Features> Sim<'m, F> {
                 break;
             }
             let p = owned[(start + j) % k] as usize;
+            if self.members[i as usize].pos[p] < self.topics[topic].parts[p].log_start() {
+                self.offset_reset(i, g, p);
+            }
             let pt = &self.topics[topic].parts[p];
             let mb = &mut self.members[i as usize];
-            // Out of range (retention): start from the earliest record.
             mb.pos[p] = mb.pos[p].max(pt.base);
             while n < max && mb.pos[p] < pt.end() {
                 let rec = pt.get(mb.pos[p]).expect("a record inside the log");
-                mb.batch.push_back((p as u32, mb.pos[p], rec.msg));
+                mb.batch
+                    .push_back((p as u32, mb.pos[p], rec.msg, rec.duplicate));
                 self.msgs[rec.msg].live += 1;
                 mb.pos[p] += 1;
                 n += 1;
@@ -805,41 +706,6 @@ impl<'m, F: Features> Sim<'m, F> {
         self.wake_for_retry(g);
     }
 
-    pub(super) fn on_poll_timeout(&mut self, i: u32, epoch: u32, poll: u64) {
-        let mb = &self.members[i as usize];
-        if self.insts[i as usize].epoch != epoch || mb.polls != poll || !mb.in_group || !mb.busy {
-            return;
-        }
-        // Still in the same poll's records: the member leaves the group.
-        let g = self.insts[i as usize].group as usize;
-        self.stats.logs[g].poll_timeouts += 1;
-        self.members[i as usize].in_group = false;
-        self.leave(g, i, Cause::PollTimeout);
-        self.rebalance(g);
-    }
-
-    /// Marks the partitions a member loses without committing: what it
-    /// processed beyond the commit is read again, for this cause.
-    fn leave(&mut self, g: usize, i: u32, cause: Cause) {
-        let gl = self.group_logs[g].as_mut().expect("log group");
-        for &p in &self.members[i as usize].owned {
-            gl.parts[p as usize].reread_cause = cause;
-        }
-    }
-
-    /// Records the member processed beyond the group's commit, now that it
-    /// loses them without a commit: the next owner reads them again.
-    fn count_uncommitted(&mut self, g: usize, i: u32) {
-        let gl = self.group_logs[g].as_ref().expect("log group");
-        let mb = &self.members[i as usize];
-        let n: u64 = mb
-            .owned
-            .iter()
-            .map(|&p| mb.done[p as usize].saturating_sub(gl.parts[p as usize].committed))
-            .sum();
-        self.stats.logs[g].uncommitted_at_loss += n;
-    }
-
     // ------------------------------------------------------------- processing
 
     /// One processing attempt of the member's current record.
@@ -862,20 +728,12 @@ impl<'m, F: Features> Sim<'m, F> {
         let work_ns = crate::time::secs_to_ns(base * gs.slowdown);
         let failed = poison || u_fail < gm.failure || u_out < gs.outage_failure;
         let nonretryable = failed && u_nonret < gm.non_retryable;
-        if !self.trace_ids.is_empty() {
-            let who = format!(
-                "{}#{}",
-                gm.name,
-                self.group_insts[g]
-                    .iter()
-                    .position(|&x| x == i)
-                    .unwrap_or(0)
-            );
-            let what = match (cur.part, failed) {
-                (NONE, true) => "attempt from a retry topic (fails)",
-                (NONE, false) => "attempt from a retry topic (succeeds)",
-                (_, true) => "attempt (fails)",
-                (_, false) => "attempt (succeeds)",
+        if self.tracing() {
+            let who = self.member_name(i);
+            let what = if cur.part == NONE {
+                "attempt from a retry topic"
+            } else {
+                "attempt"
             };
             self.trace_msg(
                 mi,
@@ -900,6 +758,16 @@ impl<'m, F: Features> Sim<'m, F> {
         );
     }
 
+    /// `group#k`: the member's name in traces.
+    fn member_name(&self, i: u32) -> String {
+        let g = self.insts[i as usize].group as usize;
+        let k = self.group_insts[g]
+            .iter()
+            .position(|&x| x == i)
+            .unwrap_or(0);
+        format!("{}#{k}", self.m.groups[g].name)
+    }
+
     pub(super) fn on_log_done(
         &mut self,
         i: u32,
@@ -921,6 +789,15 @@ impl<'m, F: Features> Sim<'m, F> {
             .take()
             .expect("a record in hand");
         let mi = cur.msg;
+        if self.tracing() {
+            let who = self.member_name(i);
+            let what = if failed {
+                "attempt failed"
+            } else {
+                "attempt succeeded"
+            };
+            self.trace_msg(mi, what, || who, String::new, None);
+        }
         let in_window = self.msgs[mi].in_window;
         if in_window {
             self.stats.attempts += 1;
@@ -1050,7 +927,12 @@ impl<'m, F: Features> Sim<'m, F> {
             // A retry-topic record leaves the retry topics.
             self.msgs[mi].live -= 1;
         }
-        if success && first {
+        if success && first && cur.duplicate {
+            // The producer's retry wrote it twice: processed once more.
+            if in_window {
+                self.stats.duplicate(Cause::ProducerRetry.name());
+            }
+        } else if success && first {
             self.msgs[mi].log_done += 1;
             let topic = self.group_logs[g].as_ref().expect("log group").topic;
             if self.msgs[mi].log_done as usize == self.topics[topic].groups.len()
@@ -1089,8 +971,8 @@ impl<'m, F: Features> Sim<'m, F> {
 
     /// The member forgets the records it fetched and has not processed.
     fn drop_batch(&mut self, i: u32) {
-        let batch: Vec<(u32, u64, u32)> = self.members[i as usize].batch.drain(..).collect();
-        for (_, _, mi) in batch {
+        let batch: Vec<Fetched> = self.members[i as usize].batch.drain(..).collect();
+        for (_, _, mi, _) in batch {
             self.msgs[mi].live -= 1;
             self.check_finish(mi);
         }
@@ -1104,63 +986,6 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
-    // ----------------------------------------------------------------- faults
-
-    pub(super) fn log_crash(&mut self, i: u32) {
-        let now = self.q.now();
-        let g = self.insts[i as usize].group as usize;
-        let lm = self.m.groups[g].log.as_ref().expect("log group");
-        let session = lm.session_timeout_ns;
-        let mb = &mut self.members[i as usize];
-        mb.busy = false;
-        mb.idle = false;
-        mb.timer = false;
-        let retries: Vec<RetryRec> = mb.retry_batch.drain(..).collect();
-        let cur = mb.current.take();
-        self.insts[i as usize].busy = 0;
-        self.drop_batch(i);
-        // Retry-topic records in hand are read again from their topic.
-        for r in retries {
-            self.retry_put(g, now, r);
-        }
-        match cur {
-            Some(c) if c.part == NONE => {
-                self.retry_put(g, now, (c.msg, c.attempts, c.prev_delay_ns))
-            }
-            Some(c) => self.drop_current(c),
-            None => {}
-        }
-        self.leave(g, i, Cause::ConsumerCrash);
-        self.count_uncommitted(g, i);
-        let epoch = self.insts[i as usize].epoch;
-        if self.members[i as usize].in_group {
-            self.q
-                .schedule_in(session, Ev::LogSessionTimeout { inst: i, epoch });
-        }
-    }
-
-    /// The coordinator misses the crashed member's heartbeats.
-    pub(super) fn on_session_timeout(&mut self, i: u32, epoch: u32) {
-        let inst = &self.insts[i as usize];
-        if inst.epoch != epoch || inst.up || !self.members[i as usize].in_group {
-            return; // restarted (and rejoined) meanwhile
-        }
-        let g = self.insts[i as usize].group as usize;
-        self.members[i as usize].in_group = false;
-        self.members[i as usize].owned.clear();
-        self.rebalance(g);
-    }
-
-    pub(super) fn log_restart(&mut self, i: u32) {
-        let g = self.insts[i as usize].group as usize;
-        // A new member (a new member id): the old one, if the coordinator
-        // still counts it, is replaced in the same rebalance.
-        self.members[i as usize].in_group = true;
-        self.members[i as usize].owned.clear();
-        self.schedule_auto_commit(i);
-        self.rebalance(g);
-    }
-
     /// Lag, sampled for the time series.
     pub(super) fn log_sample(&mut self, time_s: f64, latency_mean_s: f64) {
         let now = self.q.now();
@@ -1168,10 +993,6 @@ impl<'m, F: Features> Sim<'m, F> {
         for g in 0..self.m.groups.len() {
             if !self.is_log_group(g) {
                 continue;
-            }
-            let topic = self.group_logs[g].as_ref().expect("log group").topic;
-            for p in 0..self.topics[topic].parts.len() {
-                self.retention(topic, p);
             }
             let s = &mut self.stats.logs[g];
             s.advance(window, now);

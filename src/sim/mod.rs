@@ -77,6 +77,7 @@ enum Cause {
     ClientTimeout,
     ConfirmTimeout,
     ConsumerCrash,
+    DeliveryTimeout,
     DroppedAtLimit,
     EarlyCommit,
     Lost,
@@ -84,6 +85,7 @@ enum Cause {
     MaxDeliveriesParked,
     Network,
     NonRetryable,
+    OffsetReset,
     Overflow,
     Partition,
     PollTimeout,
@@ -113,6 +115,7 @@ impl Cause {
             Cause::ClientTimeout => "client-timeout",
             Cause::ConfirmTimeout => "confirm-timeout",
             Cause::ConsumerCrash => "consumer-crash",
+            Cause::DeliveryTimeout => "delivery-timeout",
             Cause::DroppedAtLimit => "dropped-at-limit",
             Cause::EarlyCommit => "early-commit",
             Cause::Lost => "lost",
@@ -120,6 +123,7 @@ impl Cause {
             Cause::MaxDeliveriesParked => "max-deliveries-parked",
             Cause::Network => "network",
             Cause::NonRetryable => "non-retryable",
+            Cause::OffsetReset => "offset-reset",
             Cause::Overflow => "overflow",
             Cause::Partition => "partition",
             Cause::PollTimeout => "poll-timeout",
@@ -356,6 +360,10 @@ struct ProducerState {
     rr: u64,
     /// Load spikes: its arrival process runs this many times as fast.
     rate_factor: f64,
+    /// Topic producers: records waiting for their partition (cut off, or
+    /// the partition down), in send order, with their sequence numbers.
+    log_buffer: VecDeque<log::Buffered>,
+    log_buffer_seq: u64,
 }
 
 /// FIFO by key: the one message of a key that is out (ready at the front
@@ -509,6 +517,20 @@ enum Ev {
         msg: u32,
         topic: u32,
         part: u32,
+        duplicate: bool,
+    },
+    /// A topic producer sends a record (again: attempt `attempt`);
+    /// `written`: an earlier attempt reached the partition.
+    LogSend {
+        msg: u32,
+        part: u32,
+        attempt: u32,
+        written: bool,
+    },
+    /// A buffered topic record's `delivery_timeout` is up.
+    LogBufferExpiry {
+        producer: u32,
+        seq: u64,
     },
     /// A consumer-group member finished processing a record.
     LogDone {
@@ -545,6 +567,10 @@ enum Ev {
     /// A retry-topic record of the group is due.
     LogRetryDue {
         group: u32,
+    },
+    /// The broker deletes a topic's expired segments.
+    LogRetentionCheck {
+        topic: u32,
     },
     /// A consumer instance's lease timer for a delivery it holds: time to
     /// ask for an extension (`received_ns`: when it received the delivery).
@@ -879,6 +905,8 @@ impl<'m, F: Features> Sim<'m, F> {
                     budget: pm.budget.as_ref().map(|b| b.build()),
                     rr: 0,
                     rate_factor: 1.0,
+                    log_buffer: VecDeque::new(),
+                    log_buffer_seq: 0,
                 })
                 .collect(),
             q: EventQueue::new(),
@@ -1168,9 +1196,19 @@ impl<'m, F: Features> Sim<'m, F> {
                 seq,
                 hold,
             } => self.reseq_release(group as usize, (key, seq, hold), true),
-            Ev::LogAppend { msg, topic, part } => {
-                self.on_log_append(msg, topic as usize, part as usize)
-            }
+            Ev::LogSend {
+                msg,
+                part,
+                attempt,
+                written,
+            } => self.log_send(msg, part as usize, attempt, written),
+            Ev::LogBufferExpiry { producer, seq } => self.on_buffer_expiry(producer as usize, seq),
+            Ev::LogAppend {
+                msg,
+                topic,
+                part,
+                duplicate,
+            } => self.on_log_append(msg, topic as usize, part as usize, duplicate),
             Ev::LogDone {
                 inst,
                 epoch,
@@ -1182,6 +1220,7 @@ impl<'m, F: Features> Sim<'m, F> {
             Ev::LogAutoCommit { inst, epoch } => self.on_auto_commit(inst, epoch),
             Ev::LogPollTimeout { inst, epoch, poll } => self.on_poll_timeout(inst, epoch, poll),
             Ev::LogSessionTimeout { inst, epoch } => self.on_session_timeout(inst, epoch),
+            Ev::LogRetentionCheck { topic } => self.on_retention_check(topic as usize),
             Ev::LogRebalanceDone { group, generation } => {
                 self.on_rebalance_done(group as usize, generation)
             }
@@ -3779,6 +3818,9 @@ impl<'m, F: Features> Sim<'m, F> {
             self.dispatch(qi);
         } else {
             self.prods[t].partitioned = on;
+            if !on && self.m.producers[t].topic.is_some() {
+                self.flush_log_buffer(t);
+            }
         }
     }
 
@@ -3885,6 +3927,10 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         self.prods[p].up = false;
         self.prods[p].epoch = self.prods[p].epoch.wrapping_add(1);
+        if self.m.producers[p].topic.is_some() {
+            self.log_producer_crash(p);
+            return;
+        }
         if self.m.producers[p].outbox {
             return; // the outbox keeps every unconfirmed message (traced when relayed)
         }
@@ -4001,6 +4047,9 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         for qi in 0..self.queues.len() {
             self.dispatch(qi);
+        }
+        if F::TOPICS {
+            self.log_broker_restart();
         }
     }
 

@@ -192,6 +192,11 @@ pub struct LogGroupStats {
     pub lost_to_early_commit: u64,
     /// Records deleted by retention before the group processed them.
     pub lost_to_retention: u64,
+    /// Retained records skipped when `auto_offset_reset = "latest"` moved a
+    /// member whose offset had been deleted to the log end (lost).
+    pub skipped_by_reset: u64,
+    /// Times a member's offset was gone and `auto_offset_reset` applied.
+    pub offset_resets: u64,
     pub commits: u64,
     /// Commits refused because the member was no longer in the group.
     pub commits_failed: u64,

@@ -590,6 +590,8 @@ fn topics(m: &Model, c: &Collector, window_s: f64) -> Value {
                     "uncommitted_at_loss": s.uncommitted_at_loss,
                     "lost_to_early_commit": s.lost_to_early_commit,
                     "lost_to_retention": s.lost_to_retention,
+                    "skipped_by_reset": s.skipped_by_reset,
+                    "offset_resets": s.offset_resets,
                     "skipped": s.skipped,
                     "commits": s.commits,
                     "commits_failed": s.commits_failed,
