@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod engine;
 pub mod experiment;
+pub mod json;
 pub mod model;
 pub mod names;
 pub mod report;

@@ -508,7 +508,7 @@ fn shard_works_on_run_and_merge_gives_the_unsharded_result() {
 }
 
 /// The part files of a 2-shard run of SMALL with 4 replications.
-fn parts(w: &Work) -> Vec<(PathBuf, mqsim::experiment::study::Part)> {
+fn parts(w: &Work) -> Vec<(PathBuf, mqsim::cli::study::Part)> {
     w.write("s.toml", SMALL);
     for i in 1..=2 {
         let shard = format!("{i}/2");
@@ -531,7 +531,7 @@ fn parts(w: &Work) -> Vec<(PathBuf, mqsim::experiment::study::Part)> {
 
 #[test]
 fn merge_rejects_each_forged_part_naming_the_part_and_the_field() {
-    use mqsim::experiment::study::{digest_json, Part};
+    use mqsim::cli::study::{digest_json, Part};
     let w = Work::new("forged");
     let original = parts(&w);
     let ok = mqsim(&["merge", "parts", "--out", "m", "-q"], &w.0);

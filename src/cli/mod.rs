@@ -2,9 +2,14 @@
 //! `check` expectation failed or was inconclusive, 2 bad input (nothing is
 //! written then), 130 interrupted by Ctrl-C (partial results written).
 
+pub mod check;
+pub mod compare;
 pub mod fit;
 pub mod import;
 pub mod optimize;
+pub mod shard;
+pub mod study;
+pub mod sweep;
 
 use crate::experiment::{self, Plan};
 use crate::model::{self, Model};
@@ -296,13 +301,13 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
     crate::experiment::PROGRESS.store(!quiet && std::io::stderr().is_terminal(), Ordering::Relaxed);
     match cmd {
         Command::Run(a) => run(&a),
-        Command::Compare(a) => crate::experiment::compare::command(&a),
-        Command::Sweep(a) => crate::experiment::sweep::command(&a),
-        Command::Check(a) => crate::experiment::check::command(&a),
+        Command::Compare(a) => compare::command(&a),
+        Command::Sweep(a) => sweep::command(&a),
+        Command::Check(a) => check::command(&a),
         Command::Optimize(a) => optimize::command(&a),
         Command::Import(a) => import::command(&a),
         Command::Fit(a) => fit::command(&a),
-        Command::Merge(a) => crate::experiment::shard::merge_command(&a),
+        Command::Merge(a) => shard::merge_command(&a),
         Command::Init { path } => init(&path),
         Command::Schema => {
             println!("{}", crate::scenario::schema::schema_json());
@@ -555,9 +560,8 @@ fn run(a: &RunArgs) -> Result<i32, Failure> {
         if c.precision.is_some() {
             return Err(Failure::input("--precision and --shard cannot be combined: a shard cannot know when the others are precise enough"));
         }
-        let spec =
-            crate::experiment::compare::spec("run", &raw, c, vec![("base".into(), vec![])], &plan)?;
-        return crate::experiment::compare::run_study(spec, c, &plan, name);
+        let spec = compare::spec("run", &raw, c, vec![("base".into(), vec![])], &plan)?;
+        return compare::run_study(spec, c, &plan, name);
     }
     let m = compile(&s)?;
     crate::experiment::guard::check(&m, &plan, c.force).map_err(Failure::input)?;

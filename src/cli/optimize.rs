@@ -262,7 +262,7 @@ fn check_metrics(
         })
         .chain(search.constraints.iter().map(|c| &c.metric));
     for m in named {
-        if crate::experiment::sweep::at_path(&metrics, m).is_none() {
+        if crate::json::at_path(&metrics, m).is_none() {
             return Err(Failure::input(format!(
                 "`{}` is neither a --param key nor a number in the summary (paths as in --format json: latency.p99, messages.duplicate_rate, messages.attempts)",
                 printable(m)
@@ -460,11 +460,7 @@ pub fn snippet(search: &Search, c: &Candidate) -> String {
         .zip(&c.settings)
         .map(|(p, v)| {
             let value = crate::scenario::load::parse_value(v);
-            format!(
-                "{:?} = {}",
-                p.key,
-                crate::experiment::compare::toml_inline(&value)
-            )
+            format!("{:?} = {}", p.key, crate::cli::compare::toml_inline(&value))
         })
         .collect();
     let mut out = format!(
@@ -572,8 +568,8 @@ fn text_report(
             c.replications.len()
         );
         for path in &shown {
-            let mean = crate::experiment::sweep::at_path(summary, path);
-            let half = ci.and_then(|ci| crate::experiment::sweep::at_path(ci, path));
+            let mean = crate::json::at_path(summary, path);
+            let half = ci.and_then(|ci| crate::json::at_path(ci, path));
             if let Some(mean) = mean {
                 let half = half.map_or("n/a".to_string(), |h| format!("{h:.4}"));
                 let _ = writeln!(out, "  {:<28} {:.6} ± {}", printable(path), mean, half);

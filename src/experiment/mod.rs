@@ -2,21 +2,17 @@
 //! that do not depend on the thread count), variants compared on common
 //! random numbers, and parameter sweeps.
 
-pub mod check;
-pub mod compare;
 pub mod estimates;
 pub mod guard;
 pub mod optimize;
 pub mod precision;
-pub mod shard;
-pub mod study;
-pub mod sweep;
+pub mod theory_report;
 
 use crate::model::{Model, WarmupSpec};
 use crate::rng::replication_seed;
+use crate::sim::collect::{Sample, LIFECYCLE_STATES};
 use crate::sim::features::Build;
 use crate::sim::{self, FaultRecord, Limits};
-use crate::stats::collect::{Sample, LIFECYCLE_STATES};
 use crate::stats::summary::{aggregate, run_metrics};
 use crate::time::{ns_to_secs, Nanos};
 use rayon::prelude::*;
@@ -213,7 +209,7 @@ pub fn replicate(
         .stats
         .queues
         .iter()
-        .map(|q| trimmed_grid(&q.joint, crate::stats::collect::ORBIT_O_MAX + 1))
+        .map(|q| trimmed_grid(&q.joint, crate::sim::collect::ORBIT_O_MAX + 1))
         .unzip();
     let lag = out
         .stats
@@ -465,7 +461,7 @@ impl Outcome {
             "recovery".into(),
             crate::stats::summary::recovery_over(&per),
         );
-        crate::stats::theory_report::attach(model, &mut o);
+        crate::experiment::theory_report::attach(model, &mut o);
         add_warnings(&mut o, estimate_warnings);
         add_warnings(
             &mut o,
@@ -476,7 +472,7 @@ impl Outcome {
         let window_s = ns_to_secs(model.duration_ns.saturating_sub(self.warmup_ns));
         add_warnings(
             &mut o,
-            crate::stats::theory_report::short_run_warnings(model, window_s),
+            crate::experiment::theory_report::short_run_warnings(model, window_s),
         );
         if let Some(p) = &self.precision {
             o.insert("precision".into(), p.clone());
@@ -502,7 +498,7 @@ impl Outcome {
         );
         o.insert(
             "markov".into(),
-            crate::stats::theory_report::markov(model, self, &o),
+            crate::experiment::theory_report::markov(model, self, &o),
         );
         o.insert(
             "simulation".into(),

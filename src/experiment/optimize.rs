@@ -147,7 +147,7 @@ const MAX_STAGES: u32 = 8;
 
 /// The value at a dotted JSON path; booleans count as 1 and 0.
 fn at(root: &Map<String, Value>, path: &str) -> Option<f64> {
-    super::sweep::at_path(root, path)
+    crate::json::at_path(root, path)
 }
 
 /// One-sided 95% Student-t quantile with `df` degrees of freedom.

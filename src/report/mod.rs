@@ -204,7 +204,7 @@ pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
             .unwrap_or_default();
         let mut series = Vec::new();
         for (qi, qn) in queue_names.iter().enumerate() {
-            let pts = |f: &dyn Fn(&crate::stats::collect::Sample) -> f64| -> Vec<(f64, f64)> {
+            let pts = |f: &dyn Fn(&crate::sim::collect::Sample) -> f64| -> Vec<(f64, f64)> {
                 r.samples
                     .iter()
                     .filter(|s| s.queue == qi)
@@ -368,12 +368,12 @@ fn axis_value(text: &str) -> f64 {
 /// (`sweep-<metric>[-<variant>]`). With more parameters no chart is drawn
 /// (`sweep.csv` has every cell).
 pub fn sweep_charts(
-    rows: &[crate::experiment::sweep::Row],
+    rows: &[Row],
     keys: &[String],
     metrics: &[String],
     dir: &Path,
 ) -> Result<Vec<String>, String> {
-    use crate::experiment::sweep::at_path;
+    use crate::json::at_path;
     let mut written = Vec::new();
     if keys.is_empty() || keys.len() > 2 {
         return Ok(written);
@@ -408,7 +408,7 @@ pub fn sweep_charts(
         }
         let slug = metric.replace('.', "_");
         // Curves: x = the first parameter, one band per line.
-        let band = |name: String, cells: Vec<&crate::experiment::sweep::Row>| {
+        let band = |name: String, cells: Vec<&Row>| {
             let mut b = charts::Band {
                 name,
                 ..Default::default()
@@ -445,8 +445,7 @@ pub fn sweep_charts(
             continue;
         }
         for name in &variants {
-            let mine: Vec<&crate::experiment::sweep::Row> =
-                rows.iter().filter(|(_, v)| &v.name == name).collect();
+            let mine: Vec<&Row> = rows.iter().filter(|(_, v)| &v.name == name).collect();
             let mut xs: Vec<String> = Vec::new();
             let mut ys: Vec<String> = Vec::new();
             for (values, _) in &mine {
@@ -511,3 +510,6 @@ pub fn sweep_charts(
     }
     Ok(written)
 }
+
+/// One row of a sweep: every parameter's value, and the variant's result.
+pub type Row = (Vec<String>, VariantResult);

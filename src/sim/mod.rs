@@ -16,6 +16,7 @@
 //! reference count never goes negative, queue counts never go negative, and
 //! conservation holds at the end of every run.
 
+pub mod collect;
 pub mod features;
 mod lease;
 pub mod limits;
@@ -25,7 +26,7 @@ mod slab;
 use crate::engine::EventQueue;
 use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Link, Model, Overflow, RetryMode};
 use crate::rng::{self, stream, unit, Domain, Stream};
-use crate::stats::collect::{self as st, Collector, Sample};
+use crate::sim::collect::{self as st, Collector, Sample};
 use crate::strategy::breaker::CircuitBreaker;
 use crate::strategy::budget::RetryBudget;
 use crate::strategy::idempotency::WindowedIds;

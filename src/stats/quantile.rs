@@ -15,7 +15,7 @@
 //! it: [`tail_warning`] says so.
 
 use super::ci::t_quantile_975;
-use super::collect::latency_bucket_mid;
+use crate::sim::collect::latency_bucket_mid;
 
 /// Fewest latencies a replication should have above a quantile for its
 /// interval to be trusted (N x (1 - q) below this: a warning).

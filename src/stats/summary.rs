@@ -6,8 +6,8 @@
 //! averaged leaf by leaf, so a metric added here appears, with its interval,
 //! in every report without further code.
 
-use super::collect::{Collector, Sample};
 use crate::model::Model;
+use crate::sim::collect::{Collector, Sample};
 use crate::sim::{FaultRecord, RunOutput};
 use crate::time::{ns_to_secs, Nanos};
 use serde_json::{json, Map, Value};
@@ -142,7 +142,10 @@ const BATCH_SIGMAS: f64 = 4.0;
 
 /// Backlog (ready + in flight + waiting to retry, over all queues, and
 /// consumer lag) at each sample time, in time order.
-fn backlog_series(samples: &[Sample], lag: &[super::collect::LagSample]) -> (Vec<f64>, Vec<f64>) {
+fn backlog_series(
+    samples: &[Sample],
+    lag: &[crate::sim::collect::LagSample],
+) -> (Vec<f64>, Vec<f64>) {
     let mut times: Vec<f64> = Vec::new();
     let mut lens: Vec<f64> = Vec::new();
     for s in samples {
@@ -234,7 +237,7 @@ impl Baseline {
 pub fn recovery(
     m: &Model,
     samples: &[Sample],
-    lag: &[super::collect::LagSample],
+    lag: &[crate::sim::collect::LagSample],
     faults: &[FaultRecord],
     warmup_s: f64,
 ) -> Value {
@@ -245,7 +248,7 @@ pub fn recovery(
 pub fn recovery_until(
     horizon: f64,
     samples: &[Sample],
-    lag: &[super::collect::LagSample],
+    lag: &[crate::sim::collect::LagSample],
     faults: &[FaultRecord],
     warmup_s: f64,
 ) -> Value {

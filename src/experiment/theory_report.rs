@@ -3,12 +3,12 @@
 //! distribution against the stationary one, the message lifecycle as an
 //! absorbing Markov chain, the retry-orbit chain, and availability.
 
-use super::collect::{LIFECYCLE_STATES, ORBIT_O_MAX, ORBIT_Q_MAX, TRANSIENT_STATES};
-use super::markov::{self, AbsorbingChain, OrbitParams};
-use super::summary::num;
-use super::theory::{self, Theory};
 use crate::experiment::Outcome;
 use crate::model::{FaultKind, FaultTiming, Model, Overflow, RetryMode};
+use crate::sim::collect::{LIFECYCLE_STATES, ORBIT_O_MAX, ORBIT_Q_MAX, TRANSIENT_STATES};
+use crate::stats::markov::{self, AbsorbingChain, OrbitParams};
+use crate::stats::summary::num;
+use crate::stats::theory::{self, Theory};
 use serde_json::{json, Map, Value};
 
 /// The model a queue matches, or the assumptions that fail.

@@ -18,8 +18,8 @@ pub const DEFAULT_METRICS: [&str; 5] = [
     "recovery.fraction_recovered",
 ];
 
-/// One row of a sweep: every parameter's value, and the variant's result.
-pub type Row = (Vec<String>, VariantResult);
+pub use crate::json::at_path;
+pub use crate::report::Row;
 
 /// Splits a `--values` list at its top-level commas (commas inside
 /// braces, brackets or quotes belong to a TOML value).
@@ -243,21 +243,6 @@ fn metrics(spec: &StudySpec) -> Vec<String> {
     } else {
         spec.metrics.clone()
     }
-}
-
-/// The value at a dotted JSON path (`recovery.fraction_recovered`);
-/// booleans count as 1 and 0.
-pub fn at_path(root: &Map<String, Value>, path: &str) -> Option<f64> {
-    let mut parts = path.split('.');
-    let mut cur = root.get(parts.next()?)?;
-    for p in parts {
-        cur = match cur {
-            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
-            _ => cur.get(p)?,
-        };
-    }
-    cur.as_f64()
-        .or_else(|| cur.as_bool().map(|b| f64::from(u8::from(b))))
 }
 
 /// A metric's mean and 95% half-width in one row.

@@ -271,7 +271,7 @@ fn load_one(file: &std::path::Path, a: &CheckArgs) -> Result<Loaded, Failure> {
     }
     for (_, vs, _) in &variants {
         let m = cli::compile(vs)?;
-        super::guard::check(&m, &plan, a.common.force).map_err(Failure::input)?;
+        crate::experiment::guard::check(&m, &plan, a.common.force).map_err(Failure::input)?;
     }
     Ok(Loaded {
         label: printable(&file.display().to_string()),

@@ -5,8 +5,8 @@
 //! per-replication results alone, so merged shards give byte for byte what
 //! one machine gives.
 
-use super::{choose_warmup, pool, replicate, Outcome, Plan, Replication};
 use crate::cli::Failure;
+use crate::experiment::{choose_warmup, pool, replicate, Outcome, Plan, Replication};
 use crate::model::Model;
 use crate::report::VariantResult;
 use crate::scenario::load::{parse_value, Override, RawScenario};

@@ -337,10 +337,10 @@ pub fn run_study(
 ) -> Result<i32, Failure> {
     let cells = spec.cells()?;
     for cell in &cells {
-        super::guard::check(&cell.model, plan, c.force).map_err(Failure::input)?;
+        crate::experiment::guard::check(&cell.model, plan, c.force).map_err(Failure::input)?;
     }
-    let held = spec.job_count(cells.len()) as f64 * super::guard::REPLICATION_BYTES;
-    if held > super::guard::MAX_BYTES && !c.force {
+    let held = spec.job_count(cells.len()) as f64 * crate::experiment::guard::REPLICATION_BYTES;
+    if held > crate::experiment::guard::MAX_BYTES && !c.force {
         return Err(Failure::input(format!(
             "this study holds {} replications' results (about {:.1} GiB) until its report: use fewer values, variants or replications, shard it with --shard, or pass --force",
             spec.job_count(cells.len()),
