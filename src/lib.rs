@@ -14,6 +14,8 @@
 pub mod cli;
 pub mod engine;
 pub mod experiment;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod model;
 pub mod report;
 pub mod rng;

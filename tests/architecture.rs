@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 /// Layer of each top-level module of `src/`, from the bottom.
-const LAYERS: [(&str, u8); 13] = [
+const LAYERS: [(&str, u8); 14] = [
     ("time", 0),
     ("rng", 0),
     ("table", 0),
@@ -23,6 +23,7 @@ const LAYERS: [(&str, u8); 13] = [
     ("stats", 5),
     ("experiment", 6),
     ("report", 7),
+    ("live", 7),
     ("cli", 8),
     ("main", 9),
 ];
