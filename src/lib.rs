@@ -18,6 +18,8 @@ pub mod cli;
 pub mod engine;
 pub mod experiment;
 pub mod json;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod model;
 pub mod names;
 pub mod report;

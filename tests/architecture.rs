@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 /// Layer of each top-level module of `src/`, from the bottom.
-const LAYERS: [(&str, u8); 15] = [
+const LAYERS: [(&str, u8); 16] = [
     ("json", 0),
     ("time", 0),
     ("names", 0),
@@ -25,6 +25,7 @@ const LAYERS: [(&str, u8); 15] = [
     ("stats", 5),
     ("experiment", 6),
     ("report", 7),
+    ("live", 7),
     ("cli", 8),
     ("main", 9),
 ];

@@ -58,6 +58,9 @@ pub enum Command {
     Init { path: PathBuf },
     /// Print a JSON Schema of the scenario format.
     Schema,
+    /// Run a scenario against a real broker (NATS JetStream) and, with --compare, beside the simulation.
+    #[cfg(feature = "live")]
+    Live(crate::live::LiveArgs),
     /// Print the scenario with every default and preset filled in.
     Explain {
         file: PathBuf,
@@ -66,11 +69,7 @@ pub enum Command {
     },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-}
+pub use crate::report::Format;
 
 /// `--build`: which build of the simulator runs the scenario.
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -296,6 +295,8 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Sweep(a) => a.common.quiet,
         Command::Check(a) => a.common.quiet,
         Command::Optimize(a) => a.common.quiet,
+        #[cfg(feature = "live")]
+        Command::Live(a) => a.quiet,
         _ => true,
     };
     crate::experiment::PROGRESS.store(!quiet && std::io::stderr().is_terminal(), Ordering::Relaxed);
@@ -308,6 +309,8 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Import(a) => import::command(&a),
         Command::Fit(a) => fit::command(&a),
         Command::Merge(a) => shard::merge_command(&a),
+        #[cfg(feature = "live")]
+        Command::Live(a) => live(&a),
         Command::Init { path } => init(&path),
         Command::Schema => {
             println!("{}", crate::scenario::schema::schema_json());
@@ -593,6 +596,16 @@ fn run(a: &RunArgs) -> Result<i32, Failure> {
         }
     }
     Ok(0)
+}
+
+/// `mqsim live`: loads the scenario and hands it to the live layer.
+#[cfg(feature = "live")]
+fn live(a: &crate::live::LiveArgs) -> Result<i32, Failure> {
+    let (_, _, s) = load(&a.file, &a.set)?;
+    crate::live::command(a, &s, &STOP).map_err(|f| Failure {
+        code: f.code,
+        message: f.message,
+    })
 }
 
 fn explain(file: &Path, sets: &[String]) -> Result<i32, Failure> {

@@ -513,3 +513,11 @@ pub fn sweep_charts(
 
 /// One row of a sweep: every parameter's value, and the variant's result.
 pub type Row = (Vec<String>, VariantResult);
+
+/// What a command prints on standard output: readable text or one JSON
+/// object (`--format`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}

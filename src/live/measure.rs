@@ -1,0 +1,306 @@
+//! The ledger of a live run: what the producers published (id, wall time,
+//! the broker's sequence), what the consumers were delivered and processed,
+//! and what the broker reported dead-lettered; and from it the same metric
+//! tree as `run` for the keys a live run can measure. Each message lands in
+//! one class as in the simulation: acked > in flight > dead-lettered >
+//! expired > lost > rejected.
+
+use crate::stats::summary::num;
+use crate::time::Nanos;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// What the broker answered to one publish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Stored, at this broker sequence of its queue.
+    Accepted(u64),
+    /// Refused: the queue was full and discards new messages.
+    Rejected,
+}
+
+/// One message's life as seen by the producers and consumers.
+#[derive(Clone, Debug, Default)]
+pub struct MessageRecord {
+    pub queue: usize,
+    pub sent_wall_ns: Nanos,
+    pub sequence: Option<u64>,
+    pub rejected: bool,
+    pub deliveries: u32,
+    pub redeliveries: u32,
+    /// Successful processings (more than one: duplicates).
+    pub processed: u32,
+    pub first_processed_wall_ns: Option<Nanos>,
+    pub dead_lettered: bool,
+    /// Still stored by the broker at the end (after the drain).
+    pub still_stored: bool,
+}
+
+/// Every message of a live run, by id (ids count from 0 in publish order).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub messages: Vec<MessageRecord>,
+    by_sequence: HashMap<(usize, u64), u64>,
+}
+
+impl Ledger {
+    /// Reserves the next id for a publish to `queue` at `sent_wall_ns`.
+    pub fn new_message(&mut self, queue: usize, sent_wall_ns: Nanos) -> u64 {
+        self.messages.push(MessageRecord {
+            queue,
+            sent_wall_ns,
+            ..Default::default()
+        });
+        self.messages.len() as u64 - 1
+    }
+
+    pub fn published(&mut self, id: u64, outcome: PublishOutcome) {
+        let Some(m) = self.messages.get_mut(id as usize) else {
+            return;
+        };
+        match outcome {
+            PublishOutcome::Accepted(sequence) => {
+                m.sequence = Some(sequence);
+                self.by_sequence.insert((m.queue, sequence), id);
+            }
+            PublishOutcome::Rejected => m.rejected = true,
+        }
+    }
+
+    /// A delivery; `delivery_count` is the broker's (1 for the first).
+    pub fn delivered(&mut self, id: u64, delivery_count: u64) {
+        if let Some(m) = self.messages.get_mut(id as usize) {
+            m.deliveries += 1;
+            if delivery_count > 1 {
+                m.redeliveries += 1;
+            }
+        }
+    }
+
+    pub fn processed(&mut self, id: u64, at_wall_ns: Nanos) {
+        if let Some(m) = self.messages.get_mut(id as usize) {
+            m.processed += 1;
+            m.first_processed_wall_ns.get_or_insert(at_wall_ns);
+        }
+    }
+
+    /// The broker's dead-letter record of the message at `sequence`.
+    pub fn dead_lettered(&mut self, queue: usize, sequence: u64) {
+        if let Some(&id) = self.by_sequence.get(&(queue, sequence)) {
+            self.messages[id as usize].dead_lettered = true;
+        }
+    }
+
+    /// Accepted messages neither processed nor dead-lettered yet: the
+    /// drain waits for these.
+    pub fn unsettled(&self) -> Vec<(usize, u64)> {
+        self.messages
+            .iter()
+            .filter(|m| m.processed == 0 && !m.dead_lettered)
+            .filter_map(|m| m.sequence.map(|s| (m.queue, s)))
+            .collect()
+    }
+
+    pub fn mark_stored(&mut self, queue: usize, sequence: u64) {
+        if let Some(&id) = self.by_sequence.get(&(queue, sequence)) {
+            self.messages[id as usize].still_stored = true;
+        }
+    }
+}
+
+/// How a message that vanished unprocessed is classed, per queue: expired
+/// where the queue has a TTL, lost otherwise (dropped by a full
+/// drop-oldest queue, or lost by the broker).
+pub struct Classes {
+    pub ttl: Vec<bool>,
+}
+
+/// The scenario-time window and scale for the metrics.
+pub struct Window {
+    pub speed: f64,
+    pub warmup_wall_ns: Nanos,
+    pub duration_wall_ns: Nanos,
+}
+
+#[derive(Default)]
+struct Counts {
+    published: u64,
+    rejected: u64,
+    delivered: u64,
+    acked: u64,
+    duplicates: u64,
+    lost: u64,
+    dead_lettered: u64,
+    expired: u64,
+    in_flight: u64,
+    redelivered: u64,
+}
+
+/// The `messages` and `latency` trees (and per queue counts) of the run.
+pub fn metrics(
+    ledger: &Ledger,
+    classes: &Classes,
+    window: &Window,
+    queue_names: &[String],
+) -> Map<String, Value> {
+    let mut c = Counts::default();
+    let mut per_queue: Vec<Counts> = queue_names.iter().map(|_| Counts::default()).collect();
+    let mut latencies_s: Vec<f64> = Vec::new();
+    for m in ledger
+        .messages
+        .iter()
+        .filter(|m| m.sent_wall_ns >= window.warmup_wall_ns)
+    {
+        let q = &mut per_queue[m.queue];
+        for counts in [&mut c, q] {
+            count_one(counts, m, classes.ttl[m.queue]);
+        }
+        if let Some(done) = m.first_processed_wall_ns {
+            latencies_s.push(done.saturating_sub(m.sent_wall_ns) as f64 / 1e9 * window.speed);
+        }
+    }
+    let window_s = (window
+        .duration_wall_ns
+        .saturating_sub(window.warmup_wall_ns) as f64
+        / 1e9
+        * window.speed)
+        .max(1e-9);
+    let mut out = Map::new();
+    out.insert(
+        "messages".into(),
+        Value::Object(messages_tree(&c, window_s)),
+    );
+    out.insert("latency".into(), latency_tree(&mut latencies_s));
+    let mut queues = Map::new();
+    for (name, q) in queue_names.iter().zip(&per_queue) {
+        queues.insert(
+            name.clone(),
+            json!({ "dead_lettered": q.dead_lettered, "duplicates": q.duplicates }),
+        );
+    }
+    out.insert("queues".into(), Value::Object(queues));
+    out
+}
+
+fn count_one(c: &mut Counts, m: &MessageRecord, ttl: bool) {
+    c.published += 1;
+    c.delivered += m.deliveries as u64;
+    c.redelivered += m.redeliveries as u64;
+    c.duplicates += m.processed.saturating_sub(1) as u64;
+    if m.processed > 0 {
+        c.acked += 1;
+    } else if m.rejected {
+        c.rejected += 1;
+    } else if m.dead_lettered {
+        c.dead_lettered += 1;
+    } else if m.still_stored || m.sequence.is_none() {
+        // Still held by the broker, or its publish never answered.
+        c.in_flight += 1;
+    } else if ttl {
+        c.expired += 1;
+    } else {
+        c.lost += 1;
+    }
+}
+
+fn messages_tree(c: &Counts, window_s: f64) -> Map<String, Value> {
+    let published = c.published as f64;
+    let ratio = |x: u64| {
+        if published > 0.0 {
+            x as f64 / published
+        } else {
+            0.0
+        }
+    };
+    let mut o = Map::new();
+    for (k, v) in [
+        ("published", c.published),
+        ("rejected", c.rejected),
+        ("delivered", c.delivered),
+        ("acked", c.acked),
+        ("duplicates", c.duplicates),
+        ("lost", c.lost),
+        ("dead_lettered", c.dead_lettered),
+        ("expired", c.expired),
+        ("in_flight", c.in_flight),
+        ("redelivered", c.redelivered),
+    ] {
+        o.insert(k.into(), json!(v));
+    }
+    o.insert("loss_rate".into(), num(ratio(c.lost)));
+    o.insert("duplicate_rate".into(), num(ratio(c.duplicates)));
+    o.insert("dead_letter_rate".into(), num(ratio(c.dead_lettered)));
+    o.insert("throughput".into(), num(c.acked as f64 / window_s));
+    o
+}
+
+/// Latency from publish to the first successful processing, in scenario
+/// seconds; percentiles by the nearest rank.
+fn latency_tree(latencies_s: &mut [f64]) -> Value {
+    latencies_s.sort_by(f64::total_cmp);
+    let n = latencies_s.len();
+    let at = |q: f64| -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+        latencies_s[rank - 1]
+    };
+    let mean = if n == 0 {
+        0.0
+    } else {
+        latencies_s.iter().sum::<f64>() / n as f64
+    };
+    json!({
+        "mean": num(mean), "p50": num(at(0.5)), "p90": num(at(0.9)), "p99": num(at(0.99)),
+        "p999": num(at(0.999)), "max": num(at(1.0)), "count": n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window() -> Window {
+        Window {
+            speed: 2.0,
+            warmup_wall_ns: 0,
+            duration_wall_ns: 10_000_000_000,
+        }
+    }
+
+    #[test]
+    fn every_message_lands_in_one_class() {
+        let mut l = Ledger::default();
+        for i in 0..6 {
+            let id = l.new_message(0, i * 1_000_000_000);
+            l.published(
+                id,
+                if i == 5 {
+                    PublishOutcome::Rejected
+                } else {
+                    PublishOutcome::Accepted(i + 1)
+                },
+            );
+        }
+        l.delivered(0, 1);
+        l.processed(0, 1_500_000_000);
+        l.delivered(0, 2);
+        l.processed(0, 2_000_000_000);
+        l.dead_lettered(0, 2);
+        l.mark_stored(0, 3);
+        let out = metrics(&l, &Classes { ttl: vec![false] }, &window(), &["q".into()]);
+        let m = &out["messages"];
+        assert_eq!(m["published"], 6);
+        assert_eq!(m["acked"], 1);
+        assert_eq!(m["duplicates"], 1);
+        assert_eq!(m["redelivered"], 1);
+        assert_eq!(m["dead_lettered"], 1);
+        assert_eq!(m["in_flight"], 1);
+        assert_eq!(m["lost"], 2);
+        assert_eq!(m["rejected"], 1);
+        // 1.5 wall seconds at speed 2 are 3 scenario seconds.
+        assert_eq!(out["latency"]["mean"], 3.0);
+        assert_eq!(m["throughput"], 1.0 / 20.0);
+    }
+}

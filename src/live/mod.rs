@@ -1,0 +1,290 @@
+//! `mqsim live`: runs a scenario against a real broker (NATS JetStream in
+//! this slice) and, with `--compare`, holds the measured figures beside the
+//! simulation's. A layer above the experiments (it runs the simulation for
+//! `--compare`) and below the command line, which only dispatches here.
+//!
+//! The broker sits behind [`Broker`], so that AMQP can be added beside
+//! NATS: the producers, consumers, drain and measurement are the same.
+
+pub mod agreement;
+pub mod measure;
+pub mod nats;
+pub mod plan;
+mod runner;
+
+use crate::experiment::{self, Plan};
+use crate::report::files;
+use crate::scenario::Scenario;
+use crate::sim::Limits;
+use clap::Args;
+use measure::{Ledger, PublishOutcome};
+use serde_json::{json, Map, Value};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnArg {
+    /// `nats-server -js` from PATH, on a free loopback port.
+    Nats,
+}
+
+#[derive(Args, Debug)]
+pub struct LiveArgs {
+    pub file: PathBuf,
+    /// Start a private broker from PATH (nats-server -js) on a free local port, and stop it after.
+    #[arg(
+        long,
+        value_enum,
+        conflicts_with = "broker",
+        required_unless_present = "broker"
+    )]
+    pub spawn: Option<SpawnArg>,
+    /// A running broker: nats://HOST:PORT (the run's streams are created and deleted there).
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Simulated seconds per wall second: arrival rates, service times, AckWait and MaxAge are scaled.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Also simulate the scenario and print each live figure beside the simulated mean and 99% prediction interval.
+    #[arg(long)]
+    pub compare: bool,
+    /// Replications simulated for --compare.
+    #[arg(long, short = 'r', default_value_t = 20)]
+    pub replications: u32,
+    /// Override a scenario key: --set consumer.prefetch=10
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Output on stdout: readable text or one JSON object.
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Text)]
+    pub format: crate::report::Format,
+    /// Folder for summary.json (default output/<scenario>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write no files.
+    #[arg(long)]
+    pub no_files: bool,
+    /// No progress messages.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// A broker as `mqsim live` drives it: declare the queues and consumer
+/// groups of the plan, publish with acknowledgement, deliver to instances,
+/// and report what it dead-lettered.
+pub trait Broker: Send + Sync + 'static {
+    type Delivery: Delivery;
+    type Receiver: Receiver<Delivery = Self::Delivery>;
+    fn name(&self) -> &'static str;
+    fn version(&self) -> String;
+    /// Creates the plan's queues (empty) and consumer groups.
+    fn declare(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// Publishes message `id` to queue `queue` and waits for the broker's answer.
+    fn publish(
+        &self,
+        queue: usize,
+        id: u64,
+        sent_wall_ns: u64,
+    ) -> impl Future<Output = Result<PublishOutcome, String>> + Send;
+    /// A new instance's stream of deliveries of consumer group `group`.
+    fn receiver(&self, group: usize)
+        -> impl Future<Output = Result<Self::Receiver, String>> + Send;
+    /// Records the broker's dead-letter reports into the ledger from now on.
+    fn watch_dead_letters(
+        &self,
+        ledger: Arc<Mutex<Ledger>>,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// Whether the broker still stores the message at `sequence`.
+    fn stored(
+        &self,
+        queue: usize,
+        sequence: u64,
+    ) -> impl Future<Output = Result<bool, String>> + Send;
+    /// Deletes what [`Broker::declare`] created.
+    fn remove(&self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+pub trait Receiver: Send + 'static {
+    type Delivery: Delivery;
+    fn next(&mut self) -> impl Future<Output = Option<Result<Self::Delivery, String>>> + Send;
+}
+
+pub trait Delivery: Send + Sync + 'static {
+    /// The id the producer wrote into the message.
+    fn id(&self) -> Option<u64>;
+    /// The broker's delivery count (1 for the first delivery).
+    fn delivery_count(&self) -> u64;
+    fn ack(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// Negative acknowledgement: deliver again at once.
+    fn nack(&self) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// An error of a live run, with its exit code (2: bad input or an
+/// unreachable or failing broker).
+pub struct LiveFailure {
+    pub code: i32,
+    pub message: String,
+}
+
+fn input(message: impl Into<String>) -> LiveFailure {
+    LiveFailure {
+        code: 2,
+        message: message.into(),
+    }
+}
+
+/// `mqsim live`: refuses what has no mapping, runs, measures, prints and
+/// writes; with `--compare`, exit 1 when a metric differs.
+pub fn command(
+    a: &LiveArgs,
+    scenario: &Scenario,
+    stop: &'static AtomicBool,
+) -> Result<i32, LiveFailure> {
+    let broker_kind = match (&a.spawn, &a.broker) {
+        (Some(SpawnArg::Nats), _) => "nats",
+        (None, Some(url)) if url.starts_with("nats://") => "nats",
+        (None, Some(url)) => {
+            return Err(input(format!(
+                "--broker {url}: only nats://HOST:PORT is supported in this version"
+            )))
+        }
+        (None, None) => return Err(input("give --spawn nats or --broker nats://HOST:PORT")),
+    };
+    if !(a.speed.is_finite() && a.speed > 0.0) {
+        return Err(input(
+            "--speed is simulated seconds per wall second: a number above 0, e.g. 10",
+        ));
+    }
+    if a.compare && a.replications < 2 {
+        return Err(input(
+            "--compare needs at least 2 replications for a prediction interval",
+        ));
+    }
+    plan::check_supported(scenario, broker_kind).map_err(input)?;
+    let model = crate::model::compile(scenario)
+        .map_err(|e| input(format!("the scenario could not be compiled: {e}")))?;
+    let live_plan = plan::build(&model, a.speed, broker_kind).map_err(input)?;
+    let name = scenario
+        .simulation
+        .name
+        .clone()
+        .unwrap_or_else(|| "scenario".into());
+    let out_dir = (!a.no_files).then(|| {
+        a.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("output").join(files::safe_name(&name)))
+    });
+    if a.no_files && a.out.is_some() {
+        return Err(input(
+            "--no-files and --out contradict each other: drop one",
+        ));
+    }
+    let _lock = match &out_dir {
+        Some(dir) => {
+            files::check_folder(dir, "--out").map_err(input)?;
+            Some(files::lock_folder(dir).map_err(input)?)
+        }
+        None => None,
+    };
+    let live = runner::run(a, &live_plan, &model, stop)?;
+    let mut live_tree = live.tree;
+    live_tree.insert("scenario".into(), json!(name));
+    let mut document = Value::Object(live_tree.clone());
+    let mut code = 0;
+    let mut table = String::new();
+    if a.compare && !live.partial {
+        let sim = simulate(&model, a.replications, stop);
+        let rows = agreement::compare(&live_tree, &sim);
+        if rows.iter().any(|r| !r.agrees) {
+            code = 1;
+        }
+        table = agreement::render(&rows);
+        document = json!({
+            "live": live_tree,
+            "simulated": sim.summary(&model),
+            "agreement": agreement::json(&rows),
+        });
+    }
+    emit(a, &document, &table, out_dir.as_deref())?;
+    Ok(code)
+}
+
+/// The simulation of the same scenario, `replications` times.
+fn simulate(
+    model: &crate::model::Model,
+    replications: u32,
+    stop: &'static AtomicBool,
+) -> experiment::Outcome {
+    let plan = Plan {
+        replications,
+        jobs: 0,
+        precision: None,
+        max_replications: replications,
+        limits: Limits {
+            max_events: None,
+            stop: Some(stop),
+            deadline: None,
+        },
+        seed: model.seed,
+        first_replication: 0,
+        build: crate::sim::features::Build::Auto,
+    };
+    experiment::run(model, &plan)
+}
+
+fn emit(
+    a: &LiveArgs,
+    document: &Value,
+    table: &str,
+    out_dir: Option<&std::path::Path>,
+) -> Result<(), LiveFailure> {
+    let text = serde_json::to_string_pretty(document).unwrap_or_default();
+    match a.format {
+        crate::report::Format::Json => println!("{text}"),
+        crate::report::Format::Text => {
+            let live = document.get("live").unwrap_or(document);
+            print!("{}", render_live(live));
+            print!("{table}");
+        }
+    }
+    if let Some(dir) = out_dir {
+        let path = dir.join("summary.json");
+        files::write_atomic(&path, text.as_bytes()).map_err(input)?;
+        if !a.quiet && a.format == crate::report::Format::Text {
+            eprintln!("wrote {}", files::printable(&path.display().to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The live figures as text.
+fn render_live(live: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let run = &live["live_run"];
+    let _ = writeln!(
+        out,
+        "{} live on {} {} at speed {} ({:.1} s wall){}",
+        live["scenario"].as_str().unwrap_or(""),
+        run["broker"].as_str().unwrap_or(""),
+        run["broker_version"].as_str().unwrap_or(""),
+        run["speed"],
+        run["wall_seconds"].as_f64().unwrap_or(0.0),
+        if live["partial"] == Value::Bool(true) {
+            " — partial"
+        } else {
+            ""
+        }
+    );
+    let empty = Map::new();
+    let messages = live["messages"].as_object().unwrap_or(&empty);
+    for (k, v) in messages {
+        let _ = writeln!(out, "  messages.{k:<18} {v}");
+    }
+    let latency = live["latency"].as_object().unwrap_or(&empty);
+    for (k, v) in latency {
+        let _ = writeln!(out, "  latency.{k:<19} {v}");
+    }
+    out
+}

@@ -1,0 +1,316 @@
+//! What of a scenario `mqsim live` can run on a real broker, and the plan
+//! it runs: every time scaled to wall time by `--speed`. Whatever has no
+//! mapping is refused before a broker is started or reached, so that a live
+//! figure never silently answers a different question than the simulation.
+
+use crate::model::{Arrival, Confirm, Model, Overflow};
+use crate::scenario::Scenario;
+use crate::time::Nanos;
+
+/// How one queue is declared on the broker (times in wall nanoseconds).
+#[derive(Clone, Debug)]
+pub struct QueuePlan {
+    pub name: String,
+    /// The broker-side name (a stream name: letters, digits, `_`, `-`).
+    pub broker_name: String,
+    pub capacity: Option<u64>,
+    /// True: a full queue drops its oldest message (DiscardOld); false:
+    /// it refuses the publish (DiscardNew).
+    pub drop_oldest: bool,
+    pub ack_wait_ns: Nanos,
+    /// Deliveries in all (the first included).
+    pub max_deliveries: Option<u32>,
+    pub max_age_ns: Option<Nanos>,
+}
+
+/// One consumer group: `count` instances reading one durable consumer.
+#[derive(Clone, Debug)]
+pub struct GroupPlan {
+    pub name: String,
+    pub broker_name: String,
+    pub queue: usize,
+    pub count: u32,
+    pub prefetch: u32,
+    pub ack_on_receive: bool,
+    pub failure: f64,
+}
+
+/// One producer and its arrival process (wall time).
+#[derive(Clone, Debug)]
+pub struct ProducerPlan {
+    pub name: String,
+    pub queue: usize,
+    pub arrival: WallArrival,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum WallArrival {
+    Poisson { rate_per_wall_s: f64 },
+    Constant { interval_wall_ns: Nanos },
+}
+
+/// The whole live run, in wall time; `speed` converts back.
+#[derive(Clone, Debug)]
+pub struct LivePlan {
+    pub speed: f64,
+    pub seed: u64,
+    pub duration_wall_ns: Nanos,
+    pub warmup_wall_ns: Nanos,
+    pub drain_wall_ns: Nanos,
+    pub queues: Vec<QueuePlan>,
+    pub groups: Vec<GroupPlan>,
+    pub producers: Vec<ProducerPlan>,
+}
+
+impl LivePlan {
+    /// Scenario nanoseconds to wall nanoseconds.
+    pub fn wall_ns(speed: f64, scenario_ns: Nanos) -> Nanos {
+        (scenario_ns as f64 / speed).round() as Nanos
+    }
+}
+
+/// The refusal: the key and the broker, as the user reads it.
+pub fn refuse(key: &str, broker: &str, why: &str) -> String {
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({why})")
+    };
+    format!("`{key}` is not supported by `mqsim live` on {broker}{why}")
+}
+
+/// Every key of the scenario that has no mapping on `broker`, first one
+/// found reported. Keys are checked as written (after `--set`), so that a
+/// preset's defaults, which the mapping covers, are not refused.
+pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
+    let no = |key: &str| Err(refuse(key, broker, ""));
+    if !s.topics.is_empty() {
+        return no("topic");
+    }
+    if s.network.is_some() {
+        return Err(refuse(
+            "network",
+            broker,
+            "loopback has no loss or latency to inject",
+        ));
+    }
+    if let Some(f) = s.faults.first() {
+        return Err(refuse(&format!("fault.kind = \"{}\"", f.kind), broker, ""));
+    }
+    if !s.variants.is_empty() {
+        return Err(refuse(
+            "variant",
+            broker,
+            "run one variant's settings with --set",
+        ));
+    }
+    if matches!(s.simulation.warmup, Some(crate::scenario::Warmup::Auto)) {
+        return Err(refuse(
+            "simulation.warmup = \"auto\"",
+            broker,
+            "give a fixed warm-up",
+        ));
+    }
+    check_producers(s, broker)?;
+    check_queues(s, broker)?;
+    check_consumers(s, broker)
+}
+
+fn check_producers(s: &Scenario, broker: &str) -> Result<(), String> {
+    for p in &s.producers {
+        let set = [
+            ("producer.topic", p.topic.is_some()),
+            ("producer.key", p.key.is_some()),
+            ("producer.partitioner", p.partitioner.is_some()),
+            ("producer.outbox", p.outbox == Some(true)),
+            ("producer.timeout", p.timeout.is_some()),
+            ("producer.retry", p.retry.is_some()),
+            ("producer.retry_budget", p.retry_budget.is_some()),
+            ("producer.ttl", p.ttl.is_some()),
+            ("producer.confirm_timeout", p.confirm_timeout.is_some()),
+            ("producer.persistent = false", p.persistent == Some(false)),
+            (
+                "producer.confirm = \"after-fsync\"",
+                p.confirm.as_deref() == Some("after-fsync"),
+            ),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(refuse(key, broker, ""));
+        }
+        let process = p.arrival.process.as_str();
+        if process != "poisson" && process != "constant" {
+            return Err(refuse(
+                &format!("producer.arrival.process = \"{process}\""),
+                broker,
+                "poisson and constant are",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_queues(s: &Scenario, broker: &str) -> Result<(), String> {
+    for q in &s.queues {
+        if let Some(p) = q.preset.as_deref().filter(|p| *p != "nats-jetstream") {
+            return Err(refuse(&format!("queue.preset = \"{p}\""), broker, ""));
+        }
+        let set = [
+            ("queue.ttl_mode", q.ttl_mode.is_some()),
+            ("queue.crash_requeue", q.crash_requeue.is_some()),
+            ("queue.durable = false", q.durable == Some(false)),
+            ("queue.fsync_interval", q.fsync_interval.is_some()),
+            ("queue.dedup_window", q.dedup_window.is_some()),
+            ("queue.redrive", q.redrive.is_some()),
+            ("queue.fifo_by_key", q.fifo_by_key == Some(true)),
+            ("queue.orbit_bound", q.orbit_bound.is_some()),
+            (
+                "queue.overflow = \"dead-letter\"",
+                q.overflow.as_deref() == Some("dead-letter"),
+            ),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(refuse(key, broker, ""));
+        }
+        if q.ttl.is_some() && q.overflow.as_deref() == Some("drop-head") {
+            return Err(refuse(
+                "queue.ttl with queue.overflow = \"drop-head\"",
+                broker,
+                "both remove messages unseen, and the live run cannot tell which removed one",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
+    for c in &s.consumers {
+        if let Some(p) = c.preset.as_deref().filter(|p| *p != "nats-jetstream") {
+            return Err(refuse(&format!("consumer.preset = \"{p}\""), broker, ""));
+        }
+        let retry_mode = c.retry_mode.as_deref().filter(|m| *m != "requeue");
+        let set = [
+            ("consumer.topic", c.topic.is_some()),
+            ("consumer.group", c.group.is_some()),
+            ("consumer.commit", c.commit.is_some()),
+            ("consumer.concurrency", c.concurrency.is_some_and(|n| n > 1)),
+            ("consumer.poison", c.poison.is_some_and(|p| p > 0.0)),
+            (
+                "consumer.non_retryable",
+                c.non_retryable.is_some_and(|p| p > 0.0),
+            ),
+            ("consumer.publish_to", c.publish_to.is_some()),
+            ("consumer.retry", c.retry.is_some()),
+            ("consumer.retry_mode", retry_mode.is_some()),
+            ("consumer.idempotency", c.idempotency.is_some()),
+            ("consumer.retry_budget", c.retry_budget.is_some()),
+            ("consumer.breaker", c.breaker.is_some()),
+            ("consumer.resequence", c.resequence.is_some()),
+            ("consumer.extend_lease", c.extend_lease.is_some()),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
+            return Err(refuse(key, broker, ""));
+        }
+        if c.failure.is_some_and(|p| p > 0.0) && c.ack.as_deref() == Some("on-receive") {
+            return Err(refuse(
+                "consumer.failure with consumer.ack = \"on-receive\"",
+                broker,
+                "a failure after the ack has nothing to tell the broker",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A broker-safe name: letters, digits, `-` and `_` kept, the rest `_`.
+fn broker_name(prefix: &str, name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{prefix}{clean}")
+}
+
+/// The plan from the compiled model (defaults and presets resolved), after
+/// [`check_supported`] passed on the scenario it came from.
+pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
+    let wall = |ns: Nanos| LivePlan::wall_ns(speed, ns);
+    // Without an ack timeout the simulation never redelivers: a wait
+    // longer than the whole run does the same on the broker.
+    let never_ns = wall(m.duration_ns + m.drain_ns)
+        .saturating_mul(4)
+        .max(60_000_000_000);
+    let queues = m
+        .queues()
+        .iter()
+        .map(|q| QueuePlan {
+            name: q.name.clone(),
+            broker_name: broker_name("mqsim-", &q.name),
+            capacity: q.capacity,
+            drop_oldest: q.overflow == Overflow::DropHead,
+            ack_wait_ns: q.ack_timeout_ns.map_or(never_ns, wall).max(1_000_000),
+            max_deliveries: q.max_deliveries,
+            max_age_ns: q.ttl_ns.map(wall),
+        })
+        .collect();
+    let mut groups = Vec::new();
+    for g in m.groups() {
+        if m.groups().iter().filter(|o| o.queue == g.queue).count() > 1 {
+            return Err(refuse(
+                "two consumer groups on one queue",
+                broker,
+                "a work-queue stream has one consumer",
+            ));
+        }
+        groups.push(GroupPlan {
+            name: g.name.clone(),
+            broker_name: broker_name("mqsim-", &g.name),
+            queue: g.queue,
+            count: g.count,
+            prefetch: g.prefetch.max(1),
+            ack_on_receive: g.ack_on_receive,
+            failure: g.failure,
+        });
+    }
+    let mut producers = Vec::new();
+    for p in m.producers() {
+        if p.confirm == Confirm::AfterFsync {
+            return Err(refuse("producer.confirm = \"after-fsync\"", broker, ""));
+        }
+        let arrival = match &p.arrival {
+            Arrival::Poisson { rate_per_s } => WallArrival::Poisson {
+                rate_per_wall_s: rate_per_s * speed,
+            },
+            Arrival::Constant { interval_ns } => WallArrival::Constant {
+                interval_wall_ns: wall(*interval_ns).max(1),
+            },
+            _ => {
+                return Err(refuse(
+                    "producer.arrival.process",
+                    broker,
+                    "poisson and constant are",
+                ))
+            }
+        };
+        producers.push(ProducerPlan {
+            name: p.name.clone(),
+            queue: p.queue,
+            arrival,
+        });
+    }
+    Ok(LivePlan {
+        speed,
+        seed: m.seed,
+        duration_wall_ns: wall(m.duration_ns),
+        warmup_wall_ns: wall(m.warmup_ns()),
+        drain_wall_ns: wall(m.drain_ns),
+        queues,
+        groups,
+        producers,
+    })
+}

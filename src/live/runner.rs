@@ -1,0 +1,337 @@
+//! The live run: producers publish at their arrival process, consumer
+//! instances work each delivery for a service time drawn from the
+//! scenario, then the run drains until every accepted message is settled
+//! (processed, dead-lettered, or gone from the broker) or the drain time
+//! has passed.
+
+use super::measure::{self, Classes, Ledger, Window};
+use super::nats::{Nats, SpawnedServer};
+use super::plan::{LivePlan, WallArrival};
+use super::{input, Broker, Delivery, LiveArgs, LiveFailure, Receiver, SpawnArg};
+use crate::model::Model;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a live run measured.
+pub struct LiveResult {
+    /// The `run`-shaped tree with `live_run`.
+    pub tree: Map<String, Value>,
+    /// Stopped by Ctrl-C before the end.
+    pub partial: bool,
+}
+
+/// Starts or reaches the broker, runs the plan and measures. A spawned
+/// broker is stopped (and its folder removed) when this returns, whatever
+/// happened.
+pub fn run(
+    a: &LiveArgs,
+    plan: &LivePlan,
+    model: &Model,
+    stop: &'static AtomicBool,
+) -> Result<LiveResult, LiveFailure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| input(format!("cannot start the async runtime: {e}")))?;
+    let server = match a.spawn {
+        Some(SpawnArg::Nats) => Some(SpawnedServer::start().map_err(input)?),
+        None => None,
+    };
+    let url = match (&server, &a.broker) {
+        (Some(s), _) => s.url.clone(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => return Err(input("give --spawn nats or --broker nats://HOST:PORT")),
+    };
+    let result = runtime.block_on(async {
+        let broker = Arc::new(Nats::connect(&url, plan).await?);
+        let outcome = drive(broker.clone(), plan, model, stop, a.quiet).await;
+        let _ = broker.remove().await;
+        outcome
+    });
+    // Tasks still parked on the broker end with the runtime, before the
+    // server is stopped.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    drop(server);
+    result.map_err(input)
+}
+
+/// The run against a connected broker.
+async fn drive<B: Broker>(
+    broker: Arc<B>,
+    plan: &LivePlan,
+    model: &Model,
+    stop: &'static AtomicBool,
+    quiet: bool,
+) -> Result<LiveResult, String> {
+    broker.declare().await?;
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    broker.watch_dead_letters(ledger.clone()).await?;
+    let started = Instant::now();
+    let consumers_stop = Arc::new(AtomicBool::new(false));
+    let in_work = Arc::new(AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for (gi, g) in plan.groups.iter().enumerate() {
+        for instance in 0..g.count {
+            let receiver = broker.receiver(gi).await?;
+            let worker = Worker {
+                ledger: ledger.clone(),
+                started,
+                stop: consumers_stop.clone(),
+                in_work: in_work.clone(),
+                service: model.groups()[gi].service.clone(),
+                speed: plan.speed,
+                failure: g.failure,
+                ack_on_receive: g.ack_on_receive,
+                rng: crate::rng::Stream::seed_from_u64(crate::rng::combine(
+                    plan.seed,
+                    ((gi as u64) << 32) | instance as u64,
+                )),
+            };
+            workers.spawn(worker.work(receiver));
+        }
+    }
+    if !quiet {
+        eprintln!(
+            "live: publishing for {:.1} s wall on {} {}",
+            plan.duration_wall_ns as f64 / 1e9,
+            broker.name(),
+            broker.version()
+        );
+    }
+    let publish_error = produce(broker.clone(), plan, &ledger, started, stop).await;
+    let drained = drain(broker.as_ref(), plan, &ledger, &in_work, started, stop).await;
+    consumers_stop.store(true, Ordering::SeqCst);
+    workers.abort_all();
+    while workers.join_next().await.is_some() {}
+    publish_error?;
+    let wall_seconds = started.elapsed().as_secs_f64();
+    mark_stored(broker.as_ref(), &ledger).await?;
+    let ledger = ledger
+        .lock()
+        .map_err(|_| "the ledger was poisoned".to_string())?;
+    let classes = Classes {
+        ttl: plan.queues.iter().map(|q| q.max_age_ns.is_some()).collect(),
+    };
+    let window = Window {
+        speed: plan.speed,
+        warmup_wall_ns: plan.warmup_wall_ns,
+        duration_wall_ns: plan.duration_wall_ns,
+    };
+    let names: Vec<String> = plan.queues.iter().map(|q| q.name.clone()).collect();
+    let mut tree = measure::metrics(&ledger, &classes, &window, &names);
+    let partial = stop.load(Ordering::SeqCst);
+    tree.insert("seed".into(), json!(plan.seed));
+    tree.insert("partial".into(), json!(partial));
+    if !drained && !partial {
+        tree.insert("drain_timed_out".into(), json!(true));
+    }
+    tree.insert(
+        "live_run".into(),
+        json!({ "broker": broker.name(), "broker_version": broker.version(), "speed": plan.speed, "wall_seconds": wall_seconds }),
+    );
+    Ok(LiveResult { tree, partial })
+}
+
+/// One consumer instance.
+struct Worker {
+    ledger: Arc<Mutex<Ledger>>,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+    in_work: Arc<AtomicUsize>,
+    service: crate::model::dist::Dist,
+    speed: f64,
+    failure: f64,
+    ack_on_receive: bool,
+    rng: crate::rng::Stream,
+}
+
+impl Worker {
+    fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    /// Works the deliveries one at a time until told to stop.
+    async fn work<R: Receiver>(mut self, mut receiver: R) -> Result<(), String> {
+        while !self.stop.load(Ordering::SeqCst) {
+            let Some(next) = receiver.next().await else {
+                return Ok(());
+            };
+            // Heartbeat gaps and timeouts of idle pulls are not failures.
+            let Ok(delivery) = next else { continue };
+            self.in_work.fetch_add(1, Ordering::SeqCst);
+            let outcome = self.handle(&delivery).await;
+            self.in_work.fetch_sub(1, Ordering::SeqCst);
+            outcome?;
+        }
+        Ok(())
+    }
+
+    async fn handle<D: Delivery>(&mut self, delivery: &D) -> Result<(), String> {
+        let Some(id) = delivery.id() else {
+            // Not one of ours: settle it so it does not come back.
+            return delivery.ack().await;
+        };
+        if let Ok(mut l) = self.ledger.lock() {
+            l.delivered(id, delivery.delivery_count());
+        }
+        if self.ack_on_receive {
+            delivery.ack().await?;
+        }
+        let service_ns = self.service.sample(&mut self.rng);
+        let failed = self.failure > 0.0 && self.rng.random::<f64>() < self.failure;
+        let wall_ns = (service_ns as f64 / self.speed) as u64;
+        precise_sleep(Duration::from_nanos(wall_ns)).await;
+        if failed {
+            return if self.ack_on_receive {
+                Ok(())
+            } else {
+                delivery.nack().await
+            };
+        }
+        let done = self.now_ns();
+        if let Ok(mut l) = self.ledger.lock() {
+            l.processed(id, done);
+        }
+        if self.ack_on_receive {
+            Ok(())
+        } else {
+            delivery.ack().await
+        }
+    }
+}
+
+/// Sleeps `length` to a fraction of a millisecond: tokio's timer rounds
+/// up to the next whole millisecond, which at `--speed 10` would add 5 ms
+/// of scenario time to every service. A blocking-pool thread's sleep
+/// (nanosleep) overshoots by tens of microseconds.
+async fn precise_sleep(length: Duration) {
+    if length.is_zero() {
+        return;
+    }
+    let slept = tokio::task::spawn_blocking(move || std::thread::sleep(length)).await;
+    if slept.is_err() {
+        tokio::time::sleep(length).await;
+    }
+}
+
+/// Every producer publishing at its arrival process until the run's
+/// duration; publishes are awaited concurrently so that a slow answer
+/// does not slow the arrivals.
+async fn produce<B: Broker>(
+    broker: Arc<B>,
+    plan: &LivePlan,
+    ledger: &Arc<Mutex<Ledger>>,
+    started: Instant,
+    stop: &'static AtomicBool,
+) -> Result<(), String> {
+    let mut producers = tokio::task::JoinSet::new();
+    for (pi, p) in plan.producers.iter().enumerate() {
+        let broker = broker.clone();
+        let ledger = ledger.clone();
+        let arrival = p.arrival;
+        let queue = p.queue;
+        let end_ns = plan.duration_wall_ns;
+        let mut rng = crate::rng::Stream::seed_from_u64(crate::rng::combine(
+            plan.seed ^ 0x9e37_79b9,
+            pi as u64,
+        ));
+        producers.spawn(async move {
+            let mut publishes = tokio::task::JoinSet::new();
+            let mut at_ns = 0u64;
+            loop {
+                at_ns += match arrival {
+                    WallArrival::Poisson { rate_per_wall_s } => {
+                        let u: f64 = rng.random::<f64>();
+                        (-(1.0 - u).ln() / rate_per_wall_s * 1e9) as u64
+                    }
+                    WallArrival::Constant { interval_wall_ns } => interval_wall_ns,
+                };
+                if at_ns >= end_ns || stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                tokio::time::sleep_until((started + Duration::from_nanos(at_ns)).into()).await;
+                let sent = started.elapsed().as_nanos() as u64;
+                let id = ledger
+                    .lock()
+                    .map_err(|_| "ledger poisoned".to_string())?
+                    .new_message(queue, sent);
+                let broker = broker.clone();
+                let ledger = ledger.clone();
+                publishes.spawn(async move {
+                    let outcome = broker.publish(queue, id, sent).await?;
+                    if let Ok(mut l) = ledger.lock() {
+                        l.published(id, outcome);
+                    }
+                    Ok::<(), String>(())
+                });
+            }
+            while let Some(done) = publishes.join_next().await {
+                done.map_err(|e| e.to_string())??;
+            }
+            Ok::<(), String>(())
+        });
+    }
+    let mut first_error = Ok(());
+    while let Some(done) = producers.join_next().await {
+        let outcome = done.map_err(|e| e.to_string()).and_then(|r| r);
+        if first_error.is_ok() {
+            first_error = outcome;
+        }
+    }
+    first_error
+}
+
+/// Waits until no consumer is working and every accepted message is
+/// processed, dead-lettered or gone from the broker; false when the drain
+/// time ran out first.
+async fn drain<B: Broker>(
+    broker: &B,
+    plan: &LivePlan,
+    ledger: &Arc<Mutex<Ledger>>,
+    in_work: &AtomicUsize,
+    started: Instant,
+    stop: &'static AtomicBool,
+) -> bool {
+    let deadline = started + Duration::from_nanos(plan.duration_wall_ns + plan.drain_wall_ns);
+    while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if in_work.load(Ordering::SeqCst) > 0 {
+            continue;
+        }
+        let unsettled = match ledger.lock() {
+            Ok(l) => l.unsettled(),
+            Err(_) => return false,
+        };
+        let mut any_stored = false;
+        for (queue, sequence) in unsettled {
+            if broker.stored(queue, sequence).await.unwrap_or(true) {
+                any_stored = true;
+                break;
+            }
+        }
+        if !any_stored {
+            return true;
+        }
+    }
+    false
+}
+
+/// Marks the unsettled messages the broker still holds (in flight).
+async fn mark_stored<B: Broker>(broker: &B, ledger: &Arc<Mutex<Ledger>>) -> Result<(), String> {
+    let unsettled = ledger
+        .lock()
+        .map_err(|_| "ledger poisoned".to_string())?
+        .unsettled();
+    for (queue, sequence) in unsettled {
+        if broker.stored(queue, sequence).await? {
+            if let Ok(mut l) = ledger.lock() {
+                l.mark_stored(queue, sequence);
+            }
+        }
+    }
+    Ok(())
+}
