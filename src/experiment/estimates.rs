@@ -60,11 +60,22 @@ pub fn replace(
             .map(|b| b.1)
             .sum::<u64>() as f64
             / histograms.len().max(1) as f64;
+        let mut bounds = Map::new();
         for (key, q) in QUANTILES {
-            let (point, half) = over_replications(&histograms, q, max_s);
+            let (point, interval) = over_replications(&histograms, q, max_s);
             latency[key] = point.map_or(Value::Null, num);
-            set(half_widths, "latency", key, half.map_or(Value::Null, num));
+            let half = match (point, interval) {
+                (Some(p), Some((low, high))) => {
+                    bounds.insert(key.into(), json!([num(low), num(high)]));
+                    num((high - p).max(p - low))
+                }
+                _ => Value::Null,
+            };
+            set(half_widths, "latency", key, half);
             warnings.extend(tail_warning(key, q, per_replication));
+        }
+        if !bounds.is_empty() {
+            o.insert("latency_intervals".into(), Value::Object(bounds));
         }
         latency["max"] = num(max_s);
         set(half_widths, "latency", "max", Value::Null);

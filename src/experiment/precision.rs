@@ -17,7 +17,7 @@
 
 use super::Replication;
 use crate::stats::ci::{mean_ci95, relative_half_width};
-use crate::stats::quantile::{quantile_in, quantile_ns, sectioning_half_width};
+use crate::stats::quantile::{quantile_in, quantile_ns, sectioning_interval};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -103,8 +103,10 @@ impl Rule {
         if let Some(ns) = point {
             let point = (ns as f64 / 1e9).min(self.max_s);
             let sections: Vec<f64> = self.sections.iter().map(|x| x.min(self.max_s)).collect();
-            let rel = match sectioning_half_width(point, &sections) {
-                Some(h) if h > 0.0 => relative_half_width(point, h),
+            let rel = match sectioning_interval(point, &sections) {
+                Some((low, high)) if high > low => {
+                    relative_half_width(point, (high - point).max(point - low))
+                }
                 _ => f64::INFINITY,
             };
             out.push(("latency.p99".into(), rel));

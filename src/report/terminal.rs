@@ -258,7 +258,14 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
                 qq("rho"),
             );
             match q.get("queueing").and_then(|x| x.get("theory")) {
-                Some(t) if !t.is_null() => theory_table(out, q.get("queueing"), t),
+                Some(t) if !t.is_null() => {
+                    let half = s
+                        .get("ci95")
+                        .and_then(|c| c.get("queues"))
+                        .and_then(|c| c.get(name.as_str()))
+                        .and_then(|c| c.get("queueing"));
+                    theory_table(out, q.get("queueing"), half, t)
+                }
                 _ => {
                     if let Some(note) = q
                         .get("queueing")
@@ -324,9 +331,15 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
     }
 }
 
-fn theory_table(out: &mut String, sim: Option<&Value>, t: &Value) {
+/// Theory beside the simulation, with the simulation's 95% interval and
+/// whether the theory lies inside it (with one replication there is no
+/// interval: "n/a").
+fn theory_table(out: &mut String, sim: Option<&Value>, half: Option<&Value>, t: &Value) {
     let model = t.get("model").and_then(Value::as_str).unwrap_or("?");
-    let _ = writeln!(out, "    theory ({model}) | simulated | relative error");
+    let _ = writeln!(
+        out,
+        "    theory ({model}) | simulated ± 95%          | relative error | theory inside"
+    );
     for k in ["L", "Lq", "W", "Wq", "p_wait", "p_block"] {
         let th = f(t.get(k));
         let si = f(sim.and_then(|x| x.get(k)));
@@ -338,7 +351,19 @@ fn theory_table(out: &mut String, sim: Option<&Value>, t: &Value) {
         } else {
             "-".into()
         };
-        let _ = writeln!(out, "    {k:<7} {th:>12.5} | {si:>12.5} | {err}");
+        let h = f(half.and_then(|x| x.get(k)));
+        let (band, inside) = if h.is_finite() {
+            (
+                format!("{h:.5}"),
+                if (si - th).abs() <= h { "yes" } else { "no" },
+            )
+        } else {
+            ("n/a".to_string(), "n/a")
+        };
+        let _ = writeln!(
+            out,
+            "    {k:<7} {th:>12.5} | {si:>12.5} ± {band:<9} | {err:>14} | {inside}"
+        );
     }
 }
 
