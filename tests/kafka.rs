@@ -739,3 +739,30 @@ service = {{ dist = "constant", mean = "1ms" }}
     assert_eq!(get(&three, "messages.lost"), 0.0);
     assert!(get(&three, "latency.max") < 1.0);
 }
+
+#[test]
+fn every_record_lost_behind_retention_has_a_cause() {
+    // A group that falls behind a 10-minute retention while its members
+    // crash: retention used to move the group's processed mark past records
+    // a member had fetched and not yet processed, which then never counted
+    // as processed nor lost (166 `unknown` losses here).
+    let s = summary(
+        &scenario_file(
+            "scenarios/kafka-commit-modes.toml",
+            &[
+                "consumer.commit=auto-in-poll",
+                "topic.retention=10m",
+                "topic.segment_time=1m",
+                "fault.1.slowdown=4.0",
+            ],
+        ),
+        1,
+        1,
+    );
+    assert_conserved(&s);
+    let causes = s["messages"]["lost_by_cause"].as_object().unwrap();
+    assert!(!causes.contains_key("unknown"), "{causes:?}");
+    let total: f64 = causes.values().map(|v| v.as_f64().unwrap()).sum();
+    assert_eq!(total, get(&s, "messages.lost"));
+    assert!(get(&s, "topics.orders.groups.billing.skipped_by_reset") > 0.0);
+}

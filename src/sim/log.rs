@@ -368,8 +368,9 @@ impl<'m, F: Features> Sim<'m, F> {
                         && mb.pos[part] > offset
                 });
                 let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[part];
+                // (`processed_hw` stays: records fetched before this one
+                // are still to be processed, for the first time.)
                 if gp.processed_hw <= offset && !fetched {
-                    gp.processed_hw = offset + 1;
                     if self.msgs[front.msg].in_window {
                         self.stats.logs[g].lost_to_retention += 1;
                     }
@@ -884,7 +885,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let cur = self.members[i as usize].current.expect("a record in hand");
         if cur.part != NONE && !self.members[i as usize].owned.contains(&cur.part) {
             self.members[i as usize].current = None;
-            self.drop_current(cur);
+            self.drop_current(i, cur);
             self.log_step(i);
             return;
         }
@@ -972,18 +973,33 @@ impl<'m, F: Features> Sim<'m, F> {
     /// The member forgets the records it fetched and has not processed.
     fn drop_batch(&mut self, i: u32) {
         let batch: Vec<Fetched> = self.members[i as usize].batch.drain(..).collect();
-        for (_, _, mi, _) in batch {
-            self.msgs[mi].live -= 1;
-            self.check_finish(mi);
+        for (p, o, mi, _) in batch {
+            self.let_go(i, p, o, mi);
         }
     }
 
     /// The member lets go of the record in hand (a partition record's hold).
-    fn drop_current(&mut self, cur: Current) {
+    fn drop_current(&mut self, i: u32, cur: Current) {
         if cur.part != NONE {
-            self.msgs[cur.msg].live -= 1;
-            self.check_finish(cur.msg);
+            self.let_go(i, cur.part, cur.offset, cur.msg);
         }
+    }
+
+    /// A member lets go of a fetched record it did not process. Retention
+    /// spared it because it was fetched; if its segment has been deleted
+    /// since, nobody can read it again: lost to retention.
+    fn let_go(&mut self, i: u32, p: u32, offset: u64, mi: u32) {
+        let g = self.insts[i as usize].group as usize;
+        let gl = self.group_logs[g].as_ref().expect("log group");
+        let gone = offset < self.topics[gl.topic].parts[p as usize].log_start();
+        if gone && offset >= gl.parts[p as usize].processed_hw {
+            if self.msgs[mi].in_window {
+                self.stats.logs[g].lost_to_retention += 1;
+            }
+            self.mark_lost(mi, Cause::Retention);
+        }
+        self.msgs[mi].live -= 1;
+        self.check_finish(mi);
     }
 
     /// Lag, sampled for the time series.

@@ -451,7 +451,7 @@ impl<'m, F: Features> Sim<'m, F> {
             Some(c) if c.part == NONE => {
                 self.retry_put(g, now, (c.msg, c.attempts, c.prev_delay_ns))
             }
-            Some(c) => self.drop_current(c),
+            Some(c) => self.drop_current(i, c),
             None => {}
         }
         self.leave(g, i, Cause::ConsumerCrash);
