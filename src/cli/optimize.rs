@@ -40,15 +40,7 @@ pub struct OptimizeArgs {
     pub common: Common,
 }
 
-/// A number with its unit: `30s` is (30, "s"), `0.5` is (0.5, "").
-fn number_and_unit(text: &str) -> Option<(f64, String)> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| c.is_ascii_alphabetic() || c == 'µ')
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    Some((number.trim().parse().ok()?, unit.trim().to_string()))
-}
+use super::sweep::number_and_unit;
 
 /// `KEY=SPACE` of `--param`.
 fn parse_param(text: &str) -> Result<Param, Failure> {

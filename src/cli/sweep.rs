@@ -46,7 +46,7 @@ fn split_values(list: &str) -> Vec<String> {
 }
 
 /// A number with its unit: `30s` is (30, "s"), `0.5` is (0.5, "").
-fn number_and_unit(text: &str) -> Option<(f64, String)> {
+pub(crate) fn number_and_unit(text: &str) -> Option<(f64, String)> {
     let t = text.trim();
     let split = t
         .find(|c: char| c.is_ascii_alphabetic() || c == 'µ')
