@@ -220,24 +220,27 @@ fn no_client_timeouts(v: &VariantResult) -> bool {
         .is_none_or(|o| o.is_empty())
 }
 
+/// The scenario's `[[variant]]`s, each as its name and its overrides in
+/// `--set` form.
+pub fn scenario_variants(s: &crate::scenario::Scenario) -> Vec<(String, Vec<String>)> {
+    s.variants
+        .iter()
+        .map(|v| {
+            let sets = v
+                .set
+                .iter()
+                .map(|(k, val)| format!("{k}={}", toml_inline(val)));
+            (v.name.clone(), sets.collect())
+        })
+        .collect()
+}
+
 /// Variants from the scenario and from `--variant NAME:k=v,...`.
 fn variants(
     s: &crate::scenario::Scenario,
     extra: &[String],
 ) -> Result<Vec<(String, Vec<String>)>, Failure> {
-    let mut out: Vec<(String, Vec<String>)> = s
-        .variants
-        .iter()
-        .map(|v| {
-            (
-                v.name.clone(),
-                v.set
-                    .iter()
-                    .map(|(k, val)| format!("{k}={}", toml_inline(val)))
-                    .collect(),
-            )
-        })
-        .collect();
+    let mut out = scenario_variants(s);
     for e in extra {
         let (name, sets) = e.split_once(':').ok_or_else(|| {
             Failure::input(format!("--variant {e}: write NAME:key=value,key=value"))

@@ -191,19 +191,7 @@ pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
             "the grid has {cells} cells: at most 100000"
         )));
     }
-    let mut variants: Vec<(String, Vec<String>)> = s
-        .variants
-        .iter()
-        .map(|v| {
-            (
-                v.name.clone(),
-                v.set
-                    .iter()
-                    .map(|(k, val)| format!("{k}={}", super::compare::toml_inline(val)))
-                    .collect(),
-            )
-        })
-        .collect();
+    let mut variants = super::compare::scenario_variants(&s);
     for name in &a.only {
         if !variants.iter().any(|(n, _)| n == name) {
             return Err(Failure::input(format!(
