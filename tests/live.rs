@@ -101,22 +101,14 @@ fn conformance_scenarios_agree_with_the_simulation() {
         }
     }
     // AckWait: JetStream honours the late ack of the first delivery (the
-    // message is settled, one duplicate per slow message), where the
-    // simulation ignores it as stale and redelivers until one copy
-    // finishes within AckWait (about twice the duplicates). Reported as a
-    // model defect; everything else must agree, and these two must show
-    // the difference until the model is fixed.
-    let known = ["messages.duplicates", "messages.redelivered"];
+    // ack names the stream sequence): a slow message is processed exactly
+    // twice, live and in the simulation (the nats-jetstream preset's
+    // late-ack rule). Before the rule the simulation ignored the late ack
+    // and counted about twice the live duplicates.
     let rows = agreement("scenarios/live/ack-wait.toml", "10", &[]);
-    for d in verdicts_except(&rows, &known) {
+    for d in verdicts_except(&rows, &[]) {
         failures.push(format!("ack-wait: {d}"));
     }
-    let live = rows["messages.duplicates"]["live"].as_f64().unwrap_or(0.0);
-    let mean = rows["messages.duplicates"]["mean"].as_f64().unwrap_or(0.0);
-    assert!(
-        live > 0.0 && live < 0.75 * mean,
-        "ack-wait duplicates: live {live}, simulated {mean}"
-    );
     assert!(
         failures.is_empty(),
         "live and simulated differ:\n{}",

@@ -5,7 +5,7 @@
 //! [`crate::stats::summary::aggregate`] in the summary.
 
 use super::Replication;
-use crate::stats::quantile::{over_replications, tail_warning, QUANTILES};
+use crate::stats::quantile::{merge, over_replications, tail_warning, QUANTILES};
 use crate::stats::rates::pooled;
 use crate::stats::summary::num;
 use serde_json::{json, Map, Value};
@@ -60,9 +60,10 @@ pub fn replace(
             .map(|b| b.1)
             .sum::<u64>() as f64
             / histograms.len().max(1) as f64;
+        let merged = merge(&histograms);
         let mut bounds = Map::new();
         for (key, q) in QUANTILES {
-            let (point, interval) = over_replications(&histograms, q, max_s);
+            let (point, interval) = over_replications(&histograms, &merged, q, max_s);
             latency[key] = point.map_or(Value::Null, num);
             let half = match (point, interval) {
                 (Some(p), Some((low, high))) => {

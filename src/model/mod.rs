@@ -225,6 +225,9 @@ pub struct QueueModel {
     /// Pub/Sub: an expired ack deadline waits the consumer's retry backoff
     /// before the message is delivered again, as a nack does.
     pub expiry_backoff: bool,
+    /// NATS JetStream: a late ack from an earlier delivery settles a
+    /// message that is still pending (in flight again or waiting).
+    pub late_ack_settles: bool,
     /// The retry-orbit chain's orbit bound, when the scenario fixes it.
     pub orbit_bound: Option<u32>,
 }
@@ -767,6 +770,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             nacks_uncounted: p.nacks_uncounted,
             nack_to_back: p.nack_to_back_unlimited && max_deliveries.is_none(),
             expiry_backoff: p.expiry_backoff && q.ack_timeout.is_some(),
+            late_ack_settles: p.late_ack_settles,
             durable: q.durable.unwrap_or(true),
             fsync_ns: q.fsync_interval.map_or(0, |f| f.interval().ns()),
             dedup_window_ns: ns(q.dedup_window),

@@ -121,6 +121,10 @@ pub struct Preset {
     /// Pub/Sub: an expired ack deadline goes through the retry policy's
     /// backoff, as a nack does.
     pub expiry_backoff: bool,
+    /// NATS JetStream: an ack names the stream sequence, not the delivery,
+    /// so a late ack from an earlier delivery settles a message still
+    /// pending (redelivered, or waiting to be), as measured live.
+    pub late_ack_settles: bool,
 }
 
 fn secs(s: u64) -> Option<Duration> {
@@ -244,6 +248,7 @@ fn nats_jetstream() -> Preset {
         ack: Some("after-processing"),
         retry_mode: Some("requeue"),
         fsync_interval: secs(120),
+        late_ack_settles: true,
         ..Default::default()
     }
 }

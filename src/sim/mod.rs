@@ -3292,7 +3292,10 @@ impl<'m, F: Features> Sim<'m, F> {
         let broker_up = !F::FAULTS || self.broker_up;
         let valid = broker_up && cp.state == CState::InFlight && cp.delivery == delivery;
         if !valid {
-            if self.msgs[self.copies[c].msg].in_window {
+            let qi = cp.queue as usize;
+            if broker_up && kind == AckKind::Ack && self.m.queues[qi].late_ack_settles {
+                self.late_ack(c);
+            } else if self.msgs[self.copies[c].msg].in_window {
                 self.stats.stale_acks += 1;
             }
             return;
@@ -3456,6 +3459,38 @@ impl<'m, F: Features> Sim<'m, F> {
             self.copies.remove(c);
         }
         self.msg_unref(mi);
+    }
+
+    /// An ack from an earlier delivery reaches a broker that settles by
+    /// message, not by delivery (NATS JetStream: the ack names the stream
+    /// sequence). A copy still pending, in flight again or waiting for its
+    /// redelivery, is acked; a later delivery's holder still processes it
+    /// (a duplicate) and its own ack finds the copy gone.
+    #[cold]
+    #[inline(never)]
+    fn late_ack(&mut self, c: u32) {
+        let qi = self.copies[c].queue as usize;
+        match self.copies[c].state {
+            CState::InFlight => {
+                self.trace(c, "acked (late ack of an earlier delivery)", "", None);
+                self.copy_gone(c, st::IN_FLIGHT, st::ACKED);
+                self.cancelled();
+            }
+            CState::Ready => {
+                self.trace(c, "acked (late ack of an earlier delivery)", "", None);
+                let now = self.q.now();
+                self.stats.advance(qi, now);
+                self.queues[qi].ready_len -= 1;
+                self.stats.queues[qi].ready -= 1;
+                self.end_visit(qi, c);
+                self.copy_gone(c, st::QUEUED, st::ACKED);
+            }
+            _ => {
+                if self.msgs[self.copies[c].msg].in_window {
+                    self.stats.stale_acks += 1;
+                }
+            }
+        }
     }
 
     fn on_ttl_expire(&mut self, c: u32, gen: u32) {

@@ -69,16 +69,20 @@ pub fn merge(histograms: &[&[(u64, u64)]]) -> Vec<(u64, u64)> {
 /// A quantile over replications, in seconds: the merged estimate (never
 /// above `max_s`, the largest latency seen), and its sectioning 95%
 /// interval (None with fewer than two replications that have latencies).
+/// `merged` is [`merge`] of `histograms`, made once for every quantile.
 pub fn over_replications(
     histograms: &[&[(u64, u64)]],
+    merged: &[(u64, u64)],
     q: f64,
     max_s: f64,
 ) -> (Option<f64>, Option<(f64, f64)>) {
     let secs = |ns: u64| (ns as f64 / 1e9).min(max_s);
-    let merged = merge(histograms);
-    let Some(point) = quantile_ns(&merged, q).map(secs) else {
+    let Some(point) = quantile_ns(merged, q).map(secs) else {
         return (None, None);
     };
+    if histograms.len() < 2 {
+        return (Some(point), None);
+    }
     let sections: Vec<f64> = histograms
         .iter()
         .filter_map(|h| quantile_ns(h, q))
@@ -156,13 +160,13 @@ mod tests {
         // scale: t_1 sqrt((ln 3)^2 / 2).
         let a = [(10, 1)];
         let b = [(30, 1)];
-        let (p, h) = over_replications(&[&a, &b], 0.5, 1.0);
+        let (p, h) = over_replications(&[&a, &b], &merge(&[&a, &b]), 0.5, 1.0);
         assert_eq!(p, Some(10e-9));
         let half = 12.706_204_736 * 3f64.ln() / 2f64.sqrt();
         let (low, high) = h.unwrap();
         assert!((high / 10e-9 / half.exp() - 1.0).abs() < 1e-6, "{h:?}");
         assert!((low / 10e-9 / (-half).exp() - 1.0).abs() < 1e-6, "{h:?}");
-        let (p, h) = over_replications(&[&a], 0.5, 1.0);
+        let (p, h) = over_replications(&[&a], &a, 0.5, 1.0);
         assert_eq!((p, h), (Some(10e-9), None));
     }
 
