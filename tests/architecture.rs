@@ -38,7 +38,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[];
 const KNOWN_LONG: &[&str] = &[
     "src/report/charts.rs",
     "src/scenario/validate.rs",
-    "src/stats/markov.rs",
     "src/strategy/backoff.rs",
 ];
 
