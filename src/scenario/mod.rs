@@ -7,6 +7,7 @@
 //! scenario is compiled, and shown by `mqsim explain`.
 
 pub mod dist;
+pub mod edit;
 pub mod import;
 pub mod load;
 pub mod preset;
