@@ -110,7 +110,7 @@ pub struct Common {
     /// Add replications until every headline metric's relative 95% half-width is below this.
     #[arg(long)]
     pub precision: Option<f64>,
-    /// The most replications --precision may run.
+    /// The most replications --precision (or check --until-decided) may run.
     #[arg(long, default_value_t = 200)]
     pub max_replications: u32,
     /// Output on stdout: readable text or one JSON object.
@@ -214,6 +214,11 @@ pub struct CheckArgs {
     /// Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Add replications (replication k always on stream k) until every
+    /// expectation is decided at its confidence (0.95 where [expect] gives
+    /// none), or --max-replications.
+    #[arg(long)]
+    pub until_decided: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -388,7 +393,7 @@ fn check_flags(c: &Common) -> Result<(), Failure> {
     }
     if c.max_replications == 0 {
         return Err(Failure::input(
-            "--max-replications must be at least 1 (it bounds the replications --precision may run)",
+            "--max-replications must be at least 1 (it bounds the replications --precision or --until-decided may run)",
         ));
     }
     if c.max_events == Some(0) {

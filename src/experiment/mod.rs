@@ -2,6 +2,7 @@
 //! that do not depend on the thread count), variants compared on common
 //! random numbers, and parameter sweeps.
 
+pub mod confidence;
 pub mod estimates;
 pub mod guard;
 pub mod optimize;

@@ -714,6 +714,13 @@ fn check_expect(p: &P, e: &ExpectCfg) -> Result<(), Invalid> {
     ] {
         probability(&p.key(k), v)?;
     }
+    if let Some(c) = e.confidence {
+        if !(c > 0.5 && c < 1.0) {
+            return p.key("confidence").err(
+                "confidence is the one-sided level each bound is judged at: above 0.5, below 1 (e.g. 0.95)",
+            );
+        }
+    }
     if let Some(f) = e.recovers_in {
         if !(f > 0.0 && f <= 1.0) {
             return p
