@@ -6,6 +6,7 @@ pub mod check;
 pub mod compare;
 pub mod fit;
 pub mod import;
+pub mod lint;
 pub mod optimize;
 pub mod shard;
 pub mod study;
@@ -48,6 +49,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Choose settings: search keys' values for the best metric under constraints held with 95% confidence.
     Optimize(optimize::OptimizeArgs),
+    /// Advice from a scenario's configuration alone, before running: exit 1 with findings.
+    Lint(lint::LintArgs),
     /// Write a scenario from a broker's configuration (SQS attributes, RabbitMQ definitions, Kafka consumer properties).
     Import(import::ImportArgs),
     /// Fit a law to measured durations or arrival timestamps (ranked by AIC), ready to paste or written into a scenario.
@@ -312,6 +315,7 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Check(a) => check::command(&a),
         Command::Optimize(a) => optimize::command(&a),
         Command::Import(a) => import::command(&a),
+        Command::Lint(a) => lint::command(&a),
         Command::Fit(a) => fit::command(&a),
         Command::Merge(a) => shard::merge_command(&a),
         #[cfg(feature = "live")]

@@ -506,6 +506,9 @@ fn json_report(
     name: &str,
     seed: u64,
 ) -> Value {
+    let warnings = best
+        .and_then(|b| b.get("warnings").cloned())
+        .unwrap_or_else(|| json!([]));
     let best = found.best.map(|b| {
         json!({
             "settings": settings_of(search, &found.candidates[b]),
@@ -521,6 +524,7 @@ fn json_report(
         "best": best,
         "candidates": found.candidates.iter().map(|c| candidate_json(search, c)).collect::<Vec<_>>(),
     });
+    o["warnings"] = warnings;
     if search.objectives.len() == 2 {
         o["front"] = found
             .front
@@ -765,6 +769,13 @@ fn text_report(
                 let half = half.map_or("n/a".to_string(), |h| format!("{h:.4}"));
                 let _ = writeln!(out, "  {:<28} {:.6} ± {}", printable(path), mean, half);
             }
+        }
+    }
+    if let Some(summary) = best {
+        let mut block = String::new();
+        crate::report::terminal::warnings_block(&mut block, summary.get("warnings"));
+        if !block.is_empty() {
+            let _ = write!(out, "\n{block}");
         }
     }
     let _ = writeln!(
