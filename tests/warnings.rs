@@ -157,6 +157,11 @@ fn a_retry_budget_that_sheds_traffic_is_pointed_out() {
     );
     let shed = figure(&budget, "protection-shed");
     assert!(shed > 0.01, "{shed}");
+    let c = codes(&budget);
+    assert!(
+        !c.contains(&"not-recovered".into()) && !c.contains(&"not-drained".into()),
+        "{c:?}"
+    );
     // The storm without a budget: nothing shed, and it never drains.
     let storm = summary(&scenario_file("scenarios/retry-storm.toml", &[]), 1, 1);
     let c = codes(&storm);
@@ -293,4 +298,59 @@ fn lint_exits_1_with_findings_and_0_without() {
     assert_eq!(o["findings"].as_array().unwrap().len(), 0);
     let (code, _, _) = mqsim(&["lint", dir.path("missing.toml").to_str().unwrap()]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn sweep_and_optimize_carry_the_warnings_of_their_cells() {
+    let dir = TempDir::new("warnings-sweep");
+    let file = dir.write("s.toml", &queue(0.3, "30m", "ack_timeout = \"3s\"", ""));
+    let f = file.to_str().unwrap();
+    let (code, out, err) = mqsim(&[
+        "sweep",
+        f,
+        "--param",
+        "queue.ack_timeout",
+        "--values",
+        "3s,10s",
+        "--format",
+        "json",
+        "--no-files",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o: Value = serde_json::from_str(&out).unwrap();
+    let cells: Vec<&Value> = o["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "ack-timeout-below-p99")
+        .collect();
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    assert_eq!(cells[0]["values"]["queue.ack_timeout"], "3s");
+    let (code, out, err) = mqsim(&[
+        "optimize",
+        f,
+        "--param",
+        "queue.ack_timeout=2s:3s",
+        "--minimize",
+        "latency.mean",
+        "--budget",
+        "16",
+        "--format",
+        "json",
+        "--no-files",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o: Value = serde_json::from_str(&out).unwrap();
+    let codes: Vec<&Value> = o["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["code"])
+        .collect();
+    assert!(
+        codes.contains(&&Value::from("ack-timeout-below-p99")),
+        "{codes:?}"
+    );
 }
