@@ -142,6 +142,15 @@ fn confidence_is_a_level_between_one_half_and_one() {
     let (code, _, err) = mqsim(&["check", file.to_str().unwrap(), "--no-files"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("confidence"), "{err}");
+    // In a variant's own expectations too.
+    let variant = format!(
+        "{}\n[[variant]]\nname = \"v\"\nexpect = {{ confidence = 1.0, lost = 0 }}\n",
+        scenario("3s")
+    );
+    let file = dir.write("v.toml", &variant);
+    let (code, _, err) = mqsim(&["check", file.to_str().unwrap(), "--no-files"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("confidence"), "{err}");
     let file = dir.write("d.toml", &scenario("3s"));
     let (code, _, err) = mqsim(&[
         "check",

@@ -615,6 +615,9 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             ));
         }
         seen.push(&v.name);
+        if let Some(e) = &v.expect {
+            check_expect(&p.key("expect"), e)?;
+        }
     }
     if let Some(e) = &s.expect {
         check_expect(&P::root("expect"), e)?;
