@@ -66,7 +66,7 @@ fn warnings(s: &Map<String, Value>) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|w| w.as_str().map(String::from))
+                .filter_map(|w| w["message"].as_str().map(String::from))
                 .collect()
         })
         .unwrap_or_default()

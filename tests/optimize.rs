@@ -245,3 +245,160 @@ fn files_hold_the_candidates_and_the_summary() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert!(summary["best"]["settings"]["consumer.prefetch"].is_string());
 }
+
+/// The scenario with a comment, a named consumer and a retry table, to see
+/// that `--write` keeps what it does not change.
+const COMMENTED: &str = r#"# A queue whose timeout is to be chosen.
+[simulation]
+name = "ack-timeout"
+duration = "1h"
+seed = 3
+[[producer]]
+arrival = { process = "poisson", rate = 0.5 }
+[[queue]]
+name = "q"
+ack_timeout = "30s" # too long, surely
+[[consumer]]
+name = "worker"
+prefetch = 1 # one at a time
+service = { dist = "exponential", mean = "1s" }
+"#;
+
+fn write_args<'a>(file: &'a str, write: &'a str) -> Vec<&'a str> {
+    vec![
+        "optimize",
+        file,
+        "--param",
+        "queue.ack_timeout=2s:12s",
+        "--param",
+        "consumer.worker.prefetch=1..2",
+        "--minimize",
+        "queue.ack_timeout",
+        "--subject-to",
+        "messages.duplicate_rate <= 0.01",
+        "--budget",
+        "60",
+        "--no-files",
+        "-q",
+        "--format",
+        "json",
+        "--write",
+        write,
+    ]
+}
+
+#[test]
+fn write_puts_the_chosen_values_into_a_copy_of_the_scenario_keeping_its_comments() {
+    let dir = TempDir::new("optimize-write");
+    let file = dir.write("s.toml", COMMENTED);
+    let tuned = dir.path("tuned.toml");
+    let (code, out, err) = mqsim(&write_args(file.to_str().unwrap(), tuned.to_str().unwrap()));
+    assert_eq!(code, 0, "{err}");
+    let o: Value = serde_json::from_str(&out).unwrap();
+    let chosen = &o["best"]["settings"];
+    let text = std::fs::read_to_string(&tuned).unwrap();
+    // Comments and untouched lines are kept; the input is unchanged.
+    assert!(
+        text.starts_with("# A queue whose timeout is to be chosen."),
+        "{text}"
+    );
+    assert!(
+        text.contains("service = { dist = \"exponential\", mean = \"1s\" }"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), COMMENTED);
+    // The written file loads to the chosen values.
+    let s = mqsim::scenario::load_file(&tuned, &Default::default()).unwrap();
+    let timeout = seconds(&chosen["queue.ack_timeout"]);
+    let written = s.queues[0].ack_timeout.unwrap().secs();
+    assert!((written - timeout).abs() < 1e-9, "{written} vs {timeout}");
+    let prefetch: u32 = chosen["consumer.worker.prefetch"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(s.consumers[0].prefetch, Some(prefetch));
+    assert!(text.contains("# chosen by mqsim optimize"), "{text}");
+}
+
+#[test]
+fn write_refuses_another_existing_file_and_two_objectives_but_takes_the_input_itself() {
+    let dir = TempDir::new("optimize-write-refused");
+    let file = dir.write("s.toml", COMMENTED);
+    let other = dir.write("other.toml", "# mine\n");
+    let f = file.to_str().unwrap();
+    let (code, _, err) = mqsim(&write_args(f, other.to_str().unwrap()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("exists already"), "{err}");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "# mine\n");
+    let mut two = write_args(f, other.to_str().unwrap());
+    two.extend(["--minimize", "latency.p99"]);
+    let (code, _, err) = mqsim(&two);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("two objectives"), "{err}");
+    // The scenario itself, named explicitly, is rewritten in place.
+    let (code, _, err) = mqsim(&write_args(f, f));
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(text, COMMENTED);
+    assert!(text.contains("# one at a time") || text.contains("# chosen by mqsim optimize"));
+    assert!(
+        text.starts_with("# A queue whose timeout is to be chosen."),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_objectives_write_the_front_as_csv_and_as_a_chart() {
+    let dir = TempDir::new("optimize-front-files");
+    let file = dir.write("s.toml", SCENARIO);
+    let out = dir.path("out");
+    let (code, _, err) = mqsim(&[
+        "optimize",
+        file.to_str().unwrap(),
+        "--param",
+        "queue.ack_timeout=2s:9s",
+        "--minimize",
+        "queue.ack_timeout",
+        "--minimize",
+        "messages.duplicate_rate",
+        "--budget",
+        "40",
+        "--set",
+        "simulation.duration=1h",
+        "-q",
+        "--charts",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let front = summary["front"].as_array().unwrap();
+    assert!(!front.is_empty());
+    let csv = std::fs::read_to_string(out.join("front.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "queue.ack_timeout,minimize:queue.ack_timeout,minimize:messages.duplicate_rate,replications"
+    );
+    assert_eq!(lines.count(), front.len(), "{csv}");
+    let svg = std::fs::read_to_string(out.join("front.svg")).unwrap();
+    assert!(svg.contains("messages.duplicate_rate"), "the axis is named");
+    let png = std::fs::read(out.join("front.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    // One objective draws no chart: --charts is refused there.
+    let (code, _, err) = mqsim(&[
+        "optimize",
+        file.to_str().unwrap(),
+        "--param",
+        "queue.ack_timeout=2s:9s",
+        "--minimize",
+        "latency.p99",
+        "--charts",
+        "--out",
+        dir.path("out-one").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("two objectives"), "{err}");
+}

@@ -3,6 +3,7 @@
 //! and a Markdown summary, and exits 1 when any expectation fails.
 
 use crate::cli::{self, CheckArgs, Failure};
+use crate::experiment::confidence::{self, Decision, Side};
 use crate::report::files::{printable, write_atomic};
 use crate::scenario::ExpectCfg;
 use crate::time::human_secs;
@@ -21,9 +22,21 @@ pub struct Verdict {
     pub measured_value: Option<f64>,
     pub bound: String,
     pub pass: bool,
-    /// Why the expectation could not be judged (a partial run): such a
-    /// verdict neither passes nor fails, and `check` exits 1.
+    /// Why the expectation could not be judged (a partial run, or an
+    /// interval that straddles the bound): such a verdict neither passes
+    /// nor fails, and `check` exits 1.
     pub inconclusive: Option<String>,
+    /// The interval around the estimate: the one-sided limits at
+    /// `confidence` where the verdict is judged at them, else the
+    /// summary's 95% interval; None with one replication.
+    pub interval: Option<(f64, f64)>,
+    pub confidence: f64,
+    /// Judged at the confidence limit (`[expect] confidence`,
+    /// `--until-decided`), else at the estimate.
+    pub confident: bool,
+    pub replications: usize,
+    /// Replications in all that would likely decide an inconclusive one.
+    pub suggested_replications: Option<u64>,
 }
 
 impl Verdict {
@@ -38,9 +51,22 @@ impl Verdict {
     }
 }
 
-/// One expectation judged on a summary: (name, measured value, measured
-/// as text, bound, pass).
-pub type Judged = (String, Option<f64>, String, String, bool);
+/// One expectation judged on a summary (at its mean).
+#[derive(Clone, Debug)]
+pub struct Judged {
+    pub name: String,
+    /// The measured value (None: the summary has none).
+    pub value: Option<f64>,
+    /// As the text shows it.
+    pub measured: String,
+    /// As the text shows it (`<= 2s`).
+    pub bound: String,
+    /// The metric's summary path and the bound, where the expectation is
+    /// on one metric (not on the fraction of replications that recover):
+    /// such an expectation can be judged at a confidence limit.
+    pub limit: Option<(&'static str, Side, f64)>,
+    pub pass: bool,
+}
 
 /// A number with 4 significant digits, for the text (`0.0004253`, `12.35`,
 /// `1.235e+06`); whole numbers are shown whole.
@@ -68,111 +94,109 @@ pub fn four_digits(x: f64) -> String {
     }
 }
 
-fn get(m: &Map<String, Value>, path: &[&str]) -> Option<f64> {
-    let mut cur = m.get(path[0])?;
-    for p in &path[1..] {
-        cur = cur.get(*p)?;
-    }
-    cur.as_f64()
-}
-
 /// Evaluates every expectation of `e` on a summary (means over replications).
 pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
     let mut out = Vec::new();
-    let mut max = |name: &str, path: &[&str], bound: Option<f64>, time: bool| {
-        if let Some(b) = bound {
-            let v = get(s, path);
-            let show = |x: f64| if time { human_secs(x) } else { four_digits(x) };
-            let pass = v.is_some_and(|v| v <= b + 1e-12);
-            out.push((
-                name.to_string(),
-                v,
-                v.map_or("none".into(), show),
-                format!("<= {}", if time { human_secs(b) } else { format!("{b}") }),
-                pass,
-            ));
-        }
-    };
-    max(
-        "lost",
-        &["messages", "lost"],
-        e.lost.map(|x| x as f64),
-        false,
-    );
-    max(
-        "lost_rate_max",
-        &["messages", "loss_rate"],
-        e.lost_rate_max,
-        false,
-    );
-    max(
-        "duplicate_rate_max",
-        &["messages", "duplicate_rate"],
-        e.duplicate_rate_max,
-        false,
-    );
-    max(
-        "dead_letter_rate_max",
-        &["messages", "dead_letter_rate"],
-        e.dead_letter_rate_max,
-        false,
-    );
-    max(
-        "p99_latency_max",
-        &["latency", "p99"],
-        e.p99_latency_max.map(|d| d.secs()),
-        true,
-    );
-    max(
-        "p50_latency_max",
-        &["latency", "p50"],
-        e.p50_latency_max.map(|d| d.secs()),
-        true,
-    );
-    max(
-        "mean_latency_max",
-        &["latency", "mean"],
-        e.mean_latency_max.map(|d| d.secs()),
-        true,
-    );
-    max(
-        "out_of_order_max",
-        &["ordering", "out_of_order"],
-        e.out_of_order_max.map(|x| x as f64),
-        false,
-    );
-    let mut min = |name: &str, path: &[&str], bound: Option<f64>| {
-        if let Some(b) = bound {
-            let v = get(s, path);
-            out.push((
-                name.to_string(),
-                v,
-                v.map_or("none".into(), four_digits),
-                format!(">= {b}"),
-                v.is_some_and(|v| v >= b - 1e-12),
-            ));
-        }
-    };
-    min(
-        "delivered_min",
-        &["messages", "delivered"],
-        e.delivered_min.map(|x| x as f64),
-    );
-    min(
-        "lost_min",
-        &["messages", "lost"],
-        e.lost_min.map(|x| x as f64),
-    );
-    min(
-        "duplicate_rate_min",
-        &["messages", "duplicate_rate"],
-        e.duplicate_rate_min,
-    );
-    min(
-        "out_of_order_min",
-        &["ordering", "out_of_order"],
-        e.out_of_order_min.map(|x| x as f64),
-    );
+    let seconds = |d: Option<crate::time::Duration>| d.map(|d| d.secs());
+    let count = |c: Option<u64>| c.map(|c| c as f64);
+    let bounds: [(&str, &'static str, Side, Option<f64>, bool); 12] = [
+        ("lost", "messages.lost", Side::AtMost, count(e.lost), false),
+        (
+            "lost_rate_max",
+            "messages.loss_rate",
+            Side::AtMost,
+            e.lost_rate_max,
+            false,
+        ),
+        (
+            "duplicate_rate_max",
+            "messages.duplicate_rate",
+            Side::AtMost,
+            e.duplicate_rate_max,
+            false,
+        ),
+        (
+            "dead_letter_rate_max",
+            "messages.dead_letter_rate",
+            Side::AtMost,
+            e.dead_letter_rate_max,
+            false,
+        ),
+        (
+            "p99_latency_max",
+            "latency.p99",
+            Side::AtMost,
+            seconds(e.p99_latency_max),
+            true,
+        ),
+        (
+            "p50_latency_max",
+            "latency.p50",
+            Side::AtMost,
+            seconds(e.p50_latency_max),
+            true,
+        ),
+        (
+            "mean_latency_max",
+            "latency.mean",
+            Side::AtMost,
+            seconds(e.mean_latency_max),
+            true,
+        ),
+        (
+            "out_of_order_max",
+            "ordering.out_of_order",
+            Side::AtMost,
+            count(e.out_of_order_max),
+            false,
+        ),
+        (
+            "delivered_min",
+            "messages.delivered",
+            Side::AtLeast,
+            count(e.delivered_min),
+            false,
+        ),
+        (
+            "lost_min",
+            "messages.lost",
+            Side::AtLeast,
+            count(e.lost_min),
+            false,
+        ),
+        (
+            "duplicate_rate_min",
+            "messages.duplicate_rate",
+            Side::AtLeast,
+            e.duplicate_rate_min,
+            false,
+        ),
+        (
+            "out_of_order_min",
+            "ordering.out_of_order",
+            Side::AtLeast,
+            count(e.out_of_order_min),
+            false,
+        ),
+    ];
+    for (name, path, side, bound, time) in bounds {
+        let Some(b) = bound else { continue };
+        let v = crate::json::at_path(s, path);
+        let show = |x: f64| if time { human_secs(x) } else { four_digits(x) };
+        let (word, pass) = match side {
+            Side::AtMost => ("<=", v.is_some_and(|v| v <= b + 1e-12)),
+            Side::AtLeast => (">=", v.is_some_and(|v| v >= b - 1e-12)),
+        };
+        let shown_bound = if time { human_secs(b) } else { format!("{b}") };
+        out.push(Judged {
+            name: name.to_string(),
+            value: v,
+            measured: v.map_or("none".into(), show),
+            bound: format!("{word} {shown_bound}"),
+            limit: Some((path, side, b)),
+            pass,
+        });
+    }
     recovery_expectations(e, s, &mut out);
     out
 }
@@ -205,13 +229,14 @@ fn recovery_expectations(e: &ExpectCfg, s: &Map<String, Value>, out: &mut Vec<Ju
     };
     if let Some(w) = e.recovers_within {
         let f = fraction(&|x| x <= w.secs());
-        out.push((
-            "recovers_within".into(),
-            f,
-            show(f, &format!("recovered within {}", human_secs(w.secs()))),
-            format!(">= {:.0}% within {}", 100.0 * need, human_secs(w.secs())),
-            f.is_some_and(|f| f >= need - 1e-12),
-        ));
+        out.push(Judged {
+            name: "recovers_within".into(),
+            value: f,
+            measured: show(f, &format!("recovered within {}", human_secs(w.secs()))),
+            bound: format!(">= {:.0}% within {}", 100.0 * need, human_secs(w.secs())),
+            limit: None,
+            pass: f.is_some_and(|f| f >= need - 1e-12),
+        });
     }
     if let Some(want) = e.recovers {
         let f = fraction(&|_| true);
@@ -226,7 +251,14 @@ fn recovery_expectations(e: &ExpectCfg, s: &Map<String, Value>, out: &mut Vec<Ju
                 f.is_some_and(|f| f <= 1.0 - need + 1e-12),
             )
         };
-        out.push(("recovers".into(), f, show(f, "recovered"), bound, pass));
+        out.push(Judged {
+            name: "recovers".into(),
+            value: f,
+            measured: show(f, "recovered"),
+            bound,
+            limit: None,
+            pass,
+        });
     }
 }
 
@@ -285,6 +317,182 @@ fn load_one(file: &std::path::Path, a: &CheckArgs) -> Result<Loaded, Failure> {
 const PARTIAL_REASON: &str =
     "the run stopped early (--max-events, --max-wall, the memory ceiling or Ctrl-C): its figures cover only part of the planned time";
 
+/// The confidence `--until-decided` judges at when `[expect]` gives none.
+const DEFAULT_CONFIDENCE: f64 = 0.95;
+
+/// A summary's 95% interval around `value` at `path` (its `ci95`).
+fn summary_interval(s: &Map<String, Value>, path: &str, value: Option<f64>) -> Option<(f64, f64)> {
+    let half = s
+        .get("ci95")
+        .and_then(Value::as_object)
+        .and_then(|ci| crate::json::at_path(ci, path))?;
+    value.map(|v| (v - half, v + half))
+}
+
+/// Judges the expectations of one variant on its result: at the mean, or,
+/// with a confidence, at its one-sided limits over the replications.
+fn judge_variant(
+    e: &ExpectCfg,
+    r: &crate::report::VariantResult,
+    file: &str,
+    until_decided: bool,
+) -> Vec<Verdict> {
+    let partial = r.summary.get("partial") == Some(&Value::Bool(true));
+    let level = e.confidence.or(until_decided.then_some(DEFAULT_CONFIDENCE));
+    let reps = &r.outcome.reps;
+    let mut out = Vec::new();
+    for j in evaluate(e, &r.summary) {
+        let mut v = Verdict {
+            file: file.to_string(),
+            variant: r.name.clone(),
+            name: j.name.clone(),
+            measured: j.measured.clone(),
+            measured_value: j.value,
+            bound: j.bound.clone(),
+            pass: j.pass,
+            inconclusive: None,
+            interval: None,
+            confidence: 0.95,
+            confident: false,
+            replications: reps.len(),
+            suggested_replications: None,
+        };
+        match (j.limit, level) {
+            (Some((path, side, bound)), Some(c)) => {
+                let values: Vec<f64> = reps
+                    .iter()
+                    .map(|rep| crate::json::at_path(&rep.metrics, path).unwrap_or(f64::NAN))
+                    .collect();
+                let k = confidence::judge(&values, side, bound, c);
+                v.confident = true;
+                v.confidence = c;
+                v.measured_value = k.estimate.is_finite().then_some(k.estimate);
+                v.measured = v.measured_value.map_or("none".into(), four_digits);
+                v.interval = k.half_width.is_finite().then(|| k.interval());
+                v.pass = k.decision == Decision::Pass;
+                v.suggested_replications = k.suggested_replications;
+                if k.decision == Decision::Inconclusive {
+                    v.inconclusive = Some(straddle_reason(&k, c));
+                }
+            }
+            (Some((path, _, _)), None) => {
+                v.interval = summary_interval(&r.summary, path, j.value);
+            }
+            _ => {}
+        }
+        if partial {
+            v.pass = false;
+            v.inconclusive = Some(PARTIAL_REASON.to_string());
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// Why a confident expectation is inconclusive, and what would decide it.
+fn straddle_reason(k: &confidence::Judgement, c: f64) -> String {
+    let (low, high) = k.interval();
+    let limits = if k.half_width.is_finite() {
+        format!(
+            "its {}% one-sided limits, {} to {}, lie on both sides of the bound",
+            100.0 * c,
+            four_digits(low),
+            four_digits(high)
+        )
+    } else {
+        format!(
+            "{} replication{} cannot give an interval",
+            k.replications,
+            if k.replications == 1 { "" } else { "s" }
+        )
+    };
+    match k.suggested_replications {
+        Some(total) => format!(
+            "{limits}; the interval suggests about {} more replication{} (n (half-width / distance to the bound)^2 = {total} in all)",
+            total - k.replications as u64,
+            if total - k.replications as u64 == 1 { "" } else { "s" }
+        ),
+        None => format!("{limits}; more replications (--until-decided) would narrow it"),
+    }
+}
+
+/// Runs a variant and judges it; with `--until-decided`, adds replications
+/// (replication k always on stream k, so a count's verdict is that of a run
+/// of that many) until every expectation is decided or `--max-replications`.
+fn run_judged(
+    name: &str,
+    scenario: &crate::scenario::Scenario,
+    expect: Option<&ExpectCfg>,
+    plan: &super::Plan,
+    a: &CheckArgs,
+    file: &str,
+) -> Result<(crate::report::VariantResult, Vec<Verdict>), Failure> {
+    let model = cli::compile(scenario)?;
+    let outcome = crate::experiment::run(&model, plan);
+    let mut r = crate::report::VariantResult {
+        name: name.into(),
+        summary: outcome.summary(&model),
+        outcome,
+    };
+    let cap = a.common.max_replications;
+    loop {
+        let verdicts =
+            expect.map_or_else(Vec::new, |e| judge_variant(e, &r, file, a.until_decided));
+        let open: Vec<Option<u64>> = verdicts
+            .iter()
+            .filter(|v| v.confident && v.inconclusive.is_some())
+            .map(|v| v.suggested_replications)
+            .collect();
+        let partial = r.summary.get("partial") == Some(&Value::Bool(true));
+        let n = r.outcome.reps.len() as u32;
+        if !a.until_decided || open.is_empty() || partial || n >= cap {
+            return Ok((r, verdicts));
+        }
+        let to = confidence::next_count(n, &open, cap);
+        let more =
+            crate::experiment::run_range(&model, plan.seed, n, to, r.outcome.warmup_ns, plan);
+        r.outcome.reps.extend(more);
+        r.summary = r.outcome.summary(&model);
+    }
+}
+
+/// The text line of a verdict.
+fn text_line(v: &Verdict) -> String {
+    let interval = match v.interval {
+        Some((low, high)) => format!(
+            "{} {}: {} to {} over {} replications; ",
+            if v.confident {
+                "judged at"
+            } else {
+                "95% interval"
+            },
+            if v.confident {
+                format!("{}%", 100.0 * v.confidence)
+            } else {
+                String::new()
+            },
+            four_digits(low),
+            four_digits(high),
+            v.replications
+        )
+        .replace(" : ", ": "),
+        None => String::new(),
+    };
+    format!(
+        "{} {} [{}] {}: {} ({interval}bound {}){}",
+        v.word(),
+        v.file,
+        v.variant,
+        v.name,
+        v.measured,
+        v.bound,
+        v.inconclusive
+            .as_ref()
+            .map(|w| format!(": {w}"))
+            .unwrap_or_default()
+    )
+}
+
 pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
     if a.files.is_empty() {
         return Err(Failure::input(
@@ -294,6 +502,11 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
     if a.common.shard.is_some() {
         return Err(Failure::input(
             "check cannot be sharded: each verdict needs every replication; shard `mqsim run` or `compare` and check the merged summary instead",
+        ));
+    }
+    if a.until_decided && (a.common.replication.is_some() || a.common.precision.is_some()) {
+        return Err(Failure::input(
+            "--until-decided chooses the replications itself: it cannot be combined with --replication or --precision",
         ));
     }
     // Every file loads, and every destination is checked, before any run.
@@ -324,37 +537,13 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
         }
         let mut results = Vec::new();
         for (name, vs, expect) in l.variants {
-            let r = cli::run_variant(&name, &vs, &l.plan, a.common.force)?;
-            let partial = r.summary.get("partial") == Some(&Value::Bool(true));
-            if let Some(e) = expect {
-                for (what, value, measured, bound, pass) in evaluate(&e, &r.summary) {
-                    let v = Verdict {
-                        file: l.label.clone(),
-                        variant: name.clone(),
-                        name: what,
-                        measured,
-                        measured_value: value,
-                        bound,
-                        pass: pass && !partial,
-                        inconclusive: partial.then(|| PARTIAL_REASON.to_string()),
-                    };
-                    if a.common.format == cli::Format::Text {
-                        println!(
-                            "{} {} [{name}] {}: {} (bound {}){}",
-                            v.word(),
-                            l.label,
-                            v.name,
-                            v.measured,
-                            v.bound,
-                            v.inconclusive
-                                .as_ref()
-                                .map(|w| format!(": {w}"))
-                                .unwrap_or_default()
-                        );
-                    }
-                    verdicts.push(v);
+            let (r, judged) = run_judged(&name, &vs, expect.as_ref(), &l.plan, a, &l.label)?;
+            if a.common.format == cli::Format::Text {
+                for v in &judged {
+                    println!("{}", text_line(v));
                 }
             }
+            verdicts.extend(judged);
             results.push(r);
         }
         if let Some(dir) = cli::out_dir(&a.common, &l.name) {
@@ -412,10 +601,7 @@ impl Counts {
     pub fn line(&self) -> String {
         let mut line = format!("{} passed, {} failed", self.passed, self.failed);
         if self.inconclusive > 0 {
-            line.push_str(&format!(
-                ", {} inconclusive (partial run)",
-                self.inconclusive
-            ));
+            line.push_str(&format!(", {} inconclusive", self.inconclusive));
         }
         if self.without_expect > 0 {
             line.push_str(&format!(
@@ -438,6 +624,10 @@ fn json_report(vs: &[Verdict], counts: &Counts, without_expect: &[String]) -> Va
                 "verdict": v.word().to_ascii_lowercase(),
                 "measured": v.measured_value.map_or(Value::String(v.measured.clone()), crate::stats::summary::num),
                 "bound": v.bound, "reason": v.inconclusive,
+                "interval": v.interval.map(|(l, h)| vec![crate::stats::summary::num(l), crate::stats::summary::num(h)]),
+                "confidence": v.confidence, "judged_at_confidence": v.confident,
+                "replications": v.replications,
+                "suggested_replications": v.suggested_replications,
             })
         })
         .collect();
@@ -504,8 +694,17 @@ pub fn junit(vs: &[Verdict], without_expect: &[String]) -> String {
                 xml(&v.variant),
                 xml(&v.name)
             );
+            let _ = writeln!(out, ">\n      <properties>");
+            for (key, value) in properties(v) {
+                let _ = writeln!(
+                    out,
+                    "        <property name=\"{key}\" value=\"{}\"/>",
+                    xml(&value)
+                );
+            }
+            let _ = writeln!(out, "      </properties>");
             if v.pass {
-                let _ = writeln!(out, "/>");
+                let _ = writeln!(out, "    </testcase>");
             } else {
                 let message = match &v.inconclusive {
                     Some(why) => format!("{} = {} is inconclusive: {why}", v.name, full(v)),
@@ -513,7 +712,7 @@ pub fn junit(vs: &[Verdict], without_expect: &[String]) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    ">\n      <failure message=\"{}\">measured {}, bound {}</failure>\n    </testcase>",
+                    "      <failure message=\"{}\">measured {}, bound {}</failure>\n    </testcase>",
                     xml(&message),
                     xml(&full(v)),
                     xml(&v.bound)
@@ -527,6 +726,44 @@ pub fn junit(vs: &[Verdict], without_expect: &[String]) -> String {
     }
     let _ = writeln!(out, "</testsuites>");
     out
+}
+
+/// The interval as text: `[low, high]`, or `n/a` with one replication.
+fn interval_text(v: &Verdict, digits: fn(f64) -> String) -> String {
+    match v.interval {
+        Some((low, high)) => format!("[{}, {}] {}", digits(low), digits(high), v.limit_label()),
+        None if v.replications < 2 => "n/a (1 replication)".into(),
+        None => "n/a".into(),
+    }
+}
+
+impl Verdict {
+    /// What the interval is: `95% limits` (judged at them) or `95% CI`.
+    fn limit_label(&self) -> String {
+        if self.confident {
+            format!("({}% one-sided limits)", 100.0 * self.confidence)
+        } else {
+            "(95% interval)".into()
+        }
+    }
+}
+
+/// The JUnit properties of a verdict: bound, estimate, interval, verdict.
+fn properties(v: &Verdict) -> Vec<(&'static str, String)> {
+    let mut p = vec![
+        ("bound", v.bound.clone()),
+        ("estimate", full(v)),
+        ("interval", interval_text(v, |x| format!("{x}"))),
+        ("verdict", v.word().to_ascii_lowercase()),
+        ("replications", v.replications.to_string()),
+    ];
+    if v.confident {
+        p.push(("confidence", format!("{}", v.confidence)));
+    }
+    if let Some(n) = v.suggested_replications {
+        p.push(("suggested_replications", n.to_string()));
+    }
+    p
 }
 
 /// A Markdown table cell: `|` escaped, HTML markup shown as text, control
@@ -545,7 +782,7 @@ pub fn markdown(vs: &[Verdict], without_expect: &[String]) -> String {
     let counts = Counts::of(vs, without_expect.len());
     let mut out = format!("## mqsim check: {}\n\n", md_cell(&counts.line()));
     out.push_str(
-        "| | scenario | variant | expectation | measured | bound |\n|---|---|---|---|---|---|\n",
+        "| | scenario | variant | expectation | estimate | interval | bound | verdict |\n|---|---|---|---|---|---|---|---|\n",
     );
     for v in vs {
         let mark = if v.inconclusive.is_some() {
@@ -557,23 +794,34 @@ pub fn markdown(vs: &[Verdict], without_expect: &[String]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {mark} | {} | {} | {} | {} | {} |",
+            "| {mark} | {} | {} | {} | {} | {} | {} | {} |",
             md_cell(&v.file),
             md_cell(&v.variant),
             md_cell(&v.name),
             md_cell(&v.measured),
-            md_cell(&v.bound)
+            md_cell(&interval_text(v, four_digits)),
+            md_cell(&v.bound),
+            md_cell(&v.word().to_ascii_lowercase())
         );
     }
     for f in without_expect {
         let _ = writeln!(
             out,
-            "| ➖ skipped | {} | | no [expect] block | | |",
+            "| ➖ skipped | {} | | no [expect] block | | | | |",
             md_cell(f)
         );
     }
-    if vs.iter().any(|v| v.inconclusive.is_some()) {
-        let _ = writeln!(out, "\nInconclusive: {PARTIAL_REASON}.");
+    for v in vs {
+        if let Some(why) = &v.inconclusive {
+            let _ = writeln!(
+                out,
+                "\nInconclusive, {} [{}] {}: {}.",
+                md_cell(&v.file),
+                md_cell(&v.variant),
+                md_cell(&v.name),
+                md_cell(why)
+            );
+        }
     }
     out
 }

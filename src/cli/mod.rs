@@ -6,6 +6,7 @@ pub mod check;
 pub mod compare;
 pub mod fit;
 pub mod import;
+pub mod lint;
 pub mod optimize;
 pub mod shard;
 pub mod study;
@@ -48,6 +49,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Choose settings: search keys' values for the best metric under constraints held with 95% confidence.
     Optimize(optimize::OptimizeArgs),
+    /// Advice from a scenario's configuration alone, before running: exit 1 with findings.
+    Lint(lint::LintArgs),
     /// Write a scenario from a broker's configuration (SQS attributes, RabbitMQ definitions, Kafka consumer properties).
     Import(import::ImportArgs),
     /// Fit a law to measured durations or arrival timestamps (ranked by AIC), ready to paste or written into a scenario.
@@ -110,7 +113,7 @@ pub struct Common {
     /// Add replications until every headline metric's relative 95% half-width is below this.
     #[arg(long)]
     pub precision: Option<f64>,
-    /// The most replications --precision may run.
+    /// The most replications --precision (or check --until-decided) may run.
     #[arg(long, default_value_t = 200)]
     pub max_replications: u32,
     /// Output on stdout: readable text or one JSON object.
@@ -214,6 +217,11 @@ pub struct CheckArgs {
     /// Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Add replications (replication k always on stream k) until every
+    /// expectation is decided at its confidence (0.95 where [expect] gives
+    /// none), or --max-replications.
+    #[arg(long)]
+    pub until_decided: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -307,6 +315,7 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Check(a) => check::command(&a),
         Command::Optimize(a) => optimize::command(&a),
         Command::Import(a) => import::command(&a),
+        Command::Lint(a) => lint::command(&a),
         Command::Fit(a) => fit::command(&a),
         Command::Merge(a) => shard::merge_command(&a),
         #[cfg(feature = "live")]
@@ -388,7 +397,7 @@ fn check_flags(c: &Common) -> Result<(), Failure> {
     }
     if c.max_replications == 0 {
         return Err(Failure::input(
-            "--max-replications must be at least 1 (it bounds the replications --precision may run)",
+            "--max-replications must be at least 1 (it bounds the replications --precision or --until-decided may run)",
         ));
     }
     if c.max_events == Some(0) {

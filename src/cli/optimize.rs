@@ -36,6 +36,11 @@ pub struct OptimizeArgs {
     /// Simulation runs (replications) the search may spend.
     #[arg(long, default_value_t = 300)]
     pub budget: u32,
+    /// Write the scenario with the chosen values (comments kept) to FILE:
+    /// a new file, or the scenario itself named explicitly (rewritten in
+    /// place). Only a confirmed best is written; one objective only.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -176,10 +181,6 @@ fn refuse_flags(c: &Common) -> Result<(), Failure> {
             c.replication.is_some(),
             "--replication: a search needs every replication it chooses",
         ),
-        (
-            c.charts,
-            "--charts: optimize draws no charts yet; sweep the chosen keys for a heat map",
-        ),
     ];
     match refused.iter().find(|(given, _)| *given) {
         Some((_, why)) => Err(Failure::input(format!("optimize does not take {why}"))),
@@ -189,6 +190,17 @@ fn refuse_flags(c: &Common) -> Result<(), Failure> {
 
 fn search_of(a: &OptimizeArgs) -> Result<Search, Failure> {
     refuse_flags(&a.common)?;
+    let objective_count = a.minimize.len() + a.maximize.len();
+    if a.common.charts && objective_count != 2 {
+        return Err(Failure::input(
+            "optimize does not take --charts with one objective: it draws the Pareto front of two objectives; sweep the chosen keys for a heat map",
+        ));
+    }
+    if a.write.is_some() && objective_count == 2 {
+        return Err(Failure::input(
+            "--write takes one objective: two objectives give a front of settings, not one; choose from front.csv and paste its [[variant]]",
+        ));
+    }
     let params = a
         .param
         .iter()
@@ -276,8 +288,19 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
         .clone()
         .unwrap_or_else(|| "scenario".into());
     let folders: Vec<PathBuf> = super::out_dir(&a.common, &name).into_iter().collect();
-    let _locks = super::claim_outputs(&folders, &[], &[a.file.as_path()])?;
+    let in_place = check_write_destination(a)?;
+    let destinations: Vec<(&std::path::Path, &str)> = match &a.write {
+        Some(w) if !in_place => vec![(w.as_path(), "--write")],
+        _ => Vec::new(),
+    };
+    let _locks = super::claim_outputs(&folders, &destinations, &[a.file.as_path()])?;
     check_metrics(&search, &model, &plan)?;
+    if a.write.is_some() {
+        // The keys can be written: tried with a value of each space before
+        // the search spends its budget.
+        let first: Vec<String> = search.params.iter().map(first_setting).collect();
+        edited_scenario(a, &search, &first)?;
+    }
     let keys: Vec<String> = search.params.iter().map(|p| p.key.clone()).collect();
     let build = |settings: &[String]| -> Result<crate::model::Model, String> {
         let mut sets = a.common.set.clone();
@@ -298,13 +321,16 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
     };
     let document = json_report(&search, &found, best_summary.as_ref(), &name, plan.seed);
     if let Some(dir) = folders.first() {
-        let csv = candidates_csv(&search, &found).map_err(Failure::input)?;
-        crate::report::files::write_atomic(&dir.join("optimize.csv"), &csv)
-            .map_err(Failure::input)?;
-        let text = serde_json::to_string_pretty(&document).unwrap_or_default();
-        crate::report::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
-            .map_err(Failure::input)?;
+        write_files(dir, &search, &found, &document, a.common.charts)?;
     }
+    let written = match (&a.write, found.best) {
+        (Some(path), Some(b)) if found.confirmed => {
+            let text = edited_scenario(a, &search, &found.candidates[b].settings)?;
+            crate::report::files::write_atomic(path, text.as_bytes()).map_err(Failure::input)?;
+            true
+        }
+        _ => false,
+    };
     match a.common.format {
         Format::Json => println!(
             "{}",
@@ -315,7 +341,127 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
             text_report(&search, &found, best_summary.as_ref(), &name)
         ),
     }
-    Ok(0)
+    match &a.write {
+        Some(path) if !written => {
+            eprintln!(
+                "error: --write {}: nothing written: no setting was confirmed to meet every constraint at 95% confidence within the budget (raise --budget)",
+                printable(&path.display().to_string())
+            );
+            Ok(1)
+        }
+        Some(path) => {
+            if !a.common.quiet {
+                eprintln!(
+                    "wrote the scenario with the chosen values to {}",
+                    printable(&path.display().to_string())
+                );
+            }
+            Ok(0)
+        }
+        None => Ok(0),
+    }
+}
+
+/// `optimize.csv`, `summary.json` and, for two objectives, `front.csv`
+/// (with `--charts`, `front.png` and `front.svg`).
+fn write_files(
+    dir: &std::path::Path,
+    search: &Search,
+    found: &Found,
+    document: &Value,
+    charts: bool,
+) -> Result<(), Failure> {
+    use crate::report::files::write_atomic;
+    let csv = candidates_csv(search, found).map_err(Failure::input)?;
+    write_atomic(&dir.join("optimize.csv"), &csv).map_err(Failure::input)?;
+    let text = serde_json::to_string_pretty(document).unwrap_or_default();
+    write_atomic(&dir.join("summary.json"), text.as_bytes()).map_err(Failure::input)?;
+    if search.objectives.len() != 2 {
+        return Ok(());
+    }
+    let csv = front_csv(search, found).map_err(Failure::input)?;
+    write_atomic(&dir.join("front.csv"), &csv).map_err(Failure::input)?;
+    if charts {
+        let chart = front_chart(search, found);
+        for extension in ["png", "svg"] {
+            crate::report::charts::front::pareto_front(
+                &dir.join(format!("front.{extension}")),
+                &chart,
+            )
+            .map_err(Failure::input)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `--write` names the scenario itself (rewritten in place); any
+/// other file must not exist yet, so that nothing of the user's is lost.
+fn check_write_destination(a: &OptimizeArgs) -> Result<bool, Failure> {
+    let Some(path) = &a.write else {
+        return Ok(false);
+    };
+    let same = |p: &std::path::Path| p.canonicalize().ok();
+    if same(path).is_some() && same(path) == same(&a.file) {
+        return Ok(true);
+    }
+    if path.exists() || path.is_symlink() {
+        return Err(Failure::input(format!(
+            "--write {}: exists already; give a new file name, or the scenario's own path to rewrite it in place",
+            printable(&path.display().to_string())
+        )));
+    }
+    Ok(false)
+}
+
+/// A value of each space, as the search writes it: its low end or first
+/// choice.
+fn first_setting(p: &Param) -> String {
+    match &p.space {
+        Space::Continuous { low, unit, .. } => format!("{low}{unit}"),
+        Space::Integer { low, .. } => low.to_string(),
+        Space::Choice(values) => values[0].clone(),
+    }
+}
+
+/// The scenario file's text with `settings` written at the searched keys,
+/// its comments kept. It must load to exactly the scenario the search ran
+/// (the file under `--set` with the chosen values), else nothing is
+/// written: the edit and `--set` must mean one thing.
+fn edited_scenario(
+    a: &OptimizeArgs,
+    search: &Search,
+    settings: &[String],
+) -> Result<String, Failure> {
+    use crate::scenario::load::{parse_overrides, RawScenario};
+    let shown = printable(&a.write.as_deref().unwrap_or(&a.file).display().to_string());
+    let raw = RawScenario::read(&a.file)?;
+    let mut doc: toml_edit::DocumentMut = raw
+        .text
+        .parse()
+        .map_err(|e| Failure::input(format!("--write {shown}: the scenario is not TOML: {e}")))?;
+    let mut sets = a.common.set.clone();
+    for (p, v) in search.params.iter().zip(settings) {
+        let value = crate::cli::compare::toml_inline(&crate::scenario::load::parse_value(v));
+        crate::scenario::edit::set_key(&mut doc, &p.key, &value, "chosen by mqsim optimize")
+            .map_err(|e| Failure::input(format!("--write {shown}: {}: {e}", printable(&p.key))))?;
+        sets.push(format!("{}={v}", p.key));
+    }
+    let text = doc.to_string();
+    let resolved = |s: &crate::scenario::Scenario| toml::to_string(&crate::model::resolve(s)).ok();
+    let edited = RawScenario::parse(&text, &raw.file, &raw.stem)
+        .and_then(|r| r.build(&parse_overrides(&r, &a.common.set)?))
+        .map_err(|e| {
+            Failure::input(format!(
+                "--write {shown}: the edited scenario would not load: {e}"
+            ))
+        })?;
+    let (_, _, wanted) = super::load(&a.file, &sets)?;
+    if resolved(&edited).is_none() || resolved(&edited) != resolved(&wanted) {
+        return Err(Failure::input(format!(
+            "--write {shown}: the edited file would not be the scenario the search ran (a key set through a preset or a list?); paste the [[variant]] instead"
+        )));
+    }
+    Ok(text)
 }
 
 /// The settings of a candidate, key by key.
@@ -360,6 +506,9 @@ fn json_report(
     name: &str,
     seed: u64,
 ) -> Value {
+    let warnings = best
+        .and_then(|b| b.get("warnings").cloned())
+        .unwrap_or_else(|| json!([]));
     let best = found.best.map(|b| {
         json!({
             "settings": settings_of(search, &found.candidates[b]),
@@ -375,6 +524,7 @@ fn json_report(
         "best": best,
         "candidates": found.candidates.iter().map(|c| candidate_json(search, c)).collect::<Vec<_>>(),
     });
+    o["warnings"] = warnings;
     if search.objectives.len() == 2 {
         o["front"] = found
             .front
@@ -410,6 +560,59 @@ fn candidates_csv(search: &Search, found: &Found) -> Result<Vec<u8>, String> {
         w.write_record(&row).map_err(|e| e.to_string())?;
     }
     w.into_inner().map_err(|e| e.to_string())
+}
+
+/// `front.csv`: one row per setting on the Pareto front, in the order of
+/// the first objective: the keys as set, then each objective's value
+/// (`minimize:NAME` or `maximize:NAME`), then the replications run.
+fn front_csv(search: &Search, found: &Found) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = search.params.iter().map(|p| p.key.clone()).collect();
+    header.extend(search.objectives.iter().map(|o| {
+        let sense = if o.maximize { "maximize" } else { "minimize" };
+        format!("{sense}:{}", o.name)
+    }));
+    header.push("replications".into());
+    w.write_record(&header).map_err(|e| e.to_string())?;
+    for &i in &found.front {
+        let c = &found.candidates[i];
+        let mut row = c.settings.clone();
+        row.extend(search.objectives.iter().map(|o| cell(c.objective(o))));
+        row.push(c.replications.len().to_string());
+        w.write_record(&row).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+/// The Pareto chart's data: every candidate tried that is not infeasible,
+/// and the front.
+fn front_chart(search: &Search, found: &Found) -> crate::report::charts::front::FrontChart {
+    let point = |c: &Candidate| {
+        (
+            c.objective(&search.objectives[0]),
+            c.objective(&search.objectives[1]),
+        )
+    };
+    let label = |o: &Objective| {
+        let sense = if o.maximize { "maximize" } else { "minimize" };
+        format!("{} ({sense})", o.name)
+    };
+    crate::report::charts::front::FrontChart {
+        title: "Pareto front: the settings no other beats on both objectives".into(),
+        x_label: label(&search.objectives[0]),
+        y_label: label(&search.objectives[1]),
+        tried: found
+            .candidates
+            .iter()
+            .filter(|c| c.status != optimize::Status::Infeasible)
+            .map(point)
+            .collect(),
+        front: found
+            .front
+            .iter()
+            .map(|&i| point(&found.candidates[i]))
+            .collect(),
+    }
 }
 
 fn cell(x: f64) -> String {
@@ -566,6 +769,13 @@ fn text_report(
                 let half = half.map_or("n/a".to_string(), |h| format!("{h:.4}"));
                 let _ = writeln!(out, "  {:<28} {:.6} ± {}", printable(path), mean, half);
             }
+        }
+    }
+    if let Some(summary) = best {
+        let mut block = String::new();
+        crate::report::terminal::warnings_block(&mut block, summary.get("warnings"));
+        if !block.is_empty() {
+            let _ = write!(out, "\n{block}");
         }
     }
     let _ = writeln!(

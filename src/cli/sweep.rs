@@ -307,6 +307,43 @@ fn text_table(spec: &StudySpec, keys: &[String], metrics: &[String], rows: &[Row
     }
 }
 
+/// Every cell's warnings, each with the cell (`values`, `variant`) and
+/// its message prefixed by the cell, for the "Warnings" block.
+fn cell_warnings(keys: &[String], rows: &[Row]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (values, v) in rows {
+        let cell: Vec<String> = keys
+            .iter()
+            .zip(values)
+            .map(|(k, x)| format!("{k}={x}"))
+            .collect();
+        let named: Map<String, Value> = keys
+            .iter()
+            .zip(values)
+            .map(|(k, x)| (k.clone(), json!(x)))
+            .collect();
+        for w in v
+            .summary
+            .get("warnings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let mut w = w.clone();
+            let message = w
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            w["message"] = json!(format!("{} [{}]: {message}", cell.join(", "), v.name));
+            w["values"] = Value::Object(named.clone());
+            w["variant"] = json!(v.name);
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// 4 significant digits.
 fn fmt4(x: f64) -> String {
     if x == 0.0 || (1e-3..1e6).contains(&x.abs()) {
@@ -340,14 +377,20 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
     for (k, v) in &spec.grid {
         params.insert(k.clone(), json!(v));
     }
+    let warnings = cell_warnings(&keys, &rows);
     let doc = json!({
         "scenario": name, "seed": spec.seed, "replications": spec.replications,
         "param": spec.param, "values": spec.values, "params": params, "metrics": metrics,
-        "results": results,
+        "results": results, "warnings": warnings,
     });
     match c.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
-        Format::Text => text_table(spec, &keys, &metrics, &rows, name),
+        Format::Text => {
+            text_table(spec, &keys, &metrics, &rows, name);
+            let mut out = String::new();
+            report::terminal::warnings_block(&mut out, Some(&Value::Array(warnings.clone())));
+            print!("{}", report::files::printable_lines(&out));
+        }
     }
     if let Some(dir) = cli::out_dir(c, name) {
         let mut text =

@@ -2,11 +2,13 @@
 //! that do not depend on the thread count), variants compared on common
 //! random numbers, and parameter sweeps.
 
+pub mod confidence;
 pub mod estimates;
 pub mod guard;
 pub mod optimize;
 pub mod precision;
 pub mod theory_report;
+pub mod warnings;
 
 use crate::model::{Model, WarmupSpec};
 use crate::rng::replication_seed;
@@ -401,14 +403,22 @@ pub fn run(model: &Model, plan: &Plan) -> Outcome {
 }
 
 /// Appends `more` to the summary's `warnings` array (creating it).
-pub fn add_warnings(o: &mut Map<String, Value>, more: Vec<String>) {
+pub fn add_warnings(o: &mut Map<String, Value>, more: Vec<warnings::Warning>) {
     if more.is_empty() {
         return;
     }
     let list = o.entry("warnings").or_insert_with(|| json!([]));
     if let Value::Array(a) = list {
-        a.extend(more.into_iter().map(Value::String));
+        a.extend(more.iter().map(warnings::Warning::json));
     }
+}
+
+/// Warnings known only as text, under one code.
+fn coded(code: &'static str, texts: impl IntoIterator<Item = String>) -> Vec<warnings::Warning> {
+    texts
+        .into_iter()
+        .map(|t| warnings::Warning::new(code, t))
+        .collect()
 }
 
 impl Outcome {
@@ -462,22 +472,43 @@ impl Outcome {
             crate::stats::summary::recovery_over(&per),
         );
         crate::experiment::theory_report::attach(model, &mut o);
-        add_warnings(&mut o, estimate_warnings);
+        add_warnings(&mut o, coded("few-tail-latencies", estimate_warnings));
         add_warnings(
             &mut o,
-            warmup_warning(model, self.warmup_ns, self.warmup_auto)
-                .into_iter()
-                .collect(),
+            coded(
+                "warm-up",
+                warmup_warning(model, self.warmup_ns, self.warmup_auto),
+            ),
         );
         let window_s = ns_to_secs(model.duration_ns.saturating_sub(self.warmup_ns));
         add_warnings(
             &mut o,
-            crate::experiment::theory_report::short_run_warnings(model, window_s),
+            coded(
+                "short-window",
+                crate::experiment::theory_report::short_run_warnings(model, window_s),
+            ),
         );
+        if !self.warmup_auto && self.warmup_ns >= model.duration_ns / 2 && self.warmup_ns > 0 {
+            add_warnings(
+                &mut o,
+                coded(
+                    "short-window",
+                    [format!(
+                        "the warm-up ({} s) takes half the run or more: the statistics window is short beside it; run longer",
+                        ns_to_secs(self.warmup_ns)
+                    )],
+                ),
+            );
+        }
+        let found = warnings::from_results(model, &o, &self.reps);
+        add_warnings(&mut o, found);
         if let Some(p) = &self.precision {
             o.insert("precision".into(), p.clone());
             let missed = p.get("warning").and_then(Value::as_str);
-            add_warnings(&mut o, missed.map(String::from).into_iter().collect());
+            add_warnings(
+                &mut o,
+                coded("precision-not-reached", missed.map(String::from)),
+            );
         }
         if !present.is_empty() {
             o.insert("values_present".into(), Value::Object(present));

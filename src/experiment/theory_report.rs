@@ -144,10 +144,16 @@ pub fn attach(m: &Model, o: &mut Map<String, Value>) {
             .map(|g| (g.count * g.concurrency) as f64 / g.service.mean())
             .sum();
         if qm.capacity.is_none() && lambda > 0.0 && lambda >= cap {
-            warnings.push(json!(format!(
-                "queue `{}`: offered load {:.3}/s is at or above its capacity {:.3}/s (rho >= 1): the queue grows without bound and has no steady state",
-                qm.name, lambda, cap
-            )));
+            warnings.push(
+                super::warnings::Warning::new(
+                    "unstable",
+                    format!(
+                        "queue `{}`: offered load {:.3}/s is at or above its capacity {:.3}/s (rho >= 1): the queue grows without bound and has no steady state",
+                        qm.name, lambda, cap
+                    ),
+                )
+                .json(),
+            );
         }
         let simulated = q.get("length_distribution").cloned().unwrap_or(json!([]));
         let sim_p: Vec<f64> = simulated
@@ -185,7 +191,11 @@ pub fn attach(m: &Model, o: &mut Map<String, Value>) {
         }
         q.insert("length_distribution".into(), Value::Object(ld));
     }
-    warnings.extend(budget_warnings(m).into_iter().map(Value::String));
+    warnings.extend(
+        budget_warnings(m)
+            .into_iter()
+            .map(|t| super::warnings::Warning::new("budget-percent", t).json()),
+    );
     if !warnings.is_empty() {
         o.insert("warnings".into(), Value::Array(warnings));
     }

@@ -2,6 +2,8 @@
 //! names turned into indices and durations into nanoseconds. The simulator
 //! reads only this.
 
+pub mod lint;
+
 pub use crate::scenario::dist;
 use crate::scenario::preset::preset;
 pub use crate::scenario::preset::{merge_lease, merge_retry};

@@ -10,6 +10,8 @@
 //! zero-width ranges produce a chart with a "no data" caption or skip the bad
 //! points. Output is deterministic: the same input gives the same bytes.
 
+pub mod front;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;

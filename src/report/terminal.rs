@@ -319,16 +319,7 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             let _ = writeln!(out, "Consumer availability: {}", parts.join(", "));
         }
     }
-    for w in s
-        .get("warnings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(t) = w.as_str() {
-            let _ = writeln!(out, "warning: {t}");
-        }
-    }
+    warnings_block(out, s.get("warnings"));
 }
 
 /// Theory beside the simulation, with the simulation's 95% interval and
@@ -500,4 +491,23 @@ pub fn render(r: &Report) -> String {
         super::terminal_compare(&mut out, c);
     }
     out
+}
+
+/// The "Warnings" block: one line per warning of a summary, `[code]
+/// message`.
+pub fn warnings_block(out: &mut String, warnings: Option<&Value>) {
+    let list: Vec<&Value> = warnings
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    if list.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Warnings:");
+    for w in list {
+        let code = w.get("code").and_then(Value::as_str).unwrap_or("warning");
+        let message = w.get("message").and_then(Value::as_str).unwrap_or("");
+        let _ = writeln!(out, "  [{code}] {message}");
+    }
 }

@@ -7,6 +7,7 @@
 //! scenario is compiled, and shown by `mqsim explain`.
 
 pub mod dist;
+pub mod edit;
 pub mod import;
 pub mod load;
 pub mod preset;
@@ -507,6 +508,10 @@ pub struct ExpectCfg {
     pub out_of_order_min: Option<u64>,
     /// Variants the expectations apply to (default: all).
     pub variants: Option<Vec<String>>,
+    /// Judge every bound at this one-sided confidence limit over the
+    /// replications, not at the mean (e.g. 0.95): pass, fail, or
+    /// inconclusive when the interval straddles the bound.
+    pub confidence: Option<f64>,
 }
 
 /// A retry policy as a scenario writes it: every key optional, so that a

@@ -615,6 +615,9 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
             ));
         }
         seen.push(&v.name);
+        if let Some(e) = &v.expect {
+            check_expect(&p.key("expect"), e)?;
+        }
     }
     if let Some(e) = &s.expect {
         check_expect(&P::root("expect"), e)?;
@@ -713,6 +716,13 @@ fn check_expect(p: &P, e: &ExpectCfg) -> Result<(), Invalid> {
         ("duplicate_rate_min", e.duplicate_rate_min),
     ] {
         probability(&p.key(k), v)?;
+    }
+    if let Some(c) = e.confidence {
+        if !(c > 0.5 && c < 1.0) {
+            return p.key("confidence").err(
+                "confidence is the one-sided level each bound is judged at: above 0.5, below 1 (e.g. 0.95)",
+            );
+        }
     }
     if let Some(f) = e.recovers_in {
         if !(f > 0.0 && f <= 1.0) {
