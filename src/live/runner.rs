@@ -7,6 +7,8 @@
 use super::measure::{self, Classes, Ledger, Window};
 use super::nats::{Nats, SpawnedServer};
 use super::plan::{LivePlan, WallArrival};
+use super::rabbitmq::Rabbit;
+use super::rabbitmq_server::SpawnedRabbit;
 use super::{input, Broker, Delivery, LiveArgs, LiveFailure, Receiver, SpawnArg};
 use crate::model::Model;
 use rand::{Rng, SeedableRng};
@@ -31,32 +33,58 @@ pub fn run(
     plan: &LivePlan,
     model: &Model,
     stop: &'static AtomicBool,
+    broker_kind: &str,
 ) -> Result<LiveResult, LiveFailure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| input(format!("cannot start the async runtime: {e}")))?;
-    let server = match a.spawn {
-        Some(SpawnArg::Nats) => Some(SpawnedServer::start().map_err(input)?),
-        None => None,
+    let given_url = a.broker.clone().unwrap_or_default();
+    let result = if broker_kind == "rabbitmq" {
+        let server = match a.spawn {
+            Some(SpawnArg::Rabbitmq) => Some(SpawnedRabbit::start(stop).map_err(input)?),
+            _ => None,
+        };
+        let url = server.as_ref().map_or(given_url, |s| s.url.clone());
+        let version = server.as_ref().map_or(String::new(), |s| s.version.clone());
+        let result = runtime.block_on(async {
+            let broker = Arc::new(Rabbit::connect(&url, plan, &version).await?);
+            finish(broker, plan, model, stop, a.quiet).await
+        });
+        // Tasks still parked on the broker end with the runtime, before the
+        // server is stopped.
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        drop(server);
+        result
+    } else {
+        let server = match a.spawn {
+            Some(SpawnArg::Nats) => Some(SpawnedServer::start().map_err(input)?),
+            _ => None,
+        };
+        let url = server.as_ref().map_or(given_url, |s| s.url.clone());
+        let result = runtime.block_on(async {
+            let broker = Arc::new(Nats::connect(&url, plan).await?);
+            finish(broker, plan, model, stop, a.quiet).await
+        });
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        drop(server);
+        result
     };
-    let url = match (&server, &a.broker) {
-        (Some(s), _) => s.url.clone(),
-        (None, Some(url)) => url.clone(),
-        (None, None) => return Err(input("give --spawn nats or --broker nats://HOST:PORT")),
-    };
-    let result = runtime.block_on(async {
-        let broker = Arc::new(Nats::connect(&url, plan).await?);
-        let outcome = drive(broker.clone(), plan, model, stop, a.quiet).await;
-        let _ = broker.remove().await;
-        outcome
-    });
-    // Tasks still parked on the broker end with the runtime, before the
-    // server is stopped.
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    drop(server);
     result.map_err(input)
+}
+
+/// The run, then the broker's queues removed whatever the run's outcome.
+async fn finish<B: Broker>(
+    broker: Arc<B>,
+    plan: &LivePlan,
+    model: &Model,
+    stop: &'static AtomicBool,
+    quiet: bool,
+) -> Result<LiveResult, String> {
+    let outcome = drive(broker.clone(), plan, model, stop, quiet).await;
+    let _ = broker.remove().await;
+    outcome
 }
 
 /// The run against a connected broker.
@@ -107,6 +135,7 @@ async fn drive<B: Broker>(
     consumers_stop.store(true, Ordering::SeqCst);
     workers.abort_all();
     while workers.join_next().await.is_some() {}
+    broker.consumers_stopped().await?;
     publish_error?;
     let wall_seconds = started.elapsed().as_secs_f64();
     mark_stored(broker.as_ref(), &ledger).await?;
