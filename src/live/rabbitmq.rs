@@ -31,8 +31,13 @@ pub struct Rabbit {
     publisher: Channel,
     plan: LivePlan,
     version: String,
-    /// Every consumer instance's channel, closed when the consumers stop
-    /// (which requeues their unacknowledged deliveries).
+    /// (queue, id) of the deliveries a consumer holds unacknowledged: the
+    /// broker still holds them too.
+    unacked: Arc<Mutex<HashSet<(usize, u64)>>>,
+    /// A handle on every consumer instance's channel: lapin closes a
+    /// channel when its last handle goes, and a closed channel's
+    /// deliveries are requeued; these keep them open (and held) until the
+    /// queues are deleted, whenever the workers stop.
     consumer_channels: Mutex<Vec<Channel>>,
     /// (queue, id) of every message the queues still held when the
     /// consumers had stopped; `None` before.
@@ -156,6 +161,7 @@ impl Rabbit {
             publisher,
             plan: plan.clone(),
             version: probed.unwrap_or_else(|| known_version.to_string()),
+            unacked: Arc::new(Mutex::new(HashSet::new())),
             consumer_channels: Mutex::new(Vec::new()),
             inventory: Mutex::new(None),
         })
@@ -348,12 +354,15 @@ impl Broker for Rabbit {
             .await
             .map_err(|e| format!("basic.consume on {}: {e}", q.broker_name))?;
         if let Ok(mut channels) = self.consumer_channels.lock() {
-            channels.push(channel);
+            channels.push(channel.clone());
         }
         Ok(RabbitReceiver {
+            _channel: channel,
             consumer,
+            queue: g.queue,
             auto_ack: g.ack_on_receive,
             reject: g.reject,
+            unacked: self.unacked.clone(),
         })
     }
 
@@ -406,17 +415,17 @@ impl Broker for Rabbit {
             .is_none_or(|held| held.contains(&(queue, sequence))))
     }
 
+    /// The inventory: the ready messages (read with `basic.get`, not
+    /// acked) and the deliveries the stopped consumers held unacked. The
+    /// consumers' channels stay open until the queues are deleted: closing
+    /// them would requeue their deliveries, and on a full drop-head queue
+    /// the broker would drop the head for them.
     async fn consumers_stopped(&self) -> Result<(), String> {
-        let channels: Vec<Channel> = self
-            .consumer_channels
+        let mut held = self
+            .unacked
             .lock()
-            .map(|mut c| std::mem::take(&mut *c))
-            .unwrap_or_default();
-        for channel in channels {
-            // Unacknowledged deliveries go back to their queue.
-            let _ = channel.close(200, "run over".into()).await;
-        }
-        let mut held = HashSet::new();
+            .map(|u| u.clone())
+            .map_err(|_| "the unacked set was poisoned".to_string())?;
         for queue in 0..self.plan.queues.len() {
             for id in self.holdings(queue).await? {
                 held.insert((queue, id));
@@ -442,22 +451,35 @@ impl Broker for Rabbit {
     }
 }
 
-/// One consumer instance's deliveries.
+/// One consumer instance's deliveries, on a channel of its own.
 pub struct RabbitReceiver {
+    _channel: Channel,
     consumer: lapin::Consumer,
+    queue: usize,
     auto_ack: bool,
     reject: bool,
+    unacked: Arc<Mutex<HashSet<(usize, u64)>>>,
 }
 
 impl Receiver for RabbitReceiver {
     type Delivery = RabbitDelivery;
     async fn next(&mut self) -> Option<Result<RabbitDelivery, String>> {
         match self.consumer.next().await? {
-            Ok(delivery) => Some(Ok(RabbitDelivery {
-                delivery,
-                auto_ack: self.auto_ack,
-                reject: self.reject,
-            })),
+            Ok(delivery) => {
+                let id = message_id(&delivery.properties);
+                if let (Some(id), false) = (id, self.auto_ack) {
+                    if let Ok(mut unacked) = self.unacked.lock() {
+                        unacked.insert((self.queue, id));
+                    }
+                }
+                Some(Ok(RabbitDelivery {
+                    delivery,
+                    queue: self.queue,
+                    auto_ack: self.auto_ack,
+                    reject: self.reject,
+                    unacked: self.unacked.clone(),
+                }))
+            }
             Err(e) => Some(Err(e.to_string())),
         }
     }
@@ -465,8 +487,19 @@ impl Receiver for RabbitReceiver {
 
 pub struct RabbitDelivery {
     delivery: lapin::message::Delivery,
+    queue: usize,
     auto_ack: bool,
     reject: bool,
+    unacked: Arc<Mutex<HashSet<(usize, u64)>>>,
+}
+
+impl RabbitDelivery {
+    /// The consumer no longer holds it (acked, or returned to the queue).
+    fn settled(&self) {
+        if let (Some(id), Ok(mut unacked)) = (self.id(), self.unacked.lock()) {
+            unacked.remove(&(self.queue, id));
+        }
+    }
 }
 
 impl Delivery for RabbitDelivery {
@@ -489,6 +522,7 @@ impl Delivery for RabbitDelivery {
             // basic.consume with no_ack: the broker forgot it at delivery.
             return Ok(());
         }
+        self.settled();
         self.delivery
             .acker
             .ack(BasicAckOptions::default())
@@ -498,6 +532,7 @@ impl Delivery for RabbitDelivery {
     }
 
     async fn nack(&self) -> Result<(), String> {
+        self.settled();
         if self.reject {
             return self
                 .delivery

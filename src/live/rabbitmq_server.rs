@@ -90,6 +90,9 @@ impl SpawnedRabbit {
             Command::new(epmd_program())
                 .args(["-port", &epmd_port.to_string()])
                 .env("ERL_EPMD_ADDRESS", "127.0.0.1")
+                // Names the folder, as the broker's processes do, so that
+                // a leftover can be told apart from other epmds.
+                .env("HOME", &rabbit.folder)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
