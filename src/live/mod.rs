@@ -115,9 +115,14 @@ pub trait Broker: Send + Sync + 'static {
     }
 }
 
-pub trait Receiver: Send + 'static {
+pub trait Receiver: Send + Sized + 'static {
     type Delivery: Delivery;
     fn next(&mut self) -> impl Future<Output = Option<Result<Self::Delivery, String>>> + Send;
+    /// The instance dies (a `consumer-crash`): its link to the broker goes
+    /// at once, as a killed process's does, with nothing acked on the way.
+    fn crash(self) -> impl Future<Output = ()> + Send {
+        async move { drop(self) }
+    }
 }
 
 pub trait Delivery: Send + Sync + 'static {

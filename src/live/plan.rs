@@ -3,7 +3,7 @@
 //! mapping is refused before a broker is started or reached, so that a live
 //! figure never silently answers a different question than the simulation.
 
-use crate::model::{Arrival, Confirm, Model, Overflow};
+use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Model, Overflow};
 use crate::scenario::Scenario;
 use crate::time::Nanos;
 
@@ -57,6 +57,26 @@ pub enum WallArrival {
     Constant { interval_wall_ns: Nanos },
 }
 
+/// A scheduled consumer crash (wall time): the instances it hits stop
+/// at once, as a killed process does (their channel closes: RabbitMQ
+/// requeues what they held unacked, and what an auto-ack consumer had
+/// received is gone), and come back with a new channel after the downtime.
+#[derive(Clone, Debug)]
+pub struct CrashPlan {
+    /// The consumer group it hits (None: every group).
+    pub group: Option<usize>,
+    /// The instance of the group (None: every instance).
+    pub instance: Option<u32>,
+    pub at_wall_ns: Nanos,
+    pub down_wall_ns: Nanos,
+}
+
+impl CrashPlan {
+    pub fn hits(&self, group: usize, instance: u32) -> bool {
+        self.group.is_none_or(|g| g == group) && self.instance.is_none_or(|i| i == instance)
+    }
+}
+
 /// The whole live run, in wall time; `speed` converts back.
 #[derive(Clone, Debug)]
 pub struct LivePlan {
@@ -68,6 +88,7 @@ pub struct LivePlan {
     pub queues: Vec<QueuePlan>,
     pub groups: Vec<GroupPlan>,
     pub producers: Vec<ProducerPlan>,
+    pub crashes: Vec<CrashPlan>,
 }
 
 impl LivePlan {
@@ -102,8 +123,20 @@ pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
             "loopback has no loss or latency to inject",
         ));
     }
-    if let Some(f) = s.faults.first() {
-        return Err(refuse(&format!("fault.kind = \"{}\"", f.kind), broker, ""));
+    for f in &s.faults {
+        // RabbitMQ: a consumer crash at a fixed time (the channel closed).
+        let scheduled_crash = broker == "rabbitmq"
+            && f.kind == "consumer-crash"
+            && f.mtbf.is_none()
+            && f.mttr.is_none();
+        if !scheduled_crash {
+            let why = if f.kind == "consumer-crash" && broker == "rabbitmq" {
+                "only a crash at a fixed `at` with a `downtime` is"
+            } else {
+                ""
+            };
+            return Err(refuse(&format!("fault.kind = \"{}\"", f.kind), broker, why));
+        }
     }
     if !s.variants.is_empty() {
         return Err(refuse(
@@ -374,8 +407,33 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             arrival,
         });
     }
+    let mut crashes = Vec::new();
+    for f in &m.faults {
+        match (f.kind, &f.timing) {
+            (
+                FaultKind::ConsumerCrash,
+                FaultTiming::Window {
+                    start_ns,
+                    length_ns,
+                },
+            ) => crashes.push(CrashPlan {
+                group: f.target,
+                instance: f.instance,
+                at_wall_ns: wall(*start_ns),
+                down_wall_ns: wall(*length_ns),
+            }),
+            _ => {
+                return Err(refuse(
+                    &format!("fault.kind = \"{}\"", f.kind.name()),
+                    broker,
+                    "",
+                ))
+            }
+        }
+    }
     Ok(LivePlan {
         speed,
+        crashes,
         seed: m.seed,
         duration_wall_ns: wall(m.duration_ns),
         warmup_wall_ns: wall(m.warmup_ns()),

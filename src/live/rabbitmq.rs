@@ -31,9 +31,9 @@ pub struct Rabbit {
     publisher: Channel,
     plan: LivePlan,
     version: String,
-    /// (queue, id) of the deliveries a consumer holds unacknowledged: the
-    /// broker still holds them too.
-    unacked: Arc<Mutex<HashSet<(usize, u64)>>>,
+    /// Per consumer instance, (queue, id) of the deliveries it holds
+    /// unacknowledged: the broker still holds them too.
+    unacked: Mutex<Vec<Held>>,
     /// A handle on every consumer instance's channel: lapin closes a
     /// channel when its last handle goes, and a closed channel's
     /// deliveries are requeued; these keep them open (and held) until the
@@ -43,6 +43,9 @@ pub struct Rabbit {
     /// consumers had stopped; `None` before.
     inventory: Mutex<Option<HashSet<(usize, u64)>>>,
 }
+
+/// What one consumer instance holds unacknowledged.
+type Held = Arc<Mutex<HashSet<(usize, u64)>>>;
 
 /// The dead-letter queue of a queue: the default exchange routes to it.
 fn dead_queue(q: &QueuePlan) -> String {
@@ -161,7 +164,7 @@ impl Rabbit {
             publisher,
             plan: plan.clone(),
             version: probed.unwrap_or_else(|| known_version.to_string()),
-            unacked: Arc::new(Mutex::new(HashSet::new())),
+            unacked: Mutex::new(Vec::new()),
             consumer_channels: Mutex::new(Vec::new()),
             inventory: Mutex::new(None),
         })
@@ -356,13 +359,17 @@ impl Broker for Rabbit {
         if let Ok(mut channels) = self.consumer_channels.lock() {
             channels.push(channel.clone());
         }
+        let unacked = Held::default();
+        if let Ok(mut all) = self.unacked.lock() {
+            all.push(unacked.clone());
+        }
         Ok(RabbitReceiver {
-            _channel: channel,
+            channel,
             consumer,
             queue: g.queue,
             auto_ack: g.ack_on_receive,
             reject: g.reject,
-            unacked: self.unacked.clone(),
+            unacked,
         })
     }
 
@@ -421,11 +428,17 @@ impl Broker for Rabbit {
     /// them would requeue their deliveries, and on a full drop-head queue
     /// the broker would drop the head for them.
     async fn consumers_stopped(&self) -> Result<(), String> {
-        let mut held = self
+        let mut held = HashSet::new();
+        let instances = self
             .unacked
             .lock()
-            .map(|u| u.clone())
-            .map_err(|_| "the unacked set was poisoned".to_string())?;
+            .map(|all| all.clone())
+            .map_err(|_| "the unacked sets were poisoned".to_string())?;
+        for instance in instances {
+            if let Ok(set) = instance.lock() {
+                held.extend(set.iter().copied());
+            }
+        }
         for queue in 0..self.plan.queues.len() {
             for id in self.holdings(queue).await? {
                 held.insert((queue, id));
@@ -453,12 +466,12 @@ impl Broker for Rabbit {
 
 /// One consumer instance's deliveries, on a channel of its own.
 pub struct RabbitReceiver {
-    _channel: Channel,
+    channel: Channel,
     consumer: lapin::Consumer,
     queue: usize,
     auto_ack: bool,
     reject: bool,
-    unacked: Arc<Mutex<HashSet<(usize, u64)>>>,
+    unacked: Held,
 }
 
 impl Receiver for RabbitReceiver {
@@ -483,6 +496,16 @@ impl Receiver for RabbitReceiver {
             Err(e) => Some(Err(e.to_string())),
         }
     }
+
+    /// The channel closes: the broker requeues what it delivered here
+    /// unacked (marked redelivered); with auto-ack, what lapin had
+    /// received and the worker not yet taken is gone with it.
+    async fn crash(self) {
+        if let Ok(mut unacked) = self.unacked.lock() {
+            unacked.clear();
+        }
+        let _ = self.channel.close(200, "consumer crash".into()).await;
+    }
 }
 
 pub struct RabbitDelivery {
@@ -490,7 +513,7 @@ pub struct RabbitDelivery {
     queue: usize,
     auto_ack: bool,
     reject: bool,
-    unacked: Arc<Mutex<HashSet<(usize, u64)>>>,
+    unacked: Held,
 }
 
 impl RabbitDelivery {

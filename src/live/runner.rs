@@ -119,7 +119,18 @@ async fn drive<B: Broker>(
                     ((gi as u64) << 32) | instance as u64,
                 )),
             };
-            workers.spawn(worker.work(receiver));
+            let crashes: Vec<(u64, u64)> = plan
+                .crashes
+                .iter()
+                .filter(|c| c.hits(gi, instance))
+                .map(|c| (c.at_wall_ns, c.down_wall_ns))
+                .collect();
+            let life = Life {
+                broker: broker.clone(),
+                group: gi,
+                crashes,
+            };
+            workers.spawn(worker.work(life, receiver));
         }
     }
     if !quiet {
@@ -165,6 +176,31 @@ async fn drive<B: Broker>(
     Ok(LiveResult { tree, partial })
 }
 
+/// What an instance needs to come back after a crash.
+struct Life<B: Broker> {
+    broker: Arc<B>,
+    group: usize,
+    /// (at, downtime) in wall nanoseconds.
+    crashes: Vec<(u64, u64)>,
+}
+
+/// One delivery being worked, for the drain: counted from its receipt
+/// until it is settled or dropped.
+struct InWork(Arc<AtomicUsize>);
+
+impl InWork {
+    fn new(count: Arc<AtomicUsize>) -> InWork {
+        count.fetch_add(1, Ordering::SeqCst);
+        InWork(count)
+    }
+}
+
+impl Drop for InWork {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One consumer instance.
 struct Worker {
     ledger: Arc<Mutex<Ledger>>,
@@ -183,18 +219,40 @@ impl Worker {
         self.started.elapsed().as_nanos() as u64
     }
 
-    /// Works the deliveries one at a time until told to stop.
-    async fn work<R: Receiver>(mut self, mut receiver: R) -> Result<(), String> {
+    /// Works the deliveries one at a time until told to stop; at each of
+    /// its crash times the instance dies where it is (nothing more is
+    /// acked, its link to the broker goes) and comes back with a new
+    /// receiver after the downtime.
+    async fn work<B: Broker>(
+        mut self,
+        life: Life<B>,
+        mut receiver: B::Receiver,
+    ) -> Result<(), String> {
+        let mut crashes = life.crashes.clone();
+        crashes.sort_unstable();
+        for (at_ns, down_ns) in crashes {
+            let crash_at = self.started + Duration::from_nanos(at_ns);
+            tokio::select! {
+                served = self.serve(&mut receiver) => return served,
+                _ = tokio::time::sleep_until(crash_at.into()) => {}
+            }
+            receiver.crash().await;
+            tokio::time::sleep_until((crash_at + Duration::from_nanos(down_ns)).into()).await;
+            receiver = life.broker.receiver(life.group).await?;
+        }
+        self.serve(&mut receiver).await
+    }
+
+    async fn serve<R: Receiver>(&mut self, receiver: &mut R) -> Result<(), String> {
         while !self.stop.load(Ordering::SeqCst) {
             let Some(next) = receiver.next().await else {
                 return Ok(());
             };
             // Heartbeat gaps and timeouts of idle pulls are not failures.
             let Ok(delivery) = next else { continue };
-            self.in_work.fetch_add(1, Ordering::SeqCst);
-            let outcome = self.handle(&delivery).await;
-            self.in_work.fetch_sub(1, Ordering::SeqCst);
-            outcome?;
+            // Counted while worked, also when a crash drops the work.
+            let _working = InWork::new(self.in_work.clone());
+            self.handle(&delivery).await?;
         }
         Ok(())
     }
