@@ -96,6 +96,11 @@ async fn drive<B: Broker>(
     quiet: bool,
 ) -> Result<LiveResult, String> {
     broker.declare().await?;
+    if !quiet {
+        for warning in version_warnings(broker.name(), &broker.version(), model) {
+            eprintln!("warning: {warning}");
+        }
+    }
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     broker.watch_dead_letters(ledger.clone()).await?;
     let started = Instant::now();
@@ -174,6 +179,28 @@ async fn drive<B: Broker>(
         json!({ "broker": broker.name(), "broker_version": broker.version(), "speed": plan.speed, "wall_seconds": wall_seconds }),
     );
     Ok(LiveResult { tree, partial })
+}
+
+/// Where the scenario's preset follows a broker version whose rules the
+/// broker at hand does not: RabbitMQ 4.3 stopped counting a nack toward a
+/// quorum queue's delivery limit, which earlier versions count.
+fn version_warnings(broker: &str, version: &str, model: &Model) -> Vec<String> {
+    let mut numbers = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+    let major_minor = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    if broker != "rabbitmq" || version.is_empty() || major_minor >= (4, 3) {
+        return Vec::new();
+    }
+    model
+        .queues()
+        .iter()
+        .filter(|q| q.nacks_uncounted && q.max_deliveries.is_some())
+        .map(|q| {
+            format!(
+                "queue {}: its preset follows RabbitMQ 4.3, where a nack does not count toward the delivery limit; this broker is {version}, where it does, so the live run dead-letters what the simulation requeues (name the preset @4.2 to compare)",
+                q.name
+            )
+        })
+        .collect()
 }
 
 /// What an instance needs to come back after a crash.
