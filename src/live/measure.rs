@@ -32,8 +32,22 @@ pub struct MessageRecord {
     pub processed: u32,
     pub first_processed_wall_ns: Option<Nanos>,
     pub dead_lettered: bool,
+    /// Removed by the broker's TTL (RabbitMQ reports it).
+    pub expired: bool,
+    /// Removed unprocessed by the broker and not dead-lettered: a full
+    /// drop-head queue's head, or a message at its delivery limit on a
+    /// queue without a dead-letter queue (RabbitMQ reports both).
+    pub dropped: bool,
     /// Still stored by the broker at the end (after the drain).
     pub still_stored: bool,
+}
+
+/// How the broker reported a message removed unprocessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    DeadLettered,
+    Expired,
+    Dropped,
 }
 
 /// Every message of a live run, by id (ids count from 0 in publish order).
@@ -91,12 +105,25 @@ impl Ledger {
         }
     }
 
-    /// Accepted messages neither processed nor dead-lettered yet: the
-    /// drain waits for these.
+    /// The broker's report that message `id` left the queue unprocessed
+    /// (RabbitMQ's dead-letter queue carries the id and the reason; the
+    /// report may arrive before the publish confirm).
+    pub fn removed(&mut self, id: u64, removal: Removal) {
+        if let Some(m) = self.messages.get_mut(id as usize) {
+            match removal {
+                Removal::DeadLettered => m.dead_lettered = true,
+                Removal::Expired => m.expired = true,
+                Removal::Dropped => m.dropped = true,
+            }
+        }
+    }
+
+    /// Accepted messages neither processed nor removed yet: the drain
+    /// waits for these.
     pub fn unsettled(&self) -> Vec<(usize, u64)> {
         self.messages
             .iter()
-            .filter(|m| m.processed == 0 && !m.dead_lettered)
+            .filter(|m| m.processed == 0 && !m.dead_lettered && !m.expired && !m.dropped)
             .filter_map(|m| m.sequence.map(|s| (m.queue, s)))
             .collect()
     }
@@ -193,6 +220,10 @@ fn count_one(c: &mut Counts, m: &MessageRecord, ttl: bool) {
         c.rejected += 1;
     } else if m.dead_lettered {
         c.dead_lettered += 1;
+    } else if m.expired {
+        c.expired += 1;
+    } else if m.dropped {
+        c.lost += 1;
     } else if m.still_stored || m.sequence.is_none() {
         // Still held by the broker, or its publish never answered.
         c.in_flight += 1;

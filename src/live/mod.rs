@@ -10,6 +10,8 @@ pub mod agreement;
 pub mod measure;
 pub mod nats;
 pub mod plan;
+pub mod rabbitmq;
+pub mod rabbitmq_server;
 mod runner;
 
 use crate::experiment::{self, Plan};
@@ -28,12 +30,14 @@ use std::sync::{Arc, Mutex};
 pub enum SpawnArg {
     /// `nats-server -js` from PATH, on a free loopback port.
     Nats,
+    /// The Debian package's rabbitmq-server, with its files in a temporary folder, on free loopback ports.
+    Rabbitmq,
 }
 
 #[derive(Args, Debug)]
 pub struct LiveArgs {
     pub file: PathBuf,
-    /// Start a private broker from PATH (nats-server -js) on a free local port, and stop it after.
+    /// Start a private broker (nats-server -js, or rabbitmq-server) on free local ports, and stop it after.
     #[arg(
         long,
         value_enum,
@@ -41,7 +45,7 @@ pub struct LiveArgs {
         required_unless_present = "broker"
     )]
     pub spawn: Option<SpawnArg>,
-    /// A running broker: nats://HOST:PORT (the run's streams are created and deleted there).
+    /// A running broker: nats://HOST:PORT or amqp://USER:PASSWORD@HOST:PORT/VHOST (the run's streams or queues are created and deleted there).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
     /// Simulated seconds per wall second: arrival rates, service times, AckWait and MaxAge are scaled.
@@ -103,11 +107,22 @@ pub trait Broker: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, String>> + Send;
     /// Deletes what [`Broker::declare`] created.
     fn remove(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// Called once the consumers have stopped, before the last
+    /// [`Broker::stored`] questions: a broker that cannot be asked about
+    /// one message (RabbitMQ) takes its inventory here.
+    fn consumers_stopped(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
 }
 
-pub trait Receiver: Send + 'static {
+pub trait Receiver: Send + Sized + 'static {
     type Delivery: Delivery;
     fn next(&mut self) -> impl Future<Output = Option<Result<Self::Delivery, String>>> + Send;
+    /// The instance dies (a `consumer-crash`): its link to the broker goes
+    /// at once, as a killed process's does, with nothing acked on the way.
+    fn crash(self) -> impl Future<Output = ()> + Send {
+        async move { drop(self) }
+    }
 }
 
 pub trait Delivery: Send + Sync + 'static {
@@ -116,7 +131,9 @@ pub trait Delivery: Send + Sync + 'static {
     /// The broker's delivery count (1 for the first delivery).
     fn delivery_count(&self) -> u64;
     fn ack(&self) -> impl Future<Output = Result<(), String>> + Send;
-    /// Negative acknowledgement: deliver again at once.
+    /// Negative acknowledgement: deliver again at once (RabbitMQ:
+    /// `basic.nack` or, with `retry_mode = "reject-requeue"`,
+    /// `basic.reject`, both with requeue).
     fn nack(&self) -> impl Future<Output = Result<(), String>> + Send;
 }
 
@@ -126,6 +143,9 @@ pub struct LiveFailure {
     pub code: i32,
     pub message: String,
 }
+
+const NO_BROKER: &str =
+    "give --spawn nats|rabbitmq, or --broker nats://HOST:PORT or amqp://HOST:PORT/VHOST";
 
 fn input(message: impl Into<String>) -> LiveFailure {
     LiveFailure {
@@ -143,13 +163,15 @@ pub fn command(
 ) -> Result<i32, LiveFailure> {
     let broker_kind = match (&a.spawn, &a.broker) {
         (Some(SpawnArg::Nats), _) => "nats",
+        (Some(SpawnArg::Rabbitmq), _) => "rabbitmq",
         (None, Some(url)) if url.starts_with("nats://") => "nats",
+        (None, Some(url)) if url.starts_with("amqp://") => "rabbitmq",
         (None, Some(url)) => {
             return Err(input(format!(
-                "--broker {url}: only nats://HOST:PORT is supported in this version"
+                "--broker {url}: give nats://HOST:PORT or amqp://HOST:PORT/VHOST (amqps:// is not supported)"
             )))
         }
-        (None, None) => return Err(input("give --spawn nats or --broker nats://HOST:PORT")),
+        (None, None) => return Err(input(NO_BROKER)),
     };
     if !(a.speed.is_finite() && a.speed > 0.0) {
         return Err(input(
@@ -187,7 +209,7 @@ pub fn command(
         }
         None => None,
     };
-    let live = runner::run(a, &live_plan, &model, stop)?;
+    let live = runner::run(a, &live_plan, &model, stop, broker_kind)?;
     let mut live_tree = live.tree;
     live_tree.insert("scenario".into(), json!(name));
     let mut document = Value::Object(live_tree.clone());

@@ -3,7 +3,7 @@
 //! mapping is refused before a broker is started or reached, so that a live
 //! figure never silently answers a different question than the simulation.
 
-use crate::model::{Arrival, Confirm, Model, Overflow};
+use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Model, Overflow};
 use crate::scenario::Scenario;
 use crate::time::Nanos;
 
@@ -21,6 +21,11 @@ pub struct QueuePlan {
     /// Deliveries in all (the first included).
     pub max_deliveries: Option<u32>,
     pub max_age_ns: Option<Nanos>,
+    /// RabbitMQ: a quorum queue (the `rabbitmq-quorum` preset), else classic.
+    pub quorum: bool,
+    /// Whether a message at the delivery limit counts as dead-lettered
+    /// (`queue.dead_letter`) or as lost (dropped at the limit).
+    pub dead_letter: bool,
 }
 
 /// One consumer group: `count` instances reading one durable consumer.
@@ -33,6 +38,9 @@ pub struct GroupPlan {
     pub prefetch: u32,
     pub ack_on_receive: bool,
     pub failure: f64,
+    /// A failed attempt is returned with `basic.reject` (requeue) rather
+    /// than `basic.nack` (`consumer.retry_mode = "reject-requeue"`).
+    pub reject: bool,
 }
 
 /// One producer and its arrival process (wall time).
@@ -49,6 +57,26 @@ pub enum WallArrival {
     Constant { interval_wall_ns: Nanos },
 }
 
+/// A scheduled consumer crash (wall time): the instances it hits stop
+/// at once, as a killed process does (their channel closes: RabbitMQ
+/// requeues what they held unacked, and what an auto-ack consumer had
+/// received is gone), and come back with a new channel after the downtime.
+#[derive(Clone, Debug)]
+pub struct CrashPlan {
+    /// The consumer group it hits (None: every group).
+    pub group: Option<usize>,
+    /// The instance of the group (None: every instance).
+    pub instance: Option<u32>,
+    pub at_wall_ns: Nanos,
+    pub down_wall_ns: Nanos,
+}
+
+impl CrashPlan {
+    pub fn hits(&self, group: usize, instance: u32) -> bool {
+        self.group.is_none_or(|g| g == group) && self.instance.is_none_or(|i| i == instance)
+    }
+}
+
 /// The whole live run, in wall time; `speed` converts back.
 #[derive(Clone, Debug)]
 pub struct LivePlan {
@@ -60,6 +88,7 @@ pub struct LivePlan {
     pub queues: Vec<QueuePlan>,
     pub groups: Vec<GroupPlan>,
     pub producers: Vec<ProducerPlan>,
+    pub crashes: Vec<CrashPlan>,
 }
 
 impl LivePlan {
@@ -94,8 +123,20 @@ pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
             "loopback has no loss or latency to inject",
         ));
     }
-    if let Some(f) = s.faults.first() {
-        return Err(refuse(&format!("fault.kind = \"{}\"", f.kind), broker, ""));
+    for f in &s.faults {
+        // RabbitMQ: a consumer crash at a fixed time (the channel closed).
+        let scheduled_crash = broker == "rabbitmq"
+            && f.kind == "consumer-crash"
+            && f.mtbf.is_none()
+            && f.mttr.is_none();
+        if !scheduled_crash {
+            let why = if f.kind == "consumer-crash" && broker == "rabbitmq" {
+                "only a crash at a fixed `at` with a `downtime` is"
+            } else {
+                ""
+            };
+            return Err(refuse(&format!("fault.kind = \"{}\"", f.kind), broker, why));
+        }
     }
     if !s.variants.is_empty() {
         return Err(refuse(
@@ -113,7 +154,11 @@ pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
     }
     check_producers(s, broker)?;
     check_queues(s, broker)?;
-    check_consumers(s, broker)
+    check_consumers(s, broker)?;
+    if broker == "rabbitmq" {
+        check_rabbitmq(s)?;
+    }
+    Ok(())
 }
 
 fn check_producers(s: &Scenario, broker: &str) -> Result<(), String> {
@@ -151,7 +196,7 @@ fn check_producers(s: &Scenario, broker: &str) -> Result<(), String> {
 
 fn check_queues(s: &Scenario, broker: &str) -> Result<(), String> {
     for q in &s.queues {
-        if let Some(p) = q.preset.as_deref().filter(|p| *p != "nats-jetstream") {
+        if let Some(p) = q.preset.as_deref().filter(|p| !preset_fits(p, broker)) {
             return Err(refuse(&format!("queue.preset = \"{p}\""), broker, ""));
         }
         let set = [
@@ -184,10 +229,18 @@ fn check_queues(s: &Scenario, broker: &str) -> Result<(), String> {
 
 fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
     for c in &s.consumers {
-        if let Some(p) = c.preset.as_deref().filter(|p| *p != "nats-jetstream") {
+        if let Some(p) = c.preset.as_deref().filter(|p| !preset_fits(p, broker)) {
             return Err(refuse(&format!("consumer.preset = \"{p}\""), broker, ""));
         }
-        let retry_mode = c.retry_mode.as_deref().filter(|m| *m != "requeue");
+        let mapped_modes: &[&str] = if broker == "rabbitmq" {
+            &["requeue", "reject-requeue"]
+        } else {
+            &["requeue"]
+        };
+        let retry_mode = c
+            .retry_mode
+            .as_deref()
+            .filter(|m| !mapped_modes.contains(m));
         let set = [
             ("consumer.topic", c.topic.is_some()),
             ("consumer.group", c.group.is_some()),
@@ -221,6 +274,44 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether preset `spec` (`NAME` or `NAME@VERSION`) describes `broker`.
+fn preset_fits(spec: &str, broker: &str) -> bool {
+    let name = spec.split('@').next().unwrap_or(spec);
+    match broker {
+        "rabbitmq" => name == "rabbitmq-quorum" || name == "rabbitmq-classic",
+        _ => name == "nats-jetstream",
+    }
+}
+
+/// What RabbitMQ cannot do as the scenario says: a per-queue ack timeout
+/// (its `consumer_timeout` is broker-wide and checked about once a
+/// minute), a TTL with auto-ack (auto-ack deliveries ignore the prefetch,
+/// so every ready message leaves the queue, and its TTL, at once).
+fn check_rabbitmq(s: &Scenario) -> Result<(), String> {
+    let broker = "rabbitmq";
+    for q in &s.queues {
+        if q.ack_timeout.is_some() {
+            return Err(refuse(
+                "queue.ack_timeout",
+                broker,
+                "RabbitMQ's consumer_timeout is broker-wide and checked about once a minute",
+            ));
+        }
+    }
+    let auto_ack = s
+        .consumers
+        .iter()
+        .any(|c| c.ack.as_deref() == Some("on-receive"));
+    if auto_ack && s.queues.iter().any(|q| q.ttl.is_some()) {
+        return Err(refuse(
+            "queue.ttl with consumer.ack = \"on-receive\"",
+            broker,
+            "auto-ack deliveries ignore the prefetch: every ready message leaves the queue at once",
+        ));
+    }
+    Ok(())
+}
+
 /// A broker-safe name: letters, digits, `-` and `_` kept, the rest `_`.
 fn broker_name(prefix: &str, name: &str) -> String {
     let clean: String = name
@@ -245,10 +336,20 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
     let never_ns = wall(m.duration_ns + m.drain_ns)
         .saturating_mul(4)
         .max(60_000_000_000);
-    let queues = m
-        .queues()
-        .iter()
-        .map(|q| QueuePlan {
+    let mut queues = Vec::new();
+    for q in m.queues() {
+        let quorum = q
+            .preset
+            .as_deref()
+            .is_some_and(|p| p.starts_with("rabbitmq-quorum"));
+        if broker == "rabbitmq" && !quorum && q.max_deliveries.is_some() {
+            return Err(refuse(
+                "queue.max_deliveries on a classic queue",
+                broker,
+                "classic queues have no delivery limit: use preset = \"rabbitmq-quorum\"",
+            ));
+        }
+        queues.push(QueuePlan {
             name: q.name.clone(),
             broker_name: broker_name("mqsim-", &q.name),
             capacity: q.capacity,
@@ -256,8 +357,10 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             ack_wait_ns: q.ack_timeout_ns.map_or(never_ns, wall).max(1_000_000),
             max_deliveries: q.max_deliveries,
             max_age_ns: q.ttl_ns.map(wall),
-        })
-        .collect();
+            quorum,
+            dead_letter: q.dead_letter,
+        });
+    }
     let mut groups = Vec::new();
     for g in m.groups() {
         if m.groups().iter().filter(|o| o.queue == g.queue).count() > 1 {
@@ -275,6 +378,7 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             prefetch: g.prefetch.max(1),
             ack_on_receive: g.ack_on_receive,
             failure: g.failure,
+            reject: g.retry_mode == crate::model::RetryMode::RejectRequeue,
         });
     }
     let mut producers = Vec::new();
@@ -303,8 +407,33 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             arrival,
         });
     }
+    let mut crashes = Vec::new();
+    for f in &m.faults {
+        match (f.kind, &f.timing) {
+            (
+                FaultKind::ConsumerCrash,
+                FaultTiming::Window {
+                    start_ns,
+                    length_ns,
+                },
+            ) => crashes.push(CrashPlan {
+                group: f.target,
+                instance: f.instance,
+                at_wall_ns: wall(*start_ns),
+                down_wall_ns: wall(*length_ns),
+            }),
+            _ => {
+                return Err(refuse(
+                    &format!("fault.kind = \"{}\"", f.kind.name()),
+                    broker,
+                    "",
+                ))
+            }
+        }
+    }
     Ok(LivePlan {
         speed,
+        crashes,
         seed: m.seed,
         duration_wall_ns: wall(m.duration_ns),
         warmup_wall_ns: wall(m.warmup_ns()),

@@ -7,6 +7,8 @@
 use super::measure::{self, Classes, Ledger, Window};
 use super::nats::{Nats, SpawnedServer};
 use super::plan::{LivePlan, WallArrival};
+use super::rabbitmq::Rabbit;
+use super::rabbitmq_server::SpawnedRabbit;
 use super::{input, Broker, Delivery, LiveArgs, LiveFailure, Receiver, SpawnArg};
 use crate::model::Model;
 use rand::{Rng, SeedableRng};
@@ -31,32 +33,58 @@ pub fn run(
     plan: &LivePlan,
     model: &Model,
     stop: &'static AtomicBool,
+    broker_kind: &str,
 ) -> Result<LiveResult, LiveFailure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| input(format!("cannot start the async runtime: {e}")))?;
-    let server = match a.spawn {
-        Some(SpawnArg::Nats) => Some(SpawnedServer::start().map_err(input)?),
-        None => None,
+    let given_url = a.broker.clone().unwrap_or_default();
+    let result = if broker_kind == "rabbitmq" {
+        let server = match a.spawn {
+            Some(SpawnArg::Rabbitmq) => Some(SpawnedRabbit::start(stop).map_err(input)?),
+            _ => None,
+        };
+        let url = server.as_ref().map_or(given_url, |s| s.url.clone());
+        let version = server.as_ref().map_or(String::new(), |s| s.version.clone());
+        let result = runtime.block_on(async {
+            let broker = Arc::new(Rabbit::connect(&url, plan, &version).await?);
+            finish(broker, plan, model, stop, a.quiet).await
+        });
+        // Tasks still parked on the broker end with the runtime, before the
+        // server is stopped.
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        drop(server);
+        result
+    } else {
+        let server = match a.spawn {
+            Some(SpawnArg::Nats) => Some(SpawnedServer::start().map_err(input)?),
+            _ => None,
+        };
+        let url = server.as_ref().map_or(given_url, |s| s.url.clone());
+        let result = runtime.block_on(async {
+            let broker = Arc::new(Nats::connect(&url, plan).await?);
+            finish(broker, plan, model, stop, a.quiet).await
+        });
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        drop(server);
+        result
     };
-    let url = match (&server, &a.broker) {
-        (Some(s), _) => s.url.clone(),
-        (None, Some(url)) => url.clone(),
-        (None, None) => return Err(input("give --spawn nats or --broker nats://HOST:PORT")),
-    };
-    let result = runtime.block_on(async {
-        let broker = Arc::new(Nats::connect(&url, plan).await?);
-        let outcome = drive(broker.clone(), plan, model, stop, a.quiet).await;
-        let _ = broker.remove().await;
-        outcome
-    });
-    // Tasks still parked on the broker end with the runtime, before the
-    // server is stopped.
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    drop(server);
     result.map_err(input)
+}
+
+/// The run, then the broker's queues removed whatever the run's outcome.
+async fn finish<B: Broker>(
+    broker: Arc<B>,
+    plan: &LivePlan,
+    model: &Model,
+    stop: &'static AtomicBool,
+    quiet: bool,
+) -> Result<LiveResult, String> {
+    let outcome = drive(broker.clone(), plan, model, stop, quiet).await;
+    let _ = broker.remove().await;
+    outcome
 }
 
 /// The run against a connected broker.
@@ -68,6 +96,11 @@ async fn drive<B: Broker>(
     quiet: bool,
 ) -> Result<LiveResult, String> {
     broker.declare().await?;
+    if !quiet {
+        for warning in version_warnings(broker.name(), &broker.version(), model) {
+            eprintln!("warning: {warning}");
+        }
+    }
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     broker.watch_dead_letters(ledger.clone()).await?;
     let started = Instant::now();
@@ -91,7 +124,18 @@ async fn drive<B: Broker>(
                     ((gi as u64) << 32) | instance as u64,
                 )),
             };
-            workers.spawn(worker.work(receiver));
+            let crashes: Vec<(u64, u64)> = plan
+                .crashes
+                .iter()
+                .filter(|c| c.hits(gi, instance))
+                .map(|c| (c.at_wall_ns, c.down_wall_ns))
+                .collect();
+            let life = Life {
+                broker: broker.clone(),
+                group: gi,
+                crashes,
+            };
+            workers.spawn(worker.work(life, receiver));
         }
     }
     if !quiet {
@@ -107,6 +151,7 @@ async fn drive<B: Broker>(
     consumers_stop.store(true, Ordering::SeqCst);
     workers.abort_all();
     while workers.join_next().await.is_some() {}
+    broker.consumers_stopped().await?;
     publish_error?;
     let wall_seconds = started.elapsed().as_secs_f64();
     mark_stored(broker.as_ref(), &ledger).await?;
@@ -136,6 +181,53 @@ async fn drive<B: Broker>(
     Ok(LiveResult { tree, partial })
 }
 
+/// Where the scenario's preset follows a broker version whose rules the
+/// broker at hand does not: RabbitMQ 4.3 stopped counting a nack toward a
+/// quorum queue's delivery limit, which earlier versions count.
+fn version_warnings(broker: &str, version: &str, model: &Model) -> Vec<String> {
+    let mut numbers = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+    let major_minor = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    if broker != "rabbitmq" || version.is_empty() || major_minor >= (4, 3) {
+        return Vec::new();
+    }
+    model
+        .queues()
+        .iter()
+        .filter(|q| q.nacks_uncounted && q.max_deliveries.is_some())
+        .map(|q| {
+            format!(
+                "queue {}: its preset follows RabbitMQ 4.3, where a nack does not count toward the delivery limit; this broker is {version}, where it does, so the live run dead-letters what the simulation requeues (name the preset @4.2 to compare)",
+                q.name
+            )
+        })
+        .collect()
+}
+
+/// What an instance needs to come back after a crash.
+struct Life<B: Broker> {
+    broker: Arc<B>,
+    group: usize,
+    /// (at, downtime) in wall nanoseconds.
+    crashes: Vec<(u64, u64)>,
+}
+
+/// One delivery being worked, for the drain: counted from its receipt
+/// until it is settled or dropped.
+struct InWork(Arc<AtomicUsize>);
+
+impl InWork {
+    fn new(count: Arc<AtomicUsize>) -> InWork {
+        count.fetch_add(1, Ordering::SeqCst);
+        InWork(count)
+    }
+}
+
+impl Drop for InWork {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One consumer instance.
 struct Worker {
     ledger: Arc<Mutex<Ledger>>,
@@ -154,18 +246,40 @@ impl Worker {
         self.started.elapsed().as_nanos() as u64
     }
 
-    /// Works the deliveries one at a time until told to stop.
-    async fn work<R: Receiver>(mut self, mut receiver: R) -> Result<(), String> {
+    /// Works the deliveries one at a time until told to stop; at each of
+    /// its crash times the instance dies where it is (nothing more is
+    /// acked, its link to the broker goes) and comes back with a new
+    /// receiver after the downtime.
+    async fn work<B: Broker>(
+        mut self,
+        life: Life<B>,
+        mut receiver: B::Receiver,
+    ) -> Result<(), String> {
+        let mut crashes = life.crashes.clone();
+        crashes.sort_unstable();
+        for (at_ns, down_ns) in crashes {
+            let crash_at = self.started + Duration::from_nanos(at_ns);
+            tokio::select! {
+                served = self.serve(&mut receiver) => return served,
+                _ = tokio::time::sleep_until(crash_at.into()) => {}
+            }
+            receiver.crash().await;
+            tokio::time::sleep_until((crash_at + Duration::from_nanos(down_ns)).into()).await;
+            receiver = life.broker.receiver(life.group).await?;
+        }
+        self.serve(&mut receiver).await
+    }
+
+    async fn serve<R: Receiver>(&mut self, receiver: &mut R) -> Result<(), String> {
         while !self.stop.load(Ordering::SeqCst) {
             let Some(next) = receiver.next().await else {
                 return Ok(());
             };
             // Heartbeat gaps and timeouts of idle pulls are not failures.
             let Ok(delivery) = next else { continue };
-            self.in_work.fetch_add(1, Ordering::SeqCst);
-            let outcome = self.handle(&delivery).await;
-            self.in_work.fetch_sub(1, Ordering::SeqCst);
-            outcome?;
+            // Counted while worked, also when a crash drops the work.
+            let _working = InWork::new(self.in_work.clone());
+            self.handle(&delivery).await?;
         }
         Ok(())
     }
