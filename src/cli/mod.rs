@@ -6,6 +6,7 @@ pub mod check;
 pub mod compare;
 pub mod fit;
 pub mod import;
+pub mod manual;
 pub mod optimize;
 pub mod shard;
 pub mod study;
@@ -61,6 +62,13 @@ pub enum Command {
     /// Run a scenario against a real broker (NATS JetStream) and, with --compare, beside the simulation.
     #[cfg(feature = "live")]
     Live(crate::live::LiveArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        #[arg(value_enum)]
+        shell: manual::Shell,
+    },
+    /// Print the manual page (roff; docs/mqsim.1 is this page).
+    Man,
     /// Print the scenario with every default and preset filled in.
     Explain {
         file: PathBuf,
@@ -317,6 +325,8 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Explain { file, set } => explain(&file, &set),
+        Command::Completions { shell } => manual::completions_command(shell),
+        Command::Man => manual::man_command(),
     }
 }
 
