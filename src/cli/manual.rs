@@ -136,6 +136,16 @@ output folder in use
 interrupted by Ctrl\-C (the partial results are written, marked partial)
 .SH ENVIRONMENT
 .TP
+\fBMQSIM_SHARD_INDEX\fR, \fBMQSIM_SHARD_COUNT\fR
+\fB\-\-shard auto/N\fR and \fB\-\-shard auto\fR take the shard from these first
+(the index counts from 0)
+.TP
+\fBSLURM_ARRAY_TASK_ID\fR, \fBSLURM_ARRAY_TASK_MIN\fR, \fBSLURM_ARRAY_TASK_MAX\fR, \fBSLURM_ARRAY_TASK_STEP\fR, \fBSLURM_ARRAY_TASK_COUNT\fR
+then from a Slurm job array (the index counted from the array's first id)
+.TP
+\fBJOB_COMPLETION_INDEX\fR
+then from a Kubernetes Indexed Job (which gives no count: \fB\-\-shard auto/N\fR)
+.TP
 \fBMQSIM_MEMORY_CEILING\fR
 the memory ceiling in bytes at which a run stops with partial results
 .SH FILES

@@ -8,6 +8,7 @@ pub mod fit;
 pub mod import;
 pub mod manual;
 pub mod optimize;
+pub mod scheduler;
 pub mod shard;
 pub mod study;
 pub mod sweep;
@@ -145,8 +146,9 @@ pub struct Common {
     /// Run even when the resource estimate is over the limit.
     #[arg(long)]
     pub force: bool,
-    /// Run only shard i of n of the jobs (i from 1), writing a partial result for `mqsim merge`.
-    #[arg(long)]
+    /// Run only shard i of n of the jobs (i from 1), writing a partial result for `mqsim merge`;
+    /// auto/n or auto take the shard from the scheduler (Slurm array, Kubernetes Indexed Job, MQSIM_SHARD_INDEX).
+    #[arg(long, value_name = "i/n|auto/n|auto")]
     pub shard: Option<String>,
     /// Simulator build: auto (the leanest that has every part the scenario
     /// uses) or full (every optional part compiled in). The results are

@@ -45,7 +45,10 @@ pub fn resolve(text: &str, variable: &dyn Fn(&str) -> Option<String>) -> Result<
         ))
     };
     let (first, count) = match text.split_once('/') {
-        Some((first, count)) => (first.trim(), Some(count.trim().parse::<usize>().map_err(|_| bad())?)),
+        Some((first, count)) => (
+            first.trim(),
+            Some(count.trim().parse::<usize>().map_err(|_| bad())?),
+        ),
         None => (text.trim(), None),
     };
     if count == Some(0) {
@@ -57,7 +60,11 @@ pub fn resolve(text: &str, variable: &dyn Fn(&str) -> Option<String>) -> Result<
         if index == 0 || index > count {
             return Err(bad());
         }
-        return Ok(Shard { index, count, source: None });
+        return Ok(Shard {
+            index,
+            count,
+            source: None,
+        });
     }
     let task = scheduler_task(variable)?.ok_or_else(|| {
         Failure::input(format!(
@@ -142,14 +149,16 @@ fn slurm_task(
     if min != 0 {
         source.push_str(&format!(" (SLURM_ARRAY_TASK_MIN={min})"));
     }
-    if id < min || (id - min) % step != 0 {
+    if id < min || !(id - min).is_multiple_of(step) {
         return Err(Failure::input(format!(
             "--shard auto: {source} is not an id of the array from SLURM_ARRAY_TASK_MIN={min} in steps of {step}"
         )));
     }
     let count = match number("SLURM_ARRAY_TASK_COUNT")? {
         Some(count) => Some(count),
-        None => max.filter(|&max| max >= min).map(|max| (max - min) / step + 1),
+        None => max
+            .filter(|&max| max >= min)
+            .map(|max| (max - min) / step + 1),
     };
     Ok(Task {
         index: (id - min) / step,
@@ -173,7 +182,10 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         resolve(text, &|name| {
-            table.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            table
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
         })
         .map_err(|f| {
             assert_eq!(f.code, 2);
@@ -211,7 +223,10 @@ mod tests {
             ("SLURM_ARRAY_TASK_STEP", "2"),
         ];
         assert_eq!(index_of(&stepped, "auto"), (4, 8));
-        let counted = [("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "5")];
+        let counted = [
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "5"),
+        ];
         assert_eq!(index_of(&counted, "auto"), (1, 5));
         let error = with(&counted, "auto/4").unwrap_err();
         assert!(error.contains("5 tasks, not 4"), "{error}");
@@ -222,7 +237,10 @@ mod tests {
         let pod = [("JOB_COMPLETION_INDEX", "3")];
         assert_eq!(index_of(&pod, "auto/4"), (4, 4));
         let error = with(&pod, "auto").unwrap_err();
-        assert!(error.contains("auto/N") && error.contains("completions"), "{error}");
+        assert!(
+            error.contains("auto/N") && error.contains("completions"),
+            "{error}"
+        );
         let error = with(&pod, "auto/3").unwrap_err();
         assert!(error.contains("there are 3 shards"), "{error}");
     }
@@ -254,8 +272,11 @@ mod tests {
         }
         let error = with(&[("JOB_COMPLETION_INDEX", "-1")], "auto/4").unwrap_err();
         assert!(error.contains("JOB_COMPLETION_INDEX=-1"), "{error}");
-        let error = with(&[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "4")], "auto/4")
-            .unwrap_err();
+        let error = with(
+            &[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "4")],
+            "auto/4",
+        )
+        .unwrap_err();
         assert!(error.contains("not an id of the array"), "{error}");
     }
 }
