@@ -373,6 +373,11 @@ fn run_shard(
     shard: super::scheduler::Shard,
 ) -> Result<i32, Failure> {
     let (i, n) = (shard.index, shard.count);
+    if c.html {
+        return Err(Failure::input(
+            "--shard writes a part file, not a report: pass --html to `mqsim merge`, which writes the whole study's report.html",
+        ));
+    }
     if c.no_files {
         return Err(Failure::input(
             "--shard writes a part file for `mqsim merge`; it cannot be combined with --no-files",
@@ -404,6 +409,16 @@ fn run_shard(
     Ok(0)
 }
 
+/// What produced a study's report: its command and scenario, as the
+/// study recorded them (a merge shows the scenario its shards ran).
+fn provenance(spec: &StudySpec) -> report::html::Provenance {
+    report::html::Provenance {
+        command: spec.kind.clone(),
+        arguments: std::env::args().collect(),
+        scenarios: vec![(spec.file.clone(), spec.scenario_text.clone())],
+    }
+}
+
 /// Turns complete results into the study's report.
 pub fn finish(
     spec: &StudySpec,
@@ -424,7 +439,7 @@ pub fn finish(
             variants,
             comparison: None,
         };
-        cli::emit(&report, c)?;
+        cli::emit(&report, c, provenance(spec))?;
         return Ok(0);
     }
     let comparison = comparison(&variants);
@@ -433,6 +448,6 @@ pub fn finish(
         variants,
         comparison: Some(comparison),
     };
-    cli::emit(&report, c)?;
+    cli::emit(&report, c, provenance(spec))?;
     Ok(0)
 }

@@ -152,6 +152,7 @@ the memory ceiling in bytes at which a run stops with partial results
 .TP
 \fBoutput/\fIscenario\fB/\fR
 the default output folder: \fBsummary.json\fR, \fBmetrics.csv\fR,
-\fBtimeseries.csv\fR, charts with \fB\-\-charts\fR,
+\fBtimeseries.csv\fR, charts with \fB\-\-charts\fR, \fBreport.html\fR with
+\fB\-\-html\fR,
 \fBpart\-\fIi\fB\-of\-\fIn\fB.json\fR with \fB\-\-shard\fR
 "#;

@@ -134,6 +134,9 @@ pub struct Common {
     /// Draw charts (PNG and SVG) into the output folder.
     #[arg(long)]
     pub charts: bool,
+    /// Write report.html into the output folder: one self-contained page with the charts, tables, warnings, fault timeline, scenario and command line.
+    #[arg(long)]
+    pub html: bool,
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -238,6 +241,9 @@ pub struct MergeArgs {
     pub format: Format,
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Write report.html of the merged result into --out.
+    #[arg(long)]
+    pub html: bool,
 }
 
 /// An error for the user, with its exit code.
@@ -413,6 +419,11 @@ fn check_flags(c: &Common) -> Result<(), Failure> {
             "--no-files and --out contradict each other: drop one",
         ));
     }
+    if c.no_files && c.html {
+        return Err(Failure::input(
+            "--no-files and --html contradict each other: the report is a file; drop one",
+        ));
+    }
     if c.no_files && c.charts {
         return Err(Failure::input(
             "--no-files and --charts contradict each other: charts are files; drop one",
@@ -516,8 +527,37 @@ pub fn run_variant(
     })
 }
 
-/// Prints and writes a report.
-pub fn emit(report: &Report, c: &Common) -> Result<(), Failure> {
+/// Writes `report.html` into `dir` through the one atomic writer;
+/// returns its path.
+pub fn write_html(page: &report::html::Page, dir: &Path) -> Result<String, Failure> {
+    let path = dir.join(report::html::FILE_NAME);
+    report::files::write_atomic(&path, page.render().as_bytes()).map_err(Failure::input)?;
+    Ok(path.display().to_string())
+}
+
+/// The HTML page of a run or comparison: its charts, tables, warnings
+/// and fault timeline.
+pub fn report_page(
+    report: &Report,
+    provenance: report::html::Provenance,
+) -> Result<report::html::Page, Failure> {
+    let title = format!("mqsim {}: {}", provenance.command, report.scenario);
+    let mut page = report::html::Page::new(&title, provenance);
+    page.charts(report::inline_charts(report).map_err(Failure::input)?);
+    if let Some(comparison) = &report.comparison {
+        page.comparison(comparison);
+    }
+    page.variants(report);
+    Ok(page)
+}
+
+/// Prints and writes a report (`provenance` names what produced it, for
+/// `--html`).
+pub fn emit(
+    report: &Report,
+    c: &Common,
+    provenance: report::html::Provenance,
+) -> Result<(), Failure> {
     match c.format {
         Format::Json => println!(
             "{}",
@@ -539,6 +579,9 @@ pub fn emit(report: &Report, c: &Common) -> Result<(), Failure> {
                 code: 2,
                 message: e,
             })?;
+        }
+        if c.html {
+            charts.push(write_html(&report_page(report, provenance)?, &dir)?);
         }
         if !c.quiet && c.format == Format::Text {
             eprintln!(
@@ -601,7 +644,8 @@ fn run(a: &RunArgs) -> Result<i32, Failure> {
         variants: vec![v],
         comparison: None,
     };
-    emit(&report, c)?;
+    let provenance = report::html::Provenance::of_process("run", &[a.file.as_path()]);
+    emit(&report, c, provenance)?;
     if let Some(t) = &a.trace {
         if !STOP.load(Ordering::SeqCst) {
             trace(&m, &plan, c, t, &a.trace_messages, a.trace_first)?;

@@ -304,6 +304,15 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
         let text = serde_json::to_string_pretty(&document).unwrap_or_default();
         crate::report::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
             .map_err(Failure::input)?;
+        if a.common.html {
+            let page = html_page(
+                a,
+                &name,
+                &csv,
+                &text_report(&search, &found, best_summary.as_ref(), &name),
+            );
+            super::write_html(&page, dir)?;
+        }
     }
     match a.common.format {
         Format::Json => println!(
@@ -316,6 +325,17 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
         ),
     }
     Ok(0)
+}
+
+/// The HTML page of a search: every candidate (`optimize.csv`), the
+/// report as the terminal shows it (the best setting, its metrics and the
+/// `[[variant]]` to paste), the scenario and the command line.
+fn html_page(a: &OptimizeArgs, name: &str, csv: &[u8], text: &str) -> crate::report::html::Page {
+    let provenance = crate::report::html::Provenance::of_process("optimize", &[a.file.as_path()]);
+    let mut page = crate::report::html::Page::new(&format!("mqsim optimize: {name}"), provenance);
+    page.note("Result", text);
+    page.csv_table("candidates", "every candidate (optimize.csv)", csv);
+    page
 }
 
 /// The settings of a candidate, key by key.

@@ -355,13 +355,15 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
         text.push('\n');
         report::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
             .map_err(Failure::input)?;
-        report::files::write_atomic(
-            &dir.join("sweep.csv"),
-            &sweep_csv(&keys, &metrics, &rows).map_err(Failure::input)?,
-        )
-        .map_err(Failure::input)?;
+        let csv = sweep_csv(&keys, &metrics, &rows).map_err(Failure::input)?;
+        report::files::write_atomic(&dir.join("sweep.csv"), &csv).map_err(Failure::input)?;
         if c.charts {
-            report::sweep_charts(&rows, &keys, &metrics, &dir).map_err(Failure::input)?;
+            report::sweep_charts(&rows, &keys, &metrics, report::Canvas::Folder(&dir))
+                .map_err(Failure::input)?;
+        }
+        if c.html {
+            html_page(spec, (&keys, &metrics), &rows, &csv, name)
+                .and_then(|page| cli::write_html(&page, &dir))?;
         }
         if !c.quiet && c.format == Format::Text {
             eprintln!(
@@ -372,6 +374,42 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
         }
     }
     Ok(0)
+}
+
+/// The sweep's HTML page: its charts, the table of `sweep.csv`, the
+/// warnings of every cell, the scenario and the command line.
+fn html_page(
+    spec: &StudySpec,
+    (keys, metrics): (&[String], &[String]),
+    rows: &[Row],
+    csv: &[u8],
+    name: &str,
+) -> Result<report::html::Page, Failure> {
+    let provenance = report::html::Provenance {
+        command: "sweep".into(),
+        arguments: std::env::args().collect(),
+        scenarios: vec![(spec.file.clone(), spec.scenario_text.clone())],
+    };
+    let mut page = report::html::Page::new(&format!("mqsim sweep: {name}"), provenance);
+    let drawn = report::sweep_charts(rows, keys, metrics, report::Canvas::Inline)
+        .map_err(Failure::input)?;
+    page.charts(drawn.inline);
+    page.csv_table(
+        "sweep",
+        "every cell: mean and 95% half-width (sweep.csv)",
+        csv,
+    );
+    for (values, v) in rows {
+        if let Some(Value::Array(list)) = v.summary.get("warnings") {
+            let cell = values.join(", ");
+            page.warnings(
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(|w| format!("[{cell}; {}] {w}", v.name)),
+            );
+        }
+    }
+    Ok(page)
 }
 
 #[cfg(test)]
