@@ -236,7 +236,7 @@ pub fn scenario_variants(s: &crate::scenario::Scenario) -> Vec<(String, Vec<Stri
 }
 
 /// Variants from the scenario and from `--variant NAME:k=v,...`.
-fn variants(
+pub fn variants(
     s: &crate::scenario::Scenario,
     extra: &[String],
 ) -> Result<Vec<(String, Vec<String>)>, Failure> {

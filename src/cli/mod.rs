@@ -343,7 +343,15 @@ pub fn load(
     file: &Path,
     sets: &[String],
 ) -> Result<(RawScenario, Vec<Override>, Scenario), Failure> {
-    let raw = RawScenario::read(file)?;
+    Ok(load_raw(RawScenario::read(file)?, sets)?)
+}
+
+/// Builds a read scenario with the command line's overrides, keeping the
+/// error's location (file, line, column, key) for the library's callers.
+pub fn load_raw(
+    raw: RawScenario,
+    sets: &[String],
+) -> Result<(RawScenario, Vec<Override>, Scenario), crate::scenario::ScenarioError> {
     let overrides = parse_overrides(&raw, sets)?;
     let scenario = raw.build(&overrides)?;
     raw.check_variants(&scenario, &overrides)?;
@@ -666,24 +674,28 @@ fn live(a: &crate::live::LiveArgs) -> Result<i32, Failure> {
 
 fn explain(file: &Path, sets: &[String]) -> Result<i32, Failure> {
     let (_, _, s) = load(file, sets)?;
-    let resolved = model::resolve(&s);
+    print!("{}", explain_text(&file.display().to_string(), &s)?);
+    Ok(0)
+}
+
+/// What `mqsim explain` prints: the scenario resolved (every default and
+/// preset filled in), headed by the build of the simulator that runs it.
+pub fn explain_text(file: &str, s: &Scenario) -> Result<String, Failure> {
+    let resolved = model::resolve(s);
     let text = toml::to_string_pretty(&resolved)
         .map_err(|e| Failure::input(format!("cannot show the scenario: {e}")))?;
-    println!(
-        "# {} with every default and preset filled in (mqsim explain)",
-        file.display()
-    );
-    let uses = Uses::of(&compile(&s)?, false);
+    let mut out = format!("# {file} with every default and preset filled in (mqsim explain)\n");
+    let uses = Uses::of(&compile(s)?, false);
     if Build::Auto.takes_core(&uses) {
-        println!("# simulator build: core (none of the optional parts is used)\n");
+        out.push_str("# simulator build: core (none of the optional parts is used)\n\n");
     } else {
-        println!(
-            "# simulator build: full (uses {})\n",
+        out.push_str(&format!(
+            "# simulator build: full (uses {})\n\n",
             uses.names().join("; ")
-        );
+        ));
     }
-    print!("{text}");
-    Ok(0)
+    out.push_str(&text);
+    Ok(out)
 }
 
 /// Most messages `--trace-first` follows: the trace of each is kept in
