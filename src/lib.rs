@@ -14,6 +14,7 @@
 // its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod experiment;

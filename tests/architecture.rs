@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 /// Layer of each top-level module of `src/`, from the bottom.
-const LAYERS: [(&str, u8); 16] = [
+const LAYERS: [(&str, u8); 17] = [
     ("json", 0),
     ("time", 0),
     ("names", 0),
@@ -27,6 +27,7 @@ const LAYERS: [(&str, u8); 16] = [
     ("report", 7),
     ("live", 7),
     ("cli", 8),
+    ("api", 9),
     ("main", 9),
 ];
 

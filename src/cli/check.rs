@@ -530,7 +530,8 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
     let _locks = cli::claim_outputs(&folders, &files, &inputs)?;
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut without_expect: Vec<String> = Vec::new();
-    for l in loaded {
+    for (l, file) in loaded.into_iter().zip(&a.files) {
+        let first_verdict = verdicts.len();
         if l.variants.iter().all(|(_, _, e)| e.is_none()) {
             println!("SKIP {}: no [expect] block, nothing to check", l.label);
             without_expect.push(l.label.clone());
@@ -553,6 +554,12 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
                 comparison: None,
             };
             crate::report::write_all(&report, &dir).map_err(Failure::input)?;
+            if a.common.html {
+                let provenance = crate::report::html::Provenance::of_process("check", &[file]);
+                let mut page = cli::report_page(&report, provenance)?;
+                page.table(verdict_table(&verdicts[first_verdict..]));
+                cli::write_html(&page, &dir)?;
+            }
         }
     }
     let counts = Counts::of(&verdicts, without_expect.len());
@@ -575,6 +582,33 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
     } else {
         0
     })
+}
+
+/// The verdicts of one scenario as a table of the HTML report.
+fn verdict_table(verdicts: &[Verdict]) -> crate::report::html::Table {
+    crate::report::html::Table {
+        id: "expectations".into(),
+        caption: "expectations ([expect])".into(),
+        header: ["expectation", "variant", "measured", "bound", "verdict"]
+            .map(String::from)
+            .to_vec(),
+        rows: verdicts
+            .iter()
+            .map(|v| {
+                let mut word = v.word().to_string();
+                if let Some(why) = &v.inconclusive {
+                    word.push_str(&format!(": {why}"));
+                }
+                vec![
+                    v.name.clone(),
+                    v.variant.clone(),
+                    v.measured.clone(),
+                    v.bound.clone(),
+                    word,
+                ]
+            })
+            .collect(),
+    }
 }
 
 /// The tally of a `check`.

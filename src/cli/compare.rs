@@ -3,7 +3,7 @@
 //! each metric shown relative to the best, and a paired t-test of each
 //! variant against the first.
 
-use super::study::{self, parse_shard, Part, StudySpec};
+use super::study::{self, Part, StudySpec};
 use crate::cli::{self, Common, CompareArgs, Failure};
 use crate::report::{self, Report, VariantResult};
 use crate::stats::ci::{mean_ci95, paired_t_test};
@@ -236,7 +236,7 @@ pub fn scenario_variants(s: &crate::scenario::Scenario) -> Vec<(String, Vec<Stri
 }
 
 /// Variants from the scenario and from `--variant NAME:k=v,...`.
-fn variants(
+pub fn variants(
     s: &crate::scenario::Scenario,
     extra: &[String],
 ) -> Result<Vec<(String, Vec<String>)>, Failure> {
@@ -350,35 +350,73 @@ pub fn run_study(
             held / (1024.0 * 1024.0 * 1024.0)
         )));
     }
-    if let Some(sh) = &c.shard {
-        let (i, n) = parse_shard(sh)?;
-        if c.no_files {
-            return Err(Failure::input(
-                "--shard writes a part file for `mqsim merge`; it cannot be combined with --no-files",
-            ));
-        }
-        let dir = c.out.clone().unwrap_or_else(|| {
-            std::path::PathBuf::from("output").join(report::files::safe_name(&name))
-        });
-        let _lock = cli::claim_outputs(std::slice::from_ref(&dir), &[], &[])?;
-        let results = study::run_jobs(&spec, &cells, plan, Some((i, n)));
-        let part = Part::new(spec, i, n, results);
-        let path = dir.join(format!("part-{i}-of-{n}.json"));
-        let text = serde_json::to_string(&part).map_err(|e| Failure::input(e.to_string()))?;
-        report::files::write_atomic(&path, text.as_bytes()).map_err(Failure::input)?;
-        if !c.quiet {
-            let shown = report::files::printable(&path.display().to_string());
-            eprintln!(
-                "shard {i}/{n}: {} jobs written to {shown}; combine with: mqsim merge {shown} ... --out DIR",
-                part.results.len(),
-            );
-        }
-        return Ok(0);
+    if let Some(text) = &c.shard {
+        let shard = super::scheduler::resolve_from_environment(text)?;
+        return run_shard(spec, &cells, c, plan, &name, shard);
     }
     let folders: Vec<std::path::PathBuf> = cli::out_dir(c, &name).into_iter().collect();
     let _locks = cli::claim_outputs(&folders, &[], &[])?;
     let results = study::run_jobs(&spec, &cells, plan, None);
     finish(&spec, &cells, results, c, &name)
+}
+
+/// Runs one shard of a study and writes its part file. The output folder
+/// is not locked: the tasks of a job array write their parts into one
+/// shared folder at once, each its own `part-i-of-n.json` (written
+/// atomically), and `mqsim merge` takes the lock of its own folder.
+fn run_shard(
+    spec: StudySpec,
+    cells: &[study::Cell],
+    c: &Common,
+    plan: &super::Plan,
+    name: &str,
+    shard: super::scheduler::Shard,
+) -> Result<i32, Failure> {
+    let (i, n) = (shard.index, shard.count);
+    if c.html {
+        return Err(Failure::input(
+            "--shard writes a part file, not a report: pass --html to `mqsim merge`, which writes the whole study's report.html",
+        ));
+    }
+    if c.no_files {
+        return Err(Failure::input(
+            "--shard writes a part file for `mqsim merge`; it cannot be combined with --no-files",
+        ));
+    }
+    let dir = c
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("output").join(report::files::safe_name(name)));
+    report::files::check_folder(&dir, "--out").map_err(Failure::input)?;
+    if let (Some(source), false) = (&shard.source, c.quiet) {
+        eprintln!(
+            "--shard {}: shard {i}/{n} from {source}",
+            c.shard.as_deref().unwrap_or("")
+        );
+    }
+    let results = study::run_jobs(&spec, cells, plan, Some((i, n)));
+    let part = Part::new(spec, i, n, results);
+    let path = dir.join(format!("part-{i}-of-{n}.json"));
+    let text = serde_json::to_string(&part).map_err(|e| Failure::input(e.to_string()))?;
+    report::files::write_atomic(&path, text.as_bytes()).map_err(Failure::input)?;
+    if !c.quiet {
+        let shown = report::files::printable(&path.display().to_string());
+        eprintln!(
+            "shard {i}/{n}: {} jobs written to {shown}; combine with: mqsim merge {shown} ... --out DIR",
+            part.results.len(),
+        );
+    }
+    Ok(0)
+}
+
+/// What produced a study's report: its command and scenario, as the
+/// study recorded them (a merge shows the scenario its shards ran).
+fn provenance(spec: &StudySpec) -> report::html::Provenance {
+    report::html::Provenance {
+        command: spec.kind.clone(),
+        arguments: std::env::args().collect(),
+        scenarios: vec![(spec.file.clone(), spec.scenario_text.clone())],
+    }
 }
 
 /// Turns complete results into the study's report.
@@ -401,7 +439,7 @@ pub fn finish(
             variants,
             comparison: None,
         };
-        cli::emit(&report, c)?;
+        cli::emit(&report, c, provenance(spec))?;
         return Ok(0);
     }
     let comparison = comparison(&variants);
@@ -410,6 +448,6 @@ pub fn finish(
         variants,
         comparison: Some(comparison),
     };
-    cli::emit(&report, c)?;
+    cli::emit(&report, c, provenance(spec))?;
     Ok(0)
 }

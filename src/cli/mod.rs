@@ -7,7 +7,9 @@ pub mod compare;
 pub mod fit;
 pub mod import;
 pub mod lint;
+pub mod manual;
 pub mod optimize;
+pub mod scheduler;
 pub mod shard;
 pub mod study;
 pub mod sweep;
@@ -64,6 +66,13 @@ pub enum Command {
     /// Run a scenario against a real broker (NATS JetStream) and, with --compare, beside the simulation.
     #[cfg(feature = "live")]
     Live(crate::live::LiveArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        #[arg(value_enum)]
+        shell: manual::Shell,
+    },
+    /// Print the manual page (roff; docs/mqsim.1 is this page).
+    Man,
     /// Print the scenario with every default and preset filled in.
     Explain {
         file: PathBuf,
@@ -128,6 +137,9 @@ pub struct Common {
     /// Draw charts (PNG and SVG) into the output folder.
     #[arg(long)]
     pub charts: bool,
+    /// Write report.html into the output folder: one self-contained page with the charts, tables, warnings, fault timeline, scenario and command line.
+    #[arg(long)]
+    pub html: bool,
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -140,8 +152,9 @@ pub struct Common {
     /// Run even when the resource estimate is over the limit.
     #[arg(long)]
     pub force: bool,
-    /// Run only shard i of n of the jobs (i from 1), writing a partial result for `mqsim merge`.
-    #[arg(long)]
+    /// Run only shard i of n of the jobs (i from 1), writing a partial result for `mqsim merge`;
+    /// auto/n or auto take the shard from the scheduler (Slurm array, Kubernetes Indexed Job, MQSIM_SHARD_INDEX).
+    #[arg(long, value_name = "i/n|auto/n|auto")]
     pub shard: Option<String>,
     /// Simulator build: auto (the leanest that has every part the scenario
     /// uses) or full (every optional part compiled in). The results are
@@ -236,6 +249,9 @@ pub struct MergeArgs {
     pub format: Format,
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Write report.html of the merged result into --out.
+    #[arg(long)]
+    pub html: bool,
 }
 
 /// An error for the user, with its exit code.
@@ -326,6 +342,8 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Explain { file, set } => explain(&file, &set),
+        Command::Completions { shell } => manual::completions_command(shell),
+        Command::Man => manual::man_command(),
     }
 }
 
@@ -334,7 +352,15 @@ pub fn load(
     file: &Path,
     sets: &[String],
 ) -> Result<(RawScenario, Vec<Override>, Scenario), Failure> {
-    let raw = RawScenario::read(file)?;
+    Ok(load_raw(RawScenario::read(file)?, sets)?)
+}
+
+/// Builds a read scenario with the command line's overrides, keeping the
+/// error's location (file, line, column, key) for the library's callers.
+pub fn load_raw(
+    raw: RawScenario,
+    sets: &[String],
+) -> Result<(RawScenario, Vec<Override>, Scenario), crate::scenario::ScenarioError> {
     let overrides = parse_overrides(&raw, sets)?;
     let scenario = raw.build(&overrides)?;
     raw.check_variants(&scenario, &overrides)?;
@@ -408,6 +434,11 @@ fn check_flags(c: &Common) -> Result<(), Failure> {
     if c.no_files && c.out.is_some() {
         return Err(Failure::input(
             "--no-files and --out contradict each other: drop one",
+        ));
+    }
+    if c.no_files && c.html {
+        return Err(Failure::input(
+            "--no-files and --html contradict each other: the report is a file; drop one",
         ));
     }
     if c.no_files && c.charts {
@@ -513,8 +544,37 @@ pub fn run_variant(
     })
 }
 
-/// Prints and writes a report.
-pub fn emit(report: &Report, c: &Common) -> Result<(), Failure> {
+/// Writes `report.html` into `dir` through the one atomic writer;
+/// returns its path.
+pub fn write_html(page: &report::html::Page, dir: &Path) -> Result<String, Failure> {
+    let path = dir.join(report::html::FILE_NAME);
+    report::files::write_atomic(&path, page.render().as_bytes()).map_err(Failure::input)?;
+    Ok(path.display().to_string())
+}
+
+/// The HTML page of a run or comparison: its charts, tables, warnings
+/// and fault timeline.
+pub fn report_page(
+    report: &Report,
+    provenance: report::html::Provenance,
+) -> Result<report::html::Page, Failure> {
+    let title = format!("mqsim {}: {}", provenance.command, report.scenario);
+    let mut page = report::html::Page::new(&title, provenance);
+    page.charts(report::inline_charts(report).map_err(Failure::input)?);
+    if let Some(comparison) = &report.comparison {
+        page.comparison(comparison);
+    }
+    page.variants(report);
+    Ok(page)
+}
+
+/// Prints and writes a report (`provenance` names what produced it, for
+/// `--html`).
+pub fn emit(
+    report: &Report,
+    c: &Common,
+    provenance: report::html::Provenance,
+) -> Result<(), Failure> {
     match c.format {
         Format::Json => println!(
             "{}",
@@ -536,6 +596,9 @@ pub fn emit(report: &Report, c: &Common) -> Result<(), Failure> {
                 code: 2,
                 message: e,
             })?;
+        }
+        if c.html {
+            charts.push(write_html(&report_page(report, provenance)?, &dir)?);
         }
         if !c.quiet && c.format == Format::Text {
             eprintln!(
@@ -598,7 +661,8 @@ fn run(a: &RunArgs) -> Result<i32, Failure> {
         variants: vec![v],
         comparison: None,
     };
-    emit(&report, c)?;
+    let provenance = report::html::Provenance::of_process("run", &[a.file.as_path()]);
+    emit(&report, c, provenance)?;
     if let Some(t) = &a.trace {
         if !STOP.load(Ordering::SeqCst) {
             trace(&m, &plan, c, t, &a.trace_messages, a.trace_first)?;
@@ -619,24 +683,28 @@ fn live(a: &crate::live::LiveArgs) -> Result<i32, Failure> {
 
 fn explain(file: &Path, sets: &[String]) -> Result<i32, Failure> {
     let (_, _, s) = load(file, sets)?;
-    let resolved = model::resolve(&s);
+    print!("{}", explain_text(&file.display().to_string(), &s)?);
+    Ok(0)
+}
+
+/// What `mqsim explain` prints: the scenario resolved (every default and
+/// preset filled in), headed by the build of the simulator that runs it.
+pub fn explain_text(file: &str, s: &Scenario) -> Result<String, Failure> {
+    let resolved = model::resolve(s);
     let text = toml::to_string_pretty(&resolved)
         .map_err(|e| Failure::input(format!("cannot show the scenario: {e}")))?;
-    println!(
-        "# {} with every default and preset filled in (mqsim explain)",
-        file.display()
-    );
-    let uses = Uses::of(&compile(&s)?, false);
+    let mut out = format!("# {file} with every default and preset filled in (mqsim explain)\n");
+    let uses = Uses::of(&compile(s)?, false);
     if Build::Auto.takes_core(&uses) {
-        println!("# simulator build: core (none of the optional parts is used)\n");
+        out.push_str("# simulator build: core (none of the optional parts is used)\n\n");
     } else {
-        println!(
-            "# simulator build: full (uses {})\n",
+        out.push_str(&format!(
+            "# simulator build: full (uses {})\n\n",
             uses.names().join("; ")
-        );
+        ));
     }
-    print!("{text}");
-    Ok(0)
+    out.push_str(&text);
+    Ok(out)
 }
 
 /// Most messages `--trace-first` follows: the trace of each is kept in

@@ -322,6 +322,16 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
     let document = json_report(&search, &found, best_summary.as_ref(), &name, plan.seed);
     if let Some(dir) = folders.first() {
         write_files(dir, &search, &found, &document, a.common.charts)?;
+        if a.common.html {
+            let csv = candidates_csv(&search, &found).map_err(Failure::input)?;
+            let page = html_page(
+                a,
+                &name,
+                &csv,
+                &text_report(&search, &found, best_summary.as_ref(), &name),
+            );
+            super::write_html(&page, dir)?;
+        }
     }
     let written = match (&a.write, found.best) {
         (Some(path), Some(b)) if found.confirmed => {
@@ -462,6 +472,17 @@ fn edited_scenario(
         )));
     }
     Ok(text)
+}
+
+/// The HTML page of a search: every candidate (`optimize.csv`), the
+/// report as the terminal shows it (the best setting, its metrics and the
+/// `[[variant]]` to paste), the scenario and the command line.
+fn html_page(a: &OptimizeArgs, name: &str, csv: &[u8], text: &str) -> crate::report::html::Page {
+    let provenance = crate::report::html::Provenance::of_process("optimize", &[a.file.as_path()]);
+    let mut page = crate::report::html::Page::new(&format!("mqsim optimize: {name}"), provenance);
+    page.note("Result", text);
+    page.csv_table("candidates", "every candidate (optimize.csv)", csv);
+    page
 }
 
 /// The settings of a candidate, key by key.

@@ -57,6 +57,7 @@ pub fn merge_command(a: &MergeArgs) -> Result<i32, Failure> {
         out: Some(a.out.clone()),
         no_files: false,
         charts: false,
+        html: a.html,
         quiet: a.quiet,
         max_events: None,
         max_wall: None,

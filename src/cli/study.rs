@@ -187,24 +187,6 @@ fn grid_points(params: &[(&String, &Vec<String>)]) -> Vec<Vec<String>> {
     points
 }
 
-/// Parses `i/n` (i from 1).
-pub fn parse_shard(s: &str) -> Result<(usize, usize), Failure> {
-    let bad = || {
-        Failure::input(format!(
-            "--shard {s}: write i/n with 1 <= i <= n, e.g. --shard 2/8"
-        ))
-    };
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (
-        i.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
-    if n == 0 || i == 0 || i > n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
-
 /// Runs the jobs of `shard` (all when None).
 pub fn run_jobs(
     spec: &StudySpec,

@@ -181,6 +181,23 @@ fn params(a: &SweepArgs) -> Result<Vec<(String, Vec<String>)>, Failure> {
 pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
     let (raw, _, s) = cli::load(&a.file, &a.common.set)?;
     let plan = cli::plan(&s, &a.common)?;
+    let spec = study_spec(a, &raw, &s, &plan)?;
+    run_study(
+        spec,
+        &a.common,
+        &plan,
+        s.simulation.name.clone().unwrap_or_default(),
+    )
+}
+
+/// The study a sweep runs: its grid, variants and metrics (`a.file` is
+/// not read: `raw` and `s` are the loaded scenario).
+pub fn study_spec(
+    a: &SweepArgs,
+    raw: &crate::scenario::load::RawScenario,
+    s: &crate::scenario::Scenario,
+    plan: &crate::experiment::Plan,
+) -> Result<StudySpec, Failure> {
     if a.common.precision.is_some() {
         return Err(Failure::input("--precision is not supported by sweep (a sequential rule per cell would break the pairing of replications): give -r R"));
     }
@@ -191,7 +208,7 @@ pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
             "the grid has {cells} cells: at most 100000"
         )));
     }
-    let mut variants = super::compare::scenario_variants(&s);
+    let mut variants = super::compare::scenario_variants(s);
     for name in &a.only {
         if !variants.iter().any(|(n, _)| n == name) {
             return Err(Failure::input(format!(
@@ -210,18 +227,13 @@ pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
     if variants.is_empty() {
         variants.push(("base".into(), vec![]));
     }
-    let mut spec: StudySpec = super::compare::spec("sweep", &raw, &a.common, variants, &plan)?;
+    let mut spec: StudySpec = super::compare::spec("sweep", raw, &a.common, variants, plan)?;
     let (first, values) = grid.remove(0);
     spec.param = Some(first);
     spec.values = values;
     spec.grid = grid;
     spec.metrics = a.metric.clone();
-    run_study(
-        spec,
-        &a.common,
-        &plan,
-        s.simulation.name.clone().unwrap_or_default(),
-    )
+    Ok(spec)
 }
 
 /// The metrics to report: `--metric`, or the defaults.
@@ -354,10 +366,16 @@ fn fmt4(x: f64) -> String {
     }
 }
 
-pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Result<i32, Failure> {
+/// The swept keys (the first outermost) and the metrics reported.
+fn keys_and_metrics(spec: &StudySpec) -> (Vec<String>, Vec<String>) {
     let mut keys: Vec<String> = spec.param.iter().cloned().collect();
     keys.extend(spec.grid.iter().map(|(k, _)| k.clone()));
-    let metrics = metrics(spec);
+    (keys, metrics(spec))
+}
+
+/// The sweep's JSON document (`--format json`, `summary.json`).
+pub fn document(spec: &StudySpec, rows: &[Row], name: &str) -> Value {
+    let (keys, metrics) = keys_and_metrics(spec);
     let results: Vec<Value> = rows
         .iter()
         .map(|(values, v)| {
@@ -377,12 +395,18 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
     for (k, v) in &spec.grid {
         params.insert(k.clone(), json!(v));
     }
-    let warnings = cell_warnings(&keys, &rows);
-    let doc = json!({
+    let warnings = cell_warnings(&keys, rows);
+    json!({
         "scenario": name, "seed": spec.seed, "replications": spec.replications,
         "param": spec.param, "values": spec.values, "params": params, "metrics": metrics,
         "results": results, "warnings": warnings,
-    });
+    })
+}
+
+pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Result<i32, Failure> {
+    let (keys, metrics) = keys_and_metrics(spec);
+    let doc = document(spec, &rows, name);
+    let warnings = doc["warnings"].as_array().cloned().unwrap_or_default();
     match c.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
         Format::Text => {
@@ -398,13 +422,15 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
         text.push('\n');
         report::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
             .map_err(Failure::input)?;
-        report::files::write_atomic(
-            &dir.join("sweep.csv"),
-            &sweep_csv(&keys, &metrics, &rows).map_err(Failure::input)?,
-        )
-        .map_err(Failure::input)?;
+        let csv = sweep_csv(&keys, &metrics, &rows).map_err(Failure::input)?;
+        report::files::write_atomic(&dir.join("sweep.csv"), &csv).map_err(Failure::input)?;
         if c.charts {
-            report::sweep_charts(&rows, &keys, &metrics, &dir).map_err(Failure::input)?;
+            report::sweep_charts(&rows, &keys, &metrics, report::Canvas::Folder(&dir))
+                .map_err(Failure::input)?;
+        }
+        if c.html {
+            html_page(spec, (&keys, &metrics), &rows, &csv, name)
+                .and_then(|page| cli::write_html(&page, &dir))?;
         }
         if !c.quiet && c.format == Format::Text {
             eprintln!(
@@ -415,6 +441,42 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
         }
     }
     Ok(0)
+}
+
+/// The sweep's HTML page: its charts, the table of `sweep.csv`, the
+/// warnings of every cell, the scenario and the command line.
+fn html_page(
+    spec: &StudySpec,
+    (keys, metrics): (&[String], &[String]),
+    rows: &[Row],
+    csv: &[u8],
+    name: &str,
+) -> Result<report::html::Page, Failure> {
+    let provenance = report::html::Provenance {
+        command: "sweep".into(),
+        arguments: std::env::args().collect(),
+        scenarios: vec![(spec.file.clone(), spec.scenario_text.clone())],
+    };
+    let mut page = report::html::Page::new(&format!("mqsim sweep: {name}"), provenance);
+    let drawn = report::sweep_charts(rows, keys, metrics, report::Canvas::Inline)
+        .map_err(Failure::input)?;
+    page.charts(drawn.inline);
+    page.csv_table(
+        "sweep",
+        "every cell: mean and 95% half-width (sweep.csv)",
+        csv,
+    );
+    for (values, v) in rows {
+        if let Some(Value::Array(list)) = v.summary.get("warnings") {
+            let cell = values.join(", ");
+            page.warnings(
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(|w| format!("[{cell}; {}] {w}", v.name)),
+            );
+        }
+    }
+    Ok(page)
 }
 
 #[cfg(test)]

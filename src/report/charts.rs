@@ -56,21 +56,25 @@ pub struct Window {
 /// Each series' points are `(latency_s, cumulative_fraction)`; they are sorted by
 /// latency and joined by straight segments. Points with non-positive or non-finite
 /// latency (not representable on a log axis) are skipped; fractions are clamped to 0..1.
-pub fn latency_cdf(path: &Path, title: &str, variants: &[Series]) -> Result<(), String> {
-    render(path, &LatencyCdf { title, variants })
+pub fn latency_cdf<'a>(
+    target: impl Into<Target<'a>>,
+    title: &str,
+    variants: &[Series],
+) -> Result<(), String> {
+    render(target.into(), &LatencyCdf { title, variants })
 }
 
 /// Time series (x = simulated time in s) of several named series (queue length, in flight,
 /// waiting to retry, dead-lettered...), with fault windows shaded and labelled.
-pub fn time_series(
-    path: &Path,
+pub fn time_series<'a>(
+    target: impl Into<Target<'a>>,
     title: &str,
     y_label: &str,
     series: &[Series],
     windows: &[Window],
 ) -> Result<(), String> {
     render(
-        path,
+        target.into(),
         &TimeSeries {
             title,
             y_label,
@@ -86,8 +90,8 @@ pub fn time_series(
 /// One group of bars per variant, one colour per category (stable by category index),
 /// each bar labelled with its value so that small categories stay readable. Missing
 /// entries (ragged rows) and non-finite values are left out.
-pub fn outcome_bars(
-    path: &Path,
+pub fn outcome_bars<'a>(
+    target: impl Into<Target<'a>>,
     title: &str,
     y_label: &str,
     variants: &[String],
@@ -95,7 +99,7 @@ pub fn outcome_bars(
     values: &[Vec<f64>],
 ) -> Result<(), String> {
     render(
-        path,
+        target.into(),
         &OutcomeBars {
             title,
             y_label,
@@ -108,15 +112,15 @@ pub fn outcome_bars(
 
 /// Sweep curves: one line per band (variant) against the swept parameter, with a shaded
 /// 95% interval band between lo and hi.
-pub fn sweep_curves(
-    path: &Path,
+pub fn sweep_curves<'a>(
+    target: impl Into<Target<'a>>,
     title: &str,
     x_label: &str,
     y_label: &str,
     bands: &[Band],
 ) -> Result<(), String> {
     render(
-        path,
+        target.into(),
         &SweepCurves {
             title,
             x_label,
@@ -129,8 +133,8 @@ pub fn sweep_curves(
 /// Heat map of a 2-D occupancy grid (`grid[row][col]`, e.g. retry-orbit P(q, o)), with a
 /// colour-scale legend. Row 0 is drawn at the bottom. With `log_scale`, colours follow
 /// log10 of the value and cells with values <= 0 are drawn in light grey.
-pub fn heatmap(
-    path: &Path,
+pub fn heatmap<'a>(
+    target: impl Into<Target<'a>>,
     title: &str,
     x_label: &str,
     y_label: &str,
@@ -138,7 +142,7 @@ pub fn heatmap(
     log_scale: bool,
 ) -> Result<(), String> {
     render(
-        path,
+        target.into(),
         &Heatmap {
             title,
             x_label,
@@ -156,15 +160,15 @@ pub fn heatmap(
 /// index of the second parameter's value, col = the first's), the axes
 /// labelled with the values as written, each cell showing its value, and
 /// a linear colour scale named `value_label`.
-pub fn grid_heatmap(
-    path: &Path,
+pub fn grid_heatmap<'a>(
+    target: impl Into<Target<'a>>,
     title: &str,
     axes: &GridAxes,
     grid: &[Vec<f64>],
     value_label: &str,
 ) -> Result<(), String> {
     render(
-        path,
+        target.into(),
         &Heatmap {
             title,
             x_label: &axes.x_label,
@@ -278,10 +282,38 @@ fn format_of(path: &Path) -> Option<Format> {
     }
 }
 
-/// Draws a chart in memory and writes it through the one atomic writer
+/// Where a chart goes: a file, PNG or SVG by its extension, written
+/// through the one atomic writer; or SVG text kept in memory (the HTML
+/// report inlines its charts).
+pub enum Target<'a> {
+    File(&'a Path),
+    Svg(&'a std::cell::RefCell<String>),
+}
+
+impl<'a> From<&'a Path> for Target<'a> {
+    fn from(path: &'a Path) -> Target<'a> {
+        Target::File(path)
+    }
+}
+
+impl<'a> From<&'a std::path::PathBuf> for Target<'a> {
+    fn from(path: &'a std::path::PathBuf) -> Target<'a> {
+        Target::File(path)
+    }
+}
+
+/// Draws a chart in memory, then writes it through the one atomic writer
 /// (never opening the final name itself, so a link planted there is
-/// replaced, not followed).
-fn render<C: Chart>(path: &Path, chart: &C) -> Result<(), String> {
+/// replaced, not followed) or hands the SVG text over.
+fn render<C: Chart>(target: Target<'_>, chart: &C) -> Result<(), String> {
+    let path = match target {
+        Target::File(path) => path,
+        Target::Svg(text) => {
+            ensure_font()?;
+            *text.borrow_mut() = svg_text(chart)?;
+            return Ok(());
+        }
+    };
     let fail = |msg: String| format!("chart {}: {}", path.display(), msg);
     let format = format_of(path)
         .ok_or_else(|| fail("unsupported file extension (expected .png or .svg)".into()))?;
@@ -306,17 +338,20 @@ fn render<C: Chart>(path: &Path, chart: &C) -> Result<(), String> {
             .map_err(|e| fail(e.to_string()))?;
             png
         }
-        Format::Svg => {
-            let mut text = String::new();
-            {
-                let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
-                chart.draw(&root).map_err(fail)?;
-                root.present().map_err(|e| fail(e.to_string()))?;
-            }
-            text.into_bytes()
-        }
+        Format::Svg => svg_text(chart).map_err(fail)?.into_bytes(),
     };
     super::files::write_atomic(path, &bytes)
+}
+
+/// The chart as SVG text.
+fn svg_text<C: Chart>(chart: &C) -> Result<String, String> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
+        chart.draw(&root)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(text)
 }
 
 /// Fills the background, draws the title and returns the area below it.

@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod csv;
 pub mod files;
+pub mod html;
 pub mod json;
 pub mod terminal;
 
@@ -165,15 +166,61 @@ pub fn terminal_compare(out: &mut String, c: &Value) {
 /// shaded, the outcome breakdown, and the retry-orbit occupancy where a
 /// producer retries.
 pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
-    use charts::{Series, Window};
-    let mut written = Vec::new();
-    let mut both = |stem: &str, draw: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), String> {
-        for ext in ["png", "svg"] {
-            let p = dir.join(format!("{stem}.{ext}"));
-            draw(&p)?;
-            written.push(p.display().to_string());
+    Ok(draw_charts(report, Canvas::Folder(dir))?.written)
+}
+
+/// The charts of [`chart_files`] as SVG text, for the HTML report.
+pub fn inline_charts(report: &Report) -> Result<Vec<html::InlineChart>, String> {
+    Ok(draw_charts(report, Canvas::Inline)?.inline)
+}
+
+/// Where a report's charts go: PNG and SVG files in a folder, or SVG
+/// text kept for the HTML report.
+pub enum Canvas<'a> {
+    Folder(&'a Path),
+    Inline,
+}
+
+/// The charts drawn: the files written, or the SVG texts.
+#[derive(Default)]
+pub struct Drawn {
+    pub written: Vec<String>,
+    pub inline: Vec<html::InlineChart>,
+}
+
+impl Drawn {
+    fn put(
+        &mut self,
+        canvas: &Canvas,
+        stem: &str,
+        draw: &dyn Fn(charts::Target<'_>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        match canvas {
+            Canvas::Folder(dir) => {
+                for ext in ["png", "svg"] {
+                    let p = dir.join(format!("{stem}.{ext}"));
+                    draw(charts::Target::File(&p))?;
+                    self.written.push(p.display().to_string());
+                }
+            }
+            Canvas::Inline => {
+                let svg = std::cell::RefCell::new(String::new());
+                draw(charts::Target::Svg(&svg))?;
+                self.inline.push(html::InlineChart {
+                    stem: stem.to_string(),
+                    svg: svg.into_inner(),
+                });
+            }
         }
         Ok(())
+    }
+}
+
+fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, String> {
+    use charts::{Series, Window};
+    let mut drawn = Drawn::default();
+    let mut both = |stem: &str, draw: &dyn Fn(charts::Target<'_>) -> Result<(), String>| {
+        drawn.put(&canvas, stem, draw)
     };
     let title = &report.scenario;
     let cdf: Vec<Series> = report
@@ -346,7 +393,7 @@ pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
             &values,
         )
     })?;
-    Ok(written)
+    Ok(drawn)
 }
 
 /// A swept value as a number for an axis: the number itself, or a
@@ -371,12 +418,12 @@ pub fn sweep_charts(
     rows: &[Row],
     keys: &[String],
     metrics: &[String],
-    dir: &Path,
-) -> Result<Vec<String>, String> {
+    canvas: Canvas,
+) -> Result<Drawn, String> {
     use crate::json::at_path;
-    let mut written = Vec::new();
+    let mut drawn = Drawn::default();
     if keys.is_empty() || keys.len() > 2 {
-        return Ok(written);
+        return Ok(drawn);
     }
     let mut variants: Vec<String> = Vec::new();
     for (_, v) in rows {
@@ -385,13 +432,8 @@ pub fn sweep_charts(
         }
     }
     let several = variants.len() > 1;
-    let mut both = |stem: &str, draw: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), String> {
-        for ext in ["png", "svg"] {
-            let p = dir.join(format!("{stem}.{ext}"));
-            draw(&p)?;
-            written.push(p.display().to_string());
-        }
-        Ok(())
+    let mut both = |stem: &str, draw: &dyn Fn(charts::Target<'_>) -> Result<(), String>| {
+        drawn.put(&canvas, stem, draw)
     };
     for metric in metrics {
         let mean = |v: &VariantResult| at_path(&v.summary, metric);
@@ -508,7 +550,7 @@ pub fn sweep_charts(
             })?;
         }
     }
-    Ok(written)
+    Ok(drawn)
 }
 
 /// One row of a sweep: every parameter's value, and the variant's result.

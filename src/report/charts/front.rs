@@ -9,7 +9,6 @@ use super::{
     TICK_SIZE,
 };
 use plotters::prelude::*;
-use std::path::Path;
 
 /// What the chart shows, objectives in the user's sense (not sign-adjusted).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,8 +23,11 @@ pub struct FrontChart {
 }
 
 /// Draws the front to `path` (`.png` or `.svg`).
-pub fn pareto_front(path: &Path, chart: &FrontChart) -> Result<(), String> {
-    render(path, chart)
+pub fn pareto_front<'a>(
+    target: impl Into<super::Target<'a>>,
+    chart: &FrontChart,
+) -> Result<(), String> {
+    render(target.into(), chart)
 }
 
 /// Grey for the settings tried that are not on the front.
