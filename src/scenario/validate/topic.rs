@@ -1,0 +1,213 @@
+//! `[[topic]]` and its consumer groups (Kafka semantics).
+
+use super::*;
+
+/// Resolves a topic name.
+pub fn resolve_topic(s: &Scenario, name: &str) -> Result<usize, String> {
+    s.topics.iter().position(|t| t.name == name).ok_or_else(|| {
+        let names: Vec<&str> = s.topics.iter().map(|t| t.name.as_str()).collect();
+        let hint = crate::scenario::load::nearest(name, &names)
+            .map(|x| format!(" did you mean `{x}`?"))
+            .unwrap_or_default();
+        format!(
+            "no topic is named `{name}`;{hint} (topics: {})",
+            if names.is_empty() {
+                "none: add a [[topic]]".to_string()
+            } else {
+                names.join(", ")
+            }
+        )
+    })
+}
+
+pub(super) fn check_topics(s: &Scenario) -> Result<(), Invalid> {
+    for (i, t) in s.topics.iter().enumerate() {
+        let p = P::at("topic", i);
+        check_name(&p.key("name"), &t.name)?;
+        if let Some(j) = s.topics[..i].iter().position(|u| u.name == t.name) {
+            return p.key("name").err(format!(
+                "the name `{}` is already used by [[topic]] number {}; names must be unique",
+                t.name,
+                j + 1
+            ));
+        }
+        if (0..s.queues.len()).any(|q| queue_name(s, q) == t.name) {
+            return p
+                .key("name")
+                .err(format!("`{}` is already the name of a queue", t.name));
+        }
+        if let Some(n) = t.partitions {
+            if n == 0 || n > MAX_PARTITIONS {
+                return p
+                    .key("partitions")
+                    .err(format!("partitions must be from 1 to {MAX_PARTITIONS}"));
+            }
+        }
+        positive(&p.key("retention"), t.retention, "the retention")?;
+        check_segments(&p, t)?;
+    }
+    Ok(())
+}
+
+/// Segments, retention checks and replication of one topic.
+fn check_segments(p: &P, t: &crate::scenario::TopicCfg) -> Result<(), Invalid> {
+    positive(&p.key("segment_time"), t.segment_time, "the segment time")?;
+    positive(
+        &p.key("retention_check_interval"),
+        t.retention_check_interval,
+        "the retention check interval",
+    )?;
+    if t.record_bytes == Some(0) {
+        return p.key("record_bytes").err("record_bytes must be at least 1");
+    }
+    let record = t.record_bytes.unwrap_or(super::DEFAULT_RECORD_BYTES);
+    if let Some(b) = t.segment_bytes {
+        if b < record || b > 1 << 40 {
+            return p.key("segment_bytes").err(format!(
+                "segment_bytes must hold at least one record ({record} bytes, `record_bytes`) and be at most 1 TiB"
+            ));
+        }
+    }
+    if let Some(n) = t.replication_factor {
+        if n == 0 || n > MAX_REPLICATION_FACTOR {
+            return p.key("replication_factor").err(format!(
+                "replication_factor must be from 1 to {MAX_REPLICATION_FACTOR}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// After the consumers are checked (so that a misspelt `topic` is reported
+/// where it is written): every topic needs a reader.
+pub(super) fn check_topics_read(s: &Scenario) -> Result<(), Invalid> {
+    for (i, t) in s.topics.iter().enumerate() {
+        let p = P::at("topic", i);
+        if !s
+            .consumers
+            .iter()
+            .any(|c| c.topic.as_deref() == Some(&t.name))
+        {
+            return p.err(format!(
+                "nobody reads topic `{}`: add a [[consumer]] with `topic = \"{}\"`",
+                t.name, t.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_topic_consumer(
+    s: &Scenario,
+    p: &P,
+    i: usize,
+    c: &ConsumerCfg,
+    t: &str,
+) -> Result<(), Invalid> {
+    if c.queue.is_some() {
+        return p
+            .key("topic")
+            .err("a consumer reads a `queue` or a `topic`, not both");
+    }
+    resolve_topic(s, t).or_else(|m| p.key("topic").err(m))?;
+    if let Some(g) = &c.group {
+        check_name(&p.key("group"), g)?;
+    }
+    let group = c.group.clone().unwrap_or_else(|| consumer_name(s, i));
+    if let Some(j) = s.consumers[..i].iter().enumerate().position(|(j, d)| {
+        d.topic.as_deref() == Some(t)
+            && d.group.clone().unwrap_or_else(|| consumer_name(s, j)) == group
+    }) {
+        return p.key("group").err(format!(
+            "group `{group}` already reads `{t}` (consumer number {}): give the group more instances with `count`",
+            j + 1
+        ));
+    }
+    if let Some(m) = &c.commit {
+        one_of(&p.key("commit"), m, &COMMIT_MODES)?;
+    }
+    if c.auto_commit_interval.is_some()
+        && !matches!(c.commit.as_deref(), Some("auto" | "auto-in-poll"))
+    {
+        return p
+            .key("auto_commit_interval")
+            .err("`auto_commit_interval` needs `commit = \"auto\"` or `\"auto-in-poll\"`");
+    }
+    check_membership(p, c)?;
+    if let Some(m) = &c.retry_mode {
+        one_of(&p.key("retry_mode"), m, &TOPIC_RETRY_MODES)?;
+    }
+    positive(
+        &p.key("auto_commit_interval"),
+        c.auto_commit_interval,
+        "the auto-commit interval",
+    )?;
+    positive(
+        &p.key("session_timeout"),
+        c.session_timeout,
+        "the session timeout",
+    )?;
+    positive(
+        &p.key("max_poll_interval"),
+        c.max_poll_interval,
+        "the poll interval",
+    )?;
+    if let Some(n) = c.max_poll_records {
+        if n == 0 || n > 1_000_000 {
+            return p
+                .key("max_poll_records")
+                .err("max_poll_records must be from 1 to 1000000");
+        }
+    }
+    for (k, set) in [
+        ("ack", c.ack.is_some()),
+        ("prefetch", c.prefetch.is_some()),
+        ("concurrency", c.concurrency.is_some()),
+        ("publish_to", c.publish_to.is_some()),
+        ("retry_budget", c.retry_budget.is_some()),
+        ("breaker", c.breaker.is_some()),
+        ("preset", c.preset.is_some()),
+        ("extend_lease", c.extend_lease.is_some()),
+    ] {
+        if set {
+            return p.key(k).err(format!(
+                "`{k}` applies to queue consumers; a topic consumer polls `max_poll_records` and commits offsets (`commit`)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Offset reset, assignor, protocol and heartbeats of a consumer group.
+fn check_membership(p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
+    if let Some(r) = &c.auto_offset_reset {
+        one_of(&p.key("auto_offset_reset"), r, &OFFSET_RESETS)?;
+    }
+    if let Some(a) = &c.assignor {
+        one_of(&p.key("assignor"), a, &ASSIGNORS)?;
+    }
+    if let Some(g) = &c.group_protocol {
+        one_of(&p.key("group_protocol"), g, &GROUP_PROTOCOLS)?;
+        if g == "consumer" && c.assignor.is_some() {
+            return p.key("assignor").err(
+                "with `group_protocol = \"consumer\"` the broker assigns the partitions (incrementally): `assignor` is the classic protocol's `partition.assignment.strategy`",
+            );
+        }
+    }
+    if c.heartbeat_interval.is_some() && c.group_protocol.as_deref() != Some("consumer") {
+        return p.key("heartbeat_interval").err(
+            "`heartbeat_interval` needs `group_protocol = \"consumer\"` (the classic protocol's members learn of a rebalance at their next poll here)",
+        );
+    }
+    positive(
+        &p.key("heartbeat_interval"),
+        c.heartbeat_interval,
+        "the heartbeat interval",
+    )?;
+    positive(
+        &p.key("rebalance_time"),
+        c.rebalance_time,
+        "the rebalance time",
+    )?;
+    Ok(())
+}
