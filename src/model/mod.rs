@@ -199,6 +199,9 @@ pub enum Overflow {
 pub struct QueueModel {
     pub name: String,
     pub preset: Option<String>,
+    /// Ready messages the queue holds before it overflows: the scenario's
+    /// `capacity`, plus one where the broker refuses only once over its
+    /// limit (a RabbitMQ quorum queue under `reject-publish`).
     pub capacity: Option<u64>,
     pub overflow: Overflow,
     pub ack_timeout_ns: Option<Nanos>,
@@ -255,6 +258,10 @@ pub struct GroupModel {
     pub prefetch: u32,
     pub concurrency: u32,
     pub ack_on_receive: bool,
+    /// The broker pushes every ready message to this group's instances,
+    /// round-robin, with no prefetch bound: RabbitMQ does not apply
+    /// `basic.qos` to an auto-ack consumer.
+    pub push_all: bool,
     pub service: Dist,
     pub failure: f64,
     pub poison: f64,
@@ -752,7 +759,11 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
         queues.push(QueueModel {
             name: queue_name(&r, i),
             preset: q.preset.clone(),
-            capacity: q.capacity,
+            capacity: q.capacity.map(|limit| {
+                let refuses_once_over = p.reject_publish_over_limit
+                    && matches!(q.overflow.as_deref(), None | Some("reject-publish"));
+                limit + u64::from(refuses_once_over)
+            }),
             overflow: match q.overflow.as_deref() {
                 Some("drop-head") => Overflow::DropHead,
                 Some("dead-letter") => Overflow::DeadLetter,
@@ -834,6 +845,11 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             prefetch: c.prefetch.unwrap_or(1),
             concurrency: c.concurrency.unwrap_or(1),
             ack_on_receive: c.ack.as_deref() == Some("on-receive"),
+            push_all: c.ack.as_deref() == Some("on-receive")
+                && c.preset
+                    .as_deref()
+                    .and_then(preset)
+                    .is_some_and(|p| p.auto_ack_ignores_prefetch),
             service: dist(c.service.as_ref().ok_or("no service")?)?,
             failure: c.failure.unwrap_or(0.0),
             poison: c.poison.unwrap_or(0.0),

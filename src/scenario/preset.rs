@@ -125,6 +125,14 @@ pub struct Preset {
     /// so a late ack from an earlier delivery settles a message still
     /// pending (redelivered, or waiting to be), as measured live.
     pub late_ack_settles: bool,
+    /// RabbitMQ: `basic.qos` does not apply to an automatic-acknowledgement
+    /// consumer, so the broker pushes it every ready message (measured
+    /// live: a crash loses the whole pushed backlog, not one prefetch).
+    pub auto_ack_ignores_prefetch: bool,
+    /// RabbitMQ quorum queues (`rabbit_fifo`) refuse a publish under
+    /// `reject-publish` only once over `x-max-length` (`messages_ready >
+    /// max_length`): a queue at the limit takes one more (measured live).
+    pub reject_publish_over_limit: bool,
 }
 
 fn secs(s: u64) -> Option<Duration> {
@@ -192,6 +200,8 @@ fn rabbitmq_quorum(version: &str) -> Preset {
         ttl_mode: Some("head"),
         durable: Some(true),
         no_lease: Some(RABBITMQ_NO_LEASE),
+        auto_ack_ignores_prefetch: true,
+        reject_publish_over_limit: true,
         nacks_uncounted: v43,
         nack_to_back_unlimited: true,
         ..Default::default()
@@ -209,6 +219,7 @@ fn rabbitmq_classic() -> Preset {
         retry_mode: Some("requeue"),
         ttl_mode: Some("head"),
         no_lease: Some(RABBITMQ_NO_LEASE),
+        auto_ack_ignores_prefetch: true,
         ..Default::default()
     }
 }

@@ -382,7 +382,11 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         let g = &self.m.groups[inst.group as usize];
-        let free = g.prefetch.saturating_sub(inst.held + inst.acks_on_wire);
+        let free = if inst.push_all {
+            1
+        } else {
+            g.prefetch.saturating_sub(inst.held + inst.acks_on_wire)
+        };
         let e = inst.credit_epoch;
         for _ in 0..free {
             self.queues[g.queue].credits.push_back((i, e));
@@ -408,6 +412,10 @@ impl<'m, F: Features> Sim<'m, F> {
             held.is_none_or(|credit| self.credit_is_good(credit)),
             "a held credit is for an instance that can take a delivery"
         );
+        debug_assert!(
+            held.is_none_or(|(i, _)| !self.insts[i as usize].push_all),
+            "a push-all instance's one credit never leaves the list through a freed slot"
+        );
         if !F::FAULTS || self.broker_up {
             let now = self.q.now();
             while self.queues[qi].ready_len > 0 && (held.is_some() || self.has_credit(qi)) {
@@ -420,14 +428,18 @@ impl<'m, F: Features> Sim<'m, F> {
                     self.expire(c);
                     continue;
                 }
-                let i = match held.take() {
-                    Some((i, _)) => i,
+                let (i, credit_epoch) = match held.take() {
+                    Some(credit) => credit,
                     None => match self.queues[qi].credits.pop_front() {
-                        Some((i, _)) => i,
+                        Some(credit) => credit,
                         None => break,
                     },
                 };
                 self.deliver(c, i);
+                if self.insts[i as usize].push_all {
+                    // Its one credit goes round again (`free_slot` returns none).
+                    self.queues[qi].credits.push_back((i, credit_epoch));
+                }
             }
         }
         if let Some(credit) = held {
@@ -562,8 +574,8 @@ impl<'m, F: Features> Sim<'m, F> {
         self.stats.queues[qi].held -= 1;
         let inst = &mut self.insts[i as usize];
         inst.held -= 1;
-        let credit =
-            (!F::FAULTS || (inst.up && !inst.partitioned)).then_some((i, inst.credit_epoch));
+        let credit = (!inst.push_all && (!F::FAULTS || (inst.up && !inst.partitioned)))
+            .then_some((i, inst.credit_epoch));
         self.unhold(c);
         credit
     }

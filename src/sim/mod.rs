@@ -213,6 +213,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     buffer: VecDeque::new(),
                     working: Vec::new(),
                     credit_epoch: 0,
+                    push_all: gm.push_all,
                     busy: 0,
                     held: 0,
                     acks_on_wire: 0,

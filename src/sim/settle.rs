@@ -32,6 +32,10 @@ impl<'m, F: Features> Sim<'m, F> {
             "an ack on the wire that was not counted"
         );
         inst.acks_on_wire -= 1;
+        debug_assert!(
+            !inst.push_all,
+            "a push-all (auto-ack) instance sends no acks"
+        );
         if F::FAULTS && (!inst.up || inst.partitioned) {
             return false;
         }

@@ -16,6 +16,10 @@ pub(super) struct Inst {
     /// Deliveries being processed.
     pub(super) working: Vec<(u32, u32, Nanos)>,
     pub(super) credit_epoch: u32,
+    /// Its group's `push_all`: it has one credit, which goes back to the
+    /// end of the list at each delivery (round-robin without a bound), and
+    /// a freed slot returns none.
+    pub(super) push_all: bool,
     /// Deliveries it holds (in its buffer or being processed).
     pub(super) held: u32,
     /// Acks and nacks it sent that have not reached the broker yet: their
