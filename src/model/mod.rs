@@ -271,6 +271,26 @@ pub struct GroupModel {
     pub log: Option<LogGroupModel>,
     /// Lease extension of the deliveries an instance holds.
     pub extend_lease: Option<LeaseModel>,
+    /// When the handler's external write happens relative to the ack.
+    pub side_effect: SideEffect,
+}
+
+/// When a consumer's handler makes its external write (a database row, an
+/// email, a call to another service) relative to its ack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SideEffect {
+    /// No side effect is followed.
+    #[default]
+    None,
+    /// Write, then ack: a crash before the ack lands redelivers the
+    /// message, and its next processing writes again (a duplicate).
+    BeforeAck,
+    /// Ack, wait for the broker to take it, then write: a crash in between
+    /// loses the write (the broker will not deliver the message again).
+    AfterAck,
+    /// Write before the ack, deduplicated by message id against the
+    /// consumer's idempotency store (the id recorded with the write).
+    Idempotent,
 }
 
 /// A consumer's lease extension: every `every_ns` after it received a
@@ -413,6 +433,14 @@ impl Model {
     /// The consumer groups, in scenario order.
     pub fn groups(&self) -> &[GroupModel] {
         &self.groups
+    }
+
+    /// Whether any part of transactions and rollback is used: a consumer
+    /// side effect (and, later, sagas and transactional commits).
+    pub fn uses_transactions(&self) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g.side_effect != SideEffect::None)
     }
 
     /// The consumer groups, to adjust a compiled model (tests, tools).
@@ -869,6 +897,12 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
             budget: c.retry_budget.clone(),
             breaker: c.breaker.clone(),
+            side_effect: match c.side_effect.as_deref() {
+                Some("before-ack") => SideEffect::BeforeAck,
+                Some("after-ack") => SideEffect::AfterAck,
+                Some("idempotent") => SideEffect::Idempotent,
+                _ => SideEffect::None,
+            },
         });
     }
     let network = match &r.network {

@@ -390,6 +390,11 @@ pub struct ConsumerCfg {
     /// `group_protocol = "consumer"`: the heartbeat period, which carries
     /// assignment changes (`group.consumer.heartbeat.interval.ms`). Default 5s.
     pub heartbeat_interval: Option<Duration>,
+    /// When the handler's external write happens relative to the ack:
+    /// "before-ack" (a crash before the ack lands duplicates it),
+    /// "after-ack" (a crash after the ack lands loses it) or "idempotent"
+    /// (before the ack, deduplicated by the idempotency store).
+    pub side_effect: Option<String>,
 }
 
 /// A consumer-side resequencing buffer.

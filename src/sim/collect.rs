@@ -167,6 +167,11 @@ pub struct Collector {
     pub logs: Vec<LogGroupStats>,
     /// Consumer lag per partition, sampled.
     pub lag_samples: Vec<LagSample>,
+    /// Consumers' side effects (`side_effect`): messages processed whose
+    /// write never happened (a crash between the ack and the write), and
+    /// writes made again for a message already written at that stage.
+    pub side_effects_lost: u64,
+    pub side_effects_duplicated: u64,
 }
 
 /// Lag of one consumer group at one sample time, per partition.
@@ -306,6 +311,8 @@ impl Collector {
             resequence_gave_up: 0,
             logs: Vec::new(),
             lag_samples: Vec::new(),
+            side_effects_lost: 0,
+            side_effects_duplicated: 0,
         }
     }
 

@@ -30,12 +30,15 @@ mod ordering;
 mod producer;
 mod records;
 mod settle;
+mod side_effect;
 mod slab;
 mod state;
 mod trace;
 
 use crate::engine::EventQueue;
-use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Link, Model, Overflow, RetryMode};
+use crate::model::{
+    Arrival, Confirm, FaultKind, FaultTiming, Link, Model, Overflow, RetryMode, SideEffect,
+};
 use crate::rng::{self, stream, unit, Domain, Stream};
 use crate::sim::collect::{self as st, Collector, Sample};
 use crate::strategy::breaker::CircuitBreaker;
@@ -125,6 +128,12 @@ pub struct Sim<'m, F: Features> {
     /// extended, and the deadline the extension set.
     leases: Vec<(u32, Nanos)>,
     features: PhantomData<F>,
+    /// Transactions: per message slot, the queues at which its side effect
+    /// was written (a bit per queue); the queues whose consumers write
+    /// after the ack; the latency of the ack just sent (`None`: it was lost).
+    side_written: Vec<u64>,
+    after_ack_queues: u64,
+    last_ack_hop_ns: Option<Nanos>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -341,6 +350,9 @@ impl<'m, F: Features> Sim<'m, F> {
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
             leases: Vec::new(),
             features: PhantomData,
+            side_written: Vec::new(),
+            after_ack_queues: side_effect::after_ack_queues(m),
+            last_ack_hop_ns: None,
         };
         sim.log_init();
         sim
@@ -640,6 +652,16 @@ impl<'m, F: Features> Sim<'m, F> {
             Ev::CrashReturn { copy, gen } => {
                 if F::LEASES {
                     self.on_crash_return(copy, gen)
+                }
+            }
+            Ev::SideEffectWrite {
+                msg,
+                queue,
+                inst,
+                epoch,
+            } => {
+                if F::TRANSACTIONS {
+                    self.on_side_effect_write(msg, queue as usize, inst, epoch)
                 }
             }
         }

@@ -377,6 +377,9 @@ impl<'m, F: Features> Sim<'m, F> {
     /// Ends message `mi`: counts its outcome and frees its record.
     #[inline(always)]
     pub(super) fn finish_msg(&mut self, mi: u32) {
+        if F::TRANSACTIONS {
+            self.side_effects_end(mi);
+        }
         let m = &self.msgs[mi];
         if m.in_window {
             Self::classify(&mut self.stats, m, false);

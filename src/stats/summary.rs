@@ -6,7 +6,7 @@
 //! averaged leaf by leaf, so a metric added here appears, with its interval,
 //! in every report without further code.
 
-use crate::model::Model;
+use crate::model::{Model, SideEffect};
 use crate::sim::collect::{Collector, Sample};
 use crate::sim::{FaultRecord, RunOutput};
 use crate::time::{ns_to_secs, Nanos};
@@ -420,6 +420,13 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         ("acks_lost", c.acks_lost),
     ] {
         messages.insert(k.into(), json!(v));
+    }
+    if m.groups.iter().any(|g| g.side_effect != SideEffect::None) {
+        messages.insert("side_effects_lost".into(), json!(c.side_effects_lost));
+        messages.insert(
+            "side_effects_duplicated".into(),
+            json!(c.side_effects_duplicated),
+        );
     }
     messages.insert("attempts".into(), num(ratio(c.attempts as f64, published)));
     messages.insert("attempts_total".into(), json!(c.attempts));

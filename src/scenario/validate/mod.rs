@@ -6,6 +6,7 @@ mod expect;
 mod fault;
 mod producer;
 mod queue;
+mod saga;
 mod topic;
 
 pub use topic::resolve_topic;
