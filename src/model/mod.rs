@@ -394,6 +394,23 @@ pub struct Model {
     pub topics: Vec<TopicModel>,
     /// Distinct keys over all producers (0: no keys).
     pub key_space: u32,
+    /// Sagas over pipelines, with their compensations.
+    pub sagas: Vec<SagaModel>,
+}
+
+/// A saga: the queues of a pipeline (`steps`) and, per step, the queue
+/// whose consumers undo it (`None`: nothing to undo).
+#[derive(Clone, Debug)]
+pub struct SagaModel {
+    pub name: String,
+    pub steps: Vec<usize>,
+    pub compensations: Vec<Option<usize>>,
+    /// Compensation starts when a step dead-letters the message (any reason).
+    pub on_dead_letter: bool,
+    /// Compensation starts on a non-retryable failure (dead-lettered or dropped).
+    pub on_non_retryable: bool,
+    /// All compensations at once (else one after the other, latest step first).
+    pub parallel: bool,
 }
 
 impl Model {
@@ -441,6 +458,7 @@ impl Model {
         self.groups
             .iter()
             .any(|g| g.side_effect != SideEffect::None)
+            || !self.sagas.is_empty()
     }
 
     /// The consumer groups, to adjust a compiled model (tests, tools).
@@ -1014,5 +1032,35 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 replication_factor: t.replication_factor.unwrap_or(3),
             })
             .collect(),
+        sagas: compile_sagas(&r)?,
     })
+}
+
+/// The sagas, their queues resolved to indexes.
+fn compile_sagas(r: &Scenario) -> Result<Vec<SagaModel>, String> {
+    let mut out = Vec::new();
+    for saga in &r.sagas {
+        let mut steps = Vec::new();
+        for q in &saga.steps {
+            steps.push(resolve_queue(r, &Some(q.clone()))?);
+        }
+        let mut compensations = Vec::new();
+        for q in &saga.compensations {
+            compensations.push(if q.is_empty() {
+                None
+            } else {
+                Some(resolve_queue(r, &Some(q.clone()))?)
+            });
+        }
+        let trigger = saga.trigger.as_deref().unwrap_or("dead-letter");
+        out.push(SagaModel {
+            name: saga.name.clone(),
+            steps,
+            compensations,
+            on_dead_letter: trigger != "non-retryable",
+            on_non_retryable: trigger != "dead-letter",
+            parallel: saga.order.as_deref() == Some("parallel"),
+        });
+    }
+    Ok(out)
 }

@@ -263,6 +263,9 @@ impl<'m, F: Features> Sim<'m, F> {
             cp.processed = true;
             cp.dup_cause = Cause::None;
             self.reseq_done(g, mi);
+            if F::TRANSACTIONS && !self.saga_roles.is_empty() {
+                self.saga_on_success(c, mi, qi);
+            }
             let side_effect = gm.side_effect;
             if F::TRANSACTIONS && side_effect != SideEffect::None {
                 // Before the idempotency store records the id: an
@@ -284,6 +287,9 @@ impl<'m, F: Features> Sim<'m, F> {
                     let persistent = self.copies[c].persistent;
                     self.publish(mi, serial, next as u32, persistent, false, hop_no);
                 }
+                // A compensation ends where it is processed: it does not
+                // complete the message.
+                None if F::TRANSACTIONS && self.is_compensation_queue(qi) => {}
                 None => {
                     if self.msgs[mi].flags & F_ACKED == 0 {
                         self.msgs[mi].flags |= F_ACKED;

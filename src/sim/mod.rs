@@ -29,6 +29,7 @@ mod network;
 mod ordering;
 mod producer;
 mod records;
+mod saga;
 mod settle;
 mod side_effect;
 mod slab;
@@ -134,6 +135,10 @@ pub struct Sim<'m, F: Features> {
     side_written: Vec<u64>,
     after_ack_queues: u64,
     last_ack_hop_ns: Option<Nanos>,
+    /// Sagas: each queue's part (empty without sagas), and per message
+    /// slot its transaction.
+    saga_roles: Vec<saga::SagaRole>,
+    saga_runs: Vec<Option<saga::SagaRun>>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -353,7 +358,10 @@ impl<'m, F: Features> Sim<'m, F> {
             side_written: Vec::new(),
             after_ack_queues: side_effect::after_ack_queues(m),
             last_ack_hop_ns: None,
+            saga_roles: saga::saga_roles(m),
+            saga_runs: Vec::new(),
         };
+        sim.stats.sagas = m.sagas.iter().map(|_| st::SagaStats::new()).collect();
         sim.log_init();
         sim
     }

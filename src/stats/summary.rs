@@ -561,6 +561,7 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         o.insert("topics".into(), topics(m, c, window_s));
     }
     o.insert("queues".into(), Value::Object(queues));
+    super::sagas::insert(m, c, &mut o);
     o.insert("retries".into(), retries);
     o.insert("availability".into(), Value::Object(availability));
     o.insert(
