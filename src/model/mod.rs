@@ -3,6 +3,9 @@
 //! reads only this.
 
 pub mod lint;
+mod saga;
+use saga::compile_sagas;
+pub use saga::{SagaModel, SideEffect};
 
 pub use crate::scenario::dist;
 use crate::scenario::preset::preset;
@@ -275,24 +278,6 @@ pub struct GroupModel {
     pub side_effect: SideEffect,
 }
 
-/// When a consumer's handler makes its external write (a database row, an
-/// email, a call to another service) relative to its ack.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SideEffect {
-    /// No side effect is followed.
-    #[default]
-    None,
-    /// Write, then ack: a crash before the ack lands redelivers the
-    /// message, and its next processing writes again (a duplicate).
-    BeforeAck,
-    /// Ack, wait for the broker to take it, then write: a crash in between
-    /// loses the write (the broker will not deliver the message again).
-    AfterAck,
-    /// Write before the ack, deduplicated by message id against the
-    /// consumer's idempotency store (the id recorded with the write).
-    Idempotent,
-}
-
 /// A consumer's lease extension: every `every_ns` after it received a
 /// delivery it asks the broker to set the delivery's deadline `by_ns` from
 /// the request's arrival, as long as that stays within `max_ns` of the
@@ -398,21 +383,6 @@ pub struct Model {
     pub sagas: Vec<SagaModel>,
 }
 
-/// A saga: the queues of a pipeline (`steps`) and, per step, the queue
-/// whose consumers undo it (`None`: nothing to undo).
-#[derive(Clone, Debug)]
-pub struct SagaModel {
-    pub name: String,
-    pub steps: Vec<usize>,
-    pub compensations: Vec<Option<usize>>,
-    /// Compensation starts when a step dead-letters the message (any reason).
-    pub on_dead_letter: bool,
-    /// Compensation starts on a non-retryable failure (dead-lettered or dropped).
-    pub on_non_retryable: bool,
-    /// All compensations at once (else one after the other, latest step first).
-    pub parallel: bool,
-}
-
 impl Model {
     /// The producers, in scenario order.
     ///
@@ -450,15 +420,6 @@ impl Model {
     /// The consumer groups, in scenario order.
     pub fn groups(&self) -> &[GroupModel] {
         &self.groups
-    }
-
-    /// Whether any part of transactions and rollback is used: a consumer
-    /// side effect (and, later, sagas and transactional commits).
-    pub fn uses_transactions(&self) -> bool {
-        self.groups
-            .iter()
-            .any(|g| g.side_effect != SideEffect::None)
-            || !self.sagas.is_empty()
     }
 
     /// The consumer groups, to adjust a compiled model (tests, tools).
@@ -915,12 +876,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
             budget: c.retry_budget.clone(),
             breaker: c.breaker.clone(),
-            side_effect: match c.side_effect.as_deref() {
-                Some("before-ack") => SideEffect::BeforeAck,
-                Some("after-ack") => SideEffect::AfterAck,
-                Some("idempotent") => SideEffect::Idempotent,
-                _ => SideEffect::None,
-            },
+            side_effect: SideEffect::named(c.side_effect.as_deref()),
         });
     }
     let network = match &r.network {
@@ -1034,33 +990,4 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             .collect(),
         sagas: compile_sagas(&r)?,
     })
-}
-
-/// The sagas, their queues resolved to indexes.
-fn compile_sagas(r: &Scenario) -> Result<Vec<SagaModel>, String> {
-    let mut out = Vec::new();
-    for saga in &r.sagas {
-        let mut steps = Vec::new();
-        for q in &saga.steps {
-            steps.push(resolve_queue(r, &Some(q.clone()))?);
-        }
-        let mut compensations = Vec::new();
-        for q in &saga.compensations {
-            compensations.push(if q.is_empty() {
-                None
-            } else {
-                Some(resolve_queue(r, &Some(q.clone()))?)
-            });
-        }
-        let trigger = saga.trigger.as_deref().unwrap_or("dead-letter");
-        out.push(SagaModel {
-            name: saga.name.clone(),
-            steps,
-            compensations,
-            on_dead_letter: trigger != "non-retryable",
-            on_non_retryable: trigger != "dead-letter",
-            parallel: saga.order.as_deref() == Some("parallel"),
-        });
-    }
-    Ok(out)
 }
