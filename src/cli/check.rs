@@ -99,7 +99,7 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
     let mut out = Vec::new();
     let seconds = |d: Option<crate::time::Duration>| d.map(|d| d.secs());
     let count = |c: Option<u64>| c.map(|c| c as f64);
-    let bounds: [(&str, &'static str, Side, Option<f64>, bool); 12] = [
+    let bounds: [(&str, &'static str, Side, Option<f64>, bool); 14] = [
         ("lost", "messages.lost", Side::AtMost, count(e.lost), false),
         (
             "lost_rate_max",
@@ -177,6 +177,20 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
             Side::AtLeast,
             count(e.out_of_order_min),
             false,
+        ),
+        (
+            "stuck_max",
+            "saga_totals.stuck",
+            Side::AtMost,
+            count(e.stuck_max),
+            false,
+        ),
+        (
+            "inconsistency_p99_max",
+            "saga_totals.inconsistency_p99",
+            Side::AtMost,
+            seconds(e.inconsistency_p99_max),
+            true,
         ),
     ];
     for (name, path, side, bound, time) in bounds {

@@ -10,7 +10,7 @@ use crate::stats::ci::{mean_ci95, paired_t_test};
 use serde_json::{json, Map, Value};
 
 /// Metrics compared: (label, path, lower is better).
-pub const COMPARED: [(&str, &[&str], bool); 15] = [
+pub const COMPARED: [(&str, &[&str], bool); 18] = [
     ("latency mean (s)", &["latency", "mean"], true),
     ("latency p99 (s)", &["latency", "p99"], true),
     ("acked", &["messages", "acked"], false),
@@ -42,6 +42,14 @@ pub const COMPARED: [(&str, &[&str], bool); 15] = [
     (
         "keys blocked (s)",
         &["ordering", "key_blocked_seconds"],
+        true,
+    ),
+    // Sagas (only where the scenario has them).
+    ("sagas compensated", &["saga_totals", "compensated"], false),
+    ("sagas stuck", &["saga_totals", "stuck"], true),
+    (
+        "saga inconsistency p99 (s)",
+        &["saga_totals", "inconsistency_p99"],
         true,
     ),
 ];

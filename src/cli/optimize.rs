@@ -662,6 +662,10 @@ fn expect_key(c: &Constraint) -> Option<(&'static str, String)> {
         ("latency.p99", Relation::AtMost) => ("p99_latency_max", seconds(c.bound)),
         ("latency.p50", Relation::AtMost) => ("p50_latency_max", seconds(c.bound)),
         ("latency.mean", Relation::AtMost) => ("mean_latency_max", seconds(c.bound)),
+        ("saga_totals.stuck", Relation::AtMost) => ("stuck_max", format!("{}", c.bound)),
+        ("saga_totals.inconsistency_p99", Relation::AtMost) => {
+            ("inconsistency_p99_max", seconds(c.bound))
+        }
         _ => return None,
     };
     Some(key)

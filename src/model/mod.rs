@@ -3,6 +3,9 @@
 //! reads only this.
 
 pub mod lint;
+mod saga;
+use saga::compile_sagas;
+pub use saga::{SagaModel, SideEffect};
 
 pub use crate::scenario::dist;
 use crate::scenario::preset::preset;
@@ -278,6 +281,8 @@ pub struct GroupModel {
     pub log: Option<LogGroupModel>,
     /// Lease extension of the deliveries an instance holds.
     pub extend_lease: Option<LeaseModel>,
+    /// When the handler's external write happens relative to the ack.
+    pub side_effect: SideEffect,
 }
 
 /// A consumer's lease extension: every `every_ns` after it received a
@@ -381,6 +386,8 @@ pub struct Model {
     pub topics: Vec<TopicModel>,
     /// Distinct keys over all producers (0: no keys).
     pub key_space: u32,
+    /// Sagas over pipelines, with their compensations.
+    pub sagas: Vec<SagaModel>,
 }
 
 impl Model {
@@ -885,6 +892,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
             budget: c.retry_budget.clone(),
             breaker: c.breaker.clone(),
+            side_effect: SideEffect::named(c.side_effect.as_deref()),
         });
     }
     let network = match &r.network {
@@ -996,5 +1004,6 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 replication_factor: t.replication_factor.unwrap_or(3),
             })
             .collect(),
+        sagas: compile_sagas(&r)?,
     })
 }

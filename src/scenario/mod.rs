@@ -45,6 +45,28 @@ pub struct Scenario {
     pub variants: Vec<VariantCfg>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectCfg>,
+    /// Business transactions across a pipeline, compensated when a late
+    /// step fails.
+    #[serde(rename = "saga", default, skip_serializing_if = "Vec::is_empty")]
+    pub sagas: Vec<SagaCfg>,
+}
+
+/// A saga: the queues of a `publish_to` pipeline whose steps, when a later
+/// one fails, are undone by compensation messages.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SagaCfg {
+    pub name: String,
+    /// The queues of the pipeline, in order.
+    pub steps: Vec<String>,
+    /// Per step, the queue whose consumers undo it ("" = nothing to undo).
+    pub compensations: Vec<String>,
+    /// What starts compensation: "dead-letter", "non-retryable" or "both".
+    /// Default "dead-letter".
+    pub trigger: Option<String>,
+    /// "reverse" (one compensation after the other, latest step first) or
+    /// "parallel" (all at once). Default "reverse".
+    pub order: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -390,6 +412,11 @@ pub struct ConsumerCfg {
     /// `group_protocol = "consumer"`: the heartbeat period, which carries
     /// assignment changes (`group.consumer.heartbeat.interval.ms`). Default 5s.
     pub heartbeat_interval: Option<Duration>,
+    /// When the handler's external write happens relative to the ack:
+    /// "before-ack" (a crash before the ack lands duplicates it),
+    /// "after-ack" (a crash after the ack lands loses it) or "idempotent"
+    /// (before the ack, deduplicated by the idempotency store).
+    pub side_effect: Option<String>,
 }
 
 /// A consumer-side resequencing buffer.
@@ -506,6 +533,10 @@ pub struct ExpectCfg {
     /// Messages processed out of publish order within their key, at most / at least.
     pub out_of_order_max: Option<u64>,
     pub out_of_order_min: Option<u64>,
+    /// Sagas left partially applied (all sagas), at most.
+    pub stuck_max: Option<u64>,
+    /// The p99 of the sagas' inconsistency time (the largest over sagas), at most.
+    pub inconsistency_p99_max: Option<Duration>,
     /// Variants the expectations apply to (default: all).
     pub variants: Option<Vec<String>>,
     /// Judge every bound at this one-sided confidence limit over the

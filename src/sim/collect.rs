@@ -167,6 +167,83 @@ pub struct Collector {
     pub logs: Vec<LogGroupStats>,
     /// Consumer lag per partition, sampled.
     pub lag_samples: Vec<LagSample>,
+    /// Consumers' side effects (`side_effect`): messages processed whose
+    /// write never happened (a crash between the ack and the write), and
+    /// writes made again for a message already written at that stage.
+    pub side_effects_lost: u64,
+    pub side_effects_duplicated: u64,
+    /// Per `[[saga]]`: how its business transactions ended.
+    pub sagas: Vec<SagaStats>,
+}
+
+/// One saga's transactions (those whose message is in the window).
+#[derive(Clone, Debug)]
+pub struct SagaStats {
+    /// First step processed: an effect that may need undoing.
+    pub started: u64,
+    /// Processed at the last step.
+    pub completed: u64,
+    /// Failed at a later step, and every completed step undone.
+    pub compensated: u64,
+    /// Ended partially applied: a compensation dead-lettered, lost or
+    /// expired, or a failure (or loss) that started no compensation.
+    pub stuck: u64,
+    /// From the first step's effect to the completion or the last
+    /// compensation (completed and compensated transactions), ns.
+    pub inconsistency: SpanStats,
+    /// From the failure that started compensation to the last one, ns.
+    pub compensation: SpanStats,
+}
+
+/// A distribution of durations: count, sum, maximum and an HDR histogram
+/// (3 significant digits) for its quantiles.
+#[derive(Clone, Debug)]
+pub struct SpanStats {
+    pub sum_ns: u128,
+    pub max_ns: Nanos,
+    pub histogram: Histogram<u64>,
+}
+
+impl SpanStats {
+    pub fn new() -> SpanStats {
+        SpanStats {
+            sum_ns: 0,
+            max_ns: 0,
+            histogram: latency_histogram(),
+        }
+    }
+
+    pub fn record(&mut self, ns: Nanos) {
+        self.sum_ns += ns as u128;
+        self.max_ns = self.max_ns.max(ns);
+        // Saturates at the histogram's bound (as latencies do).
+        self.histogram.saturating_record(ns.max(1));
+    }
+}
+
+impl Default for SpanStats {
+    fn default() -> Self {
+        SpanStats::new()
+    }
+}
+
+impl SagaStats {
+    pub fn new() -> SagaStats {
+        SagaStats {
+            started: 0,
+            completed: 0,
+            compensated: 0,
+            stuck: 0,
+            inconsistency: SpanStats::new(),
+            compensation: SpanStats::new(),
+        }
+    }
+}
+
+impl Default for SagaStats {
+    fn default() -> Self {
+        SagaStats::new()
+    }
 }
 
 /// Lag of one consumer group at one sample time, per partition.
@@ -306,6 +383,9 @@ impl Collector {
             resequence_gave_up: 0,
             logs: Vec::new(),
             lag_samples: Vec::new(),
+            side_effects_lost: 0,
+            side_effects_duplicated: 0,
+            sagas: Vec::new(),
         }
     }
 

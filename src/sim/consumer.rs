@@ -263,6 +263,15 @@ impl<'m, F: Features> Sim<'m, F> {
             cp.processed = true;
             cp.dup_cause = Cause::None;
             self.reseq_done(g, mi);
+            if F::TRANSACTIONS && !self.saga_roles.is_empty() {
+                self.saga_on_success(c, mi, qi);
+            }
+            let side_effect = gm.side_effect;
+            if F::TRANSACTIONS && side_effect != SideEffect::None {
+                // Before the idempotency store records the id: an
+                // idempotent write is checked against it.
+                self.side_effect_at_success(g, mi, qi, side_effect);
+            }
             if F::STRATEGIES {
                 if let Some(store) = &mut self.groups[g].idempotency {
                     let id = self.msgs[mi].id.wrapping_mul(64).wrapping_add(qi as u64);
@@ -278,6 +287,9 @@ impl<'m, F: Features> Sim<'m, F> {
                     let persistent = self.copies[c].persistent;
                     self.publish(mi, serial, next as u32, persistent, false, hop_no);
                 }
+                // A compensation ends where it is processed: it does not
+                // complete the message.
+                None if F::TRANSACTIONS && self.is_compensation_queue(qi) => {}
                 None => {
                     if self.msgs[mi].flags & F_ACKED == 0 {
                         self.msgs[mi].flags |= F_ACKED;
@@ -297,6 +309,11 @@ impl<'m, F: Features> Sim<'m, F> {
                         }
                     }
                 }
+            }
+            if F::TRANSACTIONS && self.m.groups[g].side_effect == SideEffect::AfterAck {
+                let settle = self.send_ack(i, c, delivery, AckKind::Ack);
+                self.write_after_ack(i, mi, qi);
+                return settle;
             }
         }
         self.send_ack(i, c, delivery, AckKind::Ack)
@@ -344,6 +361,9 @@ impl<'m, F: Features> Sim<'m, F> {
             self.settle_consumer_copy(c, kind);
             return Settle::Now;
         }
+        if F::TRANSACTIONS {
+            self.last_ack_hop_ns = None;
+        }
         if F::FAULTS && self.insts[i as usize].partitioned {
             self.copies[c].dup_cause = Cause::Partition;
             return Settle::Now;
@@ -367,6 +387,9 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             Hop::After(lat, _) => {
                 let epoch = self.insts[i as usize].epoch;
+                if F::TRANSACTIONS {
+                    self.last_ack_hop_ns = Some(lat);
+                }
                 if lat == 0 {
                     // An instant wire: the ack arrives now, while the
                     // worker's delivery still holds the copy and message.

@@ -188,6 +188,14 @@ pub(super) enum Ev {
         seq: u64,
         hold: u64,
     },
+    /// An `after-ack` handler makes its write, the broker having taken its
+    /// ack (unless the instance crashed since: then the write is lost).
+    SideEffectWrite {
+        msg: u32,
+        queue: u32,
+        inst: u32,
+        epoch: u32,
+    },
 }
 
 // Events are copied in and out of the event queue's heap: keep them small.

@@ -56,6 +56,9 @@ pub trait Features: 'static {
     /// timeout), expired deadlines through the retry backoff (Pub/Sub),
     /// RabbitMQ 4.3's uncounted nacks and 4.x's nacks to the back.
     const LEASES: bool;
+    /// Transactions and rollback: consumers' side effects, sagas and
+    /// their compensations, transactional commits on the log.
+    const TRANSACTIONS: bool;
 
     /// Whether this build can run a model that uses `uses`.
     fn supports(uses: &Uses) -> bool {
@@ -69,6 +72,7 @@ pub trait Features: 'static {
             && (Self::EXPIRY || !uses.expiry)
             && (Self::POISON || !uses.poison)
             && (Self::LEASES || !uses.leases)
+            && (Self::TRANSACTIONS || !uses.transactions)
     }
 }
 
@@ -86,6 +90,7 @@ impl Features for Full {
     const EXPIRY: bool = true;
     const POISON: bool = true;
     const LEASES: bool = true;
+    const TRANSACTIONS: bool = true;
 }
 
 /// Queues, consumers, acks, retries and dead-lettering, without the
@@ -103,6 +108,7 @@ impl Features for Core {
     const EXPIRY: bool = false;
     const POISON: bool = false;
     const LEASES: bool = false;
+    const TRANSACTIONS: bool = false;
 }
 
 /// Which optional parts a model (and a run of it) uses: one flag per
@@ -119,6 +125,7 @@ pub struct Uses {
     pub expiry: bool,
     pub poison: bool,
     pub leases: bool,
+    pub transactions: bool,
 }
 
 impl Uses {
@@ -160,6 +167,7 @@ impl Uses {
                         || q.nack_to_back
                         || q.expiry_backoff
                 }),
+            transactions: m.uses_transactions(),
         }
     }
 }
@@ -181,6 +189,7 @@ impl Uses {
             (self.expiry, "TTLs"),
             (self.poison, "poison, non-retryable failures"),
             (self.leases, "leases and broker return rules"),
+            (self.transactions, "side effects, sagas, transactions"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -223,6 +232,7 @@ mod tests {
             expiry: true,
             poison: true,
             leases: true,
+            transactions: true,
         };
         assert!(Full::supports(&all));
         assert!(Core::supports(&Uses::default()));
@@ -266,6 +276,10 @@ mod tests {
             },
             Uses {
                 leases: true,
+                ..Uses::default()
+            },
+            Uses {
+                transactions: true,
                 ..Uses::default()
             },
         ];

@@ -29,13 +29,17 @@ mod network;
 mod ordering;
 mod producer;
 mod records;
+mod saga;
 mod settle;
+mod side_effect;
 mod slab;
 mod state;
 mod trace;
 
 use crate::engine::EventQueue;
-use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Link, Model, Overflow, RetryMode};
+use crate::model::{
+    Arrival, Confirm, FaultKind, FaultTiming, Link, Model, Overflow, RetryMode, SideEffect,
+};
 use crate::rng::{self, stream, unit, Domain, Stream};
 use crate::sim::collect::{self as st, Collector, Sample};
 use crate::strategy::breaker::CircuitBreaker;
@@ -125,6 +129,16 @@ pub struct Sim<'m, F: Features> {
     /// extended, and the deadline the extension set.
     leases: Vec<(u32, Nanos)>,
     features: PhantomData<F>,
+    /// Transactions: per message slot, the queues at which its side effect
+    /// was written (a bit per queue); the queues whose consumers write
+    /// after the ack; the latency of the ack just sent (`None`: it was lost).
+    side_written: Vec<u64>,
+    after_ack_queues: u64,
+    last_ack_hop_ns: Option<Nanos>,
+    /// Sagas: each queue's part (empty without sagas), and per message
+    /// slot its transaction.
+    saga_roles: Vec<saga::SagaRole>,
+    saga_runs: Vec<Option<saga::SagaRun>>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -342,7 +356,13 @@ impl<'m, F: Features> Sim<'m, F> {
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
             leases: Vec::new(),
             features: PhantomData,
+            side_written: Vec::new(),
+            after_ack_queues: side_effect::after_ack_queues(m),
+            last_ack_hop_ns: None,
+            saga_roles: saga::saga_roles(m),
+            saga_runs: Vec::new(),
         };
+        sim.stats.sagas = m.sagas.iter().map(|_| st::SagaStats::new()).collect();
         sim.log_init();
         sim
     }
@@ -641,6 +661,16 @@ impl<'m, F: Features> Sim<'m, F> {
             Ev::CrashReturn { copy, gen } => {
                 if F::LEASES {
                     self.on_crash_return(copy, gen)
+                }
+            }
+            Ev::SideEffectWrite {
+                msg,
+                queue,
+                inst,
+                epoch,
+            } => {
+                if F::TRANSACTIONS {
+                    self.on_side_effect_write(msg, queue as usize, inst, epoch)
                 }
             }
         }

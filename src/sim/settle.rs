@@ -298,6 +298,10 @@ impl<'m, F: Features> Sim<'m, F> {
 
     pub(super) fn dead_letter(&mut self, c: u32, reason: Cause, from: usize) {
         self.trace(c, "dead-lettered", reason.name(), None);
+        if F::TRANSACTIONS && !self.saga_roles.is_empty() {
+            // Before the copy goes: the compensations keep the message alive.
+            self.saga_on_dead_letter(c, reason);
+        }
         let qi = self.copies[c].queue as usize;
         let mi = self.copies[c].msg;
         if self.m.queues[qi].dead_letter || self.m.queues[qi].at_limit_stays {
@@ -381,6 +385,10 @@ impl<'m, F: Features> Sim<'m, F> {
     /// Ends message `mi`: counts its outcome and frees its record.
     #[inline(always)]
     pub(super) fn finish_msg(&mut self, mi: u32) {
+        if F::TRANSACTIONS {
+            self.side_effects_end(mi);
+            self.saga_end(mi);
+        }
         let m = &self.msgs[mi];
         if m.in_window {
             Self::classify(&mut self.stats, m, false);

@@ -7,5 +7,6 @@ pub mod fit;
 pub mod markov;
 pub mod quantile;
 pub mod rates;
+pub mod sagas;
 pub mod summary;
 pub mod theory;

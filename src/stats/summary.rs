@@ -6,7 +6,7 @@
 //! averaged leaf by leaf, so a metric added here appears, with its interval,
 //! in every report without further code.
 
-use crate::model::Model;
+use crate::model::{Model, SideEffect};
 use crate::sim::collect::{Collector, Sample};
 use crate::sim::{FaultRecord, RunOutput};
 use crate::time::{ns_to_secs, Nanos};
@@ -421,6 +421,13 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
     ] {
         messages.insert(k.into(), json!(v));
     }
+    if m.groups.iter().any(|g| g.side_effect != SideEffect::None) {
+        messages.insert("side_effects_lost".into(), json!(c.side_effects_lost));
+        messages.insert(
+            "side_effects_duplicated".into(),
+            json!(c.side_effects_duplicated),
+        );
+    }
     messages.insert("attempts".into(), num(ratio(c.attempts as f64, published)));
     messages.insert("attempts_total".into(), json!(c.attempts));
     messages.insert("max_attempts".into(), json!(c.max_attempts));
@@ -554,6 +561,7 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         o.insert("topics".into(), topics(m, c, window_s));
     }
     o.insert("queues".into(), Value::Object(queues));
+    super::sagas::insert(m, c, &mut o);
     o.insert("retries".into(), retries);
     o.insert("availability".into(), Value::Object(availability));
     o.insert(

@@ -6,6 +6,7 @@ mod expect;
 mod fault;
 mod producer;
 mod queue;
+mod saga;
 mod topic;
 
 pub use topic::resolve_topic;
@@ -275,6 +276,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         consumer::check_consumer(s, &P::at("consumer", i), i, c)?;
     }
     consumer::check_cycles(s)?;
+    saga::check_sagas(s)?;
     topic::check_topics_read(s)?;
     if let Some(n) = &s.network {
         check_network(n)?;

@@ -1,0 +1,356 @@
+//! Transactions and rollback (issue 26): side effects and the ack, sagas
+//! with compensations, exactly-once on the log.
+
+mod common;
+use common::*;
+
+/// One message a second, a constant 50 ms on every hop and a constant
+/// 100 ms of work: message k is published at k s, delivered at k + 0.1 s,
+/// processed by k + 0.2 s; its ack reaches the broker at k + 0.25 s, and an
+/// `after-ack` write (made once the broker has the ack: one more hop) at
+/// k + 0.3 s. A crash at k + `offset` s, for 100 ms, hits one message.
+fn side_effect_scenario(mode: &str, offset_ms: u64, extra: &str) -> String {
+    let crashes: String = [3u64, 7, 11]
+        .iter()
+        .map(|k| {
+            format!(
+                "[[fault]]\nkind = \"consumer-crash\"\nat = \"{}ms\"\ndowntime = \"100ms\"\n",
+                k * 1000 + offset_ms
+            )
+        })
+        .collect();
+    format!(
+        r#"
+[simulation]
+duration = "15s"
+drain = "10s"
+[[producer]]
+arrival = {{ process = "constant", rate = 1.0 }}
+[[queue]]
+[[consumer]]
+service = {{ dist = "constant", mean = "100ms" }}
+side_effect = "{mode}"
+{extra}
+[network]
+latency = {{ dist = "constant", mean = "50ms" }}
+{crashes}"#
+    )
+}
+
+#[test]
+fn a_crash_between_write_and_ack_duplicates_a_before_ack_side_effect() {
+    // The crash at k + 0.22 s kills the ack on the wire: the message comes
+    // back and is processed (and written) again.
+    let s = summary(
+        &scenario(&side_effect_scenario("before-ack", 220, "")),
+        1,
+        1,
+    );
+    assert_conserved(&s);
+    assert_eq!(get(&s, "messages.side_effects_duplicated"), 3.0);
+    assert_eq!(get(&s, "messages.side_effects_lost"), 0.0);
+    assert_eq!(get(&s, "messages.duplicates"), 3.0);
+    // A crash after the ack reached the broker changes nothing.
+    let late = summary(
+        &scenario(&side_effect_scenario("before-ack", 270, "")),
+        1,
+        1,
+    );
+    assert_eq!(get(&late, "messages.side_effects_duplicated"), 0.0);
+    assert_eq!(get(&late, "messages.side_effects_lost"), 0.0);
+}
+
+#[test]
+fn a_crash_between_ack_and_write_loses_an_after_ack_side_effect() {
+    // The broker has the ack at k + 0.25 s; the crash at k + 0.27 s comes
+    // before the write: the message is done, its side effect never happens.
+    let s = summary(&scenario(&side_effect_scenario("after-ack", 270, "")), 1, 1);
+    assert_conserved(&s);
+    assert_eq!(get(&s, "messages.side_effects_lost"), 3.0);
+    assert_eq!(get(&s, "messages.side_effects_duplicated"), 0.0);
+    assert_eq!(get(&s, "messages.duplicates"), 0.0);
+    assert_eq!(get(&s, "messages.acked"), get(&s, "messages.published"));
+    // A crash that kills the ack on the wire: the handler never wrote, the
+    // message comes back and is written then (processed twice, written once).
+    let early = summary(&scenario(&side_effect_scenario("after-ack", 220, "")), 1, 1);
+    assert_eq!(get(&early, "messages.side_effects_lost"), 0.0);
+    assert_eq!(get(&early, "messages.side_effects_duplicated"), 0.0);
+    assert_eq!(get(&early, "messages.duplicates"), 3.0);
+}
+
+/// Redeliveries at a short ack timeout while the first delivery is still
+/// being processed: the idempotency store cannot stop the second
+/// processing (ids are recorded when processing ends), but an idempotent
+/// write, checked against the store when it is made, happens once.
+#[test]
+fn idempotent_side_effects_are_written_once_though_processed_twice() {
+    let text = |mode: &str| {
+        format!(
+            r#"
+[simulation]
+duration = "10m"
+[[producer]]
+arrival = {{ process = "poisson", rate = 4.0 }}
+[[queue]]
+ack_timeout = "150ms"
+[[consumer]]
+count = 4
+service = {{ dist = "exponential", mean = "100ms" }}
+side_effect = "{mode}"
+idempotency = {{ window = "10m" }}
+"#
+        )
+    };
+    let plain = summary(&scenario(&text("before-ack")), 1, 1);
+    let duplicates = get(&plain, "messages.duplicates");
+    assert!(duplicates > 10.0, "{duplicates}");
+    assert_eq!(get(&plain, "messages.side_effects_duplicated"), duplicates);
+    let idem = summary(&scenario(&text("idempotent")), 1, 1);
+    assert!(get(&idem, "messages.duplicates") > 10.0);
+    assert_eq!(get(&idem, "messages.side_effects_duplicated"), 0.0);
+    assert_eq!(get(&idem, "messages.side_effects_lost"), 0.0);
+}
+
+#[test]
+fn side_effect_settings_are_checked() {
+    let base =
+        "[[producer]]\narrival = { process = \"poisson\", rate = 1.0 }\n[[queue]]\n[[consumer]]\n";
+    let load = |extra: &str| {
+        mqsim::scenario::load_str(&format!("{base}{extra}"), "t.toml", &Default::default())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let e = load("side_effect = \"sometimes\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("side_effect"), "{e}");
+    let e = load("side_effect = \"idempotent\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("idempotency"), "{e}");
+    let e = load("side_effect = \"after-ack\"\nack = \"on-receive\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("after-processing"), "{e}");
+    assert!(load("side_effect = \"after-ack\"\n").is_ok());
+}
+
+/// Three steps, `orders` -> `payments` -> `inventory`, each step but the
+/// last with a compensation queue; `extra_*` adds keys to the last step's
+/// consumer and to the compensation consumers.
+fn saga_scenario(last_step: &str, undo: &str, saga: &str, rest: &str) -> String {
+    format!(
+        r#"
+[simulation]
+duration = "30m"
+drain = "30m"
+[[producer]]
+queue = "orders"
+arrival = {{ process = "poisson", rate = 3.0 }}
+[[queue]]
+name = "orders"
+[[queue]]
+name = "payments"
+[[queue]]
+name = "inventory"
+{rest}
+[[queue]]
+name = "orders-undo"
+[[queue]]
+name = "payments-undo"
+[[consumer]]
+name = "orders"
+queue = "orders"
+count = 2
+service = {{ dist = "exponential", mean = "50ms" }}
+publish_to = "payments"
+[[consumer]]
+name = "payments"
+queue = "payments"
+count = 2
+service = {{ dist = "exponential", mean = "50ms" }}
+publish_to = "inventory"
+[[consumer]]
+name = "inventory"
+queue = "inventory"
+count = 2
+service = {{ dist = "exponential", mean = "50ms" }}
+{last_step}
+[[consumer]]
+name = "orders-undo"
+queue = "orders-undo"
+service = {{ dist = "exponential", mean = "50ms" }}
+{undo}
+[[consumer]]
+name = "payments-undo"
+queue = "payments-undo"
+service = {{ dist = "exponential", mean = "50ms" }}
+{undo}
+[[saga]]
+name = "order"
+steps = ["orders", "payments", "inventory"]
+compensations = ["orders-undo", "payments-undo", ""]
+{saga}
+"#
+    )
+}
+
+/// A non-retryable failure with probability p at the last step and no
+/// faults: the fraction compensated is p (binomial sampling error), every
+/// transaction ends completed or compensated, none stuck.
+#[test]
+fn compensated_fraction_is_the_failure_probability_and_nothing_is_stuck() {
+    let p = 0.2;
+    for order in ["reverse", "parallel"] {
+        let text = saga_scenario(
+            &format!("failure = {p}\nnon_retryable = 1.0"),
+            "",
+            &format!("trigger = \"non-retryable\"\norder = \"{order}\""),
+            "",
+        );
+        let s = summary(&scenario(&text), 1, 1);
+        assert_conserved(&s);
+        let started = get(&s, "sagas.order.started");
+        let compensated = get(&s, "sagas.order.compensated");
+        assert!(started > 4000.0, "{started}");
+        assert_eq!(get(&s, "sagas.order.stuck"), 0.0);
+        assert_eq!(get(&s, "sagas.order.running"), 0.0);
+        assert_eq!(get(&s, "sagas.order.completed") + compensated, started);
+        let fraction = compensated / started;
+        let sd = (p * (1.0 - p) / started).sqrt();
+        assert!(
+            (fraction - p).abs() < 4.0 * sd,
+            "{order}: {fraction} vs {p}"
+        );
+        assert_eq!(get(&s, "sagas.order.compensated_fraction"), fraction);
+        // Two compensations of ~50 ms each: undo is a share of the work,
+        // and one after the other takes longer than both at once.
+        let undo = get(&s, "sagas.order.undo_share");
+        assert!(undo > 0.0 && undo < 1.0, "{undo}");
+        let latency = get(&s, "sagas.order.compensation_latency.mean");
+        let bound = if order == "reverse" { 0.1 } else { 0.05 };
+        assert!(latency > bound * 0.8, "{order}: {latency}");
+        assert!(get(&s, "sagas.order.inconsistency_seconds.p99") > 0.0);
+        assert_eq!(get(&s, "saga_totals.stuck"), 0.0);
+    }
+}
+
+/// An auto-ack compensation consumer that crashes loses the compensations
+/// it holds: each such saga is stuck, and nothing else is. The last step
+/// drops its failures (no dead-letter queue), so a message whose
+/// compensation was lost is counted lost by `auto-ack-crash`, the others
+/// by `dropped-at-limit`.
+#[test]
+fn a_crashing_auto_ack_compensation_consumer_leaves_sagas_stuck() {
+    let text = saga_scenario(
+        "failure = 0.2\nnon_retryable = 1.0",
+        "ack = \"on-receive\"",
+        "trigger = \"non-retryable\"",
+        "dead_letter = false",
+    ) + r#"
+[[fault]]
+kind = "consumer-crash"
+target = "consumer:payments-undo"
+mtbf = "20s"
+mttr = { dist = "constant", mean = "1s" }
+"#;
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    let stuck = get(&s, "sagas.order.stuck");
+    assert!(stuck > 0.0, "{stuck}");
+    let lost_compensations = s["messages"]["lost_by_cause"]["auto-ack-crash"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert_eq!(stuck, lost_compensations);
+    let dropped = s["messages"]["lost_by_cause"]["dropped-at-limit"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert_eq!(get(&s, "sagas.order.compensated"), dropped);
+    assert_eq!(
+        get(&s, "sagas.order.completed") + dropped + stuck,
+        get(&s, "sagas.order.started")
+    );
+}
+
+/// With the dead-letter trigger and a delivery limit of k attempts, the
+/// compensation starts when the k-th failure dead-letters the message,
+/// not before: the trace shows k failed attempts at the last step, then
+/// the dead-lettering, then the compensation.
+#[test]
+fn the_dead_letter_trigger_compensates_after_the_kth_failure() {
+    let k = 3;
+    let text = saga_scenario(
+        &format!(
+            "failure = 1.0\nretry = {{ backoff = \"fixed\", delay = \"1s\", max_attempts = {k} }}"
+        ),
+        "",
+        "trigger = \"dead-letter\"",
+        "",
+    )
+    .replace("duration = \"30m\"", "duration = \"10s\"");
+    let m = mqsim::model::compile(&scenario(&text)).unwrap();
+    let out = mqsim::sim::run_traced(&m, 1, 0, Default::default(), &[0]);
+    let events: Vec<(&str, &str, f64)> = out
+        .trace
+        .iter()
+        .map(|e| (e.event, e.queue.as_str(), e.time_s))
+        .collect();
+    let start = events
+        .iter()
+        .position(|e| e.0 == "saga compensation started")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    let failed_before = events[..start]
+        .iter()
+        .filter(|e| e.0 == "attempt failed" && e.1 == "inventory")
+        .count();
+    assert_eq!(failed_before, k, "{events:?}");
+    assert_eq!(events[start - 1].0, "dead-lettered");
+    // The k-th failure comes (k - 1) backoffs of 1 s after the first.
+    let first_failure = events
+        .iter()
+        .find(|e| e.0 == "attempt failed" && e.1 == "inventory")
+        .map(|e| e.2)
+        .unwrap();
+    assert!(events[start].2 - first_failure >= (k - 1) as f64);
+    // Then the two compensations, latest step first.
+    let undone: Vec<&str> = events[start..]
+        .iter()
+        .filter(|e| e.0 == "attempt succeeded")
+        .map(|e| e.1)
+        .collect();
+    assert_eq!(undone, ["payments-undo", "orders-undo"], "{events:?}");
+    assert!(events.iter().any(|e| e.0 == "saga compensated"));
+}
+
+#[test]
+fn saga_settings_are_checked() {
+    let text = saga_scenario("", "", "", "");
+    assert!(mqsim::scenario::load_str(&text, "t.toml", &Default::default()).is_ok());
+    let load = |t: String| {
+        mqsim::scenario::load_str(&t, "t.toml", &Default::default())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    // Not a pipeline: payments does not publish to inventory.
+    let e = load(text.replace("publish_to = \"inventory\"", "")).unwrap_err();
+    assert!(e.contains("publish_to"), "{e}");
+    let e = load(text.replace(
+        "compensations = [\"orders-undo\", \"payments-undo\", \"\"]",
+        "compensations = [\"orders-undo\", \"refunds\", \"\"]",
+    ))
+    .unwrap_err();
+    assert!(e.contains("refunds"), "{e}");
+    let e = load(text.replace("queue = \"payments-undo\"", "queue = \"orders-undo\"")).unwrap_err();
+    assert!(e.contains("payments-undo"), "{e}");
+    let e = load(text.replace(
+        "compensations = [\"orders-undo\", \"payments-undo\", \"\"]",
+        "compensations = [\"orders-undo\"]",
+    ))
+    .unwrap_err();
+    assert!(e.contains("one compensation queue per step"), "{e}");
+    let e = load(text.clone() + "trigger = \"always\"\n").unwrap_err();
+    assert!(e.contains("trigger"), "{e}");
+    let no_saga = "[[producer]]\narrival = { process = \"poisson\", rate = 1.0 }\n[[queue]]\n[[consumer]]\n[expect]\nstuck_max = 0\n";
+    let e = load(no_saga.to_string()).unwrap_err();
+    assert!(e.contains("no [[saga]]"), "{e}");
+}
