@@ -32,7 +32,7 @@ impl<'m, F: Features> Sim<'m, F> {
             "an ack on the wire that was not counted"
         );
         inst.acks_on_wire -= 1;
-        if F::FAULTS && (!inst.up || inst.partitioned) {
+        if F::FAULTS && (!inst.up || inst.partitioned || inst.draining) {
             return false;
         }
         let credit = (i, inst.credit_epoch);
