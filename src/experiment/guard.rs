@@ -121,6 +121,15 @@ fn fault_events(m: &Model, secs: f64) -> f64 {
                 };
                 2.0 * units * secs / (mtbf_ns.max(1) as f64 / 1e9)
             }
+            crate::model::FaultTiming::Periodic { every_ns, .. } => {
+                let units = m
+                    .groups
+                    .iter()
+                    .map(|g| g.count as f64)
+                    .sum::<f64>()
+                    .max(1.0);
+                2.0 * units * secs / (every_ns.max(1) as f64 / 1e9)
+            }
             _ => 2.0,
         })
         .sum()

@@ -21,6 +21,9 @@ use crate::table::Table;
 use crate::time::{Duration, Nanos};
 use dist::Dist;
 
+mod faults;
+pub use faults::{FaultKind, FaultModel, FaultTiming};
+
 pub const DEFAULT_DURATION_S: u64 = 3600;
 pub const DEFAULT_DRAIN_S: u64 = 600;
 pub const DEFAULT_FSYNC_MS: u64 = 100;
@@ -311,54 +314,6 @@ pub enum Link {
     Confirm = 1,
     Delivery = 2,
     Ack = 3,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultKind {
-    ConsumerCrash,
-    BrokerCrash,
-    ProducerCrash,
-    DependencyOutage,
-    Partition,
-    LoadSpike,
-}
-
-impl FaultKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::ConsumerCrash => "consumer-crash",
-            FaultKind::BrokerCrash => "broker-crash",
-            FaultKind::ProducerCrash => "producer-crash",
-            FaultKind::DependencyOutage => "dependency-outage",
-            FaultKind::Partition => "partition",
-            FaultKind::LoadSpike => "load-spike",
-        }
-    }
-}
-
-/// When a fault strikes: a fixed window, or random (exponential up times).
-#[derive(Clone, Debug)]
-pub enum FaultTiming {
-    Window { start_ns: Nanos, length_ns: Nanos },
-    Random { mtbf_ns: Nanos, mttr: Dist },
-}
-
-#[derive(Clone, Debug)]
-pub struct FaultModel {
-    pub kind: FaultKind,
-    pub timing: FaultTiming,
-    /// Consumer group or producer index it hits; None = all.
-    pub target: Option<usize>,
-    pub instance: Option<u32>,
-    pub failure: f64,
-    pub slowdown: f64,
-    /// Load spike: arrival rates are multiplied by this while it lasts.
-    pub factor: f64,
-    pub label: String,
-    /// Broker crash of the process only (SIGKILL): what was written but
-    /// not yet fsynced survives in the page cache. False: a machine crash
-    /// (power, kernel) that loses the fsync window.
-    pub process_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -914,55 +869,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
         }),
         None => None,
     };
-    let mut faults = Vec::new();
-    for f in &r.faults {
-        let kind = match f.kind.as_str() {
-            "consumer-crash" => FaultKind::ConsumerCrash,
-            "broker-crash" => FaultKind::BrokerCrash,
-            "producer-crash" => FaultKind::ProducerCrash,
-            "dependency-outage" => FaultKind::DependencyOutage,
-            "load-spike" => FaultKind::LoadSpike,
-            _ => FaultKind::Partition,
-        };
-        let timing = match (f.at.or(f.start), f.downtime.or(f.duration), f.mtbf, &f.mttr) {
-            (Some(at), Some(len), _, _) => FaultTiming::Window {
-                start_ns: at.ns(),
-                length_ns: len.ns(),
-            },
-            (_, _, Some(mtbf), Some(mttr)) => FaultTiming::Random {
-                mtbf_ns: mtbf.ns().max(1),
-                mttr: dist(mttr)?,
-            },
-            _ => return Err(format!("fault {} has no timing", f.kind)),
-        };
-        let target_name = f.target.clone().or_else(|| {
-            f.between
-                .as_ref()
-                .and_then(|b| b.iter().find(|x| *x != "broker").cloned())
-        });
-        let target = match target_name.as_deref().and_then(|t| t.split_once(':')) {
-            Some(("consumer", n)) => (0..r.consumers.len()).position(|i| consumer_name(&r, i) == n),
-            Some(("producer", n)) => (0..r.producers.len()).position(|i| producer_name(&r, i) == n),
-            _ => None,
-        };
-        faults.push(FaultModel {
-            kind,
-            timing,
-            target,
-            instance: f.instance,
-            failure: f.failure.unwrap_or(1.0),
-            slowdown: f.slowdown.unwrap_or(1.0),
-            process_only: f.scope.as_deref() == Some("process"),
-            factor: f.factor.unwrap_or(1.0),
-            label: target_name.unwrap_or_else(|| {
-                match kind {
-                    FaultKind::BrokerCrash => "broker",
-                    _ => "all",
-                }
-                .into()
-            }),
-        });
-    }
+    let faults = faults::compile_faults(&r)?;
     Ok(Model {
         name: sim.name.clone().unwrap_or_else(|| "scenario".into()),
         seed: sim.seed.unwrap_or(1),

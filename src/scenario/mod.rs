@@ -459,7 +459,8 @@ pub struct NetworkCfg {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultCfg {
-    /// consumer-crash, broker-crash, producer-crash, dependency-outage, partition, load-spike.
+    /// consumer-crash, broker-crash, producer-crash, dependency-outage,
+    /// partition, load-spike, rolling-restart, gc-pause.
     pub kind: String,
     /// Whom it hits: "consumer:NAME", "producer:NAME" (default: all).
     pub target: Option<String>,
@@ -488,6 +489,17 @@ pub struct FaultCfg {
     /// Load spike: the producers' arrival rates are multiplied by this
     /// while it lasts.
     pub factor: Option<f64>,
+    /// Periodic faults, in place of `mtbf`: the fault repeats with this
+    /// period (the first at `at`/`start` when given, else at `every`).
+    pub every: Option<Duration>,
+    /// Periodic faults: each occurrence starts late by a uniform draw in
+    /// [0, jitter) (systemd's `RandomizedDelaySec`). Default 0.
+    pub jitter: Option<Duration>,
+    /// Rolling restart: time between one instance going down and the next.
+    pub interval: Option<Duration>,
+    /// Rolling restart: true stops taking deliveries and finishes what is
+    /// held (no crash); false is a crash (kill -9). Default true.
+    pub graceful: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]

@@ -378,7 +378,7 @@ impl<'m, F: Features> Sim<'m, F> {
         );
         let inst = &mut self.insts[i as usize];
         inst.credit_epoch = inst.credit_epoch.wrapping_add(1);
-        if !inst.up || inst.partitioned {
+        if !inst.up || inst.partitioned || inst.draining {
             return;
         }
         let g = &self.m.groups[inst.group as usize];
@@ -574,7 +574,8 @@ impl<'m, F: Features> Sim<'m, F> {
         self.stats.queues[qi].held -= 1;
         let inst = &mut self.insts[i as usize];
         inst.held -= 1;
-        let credit = (!inst.push_all && (!F::FAULTS || (inst.up && !inst.partitioned)))
+        let credit = (!inst.push_all
+            && (!F::FAULTS || (inst.up && !inst.partitioned && !inst.draining)))
             .then_some((i, inst.credit_epoch));
         self.unhold(c);
         credit
@@ -663,7 +664,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let reseq = F::KEYS && self.groups[g].resequence.is_some();
         let inst = &mut self.insts[i as usize];
         let conc = self.m.groups[g].concurrency as usize;
-        let up = !F::FAULTS || inst.up;
+        let up = !F::FAULTS || (inst.up && inst.paused_until_ns <= self.q.now());
         if up && inst.buffer.is_empty() && inst.working.len() < conc && !reseq {
             // A free worker takes it at once (what try_start would do;
             // a resequencer may hold it back, so it goes through try_start).
@@ -680,7 +681,9 @@ impl<'m, F: Features> Sim<'m, F> {
         loop {
             let inst = &mut self.insts[i as usize];
             let conc = self.m.groups[inst.group as usize].concurrency as usize;
-            if (F::FAULTS && !inst.up) || inst.working.len() >= conc {
+            if (F::FAULTS && (!inst.up || inst.paused_until_ns > self.q.now()))
+                || inst.working.len() >= conc
+            {
                 return;
             }
             let Some(entry) = inst.buffer.pop_front() else {

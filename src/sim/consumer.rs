@@ -152,6 +152,26 @@ impl<'m, F: Features> Sim<'m, F> {
         if F::FAULTS && inst.epoch != epoch {
             return;
         }
+        if F::FAULTS && !inst.frozen.is_empty() {
+            if let Some(delay_ns) = self.thaw(i, c, delivery) {
+                // A pause froze this attempt: it ends that much later.
+                self.q.schedule_in(
+                    delay_ns,
+                    Ev::ServiceDone {
+                        inst: i,
+                        epoch,
+                        copy: c,
+                        delivery,
+                        failed,
+                        nonretryable,
+                        work_ns,
+                        counted,
+                    },
+                );
+                return;
+            }
+        }
+        let inst = &mut self.insts[i as usize];
         let g = inst.group as usize;
         if counted {
             inst.busy -= 1;

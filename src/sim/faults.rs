@@ -12,6 +12,12 @@ impl<'m, F: Features> Sim<'m, F> {
         let length = match &f.timing {
             FaultTiming::Window { length_ns, .. } => *length_ns,
             FaultTiming::Random { mttr, .. } => mttr.sample(&mut self.fault_rng[fi]),
+            FaultTiming::Periodic {
+                length_ns, mttr, ..
+            } => match mttr {
+                Some(d) => d.sample(&mut self.fault_rng[fi]),
+                None => *length_ns,
+            },
         };
         self.fault_open[fi][u] = now;
         match f.kind {
@@ -25,6 +31,8 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             FaultKind::Partition => self.set_partition(fi, true),
             FaultKind::LoadSpike => self.prods[unit_id as usize].rate_factor *= f.factor,
+            FaultKind::RollingRestart => self.rolling_down(fi, unit_id),
+            FaultKind::GcPause => self.pause_instance(unit_id, length),
         }
         self.q.schedule_in(
             length,
@@ -62,9 +70,15 @@ impl<'m, F: Features> Sim<'m, F> {
                     ps.rate_factor = 1.0; // no drift after overlapping spikes
                 }
             }
+            FaultKind::RollingRestart => self.rolling_up(fi, unit_id),
+            FaultKind::GcPause => self.end_pause(unit_id),
         }
+        let rolls_producers =
+            f.kind == FaultKind::RollingRestart && f.label.starts_with("producer:");
         let target = match f.kind {
-            FaultKind::ConsumerCrash => {
+            FaultKind::ConsumerCrash | FaultKind::GcPause | FaultKind::RollingRestart
+                if !rolls_producers =>
+            {
                 let g = self.insts[unit_id as usize].group as usize;
                 let k = self.group_insts[g]
                     .iter()
@@ -72,7 +86,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     .unwrap_or(0);
                 format!("consumer:{}#{}", self.m.groups[g].name, k)
             }
-            FaultKind::ProducerCrash | FaultKind::LoadSpike => {
+            FaultKind::ProducerCrash | FaultKind::LoadSpike | FaultKind::RollingRestart => {
                 format!("producer:{}", self.m.producers[unit_id as usize].name)
             }
             FaultKind::DependencyOutage => {
@@ -100,6 +114,10 @@ impl<'m, F: Features> Sim<'m, F> {
                     },
                 );
             }
+        }
+        if let FaultTiming::Periodic { .. } = self.m.faults[fi].timing {
+            self.fault_occurrence[fi][u] += 1;
+            self.schedule_occurrence(fi, u);
         }
     }
 
@@ -131,6 +149,8 @@ impl<'m, F: Features> Sim<'m, F> {
         inst.up = false;
         inst.epoch = inst.epoch.wrapping_add(1);
         inst.credit_epoch = inst.credit_epoch.wrapping_add(1);
+        inst.frozen.clear(); // the crash ends a pause
+        inst.paused_until_ns = 0;
         let g = inst.group as usize;
         let k = self.group_insts[g]
             .iter()

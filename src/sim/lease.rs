@@ -74,6 +74,19 @@ impl<'m, F: Features> Sim<'m, F> {
         if inst.epoch != epoch || !inst.up || !self.holds_delivery(i, c, d) {
             return; // crashed (it stops extending), or done with it
         }
+        if F::FAULTS && inst.paused_until_ns > self.q.now() {
+            // Paused (stop-the-world): the heartbeat waits for the pause's end.
+            let until = inst.paused_until_ns;
+            let event = Ev::LeaseTick {
+                inst: i,
+                epoch,
+                copy: c,
+                delivery: d,
+                received_ns,
+            };
+            self.q.schedule(until, event);
+            return;
+        }
         let g = inst.group as usize;
         let Some(lease) = self.m.groups[g].extend_lease else {
             return;

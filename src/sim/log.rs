@@ -330,7 +330,7 @@ impl<'m, F: Features> Sim<'m, F> {
     /// The member's poll loop: process the next fetched record, or commit
     /// and poll again.
     pub(super) fn log_step(&mut self, i: u32) {
-        if !self.insts[i as usize].up || self.members[i as usize].busy {
+        if !self.insts[i as usize].up || self.members[i as usize].busy || self.paused(i) {
             return;
         }
         let g = self.insts[i as usize].group as usize;
@@ -628,6 +628,20 @@ impl<'m, F: Features> Sim<'m, F> {
     ) {
         if self.insts[i as usize].epoch != epoch {
             return;
+        }
+        if F::FAULTS && !self.insts[i as usize].frozen.is_empty() {
+            if let Some(delay_ns) = self.thaw(i, NONE, NONE) {
+                // A pause froze this attempt: it ends that much later.
+                let event = Ev::LogDone {
+                    inst: i,
+                    epoch,
+                    failed,
+                    nonretryable,
+                    work_ns,
+                };
+                self.q.schedule_in(delay_ns, event);
+                return;
+            }
         }
         let now = self.q.now();
         let g = self.insts[i as usize].group as usize;

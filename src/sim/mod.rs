@@ -26,6 +26,7 @@ mod lease;
 pub mod limits;
 mod log;
 mod network;
+mod operations;
 mod ordering;
 mod producer;
 mod records;
@@ -139,6 +140,8 @@ pub struct Sim<'m, F: Features> {
     /// slot its transaction.
     saga_roles: Vec<saga::SagaRole>,
     saga_runs: Vec<Option<saga::SagaRun>>,
+    /// Periodic faults: per fault, per unit, the occurrence that comes next.
+    fault_occurrence: Vec<Vec<u64>>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -233,6 +236,9 @@ impl<'m, F: Features> Sim<'m, F> {
                     acks_on_wire: 0,
                     up_since_ns: 0,
                     breaker: gm.breaker.as_ref().map(CircuitBreaker::new),
+                    draining: false,
+                    paused_until_ns: 0,
+                    frozen: Vec::new(),
                 });
             }
             group_insts.push(ids);
@@ -311,6 +317,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     rate_factor: 1.0,
                     log_buffer: VecDeque::new(),
                     log_buffer_seq: 0,
+                    stopping: false,
                 })
                 .collect(),
             q: EventQueue::new(),
@@ -361,6 +368,7 @@ impl<'m, F: Features> Sim<'m, F> {
             last_ack_hop_ns: None,
             saga_roles: saga::saga_roles(m),
             saga_runs: Vec::new(),
+            fault_occurrence: vec![Vec::new(); m.faults.len()],
         };
         sim.stats.sagas = m.sagas.iter().map(|_| st::SagaStats::new()).collect();
         sim.log_init();
@@ -385,10 +393,11 @@ impl<'m, F: Features> Sim<'m, F> {
         for (fi, f) in self.m.faults.iter().enumerate() {
             let units = self.fault_units(fi);
             self.fault_open[fi] = vec![0; units.len()];
+            self.fault_occurrence[fi] = vec![0; units.len()];
             for (u, _) in units.iter().enumerate() {
                 match &f.timing {
                     FaultTiming::Window { start_ns, .. } => self.q.schedule(
-                        *start_ns,
+                        start_ns.saturating_add(u as Nanos * f.interval_ns),
                         Ev::FaultStart {
                             fault: fi as u32,
                             unit: u as u32,
@@ -404,6 +413,7 @@ impl<'m, F: Features> Sim<'m, F> {
                             },
                         )
                     }
+                    FaultTiming::Periodic { .. } => self.schedule_occurrence(fi, u),
                 }
             }
         }
@@ -438,7 +448,7 @@ impl<'m, F: Features> Sim<'m, F> {
     fn fault_units(&self, fi: usize) -> Vec<u32> {
         let f = &self.m.faults[fi];
         match f.kind {
-            FaultKind::ConsumerCrash => {
+            FaultKind::ConsumerCrash | FaultKind::GcPause => {
                 let groups: Vec<usize> = match f.target {
                     Some(g) => vec![g],
                     None => (0..self.m.groups.len()).collect(),
@@ -466,6 +476,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 Some(g) => vec![g as u32],
                 None => (0..self.m.groups.len() as u32).collect(),
             },
+            FaultKind::RollingRestart => self.rolling_units(fi),
         }
     }
 
@@ -571,7 +582,21 @@ impl<'m, F: Features> Sim<'m, F> {
                 delivery,
             } => {
                 if self.insts[inst as usize].epoch == epoch && self.insts[inst as usize].up {
-                    self.begin_attempt(inst, copy, delivery);
+                    if F::FAULTS && self.insts[inst as usize].paused_until_ns > self.q.now() {
+                        // Asleep through a pause: it wakes when the pause ends.
+                        let until = self.insts[inst as usize].paused_until_ns;
+                        self.q.schedule(
+                            until,
+                            Ev::HandlerRetry {
+                                inst,
+                                epoch,
+                                copy,
+                                delivery,
+                            },
+                        );
+                    } else {
+                        self.begin_attempt(inst, copy, delivery);
+                    }
                 }
             }
             Ev::Ack {

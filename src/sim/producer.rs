@@ -79,9 +79,9 @@ impl<'m, F: Features> Sim<'m, F> {
         if let Some(t) = self.next_arrival(p, now) {
             self.q.schedule(t, Ev::Arrival { producer: p as u32 });
         }
-        if F::FAULTS && !self.prods[p].up {
-            // The producer is down: the business event that would have
-            // published this message does not happen.
+        if F::FAULTS && (!self.prods[p].up || self.prods[p].stopping) {
+            // The producer is down (or stopping): the business event that
+            // would have published this message does not happen.
             return;
         }
         let in_window = self.stats.in_window(now);

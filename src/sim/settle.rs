@@ -36,7 +36,7 @@ impl<'m, F: Features> Sim<'m, F> {
             !inst.push_all,
             "a push-all (auto-ack) instance sends no acks"
         );
-        if F::FAULTS && (!inst.up || inst.partitioned) {
+        if F::FAULTS && (!inst.up || inst.partitioned || inst.draining) {
             return false;
         }
         let credit = (i, inst.credit_epoch);

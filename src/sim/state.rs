@@ -31,6 +31,14 @@ pub(super) struct Inst {
     pub(super) busy: u32,
     pub(super) up_since_ns: Nanos,
     pub(super) breaker: Option<CircuitBreaker>,
+    /// A graceful stop (rolling restart): it takes no more deliveries and
+    /// finishes what it holds.
+    pub(super) draining: bool,
+    /// A stop-the-world pause (gc-pause) lasts until then.
+    pub(super) paused_until_ns: Nanos,
+    /// Attempts that a pause froze: (copy, delivery, delay); their end
+    /// comes this much later. A topic member's attempt is (NONE, NONE).
+    pub(super) frozen: Vec<(u32, u32, Nanos)>,
 }
 
 pub(super) struct QueueState {
@@ -77,6 +85,9 @@ pub(super) struct ProducerState {
     /// the partition down), in send order, with their sequence numbers.
     pub(super) log_buffer: VecDeque<log::Buffered>,
     pub(super) log_buffer_seq: u64,
+    /// A graceful stop (rolling restart): no new messages, while what was
+    /// sent still gets its confirms and retries.
+    pub(super) stopping: bool,
 }
 
 /// FIFO by key: the one message of a key that is out (ready at the front

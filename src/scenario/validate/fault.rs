@@ -53,7 +53,7 @@ fn check_instance(s: &Scenario, p: &P, f: &FaultCfg, k: u32) -> Result<(), Inval
 
 /// A window fault's timing: `start` and `duration`, or `mtbf` and `mttr`.
 fn check_window(p: &P, f: &FaultCfg) -> Result<(), Invalid> {
-    if f.start.is_some() && f.duration.is_some() {
+    if (f.start.is_some() && f.duration.is_some()) || f.every.is_some() {
         return Ok(());
     }
     if f.mtbf.is_none() {
@@ -83,8 +83,9 @@ pub(super) fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Inval
         check_target(s, &p.key("target"), t)?;
         let kind_of_target = t.split(':').next().unwrap_or("");
         let fits = match f.kind.as_str() {
-            "consumer-crash" | "dependency-outage" => kind_of_target == "consumer",
+            "consumer-crash" | "dependency-outage" | "gc-pause" => kind_of_target == "consumer",
             "producer-crash" | "load-spike" => kind_of_target == "producer",
+            "rolling-restart" => kind_of_target == "consumer" || kind_of_target == "producer",
             _ => false,
         };
         if !fits {
@@ -96,16 +97,22 @@ pub(super) fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Inval
     if let Some(k) = f.instance {
         check_instance(s, p, f, k)?;
     }
+    super::periodic::check_periodic_keys(s, p, f)?;
     match f.kind.as_str() {
         "consumer-crash" | "producer-crash" | "broker-crash" => check_crash(p, f),
         "load-spike" => check_load_spike(p, f),
         "dependency-outage" | "partition" => check_window_fault(s, p, f),
+        "rolling-restart" => super::periodic::check_rolling_restart(p, f),
+        "gc-pause" => super::periodic::check_gc_pause(p, f),
         other => unreachable!("`one_of` admitted only the fault kinds above, not {other}"),
     }
 }
 
 /// A crash is scheduled (`at`, `downtime`) or random (`mtbf`, `mttr`).
 fn check_crash(p: &P, f: &FaultCfg) -> Result<(), Invalid> {
+    if f.every.is_some() {
+        return check_only_crash_keys(p, f); // `check_periodic_keys` checked the timing
+    }
     let scheduled = f.at.is_some();
     let random = f.mtbf.is_some();
     if scheduled == random {
@@ -128,9 +135,13 @@ fn check_crash(p: &P, f: &FaultCfg) -> Result<(), Invalid> {
             }
         }
     }
+    check_only_crash_keys(p, f)
+}
+
+fn check_only_crash_keys(p: &P, f: &FaultCfg) -> Result<(), Invalid> {
     if f.failure.is_some() || f.slowdown.is_some() || f.between.is_some() || f.factor.is_some() {
         return p.err(format!(
-            "a {} takes target, instance, at, downtime, mtbf, mttr (and, for a broker crash, scope)",
+            "a {} takes target, instance, at, downtime, mtbf or every, mttr (and, for a broker crash, scope)",
             f.kind
         ));
     }
@@ -166,7 +177,7 @@ fn check_window_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> 
             f.kind
         ));
     }
-    if f.start.is_none() || f.duration.is_none() {
+    if (f.start.is_none() || f.duration.is_none()) && f.every.is_none() {
         if f.mtbf.is_none() {
             return p.err(format!(
                 "a {} needs `start` and `duration` (or `mtbf` and `mttr`)",

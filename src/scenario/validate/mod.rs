@@ -4,6 +4,7 @@
 mod consumer;
 mod expect;
 mod fault;
+mod periodic;
 mod producer;
 mod queue;
 mod saga;
@@ -74,13 +75,15 @@ pub const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
 /// keeps what was written) or the machine (power, kernel: the fsync window
 /// is lost).
 pub const CRASH_SCOPES: [&str; 2] = ["machine", "process"];
-pub const FAULT_KINDS: [&str; 6] = [
+pub const FAULT_KINDS: [&str; 8] = [
     "consumer-crash",
     "broker-crash",
     "producer-crash",
     "dependency-outage",
     "partition",
     "load-spike",
+    "rolling-restart",
+    "gc-pause",
 ];
 pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
 pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
