@@ -173,6 +173,19 @@ fn short_runs_are_warned_about() {
     assert!(has_warning(&s, "latency.p999"), "{:?}", warnings(&s));
     let s = run(&mm1(0.9, 40_000.0, 5), 2, None);
     assert!(!has_warning(&s, "relaxation times"), "{:?}", warnings(&s));
+    assert!(!has_warning(&s, "latency.p99:"), "{:?}", warnings(&s));
+}
+
+/// The tail warning's threshold, calibrated on the long coverage runs:
+/// p999 with 50 latencies above it per replication (62,500 s at rho 0.8)
+/// covers 90.5%, so it is warned about; with 100 (125,000 s) it covers
+/// 94.5%; with 120 (150,000 s) it is not warned about.
+#[test]
+fn p999_is_warned_about_below_a_hundred_latencies_above_it() {
+    let s = run(&mm1(0.8, 62_500.0, 5), 2, None);
+    assert!(has_warning(&s, "latency.p999"), "{:?}", warnings(&s));
+    assert!(!has_warning(&s, "latency.p99:"), "{:?}", warnings(&s));
+    let s = run(&mm1(0.8, 150_000.0, 5), 2, None);
     assert!(!has_warning(&s, "latency.p999"), "{:?}", warnings(&s));
 }
 
@@ -245,9 +258,11 @@ fn coverage_of_mean_latency_short_and_long() {
     assert_covers(&long[0], "mean latency, long runs");
 }
 
-/// p99 and p999 at rho 0.8 (true 23.03 s and 34.54 s): 62,500 s a
-/// replication (50,000 messages, 50 above p999) covers 93-97%; 2,500 s is
-/// warned about.
+/// p99 and p999 at rho 0.8 (true 23.03 s and 34.54 s). 62,500 s a
+/// replication (50,000 messages): p99 (500 above it) covers 93-97%; p999
+/// (50 above it) covers about 90% and is warned about in every
+/// experiment. 150,000 s (120 above p999, above the warning's 100): p999
+/// covers 93-97% without the warning. 2,500 s: warned about.
 #[test]
 #[ignore]
 fn coverage_of_percentiles_at_two_lengths() {
@@ -255,6 +270,7 @@ fn coverage_of_percentiles_at_two_lengths() {
         ("latency.p99", mm1_quantile(0.8, 0.99)),
         ("latency.p999", mm1_quantile(0.8, 0.999)),
     ];
+    let p99_only = [truths[0]];
     let long = measure(
         200,
         |s| mm1(0.8, 62_500.0, s),
@@ -263,16 +279,27 @@ fn coverage_of_percentiles_at_two_lengths() {
         &truths,
         "latency.p999",
     );
-    assert_eq!(long[1].warned, 0);
-    assert_covers(&long[0], "p99, long runs");
-    // Known shortfall (issue 30 still open on this point): p999 covers
-    // 90.0% at 50 latencies above it per replication, below the 93% the
-    // issue asks; asserted at its measured level so a regression shows.
-    assert!(
-        long[1].coverage() >= 0.88,
-        "p999: {:.3}",
-        long[1].coverage()
+    assert_eq!(long[1].warned, 200);
+    assert_covers(&long[0], "p99, 62,500 s");
+    let warned_p99 = measure(
+        200,
+        |s| mm1(0.8, 62_500.0, s),
+        10,
+        None,
+        &p99_only,
+        "latency.p99:",
     );
+    assert_eq!(warned_p99[0].warned, 0);
+    let longer = measure(
+        200,
+        |s| mm1(0.8, 150_000.0, s),
+        10,
+        None,
+        &truths,
+        "latency.p999",
+    );
+    assert_eq!(longer[1].warned, 0);
+    assert_covers(&longer[1], "p999, 150,000 s");
     let short = measure(
         200,
         |s| mm1(0.8, 2500.0, s),
