@@ -7,6 +7,7 @@ pub mod estimates;
 pub mod guard;
 pub mod optimize;
 pub mod precision;
+pub mod short_runs;
 pub mod theory_report;
 pub mod warnings;
 
@@ -488,6 +489,10 @@ impl Outcome {
                 crate::experiment::theory_report::short_run_warnings(model, window_s),
             ),
         );
+        let warmup_s = ns_to_secs(self.warmup_ns);
+        let estimated =
+            short_runs::estimated_short_run_warnings(model, &self.reps, warmup_s, window_s);
+        add_warnings(&mut o, coded("short-window", estimated));
         if !self.warmup_auto && self.warmup_ns >= model.duration_ns / 2 && self.warmup_ns > 0 {
             add_warnings(
                 &mut o,

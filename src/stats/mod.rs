@@ -2,6 +2,7 @@
 //! ([`summary`]), and what theory says it should be ([`theory`], [`markov`]),
 //! with confidence intervals ([`ci`]).
 
+pub mod autocorrelation;
 pub mod ci;
 pub mod fit;
 pub mod markov;
