@@ -78,6 +78,11 @@ pub struct Replication {
     /// Consumer lag per topic, group and partition over time.
     #[serde(default)]
     pub lag: Vec<LagRow>,
+    /// The latencies of messages touched by a retry, redelivery or fault,
+    /// as `latency_histogram` (empty where the run does not split them):
+    /// merged over replications for `latency_affected`'s quantiles.
+    #[serde(default)]
+    pub latency_affected_histogram: Vec<(u64, u64)>,
 }
 
 /// The lag of one consumer group at one sample time, per partition.
@@ -244,6 +249,7 @@ pub fn replicate(
         stopped_early: out.stopped_early,
         latency_cdf: cdf,
         latency_histogram: out.stats.latency_buckets().to_vec(),
+        latency_affected_histogram: out.stats.affected_buckets(),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod limits;
 mod log;
 mod network;
 mod ordering;
+pub mod outcomes;
 mod producer;
 mod records;
 mod settle;
@@ -125,6 +126,9 @@ pub struct Sim<'m, F: Features> {
     /// extended, and the deadline the extension set.
     leases: Vec<(u32, Nanos)>,
     features: PhantomData<F>,
+    /// (copy slot, message id) -> when the consumer that held it crashed
+    /// (`outcomes`: the delay to its redelivery).
+    crash_held_since: std::collections::HashMap<(u32, u64), Nanos>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -270,6 +274,7 @@ impl<'m, F: Features> Sim<'m, F> {
             })
             .collect();
         let mut stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
+        stats.track_affected = outcomes::tracks_affected(m);
         for p in &m.producers {
             if p.retry.is_some() && stats.queues[p.queue].joint.is_empty() {
                 stats.queues[p.queue].joint =
@@ -341,6 +346,7 @@ impl<'m, F: Features> Sim<'m, F> {
             end_ns: m.duration_ns.saturating_add(m.drain_ns),
             leases: Vec::new(),
             features: PhantomData,
+            crash_held_since: std::collections::HashMap::new(),
         };
         sim.log_init();
         sim

@@ -6,6 +6,7 @@ pub mod autocorrelation;
 pub mod ci;
 pub mod fit;
 pub mod markov;
+pub mod outcomes;
 pub mod quantile;
 pub mod rates;
 pub mod summary;
