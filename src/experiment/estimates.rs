@@ -5,6 +5,7 @@
 //! [`crate::stats::summary::aggregate`] in the summary.
 
 use super::Replication;
+use crate::stats::outcomes::subtract;
 use crate::stats::quantile::{merge, over_replications, tail_warning, QUANTILES};
 use crate::stats::rates::pooled;
 use crate::stats::summary::num;
@@ -82,6 +83,7 @@ pub fn replace(
         set(half_widths, "latency", "max", Value::Null);
     }
     o.insert("latency".into(), latency);
+    split_latencies(reps, o, half_widths);
     let mut intervals = Map::new();
     for (rate_key, count_key) in RATES {
         let pairs: Vec<(f64, f64)> = reps
@@ -114,4 +116,47 @@ pub fn replace(
         o.insert("rate_intervals".into(), Value::Object(intervals));
     }
     warnings
+}
+
+/// `latency_affected` and `latency_unaffected` over replications, as
+/// `latency`: quantiles of the merged histograms with sectioning
+/// half-widths, `max` the largest of all (no half-width). Runs that do not
+/// split latencies have neither.
+fn split_latencies(reps: &[Replication], o: &mut Map<String, Value>, half_widths: &mut Value) {
+    let unaffected: Vec<Vec<(u64, u64)>> = reps
+        .iter()
+        .map(|r| subtract(&r.latency_histogram, &r.latency_affected_histogram))
+        .collect();
+    let affected: Vec<&[(u64, u64)]> = reps
+        .iter()
+        .map(|r| r.latency_affected_histogram.as_slice())
+        .collect();
+    let unaffected: Vec<&[(u64, u64)]> = unaffected.iter().map(Vec::as_slice).collect();
+    for (group, histograms) in [
+        ("latency_affected", affected),
+        ("latency_unaffected", unaffected),
+    ] {
+        let Some(Value::Object(mut tree)) = o.get(group).cloned() else {
+            continue;
+        };
+        let max_s = reps
+            .iter()
+            .filter_map(|r| metric(r, group, "max"))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let histograms: Vec<&[(u64, u64)]> =
+            histograms.into_iter().filter(|h| !h.is_empty()).collect();
+        let merged = merge(&histograms);
+        for (key, q) in QUANTILES {
+            let (point, interval) = over_replications(&histograms, &merged, q, max_s);
+            tree.insert(key.into(), point.map_or(Value::Null, num));
+            let half = match (point, interval) {
+                (Some(p), Some((low, high))) => num((high - p).max(p - low)),
+                _ => Value::Null,
+            };
+            set(half_widths, group, key, half);
+        }
+        tree.insert("max".into(), num(max_s));
+        set(half_widths, group, "max", Value::Null);
+        o.insert(group.into(), Value::Object(tree));
+    }
 }

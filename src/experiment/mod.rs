@@ -7,6 +7,7 @@ pub mod estimates;
 pub mod guard;
 pub mod optimize;
 pub mod precision;
+pub mod short_runs;
 pub mod theory_report;
 pub mod warnings;
 
@@ -77,6 +78,11 @@ pub struct Replication {
     /// Consumer lag per topic, group and partition over time.
     #[serde(default)]
     pub lag: Vec<LagRow>,
+    /// The latencies of messages touched by a retry, redelivery or fault,
+    /// as `latency_histogram` (empty where the run does not split them):
+    /// merged over replications for `latency_affected`'s quantiles.
+    #[serde(default)]
+    pub latency_affected_histogram: Vec<(u64, u64)>,
 }
 
 /// The lag of one consumer group at one sample time, per partition.
@@ -243,6 +249,7 @@ pub fn replicate(
         stopped_early: out.stopped_early,
         latency_cdf: cdf,
         latency_histogram: out.stats.latency_buckets().to_vec(),
+        latency_affected_histogram: out.stats.affected_buckets(),
     }
 }
 
@@ -488,6 +495,10 @@ impl Outcome {
                 crate::experiment::theory_report::short_run_warnings(model, window_s),
             ),
         );
+        let warmup_s = ns_to_secs(self.warmup_ns);
+        let estimated =
+            short_runs::estimated_short_run_warnings(model, &self.reps, warmup_s, window_s);
+        add_warnings(&mut o, coded("short-window", estimated));
         if !self.warmup_auto && self.warmup_ns >= model.duration_ns / 2 && self.warmup_ns > 0 {
             add_warnings(
                 &mut o,

@@ -101,11 +101,13 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
         ("lost by cause", "lost_by_cause"),
         ("duplicates by cause", "duplicates_by_cause"),
         ("dead-lettered by reason", "dead_lettered_by_reason"),
+        ("dead-lettered by origin", "dead_lettered_by_origin"),
     ] {
         if let Some(Value::Object(m)) = path(s, &["messages", key]) {
-            if !m.is_empty() {
+            if m.values().any(|v| f(Some(v)) != 0.0) {
                 let parts: Vec<String> = m
                     .iter()
+                    .filter(|(_, v)| f(Some(v)) != 0.0)
                     .map(|(k, v)| format!("{k} {}", fmt_num(f(Some(v)))))
                     .collect();
                 let _ = writeln!(out, "  {label}: {}", parts.join(", "));

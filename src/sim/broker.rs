@@ -478,6 +478,9 @@ impl<'m, F: Features> Sim<'m, F> {
         let m = &mut self.msgs[mi];
         m.live += 1;
         let in_window = m.in_window;
+        if F::FAULTS {
+            self.crash_redelivered(c, mi, in_window);
+        }
         if self.tracing() {
             let detail = format!(
                 "to {}#{} (delivery {})",

@@ -167,6 +167,20 @@ pub struct Collector {
     pub logs: Vec<LogGroupStats>,
     /// Consumer lag per partition, sampled.
     pub lag_samples: Vec<LagSample>,
+    /// Dead-lettered messages by why they failed (see
+    /// `outcomes::dead_letter_origin`).
+    pub dead_lettered_by_origin: BTreeMap<&'static str, u64>,
+    /// Whether completions are split into touched by a retry, redelivery
+    /// or fault and the rest (`outcomes::tracks_affected`).
+    pub track_affected: bool,
+    /// Completions per bucket of `latency` of touched messages (empty
+    /// until the first).
+    pub(super) affected_counts: Vec<u64>,
+    pub affected_sum_s: f64,
+    pub affected_max_ns: Nanos,
+    /// Per message a crashed consumer held: the time from the crash to its
+    /// next delivery.
+    pub crash_redelivery_ns: Vec<Nanos>,
     /// Consumers' side effects (`side_effect`): messages processed whose
     /// write never happened (a crash between the ack and the write), and
     /// writes made again for a message already written at that stage.
@@ -386,6 +400,12 @@ impl Collector {
             side_effects_lost: 0,
             side_effects_duplicated: 0,
             sagas: Vec::new(),
+            dead_lettered_by_origin: BTreeMap::new(),
+            track_affected: false,
+            affected_counts: Vec::new(),
+            affected_sum_s: 0.0,
+            affected_max_ns: 0,
+            crash_redelivery_ns: Vec::new(),
         }
     }
 
@@ -520,9 +540,42 @@ impl Collector {
         *self.duplicates_by_cause.entry(cause).or_default() += 1;
     }
 
-    pub fn dead_letter(&mut self, reason: &'static str) {
+    pub fn dead_letter(&mut self, reason: &'static str, origin: &'static str) {
         self.dead_lettered += 1;
         *self.dead_lettered_by_reason.entry(reason).or_default() += 1;
+        *self.dead_lettered_by_origin.entry(origin).or_default() += 1;
+    }
+
+    /// Counts a completion's latency into the affected histogram when the
+    /// message was touched (runs that track it only).
+    #[inline]
+    pub(super) fn record_affected(&mut self, latency_ns: Nanos, touched: bool) {
+        if self.track_affected && touched {
+            self.record_affected_slow(latency_ns);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_affected_slow(&mut self, latency_ns: Nanos) {
+        let v = latency_ns.clamp(1, LATENCY_HIGH_NS);
+        if self.affected_counts.is_empty() {
+            self.affected_counts = vec![0; self.latency_counts.len()];
+        }
+        self.affected_counts[latency_bucket(v)] += 1;
+        self.affected_sum_s += ns_to_secs(latency_ns);
+        self.affected_max_ns = self.affected_max_ns.max(latency_ns);
+    }
+
+    /// The touched messages' latencies as ascending (bucket's lowest
+    /// value in ns, count) pairs, as [`Collector::latency_buckets`].
+    pub fn affected_buckets(&self) -> Vec<(u64, u64)> {
+        self.affected_counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(bucket, n)| (latency_bucket_low(bucket), *n))
+            .collect()
     }
 
     /// Closes an interval of the time series.

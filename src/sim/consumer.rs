@@ -86,6 +86,10 @@ impl<'m, F: Features> Sim<'m, F> {
         // Only a fault slows a group down (`slowdown` is 1 otherwise).
         let scaled = if F::FAULTS { base * gs.slowdown } else { base };
         let work_ns = crate::time::secs_to_ns(scaled);
+        let fault_window = F::FAULTS && (outage || gs.slowdown != 1.0);
+        if poison || fault_window {
+            self.mark_attempt(mi, poison, fault_window);
+        }
         self.stats.advance(qi, now);
         self.stats.queues[qi].busy += 1;
         self.insts[i as usize].busy += 1;
@@ -316,6 +320,7 @@ impl<'m, F: Features> Sim<'m, F> {
                         self.completions_total += 1;
                         if in_window {
                             self.stats.record_latency(now - self.msgs[mi].publish_ns);
+                            self.record_split_latency(mi, now);
                         }
                         let p = self.msgs[mi].producer as usize;
                         if F::STRATEGIES {

@@ -196,6 +196,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
             } else if self.copies[c].state == CState::InFlight && self.copies[c].delivery == d {
                 self.copies[c].dup_cause = Cause::ConsumerCrash;
+                self.crash_held(c);
                 if self.m.queues[qi].crash_requeue_immediate {
                     self.cancelled();
                     self.redeliver(c, Cause::ConsumerCrash);
@@ -329,6 +330,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     self.copies[c].dup_cause = Cause::BrokerCrash;
                 }
                 self.trace(c, "broker crashed: kept on disk", "", None);
+                self.mark_affected(c);
                 self.new_gen(c);
                 self.copies[c].state = CState::Parked;
                 self.broker_parked.push(c);

@@ -807,6 +807,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 self.completions_total += 1;
                 if in_window {
                     self.stats.record_latency(now - self.msgs[mi].publish_ns);
+                    self.record_split_latency(mi, now);
                 }
             }
             self.record_log_order(g, mi);

@@ -28,6 +28,7 @@ mod log;
 mod network;
 mod operations;
 mod ordering;
+pub mod outcomes;
 mod producer;
 mod records;
 mod saga;
@@ -142,6 +143,9 @@ pub struct Sim<'m, F: Features> {
     saga_runs: Vec<Option<saga::SagaRun>>,
     /// Periodic faults: per fault, per unit, the occurrence that comes next.
     fault_occurrence: Vec<Vec<u64>>,
+    /// (copy slot, message id) -> when the consumer that held it crashed
+    /// (`outcomes`: the delay to its redelivery).
+    crash_held_since: std::collections::HashMap<(u32, u64), Nanos>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -291,6 +295,7 @@ impl<'m, F: Features> Sim<'m, F> {
             })
             .collect();
         let mut stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
+        stats.track_affected = outcomes::tracks_affected(m);
         for p in &m.producers {
             if p.retry.is_some() && stats.queues[p.queue].joint.is_empty() {
                 stats.queues[p.queue].joint =
@@ -369,6 +374,7 @@ impl<'m, F: Features> Sim<'m, F> {
             saga_roles: saga::saga_roles(m),
             saga_runs: Vec::new(),
             fault_occurrence: vec![Vec::new(); m.faults.len()],
+            crash_held_since: std::collections::HashMap::new(),
         };
         sim.stats.sagas = m.sagas.iter().map(|_| st::SagaStats::new()).collect();
         sim.log_init();

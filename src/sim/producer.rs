@@ -123,6 +123,7 @@ impl<'m, F: Features> Sim<'m, F> {
             log_done: 0,
             extra_origin: Cause::None,
             redrives: 0,
+            marks: 0,
         });
         if in_window {
             self.stats.published += 1;

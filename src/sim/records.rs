@@ -158,6 +158,8 @@ pub(super) struct Msg {
     pub(super) extra_origin: Cause,
     /// Times a dead-letter redrive moved it back (at most [`MAX_REDRIVES`]).
     pub(super) redrives: u16,
+    /// `outcomes::MARK_*`: found poison, touched by a fault.
+    pub(super) marks: u8,
 }
 
 /// A message is redriven from a dead-letter queue at most this often; after

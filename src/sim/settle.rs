@@ -123,6 +123,7 @@ impl<'m, F: Features> Sim<'m, F> {
     /// delivery limit.
     pub(super) fn redeliver(&mut self, c: u32, cause: Cause) {
         self.trace(c, "requeued for redelivery", cause.name(), None);
+        self.mark_affected(c);
         let qi = self.copies[c].queue as usize;
         if cause != Cause::None && self.copies[c].dup_cause == Cause::None {
             self.copies[c].dup_cause = cause;
@@ -419,11 +420,14 @@ impl<'m, F: Features> Sim<'m, F> {
         if at_end && m.live > m.parked {
             s.in_flight += 1;
         } else if m.flags & F_DLQ != 0 {
-            s.dead_letter(if m.dlq_reason == Cause::None {
-                "unknown"
-            } else {
-                m.dlq_reason.name()
-            });
+            s.dead_letter(
+                if m.dlq_reason == Cause::None {
+                    "unknown"
+                } else {
+                    m.dlq_reason.name()
+                },
+                outcomes::dead_letter_origin(m),
+            );
         } else if m.flags & F_EXPIRED != 0 {
             s.expired += 1;
         } else if m.flags & F_REJECTED != 0 {

@@ -2,9 +2,11 @@
 //! ([`summary`]), and what theory says it should be ([`theory`], [`markov`]),
 //! with confidence intervals ([`ci`]).
 
+pub mod autocorrelation;
 pub mod ci;
 pub mod fit;
 pub mod markov;
+pub mod outcomes;
 pub mod quantile;
 pub mod rates;
 pub mod sagas;

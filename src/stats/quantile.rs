@@ -13,13 +13,27 @@
 //! on R - 1 degrees of freedom. Its validity rests on each replication's
 //! quantile being near normal, which fails when few latencies lie above
 //! it: [`tail_warning`] says so.
+//!
+//! Latencies above a tail quantile come in clusters (one long busy
+//! period makes dozens): at M/M/1 rho 0.8 the replications' counts above
+//! p999 are 50-70 times more dispersed than binomial, so 50 latencies
+//! above it in a replication are about one independent cluster, and the
+//! interval covered 90.5% (200 experiments of 10 replications). With 100
+//! it covered 94.5%, with 200 95.5%: [`MIN_TAIL_COUNT`] is calibrated on
+//! those runs (`tests/coverage.rs`, long part). A quasi-binomial
+//! order-statistic interval on the merged histogram (dispersion estimated
+//! from the replications) was measured too: its dispersion estimate from
+//! ten replications is too noisy to help (93.5% at 50 above, and it
+//! cannot tell from the data alone when to warn).
 
 use super::ci::t_quantile_975;
 use crate::sim::collect::latency_bucket_mid;
 
 /// Fewest latencies a replication should have above a quantile for its
-/// interval to be trusted (N x (1 - q) below this: a warning).
-pub const MIN_TAIL_COUNT: f64 = 10.0;
+/// interval to be trusted (N x (1 - q) below this: a warning). Calibrated
+/// by coverage at M/M/1 rho 0.8 (see the module's notes); a more loaded
+/// system clusters its tail more and may need more.
+pub const MIN_TAIL_COUNT: f64 = 100.0;
 
 /// The quantiles reported, with their keys.
 pub const QUANTILES: [(&str, f64); 4] =
@@ -171,11 +185,12 @@ mod tests {
     }
 
     #[test]
-    fn tail_warning_fires_below_ten() {
-        assert!(tail_warning("p999", 0.999, 2000.0).is_some());
-        assert!(tail_warning("p99", 0.99, 2000.0).is_none());
-        assert!(tail_warning("p99", 0.99, 500.0)
+    fn tail_warning_fires_below_a_hundred() {
+        assert!(tail_warning("p999", 0.999, 50_000.0).is_some());
+        assert!(tail_warning("p999", 0.999, 100_000.0).is_none());
+        assert!(tail_warning("p99", 0.99, 20_000.0).is_none());
+        assert!(tail_warning("p99", 0.99, 5_000.0)
             .unwrap()
-            .contains("1000 messages"));
+            .contains("10000 messages"));
     }
 }

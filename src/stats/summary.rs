@@ -554,6 +554,7 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
     });
 
     let mut o = Map::new();
+    super::outcomes::insert(m, c, &mut messages, &mut o);
     o.insert("messages".into(), Value::Object(messages));
     o.insert("latency".into(), latency);
     o.insert("ordering".into(), ordering);

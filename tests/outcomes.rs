@@ -1,0 +1,136 @@
+//! Outcomes split by cause (issue 22, section 5): dead-lettered by
+//! origin, latency of touched and untouched messages, the delay from a
+//! consumer crash to the redelivery of what it held.
+
+mod common;
+use common::*;
+use serde_json::{Map, Value};
+
+const ORIGINS: [&str; 5] = [
+    "poison",
+    "transient",
+    "non_retryable",
+    "overflow",
+    "refused",
+];
+
+/// Poison, transient failures up to a delivery limit, non-retryable
+/// failures and a bounded queue that dead-letters on overflow.
+fn mixed(seed: u64) -> String {
+    format!(
+        r#"
+[simulation]
+seed = {seed}
+duration = "2000s"
+drain = "1h"
+[[producer]]
+arrival = {{ process = "poisson", rate = 3.6 }}
+[[queue]]
+max_deliveries = 3
+dead_letter = true
+capacity = 20
+overflow = "dead-letter"
+[[consumer]]
+count = 4
+service = {{ dist = "exponential", mean = "1s" }}
+failure = 0.2
+poison = 0.01
+non_retryable = 0.1
+"#
+    )
+}
+
+fn origins_sum(s: &Map<String, Value>) -> f64 {
+    ORIGINS
+        .iter()
+        .map(|k| get(s, &format!("messages.dead_lettered_by_origin.{k}")))
+        .sum()
+}
+
+/// Every origin occurs, and the origins add up to `dead_lettered`, in one
+/// replication and over replications.
+#[test]
+fn origins_add_up_to_the_dead_lettered() {
+    let s = summary(&scenario(&mixed(1)), 1, 1);
+    for k in ORIGINS.iter().filter(|k| **k != "refused") {
+        assert!(
+            get(&s, &format!("messages.dead_lettered_by_origin.{k}")) > 0.0,
+            "{k}"
+        );
+    }
+    assert_eq!(origins_sum(&s), get(&s, "messages.dead_lettered"));
+    let s = summary(&scenario(&mixed(2)), 4, 2);
+    let total = get(&s, "messages.dead_lettered");
+    assert!((origins_sum(&s) - total).abs() < 1e-9 * total.max(1.0));
+    // Poison is about 1% of the published (every poison message reaches a
+    // limit), within 5 standard errors.
+    let published = get(&s, "messages.published") * 4.0;
+    let poison = get(&s, "messages.dead_lettered_by_origin.poison") * 4.0;
+    let sd = (published * 0.01 * 0.99).sqrt();
+    assert!(
+        (poison - 0.01 * published).abs() < 5.0 * sd,
+        "{poison} of {published}"
+    );
+}
+
+/// Affected and unaffected latencies partition the latencies; the
+/// retried ones wait longer. A run without retries or faults has neither.
+#[test]
+fn affected_and_unaffected_partition_the_latencies() {
+    let s = summary(&scenario(&mixed(3)), 1, 1);
+    let count = get(&s, "latency.count");
+    let affected = get(&s, "latency_affected.count");
+    let unaffected = get(&s, "latency_unaffected.count");
+    assert!(affected > 0.0 && unaffected > 0.0);
+    assert_eq!(affected + unaffected, count);
+    assert!(get(&s, "latency_affected.mean") > get(&s, "latency_unaffected.mean"));
+    let plain = r#"
+[simulation]
+duration = "500s"
+[[producer]]
+arrival = { process = "poisson", rate = 0.5 }
+[[queue]]
+[[consumer]]
+service = { dist = "exponential", mean = "1s" }
+"#;
+    let s = summary(&scenario(plain), 1, 1);
+    assert!(s.get("latency_affected").is_none());
+    assert!(s.get("latency_unaffected").is_none());
+}
+
+/// With `crash_requeue_after`-free SQS-like settings the held messages
+/// come back at their visibility timeout: the delay from the crash is at
+/// most `ack_timeout` (plus the dispatch), and every crash-held message
+/// is touched.
+#[test]
+fn crash_redelivery_delay_is_bounded_by_the_visibility_timeout() {
+    let text = r#"
+[simulation]
+seed = 4
+duration = "3000s"
+drain = "1h"
+[[producer]]
+arrival = { process = "poisson", rate = 2.0 }
+[[queue]]
+preset = "sqs"
+ack_timeout = "30s"
+[[consumer]]
+count = 4
+service = { dist = "exponential", mean = "1s" }
+[[fault]]
+kind = "consumer-crash"
+mtbf = "5m"
+mttr = { dist = "exponential", mean = "20s" }
+"#;
+    let s = summary(&scenario(text), 1, 1);
+    let count = get(&s, "messages.crash_redelivery_delay.count");
+    assert!(count > 0.0, "{:?}", s["messages"]);
+    let max = get(&s, "messages.crash_redelivery_delay.max");
+    let mean = get(&s, "messages.crash_redelivery_delay.mean");
+    assert!(mean > 0.0 && mean <= max && max <= 31.0, "{mean} {max}");
+    assert!(get(&s, "latency_affected.count") >= count);
+    assert_eq!(
+        get(&s, "latency_affected.count") + get(&s, "latency_unaffected.count"),
+        get(&s, "latency.count")
+    );
+}
