@@ -123,6 +123,7 @@ mtbf = "5m"
 mttr = { dist = "exponential", mean = "20s" }
 "#;
     let s = summary(&scenario(text), 1, 1);
+    crash_delay_max_is_the_largest_over_replications(text);
     let count = get(&s, "messages.crash_redelivery_delay.count");
     assert!(count > 0.0, "{:?}", s["messages"]);
     let max = get(&s, "messages.crash_redelivery_delay.max");
@@ -133,4 +134,29 @@ mttr = { dist = "exponential", mean = "20s" }
         get(&s, "latency_affected.count") + get(&s, "latency_unaffected.count"),
         get(&s, "latency.count")
     );
+}
+
+/// Over replications the worst crash-to-redelivery delay is the largest
+/// replication's, not their mean (which would hide the worst case a
+/// timeout is sized for); the mean stays the mean of the replications'.
+fn crash_delay_max_is_the_largest_over_replications(text: &str) {
+    let s = scenario(text);
+    let m = mqsim::model::compile(&s).expect("compiles");
+    let out = mqsim::experiment::run(&m, &plan(4, 1, 4));
+    let each: Vec<(f64, f64)> = out
+        .reps
+        .iter()
+        .map(|r| {
+            let delay = &r.metrics["messages"]["crash_redelivery_delay"];
+            (delay["max"].as_f64().unwrap(), delay["mean"].as_f64().unwrap())
+        })
+        .collect();
+    let summary = out.summary(&m);
+    let largest = each.iter().map(|e| e.0).fold(f64::MIN, f64::max);
+    let mean_of_maxima = each.iter().map(|e| e.0).sum::<f64>() / 4.0;
+    assert!(largest > mean_of_maxima, "{each:?}: replications differ");
+    assert_eq!(get(&summary, "messages.crash_redelivery_delay.max"), largest);
+    let mean_of_means = each.iter().map(|e| e.1).sum::<f64>() / 4.0;
+    let mean = get(&summary, "messages.crash_redelivery_delay.mean");
+    assert!((mean - mean_of_means).abs() < 1e-9 * mean_of_means, "{mean} {each:?}");
 }

@@ -84,6 +84,7 @@ pub fn replace(
     }
     o.insert("latency".into(), latency);
     split_latencies(reps, o, half_widths);
+    crash_delay_max(reps, o, half_widths);
     let mut intervals = Map::new();
     for (rate_key, count_key) in RATES {
         let pairs: Vec<(f64, f64)> = reps
@@ -116,6 +117,39 @@ pub fn replace(
         o.insert("rate_intervals".into(), Value::Object(intervals));
     }
     warnings
+}
+
+/// `messages.crash_redelivery_delay.max` over replications: the largest
+/// of all (the replications' mean of it would understate the worst case
+/// a user sizes a timeout for), with no half-width. Its count, mean and
+/// p99 stay the means over replications.
+fn crash_delay_max(reps: &[Replication], o: &mut Map<String, Value>, half_widths: &mut Value) {
+    let max_s = reps
+        .iter()
+        .filter_map(|r| {
+            r.metrics
+                .get("messages")?
+                .get("crash_redelivery_delay")?
+                .get("max")?
+                .as_f64()
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !max_s.is_finite() {
+        return;
+    }
+    if let Some(Value::Object(delay)) = o
+        .get_mut("messages")
+        .and_then(|m| m.get_mut("crash_redelivery_delay"))
+    {
+        delay.insert("max".into(), num(max_s));
+    }
+    if let Some(delay) = half_widths
+        .get_mut("messages")
+        .and_then(|m| m.get_mut("crash_redelivery_delay"))
+        .and_then(Value::as_object_mut)
+    {
+        delay.insert("max".into(), Value::Null);
+    }
 }
 
 /// `latency_affected` and `latency_unaffected` over replications, as
