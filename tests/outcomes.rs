@@ -148,15 +148,24 @@ fn crash_delay_max_is_the_largest_over_replications(text: &str) {
         .iter()
         .map(|r| {
             let delay = &r.metrics["messages"]["crash_redelivery_delay"];
-            (delay["max"].as_f64().unwrap(), delay["mean"].as_f64().unwrap())
+            (
+                delay["max"].as_f64().unwrap(),
+                delay["mean"].as_f64().unwrap(),
+            )
         })
         .collect();
     let summary = out.summary(&m);
     let largest = each.iter().map(|e| e.0).fold(f64::MIN, f64::max);
     let mean_of_maxima = each.iter().map(|e| e.0).sum::<f64>() / 4.0;
     assert!(largest > mean_of_maxima, "{each:?}: replications differ");
-    assert_eq!(get(&summary, "messages.crash_redelivery_delay.max"), largest);
+    assert_eq!(
+        get(&summary, "messages.crash_redelivery_delay.max"),
+        largest
+    );
     let mean_of_means = each.iter().map(|e| e.1).sum::<f64>() / 4.0;
     let mean = get(&summary, "messages.crash_redelivery_delay.mean");
-    assert!((mean - mean_of_means).abs() < 1e-9 * mean_of_means, "{mean} {each:?}");
+    assert!(
+        (mean - mean_of_means).abs() < 1e-9 * mean_of_means,
+        "{mean} {each:?}"
+    );
 }

@@ -79,6 +79,10 @@ pub struct RunOutput {
     /// Every fault occurrence, kept or not.
     pub faults_total: u64,
     pub end_ns: Nanos,
+    /// The simulated time of the last event: below `end_ns` for a run
+    /// stopped early (how far it got), and how a livelock shows (the
+    /// clock stands still while events run on).
+    pub clock_ns: Nanos,
     pub events: u64,
     pub messages_created: u64,
     pub stopped_early: bool,
@@ -793,6 +797,7 @@ impl<'m, F: Features> Sim<'m, F> {
             events: self.q.processed(),
             messages_created: self.next_msg_id,
             end_ns: end,
+            clock_ns: now,
             faults: std::mem::take(&mut self.faults),
             faults_total: self.faults_total,
             trace: std::mem::take(&mut self.trace),
