@@ -190,3 +190,17 @@ fn invalid_cost_keys_are_refused_with_their_location() {
         assert!(err.contains(":6"), "{line}: not located at line 6: {err}");
     }
 }
+
+/// `[expect]` judges the cost: 999 messages x 3 requests at USD 0.40 per
+/// million is USD 0.0011988, so a bound of 0.0012 passes and 0.0011 fails.
+#[test]
+fn expect_bounds_the_cost() {
+    let dir = TempDir::new("cost-expect");
+    let base = "[simulation]\nduration = \"100s\"\n[[producer]]\narrival = { process = \"constant\", rate = 10.0 }\n[[queue]]\npreset = \"sqs\"\n[[consumer]]\nservice = { dist = \"constant\", mean = \"10ms\" }\n[cost]\n[expect]\n";
+    for (bound, code) in [("0.0012", 0), ("0.0011", 1)] {
+        let file = dir.write("e.toml", &format!("{base}cost_total_max = {bound}\n"));
+        let (got, out, err) = mqsim(&["check", file.to_str().unwrap(), "-q"]);
+        assert_eq!(got, code, "bound {bound}: {out}{err}");
+        assert!(out.contains("cost_total_max"), "{out}");
+    }
+}
