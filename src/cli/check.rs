@@ -99,7 +99,7 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
     let mut out = Vec::new();
     let seconds = |d: Option<crate::time::Duration>| d.map(|d| d.secs());
     let count = |c: Option<u64>| c.map(|c| c as f64);
-    let bounds: [(&str, &'static str, Side, Option<f64>, bool); 14] = [
+    let bounds: [(&str, &'static str, Side, Option<f64>, bool); 16] = [
         ("lost", "messages.lost", Side::AtMost, count(e.lost), false),
         (
             "lost_rate_max",
@@ -191,6 +191,20 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
             Side::AtMost,
             seconds(e.inconsistency_p99_max),
             true,
+        ),
+        (
+            "cost_total_max",
+            "cost.total",
+            Side::AtMost,
+            e.cost_total_max,
+            false,
+        ),
+        (
+            "cost_per_million_messages_max",
+            "cost.per_million_messages",
+            Side::AtMost,
+            e.cost_per_million_messages_max,
+            false,
         ),
     ];
     for (name, path, side, bound, time) in bounds {

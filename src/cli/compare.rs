@@ -10,7 +10,7 @@ use crate::stats::ci::{mean_ci95, paired_t_test};
 use serde_json::{json, Map, Value};
 
 /// Metrics compared: (label, path, lower is better).
-pub const COMPARED: [(&str, &[&str], bool); 18] = [
+pub const COMPARED: [(&str, &[&str], bool); 20] = [
     ("latency mean (s)", &["latency", "mean"], true),
     ("latency p99 (s)", &["latency", "p99"], true),
     ("acked", &["messages", "acked"], false),
@@ -50,6 +50,13 @@ pub const COMPARED: [(&str, &[&str], bool); 18] = [
     (
         "saga inconsistency p99 (s)",
         &["saga_totals", "inconsistency_p99"],
+        true,
+    ),
+    // Cost (only where the scenario has `[cost]`).
+    ("cost total (USD)", &["cost", "total"], true),
+    (
+        "cost per million messages (USD)",
+        &["cost", "per_million_messages"],
         true,
     ),
 ];

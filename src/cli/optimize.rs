@@ -663,6 +663,10 @@ fn expect_key(c: &Constraint) -> Option<(&'static str, String)> {
         ("latency.p50", Relation::AtMost) => ("p50_latency_max", seconds(c.bound)),
         ("latency.mean", Relation::AtMost) => ("mean_latency_max", seconds(c.bound)),
         ("saga_totals.stuck", Relation::AtMost) => ("stuck_max", format!("{}", c.bound)),
+        ("cost.total", Relation::AtMost) => ("cost_total_max", format!("{}", c.bound)),
+        ("cost.per_million_messages", Relation::AtMost) => {
+            ("cost_per_million_messages_max", format!("{}", c.bound))
+        }
         ("saga_totals.inconsistency_p99", Relation::AtMost) => {
             ("inconsistency_p99_max", seconds(c.bound))
         }

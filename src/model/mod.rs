@@ -2,7 +2,9 @@
 //! names turned into indices and durations into nanoseconds. The simulator
 //! reads only this.
 
+mod cost;
 pub mod lint;
+pub use cost::CostModel;
 mod saga;
 use saga::compile_sagas;
 pub use saga::{SagaModel, SideEffect};
@@ -343,6 +345,8 @@ pub struct Model {
     pub key_space: u32,
     /// Sagas over pipelines, with their compensations.
     pub sagas: Vec<SagaModel>,
+    /// The prices of `[cost]`, when the scenario has the section.
+    pub cost: Option<CostModel>,
 }
 
 impl Model {
@@ -912,5 +916,6 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             })
             .collect(),
         sagas: compile_sagas(&r)?,
+        cost: cost::compile_cost(&r),
     })
 }

@@ -58,6 +58,21 @@ fn get<'a>(v: &'a serde_json::Map<String, Value>, path: &[&str]) -> Option<&'a V
     Some(cur)
 }
 
+/// Columns appended to `metrics.csv` when the scenario has `[cost]`
+/// (so that the columns of every other scenario stay as they were).
+pub const COST_COLUMNS: [(&str, &[&str]); 7] = [
+    ("cost_requests_usd", &["cost", "requests"]),
+    ("cost_compute_usd", &["cost", "compute"]),
+    ("cost_transfer_usd", &["cost", "transfer"]),
+    ("cost_total_usd", &["cost", "total"]),
+    (
+        "cost_per_million_messages_usd",
+        &["cost", "per_million_messages"],
+    ),
+    ("cost_request_count", &["cost", "request_count"]),
+    ("cost_instance_hours", &["cost", "instance_hours"]),
+];
+
 /// `metrics.csv`: one row per variant and replication.
 pub struct MetricsCsv;
 
@@ -67,8 +82,18 @@ impl Exporter for MetricsCsv {
     }
     fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
         let mut w = csv::Writer::from_writer(Vec::new());
+        let with_cost = report
+            .variants
+            .iter()
+            .flat_map(|v| &v.outcome.reps)
+            .any(|r| r.metrics.contains_key("cost"));
+        let columns: Vec<(&str, &[&str])> = METRIC_COLUMNS
+            .iter()
+            .chain(COST_COLUMNS.iter().filter(|_| with_cost))
+            .copied()
+            .collect();
         let mut header = vec!["variant", "replication", "seed"];
-        header.extend(METRIC_COLUMNS.iter().map(|c| c.0));
+        header.extend(columns.iter().map(|c| c.0));
         w.write_record(&header).map_err(|e| e.to_string())?;
         for v in &report.variants {
             for r in &v.outcome.reps {
@@ -80,7 +105,7 @@ impl Exporter for MetricsCsv {
                     r.index.to_string(),
                     v.outcome.seed.to_string(),
                 ];
-                row.extend(METRIC_COLUMNS.iter().map(|(_, p)| cell(get(&r.metrics, p))));
+                row.extend(columns.iter().map(|(_, p)| cell(get(&r.metrics, p))));
                 w.write_record(&row).map_err(|e| e.to_string())?;
             }
         }

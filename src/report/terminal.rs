@@ -321,7 +321,59 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             let _ = writeln!(out, "Consumer availability: {}", parts.join(", "));
         }
     }
+    cost_text(out, s, reps);
     warnings_block(out, s.get("warnings"));
+}
+
+/// `[cost]`: the money, and the counts it was computed from.
+fn cost_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
+    if path(s, &["cost"]).is_none() {
+        return;
+    }
+    let usd = |key: &str| {
+        let v = f(path(s, &["cost", key]));
+        let h = f(path(s, &["ci95", "cost", key]));
+        match (reps > 1 && h.is_finite(), v.is_finite()) {
+            (_, false) => "-".to_string(),
+            (true, true) => format!("${} ± {}", money(v), money(h)),
+            (false, true) => format!("${}", money(v)),
+        }
+    };
+    let _ = writeln!(
+        out,
+        "Cost (USD, for the messages and the span of the statistics window)"
+    );
+    let _ = writeln!(
+        out,
+        "  total {}   requests {}   compute {}   transfer {}",
+        usd("total"),
+        usd("requests"),
+        usd("compute"),
+        usd("transfer")
+    );
+    let kind = |k: &str| fmt_num(f(path(s, &["cost", "requests_by_kind", k])));
+    let _ = writeln!(
+        out,
+        "  per million messages {}; {} requests (publish {}, receive {}, ack/nack {}, extend {}), {} instance-hours",
+        usd("per_million_messages"),
+        pm(s, &["cost", "request_count"], reps),
+        kind("publish"),
+        kind("receive"),
+        kind("settle"),
+        kind("extend"),
+        pm(s, &["cost", "instance_hours"], reps),
+    );
+}
+
+/// An amount of money with four significant digits (at least cents).
+fn money(x: f64) -> String {
+    let a = x.abs();
+    let digits = if a >= 100.0 || a == 0.0 {
+        2
+    } else {
+        (3 - a.log10().floor() as i32).clamp(2, 12) as usize
+    };
+    format!("{x:.digits$}")
 }
 
 /// Theory beside the simulation, with the simulation's 95% interval and

@@ -49,6 +49,32 @@ pub struct Scenario {
     /// step fails.
     #[serde(rename = "saga", default, skip_serializing_if = "Vec::is_empty")]
     pub sagas: Vec<SagaCfg>,
+    /// Unit prices: the run reports what it cost (`cost` in the report)
+    /// only when this section is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostCfg>,
+}
+
+/// `[cost]`: unit prices in US dollars. A price left out is the queue
+/// preset's list price where the preset has one (SQS requests, Pub/Sub
+/// throughput), else 0.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CostCfg {
+    /// USD per million broker requests (publish, receive, ack or nack,
+    /// lease extension), over every queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_million_requests: Option<f64>,
+    /// USD per consumer instance and hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_instance_hour: Option<f64>,
+    /// USD per GiB (2^30 bytes) published and delivered; needs `message_bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_gb_transferred: Option<f64>,
+    /// The size of one message in bytes: the transferred volume, and the
+    /// 64 KiB chunks SQS bills as one request each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_bytes: Option<u64>,
 }
 
 /// A saga: the queues of a `publish_to` pipeline whose steps, when a later
@@ -549,6 +575,10 @@ pub struct ExpectCfg {
     pub stuck_max: Option<u64>,
     /// The p99 of the sagas' inconsistency time (the largest over sagas), at most.
     pub inconsistency_p99_max: Option<Duration>,
+    /// `cost.total` (USD) at most: needs `[cost]`.
+    pub cost_total_max: Option<f64>,
+    /// `cost.per_million_messages` (USD) at most: needs `[cost]`.
+    pub cost_per_million_messages_max: Option<f64>,
     /// Variants the expectations apply to (default: all).
     pub variants: Option<Vec<String>>,
     /// Judge every bound at this one-sided confidence limit over the

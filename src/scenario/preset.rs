@@ -133,6 +133,17 @@ pub struct Preset {
     /// `reject-publish` only once over `x-max-length` (`messages_ready >
     /// max_length`): a queue at the limit takes one more (measured live).
     pub reject_publish_over_limit: bool,
+    /// The list price of broker requests, USD per million: what `[cost]`
+    /// charges when it sets none (README preset table: source and date).
+    pub per_million_requests: Option<f64>,
+    /// Each started chunk of this many bytes of a message is billed as one
+    /// request (SQS: 64 KiB).
+    pub request_chunk_bytes: Option<u64>,
+    /// The list price of throughput, USD per GiB published or delivered.
+    pub per_gb_transferred: Option<f64>,
+    /// The fewest bytes a message is billed for (Pub/Sub: 1000 per
+    /// request): also the size assumed when `[cost]` gives none.
+    pub billed_minimum_bytes: Option<u64>,
 }
 
 fn secs(s: u64) -> Option<Duration> {
@@ -177,6 +188,11 @@ fn sqs() -> Preset {
         retry_mode: Some("ack-timeout"),
         ttl_mode: Some("anywhere"),
         lease_max: secs(12 * 3600),
+        // aws.amazon.com/sqs/pricing, us-east-1, standard queue, first
+        // 100 billion requests a month (as of 2026-06); each 64 KiB chunk
+        // of a payload is one request.
+        per_million_requests: Some(0.40),
+        request_chunk_bytes: Some(64 * 1024),
         ..Default::default()
     }
 }
@@ -289,6 +305,11 @@ fn pubsub() -> Preset {
             max: secs(3600),
         }),
         expiry_backoff: true,
+        // cloud.google.com/pubsub/pricing (as of 2026-09): message
+        // delivery throughput, USD 40 per TiB, publish and subscribe
+        // alike, at least 1000 bytes per request.
+        per_gb_transferred: Some(40.0 / 1024.0),
+        billed_minimum_bytes: Some(1000),
         ..Default::default()
     }
 }

@@ -71,6 +71,18 @@ pub struct QueueCounters {
     pub out_of_order: u64,
     /// Largest (highest sequence processed - sequence) of such a message.
     pub max_displacement: u64,
+    /// Broker requests beyond publishes (`offered`) and deliveries, for
+    /// `[cost]`, counted off the hot path: acks and nacks are `services`
+    /// plus `settles_uncounted` minus `attempts_unsettled`.
+    /// Attempts not in `services` that ended (an idempotency store's skip,
+    /// a breaker's rejection).
+    pub settles_uncounted: u64,
+    /// Attempts that ended with no ack or nack reaching the broker: an
+    /// in-handler retry, a failure left to the ack timeout (SQS), a
+    /// partitioned consumer, an ack lost on the wire.
+    pub attempts_unsettled: u64,
+    /// Lease extensions that reached the broker.
+    pub lease_extensions: u64,
     /// Key-seconds (ns) that keys had messages waiting behind one of theirs
     /// (FIFO by key).
     pub key_blocked_ns: u128,

@@ -216,6 +216,10 @@ impl<'m, F: Features> Sim<'m, F> {
                     }
                 }
             }
+        } else if in_window {
+            // An attempt that `services` leaves out: its ack or nack is
+            // still a request (`[cost]`).
+            self.stats.queues[qi].settles_uncounted += 1;
         }
         let working = &self.insts[i as usize].working;
         let Some(pos) = working.iter().position(|x| x.0 == c && x.1 == delivery) else {
@@ -237,6 +241,9 @@ impl<'m, F: Features> Sim<'m, F> {
             self.on_success(i, c, delivery, skipped)
         };
         if settle == Settle::Kept {
+            if in_window {
+                self.stats.queues[qi].attempts_unsettled += 1;
+            }
             return; // still held: in-handler retry
         }
         let inst = &mut self.insts[i as usize];
@@ -344,6 +351,17 @@ impl<'m, F: Features> Sim<'m, F> {
         self.send_ack(i, c, delivery, AckKind::Ack)
     }
 
+    /// An ack or nack for copy `c` that never reaches the broker (lost on
+    /// the wire, or its consumer is cut off): not a billed request.
+    #[cold]
+    #[inline(never)]
+    fn count_unsent_settle(&mut self, c: u32) {
+        let (mi, qi) = (self.copies[c].msg, self.copies[c].queue as usize);
+        if self.msgs[mi].in_window {
+            self.stats.queues[qi].attempts_unsettled += 1;
+        }
+    }
+
     /// Counts the processing of copy `c` as a duplicate (its message was
     /// processed at queue `qi` already), under the cause of the extra
     /// processing: the copy's redelivery when it was processed itself, else
@@ -391,6 +409,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         if F::FAULTS && self.insts[i as usize].partitioned {
             self.copies[c].dup_cause = Cause::Partition;
+            self.count_unsent_settle(c);
             return Settle::Now;
         }
         let cp = &mut self.copies[c];
@@ -400,6 +419,7 @@ impl<'m, F: Features> Sim<'m, F> {
             Hop::Lost => {
                 // The broker will redeliver at the ack timeout.
                 self.copies[c].dup_cause = Cause::Network;
+                self.count_unsent_settle(c);
                 if self.m.queues[self.copies[c].queue as usize]
                     .ack_timeout_ns
                     .is_none()
@@ -509,6 +529,9 @@ impl<'m, F: Features> Sim<'m, F> {
         if mode == RetryMode::AckTimeout {
             // SQS: the failed message is simply not deleted; the visibility
             // timeout brings it back.
+            if in_window {
+                self.stats.queues[qi].attempts_unsettled += 1;
+            }
             return Settle::Now;
         }
         // Policy limits and the budget.

@@ -124,7 +124,13 @@ impl<'m, F: Features> Sim<'m, F> {
         let cp = &mut self.copies[c];
         cp.hops = cp.hops.wrapping_add(1);
         let (mi, serial, hop_no) = (cp.msg, cp.serial, cp.hops as u32);
-        match self.hop(mi, serial, hop_no, Link::Ack) {
+        let hop = self.hop(mi, serial, hop_no, Link::Ack);
+        if self.msgs[mi].in_window && !matches!(hop, Hop::Lost) {
+            // A request of `[cost]`: `ChangeMessageVisibility` is billed.
+            let qi = self.copies[c].queue as usize;
+            self.stats.queues[qi].lease_extensions += 1;
+        }
+        match hop {
             Hop::Lost => {
                 // The draw counted a lost ack; this was an extension.
                 if self.msgs[mi].in_window {

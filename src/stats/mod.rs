@@ -4,6 +4,7 @@
 
 pub mod autocorrelation;
 pub mod ci;
+pub mod cost;
 pub mod fit;
 pub mod markov;
 pub mod outcomes;

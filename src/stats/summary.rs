@@ -565,6 +565,7 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
     super::sagas::insert(m, c, &mut o);
     o.insert("retries".into(), retries);
     o.insert("availability".into(), Value::Object(availability));
+    super::cost::insert(m, c, &mut o);
     o.insert(
         "recovery".into(),
         recovery(

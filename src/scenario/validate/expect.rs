@@ -11,6 +11,19 @@ pub(super) fn check_expect(p: &P, e: &ExpectCfg) -> Result<(), Invalid> {
     ] {
         probability(&p.key(k), v)?;
     }
+    for (k, v) in [
+        ("cost_total_max", e.cost_total_max),
+        (
+            "cost_per_million_messages_max",
+            e.cost_per_million_messages_max,
+        ),
+    ] {
+        if v.is_some_and(|x| !(x >= 0.0 && x.is_finite())) {
+            return p
+                .key(k)
+                .err("a bound on cost is US dollars: a number 0 or more");
+        }
+    }
     if let Some(c) = e.confidence {
         if !(c > 0.5 && c < 1.0) {
             return p.key("confidence").err(

@@ -2,6 +2,7 @@
 //! key path, so that the loader can point at the line and column.
 
 mod consumer;
+pub mod cost;
 mod expect;
 mod fault;
 mod periodic;
@@ -287,6 +288,7 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
     for (i, f) in s.faults.iter().enumerate() {
         fault::check_fault(s, &P::at("fault", i), f)?;
     }
+    cost::check_cost(s)?;
     expect::check_variants(s)?;
     if let Some(e) = &s.expect {
         expect::check_expect(&P::root("expect"), e)?;
