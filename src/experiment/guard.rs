@@ -71,7 +71,7 @@ fn backlog_messages(m: &Model, secs: f64) -> (f64, f64) {
             .groups
             .iter()
             .filter(|g| g.queue == qi && g.log.is_none())
-            .map(|g| (g.count * g.concurrency) as f64 / g.service.mean().max(1e-12))
+            .map(|g| (g.most_instances() * g.concurrency) as f64 / g.service.mean().max(1e-12))
             .sum();
         if lambda > cap {
             let mut grow = (lambda - cap) * secs * orbit_copies(m, secs, qi);

@@ -63,6 +63,9 @@ pub fn matching_model(m: &Model, qi: usize) -> Result<(Theory, Option<Vec<f64>>)
     if !m.faults.is_empty() {
         why.push("faults".into());
     }
+    if groups.iter().any(|g| g.autoscale.is_some()) {
+        why.push("the consumers autoscale: the number of servers changes".into());
+    }
     if groups.len() > 1
         && groups
             .windows(2)
@@ -141,7 +144,7 @@ pub fn attach(m: &Model, o: &mut Map<String, Value>) {
             .groups
             .iter()
             .filter(|g| g.queue == qi)
-            .map(|g| (g.count * g.concurrency) as f64 / g.service.mean())
+            .map(|g| (g.most_instances() * g.concurrency) as f64 / g.service.mean())
             .sum();
         if qm.capacity.is_none() && lambda > 0.0 && lambda >= cap {
             warnings.push(

@@ -23,7 +23,9 @@ use crate::table::Table;
 use crate::time::{Duration, Nanos};
 use dist::Dist;
 
+mod autoscale;
 mod faults;
+pub use autoscale::{AutoscaleModel, ScaleMetric};
 pub use faults::{FaultKind, FaultModel, FaultTiming};
 
 pub const DEFAULT_DURATION_S: u64 = 3600;
@@ -288,6 +290,15 @@ pub struct GroupModel {
     pub extend_lease: Option<LeaseModel>,
     /// When the handler's external write happens relative to the ack.
     pub side_effect: SideEffect,
+    /// Its autoscaler; `count` is then the starting count.
+    pub autoscale: Option<AutoscaleModel>,
+}
+
+impl GroupModel {
+    /// The most instances the group can have at once.
+    pub fn most_instances(&self) -> u32 {
+        self.autoscale.map_or(self.count, |a| a.max)
+    }
 }
 
 /// A consumer's lease extension: every `every_ns` after it received a
@@ -852,6 +863,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             budget: c.retry_budget.clone(),
             breaker: c.breaker.clone(),
             side_effect: SideEffect::named(c.side_effect.as_deref()),
+            autoscale: c.autoscale.as_ref().map(autoscale::compile_autoscale),
         });
     }
     let network = match &r.network {

@@ -443,6 +443,40 @@ pub struct ConsumerCfg {
     /// "after-ack" (a crash after the ack lands loses it) or "idempotent"
     /// (before the ack, deduplicated by the idempotency store).
     pub side_effect: Option<String>,
+    /// Scale the group's instance count with a metric (KEDA/HPA):
+    /// `{ min, max, metric, target, poll, cooldown, startup, step, drain }`.
+    /// `count` is then the starting count.
+    pub autoscale: Option<AutoscaleCfg>,
+}
+
+/// An autoscaler of a consumer group, as KEDA drives a Kubernetes HPA:
+/// every `poll` it reads `metric` and wants ceil(metric / target) instances
+/// (clamped to `min`..`max`), changes at most `step` of them, scales in only
+/// `cooldown` after its last change, and a new instance serves after `startup`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscaleCfg {
+    /// Fewest instances. Default 1.
+    pub min: Option<u32>,
+    /// Most instances.
+    pub max: u32,
+    /// "backlog" (ready messages), "lag" (ready + in flight), "in-flight"
+    /// (delivered, not yet settled) or "utilisation" (busy workers, percent).
+    pub metric: String,
+    /// The metric's value per instance (utilisation: percent busy).
+    pub target: f64,
+    /// How often the metric is read. Default 30s (KEDA's pollingInterval).
+    pub poll: Option<Duration>,
+    /// No scale-in until this long after the last scaling. Default 5m
+    /// (KEDA's cooldownPeriod, HPA's scale-down stabilisation window).
+    pub cooldown: Option<Duration>,
+    /// A new instance takes deliveries this long after it is started. Default 0s.
+    pub startup: Option<Duration>,
+    /// Most instances added or removed at one poll. Default: no limit.
+    pub step: Option<u32>,
+    /// A removed instance finishes what it holds (true, a graceful
+    /// shutdown) or stops as a crash (false). Default true.
+    pub drain: Option<bool>,
 }
 
 /// A consumer-side resequencing buffer.

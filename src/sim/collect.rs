@@ -113,6 +113,40 @@ pub struct Sample {
     pub completions: u64,
 }
 
+/// A consumer group's instance count, weighed by time over the statistics
+/// window: its mean, its most, and the instance-seconds it cost.
+#[derive(Clone, Debug, Default)]
+pub struct InstanceCounter {
+    /// The count now, and since when.
+    pub now: u32,
+    pub since_ns: Nanos,
+    /// Instance-nanoseconds within the window.
+    pub area_ns: u128,
+    /// The most instances at any time within the window.
+    pub max: u32,
+}
+
+impl InstanceCounter {
+    pub fn new(count: u32) -> InstanceCounter {
+        InstanceCounter {
+            now: count,
+            ..InstanceCounter::default()
+        }
+    }
+
+    /// Weighs the count since the last change up to `now`, within the
+    /// window [`start`, `end`).
+    pub fn advance(&mut self, start: Nanos, end: Nanos, now: Nanos) {
+        let from = self.since_ns.max(start);
+        let to = now.min(end);
+        if to > from {
+            self.area_ns += self.now as u128 * (to - from) as u128;
+            self.max = self.max.max(self.now);
+        }
+        self.since_ns = self.since_ns.max(now);
+    }
+}
+
 pub struct Collector {
     pub window_start: Nanos,
     pub window_end: Nanos,
@@ -197,6 +231,9 @@ pub struct Collector {
     /// write never happened (a crash between the ack and the write), and
     /// writes made again for a message already written at that stage.
     pub side_effects_lost: u64,
+    /// Per consumer group, its instance count over time (empty when no
+    /// group autoscales).
+    pub instances: Vec<InstanceCounter>,
     pub side_effects_duplicated: u64,
     /// Per `[[saga]]`: how its business transactions ended.
     pub sagas: Vec<SagaStats>,
@@ -352,6 +389,14 @@ impl LogGroupStats {
 }
 
 impl Collector {
+    /// Group `g` has `count` instances from `now` on (an autoscaler changed it).
+    pub fn set_instances(&mut self, g: usize, count: u32, now: Nanos) {
+        let (start, end) = (self.window_start, self.window_end);
+        let n = &mut self.instances[g];
+        n.advance(start, end, now);
+        n.now = count;
+    }
+
     pub fn new(window_start: Nanos, window_end: Nanos, queues: usize, groups: usize) -> Collector {
         let latency = latency_histogram();
         Collector {
@@ -410,6 +455,7 @@ impl Collector {
             logs: Vec::new(),
             lag_samples: Vec::new(),
             side_effects_lost: 0,
+            instances: Vec::new(),
             side_effects_duplicated: 0,
             sagas: Vec::new(),
             dead_lettered_by_origin: BTreeMap::new(),

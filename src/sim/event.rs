@@ -175,6 +175,14 @@ pub(super) enum Ev {
         epoch: u32,
         by_ns: Nanos,
     },
+    /// An autoscaler reads its metric and scales its group.
+    AutoscalePoll {
+        group: u32,
+    },
+    /// An instance an autoscaler started is through its start-up.
+    InstanceReady {
+        inst: u32,
+    },
     /// A crashed consumer's delivery comes back after the broker's delay
     /// (`crash_requeue` as a duration: Kafka's session timeout).
     CrashReturn {

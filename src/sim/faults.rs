@@ -214,6 +214,9 @@ impl<'m, F: Features> Sim<'m, F> {
     }
 
     pub(super) fn restart_consumer(&mut self, i: u32) {
+        if !self.may_restart(i) {
+            return; // its autoscaler removed it (and ended its downtime)
+        }
         let now = self.q.now();
         let inst = &mut self.insts[i as usize];
         if inst.up {

@@ -34,7 +34,9 @@ pub trait Features: 'static {
     /// `[network]`: latency, loss and duplication on the wire.
     const NETWORK: bool;
     /// `[[fault]]`: consumer, producer and broker crashes, dependency
-    /// outages and slowdowns, partitions.
+    /// outages and slowdowns, partitions; and autoscaling
+    /// (`consumer.autoscale`), which starts and stops instances with the
+    /// same machinery.
     const FAULTS: bool;
     /// `--trace`: the lives of chosen messages.
     const TRACE: bool;
@@ -134,7 +136,7 @@ impl Uses {
     pub fn of(m: &Model, traced: bool) -> Uses {
         Uses {
             network: m.network.is_some(),
-            faults: !m.faults.is_empty(),
+            faults: !m.faults.is_empty() || m.groups.iter().any(|g| g.autoscale.is_some()),
             trace: traced,
             topics: !m.topics.is_empty()
                 || m.producers.iter().any(|p| p.topic.is_some())

@@ -16,6 +16,7 @@
 //! reference count never goes negative, queue counts never go negative, and
 //! conservation holds at the end of every run.
 
+mod autoscale;
 mod broker;
 pub mod collect;
 mod consumer;
@@ -150,6 +151,8 @@ pub struct Sim<'m, F: Features> {
     /// (copy slot, message id) -> when the consumer that held it crashed
     /// (`outcomes`: the delay to its redelivery).
     crash_held_since: std::collections::HashMap<(u32, u64), Nanos>,
+    /// One per autoscaled group (empty without autoscaling).
+    scalers: Vec<autoscale::Scaler>,
 }
 
 /// Runs one replication of the model with the given seed.
@@ -227,11 +230,13 @@ impl<'m, F: Features> Sim<'m, F> {
         let mut group_insts = Vec::new();
         for (g, gm) in m.groups.iter().enumerate() {
             let mut ids = Vec::new();
-            for _ in 0..gm.count {
+            // An autoscaled group has every instance it may start; those
+            // past `count` wait, down, for a scale-out.
+            for k in 0..gm.most_instances() {
                 ids.push(insts.len() as u32);
                 insts.push(Inst {
                     group: g as u32,
-                    up: true,
+                    up: k < gm.count,
                     epoch: 0,
                     partitioned: false,
                     incoming: Vec::new(),
@@ -341,7 +346,11 @@ impl<'m, F: Features> Sim<'m, F> {
             broker_parked: Vec::new(),
             completions_total: 0,
             lost_total: 0,
-            group_down_since: m.groups.iter().map(|g| vec![0; g.count as usize]).collect(),
+            group_down_since: m
+                .groups
+                .iter()
+                .map(|g| vec![0; g.most_instances() as usize])
+                .collect(),
             fault_rng: (0..m.faults.len())
                 .map(|f| stream(seed, Domain::Fault, f as u64, 0))
                 .collect(),
@@ -379,8 +388,16 @@ impl<'m, F: Features> Sim<'m, F> {
             saga_runs: Vec::new(),
             fault_occurrence: vec![Vec::new(); m.faults.len()],
             crash_held_since: std::collections::HashMap::new(),
+            scalers: autoscale::scalers(m),
         };
         sim.stats.sagas = m.sagas.iter().map(|_| st::SagaStats::new()).collect();
+        if !sim.scalers.is_empty() {
+            sim.stats.instances = m
+                .groups
+                .iter()
+                .map(|g| st::InstanceCounter::new(g.count))
+                .collect();
+        }
         sim.log_init();
         sim
     }
@@ -426,6 +443,9 @@ impl<'m, F: Features> Sim<'m, F> {
                     FaultTiming::Periodic { .. } => self.schedule_occurrence(fi, u),
                 }
             }
+        }
+        if F::FAULTS {
+            self.autoscale_start();
         }
         self.q
             .schedule(self.m.sample_interval_ns.min(self.end_ns), Ev::Sample);
@@ -693,6 +713,17 @@ impl<'m, F: Features> Sim<'m, F> {
                     self.on_lease_extend(copy, delivery, inst, epoch, by_ns)
                 }
             }
+            // Only an autoscaled model schedules these, on the full build.
+            Ev::AutoscalePoll { group } => {
+                if F::FAULTS {
+                    self.on_autoscale_poll(group as usize)
+                }
+            }
+            Ev::InstanceReady { inst } => {
+                if F::FAULTS {
+                    self.on_instance_ready(inst)
+                }
+            }
             Ev::CrashReturn { copy, gen } => {
                 if F::LEASES {
                     self.on_crash_return(copy, gen)
@@ -759,10 +790,11 @@ impl<'m, F: Features> Sim<'m, F> {
             }
         }
         self.log_finish(end);
-        // Instances still down: their downtime counts up to the window end.
+        // Instances still down: their downtime counts up to the window end
+        // (not those an autoscaler removed or is starting).
         for g in 0..self.m.groups.len() {
             for (k, &i) in self.group_insts[g].clone().iter().enumerate() {
-                if !self.insts[i as usize].up {
+                if !self.insts[i as usize].up && self.may_restart(i) {
                     let since = self.group_down_since[g][k].max(self.stats.window_start);
                     let to = end.min(self.stats.window_end);
                     if to > since {
@@ -775,7 +807,14 @@ impl<'m, F: Features> Sim<'m, F> {
                 .window_end
                 .min(end)
                 .saturating_sub(self.stats.window_start) as u128;
-            self.stats.group_up_ns[g].1 = span * self.m.groups[g].count as u128;
+            self.stats.group_up_ns[g].1 = match self.stats.instances.get_mut(g) {
+                // An autoscaled group: the instance-time it had.
+                Some(n) if self.m.groups[g].autoscale.is_some() => {
+                    n.advance(self.stats.window_start, self.stats.window_end, end);
+                    n.area_ns
+                }
+                _ => span * self.m.groups[g].count as u128,
+            };
         }
         let alive: Vec<Msg> = self
             .msgs

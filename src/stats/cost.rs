@@ -52,8 +52,8 @@ pub fn requests(m: &Model, c: &Collector, qi: usize) -> Requests {
 }
 
 /// Instance-seconds consumer group `g` ran for in the statistics window:
-/// its `count` times the window. The one place compute is measured, so
-/// that a varying instance count (autoscaling) enters here alone.
+/// its `count` times the window, or for an autoscaled group the
+/// instance-time it had (both kept by the simulator in `group_up_ns`).
 pub fn instance_seconds(c: &Collector, g: usize) -> f64 {
     c.group_up_ns[g].1 as f64 / 1e9
 }

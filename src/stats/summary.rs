@@ -42,15 +42,23 @@ fn map_counts(m: &std::collections::BTreeMap<&'static str, u64>) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect())
 }
 
+/// The workers that read queue `qi`: instances times concurrency; an
+/// autoscaled group's instances are its time-weighted mean.
+fn workers(m: &Model, c: &Collector, qi: usize, window_s: f64) -> f64 {
+    let mut sum = 0.0;
+    for (g, gm) in m.groups.iter().enumerate().filter(|(_, g)| g.queue == qi) {
+        sum += match c.instances.get(g).filter(|_| gm.autoscale.is_some()) {
+            Some(n) => ratio(n.area_ns as f64 / 1e9, window_s) * gm.concurrency as f64,
+            None => (gm.count * gm.concurrency) as u64 as f64,
+        };
+    }
+    sum
+}
+
 /// Measured queueing statistics of queue `qi` over the statistics window.
 pub fn queueing(m: &Model, c: &Collector, qi: usize, window_s: f64) -> Map<String, Value> {
     let qc = &c.queues[qi];
-    let servers: u64 = m
-        .groups
-        .iter()
-        .filter(|g| g.queue == qi)
-        .map(|g| (g.count * g.concurrency) as u64)
-        .sum();
+    let servers = workers(m, c, qi, window_s);
     let lambda = qc.offered as f64 / window_s;
     let lambda_eff = qc.visits as f64 / window_s;
     let mean_s = ratio(qc.service_time_ns as f64 / 1e9, qc.services as f64);
@@ -59,8 +67,8 @@ pub fn queueing(m: &Model, c: &Collector, qi: usize, window_s: f64) -> Map<Strin
     let lq = qc.area_ready / 1e9 / window_s;
     let w = ratio(qc.visit_time_ns as f64 / 1e9, qc.visits_done as f64);
     let wq = ratio(qc.visit_wait_ns as f64 / 1e9, qc.deliveries as f64);
-    let rho = if servers > 0 && mu > 0.0 {
-        lambda_eff / (servers as f64 * mu)
+    let rho = if servers > 0.0 && mu > 0.0 {
+        lambda_eff / (servers * mu)
     } else {
         0.0
     };
@@ -252,6 +260,13 @@ pub fn recovery_until(
     faults: &[FaultRecord],
     warmup_s: f64,
 ) -> Value {
+    // Scaling events share the timeline, but recovery is from faults.
+    let faults: Vec<FaultRecord> = faults
+        .iter()
+        .filter(|f| !f.kind.starts_with("scale-"))
+        .cloned()
+        .collect();
+    let faults = faults.as_slice();
     let verdict = |v: &str, recovered: Value, extra: Value| {
         let mut o = json!({ "recovered": recovered, "seconds": Value::Null, "verdict": v });
         if let (Value::Object(o), Value::Object(e)) = (&mut o, extra) {
@@ -479,14 +494,9 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
     let mut queues = Map::new();
     for (qi, qm) in m.queues.iter().enumerate() {
         let qc = &c.queues[qi];
-        let servers: u64 = m
-            .groups
-            .iter()
-            .filter(|g| g.queue == qi)
-            .map(|g| (g.count * g.concurrency) as u64)
-            .sum();
-        let util = if servers > 0 {
-            qc.area_busy / 1e9 / window_s / servers as f64
+        let servers = workers(m, c, qi, window_s);
+        let util = if servers > 0.0 {
+            qc.area_busy / 1e9 / window_s / servers
         } else {
             0.0
         };
@@ -566,6 +576,9 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
     o.insert("retries".into(), retries);
     o.insert("availability".into(), Value::Object(availability));
     super::cost::insert(m, c, &mut o);
+    if !c.instances.is_empty() {
+        o.insert("consumers".into(), instances(m, c, window_s));
+    }
     o.insert(
         "recovery".into(),
         recovery(
@@ -577,6 +590,26 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         ),
     );
     o
+}
+
+/// Per autoscaled consumer group: its instance count over the statistics
+/// window (time-weighted mean, most) and the instance-seconds it cost.
+fn instances(m: &Model, c: &Collector, window_s: f64) -> Value {
+    let mut out = Map::new();
+    for (g, gm) in m.groups.iter().enumerate() {
+        let Some(n) = c.instances.get(g).filter(|_| gm.autoscale.is_some()) else {
+            continue;
+        };
+        let seconds = n.area_ns as f64 / 1e9;
+        out.insert(
+            gm.name.clone(),
+            json!({
+                "instances": { "mean": num(ratio(seconds, window_s)), "max": n.max },
+                "instance_seconds": num(seconds),
+            }),
+        );
+    }
+    Value::Object(out)
 }
 
 /// Per topic and consumer group: lag, rebalances, re-reads and losses.

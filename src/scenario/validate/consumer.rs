@@ -147,6 +147,7 @@ pub(super) fn check_consumer(
     check_handler(p, c)?;
     check_consumer_retry(s, p, c)?;
     check_lease(s, p, c)?;
+    super::autoscale::check_autoscale(s, p, i, c)?;
     super::saga::check_side_effect(p, c)?;
     check_protections(p, c)
 }

@@ -39,7 +39,8 @@ fn check_instance(s: &Scenario, p: &P, f: &FaultCfg, k: u32) -> Result<(), Inval
         if target.is_some_and(|t| t != name) {
             continue;
         }
-        let count = c.count.unwrap_or(1);
+        // An autoscaled group numbers every instance it may start.
+        let count = c.autoscale.as_ref().map_or(c.count.unwrap_or(1), |a| a.max);
         if k >= count {
             return p.key("instance").err(format!(
                 "consumer `{name}` has {count} instance{}, numbered from 0 to {}: there is no instance {k}",

@@ -1,6 +1,7 @@
 //! Range and reference checks on a typed scenario. Each failure names the
 //! key path, so that the loader can point at the line and column.
 
+mod autoscale;
 mod consumer;
 pub mod cost;
 mod expect;

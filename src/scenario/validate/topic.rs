@@ -168,6 +168,7 @@ pub(super) fn check_topic_consumer(
         ("breaker", c.breaker.is_some()),
         ("preset", c.preset.is_some()),
         ("extend_lease", c.extend_lease.is_some()),
+        ("autoscale", c.autoscale.is_some()),
     ] {
         if set {
             return p.key(k).err(format!(
