@@ -12,3 +12,4 @@ pub mod rates;
 pub mod sagas;
 pub mod summary;
 pub mod theory;
+pub mod transactions;
