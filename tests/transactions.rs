@@ -354,3 +354,179 @@ fn saga_settings_are_checked() {
     let e = load(no_saga.to_string()).unwrap_err();
     assert!(e.contains("no [[saga]]"), "{e}");
 }
+
+// ------------------------------------------------ exactly-once on the log
+
+/// The bundled pipeline (`orders` -> `enrich` -> `enriched` -> `billing`)
+/// under its crash schedule, with `sets` on top, one replication.
+fn exactly_once(sets: &[&str]) -> serde_json::Map<String, serde_json::Value> {
+    let s = summary(&scenario_file("scenarios/exactly-once.toml", sets), 1, 1);
+    assert_conserved(&s);
+    s
+}
+
+#[test]
+fn transactional_commits_leave_no_duplicate_and_no_loss_downstream() {
+    // Commit after processing: the crashes give duplicates downstream.
+    let alo = exactly_once(&[]);
+    assert!(get(&alo, "messages.duplicates_by_cause.consumer-crash") > 0.0);
+    assert_eq!(get(&alo, "messages.lost"), 0.0);
+    // Transactions on the same schedule: none reach `billing`, none lost,
+    // though the crashes aborted transactions and `enrich` read again.
+    let eos = exactly_once(&["consumer.0.commit=transactional"]);
+    let tx = "topics.orders.groups.enrich.transactions";
+    assert!(get(&eos, &format!("{tx}.aborted")) > 0.0);
+    assert!(get(&eos, &format!("{tx}.records_aborted")) > 0.0);
+    assert!(get(&eos, "topics.orders.groups.enrich.reread") > 0.0);
+    assert_eq!(get(&eos, "messages.duplicates"), 0.0);
+    assert_eq!(get(&eos, "messages.lost"), 0.0);
+    assert_eq!(
+        get(&eos, "topics.enriched.groups.billing.aborted_skipped"),
+        get(&eos, &format!("{tx}.records_aborted"))
+    );
+    assert_eq!(get(&eos, "messages.acked"), get(&alo, "messages.acked"));
+}
+
+#[test]
+fn read_uncommitted_sees_each_aborted_record_as_a_duplicate() {
+    let s = exactly_once(&[
+        "consumer.0.commit=transactional",
+        "consumer.1.isolation=read_uncommitted",
+    ]);
+    let aborted = get(
+        &s,
+        "topics.orders.groups.enrich.transactions.records_aborted",
+    );
+    assert!(aborted > 0.0);
+    // Each aborted record, then its rewrite: one duplicate each.
+    assert_eq!(
+        get(&s, "messages.duplicates_by_cause.aborted-transaction"),
+        aborted
+    );
+    assert_eq!(get(&s, "messages.duplicates"), aborted);
+    assert_eq!(get(&s, "messages.lost"), 0.0);
+}
+
+/// A pipeline without faults; `billing` takes a constant `billing_us`
+/// microseconds a record.
+fn pipeline(seed: u64, commit: &str) -> String {
+    format!(
+        r#"
+[simulation]
+seed = {seed}
+duration = "10m"
+warmup = "1m"
+[[producer]]
+topic = "in"
+arrival = {{ process = "poisson", rate = 100.0 }}
+[[topic]]
+name = "in"
+partitions = 4
+[[topic]]
+name = "out"
+partitions = 4
+[[consumer]]
+name = "enrich"
+topic = "in"
+count = 2
+service = {{ dist = "exponential", mean = "2ms" }}
+publish_to = "out"
+{commit}
+[[consumer]]
+name = "billing"
+topic = "out"
+count = 2
+isolation = "read_committed"
+service = {{ dist = "constant", mean = "0.01ms" }}
+"#
+    )
+}
+
+#[test]
+fn the_commit_interval_adds_about_half_of_itself_to_the_latency() {
+    // Paired replications: the same seed with and without transactions
+    // (the same arrivals and service times), differences of mean latency.
+    let interval_s = 0.2;
+    let n = 8;
+    let diffs: Vec<f64> = (1..=n)
+        .map(|seed| {
+            let tx = "commit = \"transactional\"\ntransaction_interval = \"200ms\"";
+            let with = summary(&scenario(&pipeline(seed, tx)), 1, 1);
+            let without = summary(&scenario(&pipeline(seed, "")), 1, 1);
+            assert_eq!(get(&with, "messages.duplicates"), 0.0);
+            let wait = get(
+                &with,
+                "topics.in.groups.enrich.transactions.commit_wait_mean",
+            );
+            assert!((wait - interval_s / 2.0).abs() < 0.01, "{wait}");
+            get(&with, "latency.mean") - get(&without, "latency.mean")
+        })
+        .collect();
+    let mean = diffs.iter().sum::<f64>() / n as f64;
+    let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let se = (var / n as f64).sqrt();
+    // Beyond the sampling error, a record committed with k others waits
+    // behind them at `billing`: at most a transaction's records (100/s
+    // over 2 members, 0.2 s: 10) x 0.01 ms = 0.1 ms.
+    let burst_s = 10.0 * 0.00001;
+    assert!(
+        (mean - interval_s / 2.0).abs() < 4.0 * se + burst_s,
+        "added {mean} s, se {se}, diffs {diffs:?}"
+    );
+}
+
+#[test]
+fn exactly_once_runs_are_deterministic() {
+    let args = [
+        "run",
+        "scenarios/exactly-once.toml",
+        "--format",
+        "json",
+        "--no-files",
+        "-q",
+        "--set",
+        "consumer.0.commit=transactional",
+        "--set",
+        "simulation.duration=15m",
+    ];
+    let (code, a, _) = mqsim(&args);
+    assert_eq!(code, 0);
+    let (_, b, _) = mqsim(&args);
+    assert_eq!(a, b);
+    assert!(a.contains("records_aborted"));
+}
+
+#[test]
+fn transaction_settings_are_checked() {
+    let base = "[[producer]]\ntopic = \"in\"\narrival = { process = \"poisson\", rate = 1.0 }\n[[topic]]\nname = \"in\"\n[[topic]]\nname = \"out\"\n[[queue]]\nname = \"q\"\n[[consumer]]\nname = \"sink\"\ntopic = \"out\"\n[[consumer]]\nname = \"qc\"\nqueue = \"q\"\n[[producer]]\nqueue = \"q\"\narrival = { process = \"poisson\", rate = 1.0 }\n[[consumer]]\ntopic = \"in\"\n";
+    let load = |extra: &str| {
+        mqsim::scenario::load_str(&format!("{base}{extra}"), "t.toml", &Default::default())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    assert!(load("publish_to = \"out\"\ncommit = \"transactional\"\n").is_ok());
+    let e = load("commit = \"transactional\"\n").unwrap_err();
+    assert!(e.contains("publish_to"), "{e}");
+    let e = load("publish_to = \"out\"\ntransaction_interval = \"1s\"\n").unwrap_err();
+    assert!(e.contains("transaction_interval"), "{e}");
+    let e = load("publish_to = \"q\"\n").unwrap_err();
+    assert!(e.contains("a queue"), "{e}");
+    let e = load("publish_to = \"in\"\n").unwrap_err();
+    assert!(e.contains("cycle"), "{e}");
+    let e = load("isolation = \"serializable\"\n").unwrap_err();
+    assert!(e.contains("isolation"), "{e}");
+    // On a queue consumer: refused, located.
+    let (code, _, err) = {
+        let dir = TempDir::new("txn-settings");
+        let path = dir.write(
+            "q.toml",
+            "[[producer]]\narrival = { process = \"poisson\", rate = 1.0 }\n[[queue]]\n[[consumer]]\nisolation = \"read_committed\"\n",
+        );
+        mqsim(&["check", path.to_str().unwrap()])
+    };
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("consumer") && err.contains("isolation"),
+        "{err}"
+    );
+}

@@ -114,6 +114,10 @@ pub enum CommitMode {
     /// has passed, commits the offsets the previous poll returned (all
     /// processed by then, with processing inside the poll loop).
     AutoInPoll,
+    /// Kafka's transactional read-process-write: the processed offsets
+    /// and the records produced to `publish_to` commit atomically every
+    /// `transaction_ns`; a crash aborts the open transaction.
+    Transactional,
 }
 
 /// How a group hands out partitions when its membership changes.
@@ -171,6 +175,13 @@ pub struct LogGroupModel {
     /// One request and its response to the coordinator (twice the mean
     /// network latency).
     pub round_trip_ns: Nanos,
+    /// The topic each processed record is produced to (`publish_to`).
+    pub publish_to: Option<usize>,
+    /// `commit = "transactional"`: the transaction's commit period.
+    pub transaction_ns: Nanos,
+    /// `isolation = "read_committed"`: reads only up to the last stable
+    /// offset, and skips aborted records.
+    pub read_committed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -784,6 +795,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                     Some("auto") => CommitMode::Auto,
                     Some("auto-in-poll") => CommitMode::AutoInPoll,
                     Some("before-processing") => CommitMode::BeforeProcessing,
+                    Some("transactional") => CommitMode::Transactional,
                     _ => CommitMode::AfterProcessing,
                 },
                 auto_commit_ns: ns(c.auto_commit_interval).unwrap_or(5_000_000_000),
@@ -803,6 +815,12 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 static_membership: c.group_instance_id.unwrap_or(false),
                 heartbeat_ns: ns(c.heartbeat_interval).unwrap_or(5_000_000_000),
                 round_trip_ns,
+                publish_to: match &c.publish_to {
+                    Some(out) => Some(resolve_topic(&r, out)?),
+                    None => None,
+                },
+                transaction_ns: ns(c.transaction_interval).unwrap_or(100_000_000),
+                read_committed: c.isolation.as_deref() == Some("read_committed"),
             }),
             None => None,
         };
@@ -831,9 +849,9 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             failure: c.failure.unwrap_or(0.0),
             poison: c.poison.unwrap_or(0.0),
             non_retryable: c.non_retryable.unwrap_or(0.0),
-            publish_to: match &c.publish_to {
-                Some(t) => Some(resolve_queue(&r, &Some(t.clone()))?),
-                None => None,
+            publish_to: match (&c.publish_to, &c.topic) {
+                (Some(t), None) => Some(resolve_queue(&r, &Some(t.clone()))?),
+                _ => None,
             },
             retry: c.retry.as_ref().map(RetryCfg::policy),
             // Only a delivery that waits for its ack has a lease.

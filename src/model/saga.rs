@@ -78,11 +78,16 @@ impl SideEffect {
 
 impl Model {
     /// Whether any part of transactions and rollback is used: a consumer
-    /// side effect or a saga.
+    /// side effect, a saga, or a topic group that produces to a topic
+    /// (a read-process-write pipeline, transactional or not).
     pub fn uses_transactions(&self) -> bool {
         self.groups
             .iter()
             .any(|g| g.side_effect != SideEffect::None)
             || !self.sagas.is_empty()
+            || self
+                .groups
+                .iter()
+                .any(|g| g.log.as_ref().is_some_and(|l| l.publish_to.is_some()))
     }
 }

@@ -381,7 +381,8 @@ pub struct ConsumerCfg {
     pub poison: Option<f64>,
     /// Fraction of failures that must not be retried.
     pub non_retryable: Option<f64>,
-    /// On success, publish one message to this queue.
+    /// On success, publish one message to this queue (a topic consumer:
+    /// append one record to this topic).
     pub publish_to: Option<String>,
     /// Retry policy for failed attempts; merged key by key over a preset's.
     pub retry: Option<RetryCfg>,
@@ -409,10 +410,21 @@ pub struct ConsumerCfg {
     pub group: Option<String>,
     /// Offset commits: "after-processing" (after each poll's records are
     /// processed), "auto" (a timer commits the fetched position every
-    /// `auto_commit_interval`) or "before-processing" (right after the poll).
+    /// `auto_commit_interval`), "before-processing" (right after the poll)
+    /// or "transactional" (offsets and the records produced to `publish_to`
+    /// commit atomically every `transaction_interval`).
     pub commit: Option<String>,
     /// Auto-commit period. Default 5s.
     pub auto_commit_interval: Option<Duration>,
+    /// `commit = "transactional"`: how often the open transaction (the
+    /// consumed offsets and the records produced to `publish_to`) commits,
+    /// as Kafka Streams' `commit.interval.ms` under exactly-once. Default 100ms.
+    pub transaction_interval: Option<Duration>,
+    /// Which records of transactional producers a topic consumer reads:
+    /// "read_uncommitted" (all, aborted ones too) or "read_committed"
+    /// (committed ones only, up to the last stable offset). Default
+    /// "read_uncommitted" (Kafka's `isolation.level`).
+    pub isolation: Option<String>,
     /// Records one poll returns at most. Default 500.
     pub max_poll_records: Option<u32>,
     /// A crashed member is noticed this long after its last heartbeat. Default 45s.

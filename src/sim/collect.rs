@@ -344,6 +344,9 @@ pub struct LogGroupStats {
     pub poll_timeouts: u64,
     /// Records skipped after failing (no dead-letter topic).
     pub skipped: u64,
+    /// `commit = "transactional"` (the writing group), and aborted records
+    /// passed over (a `read_committed` reader).
+    pub transactions: TransactionStats,
     /// First processings of a keyed record after a later record of its key.
     pub out_of_order: u64,
     pub max_displacement: u64,
@@ -354,6 +357,21 @@ pub struct LogGroupStats {
     pub lag_area: Vec<f64>,
     pub lag_now: Vec<u64>,
     last_ns: Nanos,
+}
+
+/// A topic group's transactions (`commit = "transactional"`), counted when
+/// they end inside the statistics window.
+#[derive(Clone, Debug, Default)]
+pub struct TransactionStats {
+    pub committed: u64,
+    pub aborted: u64,
+    pub records_committed: u64,
+    pub records_aborted: u64,
+    /// Sum over committed records of the time from their write to the
+    /// commit (ns): what the commit interval adds to their latency.
+    pub commit_wait_ns: u128,
+    /// A `read_committed` reader: aborted records it passed over.
+    pub aborted_skipped: u64,
 }
 
 impl LogGroupStats {

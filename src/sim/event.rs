@@ -134,6 +134,12 @@ pub(super) enum Ev {
         inst: u32,
         epoch: u32,
     },
+    /// `commit = "transactional"`: the commit timer of an instance's open
+    /// transaction.
+    LogTxnCommit {
+        inst: u32,
+        epoch: u32,
+    },
     /// `max_poll_interval` after poll number `poll`.
     LogPollTimeout {
         inst: u32,

@@ -38,7 +38,9 @@
 mod group;
 mod produce;
 mod retention;
+mod transactional;
 pub(super) use produce::Buffered;
+use transactional::{Transaction, TxnMark};
 
 use super::*;
 use crate::model::CommitMode;
@@ -50,6 +52,11 @@ pub(super) struct Rec {
     msg: u32,
     /// Written again by a non-idempotent producer's retry.
     duplicate: bool,
+    /// Produced again by an upstream group (`publish_to`) that processed
+    /// its message again: why (`Cause::None` for the first write).
+    rewrite: Cause,
+    /// Where the transaction that produced it stands (`Plain`: none).
+    txn: TxnMark,
 }
 
 /// A segment of a partition's log: the records from `base` to the next
@@ -70,6 +77,9 @@ pub(super) struct Partition {
     records: VecDeque<Rec>,
     /// The log's segments, oldest first; the last one is the active one.
     segments: VecDeque<Segment>,
+    /// First offset in this partition of each open transaction that wrote
+    /// here: the last stable offset is the lowest (read_committed).
+    open_first: Vec<u64>,
 }
 
 impl Partition {
@@ -121,9 +131,8 @@ pub(super) struct GroupLog {
     retry_wake_ns: Nanos,
 }
 
-/// A fetched record: (partition, offset, message, written again by a
-/// non-idempotent producer's retry).
-type Fetched = (u32, u64, u32, bool);
+/// A fetched record: (partition, offset, the record).
+type Fetched = (u32, u64, Rec);
 
 /// What a member is processing.
 #[derive(Clone, Copy, Debug)]
@@ -138,6 +147,8 @@ struct Current {
     prev_delay_ns: Nanos,
     /// A second copy written by a non-idempotent producer's retry.
     duplicate: bool,
+    /// Produced again upstream: why (`Rec::rewrite`).
+    rewrite: Cause,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -170,6 +181,8 @@ pub(super) struct Member {
     /// Restarted as a new member within its old session: the coordinator
     /// counts the old member id until then (0: none).
     old_session_until_ns: Nanos,
+    /// `commit = "transactional"`: the open transaction.
+    txn: Transaction,
 }
 
 impl<'m, F: Features> Sim<'m, F> {
@@ -185,6 +198,7 @@ impl<'m, F: Features> Sim<'m, F> {
                         base: 0,
                         records: VecDeque::new(),
                         segments: VecDeque::new(),
+                        open_first: Vec::new(),
                     })
                     .collect(),
                 groups: (0..m.groups.len())
@@ -290,6 +304,18 @@ impl<'m, F: Features> Sim<'m, F> {
     /// to the record). `duplicate`: a non-idempotent producer's retry wrote
     /// it again.
     pub(super) fn on_log_append(&mut self, mi: u32, topic: usize, part: usize, duplicate: bool) {
+        let rec = Rec {
+            msg: mi,
+            duplicate,
+            rewrite: Cause::None,
+            txn: TxnMark::Plain,
+        };
+        self.log_append(topic, part, rec);
+    }
+
+    /// Appends `rec` to partition `part` of `topic`; returns its offset.
+    fn log_append(&mut self, topic: usize, part: usize, rec: Rec) -> u64 {
+        let mi = rec.msg;
         let now = self.q.now();
         let tm = &self.m.topics[topic];
         let pt = &mut self.topics[topic].parts[part];
@@ -305,7 +331,7 @@ impl<'m, F: Features> Sim<'m, F> {
             });
         }
         pt.segments.back_mut().expect("an active segment").newest_ns = now;
-        pt.records.push_back(Rec { msg: mi, duplicate });
+        pt.records.push_back(rec);
         let offset = pt.end() - 1;
         let name = &self.m.topics[topic].name;
         self.trace_msg(
@@ -317,6 +343,14 @@ impl<'m, F: Features> Sim<'m, F> {
         );
         for g in self.topics[topic].groups.clone() {
             self.update_lag(g, part);
+        }
+        self.wake_owners(topic, part);
+        offset
+    }
+
+    /// The idle owners of partition `part` of `topic` poll: it has records.
+    fn wake_owners(&mut self, topic: usize, part: usize) {
+        for g in self.topics[topic].groups.clone() {
             let owner = self.group_logs[g].as_ref().expect("log group").parts[part].owner;
             if owner != NONE && self.members[owner as usize].idle {
                 self.members[owner as usize].idle = false;
@@ -347,7 +381,10 @@ impl<'m, F: Features> Sim<'m, F> {
             if self.next_record(i) {
                 return;
             }
-            if commit_mode == CommitMode::AfterProcessing {
+            if matches!(
+                commit_mode,
+                CommitMode::AfterProcessing | CommitMode::Transactional
+            ) {
                 self.commit(i, false);
             }
             self.count_uncommitted(g, i);
@@ -402,11 +439,17 @@ impl<'m, F: Features> Sim<'m, F> {
                 first_attempt_ns: now,
                 prev_delay_ns: prev,
                 duplicate: false,
+                rewrite: Cause::None,
             });
             self.log_attempt(i);
             return true;
         }
-        if let Some((p, o, mi, duplicate)) = self.members[i as usize].batch.pop_front() {
+        while let Some((p, o, rec)) = self.members[i as usize].batch.pop_front() {
+            let mi = rec.msg;
+            if F::TRANSACTIONS && rec.txn == TxnMark::Aborted && self.reads_committed(g) {
+                self.skip_aborted(i, g, p, o, mi);
+                continue;
+            }
             if self.msgs[mi].in_window {
                 self.stats.delivered += 1;
                 if o < self.group_logs[g].as_ref().expect("log group").parts[p as usize]
@@ -422,7 +465,8 @@ impl<'m, F: Features> Sim<'m, F> {
                 attempts: 0,
                 first_attempt_ns: now,
                 prev_delay_ns: 0,
-                duplicate,
+                duplicate: rec.duplicate,
+                rewrite: rec.rewrite,
             });
             self.log_attempt(i);
             return true;
@@ -478,10 +522,14 @@ impl<'m, F: Features> Sim<'m, F> {
             let pt = &self.topics[topic].parts[p];
             let mb = &mut self.members[i as usize];
             mb.pos[p] = mb.pos[p].max(pt.base);
-            while n < max && mb.pos[p] < pt.end() {
+            let end = if F::TRANSACTIONS && lm.read_committed {
+                pt.stable_end()
+            } else {
+                pt.end()
+            };
+            while n < max && mb.pos[p] < end {
                 let rec = pt.get(mb.pos[p]).expect("a record inside the log");
-                mb.batch
-                    .push_back((p as u32, mb.pos[p], rec.msg, rec.duplicate));
+                mb.batch.push_back((p as u32, mb.pos[p], rec));
                 self.msgs[rec.msg].live += 1;
                 mb.pos[p] += 1;
                 n += 1;
@@ -760,12 +808,19 @@ impl<'m, F: Features> Sim<'m, F> {
         let mi = cur.msg;
         let in_window = self.msgs[mi].in_window;
         let mut first = true;
+        // Processed again: why (what a record it produces again says).
+        let mut again = Cause::None;
+        let transactional = F::TRANSACTIONS && self.is_transactional(g);
+        if transactional {
+            self.txn_consumed(i);
+        }
         if cur.part != NONE {
             let p = cur.part as usize;
             let gp = &mut self.group_logs[g].as_mut().expect("log group").parts[p];
             if cur.offset < gp.processed_hw {
                 first = false;
                 let cause = gp.reread_cause;
+                again = cause;
                 if !self.trace_ids.is_empty() {
                     let group = self.m.groups[g].name.clone();
                     self.trace_msg(
@@ -778,7 +833,9 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
                 if in_window {
                     self.stats.logs[g].reread += 1;
-                    if success {
+                    // A transaction's processing whose output was aborted
+                    // with its offsets left no effect: not a duplicate.
+                    if success && !transactional {
                         self.stats.duplicate(cause.name());
                     }
                 }
@@ -791,11 +848,21 @@ impl<'m, F: Features> Sim<'m, F> {
             // A retry-topic record leaves the retry topics.
             self.msgs[mi].live -= 1;
         }
+        let rewrite = F::TRANSACTIONS && success && first && self.is_rewrite(g, cur.rewrite);
         if success && first && cur.duplicate {
             // The producer's retry wrote it twice: processed once more.
             if in_window {
                 self.stats.duplicate(Cause::ProducerRetry.name());
             }
+            again = Cause::ProducerRetry;
+        } else if rewrite {
+            // An upstream group produced it again: processed once more.
+            if in_window {
+                self.stats.duplicate(cur.rewrite.name());
+            }
+            again = cur.rewrite;
+        } else if F::TRANSACTIONS && success && first && self.publishes(g) {
+            self.record_log_order(g, mi);
         } else if success && first {
             self.msgs[mi].log_done += 1;
             let topic = self.group_logs[g].as_ref().expect("log group").topic;
@@ -811,6 +878,14 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
             }
             self.record_log_order(g, mi);
+        }
+        if F::TRANSACTIONS && success && self.publishes(g) {
+            let again = match again {
+                Cause::None => Cause::None,
+                _ if transactional && !first => Cause::AbortedTransaction,
+                cause => cause,
+            };
+            self.produce_output(i, g, mi, again);
         }
         if cur.part != NONE {
             // The record's hold in the member's hands ends.
@@ -837,8 +912,8 @@ impl<'m, F: Features> Sim<'m, F> {
     /// The member forgets the records it fetched and has not processed.
     fn drop_batch(&mut self, i: u32) {
         let batch: Vec<Fetched> = self.members[i as usize].batch.drain(..).collect();
-        for (p, o, mi, _) in batch {
-            self.let_go(i, p, o, mi);
+        for (p, o, rec) in batch {
+            self.let_go(i, p, o, rec.msg);
         }
     }
 

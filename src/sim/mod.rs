@@ -683,6 +683,11 @@ impl<'m, F: Features> Sim<'m, F> {
             } => self.on_log_done(inst, epoch, failed, nonretryable, work_ns),
             Ev::LogRetryWait { inst, epoch } => self.on_log_retry_wait(inst, epoch),
             Ev::LogAutoCommit { inst, epoch } => self.on_auto_commit(inst, epoch),
+            Ev::LogTxnCommit { inst, epoch } => {
+                if F::TRANSACTIONS {
+                    self.on_txn_commit(inst, epoch)
+                }
+            }
             Ev::LogPollTimeout { inst, epoch, poll } => self.on_poll_timeout(inst, epoch, poll),
             Ev::LogSessionTimeout { inst, epoch } => self.on_session_timeout(inst, epoch),
             Ev::LogRetentionCheck { topic } => self.on_retention_check(topic as usize),

@@ -41,6 +41,7 @@ pub(super) const F_ORBIT: u8 = 64;
 pub(super) enum Cause {
     /// No cause recorded (yet).
     None,
+    AbortedTransaction,
     AckTimeout,
     AutoAckCrash,
     AutoAckFailure,
@@ -79,6 +80,7 @@ impl Cause {
     pub(super) fn name(self) -> &'static str {
         match self {
             Cause::None => "",
+            Cause::AbortedTransaction => "aborted-transaction",
             Cause::AckTimeout => "ack-timeout",
             Cause::AutoAckCrash => "auto-ack-crash",
             Cause::AutoAckFailure => "auto-ack-failure",

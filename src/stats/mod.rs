@@ -13,3 +13,4 @@ pub mod rates;
 pub mod sagas;
 pub mod summary;
 pub mod theory;
+pub mod transactions;

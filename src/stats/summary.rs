@@ -624,9 +624,7 @@ fn topics(m: &Model, c: &Collector, window_s: f64) -> Value {
             let Some(s) = c.logs.get(g) else { continue };
             let by_part: Vec<Value> = s.lag_area.iter().map(|a| num(a / 1e9 / window_s)).collect();
             let lag_mean: f64 = s.lag_area.iter().sum::<f64>() / 1e9 / window_s;
-            groups.insert(
-                lg.group.clone(),
-                json!({
+            let mut group = json!({
                     "consumer": gm.name,
                     "lag_mean": num(lag_mean),
                     "lag_max": s.lag_max,
@@ -643,8 +641,9 @@ fn topics(m: &Model, c: &Collector, window_s: f64) -> Value {
                     "commits_failed": s.commits_failed,
                     "poll_timeouts": s.poll_timeouts,
                     "out_of_order": s.out_of_order,
-                }),
-            );
+            });
+            super::transactions::insert(lg, &s.transactions, window_s, &mut group);
+            groups.insert(lg.group.clone(), group);
         }
         out.insert(
             t.name.clone(),

@@ -130,7 +130,7 @@ pub(super) fn check_consumer(
     if let Some(r) = &c.resequence {
         check_resequence(p, c, r)?;
     }
-    if let Some(t) = &c.publish_to {
+    if let (Some(t), None) = (&c.publish_to, &c.topic) {
         resolve_queue(s, &Some(t.clone())).or_else(|m| p.key("publish_to").err(m))?;
     }
     for (k, v) in [
@@ -167,6 +167,8 @@ fn check_queue_consumer(s: &Scenario, p: &P, c: &ConsumerCfg) -> Result<(), Inva
         ("group_protocol", c.group_protocol.is_some()),
         ("group_instance_id", c.group_instance_id.is_some()),
         ("heartbeat_interval", c.heartbeat_interval.is_some()),
+        ("transaction_interval", c.transaction_interval.is_some()),
+        ("isolation", c.isolation.is_some()),
     ] {
         if set {
             return p.key(k).err(format!(

@@ -89,12 +89,16 @@ pub const FAULT_KINDS: [&str; 8] = [
 ];
 pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
 pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
-pub const COMMIT_MODES: [&str; 4] = [
+pub const COMMIT_MODES: [&str; 5] = [
     "after-processing",
     "auto",
     "auto-in-poll",
     "before-processing",
+    "transactional",
 ];
+/// `isolation.level`: which records of transactional producers a topic
+/// consumer reads.
+pub const ISOLATIONS: [&str; 2] = ["read_uncommitted", "read_committed"];
 /// `auto.offset.reset`: where a member starts when its offset is gone.
 pub const OFFSET_RESETS: [&str; 2] = ["latest", "earliest"];
 pub const ASSIGNORS: [&str; 2] = ["range", "cooperative-sticky"];

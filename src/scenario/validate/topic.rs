@@ -133,6 +133,7 @@ pub(super) fn check_topic_consumer(
             .key("auto_commit_interval")
             .err("`auto_commit_interval` needs `commit = \"auto\"` or `\"auto-in-poll\"`");
     }
+    check_transactional(s, p, c, t)?;
     check_membership(p, c)?;
     if let Some(m) = &c.retry_mode {
         one_of(&p.key("retry_mode"), m, &TOPIC_RETRY_MODES)?;
@@ -163,7 +164,6 @@ pub(super) fn check_topic_consumer(
         ("ack", c.ack.is_some()),
         ("prefetch", c.prefetch.is_some()),
         ("concurrency", c.concurrency.is_some()),
-        ("publish_to", c.publish_to.is_some()),
         ("retry_budget", c.retry_budget.is_some()),
         ("breaker", c.breaker.is_some()),
         ("preset", c.preset.is_some()),
@@ -210,5 +210,73 @@ fn check_membership(p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
         c.rebalance_time,
         "the rebalance time",
     )?;
+    Ok(())
+}
+
+/// `publish_to` (a topic), `commit = "transactional"`, `transaction_interval`
+/// and `isolation` of a topic consumer reading topic `t`.
+fn check_transactional(s: &Scenario, p: &P, c: &ConsumerCfg, t: &str) -> Result<(), Invalid> {
+    if let Some(out) = &c.publish_to {
+        let pk = p.key("publish_to");
+        if resolve_topic(s, out).is_err() && (0..s.queues.len()).any(|q| queue_name(s, q) == *out) {
+            return pk.err(format!(
+                "`{out}` is a queue: a topic consumer publishes to a topic (`[[topic]]`)"
+            ));
+        }
+        resolve_topic(s, out).or_else(|m| pk.err(m))?;
+        let readers = s
+            .consumers
+            .iter()
+            .filter(|d| d.topic.as_deref() == Some(t))
+            .count();
+        if readers > 1 {
+            return pk.err(format!(
+                "a group that publishes on must be the only group reading its topic (`{t}` has {readers}): a message ends where the last topic's groups have all processed it"
+            ));
+        }
+        check_topic_cycle(s, p, t)?;
+    }
+    let transactional = c.commit.as_deref() == Some("transactional");
+    if transactional && c.publish_to.is_none() {
+        return p.key("commit").err(
+            "`commit = \"transactional\"` needs `publish_to` (a topic): a transaction commits the consumed offsets together with the records produced",
+        );
+    }
+    if c.transaction_interval.is_some() && !transactional {
+        return p
+            .key("transaction_interval")
+            .err("`transaction_interval` needs `commit = \"transactional\"`");
+    }
+    positive(
+        &p.key("transaction_interval"),
+        c.transaction_interval,
+        "the transaction interval",
+    )?;
+    if let Some(i) = &c.isolation {
+        one_of(&p.key("isolation"), i, &ISOLATIONS)?;
+    }
+    Ok(())
+}
+
+/// Following `publish_to` from topic `t` must end: a record would
+/// otherwise travel forever.
+fn check_topic_cycle(s: &Scenario, p: &P, t: &str) -> Result<(), Invalid> {
+    let mut at = t.to_string();
+    for _ in 0..=s.topics.len() {
+        let next = s
+            .consumers
+            .iter()
+            .find(|d| d.topic.as_deref() == Some(at.as_str()) && d.publish_to.is_some())
+            .and_then(|d| d.publish_to.clone());
+        match next {
+            Some(n) if n == t => {
+                return p.key("publish_to").err(
+                    "this `publish_to` closes a cycle of topics: a record would travel forever; a pipeline must end",
+                )
+            }
+            Some(n) => at = n,
+            None => return Ok(()),
+        }
+    }
     Ok(())
 }

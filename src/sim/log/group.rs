@@ -315,9 +315,19 @@ impl<'m, F: Features> Sim<'m, F> {
         }
     }
 
+    /// Commits the member's fetched (`fetched`) or processed positions;
+    /// a transactional member commits its transaction with them.
+    pub(in crate::sim) fn commit(&mut self, i: u32, fetched: bool) {
+        if F::TRANSACTIONS && self.is_transactional(self.insts[i as usize].group as usize) {
+            self.commit_transaction(i);
+        } else {
+            self.commit_offsets(i, fetched);
+        }
+    }
+
     /// Commits the member's fetched (`fetched`) or processed positions.
     /// A member that is no longer in the group is refused.
-    pub(in crate::sim) fn commit(&mut self, i: u32, fetched: bool) {
+    pub(in crate::sim) fn commit_offsets(&mut self, i: u32, fetched: bool) {
         let g = self.insts[i as usize].group as usize;
         let gl = self.group_logs[g].as_ref().expect("log group");
         let topic = gl.topic;
@@ -456,6 +466,9 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         self.leave(g, i, Cause::ConsumerCrash);
         self.count_uncommitted(g, i);
+        if F::TRANSACTIONS && self.is_transactional(g) {
+            self.abort_transaction(i);
+        }
         let epoch = self.insts[i as usize].epoch;
         if self.members[i as usize].in_group {
             self.members[i as usize].session_expiry_ns = now.saturating_add(session);
