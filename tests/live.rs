@@ -407,7 +407,9 @@ fn deterministic_rabbitmq_cases(url: &str, failures: &mut Vec<String>) {
     // (preset, overflow, rejected, lost, in flight) of 19 publishes:
     // one held by the consumer, capacity 5 ready. A quorum queue with
     // reject-publish takes one message over its x-max-length (it refuses
-    // only once over the limit), as its preset models.
+    // only once over the limit), as its preset models: the model holds
+    // capacity + 1 ready messages while `mqsim live` still declares
+    // x-max-length = capacity (declaring the model's figure took two over).
     let expected = [
         ("rabbitmq-classic", "reject-publish", 13, 0, 6),
         ("rabbitmq-classic", "drop-head", 0, 13, 6),

@@ -352,7 +352,7 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
         queues.push(QueuePlan {
             name: q.name.clone(),
             broker_name: broker_name("mqsim-", &q.name),
-            capacity: q.capacity,
+            capacity: q.max_length,
             drop_oldest: q.overflow == Overflow::DropHead,
             ack_wait_ns: q.ack_timeout_ns.map_or(never_ns, wall).max(1_000_000),
             max_deliveries: q.max_deliveries,

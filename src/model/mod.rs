@@ -224,6 +224,9 @@ pub struct QueueModel {
     /// `capacity`, plus one where the broker refuses only once over its
     /// limit (a RabbitMQ quorum queue under `reject-publish`).
     pub capacity: Option<u64>,
+    /// The limit as the scenario sets it on the broker (RabbitMQ's
+    /// `x-max-length`, JetStream's `MaxMsgs`): what `mqsim live` declares.
+    pub max_length: Option<u64>,
     pub overflow: Overflow,
     pub ack_timeout_ns: Option<Nanos>,
     pub max_deliveries: Option<u32>,
@@ -747,6 +750,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
         queues.push(QueueModel {
             name: queue_name(&r, i),
             preset: q.preset.clone(),
+            max_length: q.capacity,
             capacity: q.capacity.map(|limit| {
                 let refuses_once_over = p.reject_publish_over_limit
                     && matches!(q.overflow.as_deref(), None | Some("reject-publish"));
