@@ -18,7 +18,8 @@
 //! - a scenario without the optional parts gives the same replications on
 //!   the core build as on the full build (`src/sim/features.rs`).
 //!
-//! Known simulator bugs are reproduced by tests/corpus/bug_*.toml and the
+//! Simulator bugs once found are kept as tests/corpus/bug_*.toml, each
+//! run by a test below that failed before its fix.
 //!
 //! Run: cargo test --release --test robustness_invariants
 
@@ -507,6 +508,15 @@ enum Timing {
     At(u32, u32),
     /// Random: mtbf (s), mttr (dist).
     Random(u32, Dist),
+    /// Periodic: every (s), downtime (s), the first at (s), jitter (s);
+    /// every is longer than downtime and jitter together (the loader
+    /// refuses overlapping occurrences).
+    Every {
+        period: u32,
+        length: u32,
+        first: Option<u32>,
+        jitter: Option<u32>,
+    },
 }
 
 impl Timing {
@@ -514,14 +524,53 @@ impl Timing {
         match self {
             Timing::At(a, d) => format!("at = \"{a}s\"\ndowntime = \"{d}s\"\n"),
             Timing::Random(m, r) => format!("mtbf = \"{m}s\"\nmttr = {}\n", r.toml()),
+            Timing::Every {
+                period,
+                length,
+                first,
+                jitter,
+            } => {
+                let mut t = format!("every = \"{period}s\"\ndowntime = \"{length}s\"\n");
+                if let Some(a) = first {
+                    t += &format!("at = \"{a}s\"\n");
+                }
+                if let Some(j) = jitter {
+                    t += &format!("jitter = \"{j}s\"\n");
+                }
+                t
+            }
         }
     }
+
+    /// The same timing as a window (`start`, `duration`) where the kind
+    /// takes one (load spikes, gc pauses).
+    fn window_toml(&self) -> String {
+        self.toml()
+            .replace("at = ", "start = ")
+            .replace("downtime = ", "duration = ")
+    }
+}
+
+fn every() -> impl Strategy<Value = Timing> {
+    (
+        1u32..40,
+        prop::option::weighted(0.3, 0u32..100),
+        prop::option::weighted(0.3, 1u32..20),
+        0u32..60,
+    )
+        .prop_map(|(length, first, jitter, slack)| Timing::Every {
+            period: length + jitter.unwrap_or(0) + 1 + slack,
+            length,
+            first,
+            jitter,
+        })
 }
 
 fn timing() -> impl Strategy<Value = Timing> {
     prop_oneof![
         (0u32..200, 1u32..60).prop_map(|(a, d)| Timing::At(a, d)),
         (5u32..200, dist(100, 100_000)).prop_map(|(m, r)| Timing::Random(m, r)),
+        every(),
     ]
 }
 
@@ -532,7 +581,11 @@ enum Fault {
         instance: Option<u32>,
         timing: Timing,
     },
-    BrokerCrash(Timing),
+    BrokerCrash {
+        timing: Timing,
+        /// `scope = "process"` (else the default, machine).
+        process: bool,
+    },
     ProducerCrash {
         target: Option<usize>,
         timing: Timing,
@@ -550,6 +603,28 @@ enum Fault {
         start: u32,
         length: u32,
     },
+    LoadSpike {
+        target: Option<usize>,
+        factor: f64,
+        timing: Timing,
+    },
+    /// A consumer group's instances (or a producer) one after another.
+    RollingRestart {
+        consumer: bool,
+        target: usize,
+        interval: u32,
+        downtime: u32,
+        graceful: bool,
+        /// The first at this time; with `every`, repeated (its period is
+        /// made long enough for every instance at render time).
+        at: u32,
+        every: Option<(u32, Option<u32>)>,
+    },
+    GcPause {
+        target: Option<usize>,
+        instance: Option<u32>,
+        timing: Timing,
+    },
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -564,7 +639,8 @@ fn fault() -> impl Strategy<Value = Fault> {
                 instance,
                 timing
             }),
-        timing().prop_map(Fault::BrokerCrash),
+        (timing(), prop::bool::weighted(0.3))
+            .prop_map(|(timing, process)| Fault::BrokerCrash { timing, process }),
         (prop::option::of(0usize..3), timing())
             .prop_map(|(target, timing)| Fault::ProducerCrash { target, timing }),
         (
@@ -589,6 +665,46 @@ fn fault() -> impl Strategy<Value = Fault> {
                 length
             }
         ),
+        (
+            prop::option::of(0usize..3),
+            prop::sample::select(vec![0.5, 2.0, 10.0]),
+            timing()
+        )
+            .prop_map(|(target, factor, timing)| Fault::LoadSpike {
+                target,
+                factor,
+                timing
+            }),
+        (
+            (any::<bool>(), 0usize..3, 1u32..30, 1u32..30, any::<bool>()),
+            (
+                0u32..200,
+                prop::option::weighted(0.4, (0u32..100, prop::option::of(1u32..10)))
+            ),
+        )
+            .prop_map(
+                |((consumer, target, interval, downtime, graceful), (at, every))| {
+                    Fault::RollingRestart {
+                        consumer,
+                        target,
+                        interval,
+                        downtime,
+                        graceful,
+                        at,
+                        every,
+                    }
+                }
+            ),
+        (
+            prop::option::of(0usize..3),
+            prop::option::weighted(0.3, 0u32..5),
+            timing()
+        )
+            .prop_map(|(target, instance, timing)| Fault::GcPause {
+                target,
+                instance,
+                timing
+            }),
     ]
 }
 
@@ -1190,10 +1306,12 @@ impl Scenario {
             let mut mode = RETRY_MODES[m];
             // Known bug: a consumer crash during an in-handler retry
             // wraps the busy count (bug_in_handler_crash_utilisation_wraps).
-            let crashes = self
-                .faults
-                .iter()
-                .any(|f| matches!(f, Fault::ConsumerCrash { .. }));
+            let crashes = self.faults.iter().any(|f| {
+                matches!(
+                    f,
+                    Fault::ConsumerCrash { .. } | Fault::RollingRestart { .. }
+                )
+            });
             if !self.known_bugs && crashes && mode == "in-handler" {
                 mode = "delay";
             }
@@ -1275,8 +1393,11 @@ impl Scenario {
                 }
                 *s += &timing.toml();
             }
-            Fault::BrokerCrash(timing) => {
+            Fault::BrokerCrash { timing, process } => {
                 let _ = writeln!(s, "kind = \"broker-crash\"");
+                if *process {
+                    let _ = writeln!(s, "scope = \"process\"");
+                }
                 *s += &timing.toml();
             }
             Fault::ProducerCrash { target, timing } => {
@@ -1324,6 +1445,78 @@ impl Scenario {
                     s,
                     "kind = \"partition\"\nbetween = [\"{who}\", \"broker\"]\nstart = \"{start}s\"\nduration = \"{length}s\""
                 );
+            }
+            Fault::LoadSpike {
+                target,
+                factor,
+                timing,
+            } => {
+                let _ = writeln!(s, "kind = \"load-spike\"\nfactor = {factor:?}");
+                if let Some(t) = target {
+                    let _ = writeln!(s, "target = \"producer:p{}\"", t % np);
+                }
+                *s += &timing.window_toml();
+            }
+            Fault::RollingRestart { .. } => self.render_rolling_restart(s, f, readers, np, nc),
+            Fault::GcPause {
+                target,
+                instance,
+                timing,
+            } => {
+                let _ = writeln!(s, "kind = \"gc-pause\"");
+                if let Some(t) = target {
+                    let _ = writeln!(s, "target = \"consumer:c{}\"", t % nc);
+                }
+                if let Some(i) = instance {
+                    let count = match target {
+                        Some(t) => self.consumers[t % nc].count,
+                        None => self.consumers.iter().map(|c| c.count).min().unwrap_or(1),
+                    };
+                    let _ = writeln!(s, "instance = {}", i % count.max(1));
+                }
+                *s += &timing.window_toml();
+            }
+        }
+    }
+
+    fn render_rolling_restart(
+        &self,
+        s: &mut String,
+        f: &Fault,
+        readers: &[bool],
+        np: usize,
+        nc: usize,
+    ) {
+        let Fault::RollingRestart {
+            consumer,
+            target,
+            interval,
+            downtime,
+            graceful,
+            at,
+            every,
+        } = f
+        else {
+            unreachable!("a rolling restart")
+        };
+        let (who, units) = if *consumer {
+            let c = target % nc;
+            (format!("consumer:c{c}"), self.consumers[c].count.max(1))
+        } else {
+            (format!("producer:p{}", target % np), 1)
+        };
+        // A topic group's members restart as crashes (the loader refuses
+        // a graceful one).
+        let graceful = *graceful && !(*consumer && readers[target % nc]);
+        let _ = writeln!(
+            s,
+            "kind = \"rolling-restart\"\ntarget = \"{who}\"\ninterval = \"{interval}s\"\ndowntime = \"{downtime}s\"\ngraceful = {graceful}\nat = \"{at}s\""
+        );
+        if let Some((slack, jitter)) = every {
+            let span = (units - 1) * interval + downtime + jitter.unwrap_or(0);
+            let _ = writeln!(s, "every = \"{}s\"", span + 1 + slack);
+            if let Some(j) = jitter {
+                let _ = writeln!(s, "jitter = \"{j}s\"");
             }
         }
     }
@@ -1844,6 +2037,15 @@ fn bug_in_handler_crash_utilisation_wraps() {
 #[test]
 fn bug_producer_retry_livelock() {
     run_corpus("bug_producer_retry_livelock.toml", false);
+}
+
+/// A copy that a full fifo_by_key queue dead-lettered on arrival was
+/// counted out of its key's lane though it never waited there, so the
+/// lane's count wrapped when a real waiting copy left (an overflow
+/// panic under --profile checked, a wrong blocked-key time in release).
+#[test]
+fn bug_keyed_lane_waiting_underflow() {
+    run_corpus("bug_keyed_lane_waiting_underflow.toml", false);
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub fn run(
         let url = server.as_ref().map_or(given_url, |s| s.url.clone());
         let version = server.as_ref().map_or(String::new(), |s| s.version.clone());
         let result = runtime.block_on(async {
-            let broker = Arc::new(Rabbit::connect(&url, plan, &version).await?);
+            let connecting = Rabbit::connect(&url, plan, &version);
+            let broker = Arc::new(within_connect_limit(&url, connecting).await?);
             finish(broker, plan, model, stop, a.quiet).await
         });
         // Tasks still parked on the broker end with the runtime, before the
@@ -64,7 +65,7 @@ pub fn run(
         };
         let url = server.as_ref().map_or(given_url, |s| s.url.clone());
         let result = runtime.block_on(async {
-            let broker = Arc::new(Nats::connect(&url, plan).await?);
+            let broker = Arc::new(within_connect_limit(&url, Nats::connect(&url, plan)).await?);
             finish(broker, plan, model, stop, a.quiet).await
         });
         runtime.shutdown_timeout(Duration::from_secs(2));
@@ -74,7 +75,44 @@ pub fn run(
     result.map_err(input)
 }
 
-/// The run, then the broker's queues removed whatever the run's outcome.
+/// How long a run may go on past its duration and drain before mqsim
+/// gives up on the broker. Every step after the drain is a few round
+/// trips, so a minute more means the broker stopped answering (a CI run
+/// once waited on a RabbitMQ until its 90 minutes were up): the run ends
+/// with an error naming the step, instead of never.
+pub const BROKER_SILENCE_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long connecting (the connection, a channel, publisher confirms)
+/// may take.
+const CONNECT_LIMIT: Duration = Duration::from_secs(30);
+
+/// The steps of a run, for the error when the broker stops answering.
+const STEPS: [&str; 5] = [
+    "declaring the queues",
+    "publishing",
+    "draining",
+    "stopping the consumers",
+    "taking the inventory of what the broker holds",
+];
+
+/// The step a run is at: an index into [`STEPS`].
+type Step = AtomicUsize;
+
+async fn within_connect_limit<T>(
+    url: &str,
+    connecting: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(CONNECT_LIMIT, connecting).await {
+        Ok(connected) => connected,
+        Err(_) => Err(format!(
+            "the broker at {url} accepted the connection but did not finish setting it up within {} s",
+            CONNECT_LIMIT.as_secs()
+        )),
+    }
+}
+
+/// The run, then the broker's queues removed whatever the run's outcome;
+/// a broker that stops answering ends the run with an error.
 async fn finish<B: Broker>(
     broker: Arc<B>,
     plan: &LivePlan,
@@ -82,8 +120,19 @@ async fn finish<B: Broker>(
     stop: &'static AtomicBool,
     quiet: bool,
 ) -> Result<LiveResult, String> {
-    let outcome = drive(broker.clone(), plan, model, stop, quiet).await;
-    let _ = broker.remove().await;
+    let step = Step::new(0);
+    let limit = Duration::from_nanos(plan.duration_wall_ns.saturating_add(plan.drain_wall_ns))
+        + BROKER_SILENCE_LIMIT;
+    let driving = drive(broker.clone(), plan, model, stop, quiet, &step);
+    let outcome = match tokio::time::timeout(limit, driving).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(format!(
+            "the broker stopped answering: the run had not ended {} s after its duration and drain; it was {}",
+            BROKER_SILENCE_LIMIT.as_secs(),
+            STEPS[step.load(Ordering::SeqCst).min(STEPS.len() - 1)]
+        )),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), broker.remove()).await;
     outcome
 }
 
@@ -94,6 +143,7 @@ async fn drive<B: Broker>(
     model: &Model,
     stop: &'static AtomicBool,
     quiet: bool,
+    step: &Step,
 ) -> Result<LiveResult, String> {
     broker.declare().await?;
     if !quiet {
@@ -146,11 +196,15 @@ async fn drive<B: Broker>(
             broker.version()
         );
     }
+    step.store(1, Ordering::SeqCst);
     let publish_error = produce(broker.clone(), plan, &ledger, started, stop).await;
+    step.store(2, Ordering::SeqCst);
     let drained = drain(broker.as_ref(), plan, &ledger, &in_work, started, stop).await;
+    step.store(3, Ordering::SeqCst);
     consumers_stop.store(true, Ordering::SeqCst);
     workers.abort_all();
     while workers.join_next().await.is_some() {}
+    step.store(4, Ordering::SeqCst);
     broker.consumers_stopped().await?;
     publish_error?;
     let wall_seconds = started.elapsed().as_secs_f64();

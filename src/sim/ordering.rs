@@ -49,7 +49,16 @@ impl<'m, F: Features> Sim<'m, F> {
                     break;
                 }
             }
-        } else if self.copies[c].state == CState::Ready && lane.n_waiting > 0 {
+        } else if self.copies[c].state == CState::Ready {
+            // Ready does not mean waiting: a copy that a full queue
+            // dead-letters on arrival (overflow = dead-letter) leaves
+            // Ready without ever entering the lane. Only a copy the lane
+            // holds under its current generation is counted out.
+            let gen = self.copies[c].gen;
+            if !lane.waiting.iter().any(|&(w, g)| w == c && g == gen) {
+                return;
+            }
+            debug_assert!(lane.n_waiting > 0, "a waiting copy its lane does not count");
             lane.n_waiting -= 1;
             if lane.n_waiting == 0 {
                 lane.waiting.clear();
