@@ -825,6 +825,164 @@ fn reader() -> impl Strategy<Value = Reader> {
         )
 }
 
+const SIDE_EFFECTS: [&str; 3] = ["before-ack", "after-ack", "idempotent"];
+const AUTOSCALE_METRICS: [&str; 4] = ["backlog", "lag", "in-flight", "utilisation"];
+const SAGA_TRIGGERS: [&str; 3] = ["dead-letter", "non-retryable", "both"];
+
+/// The parts of issues 23 and 26 (operations, transactions): per queue
+/// consumer (indexed as the consumers), a saga and an exactly-once
+/// pipeline in blocks of their own that the scenario's faults and network
+/// reach like the rest.
+#[derive(Clone, Debug, Default)]
+struct Operations {
+    consumers: Vec<ConsumerOps>,
+    saga: Option<Saga>,
+    exactly_once: Option<ExactlyOnce>,
+}
+
+#[derive(Clone, Debug)]
+struct ConsumerOps {
+    side_effect: Option<usize>,
+    /// every, by (ms), max (s).
+    extend_lease: Option<(u32, u32, Option<u32>)>,
+    autoscale: Option<Autoscale>,
+}
+
+#[derive(Clone, Debug)]
+struct Autoscale {
+    min: u32,
+    extra: u32,
+    metric: usize,
+    target: u32,
+    poll_s: u32,
+    cooldown_s: u32,
+    startup_s: u32,
+    step: Option<u32>,
+    drain: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Saga {
+    steps: usize,
+    /// Which of the steps before the last have an undo queue.
+    undo: Vec<bool>,
+    rate: f64,
+    failure: f64,
+    non_retryable: f64,
+    max_attempts: u32,
+    trigger: usize,
+    parallel: bool,
+}
+
+#[derive(Clone, Debug)]
+struct ExactlyOnce {
+    partitions: u32,
+    count: u32,
+    rate: f64,
+    interval_ms: u32,
+    failure: f64,
+    read_committed: Option<bool>,
+}
+
+fn consumer_ops() -> impl Strategy<Value = ConsumerOps> {
+    let autoscale = (
+        (1u32..4, 0u32..6, 0..AUTOSCALE_METRICS.len(), 1u32..100),
+        (1u32..20, 0u32..60, 0u32..10),
+        (prop::option::of(1u32..4), any::<bool>()),
+    )
+        .prop_map(
+            |((min, extra, metric, target), (poll_s, cooldown_s, startup_s), (step, drain))| {
+                Autoscale {
+                    min,
+                    extra,
+                    metric,
+                    target,
+                    poll_s,
+                    cooldown_s,
+                    startup_s,
+                    step,
+                    drain,
+                }
+            },
+        );
+    (
+        prop::option::weighted(0.3, 0..SIDE_EFFECTS.len()),
+        prop::option::weighted(
+            0.3,
+            (
+                1u32..2000,
+                1u32..5000,
+                prop::option::weighted(0.3, 1u32..30),
+            ),
+        ),
+        prop::option::weighted(0.3, autoscale),
+    )
+        .prop_map(|(side_effect, extend_lease, autoscale)| ConsumerOps {
+            side_effect,
+            extend_lease,
+            autoscale,
+        })
+}
+
+fn saga() -> impl Strategy<Value = Saga> {
+    (
+        (2usize..=3, prop::collection::vec(any::<bool>(), 2)),
+        probability(vec![0.5, 2.0, 8.0]),
+        (
+            probability(vec![0.0, 0.1, 0.5, 1.0]),
+            probability(vec![0.0, 0.5, 1.0]),
+        ),
+        (1u32..4, 0..SAGA_TRIGGERS.len(), any::<bool>()),
+    )
+        .prop_map(
+            |((steps, undo), rate, (failure, non_retryable), (max_attempts, trigger, parallel))| {
+                Saga {
+                    steps,
+                    undo,
+                    rate,
+                    failure,
+                    non_retryable,
+                    max_attempts,
+                    trigger,
+                    parallel,
+                }
+            },
+        )
+}
+
+fn exactly_once() -> impl Strategy<Value = ExactlyOnce> {
+    (
+        (1u32..4, 1u32..3),
+        probability(vec![0.5, 3.0, 10.0]),
+        1u32..1000,
+        probability(vec![0.0, 0.1, 0.5]),
+        prop::option::of(any::<bool>()),
+    )
+        .prop_map(
+            |((partitions, count), rate, interval_ms, failure, read_committed)| ExactlyOnce {
+                partitions,
+                count,
+                rate,
+                interval_ms,
+                failure,
+                read_committed,
+            },
+        )
+}
+
+fn operations() -> impl Strategy<Value = Operations> {
+    (
+        prop::collection::vec(consumer_ops(), 3),
+        prop::option::weighted(0.3, saga()),
+        prop::option::weighted(0.3, exactly_once()),
+    )
+        .prop_map(|(consumers, saga, exactly_once)| Operations {
+            consumers,
+            saga,
+            exactly_once,
+        })
+}
+
 #[derive(Clone, Debug)]
 struct Scenario {
     seed: u64,
@@ -845,6 +1003,7 @@ struct Scenario {
     writers: Vec<Writer>,
     /// One per consumer (may be empty: no topic readers, no ordering).
     readers: Vec<Reader>,
+    ops: Operations,
 }
 
 /// Any valid scenario, at most a few thousand messages.
@@ -873,6 +1032,7 @@ fn scenario(known_bugs: bool) -> impl Strategy<Value = Scenario> {
             prop::collection::vec(writer(), 3),
             prop::collection::vec(reader(), 3),
         ),
+        operations(),
     )
         .prop_map(
             move |(
@@ -883,6 +1043,7 @@ fn scenario(known_bugs: bool) -> impl Strategy<Value = Scenario> {
                 network,
                 faults,
                 (shape, topics, writers, readers),
+                ops,
             )| Scenario {
                 seed,
                 duration_s,
@@ -899,6 +1060,7 @@ fn scenario(known_bugs: bool) -> impl Strategy<Value = Scenario> {
                 topics,
                 writers,
                 readers,
+                ops,
             },
         )
 }
@@ -985,6 +1147,7 @@ fn clean_scenario() -> impl Strategy<Value = Scenario> {
                 topics: vec![],
                 writers: vec![],
                 readers: vec![],
+                ops: Operations::default(),
             }
         })
 }
@@ -1001,6 +1164,8 @@ fn core_scenario() -> impl Strategy<Value = Scenario> {
         sc.shape = Shape::Queues;
         sc.writers.clear();
         sc.readers.clear();
+        // Operations and transactions are optional parts too.
+        sc.ops = Operations::default();
         for p in &mut sc.producers {
             p.confirm = None;
             p.confirm_timeout_ms = None;
@@ -1133,6 +1298,12 @@ impl Scenario {
         }
         for f in &self.faults {
             self.render_fault(&mut s, f, &readers, np, nc);
+        }
+        if let (Some(saga), true) = (&self.ops.saga, self.shape != Shape::Topics) {
+            render_saga(&mut s, saga);
+        }
+        if let (Some(x), true) = (&self.ops.exactly_once, self.shape != Shape::Queues) {
+            render_exactly_once(&mut s, x);
         }
         s
     }
@@ -1329,6 +1500,73 @@ impl Scenario {
                 "resequence = {{ max_held = {held}, max_wait = \"{wait}s\" }}"
             );
         }
+        if let Some(ops) = self.ops.consumers.get(i) {
+            self.render_consumer_ops(s, c, q, ops);
+        }
+    }
+
+    /// The instance counts of the saga's and the exactly-once block's
+    /// consumers, where they are rendered.
+    fn extra_counts(&self) -> Vec<u32> {
+        let mut counts = Vec::new();
+        if self.ops.saga.is_some() && self.shape != Shape::Topics {
+            counts.push(1);
+        }
+        if let (Some(x), true) = (&self.ops.exactly_once, self.shape != Shape::Queues) {
+            counts.extend([x.count, 1]);
+        }
+        counts
+    }
+
+    /// Side effects, lease extension and autoscaling, where the consumer
+    /// and its queue take them (the loader refuses them elsewhere).
+    fn render_consumer_ops(&self, s: &mut String, c: &Consumer, q: usize, ops: &ConsumerOps) {
+        let acks_after = c.ack.is_none_or(|a| ACKS[a] == "after-processing");
+        if let (Some(m), true) = (ops.side_effect, acks_after) {
+            let mut effect = SIDE_EFFECTS[m];
+            if effect == "idempotent" && c.idempotency_s.is_none() {
+                effect = "before-ack";
+            }
+            let _ = writeln!(s, "side_effect = \"{effect}\"");
+        }
+        let queue = &self.queues[q];
+        // Presets speak for brokers with or without per-message leases.
+        let leased = acks_after
+            && queue.ack_timeout_ms.is_some()
+            && queue.preset.is_none()
+            && c.preset.is_none();
+        if let (Some((every, by, max)), true) = (ops.extend_lease, leased) {
+            let _ = write!(
+                s,
+                "extend_lease = {{ every = \"{every}ms\", by = \"{by}ms\""
+            );
+            if let Some(m) = max {
+                let _ = write!(s, ", max = \"{m}s\"");
+            }
+            let _ = writeln!(s, " }}");
+        }
+        let rolling = self
+            .faults
+            .iter()
+            .any(|f| matches!(f, Fault::RollingRestart { .. }));
+        if let (Some(a), false) = (&ops.autoscale, rolling) {
+            let min = a.min.min(c.count);
+            let max = (min + a.extra).max(c.count);
+            let target = if AUTOSCALE_METRICS[a.metric] == "utilisation" {
+                a.target
+            } else {
+                a.target * 3
+            };
+            let _ = write!(
+                s,
+                "autoscale = {{ min = {min}, max = {max}, metric = \"{}\", target = {target}, poll = \"{}s\", cooldown = \"{}s\", startup = \"{}s\", drain = {}",
+                AUTOSCALE_METRICS[a.metric], a.poll_s, a.cooldown_s, a.startup_s, a.drain
+            );
+            if let Some(step) = a.step {
+                let _ = write!(s, ", step = {step}");
+            }
+            let _ = writeln!(s, " }}");
+        }
     }
 
     fn render_topic_consumer(&self, s: &mut String, i: usize, c: &Consumer, topic: usize) {
@@ -1387,7 +1625,13 @@ impl Scenario {
                     // refuses another): numbered from 0 to count - 1.
                     let count = match target {
                         Some(t) => self.consumers[t % nc].count,
-                        None => self.consumers.iter().map(|c| c.count).min().unwrap_or(1),
+                        None => self
+                            .consumers
+                            .iter()
+                            .map(|c| c.count)
+                            .chain(self.extra_counts())
+                            .min()
+                            .unwrap_or(1),
                     };
                     let _ = writeln!(s, "instance = {}", i % count.max(1));
                 }
@@ -1470,7 +1714,13 @@ impl Scenario {
                 if let Some(i) = instance {
                     let count = match target {
                         Some(t) => self.consumers[t % nc].count,
-                        None => self.consumers.iter().map(|c| c.count).min().unwrap_or(1),
+                        None => self
+                            .consumers
+                            .iter()
+                            .map(|c| c.count)
+                            .chain(self.extra_counts())
+                            .min()
+                            .unwrap_or(1),
                     };
                     let _ = writeln!(s, "instance = {}", i % count.max(1));
                 }
@@ -1519,6 +1769,90 @@ impl Scenario {
                 let _ = writeln!(s, "jitter = \"{j}s\"");
             }
         }
+    }
+}
+
+/// A saga over a pipeline of queues of its own (`s0` -> `s1` [-> `s2`]),
+/// failing at its last step, with undo queues for some earlier steps.
+fn render_saga(s: &mut String, g: &Saga) {
+    let _ = writeln!(
+        s,
+        "\n[[producer]]\nname = \"saga-producer\"\nqueue = \"s0\"\narrival = {{ process = \"poisson\", rate = {:?} }}",
+        g.rate
+    );
+    let mut compensations = Vec::new();
+    for k in 0..g.steps {
+        let _ = writeln!(s, "\n[[queue]]\nname = \"s{k}\"");
+        let _ = writeln!(
+            s,
+            "\n[[consumer]]\nname = \"s{k}\"\nqueue = \"s{k}\"\nservice = {{ dist = \"exponential\", mean = \"5ms\" }}"
+        );
+        if k + 1 < g.steps {
+            let _ = writeln!(s, "publish_to = \"s{}\"", k + 1);
+        } else {
+            let _ = writeln!(
+                s,
+                "failure = {:?}\nnon_retryable = {:?}\nretry_mode = \"delay\"\nretry = {{ backoff = \"fixed\", delay = \"100ms\", max_attempts = {} }}",
+                g.failure, g.non_retryable, g.max_attempts
+            );
+        }
+        let undo = k + 1 < g.steps && g.undo.get(k).copied().unwrap_or(false);
+        if undo {
+            let _ = writeln!(
+                s,
+                "\n[[queue]]\nname = \"s{k}-undo\"\n\n[[consumer]]\nname = \"s{k}-undo\"\nqueue = \"s{k}-undo\"\nservice = {{ dist = \"exponential\", mean = \"5ms\" }}"
+            );
+            compensations.push(format!("\"s{k}-undo\""));
+        } else {
+            compensations.push("\"\"".to_string());
+        }
+    }
+    let steps: Vec<String> = (0..g.steps).map(|k| format!("\"s{k}\"")).collect();
+    let _ = writeln!(
+        s,
+        "\n[[saga]]\nname = \"generated\"\nsteps = [{}]\ncompensations = [{}]\ntrigger = \"{}\"\norder = \"{}\"",
+        steps.join(", "),
+        compensations.join(", "),
+        SAGA_TRIGGERS[g.trigger],
+        if g.parallel { "parallel" } else { "reverse" }
+    );
+}
+
+/// Kafka's read-process-write under exactly-once: topic `x0` read by a
+/// transactional group that produces to `x1`, read by a group with or
+/// without `read_committed`.
+fn render_exactly_once(s: &mut String, x: &ExactlyOnce) {
+    let _ = writeln!(
+        s,
+        "\n[[producer]]\nname = \"eos-producer\"\ntopic = \"x0\"\narrival = {{ process = \"poisson\", rate = {:?} }}",
+        x.rate
+    );
+    for t in ["x0", "x1"] {
+        let _ = writeln!(
+            s,
+            "\n[[topic]]\nname = \"{t}\"\npartitions = {}",
+            x.partitions
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n[[consumer]]\nname = \"x0\"\ntopic = \"x0\"\ncount = {}\nservice = {{ dist = \"exponential\", mean = \"5ms\" }}\npublish_to = \"x1\"\ncommit = \"transactional\"\ntransaction_interval = \"{}ms\"",
+        x.count, x.interval_ms
+    );
+    if x.failure > 0.0 {
+        let _ = writeln!(s, "failure = {:?}", x.failure);
+    }
+    let _ = writeln!(
+        s,
+        "\n[[consumer]]\nname = \"x1\"\ntopic = \"x1\"\nservice = {{ dist = \"exponential\", mean = \"5ms\" }}"
+    );
+    if let Some(committed) = x.read_committed {
+        let level = if committed {
+            "read_committed"
+        } else {
+            "read_uncommitted"
+        };
+        let _ = writeln!(s, "isolation = \"{level}\"");
     }
 }
 
