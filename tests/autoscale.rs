@@ -96,6 +96,56 @@ fn autoscaling_follows_the_documented_formula_on_a_step_load() {
     assert_eq!(get(&s, "messages.lost"), 0.0);
 }
 
+/// The time series carries the count: `timeseries.csv`'s `instances`
+/// column, sampled every 5 s, follows the hand-computed schedule above,
+/// and the run draws the `instances-<variant>` chart.
+#[test]
+fn the_time_series_follows_the_instance_count() {
+    let dir = TempDir::new("autoscale-series");
+    let file = dir.0.join("step.toml");
+    std::fs::write(&file, step_load("")).expect("writes");
+    let out = dir.0.join("out");
+    let (code, _, err) = mqsim(&[
+        "run",
+        file.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--set",
+        "simulation.sample_interval=5s",
+        "--charts",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).expect("timeseries.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (time, instances) = (column("time_s"), column("instances"));
+    let schedule = [
+        (10.05, 1),
+        (20.1, 3),
+        (30.15, 5),
+        (60.3, 6),
+        (90.45, 4),
+        (120.6, 2),
+    ];
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let t: f64 = cells[time].parse().expect("a time");
+        let n: u32 = cells[instances].parse().expect("a count");
+        let want = schedule
+            .iter()
+            .find(|(until, _)| t < *until)
+            .map_or(1, |s| s.1);
+        assert_eq!(n, want, "at {t} s: {line}");
+        rows += 1;
+    }
+    // Every 5 s from 5 s to 195 s.
+    assert_eq!(rows, 39, "{csv}");
+    assert!(out.join("instances-base.svg").exists());
+}
+
 /// A start-up delays serving, not the count: the same schedule, and the
 /// scale-out events last `startup`.
 #[test]

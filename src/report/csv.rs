@@ -113,7 +113,7 @@ impl Exporter for MetricsCsv {
     }
 }
 
-pub const TIMESERIES_COLUMNS: [&str; 12] = [
+pub const TIMESERIES_COLUMNS: [&str; 13] = [
     "variant",
     "replication",
     "time_s",
@@ -126,6 +126,7 @@ pub const TIMESERIES_COLUMNS: [&str; 12] = [
     "lost_total",
     "latency_mean_s",
     "completions",
+    "instances",
 ];
 
 /// `timeseries.csv`: the sampled state of every queue, replication 0 of each variant.
@@ -170,6 +171,7 @@ impl Exporter for TimeseriesCsv {
                         s.lost.to_string(),
                         lat,
                         s.completions.to_string(),
+                        s.instances.to_string(),
                     ])
                     .map_err(|e| e.to_string())?;
                 }

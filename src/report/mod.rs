@@ -312,6 +312,34 @@ fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, String> {
                 )
             })?;
         }
+        // Consumer instances over time, where an autoscaler changed them.
+        let instances: Vec<Series> = (0..queue_names.len())
+            .filter_map(|qi| {
+                let points: Vec<(f64, f64)> = r
+                    .samples
+                    .iter()
+                    .filter(|s| s.queue == qi)
+                    .map(|s| (s.time_s, f64::from(s.instances)))
+                    .collect();
+                let varies = points.windows(2).any(|w| w[0].1 != w[1].1);
+                varies.then(|| Series {
+                    name: format!("{}: consumer instances", queue_names[qi]),
+                    points,
+                })
+            })
+            .collect();
+        if !instances.is_empty() {
+            let stem = format!("instances-{}", files::safe_name(&v.name));
+            both(&stem, &|p| {
+                charts::time_series(
+                    p,
+                    &format!("{title} [{}]: consumer instances over time", v.name),
+                    "instances",
+                    &instances,
+                    &windows,
+                )
+            })?;
+        }
         let stem = format!("timeseries-{}", files::safe_name(&v.name));
         both(&stem, &|p| {
             charts::time_series(

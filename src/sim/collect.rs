@@ -111,6 +111,11 @@ pub struct Sample {
     #[serde(deserialize_with = "nan_from_null")]
     pub latency_mean_s: f64,
     pub completions: u64,
+    /// Consumer instances of the groups that read the queue: the
+    /// autoscaler's count where there is one, else the configured count
+    /// (instances down after a crash still count).
+    #[serde(default)]
+    pub instances: u32,
 }
 
 /// A consumer group's instance count, weighed by time over the statistics

@@ -755,6 +755,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let now = self.q.now();
         let (lat, n) = self.stats.take_interval_latency();
         for qi in 0..self.queues.len() {
+            let instances = self.instances_reading(qi);
             let s = Sample {
                 time_s: crate::time::ns_to_secs(now),
                 queue: qi,
@@ -766,6 +767,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 lost: self.lost_total,
                 latency_mean_s: lat,
                 completions: n,
+                instances,
             };
             self.stats.samples.push(s);
         }
@@ -774,6 +776,18 @@ impl<'m, F: Features> Sim<'m, F> {
         if next <= self.end_ns {
             self.q.schedule(next, Ev::Sample);
         }
+    }
+
+    /// The consumer instances of the groups reading queue `qi` now.
+    fn instances_reading(&self, qi: usize) -> u32 {
+        let autoscaled = !self.scalers.is_empty();
+        (0..self.m.groups.len())
+            .filter(|&g| self.m.groups[g].queue == qi)
+            .map(|g| match autoscaled {
+                true => self.stats.instances[g].now,
+                false => self.m.groups[g].count,
+            })
+            .sum()
     }
 
     /// Closes the books: messages still alive are in flight; the queue areas
