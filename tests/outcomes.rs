@@ -169,3 +169,84 @@ fn crash_delay_max_is_the_largest_over_replications(text: &str) {
         "{mean} {each:?}"
     );
 }
+
+/// `metrics.csv` carries the outcomes by cause, row for row what the run's
+/// JSON says: the origins (adding up to `dead_lettered`), the affected
+/// and unaffected latencies and, with crashes, the redelivery delay; a
+/// scenario without crashes has no crash columns.
+#[test]
+fn metrics_csv_carries_the_outcomes_by_cause() {
+    let dir = TempDir::new("outcomes-csv");
+    let file = dir.0.join("mixed.toml");
+    std::fs::write(&file, mixed(3)).expect("writes");
+    let crashes = dir.0.join("crashes.toml");
+    let crash_text = r#"
+[simulation]
+seed = 4
+duration = "600s"
+[[producer]]
+arrival = { process = "poisson", rate = 2.0 }
+[[queue]]
+preset = "sqs"
+ack_timeout = "30s"
+[[consumer]]
+count = 4
+service = { dist = "exponential", mean = "1s" }
+[[fault]]
+kind = "consumer-crash"
+mtbf = "2m"
+mttr = { dist = "exponential", mean = "20s" }
+"#;
+    std::fs::write(&crashes, crash_text).expect("writes");
+    for (path, with_crashes) in [(&file, false), (&crashes, true)] {
+        let out = dir.0.join(if with_crashes {
+            "out-crashes"
+        } else {
+            "out-mixed"
+        });
+        let path = path.to_str().expect("utf-8");
+        let out_s = out.to_str().expect("utf-8");
+        let (code, _, err) = mqsim(&["run", path, "--out", out_s, "-q"]);
+        assert_eq!(code, 0, "{err}");
+        let csv = std::fs::read_to_string(out.join("metrics.csv")).expect("metrics.csv");
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+        let row: Vec<&str> = lines.next().expect("a row").split(',').collect();
+        let cell = |name: &str| -> f64 {
+            let at = header
+                .iter()
+                .position(|h| *h == name)
+                .unwrap_or_else(|| panic!("{name}: {header:?}"));
+            row[at]
+                .parse()
+                .unwrap_or_else(|e| panic!("{name} = {:?}: {e}", row[at]))
+        };
+        let json: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("summary.json")).expect("summary.json"),
+        )
+        .expect("json");
+        let s = json.as_object().expect("a tree");
+        let origins: f64 = ORIGINS
+            .iter()
+            .map(|o| cell(&format!("dead_lettered_{o}")))
+            .sum();
+        assert_eq!(origins, cell("dead_lettered"), "{csv}");
+        assert_eq!(origins, origins_sum(s));
+        for (column, path) in [
+            ("latency_affected_count", "latency_affected.count"),
+            ("latency_unaffected_count", "latency_unaffected.count"),
+            ("latency_unaffected_mean_s", "latency_unaffected.mean"),
+        ] {
+            assert_eq!(cell(column), get(s, path), "{column}");
+        }
+        let crash_columns = header.iter().any(|h| h.starts_with("crash_redelivery"));
+        assert_eq!(crash_columns, with_crashes, "{header:?}");
+        if with_crashes {
+            assert!(cell("crash_redelivery_count") > 0.0, "{csv}");
+            assert_eq!(
+                cell("crash_redelivery_delay_max_s"),
+                get(s, "messages.crash_redelivery_delay.max")
+            );
+        }
+    }
+}

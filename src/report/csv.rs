@@ -73,6 +73,58 @@ pub const COST_COLUMNS: [(&str, &[&str]); 7] = [
     ("cost_instance_hours", &["cost", "instance_hours"]),
 ];
 
+/// Outcomes by cause (issue 22 §5), present in every run: appended to
+/// `metrics.csv` after the columns above.
+pub const CAUSE_COLUMNS: [(&str, &[&str]); 11] = [
+    (
+        "dead_lettered_poison",
+        &["messages", "dead_lettered_by_origin", "poison"],
+    ),
+    (
+        "dead_lettered_transient",
+        &["messages", "dead_lettered_by_origin", "transient"],
+    ),
+    (
+        "dead_lettered_non_retryable",
+        &["messages", "dead_lettered_by_origin", "non_retryable"],
+    ),
+    (
+        "dead_lettered_overflow",
+        &["messages", "dead_lettered_by_origin", "overflow"],
+    ),
+    (
+        "dead_lettered_refused",
+        &["messages", "dead_lettered_by_origin", "refused"],
+    ),
+    ("latency_affected_count", &["latency_affected", "count"]),
+    ("latency_affected_mean_s", &["latency_affected", "mean"]),
+    ("latency_affected_p99_s", &["latency_affected", "p99"]),
+    ("latency_unaffected_count", &["latency_unaffected", "count"]),
+    ("latency_unaffected_mean_s", &["latency_unaffected", "mean"]),
+    ("latency_unaffected_p99_s", &["latency_unaffected", "p99"]),
+];
+
+/// Appended when a replication has consumer crashes whose deliveries came
+/// back (`messages.crash_redelivery_delay`), before any cost columns.
+pub const CRASH_COLUMNS: [(&str, &[&str]); 4] = [
+    (
+        "crash_redelivery_count",
+        &["messages", "crash_redelivery_delay", "count"],
+    ),
+    (
+        "crash_redelivery_delay_mean_s",
+        &["messages", "crash_redelivery_delay", "mean"],
+    ),
+    (
+        "crash_redelivery_delay_p99_s",
+        &["messages", "crash_redelivery_delay", "p99"],
+    ),
+    (
+        "crash_redelivery_delay_max_s",
+        &["messages", "crash_redelivery_delay", "max"],
+    ),
+];
+
 /// `metrics.csv`: one row per variant and replication.
 pub struct MetricsCsv;
 
@@ -82,13 +134,19 @@ impl Exporter for MetricsCsv {
     }
     fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let with_cost = report
-            .variants
-            .iter()
-            .flat_map(|v| &v.outcome.reps)
-            .any(|r| r.metrics.contains_key("cost"));
+        let any_has = |path: &[&str]| {
+            report
+                .variants
+                .iter()
+                .flat_map(|v| &v.outcome.reps)
+                .any(|r| get(&r.metrics, path).is_some())
+        };
+        let with_crashes = any_has(&["messages", "crash_redelivery_delay"]);
+        let with_cost = any_has(&["cost"]);
         let columns: Vec<(&str, &[&str])> = METRIC_COLUMNS
             .iter()
+            .chain(CAUSE_COLUMNS.iter())
+            .chain(CRASH_COLUMNS.iter().filter(|_| with_crashes))
             .chain(COST_COLUMNS.iter().filter(|_| with_cost))
             .copied()
             .collect();
