@@ -496,6 +496,41 @@ fn exactly_once_runs_are_deterministic() {
     assert!(a.contains("records_aborted"));
 }
 
+/// The terminal report names a transactional group's transactions and
+/// the aborted records a read_committed reader passed over, with the
+/// figures of the JSON.
+#[test]
+fn the_terminal_report_shows_the_transactions() {
+    let base = [
+        "run",
+        "scenarios/exactly-once.toml",
+        "--no-files",
+        "--set",
+        "consumer.0.commit=transactional",
+        "--set",
+        "simulation.duration=15m",
+    ];
+    let (code, text, err) = mqsim(&base);
+    assert_eq!(code, 0, "{err}");
+    let mut json_args = base.to_vec();
+    json_args.extend(["--format", "json", "-q"]);
+    let (_, json, _) = mqsim(&json_args);
+    let s: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let tx = &s["topics"]["orders"]["groups"]["enrich"]["transactions"];
+    let line = format!(
+        "    transactions: committed {} ({} records), aborted {} ({} records, read again)",
+        tx["committed"], tx["records_committed"], tx["aborted"], tx["records_aborted"]
+    );
+    assert!(text.contains(&line), "{line}\n{text}");
+    let skipped = &s["topics"]["enriched"]["groups"]["billing"]["aborted_skipped"];
+    assert!(
+        text.contains(&format!(
+            "    read_committed: aborted records passed over {skipped}"
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn transaction_settings_are_checked() {
     let base = "[[producer]]\ntopic = \"in\"\narrival = { process = \"poisson\", rate = 1.0 }\n[[topic]]\nname = \"in\"\n[[topic]]\nname = \"out\"\n[[queue]]\nname = \"q\"\n[[consumer]]\nname = \"sink\"\ntopic = \"out\"\n[[consumer]]\nname = \"qc\"\nqueue = \"q\"\n[[producer]]\nqueue = \"q\"\narrival = { process = \"poisson\", rate = 1.0 }\n[[consumer]]\ntopic = \"in\"\n";

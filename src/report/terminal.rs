@@ -220,6 +220,7 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
                     k("poll_timeouts"),
                     k("commits_failed"),
                 );
+                transaction_line(out, g);
             }
         }
     }
@@ -563,5 +564,30 @@ pub fn warnings_block(out: &mut String, warnings: Option<&Value>) {
         let code = w.get("code").and_then(Value::as_str).unwrap_or("warning");
         let message = w.get("message").and_then(Value::as_str).unwrap_or("");
         let _ = writeln!(out, "  [{code}] {message}");
+    }
+}
+
+/// A topic group's exactly-once figures: its transactions (a transactional
+/// group) or the aborted records it passed over (a `read_committed` reader).
+fn transaction_line(out: &mut String, g: &Value) {
+    let f = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
+    if let Some(t) = g.get("transactions") {
+        let k = |x: &str| fmt_num(f(t.get(x)));
+        let _ = writeln!(
+            out,
+            "    transactions: committed {} ({} records), aborted {} ({} records, read again), mean wait for the commit {}",
+            k("committed"),
+            k("records_committed"),
+            k("aborted"),
+            k("records_aborted"),
+            human_secs(f(t.get("commit_wait_mean")))
+        );
+    }
+    if let Some(skipped) = g.get("aborted_skipped") {
+        let _ = writeln!(
+            out,
+            "    read_committed: aborted records passed over {}",
+            fmt_num(f(Some(skipped)))
+        );
     }
 }
