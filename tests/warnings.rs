@@ -354,3 +354,38 @@ fn sweep_and_optimize_carry_the_warnings_of_their_cells() {
         "{codes:?}"
     );
 }
+
+/// A one-off incident is a terminating study: its backlog's
+/// autocorrelation is the incident's transient, so the estimated
+/// short-window warning (which would ask for a far longer run, diluting
+/// the incident) is not given; the same outage recurring at random is a
+/// steady state with failures in it, and is warned about.
+#[test]
+fn a_one_off_incident_is_not_called_a_short_window() {
+    let base = |fault: &str| {
+        format!(
+            r#"
+[simulation]
+seed = 3
+duration = "2h"
+[[producer]]
+arrival = {{ process = "poisson", rate = 20.0 }}
+[[queue]]
+[[consumer]]
+count = 2
+service = {{ dist = "exponential", mean = "60ms" }}
+[[fault]]
+kind = "partition"
+between = ["consumer:consumer", "broker"]
+{fault}
+"#
+        )
+    };
+    let once = warned(&base("start = \"30m\"\nduration = \"10m\""), 2);
+    assert!(!once.contains(&"short-window".into()), "{once:?}");
+    let recurring = warned(
+        &base("mtbf = \"40m\"\nmttr = { dist = \"constant\", mean = \"10m\" }"),
+        2,
+    );
+    assert!(recurring.contains(&"short-window".into()), "{recurring:?}");
+}

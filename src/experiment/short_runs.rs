@@ -15,7 +15,7 @@
 
 use super::theory_report::{relaxation_time_s, RELAXATION_TIMES};
 use super::Replication;
-use crate::model::Model;
+use crate::model::{FaultTiming, Model};
 use crate::stats::autocorrelation::integrated_time_samples;
 
 /// Warnings for each queue without a model (and each topic's consumer
@@ -28,6 +28,18 @@ pub fn estimated_short_run_warnings(
     warmup_s: f64,
     window_s: f64,
 ) -> Vec<String> {
+    // A one-off incident (a fault at a fixed window) makes the run a
+    // terminating study of that incident: its backlog's autocorrelation
+    // is mostly the incident's own transient, and a longer window would
+    // change the question (dilute the incident) rather than the answer's
+    // precision; more replications narrow its intervals.
+    let incident = m
+        .faults
+        .iter()
+        .any(|f| matches!(f.timing, FaultTiming::Window { .. }));
+    if incident {
+        return Vec::new();
+    }
     let interval_s = m.sample_interval_ns as f64 / 1e9;
     let mut out = Vec::new();
     for (qi, q) in m.queues.iter().enumerate() {
