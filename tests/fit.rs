@@ -208,3 +208,38 @@ fn bad_data_is_refused_with_its_row() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("positive"), "{err}");
 }
+
+/// An empirical service law (issue 24 §3, inline `values`): the queue
+/// agrees with the Pollaczek-Khinchine mean time in system computed by
+/// hand from the data's own moments, within the run's 95% interval
+/// (widened to 4 standard errors: one test among many).
+#[test]
+fn an_empirical_service_law_gives_the_m_g_1_of_its_data() {
+    let values_ms = [20.0, 40.0, 50.0, 80.0, 120.0, 250.0];
+    let list: Vec<String> = values_ms.iter().map(|v| format!("\"{v}ms\"")).collect();
+    let text = format!(
+        r#"
+[simulation]
+duration = "20000s"
+seed = 2
+[[producer]]
+arrival = {{ process = "poisson", rate = 8.0 }}
+[[queue]]
+[[consumer]]
+service = {{ dist = "empirical", values = [{}] }}
+"#,
+        list.join(", ")
+    );
+    let s = summary(&scenario(&text), 4, 1);
+    let n = values_ms.len() as f64;
+    let mean = values_ms.iter().sum::<f64>() / n / 1e3;
+    let second = values_ms.iter().map(|v| (v / 1e3).powi(2)).sum::<f64>() / n;
+    let (lambda, rho) = (8.0, 8.0 * mean);
+    let w = mean + lambda * second / (2.0 * (1.0 - rho));
+    let got = get(&s, "queues.queue.queueing.W");
+    let half = get(&s, "ci95.queues.queue.queueing.W");
+    assert!(
+        (got - w).abs() <= half * 4.0 / 1.96,
+        "W {got} ± {half} against {w}"
+    );
+}

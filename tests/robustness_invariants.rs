@@ -84,6 +84,8 @@ enum Dist {
     Gamma(u32, f64),
     Weibull(u32, f64),
     Pareto(u32, f64),
+    /// Measured values (tenths of a ms), interpolated or not.
+    Empirical(Vec<u32>, bool),
 }
 
 impl Dist {
@@ -116,6 +118,10 @@ impl Dist {
             Dist::Pareto(m, k) => {
                 format!("{{ dist = \"pareto\", mean = {}, shape = {k:?} }}", d(*m))
             }
+            Dist::Empirical(values, interpolate) => format!(
+                "{{ dist = \"empirical\", values = [{}], interpolate = {interpolate} }}",
+                values.iter().map(|v| d(*v)).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 }
@@ -132,6 +138,11 @@ fn dist(lo: u32, hi: u32) -> impl Strategy<Value = Dist> {
         (lo..hi, prop::sample::select(vec![0.3, 1.0, 2.5])).prop_map(|(m, k)| Dist::Gamma(m, k)),
         (lo..hi, prop::sample::select(vec![0.5, 1.0, 3.0])).prop_map(|(m, k)| Dist::Weibull(m, k)),
         (lo..hi, prop::sample::select(vec![1.5, 2.5, 4.0])).prop_map(|(m, k)| Dist::Pareto(m, k)),
+        (prop::collection::vec(0..hi, 1..6), any::<bool>()).prop_map(move |(mut v, i)| {
+            // Not all zero: the loader refuses a zero mean.
+            v[0] = v[0].max(lo);
+            Dist::Empirical(v, i)
+        }),
     ]
 }
 
@@ -1129,6 +1140,9 @@ fn clean_scenario() -> impl Strategy<Value = Scenario> {
                     Dist::Gamma(m, k) => Dist::Gamma(m.min(250), k),
                     Dist::Weibull(m, k) => Dist::Weibull(m.min(250), k),
                     Dist::Pareto(m, k) => Dist::Pareto(m.min(250), k),
+                    Dist::Empirical(v, i) => {
+                        Dist::Empirical(v.into_iter().map(|x| x.clamp(1, 250)).collect(), i)
+                    }
                 };
             }
             Scenario {

@@ -683,6 +683,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 min: a.min,
                 max: a.max,
                 shape: a.shape,
+                ..Default::default()
             })?),
         };
         let topic = match &p.topic {

@@ -7,7 +7,7 @@ use crate::scenario::DistCfg;
 use crate::time::{secs_to_ns, Duration, Nanos};
 use rand_distr::{Distribution, Gamma, StandardNormal};
 
-pub const DIST_NAMES: [&str; 9] = [
+pub const DIST_NAMES: [&str; 10] = [
     "exponential",
     "constant",
     "uniform",
@@ -17,7 +17,11 @@ pub const DIST_NAMES: [&str; 9] = [
     "gamma",
     "weibull",
     "pareto",
+    "empirical",
 ];
+
+/// The most measurements an empirical law takes inline.
+pub const EMPIRICAL_VALUES_MAX: usize = 100_000;
 
 /// A compiled distribution; parameters in seconds.
 #[derive(Clone, Debug)]
@@ -57,6 +61,21 @@ pub enum Dist {
         shape: f64,
         scale: f64,
     },
+    /// Measured durations, sorted: a draw is one of them at random, or
+    /// with `interpolate` a point between two neighbours (the empirical
+    /// quantile function, linear between order statistics). Mean and
+    /// variance are the data's (the linear form's where interpolated).
+    /// Boxed: the other laws stay small where the hot path keeps them.
+    Empirical(Box<Empirical>),
+}
+
+/// An empirical law's data and moments.
+#[derive(Clone, Debug)]
+pub struct Empirical {
+    sorted: Vec<f64>,
+    interpolate: bool,
+    mean: f64,
+    variance: f64,
 }
 
 fn secs(d: Option<Duration>) -> Option<f64> {
@@ -90,6 +109,8 @@ impl Dist {
                 ("min", cfg.min.is_some()),
                 ("max", cfg.max.is_some()),
                 ("shape", cfg.shape.is_some()),
+                ("values", cfg.values.is_some()),
+                ("interpolate", cfg.interpolate.is_some()),
             ];
             for (k, present) in given {
                 if present && !keys.contains(&k) {
@@ -219,6 +240,10 @@ impl Dist {
                     scale: mean * (a - 1.0) / a,
                 }
             }
+            "empirical" => {
+                allow_only(&["values", "interpolate"])?;
+                empirical(cfg.values.as_deref(), cfg.interpolate.unwrap_or(false))?
+            }
             other => {
                 let hint = crate::scenario::load::nearest(other, &DIST_NAMES)
                     .map(|n| format!(" did you mean `{n}`?"))
@@ -275,6 +300,7 @@ impl Dist {
             Dist::Gamma { gamma, .. } => gamma.sample(rng),
             Dist::Weibull { shape, scale } => scale * (-unit_open0(rng).ln()).powf(1.0 / shape),
             Dist::Pareto { shape, scale } => scale / unit_open0(rng).powf(1.0 / shape),
+            Dist::Empirical(e) => empirical_draw(&e.sorted, e.interpolate, unit(rng)),
         }
     }
 
@@ -292,6 +318,7 @@ impl Dist {
             Dist::Gamma { shape, scale, .. } => shape * scale,
             Dist::Weibull { shape, scale } => scale * gamma_fn(1.0 + 1.0 / shape),
             Dist::Pareto { shape, scale } => shape * scale / (shape - 1.0),
+            Dist::Empirical(e) => e.mean,
         }
     }
 
@@ -315,6 +342,7 @@ impl Dist {
                     scale * scale * shape / ((shape - 1.0).powi(2) * (shape - 2.0))
                 }
             }
+            Dist::Empirical(e) => e.variance,
         }
     }
 
@@ -326,6 +354,7 @@ impl Dist {
             Dist::LogNormal { mu, .. } => mu.exp(),
             Dist::Weibull { shape, scale } => scale * std::f64::consts::LN_2.powf(1.0 / shape),
             Dist::Pareto { shape, scale } => scale * 2f64.powf(1.0 / shape),
+            Dist::Empirical(e) => empirical_draw(&e.sorted, true, 0.5),
             other => other.mean(),
         }
     }
@@ -379,8 +408,75 @@ impl Dist {
                 shape: *shape,
                 scale: scale * k,
             },
+            Dist::Empirical(e) => Dist::Empirical(Box::new(Empirical {
+                sorted: e.sorted.iter().map(|x| x * k).collect(),
+                interpolate: e.interpolate,
+                mean: e.mean * k,
+                variance: e.variance * k * k,
+            })),
         }
     }
+}
+
+/// An empirical law from measured durations: at least one, at most
+/// [`EMPIRICAL_VALUES_MAX`], not all zero.
+fn empirical(values: Option<&[Duration]>, interpolate: bool) -> Result<Dist, (String, String)> {
+    let values = values.ok_or((
+        "values".to_string(),
+        "an empirical distribution needs `values` (the measured durations, e.g. [\"12ms\", \"15ms\", \"40ms\"])".to_string(),
+    ))?;
+    if values.is_empty() || values.len() > EMPIRICAL_VALUES_MAX {
+        return Err((
+            "values".into(),
+            format!(
+                "`values` holds {} durations; give from 1 to {EMPIRICAL_VALUES_MAX}",
+                values.len()
+            ),
+        ));
+    }
+    let mut sorted: Vec<f64> = values.iter().map(|d| d.secs()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    let (mean, variance) = if interpolate && sorted.len() > 1 {
+        // Uniform between each pair of neighbours, each pair equally likely.
+        let pairs = sorted.windows(2);
+        let m = pairs.clone().map(|w| (w[0] + w[1]) / 2.0).sum::<f64>() / (n - 1.0);
+        let second = pairs
+            .map(|w| (w[0] * w[0] + w[0] * w[1] + w[1] * w[1]) / 3.0)
+            .sum::<f64>()
+            / (n - 1.0);
+        (m, (second - m * m).max(0.0))
+    } else {
+        let m = sorted.iter().sum::<f64>() / n;
+        let v = sorted.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n;
+        (m, v)
+    };
+    if mean <= 0.0 {
+        return Err((
+            "values".into(),
+            "the measured durations are all zero: the mean must be above zero".into(),
+        ));
+    }
+    Ok(Dist::Empirical(Box::new(Empirical {
+        sorted,
+        interpolate,
+        mean,
+        variance,
+    })))
+}
+
+/// The draw at uniform `u` in [0, 1): one of the `sorted` values, or
+/// with `interpolate` the point at `u` along the line through them.
+fn empirical_draw(sorted: &[f64], interpolate: bool, u: f64) -> f64 {
+    let n = sorted.len();
+    if !interpolate || n == 1 {
+        let i = ((u * n as f64) as usize).min(n - 1);
+        return sorted[i];
+    }
+    let at = u * (n - 1) as f64;
+    let i = (at as usize).min(n - 2);
+    let fraction = at - i as f64;
+    sorted[i] + (sorted[i + 1] - sorted[i]) * fraction
 }
 
 /// An exponential draw of mean `mean_s` seconds, by inversion.
@@ -427,6 +523,59 @@ mod tests {
     /// Every distribution's sample mean and variance agree with its stated
     /// moments within 5 standard errors.
     #[test]
+    fn an_empirical_law_reproduces_its_data() {
+        // 1,000 measurements of a lognormal-looking service time; drawing
+        // 400,000 from them gives their mean within 5 standard errors and
+        // their p99 within the spread of neighbouring order statistics.
+        let mut source = stream(9, Domain::Component, 0, 0);
+        let data: Vec<f64> = (0..1000)
+            .map(|_| 0.02 * (1.0 + 2.0 * unit(&mut source)).powi(3))
+            .collect();
+        let cfg = DistCfg {
+            dist: "empirical".into(),
+            values: Some(data.iter().map(|x| Duration((x * 1e9) as u64)).collect()),
+            ..Default::default()
+        };
+        let d = Dist::compile(&cfg).unwrap();
+        let mut sorted: Vec<f64> = data.iter().map(|x| (x * 1e9).trunc() / 1e9).collect();
+        sorted.sort_by(f64::total_cmp);
+        let data_mean = sorted.iter().sum::<f64>() / 1000.0;
+        assert!((d.mean() - data_mean).abs() < 1e-12);
+        let mut rng = stream(4, Domain::Component, 0, 0);
+        let n = 400_000;
+        let mut xs: Vec<f64> = (0..n).map(|_| d.sample_secs(&mut rng)).collect();
+        let m = xs.iter().sum::<f64>() / n as f64;
+        assert!((m - data_mean).abs() < 5.0 * (d.variance() / n as f64).sqrt());
+        xs.sort_by(f64::total_cmp);
+        let p99 = xs[n * 99 / 100];
+        assert!(sorted[985] <= p99 && p99 <= sorted[994], "{p99}");
+        // Every draw is one of the measurements.
+        assert!(xs
+            .iter()
+            .all(|x| sorted.binary_search_by(|y| y.total_cmp(x)).is_ok()));
+    }
+
+    #[test]
+    fn empirical_values_are_checked() {
+        let bad = |values: Option<Vec<Duration>>, extra: Option<Duration>| {
+            Dist::compile(&DistCfg {
+                dist: "empirical".into(),
+                values,
+                mean: extra,
+                ..Default::default()
+            })
+            .unwrap_err()
+            .0
+        };
+        assert_eq!(bad(None, None), "values");
+        assert_eq!(bad(Some(vec![]), None), "values");
+        assert_eq!(bad(Some(vec![Duration(0)]), None), "values");
+        assert_eq!(bad(Some(vec![Duration(5)]), Some(Duration(1))), "mean");
+        let many = vec![Duration(1); EMPIRICAL_VALUES_MAX + 1];
+        assert_eq!(bad(Some(many), None), "values");
+    }
+
+    #[test]
     fn sample_moments_match() {
         let mut cases = vec![
             cfg("exponential", "1s"),
@@ -466,6 +615,18 @@ mod tests {
             sd: Some(Duration::parse("1s").unwrap()),
             ..cfg("normal", "0.5s")
         });
+        let measured: Vec<Duration> = ["12ms", "15ms", "15ms", "40ms", "300ms", "2s"]
+            .iter()
+            .map(|d| Duration::parse(d).unwrap())
+            .collect();
+        for interpolate in [false, true] {
+            cases.push(DistCfg {
+                dist: "empirical".into(),
+                values: Some(measured.clone()),
+                interpolate: Some(interpolate),
+                ..Default::default()
+            });
+        }
         for c in cases {
             let d = Dist::compile(&c).unwrap();
             let mut rng = stream(3, Domain::Component, 0, 0);

@@ -172,7 +172,7 @@ impl<'de> Deserialize<'de> for Warmup {
 #[serde(deny_unknown_fields)]
 pub struct DistCfg {
     /// exponential, constant, uniform, normal, lognormal, erlang, gamma,
-    /// weibull, pareto.
+    /// weibull, pareto, empirical.
     pub dist: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean: Option<Duration>,
@@ -185,6 +185,13 @@ pub struct DistCfg {
     /// Shape: k of erlang (an integer), gamma, weibull; alpha of pareto.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<f64>,
+    /// empirical: the measured durations to draw from (at most 100,000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Duration>>,
+    /// empirical: draw between neighbouring measurements (linear in the
+    /// quantile) instead of one of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpolate: Option<bool>,
 }
 
 /// How a producer's messages arrive.

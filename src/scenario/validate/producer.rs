@@ -62,6 +62,7 @@ fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
                 min: a.min,
                 max: a.max,
                 shape: a.shape,
+                ..Default::default()
             };
             check_dist(p, &d)?;
             if dist::Dist::compile(&d).map(|d| d.mean()).unwrap_or(0.0) <= 0.0 {
