@@ -78,6 +78,12 @@ pub struct Empirical {
     variance: f64,
 }
 
+/// "a gamma", "an exponential": the law's name with its article.
+fn a_law(name: &str) -> String {
+    let vowel = name.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {name}", if vowel { "an" } else { "a" })
+}
+
 fn secs(d: Option<Duration>) -> Option<f64> {
     d.map(|d| d.secs())
 }
@@ -94,11 +100,11 @@ impl Dist {
                 Some(x) if x > 0.0 && x.is_finite() => Ok(x),
                 Some(_) => Err((
                     key.into(),
-                    format!("`{key}` of a {} must be above zero", cfg.dist),
+                    format!("`{key}` of {} must be above zero", a_law(&cfg.dist)),
                 )),
                 None => Err((
                     key.into(),
-                    format!("a {} distribution needs `{key}`", cfg.dist),
+                    format!("{} distribution needs `{key}`", a_law(&cfg.dist)),
                 )),
             }
         };
@@ -117,8 +123,8 @@ impl Dist {
                     return Err((
                         k.into(),
                         format!(
-                            "a {} distribution takes {}; `{k}` does not apply",
-                            cfg.dist,
+                            "{} distribution takes {}; `{k}` does not apply",
+                            a_law(&cfg.dist),
                             keys.join(", ")
                         ),
                     ));
@@ -187,7 +193,7 @@ impl Dist {
                     (None, None) => {
                         return Err((
                             "shape".into(),
-                            format!("a {} distribution needs `shape` (or `sd`)", cfg.dist),
+                            format!("{} distribution needs `shape` (or `sd`)", a_law(&cfg.dist)),
                         ))
                     }
                     _ => return Err(("shape".into(), "give `shape` or `sd`, not both".into())),
