@@ -98,13 +98,8 @@ service = { dist = "exponential", mean = "1s" }
     assert!(s.get("latency_unaffected").is_none());
 }
 
-/// With `crash_requeue_after`-free SQS-like settings the held messages
-/// come back at their visibility timeout: the delay from the crash is at
-/// most `ack_timeout` (plus the dispatch), and every crash-held message
-/// is touched.
-#[test]
-fn crash_redelivery_delay_is_bounded_by_the_visibility_timeout() {
-    let text = r#"
+/// SQS-like consumers that crash every 5 minutes on average.
+const SQS_CRASHES: &str = r#"
 [simulation]
 seed = 4
 duration = "3000s"
@@ -122,6 +117,14 @@ kind = "consumer-crash"
 mtbf = "5m"
 mttr = { dist = "exponential", mean = "20s" }
 "#;
+
+/// With `crash_requeue_after`-free SQS-like settings the held messages
+/// come back at their visibility timeout: the delay from the crash is at
+/// most `ack_timeout` (plus the dispatch), and every crash-held message
+/// is touched.
+#[test]
+fn crash_redelivery_delay_is_bounded_by_the_visibility_timeout() {
+    let text = SQS_CRASHES;
     let s = summary(&scenario(text), 1, 1);
     crash_delay_max_is_the_largest_over_replications(text);
     let count = get(&s, "messages.crash_redelivery_delay.count");
@@ -180,24 +183,7 @@ fn metrics_csv_carries_the_outcomes_by_cause() {
     let file = dir.0.join("mixed.toml");
     std::fs::write(&file, mixed(3)).expect("writes");
     let crashes = dir.0.join("crashes.toml");
-    let crash_text = r#"
-[simulation]
-seed = 4
-duration = "600s"
-[[producer]]
-arrival = { process = "poisson", rate = 2.0 }
-[[queue]]
-preset = "sqs"
-ack_timeout = "30s"
-[[consumer]]
-count = 4
-service = { dist = "exponential", mean = "1s" }
-[[fault]]
-kind = "consumer-crash"
-mtbf = "2m"
-mttr = { dist = "exponential", mean = "20s" }
-"#;
-    std::fs::write(&crashes, crash_text).expect("writes");
+    std::fs::write(&crashes, SQS_CRASHES).expect("writes");
     for (path, with_crashes) in [(&file, false), (&crashes, true)] {
         let out = dir.0.join(if with_crashes {
             "out-crashes"
