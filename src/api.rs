@@ -35,6 +35,9 @@ pub struct Options {
     /// Worker threads (0: all cores); results do not depend on it.
     pub jobs: usize,
     pub build: BuildArg,
+    /// The command line's `--allow-outside`: data files the scenario names
+    /// may lie outside its folder (for text, the working directory).
+    pub allow_outside: bool,
 }
 
 /// Why a call gave no result.
@@ -95,12 +98,13 @@ fn common(options: &Options) -> Common {
     }
 }
 
-fn load(source: Source, sets: &[String]) -> Result<(RawScenario, Scenario), Error> {
-    let raw = match source {
+fn load(source: Source, options: &Options) -> Result<(RawScenario, Scenario), Error> {
+    let mut raw = match source {
         Source::File(path) => RawScenario::read(path)?,
         Source::Text(text) => RawScenario::parse(text, "<string>", "scenario")?,
     };
-    let (raw, _, scenario) = cli::load_raw(raw, sets)?;
+    raw.access.allow_outside = options.allow_outside;
+    let (raw, _, scenario) = cli::load_raw(raw, &options.set)?;
     Ok((raw, scenario))
 }
 
@@ -121,7 +125,7 @@ fn unless_stopped(value: Value) -> Result<Value, Error> {
 
 /// `mqsim run FILE --format json`.
 pub fn run_json(source: Source, options: &Options) -> Result<Value, Error> {
-    let (_, s) = load(source, &options.set)?;
+    let (_, s) = load(source, options)?;
     let plan = cli::plan(&s, &common(options))?;
     let variant = cli::run_variant("base", &s, &plan, false)?;
     let report = Report {
@@ -138,7 +142,7 @@ pub fn compare_json(
     options: &Options,
     variants: &[String],
 ) -> Result<Value, Error> {
-    let (raw, s) = load(source, &options.set)?;
+    let (raw, s) = load(source, options)?;
     let c = common(options);
     let plan = cli::plan(&s, &c)?;
     let spec = compare::spec("compare", &raw, &c, compare::variants(&s, variants)?, &plan)?;
@@ -182,7 +186,7 @@ pub fn sweep_json(source: Source, options: &Options, grid: &SweepGrid) -> Result
                 .into(),
         ));
     }
-    let (raw, s) = load(source, &options.set)?;
+    let (raw, s) = load(source, options)?;
     let args = SweepArgs {
         file: PathBuf::new(),
         param: grid.params.iter().map(|(k, _)| k.clone()).collect(),
@@ -209,8 +213,8 @@ pub fn sweep_json(source: Source, options: &Options, grid: &SweepGrid) -> Result
 
 /// `mqsim explain FILE`: the scenario with every default and preset
 /// filled in.
-pub fn explain_text(source: Source, sets: &[String]) -> Result<String, Error> {
-    let (raw, s) = load(source, sets)?;
+pub fn explain_text(source: Source, options: &Options) -> Result<String, Error> {
+    let (raw, s) = load(source, options)?;
     Ok(cli::explain_text(&raw.file, &s)?)
 }
 

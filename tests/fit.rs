@@ -177,6 +177,120 @@ fn timestamps_give_an_arrival_process() {
     );
 }
 
+/// `--window --profile` writes the rate per window to a file, and the
+/// scenario that reads it runs exactly as the inline schedule `--window`
+/// alone pastes.
+#[test]
+fn a_written_profile_runs_as_the_inline_schedule() {
+    let dir = TempDir::new("fit-profile");
+    let mut t = 0.0;
+    let times: String = sample("exponential", 3)
+        .iter()
+        .map(|gap| {
+            t += gap;
+            format!("{t}\n")
+        })
+        .collect();
+    let data = dir.write("arrivals.txt", &times);
+    let base = "[simulation]\nduration = \"20m\"\n\n[[producer]]\narrival = { process = \"poisson\", rate = 1 }\n\n[[queue]]\nname = \"q\"\n\n[[consumer]]\ncount = 2\nservice = { dist = \"exponential\", mean = \"150ms\" }\n";
+    let with_profile = dir.write("profile.toml", base);
+    let inline = dir.write("inline.toml", base);
+    let fit = |scenario: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            data.to_str().unwrap(),
+            "--kind",
+            "timestamps",
+            "--window",
+            "2m",
+            "--into",
+            scenario.to_str().unwrap(),
+            "--key",
+            "producer.arrival",
+        ];
+        args.extend(extra);
+        let (code, _, err) = mqsim(&args);
+        assert_eq!(code, 0, "{err}");
+    };
+    let rate_file = dir.path("rate.csv");
+    fit(&with_profile, &["--profile", rate_file.to_str().unwrap()]);
+    fit(&inline, &[]);
+    let text = std::fs::read_to_string(&with_profile).unwrap();
+    assert!(
+        text.contains("arrival = { process = \"profile\", file = \"rate.csv\" }"),
+        "{text}"
+    );
+    let rates = std::fs::read_to_string(&rate_file).unwrap();
+    assert!(
+        rates.starts_with("at,rate\n0,") && rates.lines().count() > 10,
+        "{rates}"
+    );
+    let figures = |scenario: &std::path::Path| {
+        let (code, out, err) = mqsim(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--no-files",
+            "-q",
+            "-r",
+            "2",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let mut v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v.as_object_mut().unwrap().remove("scenario");
+        v
+    };
+    assert_eq!(figures(&with_profile), figures(&inline));
+}
+
+/// `--charts DIR` draws the CDF and Q-Q charts, PNG and SVG, naming every
+/// law, the same bytes every time.
+#[test]
+fn charts_show_the_data_beside_every_law() {
+    let dir = TempDir::new("fit-charts");
+    let values: String = sample("gamma", 2)
+        .iter()
+        .map(|x| format!("{x}\n"))
+        .collect();
+    let data = dir.write("durations.txt", &values);
+    let draw = |folder: &str| {
+        let out = dir.path(folder);
+        let (code, _, err) = mqsim(&[
+            "fit",
+            data.to_str().unwrap(),
+            "--charts",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let (first, second) = (draw("a"), draw("b"));
+    for chart in ["fit-cdf", "fit-qq"] {
+        for extension in ["png", "svg"] {
+            let name = format!("{chart}.{extension}");
+            let bytes = std::fs::read(first.join(&name)).expect(&name);
+            assert!(bytes.len() > 5_000, "{name}: {} bytes", bytes.len());
+            assert_eq!(
+                bytes,
+                std::fs::read(second.join(&name)).unwrap(),
+                "{name} is deterministic"
+            );
+        }
+        let svg = std::fs::read_to_string(first.join(format!("{chart}.svg"))).unwrap();
+        for family in ["exponential", "lognormal", "gamma", "weibull"] {
+            assert!(svg.contains(family), "{chart}.svg names {family}");
+        }
+    }
+    let (code, _, err) = mqsim(&[
+        "fit",
+        data.to_str().unwrap(),
+        "--charts",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "a file is not a folder: {err}");
+}
+
 #[test]
 fn bad_data_is_refused_with_its_row() {
     let dir = TempDir::new("fit-bad");

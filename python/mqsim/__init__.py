@@ -63,24 +63,28 @@ def _sets(set):
     return [str(s) for s in set]
 
 
-def _options(scenario, set, replications, seed, jobs, build):
+def _options(scenario, set, replications, seed, jobs, build, allow_outside):
     kind, text = _scenario(scenario)
-    return [kind, text, _sets(set), replications, seed, int(jobs), build]
+    return [kind, text, _sets(set), replications, seed, int(jobs), build, bool(allow_outside)]
 
 
-def run(scenario, *, set=None, replications=1, seed=None, jobs=0, build="auto"):
+def run(scenario, *, set=None, replications=1, seed=None, jobs=0, build="auto", allow_outside=False):
     """Simulate a scenario: the summary ``mqsim run --format json`` prints.
 
     ``replications=None`` takes the scenario's ``simulation.replications``.
+    ``allow_outside=True`` lets the scenario read data files (``file = ...``)
+    outside its folder (for text, the working directory), as
+    ``--allow-outside`` does.
     """
-    return _json.loads(_native.run(*_options(scenario, set, replications, seed, jobs, build)))
+    return _json.loads(_native.run(*_options(scenario, set, replications, seed, jobs, build, allow_outside)))
 
 
-def compare(scenario, *, set=None, replications=1, seed=None, jobs=0, build="auto", variants=None):
+def compare(scenario, *, set=None, replications=1, seed=None, jobs=0, build="auto", variants=None,
+            allow_outside=False):
     """Run every ``[[variant]]`` (and ``variants``, ``["NAME:key=value,..."]``
     like ``--variant``) on common random numbers: the tree ``mqsim compare
     --format json`` prints (``variants``, ``comparison``)."""
-    text = _native.compare(*_options(scenario, set, replications, seed, jobs, build), list(variants or []))
+    text = _native.compare(*_options(scenario, set, replications, seed, jobs, build, allow_outside), list(variants or []))
     return _json.loads(text)
 
 
@@ -100,7 +104,7 @@ def _at(tree, path):
 
 
 def sweep(scenario, *, params, set=None, replications=1, seed=None, jobs=0, build="auto",
-          metrics=None, only=None, frame=True):
+          metrics=None, only=None, frame=True, allow_outside=False):
     """Run the grid of ``params`` (``{key: [values]}``, the first key
     outermost; values as ``--values`` takes them) x variants x replications.
 
@@ -114,7 +118,7 @@ def sweep(scenario, *, params, set=None, replications=1, seed=None, jobs=0, buil
         raise ValueError("params: give {key: [values]}, e.g. {'producer.arrival.rate': [10, 20]}")
     grid = [(key, [_value(v) for v in (values if isinstance(values, (list, tuple)) else [values])])
             for key, values in params.items()]
-    document = _json.loads(_native.sweep(*_options(scenario, set, replications, seed, jobs, build),
+    document = _json.loads(_native.sweep(*_options(scenario, set, replications, seed, jobs, build, allow_outside),
                                          grid, list(metrics or []), list(only or [])))
     rows = []
     for result in document["results"]:
@@ -133,10 +137,10 @@ def sweep(scenario, *, params, set=None, replications=1, seed=None, jobs=0, buil
     return pandas.DataFrame(rows)
 
 
-def explain(scenario, *, set=None):
+def explain(scenario, *, set=None, allow_outside=False):
     """The scenario with every default and preset filled in (``mqsim explain``)."""
     kind, text = _scenario(scenario)
-    return _native.explain(kind, text, _sets(set))
+    return _native.explain(kind, text, _sets(set), bool(allow_outside))
 
 
 def schema():

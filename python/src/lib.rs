@@ -57,6 +57,7 @@ fn options(
     seed: Option<u64>,
     jobs: usize,
     build: &str,
+    allow_outside: bool,
 ) -> PyResult<Options> {
     let build = match build {
         "auto" => BuildArg::Auto,
@@ -73,6 +74,7 @@ fn options(
         seed,
         jobs,
         build,
+        allow_outside,
     })
 }
 
@@ -150,7 +152,7 @@ fn json_text(value: serde_json::Value) -> String {
 }
 
 #[pyfunction]
-#[pyo3(signature = (kind, scenario, set, replications, seed, jobs, build))]
+#[pyo3(signature = (kind, scenario, set, replications, seed, jobs, build, allow_outside))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -161,16 +163,17 @@ fn run(
     seed: Option<u64>,
     jobs: usize,
     build: &str,
+    allow_outside: bool,
 ) -> PyResult<String> {
     let scenario = Scenario::new(kind, scenario)?;
-    let options = options(set, replications, seed, jobs, build)?;
+    let options = options(set, replications, seed, jobs, build, allow_outside)?;
     without_gil(py, move || {
         api::run_json(scenario.source(), &options).map(json_text)
     })
 }
 
 #[pyfunction]
-#[pyo3(signature = (kind, scenario, set, replications, seed, jobs, build, variants))]
+#[pyo3(signature = (kind, scenario, set, replications, seed, jobs, build, allow_outside, variants))]
 #[allow(clippy::too_many_arguments)]
 fn compare(
     py: Python<'_>,
@@ -181,17 +184,18 @@ fn compare(
     seed: Option<u64>,
     jobs: usize,
     build: &str,
+    allow_outside: bool,
     variants: Vec<String>,
 ) -> PyResult<String> {
     let scenario = Scenario::new(kind, scenario)?;
-    let options = options(set, replications, seed, jobs, build)?;
+    let options = options(set, replications, seed, jobs, build, allow_outside)?;
     without_gil(py, move || {
         api::compare_json(scenario.source(), &options, &variants).map(json_text)
     })
 }
 
 #[pyfunction]
-#[pyo3(signature = (kind, scenario, set, replications, seed, jobs, build, params, metrics, only))]
+#[pyo3(signature = (kind, scenario, set, replications, seed, jobs, build, allow_outside, params, metrics, only))]
 #[allow(clippy::too_many_arguments)]
 fn sweep(
     py: Python<'_>,
@@ -202,12 +206,13 @@ fn sweep(
     seed: Option<u64>,
     jobs: usize,
     build: &str,
+    allow_outside: bool,
     params: Vec<(String, Vec<String>)>,
     metrics: Vec<String>,
     only: Vec<String>,
 ) -> PyResult<String> {
     let scenario = Scenario::new(kind, scenario)?;
-    let options = options(set, replications, seed, jobs, build)?;
+    let options = options(set, replications, seed, jobs, build, allow_outside)?;
     let grid = SweepGrid {
         params,
         metrics,
@@ -219,9 +224,20 @@ fn sweep(
 }
 
 #[pyfunction]
-fn explain(py: Python<'_>, kind: &str, scenario: String, set: Vec<String>) -> PyResult<String> {
+fn explain(
+    py: Python<'_>,
+    kind: &str,
+    scenario: String,
+    set: Vec<String>,
+    allow_outside: bool,
+) -> PyResult<String> {
     let scenario = Scenario::new(kind, scenario)?;
-    api::explain_text(scenario.source(), &set).map_err(|e| to_python(py, e))
+    let options = Options {
+        set,
+        allow_outside,
+        ..Options::default()
+    };
+    api::explain_text(scenario.source(), &options).map_err(|e| to_python(py, e))
 }
 
 #[pyfunction]

@@ -102,6 +102,27 @@ def test_bad_input_raises_scenario_error_with_the_command_lines_text(tmp_path):
         mqsim.run(MM1, build="fastest")
 
 
+def test_data_files_outside_the_scenarios_folder_need_allow_outside(tmp_path):
+    (tmp_path / "arrivals.csv").write_text("ts\n0.0\n0.25\n0.5\n2.0\n")
+    team = tmp_path / "team"
+    team.mkdir()
+    scenario = team / "replay.toml"
+    scenario.write_text(
+        '[simulation]\nduration = "1m"\n[[producer]]\n'
+        'arrival = { process = "trace", file = "../arrivals.csv", column = "ts" }\n'
+        '[[queue]]\nname = "q"\n[[consumer]]\nservice = { dist = "constant", mean = "10ms" }\n'
+    )
+    with pytest.raises(mqsim.ScenarioError) as caught:
+        mqsim.run(str(scenario))
+    assert caught.value.key == "producer[0].arrival.file"
+    assert "outside the scenario's folder" in caught.value.message
+    code, _, stderr = cli("run", str(scenario), "--no-files")
+    assert code == 2 and stderr.strip() == "error: " + str(caught.value)
+    got = mqsim.run(str(scenario), allow_outside=True)
+    assert got["messages"]["published"] == 4
+    assert got == cli_json("run", str(scenario), "--allow-outside")
+
+
 def test_explain_and_schema():
     text = mqsim.explain(MM1)
     _, expected, _ = cli("explain", MM1)

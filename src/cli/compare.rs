@@ -322,6 +322,7 @@ pub fn spec(
         metrics: vec![],
         replications: plan.replications,
         seed: plan.seed,
+        allow_outside: raw.access.allow_outside,
     })
 }
 

@@ -33,6 +33,11 @@ pub struct FitArgs {
     /// piecewise-constant schedule), e.g. 1m.
     #[arg(long)]
     pub window: Option<String>,
+    /// With --window: write the rate per window to FILE (CSV, columns `at`
+    /// and `rate`) and give `{ process = "profile", file = ... }` instead of
+    /// an inline schedule.
+    #[arg(long, value_name = "FILE", requires = "window")]
+    pub profile: Option<PathBuf>,
     /// Write the best law into this scenario (its comments kept) at --key.
     #[arg(long, value_name = "SCENARIO", requires = "key")]
     pub into: Option<PathBuf>,
@@ -40,6 +45,10 @@ pub struct FitArgs {
     /// name, consumer.NAME.service.
     #[arg(long, requires = "into")]
     pub key: Option<String>,
+    /// Draw the data's CDF beside each law's, and a Q-Q plot of each law,
+    /// into this folder (fit-cdf and fit-qq, PNG and SVG).
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
     /// Output on stdout: readable text or one JSON object.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -169,6 +178,113 @@ fn paste(a: &FitArgs, best: &Fit, profile: &[(f64, f64)]) -> String {
     best.dist_toml().replacen("dist =", "process =", 1)
 }
 
+/// Points drawn per curve: enough for a smooth line, few enough for a
+/// light SVG whatever the size of the data.
+const CHART_POINTS: usize = 200;
+
+/// The CDF and Q-Q charts of the data beside every fitted law.
+fn draw(
+    dir: &Path,
+    shown: &str,
+    kind: DataKind,
+    sample: &[f64],
+    fits: &[Fit],
+) -> Result<(), Failure> {
+    use crate::report::charts::{duration_cdf, qq_plot, QqChart, Series};
+    crate::report::files::check_folder(dir, "--charts").map_err(Failure::input)?;
+    let mut sorted: Vec<f64> = sample.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let probabilities: Vec<f64> = (0..CHART_POINTS)
+        .map(|i| (i as f64 + 0.5) / CHART_POINTS as f64)
+        .collect();
+    let data_quantile = |p: f64| sorted[((p * n as f64) as usize).min(n - 1)];
+    let what = match kind {
+        DataKind::Durations => "durations",
+        DataKind::Timestamps => "interarrival times",
+    };
+    let axis = match kind {
+        DataKind::Durations => "Duration (s, log scale)",
+        DataKind::Timestamps => "Time between arrivals (s, log scale)",
+    };
+    // The data last, so that each law has the same colour in both charts.
+    let mut cdf = Vec::new();
+    let (low, high) = (sorted[0].max(sorted[n - 1] * 1e-6), sorted[n - 1]);
+    let ratio = (high / low).max(1.0 + 1e-9);
+    for f in fits {
+        let points = (0..=CHART_POINTS)
+            .map(|i| low * ratio.powf(i as f64 / CHART_POINTS as f64))
+            .map(|x| (x, f.cdf(x)))
+            .collect();
+        cdf.push(Series {
+            name: f.family.to_string(),
+            points,
+        });
+    }
+    cdf.push(Series {
+        name: format!("data ({n} {what})"),
+        points: probabilities
+            .iter()
+            .map(|&p| (data_quantile(p), p))
+            .collect(),
+    });
+    let qq = QqChart {
+        title: format!("mqsim fit: {shown}, quantiles of the data against each law"),
+        series: fits
+            .iter()
+            .map(|f| Series {
+                name: f.family.to_string(),
+                points: probabilities
+                    .iter()
+                    .map(|&p| (f.quantile(p), data_quantile(p)))
+                    .collect(),
+            })
+            .collect(),
+    };
+    let title = format!("mqsim fit: {shown}, the data's CDF beside each law's");
+    for extension in ["png", "svg"] {
+        let path = dir.join(format!("fit-cdf.{extension}"));
+        duration_cdf(&path, &title, axis, &cdf).map_err(Failure::input)?;
+        qq_plot(&dir.join(format!("fit-qq.{extension}")), &qq).map_err(Failure::input)?;
+    }
+    Ok(())
+}
+
+/// Writes the rate profile to `file` and returns the arrival process that
+/// reads it, its path relative to the `--into` scenario's folder when it
+/// lies inside it (as a scenario reads data files), else as given.
+fn write_profile(a: &FitArgs, file: &Path, profile: &[(f64, f64)]) -> Result<String, Failure> {
+    let inputs: Vec<&Path> = [Some(a.data.as_path()), a.into.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    crate::report::files::check_file_destination(file, "--profile", &inputs)
+        .map_err(Failure::input)?;
+    let mut csv = String::from("at,rate\n");
+    for (at, rate) in profile {
+        csv.push_str(&format!(
+            "{},{}\n",
+            fit::significant(*at),
+            fit::significant(*rate)
+        ));
+    }
+    crate::report::files::write_atomic(file, csv.as_bytes()).map_err(Failure::input)?;
+    let named = a
+        .into
+        .as_deref()
+        .and_then(|scenario| {
+            let folder = scenario.canonicalize().ok()?.parent()?.to_path_buf();
+            let written = file.canonicalize().ok()?;
+            Some(written.strip_prefix(folder).ok()?.to_path_buf())
+        })
+        .unwrap_or_else(|| file.to_path_buf());
+    let named = named
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    Ok(format!("{{ process = \"profile\", file = \"{named}\" }}"))
+}
+
 pub fn command(a: &FitArgs) -> Result<i32, Failure> {
     if a.window.is_some() && a.kind != DataKind::Timestamps {
         return Err(Failure::input(
@@ -193,7 +309,13 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
         }
         None => Vec::new(),
     };
-    let law = paste(a, &fits[0], &profile);
+    if let Some(dir) = &a.charts {
+        draw(dir, &shown, a.kind, &sample, &fits)?;
+    }
+    let law = match &a.profile {
+        Some(file) => write_profile(a, file, &profile)?,
+        None => paste(a, &fits[0], &profile),
+    };
     if let (Some(into), Some(key)) = (&a.into, &a.key) {
         let source = format!(
             "mqsim fit {} ({})",

@@ -37,6 +37,22 @@ pub static STOP: AtomicBool = AtomicBool::new(false);
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Let the scenario read data files (`file = ...`) outside its own folder.
+    #[arg(long, global = true)]
+    pub allow_outside: bool,
+}
+
+/// `--allow-outside`: data files a scenario names may lie outside its
+/// folder. Off unless the user says so, so that running a scenario from
+/// someone else's repository cannot read the user's files.
+pub static ALLOW_OUTSIDE: AtomicBool = AtomicBool::new(false);
+
+/// Reads a scenario file, with the command line's consent to read data
+/// files outside its folder.
+pub fn read_scenario(file: &Path) -> Result<RawScenario, crate::scenario::ScenarioError> {
+    let mut raw = RawScenario::read(file)?;
+    raw.access.allow_outside = ALLOW_OUTSIDE.load(Ordering::Relaxed);
+    Ok(raw)
 }
 
 #[derive(Subcommand, Debug)]
@@ -285,6 +301,7 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    ALLOW_OUTSIDE.store(cli.allow_outside, Ordering::Relaxed);
     let _ = ctrlc::set_handler(|| {
         // A second Ctrl-C while the first is being honoured ends at once.
         if STOP.swap(true, Ordering::SeqCst) {
@@ -352,7 +369,7 @@ pub fn load(
     file: &Path,
     sets: &[String],
 ) -> Result<(RawScenario, Vec<Override>, Scenario), Failure> {
-    Ok(load_raw(RawScenario::read(file)?, sets)?)
+    Ok(load_raw(read_scenario(file)?, sets)?)
 }
 
 /// Builds a read scenario with the command line's overrides, keeping the

@@ -444,7 +444,7 @@ fn edited_scenario(
 ) -> Result<String, Failure> {
     use crate::scenario::load::{parse_overrides, RawScenario};
     let shown = printable(&a.write.as_deref().unwrap_or(&a.file).display().to_string());
-    let raw = RawScenario::read(&a.file)?;
+    let raw = super::read_scenario(&a.file)?;
     let mut doc: toml_edit::DocumentMut = raw
         .text
         .parse()
@@ -459,6 +459,10 @@ fn edited_scenario(
     let text = doc.to_string();
     let resolved = |s: &crate::scenario::Scenario| toml::to_string(&crate::model::resolve(s)).ok();
     let edited = RawScenario::parse(&text, &raw.file, &raw.stem)
+        .map(|r| RawScenario {
+            access: raw.access.clone(),
+            ..r
+        })
         .and_then(|r| r.build(&parse_overrides(&r, &a.common.set)?))
         .map_err(|e| {
             Failure::input(format!(

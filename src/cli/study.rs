@@ -38,6 +38,9 @@ pub struct StudySpec {
     pub metrics: Vec<String>,
     pub replications: u32,
     pub seed: u64,
+    /// `--allow-outside`: the scenario's data files may lie outside its folder.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_outside: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -119,7 +122,9 @@ impl StudySpec {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".into());
-        Ok(RawScenario::parse(&self.scenario_text, &self.file, &stem)?)
+        let mut raw = RawScenario::parse(&self.scenario_text, &self.file, &stem)?;
+        raw.access.allow_outside = self.allow_outside;
+        Ok(raw)
     }
 
     /// The models of every (value, variant), in job order.

@@ -9,11 +9,12 @@ mod saga;
 use saga::compile_sagas;
 pub use saga::{SagaModel, SideEffect};
 
+use crate::scenario::data::Loaded;
 pub use crate::scenario::dist;
 use crate::scenario::preset::preset;
 pub use crate::scenario::preset::{merge_lease, merge_retry};
 use crate::scenario::validate::{
-    consumer_name, producer_name, queue_name, resolve_queue, resolve_topic,
+    consumer_name, interarrival_dist, producer_name, queue_name, resolve_queue, resolve_topic,
 };
 use crate::scenario::*;
 use crate::strategy::backoff::RetryPolicy;
@@ -43,6 +44,8 @@ pub enum Arrival {
     Interarrival(Dist),
     /// Poisson with a piecewise-constant rate: (from, rate per s).
     Schedule(Vec<(Nanos, f64)>),
+    /// Recorded publish times, sorted, the first at 0: replayed exactly.
+    Trace(std::sync::Arc<[Nanos]>),
 }
 
 impl Arrival {
@@ -61,6 +64,10 @@ impl Arrival {
                     }
                 }
                 total / (duration_ns as f64 / 1e9).max(1e-12)
+            }
+            Arrival::Trace(times) => {
+                let within = times.partition_point(|t| *t < duration_ns);
+                within as f64 / (duration_ns as f64 / 1e9).max(1e-12)
             }
         }
     }
@@ -653,6 +660,18 @@ fn ns(d: Option<Duration>) -> Option<Nanos> {
     d.map(|d| d.ns())
 }
 
+/// Recorded publish times replayed `speed` times as fast. At speed 1 the
+/// recorded nanoseconds are kept as they are (no rounding through a float).
+fn at_speed(times: &std::sync::Arc<[Nanos]>, speed: f64) -> std::sync::Arc<[Nanos]> {
+    if speed == 1.0 {
+        return times.clone();
+    }
+    times
+        .iter()
+        .map(|t| crate::time::secs_to_ns(*t as f64 / 1e9 / speed))
+        .collect()
+}
+
 /// Compiles a validated scenario. Errors here are bugs of validation; they
 /// are reported, not panicked on.
 pub fn compile(s: &Scenario) -> Result<Model, String> {
@@ -676,15 +695,19 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                     .map(|p| (p.at.ns(), p.rate))
                     .collect(),
             ),
-            other => Arrival::Interarrival(dist(&DistCfg {
-                dist: other.into(),
-                mean: a.mean,
-                sd: a.sd,
-                min: a.min,
-                max: a.max,
-                shape: a.shape,
-                ..Default::default()
-            })?),
+            "profile" => match &a.loaded {
+                Some(Loaded::Schedule(pieces)) => {
+                    Arrival::Schedule(pieces.iter().map(|p| (p.at.ns(), p.rate)).collect())
+                }
+                _ => return Err(format!("producer {i}: the profile file was not read")),
+            },
+            "trace" => match &a.loaded {
+                Some(Loaded::Times(times)) => {
+                    Arrival::Trace(at_speed(times, a.speed.unwrap_or(1.0)))
+                }
+                _ => return Err(format!("producer {i}: the trace file was not read")),
+            },
+            other => Arrival::Interarrival(dist(&interarrival_dist(a, other))?),
         };
         let topic = match &p.topic {
             Some(t) => Some(resolve_topic(&r, t)?),

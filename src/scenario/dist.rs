@@ -20,8 +20,9 @@ pub const DIST_NAMES: [&str; 10] = [
     "empirical",
 ];
 
-/// The most measurements an empirical law takes inline.
-pub const EMPIRICAL_VALUES_MAX: usize = 100_000;
+/// The most measurements an empirical law takes (8 bytes each, kept
+/// sorted; a draw is one uniform and one index, whatever their number).
+pub const EMPIRICAL_VALUES_MAX: usize = 1_000_000;
 
 /// A compiled distribution; parameters in seconds.
 #[derive(Clone, Debug)]
@@ -117,6 +118,7 @@ impl Dist {
                 ("shape", cfg.shape.is_some()),
                 ("values", cfg.values.is_some()),
                 ("interpolate", cfg.interpolate.is_some()),
+                ("file", cfg.file.is_some()),
             ];
             for (k, present) in given {
                 if present && !keys.contains(&k) {
@@ -247,8 +249,15 @@ impl Dist {
                 }
             }
             "empirical" => {
-                allow_only(&["values", "interpolate"])?;
-                empirical(cfg.values.as_deref(), cfg.interpolate.unwrap_or(false))?
+                allow_only(&["values", "interpolate", "file"])?;
+                let values = cfg.values.as_deref().or(cfg.loaded.as_deref());
+                if values.is_none() && cfg.file.is_some() {
+                    return Err((
+                        "file".into(),
+                        "the file was not read: load the scenario with `mqsim::scenario::load_file`, which reads it".into(),
+                    ));
+                }
+                empirical(values, cfg.interpolate.unwrap_or(false))?
             }
             other => {
                 let hint = crate::scenario::load::nearest(other, &DIST_NAMES)
@@ -429,7 +438,7 @@ impl Dist {
 fn empirical(values: Option<&[Duration]>, interpolate: bool) -> Result<Dist, (String, String)> {
     let values = values.ok_or((
         "values".to_string(),
-        "an empirical distribution needs `values` (the measured durations, e.g. [\"12ms\", \"15ms\", \"40ms\"])".to_string(),
+        "an empirical distribution needs `values` (the measured durations, e.g. [\"12ms\", \"15ms\", \"40ms\"]) or `file` (a CSV of them)".to_string(),
     ))?;
     if values.is_empty() || values.len() > EMPIRICAL_VALUES_MAX {
         return Err((

@@ -60,6 +60,9 @@ pub struct RawScenario {
     pub text: String,
     pub table: toml::Table,
     pub stem: String,
+    /// Where the data files the scenario names are read from (its folder),
+    /// and whether they may lie outside it (`--allow-outside`).
+    pub access: super::data::Access,
 }
 
 /// One override: a dotted key path and a TOML value, with where it came from.
@@ -223,6 +226,7 @@ impl RawScenario {
             text: text.to_string(),
             table,
             stem: stem.to_string(),
+            access: super::data::Access::beside(file),
         })
     }
 
@@ -263,6 +267,8 @@ impl RawScenario {
         if scenario.simulation.name.is_none() {
             scenario.simulation.name = Some(self.stem.clone());
         }
+        super::data::load_files(&mut scenario, &self.access)
+            .map_err(|Invalid { path, message }| self.error_at(&path, &touched, message))?;
         validate(&scenario)
             .map_err(|Invalid { path, message }| self.error_at(&path, &touched, message))?;
         Ok(scenario)

@@ -29,6 +29,12 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
             }
             Arrival::Interarrival(d) => now.saturating_add(d.sample(rng)),
+            Arrival::Trace(times) => {
+                // The recorded instants, as recorded: a load spike does not
+                // move them. `seq` counts the arrivals so far.
+                let t = times.get(ps.seq as usize).copied().unwrap_or(Nanos::MAX);
+                return (t < self.end_arrivals_ns).then_some(t);
+            }
             Arrival::Schedule(pieces) => {
                 // Thinning-free: exponential with the current piece's rate,
                 // restarting at piece boundaries (memorylessness makes this exact).

@@ -81,6 +81,34 @@ impl Fit {
     }
 }
 
+impl Fit {
+    /// The law's quantile at probability `p` (0 < p < 1), in seconds: the
+    /// smallest x with `cdf(x) >= p`, found by bisection (every family's
+    /// CDF is increasing; the constant's quantile is its value).
+    pub fn quantile(&self, p: f64) -> f64 {
+        if self.family == "constant" || !(p > 0.0 && p < 1.0) {
+            return self.mean_s;
+        }
+        let mut high = self.mean_s.max(1e-12);
+        for _ in 0..200 {
+            if self.cdf(high) >= p {
+                break;
+            }
+            high *= 2.0;
+        }
+        let mut low = 0.0;
+        for _ in 0..100 {
+            let middle = (low + high) / 2.0;
+            if self.cdf(middle) >= p {
+                high = middle;
+            } else {
+                low = middle;
+            }
+        }
+        high
+    }
+}
+
 /// Up to 6 significant digits, without trailing zeros.
 pub fn significant(x: f64) -> String {
     let v: f64 = format!("{x:.5e}").parse().unwrap_or(x);
@@ -330,6 +358,24 @@ pub fn rate_profile(timestamps: &[f64], window_s: f64) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantile_inverts_the_cdf() {
+        let data: Vec<f64> = (1..=500)
+            .map(|i| 0.002 * i as f64 + 0.001 * (i % 7) as f64)
+            .collect();
+        for f in fit_all(&data).unwrap() {
+            for p in [0.001, 0.1, 0.5, 0.9, 0.999] {
+                let x = f.quantile(p);
+                assert!(
+                    (f.cdf(x) - p).abs() < 1e-9,
+                    "{}: cdf(quantile({p})) = {}",
+                    f.family,
+                    f.cdf(x)
+                );
+            }
+        }
+    }
 
     #[test]
     fn trigamma_matches_known_values() {

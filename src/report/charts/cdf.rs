@@ -12,11 +12,40 @@ pub fn latency_cdf<'a>(
     title: &str,
     variants: &[Series],
 ) -> Result<(), String> {
-    render(target.into(), &LatencyCdf { title, variants })
+    render(
+        target.into(),
+        &LatencyCdf {
+            title,
+            x_desc: "Latency (s, log scale)",
+            y_desc: "Fraction of messages (cumulative)",
+            variants,
+        },
+    )
+}
+
+/// A CDF of any durations (`mqsim fit`'s data beside its fitted laws), as
+/// [`latency_cdf`] draws it, with its own axis label.
+pub fn duration_cdf<'a>(
+    target: impl Into<Target<'a>>,
+    title: &str,
+    x_desc: &str,
+    series: &[Series],
+) -> Result<(), String> {
+    render(
+        target.into(),
+        &LatencyCdf {
+            title,
+            x_desc,
+            y_desc: "Fraction (cumulative)",
+            variants: series,
+        },
+    )
 }
 
 struct LatencyCdf<'a> {
     title: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
     variants: &'a [Series],
 }
 
@@ -72,8 +101,8 @@ impl Chart for LatencyCdf<'_> {
         let y_fmt = |v: &f64| fmt_num(*v);
         chart
             .configure_mesh()
-            .x_desc("Latency (s, log scale)")
-            .y_desc("Fraction of messages (cumulative)")
+            .x_desc(self.x_desc)
+            .y_desc(self.y_desc)
             .axis_desc_style(font(DESC_SIZE))
             .label_style(font(TICK_SIZE))
             .axis_style(AXIS)

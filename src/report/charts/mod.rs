@@ -16,16 +16,18 @@ mod heatmap;
 mod legend;
 mod numbers;
 mod outcome_bars;
+mod qq;
 mod sweep;
 #[cfg(test)]
 mod tests;
 mod time_series;
 
-pub use cdf::latency_cdf;
+pub use cdf::{duration_cdf, latency_cdf};
 pub use heatmap::{grid_heatmap, heatmap, GridAxes};
 use legend::*;
 use numbers::*;
 pub use outcome_bars::outcome_bars;
+pub use qq::{qq_plot, QqChart};
 pub use sweep::sweep_curves;
 pub use time_series::time_series;
 

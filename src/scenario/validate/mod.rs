@@ -12,6 +12,7 @@ mod queue;
 mod saga;
 mod topic;
 
+pub use producer::interarrival_dist;
 pub use topic::resolve_topic;
 
 use super::*;
@@ -35,23 +36,23 @@ pub struct Invalid {
 pub struct P(Vec<Seg>);
 
 impl P {
-    fn root(k: &str) -> P {
+    pub(crate) fn root(k: &str) -> P {
         P(vec![Seg::Key(k.into())])
     }
-    fn at(k: &str, i: usize) -> P {
+    pub(crate) fn at(k: &str, i: usize) -> P {
         P(vec![Seg::Key(k.into()), Seg::Index(i)])
     }
-    fn key(&self, k: &str) -> P {
+    pub(crate) fn key(&self, k: &str) -> P {
         let mut v = self.0.clone();
         v.push(Seg::Key(k.into()));
         P(v)
     }
-    fn idx(&self, i: usize) -> P {
+    pub(crate) fn idx(&self, i: usize) -> P {
         let mut v = self.0.clone();
         v.push(Seg::Index(i));
         P(v)
     }
-    fn err<T>(&self, message: impl Into<String>) -> Result<T, Invalid> {
+    pub(crate) fn err<T>(&self, message: impl Into<String>) -> Result<T, Invalid> {
         Err(Invalid {
             path: self.0.clone(),
             message: message.into(),
@@ -113,7 +114,7 @@ pub const TOPIC_RETRY_MODES: [&str; 3] = ["in-handler", "retry-queues", "none"];
 pub const MAX_KEYS: u64 = 1_000_000;
 /// Most partitions of one topic.
 pub const MAX_PARTITIONS: u32 = 10_000;
-pub const ARRIVAL_PROCESSES: [&str; 3] = ["poisson", "constant", "schedule"];
+pub const ARRIVAL_PROCESSES: [&str; 5] = ["poisson", "constant", "schedule", "trace", "profile"];
 
 /// The most queues a scenario may have (a message keeps one bit per queue).
 pub const MAX_QUEUES: usize = 64;

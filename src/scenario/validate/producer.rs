@@ -2,9 +2,74 @@
 
 use super::*;
 
+/// The keys each arrival process takes (a distribution name takes the
+/// law's own keys, which `Dist::compile` checks).
+fn arrival_keys(process: &str) -> &'static [&'static str] {
+    match process {
+        "poisson" | "constant" => &["rate"],
+        "schedule" => &["schedule"],
+        "trace" => &["file", "column", "unit", "speed"],
+        "profile" => &["file", "unit"],
+        _ => &[
+            "mean",
+            "sd",
+            "min",
+            "max",
+            "shape",
+            "values",
+            "interpolate",
+            "file",
+            "column",
+            "unit",
+        ],
+    }
+}
+
+fn check_arrival_keys(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
+    let given = [
+        ("rate", a.rate.is_some()),
+        ("mean", a.mean.is_some()),
+        ("sd", a.sd.is_some()),
+        ("min", a.min.is_some()),
+        ("max", a.max.is_some()),
+        ("shape", a.shape.is_some()),
+        ("schedule", a.schedule.is_some()),
+        ("values", a.values.is_some()),
+        ("interpolate", a.interpolate.is_some()),
+        ("file", a.file.is_some()),
+        ("column", a.column.is_some()),
+        ("unit", a.unit.is_some()),
+        ("speed", a.speed.is_some()),
+    ];
+    let allowed = arrival_keys(&a.process);
+    for (key, present) in given {
+        if present && !allowed.contains(&key) {
+            if key == "rate" && allowed.contains(&"mean") {
+                return p.key("rate").err(
+                    "an interarrival distribution is given by `mean` (and its shape), not `rate`",
+                );
+            }
+            return p.key(key).err(format!(
+                "a {} process takes {}; `{key}` does not apply",
+                a.process,
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
-    let rate_ok = |r: Option<f64>, p: &P| -> Result<(), Invalid> {
-        match r {
+    let known = ARRIVAL_PROCESSES.contains(&a.process.as_str())
+        || dist::DIST_NAMES.contains(&a.process.as_str());
+    if !known {
+        let mut all: Vec<&str> = ARRIVAL_PROCESSES.to_vec();
+        all.extend(dist::DIST_NAMES);
+        return one_of(&p.key("process"), &a.process, &all);
+    }
+    check_arrival_keys(p, a)?;
+    match a.process.as_str() {
+        "poisson" | "constant" => match a.rate {
             Some(r) if r > 0.0 && r <= MAX_RATE => Ok(()),
             Some(r) => p.key("rate").err(format!(
                 "the rate {} must be above 0 and at most 1e9 messages per second",
@@ -14,65 +79,74 @@ fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
                 "a {} arrival process needs `rate` (messages per second)",
                 a.process
             )),
-        }
+        },
+        "schedule" => check_schedule(p, a.schedule.as_deref()),
+        // The file was read, and its rows checked, when it was loaded.
+        "trace" => match a.speed {
+            Some(s) if !(s > 0.0 && s <= 1e6) => p.key("speed").err(
+                "`speed` must be above 0 and at most 1e6 (recorded seconds per simulated second)",
+            ),
+            _ => Ok(()),
+        },
+        "profile" => Ok(()),
+        law => check_interarrival(p, a, law),
+    }
+}
+
+fn check_schedule(p: &P, schedule: Option<&[RatePiece]>) -> Result<(), Invalid> {
+    let Some(pieces) = schedule else {
+        return p
+            .key("schedule")
+            .err("a schedule process needs `schedule = [{ at = \"0s\", rate = 10 }, ...]`");
     };
-    match a.process.as_str() {
-        "poisson" | "constant" => {
-            rate_ok(a.rate, p)?;
-            if a.mean.is_some() || a.sd.is_some() || a.schedule.is_some() {
-                return p.err(format!("a {} process takes only `rate`", a.process));
-            }
+    if pieces.is_empty() {
+        return p.key("schedule").err("the schedule is empty");
+    }
+    for (i, piece) in pieces.iter().enumerate() {
+        let pp = p.key("schedule").idx(i);
+        if !(piece.rate >= 0.0 && piece.rate <= MAX_RATE) {
+            return pp
+                .key("rate")
+                .err("a scheduled rate must be from 0 to 1e9 per second");
         }
-        "schedule" => {
-            let Some(pieces) = &a.schedule else {
-                return p.key("schedule").err(
-                    "a schedule process needs `schedule = [{ at = \"0s\", rate = 10 }, ...]`",
-                );
-            };
-            if pieces.is_empty() {
-                return p.key("schedule").err("the schedule is empty");
-            }
-            for (i, piece) in pieces.iter().enumerate() {
-                let pp = p.key("schedule").idx(i);
-                if !(piece.rate >= 0.0 && piece.rate <= MAX_RATE) {
-                    return pp
-                        .key("rate")
-                        .err("a scheduled rate must be from 0 to 1e9 per second");
-                }
-                if i > 0 && piece.at <= pieces[i - 1].at {
-                    return pp.key("at").err("schedule times must increase");
-                }
-            }
-        }
-        other => {
-            if !dist::DIST_NAMES.contains(&other) {
-                let mut all: Vec<&str> = ARRIVAL_PROCESSES.to_vec();
-                all.extend(dist::DIST_NAMES);
-                return one_of(&p.key("process"), other, &all);
-            }
-            if a.rate.is_some() {
-                return p.key("rate").err(
-                    "an interarrival distribution is given by `mean` (and its shape), not `rate`",
-                );
-            }
-            let d = DistCfg {
-                dist: other.into(),
-                mean: a.mean,
-                sd: a.sd,
-                min: a.min,
-                max: a.max,
-                shape: a.shape,
-                ..Default::default()
-            };
-            check_dist(p, &d)?;
-            if dist::Dist::compile(&d).map(|d| d.mean()).unwrap_or(0.0) <= 0.0 {
-                return p
-                    .key("mean")
-                    .err("the mean interarrival time must be above zero");
-            }
+        if i > 0 && piece.at <= pieces[i - 1].at {
+            return pp.key("at").err("schedule times must increase");
         }
     }
     Ok(())
+}
+
+/// An interarrival law: checked as a service law is.
+fn check_interarrival(p: &P, a: &ArrivalCfg, law: &str) -> Result<(), Invalid> {
+    let d = interarrival_dist(a, law);
+    check_dist(p, &d)?;
+    if dist::Dist::compile(&d).map(|d| d.mean()).unwrap_or(0.0) <= 0.0 {
+        return p
+            .key("mean")
+            .err("the mean interarrival time must be above zero");
+    }
+    Ok(())
+}
+
+/// The law of the gaps between arrivals, from an arrival process named
+/// by a distribution.
+pub fn interarrival_dist(a: &ArrivalCfg, law: &str) -> DistCfg {
+    DistCfg {
+        dist: law.into(),
+        mean: a.mean,
+        sd: a.sd,
+        min: a.min,
+        max: a.max,
+        shape: a.shape,
+        values: a.values.clone(),
+        interpolate: a.interpolate,
+        file: a.file.clone(),
+        loaded: match &a.loaded {
+            Some(data::Loaded::Durations(d)) => Some(d.clone()),
+            _ => None,
+        },
+        ..Default::default()
+    }
 }
 
 /// Confirms and client timeouts tell a producer that a publish failed;
