@@ -357,3 +357,166 @@ service = {{ dist = "empirical", values = [{}] }}
         "W {got} ± {half} against {w}"
     );
 }
+
+/// An OTLP attribute with a string value.
+fn otel_attribute(key: &str, value: &str) -> serde_json::Value {
+    serde_json::json!({ "key": key, "value": { "stringValue": value } })
+}
+
+/// A span with messaging attributes (`None` leaves one out).
+fn otel_span(
+    operation: &str,
+    destination: &str,
+    id: Option<&str>,
+    start_ns: u64,
+    end_ns: u64,
+    error: bool,
+) -> serde_json::Value {
+    let mut attributes = vec![
+        otel_attribute("messaging.operation.type", operation),
+        otel_attribute("messaging.destination.name", destination),
+        otel_attribute("messaging.consumer.group.name", "billing"),
+    ];
+    if let Some(id) = id {
+        attributes.push(otel_attribute("messaging.message.id", id));
+    }
+    serde_json::json!({
+        "name": format!("{destination} {operation}"),
+        "startTimeUnixNano": start_ns.to_string(),
+        "endTimeUnixNano": end_ns.to_string(),
+        "attributes": attributes,
+        "status": { "code": if error { 2 } else { 0 } },
+    })
+}
+
+/// `fit --otel`: from spans of a queue with Poisson publishes (4/s), a
+/// lognormal processing time (mean 120 ms) and 5% failed attempts retried
+/// on the same message id, the report counts every publish once (a
+/// `create` and a `send` of one id are one), every attempt, failure and
+/// redelivery exactly, recovers the rate and mean within 4 standard
+/// errors, takes the most attempts at once, and writes a skeleton that runs.
+#[test]
+fn otel_spans_give_a_scenario_skeleton() {
+    let dir = TempDir::new("fit-otel");
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(21);
+    let service = LogNormal::new((0.12f64).ln() - 0.125, 0.5).unwrap();
+    let (mut spans, mut t) = (Vec::new(), 1_764_900_000_000_000_000u64);
+    let (messages, mut attempts, mut failed) = (3000, 0, 0);
+    for i in 0..messages {
+        t += (-(1.0 - rng.random::<f64>()).ln() / 4.0 * 1e9) as u64 + 1;
+        let id = format!("m{i}");
+        if i % 2 == 0 {
+            spans.push(otel_span("create", "orders", Some(&id), t, t + 1000, false));
+        }
+        spans.push(otel_span("send", "orders", Some(&id), t, t + 2000, false));
+        let mut start = t + 1_000_000;
+        loop {
+            let duration = (service.sample(&mut rng) * 1e9) as u64 + 1;
+            let error = rng.random::<f64>() < 0.05;
+            spans.push(otel_span(
+                "process",
+                "orders",
+                Some(&id),
+                start,
+                start + duration,
+                error,
+            ));
+            attempts += 1;
+            start += duration + 1_000_000;
+            if !error {
+                break;
+            }
+            failed += 1;
+        }
+    }
+    // Three attempts on another queue, at most two at once (one ending as
+    // another starts does not overlap it), and a span that is no messaging.
+    for (start, end) in [(0, 10), (5, 15), (15, 20)] {
+        spans.push(otel_span(
+            "process",
+            "audit",
+            None,
+            t + start,
+            t + end,
+            false,
+        ));
+    }
+    spans.push(
+        serde_json::json!({ "name": "GET /", "startTimeUnixNano": "1", "endTimeUnixNano": "2" }),
+    );
+    let lines: Vec<String> = spans
+        .chunks(700)
+        .map(|chunk| {
+            serde_json::json!({ "resourceSpans": [{ "scopeSpans": [{ "spans": chunk }] }] })
+                .to_string()
+        })
+        .collect();
+    let file = dir.write("spans.jsonl", &lines.join("\n"));
+    let skeleton = dir.path("skeleton.toml");
+    let (code, out, err) = mqsim(&[
+        "fit",
+        "--otel",
+        file.to_str().unwrap(),
+        "--out",
+        skeleton.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(o["ignored"], 1);
+    let orders = &o["destinations"][1];
+    assert_eq!(orders["name"], "orders");
+    assert_eq!(orders["published"], messages);
+    assert_eq!(orders["processed"], attempts);
+    assert_eq!(orders["failed"], failed);
+    assert_eq!(orders["redeliveries"], failed);
+    assert_eq!(o["destinations"][0]["concurrency_max"], 2);
+    let rate = 1.0 / orders["arrival"]["mean_s"].as_f64().unwrap();
+    let standard_error = 1.0 / (messages as f64).sqrt();
+    assert!(
+        (rate / 4.0 - 1.0).abs() < 4.0 * standard_error,
+        "rate {rate}"
+    );
+    let mean = orders["service"]["mean_s"].as_f64().unwrap();
+    let cv = (0.25f64.exp() - 1.0).sqrt();
+    assert!(
+        (mean / 0.12 - 1.0).abs() < 4.0 * cv / (attempts as f64).sqrt(),
+        "mean {mean}"
+    );
+    assert_eq!(orders["service"]["family"], "lognormal");
+    let text = std::fs::read_to_string(&skeleton).unwrap();
+    assert_eq!(text, o["scenario"].as_str().unwrap());
+    assert!(
+        text.contains("name = \"billing-orders\"") && text.contains("name = \"billing-audit\""),
+        "a group reading two queues is a consumer per queue: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "# {failed} of {attempts} process spans ended with an error status"
+        )),
+        "{text}"
+    );
+    let (code, _, err) = mqsim(&["run", skeleton.to_str().unwrap(), "--no-files", "-q"]);
+    assert_eq!(code, 0, "the skeleton runs: {err}");
+    let (code, _, err) = mqsim(&[
+        "fit",
+        "--otel",
+        file.to_str().unwrap(),
+        "--out",
+        skeleton.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "an existing --out is not overwritten: {err}");
+
+    let not_otlp = dir.write("other.json", "{\"spans\": []}");
+    let (code, _, err) = mqsim(&["fit", "--otel", not_otlp.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 1: no `resourceSpans`"), "{err}");
+    let broken = dir.write(
+        "broken.jsonl",
+        &format!("{}\n{{\"resourceSpans\": [\n", lines[0]),
+    );
+    let (code, _, err) = mqsim(&["fit", "--otel", broken.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("broken.jsonl: line 2: not JSON"), "{err}");
+}

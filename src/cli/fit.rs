@@ -49,6 +49,14 @@ pub struct FitArgs {
     /// into this folder (fit-cdf and fit-qq, PNG and SVG).
     #[arg(long, value_name = "DIR")]
     pub charts: Option<PathBuf>,
+    /// DATA is OpenTelemetry spans (OTLP JSON, the collector's file
+    /// exporter) of a messaging system: per destination the arrival and
+    /// processing-time laws, failures, redeliveries, and a scenario skeleton.
+    #[arg(long, conflicts_with_all = ["column", "window", "into", "profile", "charts"])]
+    pub otel: bool,
+    /// With --otel: write the scenario skeleton to FILE (which must not exist).
+    #[arg(long, value_name = "FILE", requires = "otel")]
+    pub out: Option<PathBuf>,
     /// Output on stdout: readable text or one JSON object.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -286,6 +294,9 @@ fn write_profile(a: &FitArgs, file: &Path, profile: &[(f64, f64)]) -> Result<Str
 }
 
 pub fn command(a: &FitArgs) -> Result<i32, Failure> {
+    if a.otel {
+        return otel_command(a);
+    }
     if a.window.is_some() && a.kind != DataKind::Timestamps {
         return Err(Failure::input(
             "--window needs --kind timestamps (a rate over time)",
@@ -442,4 +453,48 @@ fn write_into(path: &Path, key: &str, law: &str, source: &str) -> Result<(), Fai
     crate::scenario::load_str(&written, &path.display().to_string(), &Default::default())
         .map_err(|e| Failure::input(format!("--into {shown}: the scenario would not load: {e}")))?;
     crate::report::files::write_atomic(path, written.as_bytes()).map_err(Failure::input)
+}
+
+/// `mqsim fit --otel SPANS`: the report, and the scenario skeleton checked
+/// to load before it is shown or written.
+fn otel_command(a: &FitArgs) -> Result<i32, Failure> {
+    let shown = printable(&a.data.display().to_string());
+    let spans = super::otel::read(&a.data)?;
+    if spans.destinations.is_empty() {
+        return Err(Failure::input(format!(
+            "{shown}: none of its {} spans is a messaging span with `messaging.destination.name` and `messaging.operation.type` create, send, publish or process",
+            spans.spans
+        )));
+    }
+    let scenario = super::otel::skeleton(&shown, &spans);
+    crate::scenario::load_str(&scenario, "skeleton.toml", &Default::default()).map_err(|e| {
+        Failure::input(format!(
+            "{shown}: the scenario written from the spans would not load: {e}"
+        ))
+    })?;
+    if let Some(out) = &a.out {
+        if out.exists() {
+            return Err(Failure::input(format!(
+                "--out {}: the file exists; remove it or give another name",
+                printable(&out.display().to_string())
+            )));
+        }
+        crate::report::files::check_file_destination(out, "--out", &[a.data.as_path()])
+            .map_err(Failure::input)?;
+        crate::report::files::write_atomic(out, scenario.as_bytes()).map_err(Failure::input)?;
+    }
+    match a.format {
+        Format::Json => {
+            let o = serde_json::json!({
+                "otel": a.data.display().to_string(),
+                "spans": spans.spans,
+                "ignored": spans.ignored,
+                "destinations": spans.destinations,
+                "scenario": scenario,
+            });
+            println!("{}", serde_json::to_string_pretty(&o).unwrap_or_default());
+        }
+        Format::Text => print!("{}", super::otel::text(&shown, &spans, &scenario)),
+    }
+    Ok(0)
 }

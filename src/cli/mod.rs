@@ -9,6 +9,7 @@ pub mod import;
 pub mod lint;
 pub mod manual;
 pub mod optimize;
+pub mod otel;
 pub mod scheduler;
 pub mod shard;
 pub mod study;
