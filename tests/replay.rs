@@ -271,7 +271,22 @@ fn bad_rows_and_keys_are_refused_with_where_and_why() {
     dir.write("ts.csv", "ts\n0.5\n1.25\nsoon\n");
     dir.write("rate.csv", "at,rate\n0,5\n30,-1\n");
     dir.write("back.csv", "at,rate\n0,5\n30,2\n20,1\n");
+    dir.write("zeros.csv", "0\n0\n");
+    dir.write("semi.csv", "at;rate\n0;5\n");
+    dir.write("gap.csv", "at,rate\n0,5\n30\n");
     let cases = [
+        (
+            "{ process = \"empirical\", file = \"zeros.csv\" }",
+            "`producer[0].arrival.file`",
+        ),
+        (
+            "{ process = \"profile\", file = \"semi.csv\" }",
+            "semi.csv: row 1 separates its cells with `;`",
+        ),
+        (
+            "{ process = \"profile\", file = \"gap.csv\" }",
+            "gap.csv: row 3, column 2: no value",
+        ),
         (
             "{ process = \"trace\", file = \"ts.csv\", column = \"ts\" }",
             "ts.csv: row 4, column 1: `soon` is not a time",

@@ -561,7 +561,14 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
     for (l, file) in loaded.into_iter().zip(&a.files) {
         let first_verdict = verdicts.len();
         if l.variants.iter().all(|(_, _, e)| e.is_none()) {
-            println!("SKIP {}: no [expect] block, nothing to check", l.label);
+            // On stderr under --format json, whose stdout is one document
+            // (the skipped scenario is in it: `without_expect`).
+            let line = format!("SKIP {}: no [expect] block, nothing to check", l.label);
+            if a.common.format == cli::Format::Text {
+                println!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
             without_expect.push(l.label.clone());
         }
         let mut results = Vec::new();

@@ -5,7 +5,6 @@ use super::{Failure, Format};
 use crate::report::files::printable;
 use crate::stats::fit::{self, Fit};
 use clap::{Args, ValueEnum};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,102 +61,64 @@ pub struct FitArgs {
     pub format: Format,
 }
 
-/// Largest data file read.
-const MAX_BYTES: u64 = 256 * 1024 * 1024;
 /// Most values read.
 const MAX_VALUES: usize = 10_000_000;
 
-fn unit_seconds(unit: &str) -> Result<f64, Failure> {
-    Ok(match unit {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(Failure::input(format!(
-                "--unit {}: write ns, us, ms, s, m or h",
-                printable(other)
-            )))
-        }
-    })
+/// The numbers of the file, in seconds: one per line, or a CSV column;
+/// read as a scenario's data files are (exact decimals, numbers with
+/// their own unit, RFC 3339 timestamps; the same size and row limits).
+/// Timestamps are taken relative to the earliest, so that seconds since
+/// 1970 keep their nanoseconds in an f64.
+fn read_values(a: &FitArgs) -> Result<Vec<f64>, Failure> {
+    use crate::scenario::data;
+    let shown = printable(&a.data.display().to_string());
+    let unit_ns = data::unit_ns(&a.unit).ok_or_else(|| {
+        Failure::input(format!(
+            "--unit {}: write {}",
+            printable(&a.unit),
+            data::UNITS.join(", ")
+        ))
+    })?;
+    let table = data::read_table(&a.data, &shown, &[a.column.as_deref()], MAX_VALUES)
+        .map_err(Failure::input)?;
+    let mut values_ns = Vec::with_capacity(table.rows.len());
+    for (row, cells) in &table.rows {
+        let cell = &cells[0];
+        let ns = match a.kind {
+            DataKind::Durations => {
+                data::duration_ns(cell, unit_ns).and_then(|ns| longest_duration(ns, cell))
+            }
+            DataKind::Timestamps => data::instant_ns(cell, unit_ns),
+        };
+        values_ns.push(ns.map_err(|e| Failure::input(table.error_at(*row, 0, &e)))?);
+    }
+    let origin = match a.kind {
+        DataKind::Durations => 0,
+        DataKind::Timestamps => values_ns.iter().copied().min().unwrap_or(0),
+    };
+    Ok(values_ns
+        .iter()
+        .map(|ns| (ns - origin) as f64 / 1e9)
+        .collect())
 }
 
-/// The numbers of the file, in seconds: one per line, or a CSV column.
-fn read_values(a: &FitArgs) -> Result<Vec<f64>, Failure> {
-    let shown = printable(&a.data.display().to_string());
-    let file = std::fs::File::open(&a.data).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
-    let mut text = String::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| Failure::input(format!("{shown}: {e}")))?;
-    if text.len() as u64 > MAX_BYTES {
-        return Err(Failure::input(format!(
-            "{shown}: larger than {} MiB",
-            MAX_BYTES >> 20
-        )));
+/// A duration longer than a scenario can hold (about 584 years) would fit
+/// a law that no scenario could take.
+fn longest_duration(ns: i128, cell: &str) -> Result<i128, String> {
+    if ns > i128::from(crate::time::MAX_DURATION_NS) {
+        return Err(format!(
+            "`{}` is longer than the longest duration mqsim holds ({})",
+            printable(cell),
+            crate::time::Duration(crate::time::MAX_DURATION_NS)
+        ));
     }
-    let scale = unit_seconds(&a.unit)?;
-    let first = text.lines().next().unwrap_or("");
-    let headed = first
-        .split(',')
-        .any(|cell| cell.trim().parse::<f64>().is_err());
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(headed)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let column = match (&a.column, headed) {
-        (Some(name), true) => {
-            let headers = reader
-                .headers()
-                .map_err(|e| Failure::input(format!("{shown}: {e}")))?;
-            headers
-                .iter()
-                .position(|h| h.trim() == name)
-                .ok_or_else(|| {
-                    Failure::input(format!(
-                        "{shown}: no column `{}` (columns: {})",
-                        printable(name),
-                        printable(&headers.iter().collect::<Vec<_>>().join(", "))
-                    ))
-                })?
-        }
-        (Some(name), false) => {
-            return Err(Failure::input(format!(
-                "{shown}: --column {}: the file has no header row",
-                printable(name)
-            )))
-        }
-        (None, _) => 0,
-    };
-    let mut values = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 1 + usize::from(headed);
-        let record = record.map_err(|e| Failure::input(format!("{shown}: row {row}: {e}")))?;
-        let cell = record.get(column).unwrap_or("").trim();
-        if cell.is_empty() {
-            continue;
-        }
-        let x: f64 = cell.parse().map_err(|_| {
-            Failure::input(format!(
-                "{shown}: row {row}, column {}: `{}` is not a number",
-                column + 1,
-                printable(cell)
-            ))
-        })?;
-        values.push(x * scale);
-        if values.len() > MAX_VALUES {
-            return Err(Failure::input(format!(
-                "{shown}: more than {MAX_VALUES} values"
-            )));
-        }
-    }
-    Ok(values)
+    Ok(ns)
 }
 
 /// What to paste: a service law, or an arrival process.
-fn paste(a: &FitArgs, best: &Fit, profile: &[(f64, f64)]) -> String {
+/// `rate_per_s`: timestamps' arrivals over their span, the Poisson rate's
+/// maximum-likelihood estimate whether or not timestamps repeat.
+fn paste(a: &FitArgs, best: &Fit, profile: &[(f64, f64)], rate_per_s: f64) -> String {
     if a.kind == DataKind::Durations {
         return best.dist_toml();
     }
@@ -177,10 +138,15 @@ fn paste(a: &FitArgs, best: &Fit, profile: &[(f64, f64)]) -> String {
             pieces.join(", ")
         );
     }
-    if best.family == "exponential" {
+    if best.family == "exponential" || best.family == "constant" {
+        let process = if best.family == "constant" {
+            "constant"
+        } else {
+            "poisson"
+        };
         return format!(
-            "{{ process = \"poisson\", rate = {} }}",
-            fit::significant(1.0 / best.mean_s)
+            "{{ process = \"{process}\", rate = {} }}",
+            fit::significant(rate_per_s)
         );
     }
     best.dist_toml().replacen("dist =", "process =", 1)
@@ -268,6 +234,27 @@ fn write_profile(a: &FitArgs, file: &Path, profile: &[(f64, f64)]) -> Result<Str
         .collect();
     crate::report::files::check_file_destination(file, "--profile", &inputs)
         .map_err(Failure::input)?;
+    let shown = printable(&file.display().to_string());
+    if file.exists() {
+        return Err(Failure::input(format!(
+            "--profile {shown}: the file exists; remove it or give another name"
+        )));
+    }
+    let folder = |path: &Path| {
+        let absolute = crate::scenario::data::lexically(&std::path::absolute(path).ok()?);
+        Some(absolute.parent()?.to_path_buf())
+    };
+    if let Some(scenario) = &a.into {
+        let (Some(scenario_folder), Some(profile_folder)) = (folder(scenario), folder(file)) else {
+            return Err(Failure::input(format!("--profile {shown}: no folder")));
+        };
+        if !profile_folder.starts_with(&scenario_folder) {
+            return Err(Failure::input(format!(
+                "--profile {shown}: write it inside the --into scenario's folder ({}), where the scenario reads its files",
+                printable(&scenario_folder.display().to_string())
+            )));
+        }
+    }
     let mut csv = String::from("at,rate\n");
     for (at, rate) in profile {
         csv.push_str(&format!(
@@ -304,11 +291,19 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
     }
     let values = read_values(a)?;
     let shown = printable(&a.data.display().to_string());
-    let sample = match a.kind {
-        DataKind::Durations => values.clone(),
+    let (sample, repeated) = match a.kind {
+        DataKind::Durations => (values.clone(), 0),
         DataKind::Timestamps => fit::interarrivals(&values),
     };
+    if repeated > 0 {
+        eprintln!(
+            "mqsim fit: {shown}: {repeated} of {} gaps are 0 (timestamps repeat: the clock is coarser than the gaps); the laws are fitted to the others, and a Poisson or constant rate counts every arrival over the span",
+            values.len() - 1
+        );
+    }
     let fits = fit::fit_all(&sample).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
+    let span_s = values.iter().copied().fold(0.0, f64::max);
+    let rate_per_s = (values.len() as f64 - 1.0) / span_s;
     let profile = match &a.window {
         Some(w) => {
             let d = crate::time::Duration::parse(w)
@@ -317,6 +312,7 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
                 return Err(Failure::input("--window must be longer than 0s"));
             }
             fit::rate_profile(&values, d.ns() as f64 / 1e9)
+                .map_err(|e| Failure::input(format!("--window {}: {e}", printable(w))))?
         }
         None => Vec::new(),
     };
@@ -325,7 +321,7 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
     }
     let law = match &a.profile {
         Some(file) => write_profile(a, file, &profile)?,
-        None => paste(a, &fits[0], &profile),
+        None => paste(a, &fits[0], &profile, rate_per_s),
     };
     if let (Some(into), Some(key)) = (&a.into, &a.key) {
         let source = format!(
@@ -335,7 +331,12 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
                 .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
             fits[0].family
         );
-        write_into(into, key, &law, &source)?;
+        let written = write_into(into, key, &law, &source);
+        if let (Err(_), Some(file)) = (&written, &a.profile) {
+            // The scenario was left as it was: so is the folder.
+            let _ = std::fs::remove_file(file);
+        }
+        written?;
     }
     match a.format {
         Format::Json => {
@@ -369,15 +370,17 @@ fn text(a: &FitArgs, sample: &[f64], fits: &[Fit], law: &str) -> String {
         sample.len(),
         fit::significant(mean)
     );
+    let family_width = fits.iter().map(|f| f.family.len()).max().unwrap_or(0);
+    let law_width = fits.iter().map(|f| f.dist_toml().len()).max().unwrap_or(0);
     let _ = writeln!(
         out,
-        "\n{:<12} {:<64} {:>14} {:>14} {:>8} {:>10}",
+        "\n{:<family_width$} {:<law_width$} {:>14} {:>14} {:>8} {:>10}",
         "family", "law", "log-likelihood", "AIC", "KS", "AD"
     );
     for f in fits {
         let _ = writeln!(
             out,
-            "{:<12} {:<64} {:>14.2} {:>14.2} {:>8.4} {:>10.3}",
+            "{:<family_width$} {:<law_width$} {:>14.2} {:>14.2} {:>8.4} {:>10.3}",
             f.family,
             f.dist_toml(),
             f.log_likelihood,

@@ -4,7 +4,6 @@ use super::Failure;
 use crate::report::files::printable;
 use crate::scenario::import;
 use clap::{Args, ValueEnum};
-use std::io::Read;
 use std::path::PathBuf;
 
 /// The configurations `mqsim import` reads.
@@ -40,18 +39,8 @@ const MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 fn read(path: &std::path::Path) -> Result<String, Failure> {
     let shown = printable(&path.display().to_string());
-    let file = std::fs::File::open(path).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Failure::input(format!("{shown}: {e}")))?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(Failure::input(format!(
-            "{shown}: larger than {} MiB",
-            MAX_BYTES >> 20
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| Failure::input(format!("{shown}: not UTF-8 text")))
+    crate::scenario::data::read_text(path, MAX_BYTES)
+        .map_err(|e| Failure::input(format!("{shown}: {e}")))
 }
 
 pub fn command(a: &ImportArgs) -> Result<i32, Failure> {

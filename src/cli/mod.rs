@@ -853,11 +853,13 @@ fn trace(
         .collect();
     if !unseen.is_empty() {
         eprintln!(
-            "warning: --trace-messages: message {} {} never published in replication {} (it published ids 0 to {}); their trace is empty",
+            "warning: --trace-messages: {} {} {} never published in replication {} (it published ids 0 to {}); {} empty",
+            if unseen.len() == 1 { "message" } else { "messages" },
             unseen.join(", "),
-            plan.first_replication,
             if unseen.len() == 1 { "was" } else { "were" },
-            out.messages_created.saturating_sub(1)
+            plan.first_replication,
+            out.messages_created.saturating_sub(1),
+            if unseen.len() == 1 { "its trace is" } else { "their traces are" }
         );
     }
     if !c.quiet {

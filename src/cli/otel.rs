@@ -17,7 +17,6 @@ use crate::names::printable;
 use crate::stats::fit::{self, Fit};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 
 /// Largest span file read.
@@ -61,17 +60,8 @@ pub struct Spans {
 
 pub fn read(path: &Path) -> Result<Spans, Failure> {
     let shown = printable(&path.display().to_string());
-    let file = std::fs::File::open(path).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
-    let mut text = String::new();
-    file.take(OTEL_FILE_BYTES_MAX + 1)
-        .read_to_string(&mut text)
+    let text = crate::scenario::data::read_text(path, OTEL_FILE_BYTES_MAX)
         .map_err(|e| Failure::input(format!("{shown}: {e}")))?;
-    if text.len() as u64 > OTEL_FILE_BYTES_MAX {
-        return Err(Failure::input(format!(
-            "{shown}: larger than {} MiB",
-            OTEL_FILE_BYTES_MAX >> 20
-        )));
-    }
     let documents: Vec<(usize, Value)> = match serde_json::from_str::<Value>(&text) {
         Ok(one) => vec![(1, one)],
         Err(_) => text

@@ -128,7 +128,7 @@ impl Access {
 }
 
 /// `path` with `.` and `..` taken out, without asking the file system.
-fn lexically(path: &Path) -> PathBuf {
+pub fn lexically(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for part in path.components() {
@@ -173,25 +173,52 @@ fn is_value(cell: &str) -> bool {
         || rfc3339_ns(cell).is_some()
 }
 
-fn read_table(
+/// The text of a file the user names: a regular file (a FIFO or a device
+/// would block or never end) of at most `bytes_max`, in UTF-8. Errors say
+/// why without the file's name, which the caller puts before them.
+pub fn read_text(path: &Path, bytes_max: u64) -> Result<String, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    let too_large = || format!("larger than {} MiB, the most mqsim reads", bytes_max >> 20);
+    if metadata.len() > bytes_max {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(bytes_max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > bytes_max {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let row = 1 + e.as_bytes()[..valid]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        format!("line {row}: not UTF-8 text (byte {})", valid + 1)
+    })
+}
+
+/// The named columns (`None`: the first) of a CSV file, its header found
+/// by its first row not reading as values. Rows with no cell at all are
+/// skipped; a row with some cells but not one of those read is refused.
+pub fn read_table(
     path: &Path,
     shown: &str,
     columns: &[Option<&str>],
     rows_max: usize,
 ) -> Result<Table, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(DATA_FILE_BYTES_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{shown}: {e}"))?;
-    if bytes.len() as u64 > DATA_FILE_BYTES_MAX {
+    let text = read_text(path, DATA_FILE_BYTES_MAX).map_err(|e| format!("{shown}: {e}"))?;
+    let first = text.lines().next().unwrap_or("");
+    if !first.contains(',') && first.split(';').filter(|c| !c.trim().is_empty()).count() > 1 {
         return Err(format!(
-            "{shown}: larger than {} MiB, the most a data file may be",
-            DATA_FILE_BYTES_MAX >> 20
+            "{shown}: row 1 separates its cells with `;`; mqsim reads comma-separated values (save the file with `,` between cells)"
         ));
     }
-    let text = String::from_utf8(bytes).map_err(|e| format!("{shown}: not UTF-8 text: {e}"))?;
-    let first = text.lines().next().unwrap_or("");
     let headed = first.split(',').any(|cell| !is_value(cell));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(headed)
@@ -229,12 +256,18 @@ fn read_table(
     for (i, record) in reader.records().enumerate() {
         let row = i + 1 + usize::from(headed);
         let record = record.map_err(|e| format!("{shown}: row {row}: {e}"))?;
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
         let cells: Vec<String> = indices
             .iter()
             .map(|&c| record.get(c).unwrap_or("").to_string())
             .collect();
-        if cells.iter().all(String::is_empty) {
-            continue;
+        if let Some(at) = cells.iter().position(String::is_empty) {
+            return Err(format!(
+                "{shown}: row {row}, column {}: no value (a row is skipped only when it is empty)",
+                indices[at] + 1
+            ));
         }
         if rows.len() == rows_max {
             return Err(format!(
@@ -262,6 +295,9 @@ pub fn duration_ns(cell: &str, unit_ns: u64) -> Result<i128, String> {
     crate::time::Duration::parse(cell)
         .map(|d| d.ns() as i128)
         .map_err(|_| {
+            if out_of_range(cell) {
+                return format!("`{}` is out of range", printable(cell));
+            }
             format!(
                 "`{}` is not a duration (a number, or a number with a unit such as 12ms)",
                 printable(cell)
@@ -269,10 +305,18 @@ pub fn duration_ns(cell: &str, unit_ns: u64) -> Result<i128, String> {
         })
 }
 
+/// A number, but too large (or too precise) to be read in nanoseconds.
+fn out_of_range(cell: &str) -> bool {
+    cell.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
 /// An instant: a plain number of `unit` since any origin (read exactly), or
 /// an RFC 3339 timestamp (`2026-12-04T10:00:00.123Z`). Nanoseconds.
 pub fn instant_ns(cell: &str, unit_ns: u64) -> Result<i128, String> {
     decimal_ns(cell, unit_ns).or_else(|| rfc3339_ns(cell)).ok_or_else(|| {
+        if out_of_range(cell) {
+            return format!("`{}` is out of range", printable(cell));
+        }
         format!(
             "`{}` is not a time (a number, or an RFC 3339 timestamp such as 2026-12-04T10:00:00.123Z)",
             printable(cell)

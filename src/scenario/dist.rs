@@ -68,6 +68,18 @@ pub enum Dist {
     /// variance are the data's (the linear form's where interpolated).
     /// Boxed: the other laws stay small where the hot path keeps them.
     Empirical(Box<Empirical>),
+    /// A law moved right by a fixed least duration (`shift`).
+    Shifted(Box<Shifted>),
+}
+
+/// The families a `shift` applies to: those on (0, inf) given by a mean.
+pub const SHIFTABLE: [&str; 5] = ["exponential", "lognormal", "erlang", "gamma", "weibull"];
+
+/// `shift` seconds plus a draw of `law`.
+#[derive(Clone, Debug)]
+pub struct Shifted {
+    shift: f64,
+    law: Dist,
 }
 
 /// An empirical law's data and moments.
@@ -94,8 +106,51 @@ pub fn check(cfg: &DistCfg) -> Result<(), (String, String)> {
     Dist::compile(cfg).map(|_| ())
 }
 
+/// A shifted law: the family compiled with the mean less the shift, then
+/// moved right by it. The lognormal's `sd` and the gamma's `sd` are the
+/// whole's (a shift does not change the spread).
+fn shifted(cfg: &DistCfg, shift: Duration) -> Result<Dist, (String, String)> {
+    if !SHIFTABLE.contains(&cfg.dist.as_str()) {
+        return Err((
+            "shift".into(),
+            format!(
+                "`shift` applies to {}; {} distribution takes none",
+                SHIFTABLE.join(", "),
+                a_law(&cfg.dist)
+            ),
+        ));
+    }
+    let mean = cfg.mean.ok_or((
+        "mean".to_string(),
+        format!("{} distribution needs `mean`", a_law(&cfg.dist)),
+    ))?;
+    if mean.0 <= shift.0 {
+        return Err((
+            "shift".into(),
+            format!(
+                "`shift` ({shift}) must be below `mean` ({mean}): the mean is the whole law's, shift included"
+            ),
+        ));
+    }
+    let law = Dist::compile(&DistCfg {
+        shift: None,
+        mean: Some(Duration(mean.0 - shift.0)),
+        ..cfg.clone()
+    })?;
+    if shift.0 == 0 {
+        return Ok(law);
+    }
+    Ok(Dist::Shifted(Box::new(Shifted {
+        shift: shift.secs(),
+        law,
+    })))
+}
+
 impl Dist {
     pub fn compile(cfg: &DistCfg) -> Result<Dist, (String, String)> {
+        if let Some(shift) = cfg.shift {
+            return shifted(cfg, shift);
+        }
         let need = |v: Option<f64>, key: &str| -> Result<f64, (String, String)> {
             match v {
                 Some(x) if x > 0.0 && x.is_finite() => Ok(x),
@@ -257,7 +312,14 @@ impl Dist {
                         "the file was not read: load the scenario with `mqsim::scenario::load_file`, which reads it".into(),
                     ));
                 }
-                empirical(values, cfg.interpolate.unwrap_or(false))?
+                // Values read from a file are the file's fault, not a key's.
+                let from_file = cfg.values.is_none() && cfg.file.is_some();
+                empirical(values, cfg.interpolate.unwrap_or(false)).map_err(
+                    |(key, message)| match (from_file, key.as_str()) {
+                        (true, "values") => ("file".to_string(), message),
+                        _ => (key, message),
+                    },
+                )?
             }
             other => {
                 let hint = crate::scenario::load::nearest(other, &DIST_NAMES)
@@ -316,6 +378,7 @@ impl Dist {
             Dist::Weibull { shape, scale } => scale * (-unit_open0(rng).ln()).powf(1.0 / shape),
             Dist::Pareto { shape, scale } => scale / unit_open0(rng).powf(1.0 / shape),
             Dist::Empirical(e) => empirical_draw(&e.sorted, e.interpolate, unit(rng)),
+            Dist::Shifted(s) => s.shift + s.law.sample_secs(rng),
         }
     }
 
@@ -334,6 +397,7 @@ impl Dist {
             Dist::Weibull { shape, scale } => scale * gamma_fn(1.0 + 1.0 / shape),
             Dist::Pareto { shape, scale } => shape * scale / (shape - 1.0),
             Dist::Empirical(e) => e.mean,
+            Dist::Shifted(s) => s.shift + s.law.mean(),
         }
     }
 
@@ -358,6 +422,7 @@ impl Dist {
                 }
             }
             Dist::Empirical(e) => e.variance,
+            Dist::Shifted(s) => s.law.variance(),
         }
     }
 
@@ -370,6 +435,7 @@ impl Dist {
             Dist::Weibull { shape, scale } => scale * std::f64::consts::LN_2.powf(1.0 / shape),
             Dist::Pareto { shape, scale } => scale * 2f64.powf(1.0 / shape),
             Dist::Empirical(e) => empirical_draw(&e.sorted, true, 0.5),
+            Dist::Shifted(s) => s.shift + s.law.median(),
             other => other.mean(),
         }
     }
@@ -428,6 +494,10 @@ impl Dist {
                 interpolate: e.interpolate,
                 mean: e.mean * k,
                 variance: e.variance * k * k,
+            })),
+            Dist::Shifted(s) => Dist::Shifted(Box::new(Shifted {
+                shift: s.shift * k,
+                law: s.law.scaled(k),
             })),
         }
     }
@@ -642,6 +712,15 @@ mod tests {
                 ..Default::default()
             });
         }
+        let shift = Duration::parse("250ms").unwrap();
+        for law in ["exponential", "lognormal", "gamma", "weibull"] {
+            cases.push(DistCfg {
+                shift: Some(shift),
+                sd: (law == "lognormal").then(|| Duration::parse("0.5s").unwrap()),
+                shape: matches!(law, "gamma" | "weibull").then_some(0.8),
+                ..cfg(law, "1s")
+            });
+        }
         for c in cases {
             let d = Dist::compile(&c).unwrap();
             let mut rng = stream(3, Domain::Component, 0, 0);
@@ -656,9 +735,10 @@ mod tests {
                 c.dist,
                 d.mean()
             );
+            let least = c.shift.map_or(0.0, |s| s.secs());
             assert!(
-                xs.iter().all(|x| *x >= 0.0),
-                "{} gave a negative duration",
+                xs.iter().all(|x| *x >= least),
+                "{} gave a duration below {least}",
                 c.dist
             );
             // The variance of the sample variance needs the fourth moment;
@@ -707,5 +787,18 @@ mod tests {
             Dist::compile(&cfg("exponential", "0s")).unwrap_err().0,
             "mean"
         );
+        let shifted = |law: &str, shift: &str| {
+            Dist::compile(&DistCfg {
+                shift: Some(Duration::parse(shift).unwrap()),
+                max: (law == "uniform").then(|| Duration::parse("2s").unwrap()),
+                ..cfg(law, "1s")
+            })
+        };
+        let (key, message) = shifted("exponential", "1s").unwrap_err();
+        assert_eq!(key, "shift");
+        assert!(message.contains("below `mean`"), "{message}");
+        assert_eq!(shifted("uniform", "1ms").unwrap_err().0, "shift");
+        // No shift is the law itself: the exponential keeps its fast path.
+        assert!(shifted("exponential", "0s").unwrap().is_exponential());
     }
 }

@@ -140,7 +140,6 @@ pub const MAX_TABLES: usize = 10_000;
 
 impl RawScenario {
     pub fn read(path: &Path) -> Result<RawScenario, ScenarioError> {
-        use std::io::Read;
         let file = path.display().to_string();
         let fail = |message: String| ScenarioError {
             file: file.clone(),
@@ -150,19 +149,7 @@ impl RawScenario {
             origin: None,
             message,
         };
-        let f = std::fs::File::open(path)
-            .map_err(|e| fail(format!("cannot read the scenario file: {e}")))?;
-        let mut bytes = Vec::new();
-        f.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(format!("cannot read the scenario file: {e}")))?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(fail(format!(
-                "the file is larger than {} MiB, the most a scenario may be",
-                MAX_FILE_BYTES / (1024 * 1024)
-            )));
-        }
-        let text = String::from_utf8(bytes)
+        let text = crate::scenario::data::read_text(path, MAX_FILE_BYTES)
             .map_err(|e| fail(format!("cannot read the scenario file: {e}")))?;
         let stem = path
             .file_stem()

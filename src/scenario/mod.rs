@@ -188,6 +188,11 @@ pub struct DistCfg {
     /// Shape: k of erlang (an integer), gamma, weibull; alpha of pareto.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<f64>,
+    /// exponential, lognormal, erlang, gamma, weibull: the least duration
+    /// (a fixed part such as a network round trip); draws are `shift` plus
+    /// the law, and `mean` is the whole's mean, shift included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift: Option<Duration>,
     /// empirical: the measured durations to draw from (at most 1,000,000).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<Duration>>,
@@ -233,6 +238,9 @@ pub struct ArrivalCfg {
     pub max: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shape: Option<f64>,
+    /// With a distribution name: the least gap between arrivals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift: Option<Duration>,
     /// Piecewise-constant Poisson rate: `[{ at = "0s", rate = 10 }, { at = "20m", rate = 50 }]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Vec<RatePiece>>,

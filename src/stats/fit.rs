@@ -14,8 +14,20 @@
 use statrs::distribution::{ContinuousCDF, Gamma, Normal};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-/// The families tried, in order of their parameter counts.
-pub const FAMILIES: [&str; 5] = ["constant", "exponential", "lognormal", "gamma", "weibull"];
+/// The families tried, in order of their parameter counts. A shifted
+/// family is the law moved right by a least value (`shift`) fitted with
+/// it: service times with a fixed part (a round trip, a disk write).
+pub const FAMILIES: [&str; 9] = [
+    "constant",
+    "exponential",
+    "lognormal",
+    "gamma",
+    "weibull",
+    "shifted exponential",
+    "shifted lognormal",
+    "shifted gamma",
+    "shifted weibull",
+];
 
 /// One family fitted to the data.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -26,6 +38,9 @@ pub struct Fit {
     pub mean_s: f64,
     pub sd_s: Option<f64>,
     pub shape: Option<f64>,
+    /// Shifted families: the least value; `mean_s` is the whole law's mean
+    /// (shift included), as a scenario's `dist` table takes it.
+    pub shift_s: Option<f64>,
     pub parameters: usize,
     pub log_likelihood: f64,
     pub aic: f64,
@@ -39,7 +54,21 @@ impl Fit {
     /// The `dist` table to paste into a scenario (`service = ...`).
     pub fn dist_toml(&self) -> String {
         let seconds = |x: f64| format!("\"{}s\"", significant(x));
-        match self.family {
+        let law = self.base_dist_toml();
+        match self.shift_s {
+            Some(shift) => law.replacen(" }", &format!(", shift = {} }}", seconds(shift)), 1),
+            None => law,
+        }
+    }
+
+    /// The family without its shift: "gamma" for "shifted gamma".
+    pub fn base(&self) -> &'static str {
+        self.family.strip_prefix("shifted ").unwrap_or(self.family)
+    }
+
+    fn base_dist_toml(&self) -> String {
+        let seconds = |x: f64| format!("\"{}s\"", significant(x));
+        match self.base() {
             "lognormal" => format!(
                 "{{ dist = \"lognormal\", mean = {}, sd = {} }}",
                 seconds(self.mean_s),
@@ -47,7 +76,7 @@ impl Fit {
             ),
             "gamma" | "weibull" => format!(
                 "{{ dist = \"{}\", mean = {}, shape = {} }}",
-                self.family,
+                self.base(),
                 seconds(self.mean_s),
                 significant(self.shape.unwrap_or(1.0))
             ),
@@ -57,23 +86,25 @@ impl Fit {
 
     /// The law's cumulative distribution function at `x` seconds.
     pub fn cdf(&self, x: f64) -> f64 {
+        let shift = self.shift_s.unwrap_or(0.0);
+        let (x, mean) = (x - shift, self.mean_s - shift);
         if x <= 0.0 {
             return 0.0;
         }
-        match self.family {
-            "constant" => f64::from(u8::from(x >= self.mean_s)),
-            "exponential" => 1.0 - (-x / self.mean_s).exp(),
+        match self.base() {
+            "constant" => f64::from(u8::from(x >= mean)),
+            "exponential" => 1.0 - (-x / mean).exp(),
             "lognormal" => {
-                let (mu, sigma) = lognormal_log_parameters(self.mean_s, self.sd_s.unwrap_or(0.0));
+                let (mu, sigma) = lognormal_log_parameters(mean, self.sd_s.unwrap_or(0.0));
                 Normal::new(mu, sigma).map_or(0.0, |n| n.cdf(x.ln()))
             }
             "gamma" => {
                 let k = self.shape.unwrap_or(1.0);
-                Gamma::new(k, k / self.mean_s).map_or(0.0, |g| g.cdf(x))
+                Gamma::new(k, k / mean).map_or(0.0, |g| g.cdf(x))
             }
             "weibull" => {
                 let k = self.shape.unwrap_or(1.0);
-                let scale = self.mean_s / ln_gamma(1.0 + 1.0 / k).exp();
+                let scale = mean / ln_gamma(1.0 + 1.0 / k).exp();
                 1.0 - (-(x / scale).powf(k)).exp()
             }
             _ => f64::NAN,
@@ -89,14 +120,17 @@ impl Fit {
         if self.family == "constant" || !(p > 0.0 && p < 1.0) {
             return self.mean_s;
         }
-        let mut high = self.mean_s.max(1e-12);
+        let shift = self.shift_s.unwrap_or(0.0);
+        let mut high = (self.mean_s - shift).max(1e-12);
         for _ in 0..200 {
-            if self.cdf(high) >= p {
+            if self.cdf(shift + high) >= p {
                 break;
             }
             high *= 2.0;
         }
         let mut low = 0.0;
+        high += shift;
+        low += shift;
         for _ in 0..100 {
             let middle = (low + high) / 2.0;
             if self.cdf(middle) >= p {
@@ -137,18 +171,21 @@ pub fn fit_all(data: &[f64]) -> Result<Vec<Fit>, String> {
     }
     let mut sorted = data.to_vec();
     sorted.sort_by(f64::total_cmp);
-    if sorted[0] == sorted[sorted.len() - 1] {
-        // One value: the constant law, exactly.
+    if sorted[sorted.len() - 1] - sorted[0] <= sorted[0] * 1e-9 {
+        // One value (to rounding, as gaps between timestamps read in
+        // floating point are): the constant law.
         let mut only = describe("constant", sorted[0], None, None, 1, f64::INFINITY);
         only.aic = f64::NEG_INFINITY;
         return Ok(vec![only]);
     }
-    let mut fits = vec![
-        exponential(&sorted),
-        lognormal(&sorted),
-        gamma(&sorted)?,
-        weibull(&sorted)?,
-    ];
+    // A family whose equation has no solution on these data (gamma and
+    // Weibull shapes beyond their brackets) is left out, not fatal.
+    let mut fits = vec![exponential(&sorted), lognormal(&sorted)];
+    fits.extend(gamma(&sorted).ok());
+    fits.extend(weibull(&sorted).ok());
+    for family in &FAMILIES[5..] {
+        fits.extend(shifted(&sorted, family).ok().flatten());
+    }
     for f in &mut fits {
         f.ks = kolmogorov_smirnov(&sorted, f);
         f.anderson_darling = anderson_darling(&sorted, f);
@@ -169,6 +206,7 @@ fn describe(
         mean_s,
         sd_s,
         shape,
+        shift_s: None,
         parameters,
         log_likelihood,
         aic: 2.0 * parameters as f64 - 2.0 * log_likelihood,
@@ -220,6 +258,10 @@ fn gamma(x: &[f64]) -> Result<Fit, String> {
     let mean = x.iter().sum::<f64>() / n;
     let mean_log = x.iter().map(|v| v.ln()).sum::<f64>() / n;
     let s = mean.ln() - mean_log;
+    if !(s > 1e-12 && s.is_finite()) {
+        // Jensen's gap vanishes only for (nearly) constant data.
+        return Err("the gamma fit did not converge".into());
+    }
     let mut k = (3.0 - s + ((s - 3.0).powi(2) + 24.0 * s).sqrt()) / (12.0 * s);
     for _ in 0..100 {
         let f = k.ln() - digamma(k) - s;
@@ -240,8 +282,74 @@ fn gamma(x: &[f64]) -> Result<Fit, String> {
     Ok(describe("gamma", mean, None, Some(k), 2, ll))
 }
 
+/// Profile-likelihood search points over the shift, before refining.
+const SHIFT_GRID: usize = 32;
+
+/// A shifted family: the least value `c` maximises the profile likelihood
+/// (the family's own fit to x - c; the shift does not change densities'
+/// scale, so the likelihoods compare). `c` stays at least one gap below
+/// the smallest value: as `c` nears it, the lognormal's, and the gamma's
+/// and Weibull's with shape below 1, likelihood grows without bound (the
+/// known degeneracy of three-parameter fits), which the gap keeps out of
+/// reach. A grid of `SHIFT_GRID` points, then golden-section search
+/// around the best. `None` when the data leave no room for a shift.
+fn shifted(sorted: &[f64], family: &'static str) -> Result<Option<Fit>, String> {
+    let n = sorted.len();
+    let gap = (sorted[1] - sorted[0]).max((sorted[n - 1] - sorted[0]) * 1e-9);
+    let c_max = sorted[0] - gap;
+    if c_max <= 0.0 {
+        return Ok(None);
+    }
+    let base = family.strip_prefix("shifted ").unwrap_or(family);
+    let fit_at = |c: f64| -> Result<Fit, String> {
+        let moved: Vec<f64> = sorted.iter().map(|x| x - c).collect();
+        match base {
+            "exponential" => Ok(exponential(&moved)),
+            "lognormal" => Ok(lognormal(&moved)),
+            "gamma" => gamma(&moved),
+            _ => weibull(&moved),
+        }
+    };
+    let likelihood = |c: f64| fit_at(c).map_or(f64::NEG_INFINITY, |f| f.log_likelihood);
+    let grid: Vec<f64> = (0..=SHIFT_GRID)
+        .map(|j| likelihood(c_max * j as f64 / SHIFT_GRID as f64))
+        .collect();
+    let best = (0..=SHIFT_GRID)
+        .max_by(|&a, &b| grid[a].total_cmp(&grid[b]))
+        .unwrap_or(0);
+    let step = c_max / SHIFT_GRID as f64;
+    let (mut low, mut high) = (
+        step * best.saturating_sub(1) as f64,
+        (step * (best + 1) as f64).min(c_max),
+    );
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..40 {
+        let (a, b) = (high - ratio * (high - low), low + ratio * (high - low));
+        if likelihood(a) >= likelihood(b) {
+            high = b;
+        } else {
+            low = a;
+        }
+    }
+    let c = (low + high) / 2.0;
+    let at = fit_at(c)?;
+    let mut f = describe(
+        family,
+        at.mean_s + c,
+        at.sd_s,
+        at.shape,
+        at.parameters + 1,
+        at.log_likelihood,
+    );
+    f.shift_s = Some(c);
+    Ok(Some(f))
+}
+
 /// The trigamma function, by its asymptotic series after recurrence.
 fn trigamma(mut x: f64) -> f64 {
+    if !(x > 0.0 && x.is_finite()) {
+        return f64::NAN;
+    }
     let mut sum = 0.0;
     while x < 10.0 {
         sum += 1.0 / (x * x);
@@ -258,14 +366,15 @@ fn trigamma(mut x: f64) -> f64 {
 /// = 0 (monotone in k: bisection on a bracket, then it is exact to 1e-10).
 fn weibull(x: &[f64]) -> Result<Fit, String> {
     let n = x.len() as f64;
-    let mean_log = x.iter().map(|v| v.ln()).sum::<f64>() / n;
-    // Scale the data so that powers stay finite.
-    let top = x.iter().copied().fold(0.0, f64::max);
+    // Logs once; the data scaled by the largest so that powers stay finite.
+    let logs: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let mean_log = logs.iter().sum::<f64>() / n;
+    let log_top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let equation = |k: f64| {
         let (mut a, mut b) = (0.0, 0.0);
-        for v in x {
-            let p = (v / top).powf(k);
-            a += p * v.ln();
+        for l in &logs {
+            let p = (k * (l - log_top)).exp();
+            a += p * l;
             b += p;
         }
         1.0 / k + mean_log - a / b
@@ -289,9 +398,11 @@ fn weibull(x: &[f64]) -> Result<Fit, String> {
         }
     }
     let k = (low + high) / 2.0;
-    let scale = top * (x.iter().map(|v| (v / top).powf(k)).sum::<f64>() / n).powf(1.0 / k);
-    let ll = n * k.ln() - n * k * scale.ln() + (k - 1.0) * n * mean_log
-        - x.iter().map(|v| (v / scale).powf(k)).sum::<f64>();
+    let power_mean = logs.iter().map(|l| (k * (l - log_top)).exp()).sum::<f64>() / n;
+    let log_scale = log_top + power_mean.ln() / k;
+    let scale = log_scale.exp();
+    // sum((x / scale)^k) = n by the scale's own equation.
+    let ll = n * k.ln() - n * k * log_scale + (k - 1.0) * n * mean_log - n;
     let mean = scale * ln_gamma(1.0 + 1.0 / k).exp();
     Ok(describe("weibull", mean, None, Some(k), 2, ll))
 }
@@ -323,36 +434,64 @@ fn anderson_darling(sorted: &[f64], f: &Fit) -> f64 {
     -(n as f64) - sum / n as f64
 }
 
-/// Interarrival times from timestamps (sorted first), in the same unit.
-pub fn interarrivals(timestamps: &[f64]) -> Vec<f64> {
+/// Interarrival times from timestamps (sorted first), in the same unit,
+/// and how many gaps were 0 (repeated timestamps: a clock coarser than
+/// the gaps), which no law on (0, inf) can take and are left out.
+pub fn interarrivals(timestamps: &[f64]) -> (Vec<f64>, usize) {
     let mut t = timestamps.to_vec();
     t.sort_by(f64::total_cmp);
-    t.windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|d| *d > 0.0)
-        .collect()
+    let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    let zero = gaps.iter().filter(|d| **d <= 0.0).count();
+    (gaps.into_iter().filter(|d| *d > 0.0).collect(), zero)
 }
+
+/// The most windows a rate profile has (a scenario's profile file takes
+/// as many rows).
+pub const PROFILE_WINDOWS_MAX: usize = 100_000;
 
 /// The arrival rate per window of `window_s` seconds (from the first
 /// timestamp): a piecewise-constant profile, as (start_s, rate per second).
-pub fn rate_profile(timestamps: &[f64], window_s: f64) -> Vec<(f64, f64)> {
+/// The last window is cut short by the last timestamp: it is merged into
+/// the one before (their arrivals over their joint length), so that no
+/// rate is divided by a length the data did not cover; alone, its length
+/// is the data's span.
+pub fn rate_profile(timestamps: &[f64], window_s: f64) -> Result<Vec<(f64, f64)>, String> {
     let mut t = timestamps.to_vec();
     t.sort_by(f64::total_cmp);
     let Some(&first) = t.first() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let span = t[t.len() - 1] - first;
-    let windows = ((span / window_s).floor() as usize + 1).min(100_000);
+    let windows = (span / window_s).floor() + 1.0;
+    if windows > PROFILE_WINDOWS_MAX as f64 {
+        return Err(format!(
+            "{windows} windows of {} s over the data's {} s: at most {PROFILE_WINDOWS_MAX}; give a longer --window",
+            significant(window_s),
+            significant(span)
+        ));
+    }
+    let windows = windows as usize;
     let mut counts = vec![0u64; windows];
     for x in &t {
         let i = (((x - first) / window_s) as usize).min(windows - 1);
         counts[i] += 1;
     }
-    counts
+    let mut lengths = vec![window_s; windows];
+    let covered = span - (windows - 1) as f64 * window_s;
+    if windows > 1 {
+        let (count, last) = (counts.pop().unwrap_or(0), windows - 2);
+        lengths.pop();
+        counts[last] += count;
+        lengths[last] += covered;
+    } else if span > 0.0 {
+        lengths[0] = span;
+    }
+    Ok(counts
         .iter()
+        .zip(&lengths)
         .enumerate()
-        .map(|(i, c)| (i as f64 * window_s, *c as f64 / window_s))
-        .collect()
+        .map(|(i, (c, length))| (i as f64 * window_s, *c as f64 / length))
+        .collect())
 }
 
 #[cfg(test)]
@@ -403,7 +542,30 @@ mod tests {
 
     #[test]
     fn a_rate_profile_counts_per_window() {
-        let p = rate_profile(&[0.0, 0.5, 1.0, 9.9, 10.0, 10.1], 5.0);
-        assert_eq!(p, vec![(0.0, 0.6), (5.0, 0.2), (10.0, 0.4)]);
+        // The last window (10 to 10.1 s) is merged into the one before.
+        let p = rate_profile(&[0.0, 0.5, 1.0, 9.9, 10.0, 10.1], 5.0).unwrap();
+        assert_eq!(p, vec![(0.0, 0.6), (5.0, 3.0 / 5.1)]);
+        // Alone, a window's length is the data's span.
+        let p = rate_profile(&[0.0, 1.0, 2.0], 5.0).unwrap();
+        assert_eq!(p, vec![(0.0, 1.5)]);
+        assert!(rate_profile(&[0.0, 1e6], 1.0)
+            .unwrap_err()
+            .contains("at most 100000"));
+    }
+
+    #[test]
+    fn nearly_constant_data_end() {
+        // Jensen's gap below rounding: the gamma's shape equation has no
+        // root (it once looped for ever in trigamma), and is left out.
+        let fits = fit_all(&[1.0, 1.0 + 1e-8, 1.0, 1.0 + 2e-8]).unwrap();
+        assert!(fits.iter().all(|f| f.base() != "gamma"), "{fits:?}");
+        assert!(trigamma(-1e18).is_nan());
+    }
+
+    #[test]
+    fn repeated_timestamps_are_counted() {
+        let (gaps, zero) = interarrivals(&[3.0, 1.0, 1.0, 2.0, 3.0]);
+        assert_eq!(gaps, vec![1.0, 1.0]);
+        assert_eq!(zero, 2);
     }
 }
