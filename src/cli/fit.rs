@@ -301,6 +301,13 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
             values.len() - 1
         );
     }
+    if a.kind == DataKind::Timestamps && sample.len() < 2 {
+        return Err(Failure::input(format!(
+            "{shown}: {} give {} between distinct times: at least 2 gaps (3 distinct timestamps) are needed to fit an arrival law",
+            fit::counted(values.len(), "timestamp"),
+            fit::counted(sample.len(), "gap")
+        )));
+    }
     let fits = fit::fit_all(&sample).map_err(|e| Failure::input(format!("{shown}: {e}")))?;
     let span_s = values.iter().copied().fold(0.0, f64::max);
     let rate_per_s = (values.len() as f64 - 1.0) / span_s;
@@ -324,12 +331,16 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
         None => paste(a, &fits[0], &profile, rate_per_s),
     };
     if let (Some(into), Some(key)) = (&a.into, &a.key) {
+        let what = match &a.profile {
+            // The law written is the rate schedule, not the best fit.
+            Some(file) => format!("rate profile {}", printable(&file.display().to_string())),
+            None => fits[0].family.to_string(),
+        };
         let source = format!(
-            "mqsim fit {} ({})",
+            "mqsim fit {} ({what})",
             a.data
                 .file_name()
                 .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
-            fits[0].family
         );
         let written = write_into(into, key, &law, &source);
         if let (Err(_), Some(file)) = (&written, &a.profile) {

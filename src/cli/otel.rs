@@ -353,11 +353,11 @@ pub fn skeleton(source: &str, spans: &Spans) -> String {
 pub fn text(source: &str, spans: &Spans, scenario: &str) -> String {
     use std::fmt::Write;
     let mut out = format!(
-        "mqsim fit --otel: {}, {} spans, {} destinations ({} spans without a messaging operation or destination left out)\n",
+        "mqsim fit --otel: {}, {}, {} ({} without a messaging operation or destination left out)\n",
         printable(source),
-        spans.spans,
-        spans.destinations.len(),
-        spans.ignored
+        fit::counted(spans.spans, "span"),
+        fit::counted(spans.destinations.len(), "destination"),
+        fit::counted(spans.ignored, "span")
     );
     for d in &spans.destinations {
         let _ = writeln!(out, "\n{}", printable(&d.name));

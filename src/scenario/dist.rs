@@ -93,7 +93,8 @@ pub struct Empirical {
 
 /// "a gamma", "an exponential": the law's name with its article.
 fn a_law(name: &str) -> String {
-    let vowel = name.starts_with(['a', 'e', 'i', 'o', 'u']);
+    // "a uniform": a "u" read as "you" takes "a".
+    let vowel = name.starts_with(['a', 'e', 'i', 'o', 'u']) && !name.starts_with("uni");
     format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
@@ -110,6 +111,14 @@ pub fn check(cfg: &DistCfg) -> Result<(), (String, String)> {
 /// moved right by it. The lognormal's `sd` and the gamma's `sd` are the
 /// whole's (a shift does not change the spread).
 fn shifted(cfg: &DistCfg, shift: Duration) -> Result<Dist, (String, String)> {
+    if !DIST_NAMES.contains(&cfg.dist.as_str()) {
+        // A misspelt name is the first thing wrong: say so, with the
+        // nearest name, before anything about the shift.
+        return Dist::compile(&DistCfg {
+            shift: None,
+            ..cfg.clone()
+        });
+    }
     if !SHIFTABLE.contains(&cfg.dist.as_str()) {
         return Err((
             "shift".into(),
@@ -262,6 +271,14 @@ impl Dist {
                     ));
                 }
                 if cfg.dist == "erlang" && shape.fract() != 0.0 {
+                    if cfg.shape.is_none() {
+                        // The shape came from `sd` (and the mean less any
+                        // shift): blame the key the user wrote.
+                        return Err((
+                            "sd".into(),
+                            format!("an erlang's `sd` must make (mean / sd)² a whole number of phases, and here it is {shape:.3} (the mean less any `shift`, over `sd`, squared); give `shape` instead, or use gamma"),
+                        ));
+                    }
                     return Err(("shape".into(), "the shape of an erlang distribution is a whole number of phases; use gamma for others".into()));
                 }
                 let scale = mean / shape;
@@ -603,6 +620,34 @@ mod tests {
             mean: Some(Duration::parse(mean).unwrap()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_misspelt_law_with_a_shift_gets_its_suggestion() {
+        let mut c = cfg("gamam", "1s");
+        c.shift = Some(Duration::parse("100ms").unwrap());
+        let (key, message) = Dist::compile(&c).unwrap_err();
+        assert_eq!(key, "dist");
+        assert!(message.contains("did you mean `gamma`"), "{message}");
+        let mut c = cfg("uniform", "1s");
+        c.shift = Some(Duration::parse("100ms").unwrap());
+        let (_, message) = Dist::compile(&c).unwrap_err();
+        assert!(message.contains("a uniform distribution"), "{message}");
+    }
+
+    #[test]
+    fn an_erlang_sd_with_a_shift_is_blamed_on_sd() {
+        // (1 s - 0.1 s) / 0.3 s = 3 phases without the shift would be
+        // whole; with it, (0.9 / 0.3)² = 9 is whole too, but sd 0.4 s
+        // gives 5.0625.
+        let mut c = cfg("erlang", "1s");
+        c.sd = Some(Duration::parse("400ms").unwrap());
+        c.shift = Some(Duration::parse("100ms").unwrap());
+        let (key, message) = Dist::compile(&c).unwrap_err();
+        assert_eq!(key, "sd");
+        assert!(message.contains("5.062"), "{message}");
+        c.sd = Some(Duration::parse("300ms").unwrap());
+        assert!(Dist::compile(&c).is_ok());
     }
 
     /// Every distribution's sample mean and variance agree with its stated

@@ -53,7 +53,7 @@ pub struct Fit {
 impl Fit {
     /// The `dist` table to paste into a scenario (`service = ...`).
     pub fn dist_toml(&self) -> String {
-        let seconds = |x: f64| format!("\"{}s\"", significant(x));
+        let seconds = |x: f64| format!("\"{}\"", duration_text(x));
         let law = self.base_dist_toml();
         match self.shift_s {
             Some(shift) => law.replacen(" }", &format!(", shift = {} }}", seconds(shift)), 1),
@@ -67,7 +67,7 @@ impl Fit {
     }
 
     fn base_dist_toml(&self) -> String {
-        let seconds = |x: f64| format!("\"{}s\"", significant(x));
+        let seconds = |x: f64| format!("\"{}\"", duration_text(x));
         match self.base() {
             "lognormal" => format!(
                 "{{ dist = \"lognormal\", mean = {}, sd = {} }}",
@@ -149,6 +149,41 @@ pub fn significant(x: f64) -> String {
     format!("{v}")
 }
 
+/// "1 value", "3 values": a count with its noun.
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A duration of `x` seconds as a scenario writes it, to 6 significant
+/// digits: in seconds from 1 ms up, below that in microseconds (or
+/// nanoseconds), so that a small shift reads "35us", not "0.000035s".
+pub fn duration_text(x: f64) -> String {
+    if x >= 1e-3 || x == 0.0 {
+        format!("{}s", significant(x))
+    } else if x >= 1e-6 {
+        format!("{}us", significant(x * 1e6))
+    } else {
+        format!("{}ns", significant(x * 1e9))
+    }
+}
+
+/// Whether the scenario loader takes the law as `dist_toml` prints it:
+/// rounding to 6 digits can bring a shift up to the mean, and a gamma's
+/// shape can pass the loader's 1e6; such a fit is left out rather than
+/// printed for the user to paste and see refused.
+fn loadable(fit: &Fit) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Law {
+        law: crate::scenario::DistCfg,
+    }
+    toml::from_str::<Law>(&format!("law = {}", fit.dist_toml()))
+        .is_ok_and(|law| crate::scenario::dist::Dist::compile(&law.law).is_ok())
+}
+
 /// `mu` and `sigma` of the log, from the mean and sd of the variable.
 fn lognormal_log_parameters(mean: f64, sd: f64) -> (f64, f64) {
     let sigma2 = (1.0 + (sd / mean).powi(2)).ln();
@@ -160,8 +195,8 @@ fn lognormal_log_parameters(mean: f64, sd: f64) -> (f64, f64) {
 pub fn fit_all(data: &[f64]) -> Result<Vec<Fit>, String> {
     if data.len() < 2 {
         return Err(format!(
-            "{} values: at least 2 are needed to fit a law",
-            data.len()
+            "{}: at least 2 are needed to fit a law",
+            counted(data.len(), "value")
         ));
     }
     if let Some(bad) = data.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
@@ -191,6 +226,10 @@ pub fn fit_all(data: &[f64]) -> Result<Vec<Fit>, String> {
     for family in &FAMILIES[5..] {
         let fit = shifted(&sorted, family).ok().flatten();
         fits.extend(fit.filter(|f| f.shift_s.unwrap_or(0.0) >= SHIFT_MEAN_FRACTION_MIN * mean));
+    }
+    fits.retain(loadable);
+    if fits.is_empty() {
+        return Err("no law the scenario loader takes fits these values (they are too nearly constant for a spread, and too spread for a constant)".into());
     }
     for f in &mut fits {
         f.ks = kolmogorov_smirnov(&sorted, f);
@@ -292,6 +331,11 @@ fn gamma(x: &[f64]) -> Result<Fit, String> {
 /// family is offered with.
 pub const SHIFT_MEAN_FRACTION_MIN: f64 = 0.01;
 
+/// The most values the shift is searched on (order statistics, evenly
+/// spaced); the shift's own error is O(1/n), far below the law's
+/// parameters' O(1/sqrt(n)) at this size.
+const SHIFT_SEARCH_VALUES: usize = 100_000;
+
 /// Profile-likelihood search points over the shift, before refining.
 const SHIFT_GRID: usize = 32;
 
@@ -319,8 +363,8 @@ fn shifted(sorted: &[f64], family: &'static str) -> Result<Option<Fit>, String> 
         return Ok(None);
     }
     let base = family.strip_prefix("shifted ").unwrap_or(family);
-    let fit_at = |c: f64| -> Result<Fit, String> {
-        let moved: Vec<f64> = sorted.iter().map(|x| x - c).collect();
+    let fit_at = |data: &[f64], c: f64| -> Result<Fit, String> {
+        let moved: Vec<f64> = data.iter().map(|x| x - c).collect();
         match base {
             "exponential" => Ok(exponential(&moved)),
             "lognormal" => Ok(lognormal(&moved)),
@@ -328,7 +372,18 @@ fn shifted(sorted: &[f64], family: &'static str) -> Result<Option<Fit>, String> 
             _ => weibull(&moved),
         }
     };
-    let likelihood = |c: f64| fit_at(c).map_or(f64::NEG_INFINITY, |f| f.log_likelihood);
+    // The search runs on evenly spaced order statistics (the least value
+    // among them), the final fit on every value: ten million values would
+    // otherwise cost a hundred full fits per family.
+    let search: Vec<f64> = if n > SHIFT_SEARCH_VALUES {
+        let last = SHIFT_SEARCH_VALUES - 1;
+        (0..SHIFT_SEARCH_VALUES)
+            .map(|i| sorted[i * (n - 1) / last])
+            .collect()
+    } else {
+        sorted.to_vec()
+    };
+    let likelihood = |c: f64| fit_at(&search, c).map_or(f64::NEG_INFINITY, |f| f.log_likelihood);
     let grid: Vec<f64> = (0..=SHIFT_GRID)
         .map(|j| likelihood(c_max * j as f64 / SHIFT_GRID as f64))
         .collect();
@@ -350,7 +405,7 @@ fn shifted(sorted: &[f64], family: &'static str) -> Result<Option<Fit>, String> 
         }
     }
     let c = (low + high) / 2.0;
-    let at = fit_at(c)?;
+    let at = fit_at(sorted, c)?;
     let mut f = describe(
         family,
         at.mean_s + c,
@@ -612,5 +667,58 @@ mod tests {
         let (gaps, zero) = interarrivals(&[3.0, 1.0, 1.0, 2.0, 3.0]);
         assert_eq!(gaps, vec![1.0, 1.0]);
         assert_eq!(zero, 2);
+    }
+}
+
+#[cfg(test)]
+mod loadable_tests {
+    use super::*;
+
+    /// Exponential quantiles at `n` points, scaled and moved.
+    fn exponential_quantiles(n: usize, scale: f64, start: f64) -> Vec<f64> {
+        (1..=n)
+            .map(|i| start - scale * (1.0 - i as f64 / (n as f64 + 1.0)).ln())
+            .collect()
+    }
+
+    /// Every law fit prints is one the scenario loader takes: a spread of
+    /// 1e-7 on a 1 s value rounds the shifted laws' shift up to their mean
+    /// at 6 digits, and the gamma's shape passes 1e6.
+    #[test]
+    fn every_printed_law_loads() {
+        for data in [
+            exponential_quantiles(400, 1e-7, 1.0),
+            exponential_quantiles(400, 1e-4, 1.0),
+        ] {
+            let fits = fit_all(&data).unwrap();
+            for f in &fits {
+                assert!(loadable(f), "{} prints {}", f.family, f.dist_toml());
+            }
+        }
+    }
+
+    #[test]
+    fn small_durations_keep_a_readable_unit() {
+        assert_eq!(duration_text(0.25), "0.25s");
+        assert_eq!(duration_text(0.001), "0.001s");
+        assert_eq!(duration_text(0.000035), "35us");
+        assert_eq!(duration_text(2.5e-8), "25ns");
+        assert_eq!(counted(1, "gap"), "1 gap");
+        assert_eq!(counted(0, "gap"), "0 gaps");
+    }
+
+    /// Ten million values fit in seconds, not minutes: the shift is
+    /// searched on order statistics. The search's shift agrees with the
+    /// full data's within the values' own resolution.
+    #[test]
+    fn the_shift_search_on_order_statistics_finds_the_shift() {
+        let data = exponential_quantiles(300_000, 0.1, 0.02);
+        let fits = fit_all(&data).unwrap();
+        let shifted = fits
+            .iter()
+            .find(|f| f.family == "shifted exponential")
+            .unwrap();
+        let shift = shifted.shift_s.unwrap();
+        assert!((shift - 0.02).abs() < 1e-5, "shift {shift}");
     }
 }
