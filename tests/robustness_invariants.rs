@@ -49,26 +49,12 @@ fn config(cases: u32, seed: u64) -> ProptestConfig {
 
 // ------------------------------------------------------------------ model
 
-const PRESETS: [&str; 8] = [
-    "sqs",
-    "rabbitmq-quorum",
-    "rabbitmq-classic",
-    "kafka-retry-topics",
-    "nats-jetstream",
-    "pubsub",
-    "celery",
-    "sidekiq",
-];
-const RETRY_MODES: [&str; 6] = [
-    "requeue",
-    "delay",
-    "retry-queues",
-    "in-handler",
-    "ack-timeout",
-    "none",
-];
-const OVERFLOWS: [&str; 3] = ["reject-publish", "drop-head", "dead-letter"];
-const CONFIRMS: [&str; 3] = ["none", "on-accept", "after-fsync"];
+const PRESETS: &[&str] = &mqsim::scenario::preset::PRESET_NAMES;
+// The generators read the public word lists: a word added to a set is
+// generated without a copy here to update.
+const RETRY_MODES: &[&str] = mqsim::scenario::RetryMode::WORDS;
+const OVERFLOWS: &[&str] = mqsim::scenario::Overflow::WORDS;
+const CONFIRMS: &[&str] = mqsim::scenario::Confirm::WORDS;
 const ACKS: [&str; 2] = ["after-processing", "on-receive"];
 const TTL_MODES: [&str; 2] = ["head", "anywhere"];
 const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
@@ -837,7 +823,7 @@ fn reader() -> impl Strategy<Value = Reader> {
 }
 
 const SIDE_EFFECTS: [&str; 3] = ["before-ack", "after-ack", "idempotent"];
-const AUTOSCALE_METRICS: [&str; 4] = ["backlog", "lag", "in-flight", "utilisation"];
+const AUTOSCALE_METRICS: &[&str] = mqsim::scenario::ScaleMetric::WORDS;
 const SAGA_TRIGGERS: [&str; 3] = ["dead-letter", "non-retryable", "both"];
 
 /// The parts of issues 23 and 26 (operations, transactions): per queue

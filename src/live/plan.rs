@@ -126,11 +126,11 @@ pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
     for f in &s.faults {
         // RabbitMQ: a consumer crash at a fixed time (the channel closed).
         let scheduled_crash = broker == "rabbitmq"
-            && f.kind == "consumer-crash"
+            && f.kind == FaultKind::ConsumerCrash
             && f.mtbf.is_none()
             && f.mttr.is_none();
         if !scheduled_crash {
-            let why = if f.kind == "consumer-crash" && broker == "rabbitmq" {
+            let why = if f.kind == FaultKind::ConsumerCrash && broker == "rabbitmq" {
                 "only a crash at a fixed `at` with a `downtime` is"
             } else {
                 ""
@@ -176,7 +176,7 @@ fn check_producers(s: &Scenario, broker: &str) -> Result<(), String> {
             ("producer.persistent = false", p.persistent == Some(false)),
             (
                 "producer.confirm = \"after-fsync\"",
-                p.confirm.as_deref() == Some("after-fsync"),
+                p.confirm == Some(Confirm::AfterFsync),
             ),
         ];
         if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
@@ -210,13 +210,13 @@ fn check_queues(s: &Scenario, broker: &str) -> Result<(), String> {
             ("queue.orbit_bound", q.orbit_bound.is_some()),
             (
                 "queue.overflow = \"dead-letter\"",
-                q.overflow.as_deref() == Some("dead-letter"),
+                q.overflow == Some(Overflow::DeadLetter),
             ),
         ];
         if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
             return Err(refuse(key, broker, ""));
         }
-        if q.ttl.is_some() && q.overflow.as_deref() == Some("drop-head") {
+        if q.ttl.is_some() && q.overflow == Some(Overflow::DropHead) {
             return Err(refuse(
                 "queue.ttl with queue.overflow = \"drop-head\"",
                 broker,
@@ -239,7 +239,7 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
         };
         let retry_mode = c
             .retry_mode
-            .as_deref()
+            .map(|m| m.word())
             .filter(|m| !mapped_modes.contains(m));
         let set = [
             ("consumer.topic", c.topic.is_some()),

@@ -1,23 +1,8 @@
 //! Autoscaling consumers as the simulator runs them, compiled from
 //! `consumer.autoscale`.
 
-use crate::scenario::AutoscaleCfg;
+use crate::scenario::{AutoscaleCfg, ScaleMetric};
 use crate::time::Nanos;
-
-/// What an autoscaler reads of its group's queue at each poll.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScaleMetric {
-    /// Ready messages (SQS `ApproximateNumberOfMessages`, RabbitMQ
-    /// `messages_ready`).
-    Backlog,
-    /// Ready plus delivered and not yet settled: everything the group has
-    /// still to finish (KEDA's SQS scaler with `scaleOnInFlight`).
-    Lag,
-    /// Delivered and not yet settled.
-    InFlight,
-    /// Busy workers over the serving instances' workers, in percent.
-    Utilisation,
-}
 
 /// A group's autoscaler: every `poll_ns` it wants ceil(metric / target)
 /// instances within `min..=max`, changes at most `step` per poll, scales
@@ -42,12 +27,7 @@ pub(super) fn compile_autoscale(a: &AutoscaleCfg) -> AutoscaleModel {
     AutoscaleModel {
         min: a.min.unwrap_or(1),
         max: a.max,
-        metric: match a.metric.as_str() {
-            "lag" => ScaleMetric::Lag,
-            "in-flight" => ScaleMetric::InFlight,
-            "utilisation" => ScaleMetric::Utilisation,
-            _ => ScaleMetric::Backlog,
-        },
+        metric: a.metric,
         target: a.target,
         poll_ns: a.poll.map_or(30_000_000_000, |d| d.ns().max(1)),
         cooldown_ns: a.cooldown.map_or(300_000_000_000, |d| d.ns()),

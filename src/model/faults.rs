@@ -3,20 +3,6 @@
 
 use super::*;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FaultKind {
-    ConsumerCrash,
-    BrokerCrash,
-    ProducerCrash,
-    DependencyOutage,
-    Partition,
-    LoadSpike,
-    /// The instances of a group (or a producer) restart one after another.
-    RollingRestart,
-    /// An instance stops processing (stop-the-world) without crashing.
-    GcPause,
-}
-
 impl FaultKind {
     pub fn name(self) -> &'static str {
         match self {
@@ -82,16 +68,7 @@ pub(super) fn compile_faults(r: &Scenario) -> Result<Vec<FaultModel>, String> {
     let dist = |d: &DistCfg| Dist::compile(d).map_err(|(k, m)| format!("{k}: {m}"));
     let mut faults = Vec::new();
     for f in &r.faults {
-        let kind = match f.kind.as_str() {
-            "consumer-crash" => FaultKind::ConsumerCrash,
-            "broker-crash" => FaultKind::BrokerCrash,
-            "producer-crash" => FaultKind::ProducerCrash,
-            "dependency-outage" => FaultKind::DependencyOutage,
-            "load-spike" => FaultKind::LoadSpike,
-            "rolling-restart" => FaultKind::RollingRestart,
-            "gc-pause" => FaultKind::GcPause,
-            _ => FaultKind::Partition,
-        };
+        let kind = f.kind;
         let length = f.downtime.or(f.duration);
         let timing = match (f.at.or(f.start), length, f.mtbf, &f.mttr) {
             _ if f.every.is_some() => {
@@ -134,7 +111,7 @@ pub(super) fn compile_faults(r: &Scenario) -> Result<Vec<FaultModel>, String> {
             instance: f.instance,
             failure: f.failure.unwrap_or(1.0),
             slowdown: f.slowdown.unwrap_or(1.0),
-            process_only: f.scope.as_deref() == Some("process"),
+            process_only: f.scope == Some(CrashScope::Process),
             factor: f.factor.unwrap_or(1.0),
             // Only a rolling restart spaces its units (by default, the
             // next goes down as the previous comes back).

@@ -26,8 +26,12 @@ use dist::Dist;
 
 mod autoscale;
 mod faults;
-pub use autoscale::{AutoscaleModel, ScaleMetric};
-pub use faults::{FaultKind, FaultModel, FaultTiming};
+/// The model matches on the scenario's own word sets: one declaration.
+pub use crate::scenario::keyword::{
+    Assignor, CommitMode, Confirm, FaultKind, GroupProtocol, Overflow, RetryMode, ScaleMetric,
+};
+pub use autoscale::AutoscaleModel;
+pub use faults::{FaultModel, FaultTiming};
 
 pub const DEFAULT_DURATION_S: u64 = 3600;
 pub const DEFAULT_DRAIN_S: u64 = 600;
@@ -77,13 +81,6 @@ impl Arrival {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Confirm {
-    None,
-    OnAccept,
-    AfterFsync,
-}
-
 /// `queue` of a producer or group that uses a topic instead.
 pub const NO_QUEUE: usize = usize::MAX;
 
@@ -105,45 +102,6 @@ impl KeySpace {
             None => ((crate::rng::unit(r) * self.count as f64) as u32).min(self.count - 1),
         }
     }
-}
-
-/// Offset commit modes of a consumer group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommitMode {
-    /// Commit the processed position after each poll's records.
-    AfterProcessing,
-    /// A timer commits the fetched position every interval (librdkafka's
-    /// auto-commit with the offset stored at delivery).
-    Auto,
-    /// Commit the fetched position right after the poll (at most once).
-    BeforeProcessing,
-    /// The Java client's auto-commit: each poll, once `auto_commit_interval`
-    /// has passed, commits the offsets the previous poll returned (all
-    /// processed by then, with processing inside the poll loop).
-    AutoInPoll,
-    /// Kafka's transactional read-process-write: the processed offsets
-    /// and the records produced to `publish_to` commit atomically every
-    /// `transaction_ns`; a crash aborts the open transaction.
-    Transactional,
-}
-
-/// How a group hands out partitions when its membership changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Assignor {
-    /// Eager range assignment: every member gives up every partition.
-    Range,
-    /// Cooperative sticky: members keep what they can; only the partitions
-    /// that move pause (two rebalance rounds).
-    CooperativeSticky,
-}
-
-/// The group membership protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupProtocol {
-    /// JoinGroup/SyncGroup with a group-wide barrier.
-    Classic,
-    /// KIP-848: the coordinator assigns incrementally through heartbeats.
-    Consumer,
 }
 
 /// A partitioned log.
@@ -216,13 +174,6 @@ pub struct ProducerModel {
     pub idempotent: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Overflow {
-    RejectPublish,
-    DropHead,
-    DeadLetter,
-}
-
 #[derive(Clone, Debug)]
 pub struct QueueModel {
     pub name: String,
@@ -266,19 +217,6 @@ pub struct QueueModel {
     pub late_ack_settles: bool,
     /// The retry-orbit chain's orbit bound, when the scenario fixes it.
     pub orbit_bound: Option<u32>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RetryMode {
-    Requeue,
-    /// `basic.reject(requeue=true)`: as `Requeue`, but counted toward a
-    /// RabbitMQ 4.3 quorum queue's delivery limit.
-    RejectRequeue,
-    Delay,
-    RetryQueues,
-    InHandler,
-    AckTimeout,
-    None,
 }
 
 #[derive(Clone, Debug)]
@@ -464,16 +402,8 @@ pub fn resolve(s: &Scenario) -> Scenario {
             q.max_deliveries = p.max_deliveries.flatten().map(Limit::Count);
         }
         q.dead_letter = Some(q.dead_letter.or(p.dead_letter).unwrap_or(true));
-        q.overflow = Some(
-            q.overflow
-                .clone()
-                .unwrap_or_else(|| "reject-publish".into()),
-        );
-        q.ttl_mode = Some(
-            q.ttl_mode
-                .clone()
-                .unwrap_or_else(|| p.ttl_mode.unwrap_or("head").into()),
-        );
+        q.overflow = Some(q.overflow.unwrap_or(Overflow::RejectPublish));
+        q.ttl_mode = Some(q.ttl_mode.or(p.ttl_mode).unwrap_or(TtlMode::Head));
         q.crash_requeue = Some(q.crash_requeue.clone().unwrap_or_else(|| {
             p.crash_requeue
                 .unwrap_or(if q.ack_timeout.is_some() {
@@ -535,13 +465,10 @@ pub fn resolve(s: &Scenario) -> Scenario {
         if single_queue && pr.queue.is_none() {
             pr.queue = r.queues[0].name.clone().or(Some("queue".into()));
         }
-        pr.confirm = Some(pr.confirm.clone().unwrap_or_else(|| {
-            if pr.confirm_timeout.is_some() {
-                "on-accept"
-            } else {
-                "none"
-            }
-            .into()
+        pr.confirm = Some(pr.confirm.unwrap_or(if pr.confirm_timeout.is_some() {
+            Confirm::OnAccept
+        } else {
+            Confirm::None
         }));
         pr.persistent = Some(pr.persistent.unwrap_or(true));
         pr.outbox = Some(pr.outbox.unwrap_or(false));
@@ -569,16 +496,11 @@ pub fn resolve(s: &Scenario) -> Scenario {
         resolve_work(c);
         c.retry = merge_retry(c.retry.as_ref(), p.retry.as_ref());
         c.extend_lease = merge_lease(c.extend_lease.as_ref(), &p, ack_timeouts[qi]);
-        c.retry_mode =
-            Some(
-                c.retry_mode
-                    .clone()
-                    .unwrap_or_else(|| match (p.retry_mode, &c.retry) {
-                        (Some(m), _) => m.into(),
-                        (None, Some(_)) => "delay".into(),
-                        (None, None) => "requeue".into(),
-                    }),
-            );
+        c.retry_mode = Some(c.retry_mode.unwrap_or(match (p.retry_mode, &c.retry) {
+            (Some(m), _) => m,
+            (None, Some(_)) => RetryMode::Delay,
+            (None, None) => RetryMode::Requeue,
+        }));
         if c.preset.is_none() {
             c.preset = pname;
         }
@@ -588,10 +510,10 @@ pub fn resolve(s: &Scenario) -> Scenario {
         n.duplicate = Some(n.duplicate.unwrap_or(0.0));
     }
     for f in &mut r.faults {
-        if f.kind == "broker-crash" {
-            f.scope = Some(f.scope.clone().unwrap_or_else(|| "machine".into()));
+        if f.kind == FaultKind::BrokerCrash {
+            f.scope = Some(f.scope.unwrap_or(CrashScope::Machine));
         }
-        if f.kind == "dependency-outage" {
+        if f.kind == FaultKind::DependencyOutage {
             f.failure = Some(f.failure.unwrap_or(1.0));
             f.slowdown = Some(f.slowdown.unwrap_or(1.0));
         }
@@ -621,30 +543,22 @@ fn resolve_work(c: &mut ConsumerCfg) {
 fn resolve_topic_consumer(c: &mut ConsumerCfg, name: String) {
     c.group = Some(c.group.clone().unwrap_or(name));
     c.count = Some(c.count.unwrap_or(1));
-    c.commit = Some(
-        c.commit
-            .clone()
-            .unwrap_or_else(|| "after-processing".into()),
-    );
-    if matches!(c.commit.as_deref(), Some("auto" | "auto-in-poll")) {
+    c.commit = Some(c.commit.unwrap_or(CommitMode::AfterProcessing));
+    if matches!(c.commit, Some(CommitMode::Auto | CommitMode::AutoInPoll)) {
         c.auto_commit_interval = Some(c.auto_commit_interval.unwrap_or(Duration::from_secs(5)));
     }
     c.max_poll_records = Some(c.max_poll_records.unwrap_or(500));
     c.session_timeout = Some(c.session_timeout.unwrap_or(Duration::from_secs(45)));
     c.max_poll_interval = Some(c.max_poll_interval.unwrap_or(Duration::from_secs(300)));
-    c.auto_offset_reset = Some(
-        c.auto_offset_reset
-            .clone()
-            .unwrap_or_else(|| "latest".into()),
-    );
-    c.assignor = Some(c.assignor.clone().unwrap_or_else(|| "range".into()));
-    c.group_protocol = Some(c.group_protocol.clone().unwrap_or_else(|| "classic".into()));
+    c.auto_offset_reset = Some(c.auto_offset_reset.unwrap_or(OffsetReset::Latest));
+    c.assignor = Some(c.assignor.unwrap_or(Assignor::Range));
+    c.group_protocol = Some(c.group_protocol.unwrap_or(GroupProtocol::Classic));
     c.group_instance_id = Some(c.group_instance_id.unwrap_or(false));
-    if c.group_protocol.as_deref() == Some("consumer") {
+    if c.group_protocol == Some(GroupProtocol::Consumer) {
         c.heartbeat_interval = Some(c.heartbeat_interval.unwrap_or(Duration::from_secs(5)));
     }
     resolve_work(c);
-    c.retry_mode = Some(c.retry_mode.clone().unwrap_or_else(|| "in-handler".into()));
+    c.retry_mode = Some(c.retry_mode.unwrap_or(RetryMode::InHandler));
     if c.retry.is_none() {
         // Spring Kafka's DefaultErrorHandler: FixedBackOff(0, 9), ten
         // attempts in all, back to back.
@@ -741,14 +655,10 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 .unwrap_or(DEFAULT_DELIVERY_TIMEOUT_S * 1_000_000_000),
             idempotent: p.idempotent.unwrap_or(true),
             arrival,
-            confirm: match p.confirm.as_deref() {
-                Some("on-accept") => Confirm::OnAccept,
-                Some("after-fsync") => Confirm::AfterFsync,
-                _ => Confirm::None,
-            },
+            confirm: p.confirm.unwrap_or(Confirm::None),
             // Fire and forget waits for no confirm: a confirm timeout
             // means nothing then.
-            confirm_timeout_ns: if p.confirm.as_deref() == Some("none") {
+            confirm_timeout_ns: if p.confirm == Some(Confirm::None) {
                 None
             } else {
                 ns(p.confirm_timeout)
@@ -777,14 +687,10 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             max_length: q.capacity,
             capacity: q.capacity.map(|limit| {
                 let refuses_once_over = p.reject_publish_over_limit
-                    && matches!(q.overflow.as_deref(), None | Some("reject-publish"));
+                    && matches!(q.overflow, None | Some(Overflow::RejectPublish));
                 limit + u64::from(refuses_once_over)
             }),
-            overflow: match q.overflow.as_deref() {
-                Some("drop-head") => Overflow::DropHead,
-                Some("dead-letter") => Overflow::DeadLetter,
-                _ => Overflow::RejectPublish,
-            },
+            overflow: q.overflow.unwrap_or(Overflow::RejectPublish),
             ack_timeout_ns: ns(q.ack_timeout),
             max_deliveries,
             dead_letter: q.dead_letter.unwrap_or(true),
@@ -792,7 +698,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             // user asks for a dead-letter queue explicitly.
             at_limit_stays: p.at_limit == Some("stay") && s.queues[i].dead_letter != Some(true),
             ttl_ns: ns(q.ttl),
-            ttl_anywhere: q.ttl_mode.as_deref() == Some("anywhere"),
+            ttl_anywhere: q.ttl_mode == Some(TtlMode::Anywhere),
             crash_requeue_immediate: crash_after.is_none()
                 && (q.crash_requeue.as_deref() != Some("ack-timeout") || q.ack_timeout.is_none()),
             crash_requeue_after_ns: crash_after,
@@ -819,27 +725,15 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             Some(t) => Some(LogGroupModel {
                 topic: resolve_topic(&r, t)?,
                 group: c.group.clone().unwrap_or_else(|| consumer_name(&r, i)),
-                commit: match c.commit.as_deref() {
-                    Some("auto") => CommitMode::Auto,
-                    Some("auto-in-poll") => CommitMode::AutoInPoll,
-                    Some("before-processing") => CommitMode::BeforeProcessing,
-                    Some("transactional") => CommitMode::Transactional,
-                    _ => CommitMode::AfterProcessing,
-                },
+                commit: c.commit.unwrap_or(CommitMode::AfterProcessing),
                 auto_commit_ns: ns(c.auto_commit_interval).unwrap_or(5_000_000_000),
                 max_poll_records: c.max_poll_records.unwrap_or(500),
                 session_timeout_ns: ns(c.session_timeout).unwrap_or(45_000_000_000),
                 max_poll_interval_ns: ns(c.max_poll_interval).unwrap_or(300_000_000_000),
                 rebalance_ns: ns(c.rebalance_time),
-                reset_to_latest: c.auto_offset_reset.as_deref() != Some("earliest"),
-                assignor: match c.assignor.as_deref() {
-                    Some("cooperative-sticky") => Assignor::CooperativeSticky,
-                    _ => Assignor::Range,
-                },
-                protocol: match c.group_protocol.as_deref() {
-                    Some("consumer") => GroupProtocol::Consumer,
-                    _ => GroupProtocol::Classic,
-                },
+                reset_to_latest: c.auto_offset_reset != Some(OffsetReset::Earliest),
+                assignor: c.assignor.unwrap_or(Assignor::Range),
+                protocol: c.group_protocol.unwrap_or(GroupProtocol::Classic),
                 static_membership: c.group_instance_id.unwrap_or(false),
                 heartbeat_ns: ns(c.heartbeat_interval).unwrap_or(5_000_000_000),
                 round_trip_ns,
@@ -848,7 +742,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                     None => None,
                 },
                 transaction_ns: ns(c.transaction_interval).unwrap_or(100_000_000),
-                read_committed: c.isolation.as_deref() == Some("read_committed"),
+                read_committed: c.isolation == Some(Isolation::ReadCommitted),
             }),
             None => None,
         };
@@ -896,15 +790,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
                 }
                 _ => None,
             },
-            retry_mode: match c.retry_mode.as_deref() {
-                Some("reject-requeue") => RetryMode::RejectRequeue,
-                Some("delay") => RetryMode::Delay,
-                Some("retry-queues") => RetryMode::RetryQueues,
-                Some("in-handler") => RetryMode::InHandler,
-                Some("ack-timeout") => RetryMode::AckTimeout,
-                Some("none") => RetryMode::None,
-                _ => RetryMode::Requeue,
-            },
+            retry_mode: c.retry_mode.unwrap_or(RetryMode::Requeue),
             idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
             budget: c.retry_budget.clone(),
             breaker: c.breaker.clone(),

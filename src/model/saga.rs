@@ -51,14 +51,14 @@ pub(super) fn compile_sagas(r: &Scenario) -> Result<Vec<SagaModel>, String> {
                 Some(resolve_queue(r, &Some(q.clone()))?)
             });
         }
-        let trigger = saga.trigger.as_deref().unwrap_or("dead-letter");
+        let trigger = saga.trigger.unwrap_or(SagaTrigger::DeadLetter);
         out.push(SagaModel {
             name: saga.name.clone(),
             steps,
             compensations,
-            on_dead_letter: trigger != "non-retryable",
-            on_non_retryable: trigger != "dead-letter",
-            parallel: saga.order.as_deref() == Some("parallel"),
+            on_dead_letter: matches!(trigger, SagaTrigger::DeadLetter | SagaTrigger::Both),
+            on_non_retryable: matches!(trigger, SagaTrigger::NonRetryable | SagaTrigger::Both),
+            parallel: saga.order == Some(SagaOrder::Parallel),
         });
     }
     Ok(out)

@@ -530,6 +530,14 @@ fn set_path(table: &mut toml::Table, parts: &[&str], value: toml::Value) -> Resu
 fn improve_serde_message(msg: &str) -> String {
     // One line: the parser's own line breaks would look like more errors.
     let msg = msg.trim().replace('\n', " ");
+    // The parser ends with where it was (` in `fault.at``), which the
+    // location before the message already says.
+    let msg = match msg.rsplit_once(" in `") {
+        Some((head, tail)) if tail.ends_with('`') && !tail[..tail.len() - 1].contains('`') => {
+            head.to_string()
+        }
+        _ => msg,
+    };
     for (what, label) in [("unknown field `", "key"), ("unknown variant `", "value")] {
         if let Some(rest) = msg.strip_prefix(what) {
             let Some((bad, tail)) = rest.split_once('`') else {

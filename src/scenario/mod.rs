@@ -10,6 +10,7 @@ pub mod data;
 pub mod dist;
 pub mod edit;
 pub mod import;
+pub mod keyword;
 pub mod load;
 pub mod preset;
 pub mod schema;
@@ -23,6 +24,10 @@ use crate::time::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use keyword::{
+    Assignor, CommitMode, Confirm, CrashScope, FaultKind, GroupProtocol, Isolation, OffsetReset,
+    Overflow, RetryMode, SagaOrder, SagaTrigger, ScaleMetric, TtlMode,
+};
 pub use load::{load_file, load_str, LoadOptions, ScenarioError};
 pub use values::{ExtendLease, LeaseCfg, Limit, SyncInterval};
 
@@ -92,10 +97,10 @@ pub struct SagaCfg {
     pub compensations: Vec<String>,
     /// What starts compensation: "dead-letter", "non-retryable" or "both".
     /// Default "dead-letter".
-    pub trigger: Option<String>,
+    pub trigger: Option<SagaTrigger>,
     /// "reverse" (one compensation after the other, latest step first) or
     /// "parallel" (all at once). Default "reverse".
-    pub order: Option<String>,
+    pub order: Option<SagaOrder>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
@@ -285,7 +290,7 @@ pub struct ProducerCfg {
     pub queue: Option<String>,
     pub arrival: ArrivalCfg,
     /// Publisher confirms: "none" (fire and forget), "on-accept", "after-fsync".
-    pub confirm: Option<String>,
+    pub confirm: Option<Confirm>,
     /// With confirms: publish again when no confirm came within this time.
     pub confirm_timeout: Option<Duration>,
     /// The producer's retry policy for publishes that failed or were not confirmed.
@@ -376,7 +381,7 @@ pub struct QueueCfg {
     /// Ready messages at most; absent for unbounded.
     pub capacity: Option<u64>,
     /// reject-publish, drop-head or dead-letter.
-    pub overflow: Option<String>,
+    pub overflow: Option<Overflow>,
     /// Visibility timeout / ack deadline.
     pub ack_timeout: Option<Duration>,
     /// Deliveries at most, then dead-letter; "unlimited" removes a preset's limit.
@@ -386,7 +391,7 @@ pub struct QueueCfg {
     /// Message time to live in this queue.
     pub ttl: Option<Duration>,
     /// "head" (RabbitMQ: removed when it reaches the head) or "anywhere".
-    pub ttl_mode: Option<String>,
+    pub ttl_mode: Option<TtlMode>,
     /// What happens to a crashed consumer's unacked deliveries: "immediate"
     /// (connection drop, RabbitMQ), "ack-timeout" (SQS), or a duration after
     /// the crash (Kafka: the session timeout plus the rebalance).
@@ -448,7 +453,7 @@ pub struct ConsumerCfg {
     /// topics), "in-handler" (sleep and retry holding the slot),
     /// "ack-timeout" (do nothing; the ack timeout redelivers, as SQS),
     /// "none" (reject: dead-letter at once).
-    pub retry_mode: Option<String>,
+    pub retry_mode: Option<RetryMode>,
     /// Consumer-side idempotency store.
     pub idempotency: Option<IdempotencyCfg>,
     pub retry_budget: Option<RetryBudgetConfig>,
@@ -470,7 +475,7 @@ pub struct ConsumerCfg {
     /// `auto_commit_interval`), "before-processing" (right after the poll)
     /// or "transactional" (offsets and the records produced to `publish_to`
     /// commit atomically every `transaction_interval`).
-    pub commit: Option<String>,
+    pub commit: Option<CommitMode>,
     /// Auto-commit period. Default 5s.
     pub auto_commit_interval: Option<Duration>,
     /// `commit = "transactional"`: how often the open transaction (the
@@ -481,7 +486,7 @@ pub struct ConsumerCfg {
     /// "read_uncommitted" (all, aborted ones too) or "read_committed"
     /// (committed ones only, up to the last stable offset). Default
     /// "read_uncommitted" (Kafka's `isolation.level`).
-    pub isolation: Option<String>,
+    pub isolation: Option<Isolation>,
     /// Records one poll returns at most. Default 500.
     pub max_poll_records: Option<u32>,
     /// A crashed member is noticed this long after its last heartbeat. Default 45s.
@@ -494,13 +499,13 @@ pub struct ConsumerCfg {
     /// Where a member starts when the group's committed offset no longer
     /// exists: "latest" (the log end: the retained backlog is skipped) or
     /// "earliest" (the oldest retained record). Default "latest".
-    pub auto_offset_reset: Option<String>,
+    pub auto_offset_reset: Option<OffsetReset>,
     /// "range" (eager: every member stops) or "cooperative-sticky" (only
     /// the partitions that move pause). Default "range".
-    pub assignor: Option<String>,
+    pub assignor: Option<Assignor>,
     /// "classic" or "consumer" (KIP-848: the broker assigns, incrementally,
     /// through heartbeats). Default "classic".
-    pub group_protocol: Option<String>,
+    pub group_protocol: Option<GroupProtocol>,
     /// Static membership (KIP-345): a member restarting within
     /// `session_timeout` keeps its partitions without a rebalance. Default false.
     pub group_instance_id: Option<bool>,
@@ -522,7 +527,7 @@ pub struct ConsumerCfg {
 /// every `poll` it reads `metric` and wants ceil(metric / target) instances
 /// (clamped to `min`..`max`), changes at most `step` of them, scales in only
 /// `cooldown` after its last change, and a new instance serves after `startup`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoscaleCfg {
     /// Fewest instances. Default 1.
@@ -531,7 +536,7 @@ pub struct AutoscaleCfg {
     pub max: u32,
     /// "backlog" (ready messages), "lag" (ready + in flight), "in-flight"
     /// (delivered, not yet settled) or "utilisation" (busy workers, percent).
-    pub metric: String,
+    pub metric: ScaleMetric,
     /// The metric's value per instance (utilisation: percent busy).
     pub target: f64,
     /// How often the metric is read. Default 30s (KEDA's pollingInterval).
@@ -585,12 +590,12 @@ pub struct NetworkCfg {
     pub ack_loss: Option<f64>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultCfg {
     /// consumer-crash, broker-crash, producer-crash, dependency-outage,
     /// partition, load-spike, rolling-restart, gc-pause.
-    pub kind: String,
+    pub kind: FaultKind,
     /// Whom it hits: "consumer:NAME", "producer:NAME" (default: all).
     pub target: Option<String>,
     /// Crash faults: only one instance of the group (by index) instead of all.
@@ -614,7 +619,7 @@ pub struct FaultCfg {
     pub between: Option<Vec<String>>,
     /// Broker crash: "machine" (power, kernel: the fsync window is lost) or
     /// "process" (SIGKILL: the page cache keeps it). Default "machine".
-    pub scope: Option<String>,
+    pub scope: Option<CrashScope>,
     /// Load spike: the producers' arrival rates are multiplied by this
     /// while it lasts.
     pub factor: Option<f64>,

@@ -7,7 +7,7 @@
 //! `preset = "NAME"` follows the latest behaviour the vendor documents;
 //! `preset = "NAME@VERSION"` an earlier one where the behaviour changed.
 
-use super::{ExtendLease, LeaseCfg, RetryCfg};
+use super::{ExtendLease, LeaseCfg, RetryCfg, RetryMode, TtlMode};
 use crate::strategy::backoff::{BackoffKind, RetryPolicy};
 use crate::time::Duration;
 
@@ -99,9 +99,9 @@ pub struct Preset {
     /// "immediate", "ack-timeout", or a duration after the crash.
     pub crash_requeue: Option<&'static str>,
     pub ack: Option<&'static str>,
-    pub retry_mode: Option<&'static str>,
+    pub retry_mode: Option<RetryMode>,
     pub retry: Option<RetryPolicy>,
-    pub ttl_mode: Option<&'static str>,
+    pub ttl_mode: Option<TtlMode>,
     pub durable: Option<bool>,
     /// The broker's fsync interval (NATS `sync_interval`).
     pub fsync_interval: Option<Duration>,
@@ -185,8 +185,8 @@ fn sqs() -> Preset {
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
         ack: Some("after-processing"),
-        retry_mode: Some("ack-timeout"),
-        ttl_mode: Some("anywhere"),
+        retry_mode: Some(RetryMode::AckTimeout),
+        ttl_mode: Some(TtlMode::Anywhere),
         lease_max: secs(12 * 3600),
         // aws.amazon.com/sqs/pricing, us-east-1, standard queue, first
         // 100 billion requests a month (as of 2026-06); each 64 KiB chunk
@@ -212,8 +212,8 @@ fn rabbitmq_quorum(version: &str) -> Preset {
         dead_letter: Some(false),
         crash_requeue: Some("immediate"),
         ack: Some("after-processing"),
-        retry_mode: Some("requeue"),
-        ttl_mode: Some("head"),
+        retry_mode: Some(RetryMode::Requeue),
+        ttl_mode: Some(TtlMode::Head),
         durable: Some(true),
         no_lease: Some(RABBITMQ_NO_LEASE),
         auto_ack_ignores_prefetch: true,
@@ -232,8 +232,8 @@ fn rabbitmq_classic() -> Preset {
         dead_letter: Some(true),
         crash_requeue: Some("immediate"),
         ack: Some("after-processing"),
-        retry_mode: Some("requeue"),
-        ttl_mode: Some("head"),
+        retry_mode: Some(RetryMode::Requeue),
+        ttl_mode: Some(TtlMode::Head),
         no_lease: Some(RABBITMQ_NO_LEASE),
         auto_ack_ignores_prefetch: true,
         ..Default::default()
@@ -252,7 +252,7 @@ fn kafka_retry_topics(version: &str) -> Preset {
         dead_letter: Some(true),
         crash_requeue: Some(if old { "13s" } else { "48s" }),
         ack: Some("after-processing"),
-        retry_mode: Some("retry-queues"),
+        retry_mode: Some(RetryMode::RetryQueues),
         retry: Some(RetryPolicy {
             backoff: BackoffKind::Fixed,
             delay: secs(1),
@@ -273,7 +273,7 @@ fn nats_jetstream() -> Preset {
         at_limit: Some("stay"),
         crash_requeue: Some("ack-timeout"),
         ack: Some("after-processing"),
-        retry_mode: Some("requeue"),
+        retry_mode: Some(RetryMode::Requeue),
         fsync_interval: secs(120),
         late_ack_settles: true,
         ..Default::default()
@@ -288,7 +288,7 @@ fn pubsub() -> Preset {
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
         ack: Some("after-processing"),
-        retry_mode: Some("delay"),
+        retry_mode: Some(RetryMode::Delay),
         retry: Some(RetryPolicy {
             backoff: BackoffKind::Exponential,
             base: secs(10),
@@ -323,7 +323,7 @@ fn celery() -> Preset {
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
         ack: Some("on-receive"),
-        retry_mode: Some("delay"),
+        retry_mode: Some(RetryMode::Delay),
         retry: Some(RetryPolicy {
             backoff: BackoffKind::Fixed,
             delay: secs(180),
@@ -347,7 +347,7 @@ fn sidekiq(version: &str) -> Preset {
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
         ack: Some("on-receive"),
-        retry_mode: Some("delay"),
+        retry_mode: Some(RetryMode::Delay),
         retry: Some(RetryPolicy {
             backoff,
             max_attempts: Some(26),

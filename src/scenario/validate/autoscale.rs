@@ -3,10 +3,6 @@
 
 use super::*;
 
-/// What an autoscaler can read of its queue (see the README's
-/// "Autoscaling consumers").
-pub const AUTOSCALE_METRICS: [&str; 4] = ["backlog", "lag", "utilisation", "in-flight"];
-
 /// Most instances an autoscaled group may reach: the simulator keeps one
 /// record per possible instance from the start.
 pub const MAX_AUTOSCALE_INSTANCES: u32 = 10_000;
@@ -42,8 +38,7 @@ pub(super) fn check_autoscale(
             a.max
         ));
     }
-    one_of(&pa.key("metric"), &a.metric, &AUTOSCALE_METRICS)?;
-    let utilisation = a.metric == "utilisation";
+    let utilisation = a.metric == ScaleMetric::Utilisation;
     if !(a.target.is_finite() && a.target > 0.0) || (utilisation && a.target > 100.0) {
         let range = if utilisation {
             "above 0 and at most 100 (percent busy)"
@@ -69,7 +64,7 @@ pub(super) fn check_autoscale(
 fn check_faults_on(s: &Scenario, p: &P, i: usize) -> Result<(), Invalid> {
     let name = consumer_name(s, i);
     let rolled = s.faults.iter().any(|f| {
-        f.kind == "rolling-restart"
+        f.kind == FaultKind::RollingRestart
             && f.target
                 .as_deref()
                 .and_then(|t| t.strip_prefix("consumer:"))

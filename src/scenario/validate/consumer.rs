@@ -206,9 +206,6 @@ fn check_handler(p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
     if let Some(a) = &c.ack {
         one_of(&p.key("ack"), a, &ACK_MODES)?;
     }
-    if let Some(m) = &c.retry_mode {
-        one_of(&p.key("retry_mode"), m, &RETRY_MODES)?;
-    }
     if let Some(pr) = &c.preset {
         preset::check(pr).or_else(|m| p.key("preset").err(m))?;
     }

@@ -70,24 +70,26 @@ fn check_window(p: &P, f: &FaultCfg) -> Result<(), Invalid> {
 }
 
 pub(super) fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
-    one_of(&p.key("kind"), &f.kind, &FAULT_KINDS)?;
-    if let Some(scope) = &f.scope {
-        if f.kind != "broker-crash" {
+    if f.scope.is_some() {
+        if f.kind != FaultKind::BrokerCrash {
             return p.key("scope").err(format!(
                 "`scope` says what a broker crash takes down; a {} has none",
                 f.kind
             ));
         }
-        one_of(&p.key("scope"), scope, &CRASH_SCOPES)?;
     }
     if let Some(t) = &f.target {
         check_target(s, &p.key("target"), t)?;
         let kind_of_target = t.split(':').next().unwrap_or("");
-        let fits = match f.kind.as_str() {
-            "consumer-crash" | "dependency-outage" | "gc-pause" => kind_of_target == "consumer",
-            "producer-crash" | "load-spike" => kind_of_target == "producer",
-            "rolling-restart" => kind_of_target == "consumer" || kind_of_target == "producer",
-            _ => false,
+        let fits = match f.kind {
+            FaultKind::ConsumerCrash | FaultKind::DependencyOutage | FaultKind::GcPause => {
+                kind_of_target == "consumer"
+            }
+            FaultKind::ProducerCrash | FaultKind::LoadSpike => kind_of_target == "producer",
+            FaultKind::RollingRestart => {
+                kind_of_target == "consumer" || kind_of_target == "producer"
+            }
+            FaultKind::BrokerCrash | FaultKind::Partition => false,
         };
         if !fits {
             return p
@@ -99,13 +101,14 @@ pub(super) fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Inval
         check_instance(s, p, f, k)?;
     }
     super::periodic::check_periodic_keys(s, p, f)?;
-    match f.kind.as_str() {
-        "consumer-crash" | "producer-crash" | "broker-crash" => check_crash(p, f),
-        "load-spike" => check_load_spike(p, f),
-        "dependency-outage" | "partition" => check_window_fault(s, p, f),
-        "rolling-restart" => super::periodic::check_rolling_restart(p, f),
-        "gc-pause" => super::periodic::check_gc_pause(p, f),
-        other => unreachable!("`one_of` admitted only the fault kinds above, not {other}"),
+    match f.kind {
+        FaultKind::ConsumerCrash | FaultKind::ProducerCrash | FaultKind::BrokerCrash => {
+            check_crash(p, f)
+        }
+        FaultKind::LoadSpike => check_load_spike(p, f),
+        FaultKind::DependencyOutage | FaultKind::Partition => check_window_fault(s, p, f),
+        FaultKind::RollingRestart => super::periodic::check_rolling_restart(p, f),
+        FaultKind::GcPause => super::periodic::check_gc_pause(p, f),
     }
 }
 
@@ -199,7 +202,7 @@ fn check_window_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> 
                 .err("the slowdown must be a factor above 0 and at most 1e6");
         }
     }
-    if f.kind == "partition" {
+    if f.kind == FaultKind::Partition {
         let Some(b) = &f.between else {
             return p
                 .key("between")

@@ -61,49 +61,9 @@ impl P {
 }
 
 pub const ACK_MODES: [&str; 2] = ["after-processing", "on-receive"];
-pub const RETRY_MODES: [&str; 7] = [
-    "requeue",
-    "reject-requeue",
-    "delay",
-    "retry-queues",
-    "in-handler",
-    "ack-timeout",
-    "none",
-];
-pub const OVERFLOWS: [&str; 3] = ["reject-publish", "drop-head", "dead-letter"];
-pub const CONFIRMS: [&str; 3] = ["none", "on-accept", "after-fsync"];
-pub const TTL_MODES: [&str; 2] = ["head", "anywhere"];
 pub const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
-/// What a broker crash takes down: the process (SIGKILL: the page cache
-/// keeps what was written) or the machine (power, kernel: the fsync window
-/// is lost).
-pub const CRASH_SCOPES: [&str; 2] = ["machine", "process"];
-pub const FAULT_KINDS: [&str; 8] = [
-    "consumer-crash",
-    "broker-crash",
-    "producer-crash",
-    "dependency-outage",
-    "partition",
-    "load-spike",
-    "rolling-restart",
-    "gc-pause",
-];
 pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
 pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
-pub const COMMIT_MODES: [&str; 5] = [
-    "after-processing",
-    "auto",
-    "auto-in-poll",
-    "before-processing",
-    "transactional",
-];
-/// `isolation.level`: which records of transactional producers a topic
-/// consumer reads.
-pub const ISOLATIONS: [&str; 2] = ["read_uncommitted", "read_committed"];
-/// `auto.offset.reset`: where a member starts when its offset is gone.
-pub const OFFSET_RESETS: [&str; 2] = ["latest", "earliest"];
-pub const ASSIGNORS: [&str; 2] = ["range", "cooperative-sticky"];
-pub const GROUP_PROTOCOLS: [&str; 2] = ["classic", "consumer"];
 /// Most copies of a partition.
 pub const MAX_REPLICATION_FACTOR: u32 = 16;
 /// How a topic consumer handles a failed record: "in-handler" retries in

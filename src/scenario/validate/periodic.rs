@@ -19,7 +19,7 @@ fn rolling_units(s: &Scenario, f: &FaultCfg) -> u64 {
 /// A periodic fault's occurrences must not overlap: each one (all its
 /// instances, for a rolling restart) ends before the next can start.
 pub(super) fn check_periodic_keys(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
-    let rolling = f.kind == "rolling-restart";
+    let rolling = f.kind == FaultKind::RollingRestart;
     if f.interval.is_some() && !rolling {
         return p.key("interval").err(format!(
             "`interval` spaces the instances of a rolling-restart; a {} has none",

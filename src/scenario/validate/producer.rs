@@ -161,7 +161,7 @@ fn check_producer_learns(p: &P, pr: &ProducerCfg) -> Result<(), Invalid> {
         return Ok(());
     }
     let never = "`retry = { backoff = \"none\", max_attempts = 1 }` to never publish again (what the producer gives up on is counted in `messages.lost_detected`)";
-    let confirms = pr.confirm.as_deref().is_some_and(|c| c != "none");
+    let confirms = pr.confirm.is_some_and(|c| c != Confirm::None);
     if confirms || pr.confirm_timeout.is_some() {
         let key = if confirms {
             "confirm"
@@ -268,9 +268,6 @@ fn check_queue_producer(s: &Scenario, p: &P, pr: &ProducerCfg) -> Result<(), Inv
     }
     resolve_queue(s, &pr.queue).or_else(|m| p.key("queue").err(m))?;
     check_arrival(&p.key("arrival"), &pr.arrival)?;
-    if let Some(c) = &pr.confirm {
-        one_of(&p.key("confirm"), c, &CONFIRMS)?;
-    }
     positive(
         &p.key("confirm_timeout"),
         pr.confirm_timeout,
@@ -279,7 +276,7 @@ fn check_queue_producer(s: &Scenario, p: &P, pr: &ProducerCfg) -> Result<(), Inv
     positive(&p.key("ttl"), pr.ttl, "the ttl")?;
     check_retry(&p.key("retry"), &pr.retry)?;
     positive(&p.key("timeout"), pr.timeout, "the client timeout")?;
-    let confirms = pr.confirm.as_deref().is_some_and(|c| c != "none");
+    let confirms = pr.confirm.is_some_and(|c| c != Confirm::None);
     if pr.retry.is_some() && !confirms && pr.confirm_timeout.is_none() && pr.timeout.is_none() {
         return p.key("retry").err("a producer retries only what it knows failed: set `confirm` (publisher confirms; `confirm_timeout` for a lost confirm) or `timeout` (client timeout) too");
     }

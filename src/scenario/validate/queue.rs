@@ -30,12 +30,6 @@ fn check_queue(p: &P, q: &QueueCfg) -> Result<(), Invalid> {
     if let Some(pr) = &q.preset {
         crate::scenario::preset::check(pr).or_else(|m| p.key("preset").err(m))?;
     }
-    if let Some(o) = &q.overflow {
-        one_of(&p.key("overflow"), o, &OVERFLOWS)?;
-    }
-    if let Some(m) = &q.ttl_mode {
-        one_of(&p.key("ttl_mode"), m, &TTL_MODES)?;
-    }
     if let Some(m) = &q.crash_requeue {
         check_crash_requeue(&p.key("crash_requeue"), m)?;
     }

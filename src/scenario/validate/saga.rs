@@ -28,11 +28,6 @@ pub(super) fn check_side_effect(p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// What starts a saga's compensation.
-pub const SAGA_TRIGGERS: [&str; 3] = ["dead-letter", "non-retryable", "both"];
-/// In which order compensations run.
-pub const SAGA_ORDERS: [&str; 2] = ["reverse", "parallel"];
-
 /// `[[saga]]`: named once, its steps a `publish_to` pipeline of queues,
 /// one compensation entry per step naming a queue that has consumers (or
 /// ""), and every queue in one role of one saga. Saga expectations need a
@@ -46,12 +41,6 @@ pub(super) fn check_sagas(s: &Scenario) -> Result<(), Invalid> {
             return p
                 .key("name")
                 .err(format!("two sagas are named `{}`", saga.name));
-        }
-        if let Some(t) = &saga.trigger {
-            one_of(&p.key("trigger"), t, &SAGA_TRIGGERS)?;
-        }
-        if let Some(o) = &saga.order {
-            one_of(&p.key("order"), o, &SAGA_ORDERS)?;
         }
         let steps = check_steps(s, &p, saga)?;
         check_compensations(s, &p, saga, &steps)?;

@@ -123,11 +123,8 @@ pub(super) fn check_topic_consumer(
             j + 1
         ));
     }
-    if let Some(m) = &c.commit {
-        one_of(&p.key("commit"), m, &COMMIT_MODES)?;
-    }
     if c.auto_commit_interval.is_some()
-        && !matches!(c.commit.as_deref(), Some("auto" | "auto-in-poll"))
+        && !matches!(c.commit, Some(CommitMode::Auto | CommitMode::AutoInPoll))
     {
         return p
             .key("auto_commit_interval")
@@ -135,8 +132,8 @@ pub(super) fn check_topic_consumer(
     }
     check_transactional(s, p, c, t)?;
     check_membership(p, c)?;
-    if let Some(m) = &c.retry_mode {
-        one_of(&p.key("retry_mode"), m, &TOPIC_RETRY_MODES)?;
+    if let Some(m) = c.retry_mode {
+        one_of(&p.key("retry_mode"), m.word(), &TOPIC_RETRY_MODES)?;
     }
     positive(
         &p.key("auto_commit_interval"),
@@ -181,21 +178,14 @@ pub(super) fn check_topic_consumer(
 
 /// Offset reset, assignor, protocol and heartbeats of a consumer group.
 fn check_membership(p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
-    if let Some(r) = &c.auto_offset_reset {
-        one_of(&p.key("auto_offset_reset"), r, &OFFSET_RESETS)?;
-    }
-    if let Some(a) = &c.assignor {
-        one_of(&p.key("assignor"), a, &ASSIGNORS)?;
-    }
-    if let Some(g) = &c.group_protocol {
-        one_of(&p.key("group_protocol"), g, &GROUP_PROTOCOLS)?;
-        if g == "consumer" && c.assignor.is_some() {
+    if let Some(g) = c.group_protocol {
+        if g == GroupProtocol::Consumer && c.assignor.is_some() {
             return p.key("assignor").err(
                 "with `group_protocol = \"consumer\"` the broker assigns the partitions (incrementally): `assignor` is the classic protocol's `partition.assignment.strategy`",
             );
         }
     }
-    if c.heartbeat_interval.is_some() && c.group_protocol.as_deref() != Some("consumer") {
+    if c.heartbeat_interval.is_some() && c.group_protocol != Some(GroupProtocol::Consumer) {
         return p.key("heartbeat_interval").err(
             "`heartbeat_interval` needs `group_protocol = \"consumer\"` (the classic protocol's members learn of a rebalance at their next poll here)",
         );
@@ -236,7 +226,7 @@ fn check_transactional(s: &Scenario, p: &P, c: &ConsumerCfg, t: &str) -> Result<
         }
         check_topic_cycle(s, p, t)?;
     }
-    let transactional = c.commit.as_deref() == Some("transactional");
+    let transactional = c.commit == Some(CommitMode::Transactional);
     if transactional && c.publish_to.is_none() {
         return p.key("commit").err(
             "`commit = \"transactional\"` needs `publish_to` (a topic): a transaction commits the consumed offsets together with the records produced",
@@ -252,9 +242,6 @@ fn check_transactional(s: &Scenario, p: &P, c: &ConsumerCfg, t: &str) -> Result<
         c.transaction_interval,
         "the transaction interval",
     )?;
-    if let Some(i) = &c.isolation {
-        one_of(&p.key("isolation"), i, &ISOLATIONS)?;
-    }
     Ok(())
 }
 
