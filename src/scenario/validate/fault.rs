@@ -70,13 +70,11 @@ fn check_window(p: &P, f: &FaultCfg) -> Result<(), Invalid> {
 }
 
 pub(super) fn check_fault(s: &Scenario, p: &P, f: &FaultCfg) -> Result<(), Invalid> {
-    if f.scope.is_some() {
-        if f.kind != FaultKind::BrokerCrash {
-            return p.key("scope").err(format!(
-                "`scope` says what a broker crash takes down; a {} has none",
-                f.kind
-            ));
-        }
+    if f.scope.is_some() && f.kind != FaultKind::BrokerCrash {
+        return p.key("scope").err(format!(
+            "`scope` says what a broker crash takes down; a {} has none",
+            f.kind
+        ));
     }
     if let Some(t) = &f.target {
         check_target(s, &p.key("target"), t)?;
