@@ -55,8 +55,8 @@ const PRESETS: &[&str] = &mqsim::scenario::preset::PRESET_NAMES;
 const RETRY_MODES: &[&str] = mqsim::scenario::RetryMode::WORDS;
 const OVERFLOWS: &[&str] = mqsim::scenario::Overflow::WORDS;
 const CONFIRMS: &[&str] = mqsim::scenario::Confirm::WORDS;
-const ACKS: [&str; 2] = ["after-processing", "on-receive"];
-const TTL_MODES: [&str; 2] = ["head", "anywhere"];
+const ACKS: &[&str] = mqsim::scenario::AckMode::WORDS;
+const TTL_MODES: &[&str] = mqsim::scenario::TtlMode::WORDS;
 const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
 
 #[derive(Clone, Debug)]
@@ -822,9 +822,9 @@ fn reader() -> impl Strategy<Value = Reader> {
         )
 }
 
-const SIDE_EFFECTS: [&str; 3] = ["before-ack", "after-ack", "idempotent"];
+const SIDE_EFFECTS: &[&str] = mqsim::scenario::SideEffectMode::WORDS;
 const AUTOSCALE_METRICS: &[&str] = mqsim::scenario::ScaleMetric::WORDS;
-const SAGA_TRIGGERS: [&str; 3] = ["dead-letter", "non-retryable", "both"];
+const SAGA_TRIGGERS: &[&str] = mqsim::scenario::SagaTrigger::WORDS;
 
 /// The parts of issues 23 and 26 (operations, transactions): per queue
 /// consumer (indexed as the consumers), a saga and an exactly-once

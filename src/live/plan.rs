@@ -4,7 +4,7 @@
 //! figure never silently answers a different question than the simulation.
 
 use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Model, Overflow};
-use crate::scenario::Scenario;
+use crate::scenario::{AckMode, Scenario};
 use crate::time::Nanos;
 
 /// How one queue is declared on the broker (times in wall nanoseconds).
@@ -263,7 +263,7 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
         if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
             return Err(refuse(key, broker, ""));
         }
-        if c.failure.is_some_and(|p| p > 0.0) && c.ack.as_deref() == Some("on-receive") {
+        if c.failure.is_some_and(|p| p > 0.0) && c.ack == Some(AckMode::OnReceive) {
             return Err(refuse(
                 "consumer.failure with consumer.ack = \"on-receive\"",
                 broker,
@@ -301,7 +301,7 @@ fn check_rabbitmq(s: &Scenario) -> Result<(), String> {
     let auto_ack = s
         .consumers
         .iter()
-        .any(|c| c.ack.as_deref() == Some("on-receive"));
+        .any(|c| c.ack == Some(AckMode::OnReceive));
     if auto_ack && s.queues.iter().any(|q| q.ttl.is_some()) {
         return Err(refuse(
             "queue.ttl with consumer.ack = \"on-receive\"",

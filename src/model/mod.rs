@@ -488,11 +488,7 @@ pub fn resolve(s: &Scenario) -> Scenario {
         c.count = Some(c.count.unwrap_or(1));
         c.prefetch = Some(c.prefetch.unwrap_or(1));
         c.concurrency = Some(c.concurrency.unwrap_or(1));
-        c.ack = Some(
-            c.ack
-                .clone()
-                .unwrap_or_else(|| p.ack.unwrap_or("after-processing").into()),
-        );
+        c.ack = Some(c.ack.or(p.ack).unwrap_or(AckMode::AfterProcessing));
         resolve_work(c);
         c.retry = merge_retry(c.retry.as_ref(), p.retry.as_ref());
         c.extend_lease = merge_lease(c.extend_lease.as_ref(), &p, ack_timeouts[qi]);
@@ -761,8 +757,8 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             count: c.count.unwrap_or(1),
             prefetch: c.prefetch.unwrap_or(1),
             concurrency: c.concurrency.unwrap_or(1),
-            ack_on_receive: c.ack.as_deref() == Some("on-receive"),
-            push_all: c.ack.as_deref() == Some("on-receive")
+            ack_on_receive: c.ack == Some(AckMode::OnReceive),
+            push_all: c.ack == Some(AckMode::OnReceive)
                 && c.preset
                     .as_deref()
                     .and_then(preset)
@@ -778,7 +774,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             retry: c.retry.as_ref().map(RetryCfg::policy),
             // Only a delivery that waits for its ack has a lease.
             extend_lease: match &c.extend_lease {
-                Some(ExtendLease::On(l)) if c.ack.as_deref() != Some("on-receive") => {
+                Some(ExtendLease::On(l)) if c.ack != Some(AckMode::OnReceive) => {
                     match (l.every, l.by) {
                         (Some(every), Some(by)) => Some(LeaseModel {
                             every_ns: every.ns(),
@@ -794,7 +790,7 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
             idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
             budget: c.retry_budget.clone(),
             breaker: c.breaker.clone(),
-            side_effect: SideEffect::named(c.side_effect.as_deref()),
+            side_effect: SideEffect::named(c.side_effect),
             autoscale: c.autoscale.as_ref().map(autoscale::compile_autoscale),
         });
     }

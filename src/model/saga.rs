@@ -65,13 +65,13 @@ pub(super) fn compile_sagas(r: &Scenario) -> Result<Vec<SagaModel>, String> {
 }
 
 impl SideEffect {
-    /// The mode a scenario names (validated already); none when unset.
-    pub(super) fn named(name: Option<&str>) -> SideEffect {
-        match name {
-            Some("before-ack") => SideEffect::BeforeAck,
-            Some("after-ack") => SideEffect::AfterAck,
-            Some("idempotent") => SideEffect::Idempotent,
-            _ => SideEffect::None,
+    /// The mode a scenario names; none when unset.
+    pub(super) fn named(mode: Option<SideEffectMode>) -> SideEffect {
+        match mode {
+            None => SideEffect::None,
+            Some(SideEffectMode::BeforeAck) => SideEffect::BeforeAck,
+            Some(SideEffectMode::AfterAck) => SideEffect::AfterAck,
+            Some(SideEffectMode::Idempotent) => SideEffect::Idempotent,
         }
     }
 }

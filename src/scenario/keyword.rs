@@ -250,6 +250,29 @@ keywords! {
     }
 }
 
+keywords! {
+    /// When a consumer acks a delivery.
+    pub enum AckMode {
+        /// After the handler succeeds (at least once).
+        AfterProcessing = "after-processing",
+        /// As it arrives, before the handler runs (auto-ack, at most once).
+        OnReceive = "on-receive",
+    }
+}
+
+keywords! {
+    /// When a queue consumer's handler makes its external write relative
+    /// to its ack (`side_effect`).
+    pub enum SideEffectMode {
+        /// Write, then ack: a crash before the ack lands duplicates it.
+        BeforeAck = "before-ack",
+        /// Ack, then write: a crash after the ack lands loses it.
+        AfterAck = "after-ack",
+        /// Before the ack, deduplicated by the idempotency store.
+        Idempotent = "idempotent",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use keyword::{
-    Assignor, CommitMode, Confirm, CrashScope, FaultKind, GroupProtocol, Isolation, OffsetReset,
-    Overflow, RetryMode, SagaOrder, SagaTrigger, ScaleMetric, TtlMode,
+    AckMode, Assignor, CommitMode, Confirm, CrashScope, FaultKind, GroupProtocol, Isolation,
+    OffsetReset, Overflow, RetryMode, SagaOrder, SagaTrigger, ScaleMetric, SideEffectMode, TtlMode,
 };
 pub use load::{load_file, load_str, LoadOptions, ScenarioError};
 pub use values::{ExtendLease, LeaseCfg, Limit, SyncInterval};
@@ -434,7 +434,7 @@ pub struct ConsumerCfg {
     /// Messages an instance processes at once. Default 1.
     pub concurrency: Option<u32>,
     /// "after-processing" (at-least-once) or "on-receive" (auto-ack, at-most-once).
-    pub ack: Option<String>,
+    pub ack: Option<AckMode>,
     /// Processing time of one attempt. Default exponential, mean 100ms.
     pub service: Option<DistCfg>,
     /// Probability that one processing attempt fails (transient).
@@ -516,7 +516,7 @@ pub struct ConsumerCfg {
     /// "before-ack" (a crash before the ack lands duplicates it),
     /// "after-ack" (a crash after the ack lands loses it) or "idempotent"
     /// (before the ack, deduplicated by the idempotency store).
-    pub side_effect: Option<String>,
+    pub side_effect: Option<SideEffectMode>,
     /// Scale the group's instance count with a metric (KEDA/HPA):
     /// `{ min, max, metric, target, poll, cooldown, startup, step, drain }`.
     /// `count` is then the starting count.

@@ -7,7 +7,7 @@
 //! `preset = "NAME"` follows the latest behaviour the vendor documents;
 //! `preset = "NAME@VERSION"` an earlier one where the behaviour changed.
 
-use super::{ExtendLease, LeaseCfg, RetryCfg, RetryMode, TtlMode};
+use super::{AckMode, ExtendLease, LeaseCfg, RetryCfg, RetryMode, TtlMode};
 use crate::strategy::backoff::{BackoffKind, RetryPolicy};
 use crate::time::Duration;
 
@@ -98,7 +98,7 @@ pub struct Preset {
     pub at_limit: Option<&'static str>,
     /// "immediate", "ack-timeout", or a duration after the crash.
     pub crash_requeue: Option<&'static str>,
-    pub ack: Option<&'static str>,
+    pub ack: Option<AckMode>,
     pub retry_mode: Option<RetryMode>,
     pub retry: Option<RetryPolicy>,
     pub ttl_mode: Option<TtlMode>,
@@ -184,7 +184,7 @@ fn sqs() -> Preset {
         max_deliveries: Some(Some(10)),
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
-        ack: Some("after-processing"),
+        ack: Some(AckMode::AfterProcessing),
         retry_mode: Some(RetryMode::AckTimeout),
         ttl_mode: Some(TtlMode::Anywhere),
         lease_max: secs(12 * 3600),
@@ -211,7 +211,7 @@ fn rabbitmq_quorum(version: &str) -> Preset {
         // dropped (counted lost, `dropped-at-limit`).
         dead_letter: Some(false),
         crash_requeue: Some("immediate"),
-        ack: Some("after-processing"),
+        ack: Some(AckMode::AfterProcessing),
         retry_mode: Some(RetryMode::Requeue),
         ttl_mode: Some(TtlMode::Head),
         durable: Some(true),
@@ -231,7 +231,7 @@ fn rabbitmq_classic() -> Preset {
         max_deliveries: Some(None),
         dead_letter: Some(true),
         crash_requeue: Some("immediate"),
-        ack: Some("after-processing"),
+        ack: Some(AckMode::AfterProcessing),
         retry_mode: Some(RetryMode::Requeue),
         ttl_mode: Some(TtlMode::Head),
         no_lease: Some(RABBITMQ_NO_LEASE),
@@ -251,7 +251,7 @@ fn kafka_retry_topics(version: &str) -> Preset {
         max_deliveries: Some(None),
         dead_letter: Some(true),
         crash_requeue: Some(if old { "13s" } else { "48s" }),
-        ack: Some("after-processing"),
+        ack: Some(AckMode::AfterProcessing),
         retry_mode: Some(RetryMode::RetryQueues),
         retry: Some(RetryPolicy {
             backoff: BackoffKind::Fixed,
@@ -272,7 +272,7 @@ fn nats_jetstream() -> Preset {
         dead_letter: Some(false),
         at_limit: Some("stay"),
         crash_requeue: Some("ack-timeout"),
-        ack: Some("after-processing"),
+        ack: Some(AckMode::AfterProcessing),
         retry_mode: Some(RetryMode::Requeue),
         fsync_interval: secs(120),
         late_ack_settles: true,
@@ -287,7 +287,7 @@ fn pubsub() -> Preset {
         max_deliveries: Some(Some(5)),
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
-        ack: Some("after-processing"),
+        ack: Some(AckMode::AfterProcessing),
         retry_mode: Some(RetryMode::Delay),
         retry: Some(RetryPolicy {
             backoff: BackoffKind::Exponential,
@@ -322,7 +322,7 @@ fn celery() -> Preset {
         // A task out of retries ends in the FAILURE state: kept, not lost.
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
-        ack: Some("on-receive"),
+        ack: Some(AckMode::OnReceive),
         retry_mode: Some(RetryMode::Delay),
         retry: Some(RetryPolicy {
             backoff: BackoffKind::Fixed,
@@ -346,7 +346,7 @@ fn sidekiq(version: &str) -> Preset {
         max_deliveries: Some(None),
         dead_letter: Some(true),
         crash_requeue: Some("ack-timeout"),
-        ack: Some("on-receive"),
+        ack: Some(AckMode::OnReceive),
         retry_mode: Some(RetryMode::Delay),
         retry: Some(RetryPolicy {
             backoff,

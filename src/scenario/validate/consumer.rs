@@ -43,7 +43,7 @@ pub(super) fn check_lease(s: &Scenario, p: &P, c: &ConsumerCfg) -> Result<(), In
             pr.name
         ));
     }
-    if c.ack.as_deref() == Some("on-receive") {
+    if c.ack == Some(AckMode::OnReceive) {
         return pl.err("an auto-acked delivery has no lease to extend: extend_lease needs `ack = \"after-processing\"`");
     }
     let Ok(qi) = resolve_queue(s, &c.queue) else {
@@ -203,9 +203,6 @@ fn check_resequence(p: &P, c: &ConsumerCfg, r: &ResequenceCfg) -> Result<(), Inv
 
 /// Ack and retry modes, preset, and the handler's failure model.
 fn check_handler(p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
-    if let Some(a) = &c.ack {
-        one_of(&p.key("ack"), a, &ACK_MODES)?;
-    }
     if let Some(pr) = &c.preset {
         preset::check(pr).or_else(|m| p.key("preset").err(m))?;
     }

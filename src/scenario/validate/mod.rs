@@ -60,7 +60,6 @@ impl P {
     }
 }
 
-pub const ACK_MODES: [&str; 2] = ["after-processing", "on-receive"];
 pub const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
 pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
 pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
