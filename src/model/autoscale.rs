@@ -44,7 +44,7 @@ impl AutoscaleModel {
     pub fn desired(&self, value: f64, current: u32) -> u32 {
         let wanted = match self.metric {
             ScaleMetric::Utilisation => current as f64 * value / self.target,
-            _ => value / self.target,
+            ScaleMetric::Backlog | ScaleMetric::Lag | ScaleMetric::InFlight => value / self.target,
         };
         // A tiny excess from rounding (3.0000000001) must not add an instance.
         let ceil = (wanted - 1e-9).ceil().max(0.0);

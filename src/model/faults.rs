@@ -117,13 +117,25 @@ pub(super) fn compile_faults(r: &Scenario) -> Result<Vec<FaultModel>, String> {
             // next goes down as the previous comes back).
             interval_ns: match kind {
                 FaultKind::RollingRestart => ns(f.interval.or(f.downtime)).unwrap_or(0),
-                _ => 0,
+                FaultKind::ConsumerCrash
+                | FaultKind::BrokerCrash
+                | FaultKind::ProducerCrash
+                | FaultKind::DependencyOutage
+                | FaultKind::Partition
+                | FaultKind::LoadSpike
+                | FaultKind::GcPause => 0,
             },
             graceful: f.graceful.unwrap_or(true),
             label: target_name.unwrap_or_else(|| {
                 match kind {
                     FaultKind::BrokerCrash => "broker",
-                    _ => "all",
+                    FaultKind::ConsumerCrash
+                    | FaultKind::ProducerCrash
+                    | FaultKind::DependencyOutage
+                    | FaultKind::Partition
+                    | FaultKind::LoadSpike
+                    | FaultKind::RollingRestart
+                    | FaultKind::GcPause => "all",
                 }
                 .into()
             }),

@@ -201,7 +201,7 @@ impl<'m, F: Features> Sim<'m, F> {
                         },
                     );
                 }
-                _ => self.send_confirm(mi, publish, true),
+                Confirm::OnAccept | Confirm::AfterFsync => self.send_confirm(mi, publish, true),
             }
         }
         self.dispatch(qi);

@@ -583,7 +583,9 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             RetryMode::Requeue => self.send_ack(i, c, delivery, AckKind::Requeue),
             RetryMode::RejectRequeue => self.send_ack(i, c, delivery, AckKind::RejectRequeue),
-            _ => self.send_ack(i, c, delivery, AckKind::Delay(delay)),
+            RetryMode::Delay | RetryMode::RetryQueues | RetryMode::AckTimeout | RetryMode::None => {
+                self.send_ack(i, c, delivery, AckKind::Delay(delay))
+            }
         }
     }
 }

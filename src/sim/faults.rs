@@ -92,7 +92,10 @@ impl<'m, F: Features> Sim<'m, F> {
             FaultKind::DependencyOutage => {
                 format!("consumer:{}", self.m.groups[unit_id as usize].name)
             }
-            _ => f.label.clone(),
+            FaultKind::ConsumerCrash
+            | FaultKind::BrokerCrash
+            | FaultKind::Partition
+            | FaultKind::GcPause => f.label.clone(),
         };
         self.faults_total += 1;
         if self.faults.len() < FAULT_RECORDS_KEPT {

@@ -760,7 +760,11 @@ impl<'m, F: Features> Sim<'m, F> {
                     self.retry_put(g, now.saturating_add(delay), (mi, cur.attempts, delay));
                     self.record_processed(i, g, &cur, false);
                 }
-                _ => {
+                RetryMode::Requeue
+                | RetryMode::RejectRequeue
+                | RetryMode::Delay
+                | RetryMode::AckTimeout
+                | RetryMode::None => {
                     let reason = if nonretryable {
                         Cause::NonRetryable
                     } else {
