@@ -115,27 +115,17 @@ pub(super) fn compile_faults(r: &Scenario) -> Result<Vec<FaultModel>, String> {
             factor: f.factor.unwrap_or(1.0),
             // Only a rolling restart spaces its units (by default, the
             // next goes down as the previous comes back).
-            interval_ns: match kind {
-                FaultKind::RollingRestart => ns(f.interval.or(f.downtime)).unwrap_or(0),
-                FaultKind::ConsumerCrash
-                | FaultKind::BrokerCrash
-                | FaultKind::ProducerCrash
-                | FaultKind::DependencyOutage
-                | FaultKind::Partition
-                | FaultKind::LoadSpike
-                | FaultKind::GcPause => 0,
+            interval_ns: if kind == FaultKind::RollingRestart {
+                ns(f.interval.or(f.downtime)).unwrap_or(0)
+            } else {
+                0
             },
             graceful: f.graceful.unwrap_or(true),
             label: target_name.unwrap_or_else(|| {
-                match kind {
-                    FaultKind::BrokerCrash => "broker",
-                    FaultKind::ConsumerCrash
-                    | FaultKind::ProducerCrash
-                    | FaultKind::DependencyOutage
-                    | FaultKind::Partition
-                    | FaultKind::LoadSpike
-                    | FaultKind::RollingRestart
-                    | FaultKind::GcPause => "all",
+                if kind == FaultKind::BrokerCrash {
+                    "broker"
+                } else {
+                    "all"
                 }
                 .into()
             }),
