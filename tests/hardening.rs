@@ -1090,3 +1090,62 @@ fn the_guard_estimates_queues_topics_slots_windows_and_held_replications() {
     guard(&queue.replace("10h", "1ms"), 1).unwrap();
     guard(&queue.replace("rate = 1000.0", "rate = 50.0"), 1).unwrap();
 }
+
+/// A command whose standard output cannot be written (a full disk behind
+/// `> file`) ends with exit 3 and says why; it panicked with a backtrace
+/// (exit 101). A reader that goes away (`| head`) ends it quietly with 141.
+#[test]
+fn standard_output_that_cannot_be_written_is_an_exit_code_not_a_crash() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = std::process::Command::new(bin())
+        .args(["run", "scenarios/quickstart.toml", "--no-files"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(full)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output: No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let mut child = std::process::Command::new(bin())
+        .args(["schema"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take());
+    let ran = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// Results that cannot be written after the run (here every file write
+/// fails: `ulimit -f 0`, with SIGXFSZ ignored as a shell's `trap` leaves
+/// it) end with exit 3, not 2: the input was good, the write failed.
+#[test]
+fn results_that_cannot_be_written_exit_3() {
+    let work = Work::new("write-failed");
+    let out_dir = work.path("out");
+    let command = format!(
+        "trap '' XFSZ; ulimit -f 0; exec '{}' run scenarios/quickstart.toml --out '{}' -q",
+        bin().display(),
+        out_dir.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("summary.json"), "{stderr}");
+    assert!(!out_dir.join("summary.json").exists());
+}

@@ -588,7 +588,7 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
                 variants: results,
                 comparison: None,
             };
-            crate::report::write_all(&report, &dir).map_err(Failure::input)?;
+            crate::report::write_all(&report, &dir).map_err(Failure::output)?;
             if a.common.html {
                 let provenance = crate::report::html::Provenance::of_process("check", &[file]);
                 let mut page = cli::report_page(&report, provenance)?;
@@ -607,10 +607,11 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
         ),
     }
     if let Some(p) = &a.junit {
-        write_atomic(p, junit(&verdicts, &without_expect).as_bytes()).map_err(Failure::input)?;
+        write_atomic(p, junit(&verdicts, &without_expect).as_bytes()).map_err(Failure::output)?;
     }
     if let Some(p) = &a.markdown {
-        write_atomic(p, markdown(&verdicts, &without_expect).as_bytes()).map_err(Failure::input)?;
+        write_atomic(p, markdown(&verdicts, &without_expect).as_bytes())
+            .map_err(Failure::output)?;
     }
     Ok(if counts.failed > 0 || counts.inconclusive > 0 {
         1

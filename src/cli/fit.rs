@@ -218,8 +218,8 @@ fn draw(
     let title = format!("mqsim fit: {shown}, the data's CDF beside each law's");
     for extension in ["png", "svg"] {
         let path = dir.join(format!("fit-cdf.{extension}"));
-        duration_cdf(&path, &title, axis, &cdf).map_err(Failure::input)?;
-        qq_plot(&dir.join(format!("fit-qq.{extension}")), &qq).map_err(Failure::input)?;
+        duration_cdf(&path, &title, axis, &cdf).map_err(Failure::output)?;
+        qq_plot(&dir.join(format!("fit-qq.{extension}")), &qq).map_err(Failure::output)?;
     }
     Ok(())
 }
@@ -263,7 +263,7 @@ fn write_profile(a: &FitArgs, file: &Path, profile: &[(f64, f64)]) -> Result<Str
             fit::significant(*rate)
         ));
     }
-    crate::report::files::write_atomic(file, csv.as_bytes()).map_err(Failure::input)?;
+    crate::report::files::write_atomic(file, csv.as_bytes()).map_err(Failure::output)?;
     let named = a
         .into
         .as_deref()
@@ -466,7 +466,7 @@ fn write_into(path: &Path, key: &str, law: &str, source: &str) -> Result<(), Fai
     let written = doc.to_string();
     crate::scenario::load_str(&written, &path.display().to_string(), &Default::default())
         .map_err(|e| Failure::input(format!("--into {shown}: the scenario would not load: {e}")))?;
-    crate::report::files::write_atomic(path, written.as_bytes()).map_err(Failure::input)
+    crate::report::files::write_atomic(path, written.as_bytes()).map_err(Failure::output)
 }
 
 /// `mqsim fit --otel SPANS`: the report, and the scenario skeleton checked
@@ -495,7 +495,7 @@ fn otel_command(a: &FitArgs) -> Result<i32, Failure> {
         }
         crate::report::files::check_file_destination(out, "--out", &[a.data.as_path()])
             .map_err(Failure::input)?;
-        crate::report::files::write_atomic(out, scenario.as_bytes()).map_err(Failure::input)?;
+        crate::report::files::write_atomic(out, scenario.as_bytes()).map_err(Failure::output)?;
     }
     match a.format {
         Format::Json => {

@@ -75,7 +75,8 @@ pub fn command(a: &ImportArgs) -> Result<i32, Failure> {
     super::compile(&loaded)?;
     match &a.out {
         Some(out) => {
-            crate::report::files::write_atomic(out, scenario.as_bytes()).map_err(Failure::input)?;
+            crate::report::files::write_atomic(out, scenario.as_bytes())
+                .map_err(Failure::output)?;
             eprintln!("wrote {}", printable(&out.display().to_string()));
         }
         None => print!("{scenario}"),

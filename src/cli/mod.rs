@@ -1,6 +1,7 @@
 //! The command line: parse, load, run, report. Exit codes: 0 success, 1 a
 //! `check` expectation failed or was inconclusive, 2 bad input (nothing is
-//! written then), 130 interrupted by Ctrl-C (partial results written).
+//! written then), 3 results that could not be written, 130 interrupted by
+//! Ctrl-C (partial results written), 141 standard output's reader left.
 
 pub mod check;
 pub mod compare;
@@ -279,13 +280,27 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Bad input: a scenario, a flag, a file read, or a destination
+    /// refused before any work (exit 2).
     pub fn input(message: impl Into<String>) -> Failure {
         Failure {
-            code: 2,
+            code: BAD_INPUT,
+            message: message.into(),
+        }
+    }
+
+    /// The work was done but its results could not be written (a disk
+    /// full, a folder removed or made read-only during the run): exit 3,
+    /// so that a script can tell "fix your input" from "retry the write".
+    pub fn output(message: impl Into<String>) -> Failure {
+        Failure {
+            code: WRITE_FAILED,
             message: message.into(),
         }
     }
 }
+
+pub use crate::report::files::{BAD_INPUT, WRITE_FAILED};
 
 impl From<crate::scenario::ScenarioError> for Failure {
     fn from(e: crate::scenario::ScenarioError) -> Failure {
@@ -309,7 +324,11 @@ pub fn main() -> i32 {
             std::process::exit(INTERRUPTED);
         }
     });
-    match dispatch(cli.command) {
+    let outcome = match standard_output_guarded(|| dispatch(cli.command)) {
+        Ok(outcome) => outcome,
+        Err(code) => return code,
+    };
+    match outcome {
         Ok(_) if STOP.load(Ordering::SeqCst) => {
             eprintln!("interrupted: the results written are partial");
             INTERRUPTED
@@ -325,6 +344,51 @@ pub fn main() -> i32 {
         }
     }
 }
+
+/// Runs `work`, turning a failed write to standard output or error (a
+/// full disk behind `> file`, a reader that went away behind `| head`)
+/// into an exit code instead of a panic: `print!` panics on such a
+/// failure, with a backtrace, in the middle of a command. A broken pipe
+/// ends quietly with 141 (128 + SIGPIPE, what a shell reports for a writer
+/// its reader left); any other failure says so on standard error if it
+/// can, with exit 3 (the results could not be written).
+fn standard_output_guarded<T>(work: impl FnOnce() -> T) -> Result<T, i32> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stream_failure(info.payload()).is_none() {
+            previous(info);
+        }
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    let _ = std::panic::take_hook();
+    outcome.map_err(|payload| match stream_failure(payload.as_ref()) {
+        Some(message) if message.contains("Broken pipe") => BROKEN_PIPE,
+        Some(message) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: cannot {message}");
+            WRITE_FAILED
+        }
+        None => std::panic::resume_unwind(payload),
+    })
+}
+
+/// The text of a panic raised by `print!` or `eprint!` failing to write,
+/// as "write to standard output: <the error>".
+fn stream_failure(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())?;
+    for (label, stream) in [("stdout", "standard output"), ("stderr", "standard error")] {
+        if let Some(error) = text.strip_prefix(&format!("failed printing to {label}: ")) {
+            return Some(format!("write to {stream}: {error}"));
+        }
+    }
+    None
+}
+
+/// Exit code when standard output's reader went away (128 + SIGPIPE).
+pub const BROKEN_PIPE: i32 = 141;
 
 /// Exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells use).
 pub const INTERRUPTED: i32 = 130;
@@ -566,7 +630,7 @@ pub fn run_variant(
 /// returns its path.
 pub fn write_html(page: &report::html::Page, dir: &Path) -> Result<String, Failure> {
     let path = dir.join(report::html::FILE_NAME);
-    report::files::write_atomic(&path, page.render().as_bytes()).map_err(Failure::input)?;
+    report::files::write_atomic(&path, page.render().as_bytes()).map_err(Failure::output)?;
     Ok(path.display().to_string())
 }
 
@@ -604,16 +668,10 @@ pub fn emit(
         ),
     }
     if let Some(dir) = out_dir(c, &report.scenario) {
-        let written = report::write_all(report, &dir).map_err(|e| Failure {
-            code: 2,
-            message: e,
-        })?;
+        let written = report::write_all(report, &dir).map_err(Failure::output)?;
         let mut charts = Vec::new();
         if c.charts {
-            charts = report::chart_files(report, &dir).map_err(|e| Failure {
-                code: 2,
-                message: e,
-            })?;
+            charts = report::chart_files(report, &dir).map_err(Failure::output)?;
         }
         if c.html {
             charts.push(write_html(&report_page(report, provenance)?, &dir)?);
@@ -739,7 +797,7 @@ fn init(path: &Path) -> Result<i32, Failure> {
     }
     report::files::check_file_destination(path, "init", &[]).map_err(Failure::input)?;
     let text = starter_for(path);
-    report::files::write_atomic(path, text.as_bytes()).map_err(Failure::input)?;
+    report::files::write_atomic(path, text.as_bytes()).map_err(Failure::output)?;
     eprintln!("wrote {shown}; run it with: mqsim run {shown}");
     Ok(0)
 }
@@ -810,9 +868,9 @@ fn trace(
         &ids,
     );
     let cpath = chrome_path(path);
-    let write_error = |e: std::io::Error| Failure::input(format!("cannot write the trace: {e}"));
-    let mut lines = report::files::AtomicFile::create(path).map_err(Failure::input)?;
-    let mut chrome = report::files::AtomicFile::create(&cpath).map_err(Failure::input)?;
+    let write_error = |e: std::io::Error| Failure::output(format!("cannot write the trace: {e}"));
+    let mut lines = report::files::AtomicFile::create(path).map_err(Failure::output)?;
+    let mut chrome = report::files::AtomicFile::create(&cpath).map_err(Failure::output)?;
     use std::io::Write;
     write!(chrome, "{{\"traceEvents\":[").map_err(write_error)?;
     let mut comma = "";
@@ -843,8 +901,8 @@ fn trace(
         comma = ",";
     }
     write!(chrome, "],\"displayTimeUnit\":\"ms\"}}").map_err(write_error)?;
-    lines.commit().map_err(Failure::input)?;
-    chrome.commit().map_err(Failure::input)?;
+    lines.commit().map_err(Failure::output)?;
+    chrome.commit().map_err(Failure::output)?;
     let unseen: Vec<String> = ids
         .iter()
         .filter(|id| **id >= out.messages_created)

@@ -336,7 +336,7 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
     let written = match (&a.write, found.best) {
         (Some(path), Some(b)) if found.confirmed => {
             let text = edited_scenario(a, &search, &found.candidates[b].settings)?;
-            crate::report::files::write_atomic(path, text.as_bytes()).map_err(Failure::input)?;
+            crate::report::files::write_atomic(path, text.as_bytes()).map_err(Failure::output)?;
             true
         }
         _ => false,
@@ -383,14 +383,14 @@ fn write_files(
 ) -> Result<(), Failure> {
     use crate::report::files::write_atomic;
     let csv = candidates_csv(search, found).map_err(Failure::input)?;
-    write_atomic(&dir.join("optimize.csv"), &csv).map_err(Failure::input)?;
+    write_atomic(&dir.join("optimize.csv"), &csv).map_err(Failure::output)?;
     let text = serde_json::to_string_pretty(document).unwrap_or_default();
-    write_atomic(&dir.join("summary.json"), text.as_bytes()).map_err(Failure::input)?;
+    write_atomic(&dir.join("summary.json"), text.as_bytes()).map_err(Failure::output)?;
     if search.objectives.len() != 2 {
         return Ok(());
     }
     let csv = front_csv(search, found).map_err(Failure::input)?;
-    write_atomic(&dir.join("front.csv"), &csv).map_err(Failure::input)?;
+    write_atomic(&dir.join("front.csv"), &csv).map_err(Failure::output)?;
     if charts {
         let chart = front_chart(search, found);
         for extension in ["png", "svg"] {
@@ -398,7 +398,7 @@ fn write_files(
                 &dir.join(format!("front.{extension}")),
                 &chart,
             )
-            .map_err(Failure::input)?;
+            .map_err(Failure::output)?;
         }
     }
     Ok(())

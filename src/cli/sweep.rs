@@ -421,12 +421,12 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
             serde_json::to_string_pretty(&doc).map_err(|e| Failure::input(e.to_string()))?;
         text.push('\n');
         report::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
-            .map_err(Failure::input)?;
+            .map_err(Failure::output)?;
         let csv = sweep_csv(&keys, &metrics, &rows).map_err(Failure::input)?;
-        report::files::write_atomic(&dir.join("sweep.csv"), &csv).map_err(Failure::input)?;
+        report::files::write_atomic(&dir.join("sweep.csv"), &csv).map_err(Failure::output)?;
         if c.charts {
             report::sweep_charts(&rows, &keys, &metrics, report::Canvas::Folder(&dir))
-                .map_err(Failure::input)?;
+                .map_err(Failure::output)?;
         }
         if c.html {
             html_page(spec, (&keys, &metrics), &rows, &csv, name)

@@ -149,7 +149,15 @@ const NO_BROKER: &str =
 
 fn input(message: impl Into<String>) -> LiveFailure {
     LiveFailure {
-        code: 2,
+        code: files::BAD_INPUT,
+        message: message.into(),
+    }
+}
+
+/// The run was measured but its summary could not be written.
+fn output(message: impl Into<String>) -> LiveFailure {
+    LiveFailure {
+        code: files::WRITE_FAILED,
         message: message.into(),
     }
 }
@@ -272,7 +280,7 @@ fn emit(
     }
     if let Some(dir) = out_dir {
         let path = dir.join("summary.json");
-        files::write_atomic(&path, text.as_bytes()).map_err(input)?;
+        files::write_atomic(&path, text.as_bytes()).map_err(output)?;
         if !a.quiet && a.format == crate::report::Format::Text {
             eprintln!("wrote {}", files::printable(&path.display().to_string()));
         }

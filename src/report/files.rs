@@ -134,6 +134,14 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Exit code of bad input: a scenario, a flag, a file read, or a
+/// destination refused before any work.
+pub const BAD_INPUT: i32 = 2;
+
+/// Exit code of results that could not be written after the work was
+/// done (a disk full, a folder removed or made read-only meanwhile).
+pub const WRITE_FAILED: i32 = 3;
+
 /// Writes `bytes` to `path` atomically (see [`AtomicFile`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let mut f = AtomicFile::create(path)?;
