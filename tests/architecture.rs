@@ -149,3 +149,29 @@ fn no_file_grows_past_the_limit() {
         "now within {MAX_LINES} lines: remove from KNOWN_LONG: {gone:?}"
     );
 }
+
+/// The simulator changes the run's counters through `Collector`'s
+/// `add_*` and `sub_*` methods (`sim/collect.rs`), never by writing a
+/// field: every change of a counter is then a call that can be found, and
+/// a level that falls is asserted where it falls.
+#[test]
+fn the_simulator_writes_no_counter_directly() {
+    let direct =
+        regex::Regex::new(r"\b(stats|st)(\.[a-z_]+(\[[^\]]*\])?)+ *(\+|-)=").expect("pattern");
+    let mut found = Vec::new();
+    for (path, text) in files() {
+        if !path.starts_with("src/sim/") || path.ends_with("sim/collect.rs") {
+            continue;
+        }
+        for (i, line) in text.lines().enumerate() {
+            if direct.is_match(line) {
+                found.push(format!("{path}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "write through add_*/sub_*:\n{}",
+        found.join("\n")
+    );
+}

@@ -97,7 +97,7 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         if self.msgs[mi].in_window {
-            self.stats.queues[qi].offered += 1;
+            self.stats.queues[qi].add_offered(1);
         }
         let qm = &self.m.queues[qi];
         // Broker-side publish deduplication (SQS FIFO, NATS Nats-Msg-Id).
@@ -106,7 +106,7 @@ impl<'m, F: Features> Sim<'m, F> {
             if let Some(dedup) = &mut self.queues[qi].dedup {
                 if dedup.contains(now, id) {
                     if self.msgs[mi].in_window {
-                        self.stats.duplicates_prevented += 1;
+                        self.stats.add_duplicates_prevented(1);
                     }
                     if from_producer {
                         self.send_confirm(mi, publish, true);
@@ -124,7 +124,7 @@ impl<'m, F: Features> Sim<'m, F> {
             match qm.overflow {
                 Overflow::RejectPublish => {
                     if self.msgs[mi].in_window {
-                        self.stats.queues[qi].blocked += 1;
+                        self.stats.queues[qi].add_blocked(1);
                     }
                     let pm = &self.m.producers[self.msgs[mi].producer as usize];
                     if from_producer && self.msgs[mi].producer_holds && pm.confirm != Confirm::None
@@ -143,7 +143,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 Overflow::DropHead => {
                     if let Some(old) = self.pop_ready(qi) {
                         if self.msgs[mi].in_window {
-                            self.stats.queues[qi].blocked += 1;
+                            self.stats.queues[qi].add_blocked(1);
                         }
                         self.end_visit(qi, old);
                         self.copy_lost(old, Cause::Overflow, st::QUEUED);
@@ -151,7 +151,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
                 Overflow::DeadLetter => {
                     if self.msgs[mi].in_window {
-                        self.stats.queues[qi].blocked += 1;
+                        self.stats.queues[qi].add_blocked(1);
                     }
                     // Confirm first: dead-lettering may end the message.
                     if from_producer {
@@ -334,7 +334,7 @@ impl<'m, F: Features> Sim<'m, F> {
             if x.gen == g && !x.vacant() && x.state == CState::Ready {
                 self.stats.advance(qi, now);
                 self.queues[qi].ready_len -= 1;
-                self.stats.queues[qi].ready -= 1;
+                self.stats.queues[qi].sub_ready(1);
                 return Some(c);
             }
         }
@@ -494,9 +494,9 @@ impl<'m, F: Features> Sim<'m, F> {
             self.trace(c, "delivered", &detail, None);
         }
         if in_window {
-            self.stats.delivered += 1;
+            self.stats.add_delivered(1);
             if deliveries > 1 {
-                self.stats.redelivered += 1;
+                self.stats.add_redelivered(1);
             }
             let visit_in_window = self.stats.in_window(visit_start);
             let qc = &mut self.stats.queues[qi];
@@ -574,7 +574,7 @@ impl<'m, F: Features> Sim<'m, F> {
         // Both callers brought the queue's areas up to now (`dispatch` for
         // a lost delivery, `on_service_done` at the end of an attempt).
         self.stats.debug_assert_current(qi, self.q.now());
-        self.stats.queues[qi].held -= 1;
+        self.stats.queues[qi].sub_held(1);
         let inst = &mut self.insts[i as usize];
         inst.held -= 1;
         let credit = (!inst.push_all

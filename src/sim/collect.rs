@@ -36,6 +36,121 @@ pub const MAX_LENGTH_BIN: usize = 2000;
 pub const ORBIT_Q_MAX: usize = 400;
 pub const ORBIT_O_MAX: usize = 400;
 
+/// `add_<counter>(n)` (and `sub_<level>(n)` for a level that also falls):
+/// the simulator changes the run's counters only through these, so that
+/// every change of a counter is a call that can be found, and a level
+/// that falls is asserted never to fall below zero where it changes
+/// (`tests/architecture.rs` refuses a counter written directly).
+macro_rules! counters {
+    ($owner:ty { $($method:ident => $field:ident : $kind:ty),+ $(,)? }) => {
+        impl $owner {
+            $(
+                #[inline]
+                pub fn $method(&mut self, n: $kind) {
+                    self.$field += n;
+                }
+            )+
+        }
+    };
+}
+
+/// The `sub_<level>` methods: a level (messages ready, held, being
+/// processed, in the retry orbit) taken down by `n`, never below zero.
+macro_rules! levels {
+    ($owner:ty { $($method:ident => $field:ident),+ $(,)? }) => {
+        impl $owner {
+            $(
+                #[inline]
+                pub fn $method(&mut self, n: u64) {
+                    debug_assert!(
+                        self.$field >= n,
+                        concat!(stringify!($field), " would fall below zero")
+                    );
+                    self.$field -= n;
+                }
+            )+
+        }
+    };
+}
+
+counters!(Collector {
+    add_published => published: u64,
+    add_delivered => delivered: u64,
+    add_redelivered => redelivered: u64,
+    add_duplicates_prevented => duplicates_prevented: u64,
+    add_duplicates_slipped => duplicates_slipped: u64,
+    add_attempts => attempts: u64,
+    add_failed_attempts => failed_attempts: u64,
+    add_failed_work_ns => failed_work_ns: u128,
+    add_work_ns => work_ns: u128,
+    add_retries => retries: u64,
+    add_retries_refused => retries_refused: u64,
+    add_producer_retries => producer_retries: u64,
+    add_processed_after_timeout => processed_after_timeout: u64,
+    add_breaker_rejected => breaker_rejected: u64,
+    add_stale_acks => stale_acks: u64,
+    add_acks_lost => acks_lost: u64,
+    add_resequenced => resequenced: u64,
+    add_resequence_wait_ns => resequence_wait_ns: u128,
+    add_resequence_gave_up => resequence_gave_up: u64,
+    add_side_effects_lost => side_effects_lost: u64,
+    add_side_effects_duplicated => side_effects_duplicated: u64,
+});
+
+levels!(Collector {
+    sub_acks_lost => acks_lost,
+});
+
+counters!(QueueCounters {
+    add_busy => busy: u64,
+    add_offered => offered: u64,
+    add_blocked => blocked: u64,
+    add_duplicates => duplicates: u64,
+    add_dead_lettered => dead_lettered: u64,
+    add_settles_uncounted => settles_uncounted: u64,
+    add_attempts_unsettled => attempts_unsettled: u64,
+    add_lease_extensions => lease_extensions: u64,
+    add_key_blocked_ns => key_blocked_ns: u128,
+    add_orbit => orbit: u64,
+});
+
+levels!(QueueCounters {
+    sub_ready => ready,
+    sub_held => held,
+    sub_busy => busy,
+    sub_orbit => orbit,
+});
+
+counters!(LogGroupStats {
+    add_rebalances => rebalances: u64,
+    add_reread => reread: u64,
+    add_uncommitted_at_loss => uncommitted_at_loss: u64,
+    add_lost_to_early_commit => lost_to_early_commit: u64,
+    add_lost_to_retention => lost_to_retention: u64,
+    add_skipped_by_reset => skipped_by_reset: u64,
+    add_offset_resets => offset_resets: u64,
+    add_commits => commits: u64,
+    add_commits_failed => commits_failed: u64,
+    add_poll_timeouts => poll_timeouts: u64,
+    add_skipped => skipped: u64,
+});
+
+counters!(TransactionStats {
+    add_committed => committed: u64,
+    add_aborted => aborted: u64,
+    add_records_committed => records_committed: u64,
+    add_records_aborted => records_aborted: u64,
+    add_commit_wait_ns => commit_wait_ns: u128,
+    add_aborted_skipped => aborted_skipped: u64,
+});
+
+counters!(SagaStats {
+    add_started => started: u64,
+    add_completed => completed: u64,
+    add_compensated => compensated: u64,
+    add_stuck => stuck: u64,
+});
+
 /// Per queue: time-weighted areas and visit counts, for L, Lq, W, Wq.
 #[derive(Clone, Debug, Default)]
 pub struct QueueCounters {

@@ -21,7 +21,7 @@ impl<'m, F: Features> Sim<'m, F> {
             if let Some(store) = &mut self.groups[g].idempotency {
                 if store.contains(now, id) {
                     if self.msgs[mi].in_window {
-                        self.stats.duplicates_prevented += 1;
+                        self.stats.add_duplicates_prevented(1);
                     }
                     self.settle_without_work(i, epoch, c, delivery, false);
                     return;
@@ -41,7 +41,7 @@ impl<'m, F: Features> Sim<'m, F> {
             if let Some(br) = &mut self.insts[i as usize].breaker {
                 if !br.try_acquire(now) {
                     if self.msgs[mi].in_window {
-                        self.stats.breaker_rejected += 1;
+                        self.stats.add_breaker_rejected(1);
                     }
                     self.settle_without_work(i, epoch, c, delivery, true);
                     return;
@@ -91,7 +91,7 @@ impl<'m, F: Features> Sim<'m, F> {
             self.mark_attempt(mi, poison, fault_window);
         }
         self.stats.advance(qi, now);
-        self.stats.queues[qi].busy += 1;
+        self.stats.queues[qi].add_busy(1);
         self.insts[i as usize].busy += 1;
         if self.tracing() {
             // Only when tracing: the detail string costs an allocation. How
@@ -187,21 +187,21 @@ impl<'m, F: Features> Sim<'m, F> {
         // relies on it.
         self.stats.advance(qi, now);
         if counted {
-            self.stats.queues[qi].busy -= 1;
+            self.stats.queues[qi].sub_busy(1);
         }
         let in_window = self.msgs[mi].in_window;
         if counted {
             if in_window {
-                self.stats.attempts += 1;
-                self.stats.work_ns += work_ns as u128;
+                self.stats.add_attempts(1);
+                self.stats.add_work_ns(work_ns as u128);
                 let qc = &mut self.stats.queues[qi];
                 qc.services += 1;
                 qc.service_time_ns += work_ns as u128;
                 let s = crate::time::ns_to_secs(work_ns);
                 qc.service_sq_s += s * s;
                 if failed {
-                    self.stats.failed_attempts += 1;
-                    self.stats.failed_work_ns += work_ns as u128;
+                    self.stats.add_failed_attempts(1);
+                    self.stats.add_failed_work_ns(work_ns as u128);
                 }
             }
             if F::STRATEGIES {
@@ -219,7 +219,7 @@ impl<'m, F: Features> Sim<'m, F> {
         } else if in_window {
             // An attempt that `services` leaves out: its ack or nack is
             // still a request (`[cost]`).
-            self.stats.queues[qi].settles_uncounted += 1;
+            self.stats.queues[qi].add_settles_uncounted(1);
         }
         let working = &self.insts[i as usize].working;
         let Some(pos) = working.iter().position(|x| x.0 == c && x.1 == delivery) else {
@@ -242,7 +242,7 @@ impl<'m, F: Features> Sim<'m, F> {
         };
         if settle == Settle::Kept {
             if in_window {
-                self.stats.queues[qi].attempts_unsettled += 1;
+                self.stats.queues[qi].add_attempts_unsettled(1);
             }
             return; // still held: in-handler retry
         }
@@ -263,7 +263,7 @@ impl<'m, F: Features> Sim<'m, F> {
         if F::NETWORK && settle == Settle::OnArrival {
             // The worker is free for what waits in the buffer; the prefetch
             // slot stays taken until the ack reaches the broker (`on_ack`).
-            self.stats.queues[qi].held -= 1;
+            self.stats.queues[qi].sub_held(1);
             let inst = &mut self.insts[i as usize];
             inst.held -= 1;
             inst.acks_on_wire += 1;
@@ -358,7 +358,7 @@ impl<'m, F: Features> Sim<'m, F> {
     fn count_unsent_settle(&mut self, c: u32) {
         let (mi, qi) = (self.copies[c].msg, self.copies[c].queue as usize);
         if self.msgs[mi].in_window {
-            self.stats.queues[qi].attempts_unsettled += 1;
+            self.stats.queues[qi].add_attempts_unsettled(1);
         }
     }
 
@@ -387,9 +387,9 @@ impl<'m, F: Features> Sim<'m, F> {
         self.trace(c, "processed again (duplicate)", name, None);
         if in_window {
             self.stats.duplicate(name);
-            self.stats.queues[qi].duplicates += 1;
+            self.stats.queues[qi].add_duplicates(1);
             if idempotent {
-                self.stats.duplicates_slipped += 1;
+                self.stats.add_duplicates_slipped(1);
             }
         }
     }
@@ -530,7 +530,7 @@ impl<'m, F: Features> Sim<'m, F> {
             // SQS: the failed message is simply not deleted; the visibility
             // timeout brings it back.
             if in_window {
-                self.stats.queues[qi].attempts_unsettled += 1;
+                self.stats.queues[qi].add_attempts_unsettled(1);
             }
             return Settle::Now;
         }
@@ -557,14 +557,14 @@ impl<'m, F: Features> Sim<'m, F> {
             if let Some(b) = &mut self.groups[g].budget {
                 if !b.try_retry(now) {
                     if in_window {
-                        self.stats.retries_refused += 1;
+                        self.stats.add_retries_refused(1);
                     }
                     return self.send_ack(i, c, delivery, AckKind::Reject(Cause::RetryBudget));
                 }
             }
         }
         if in_window {
-            self.stats.retries += 1;
+            self.stats.add_retries(1);
         }
         self.copies[c].prev_delay_ns = delay;
         match mode {

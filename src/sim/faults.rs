@@ -170,12 +170,12 @@ impl<'m, F: Features> Sim<'m, F> {
         let mut buffered: Vec<(u32, u32, Nanos)> = inst.buffer.drain(..).collect();
         let incoming: Vec<(u32, u32, Nanos)> = inst.incoming.drain(..).collect();
         self.stats.advance(qi, now);
-        self.stats.queues[qi].busy -= inst.busy as u64;
+        self.stats.queues[qi].sub_busy(inst.busy as u64);
         inst.busy = 0;
         let held = inst.held as u64;
         inst.held = 0;
         inst.acks_on_wire = 0;
-        self.stats.queues[qi].held -= held;
+        self.stats.queues[qi].sub_held(held);
         buffered.extend(self.reseq_take(i));
         if self.tracing() {
             for &(c, _, _) in &working {

@@ -128,13 +128,13 @@ impl<'m, F: Features> Sim<'m, F> {
         if self.msgs[mi].in_window && !matches!(hop, Hop::Lost) {
             // A request of `[cost]`: `ChangeMessageVisibility` is billed.
             let qi = self.copies[c].queue as usize;
-            self.stats.queues[qi].lease_extensions += 1;
+            self.stats.queues[qi].add_lease_extensions(1);
         }
         match hop {
             Hop::Lost => {
                 // The draw counted a lost ack; this was an extension.
                 if self.msgs[mi].in_window {
-                    self.stats.acks_lost -= 1;
+                    self.stats.sub_acks_lost(1);
                 }
             }
             Hop::After(0, _) => self.on_lease_extend(c, d, i, epoch, by_ns),

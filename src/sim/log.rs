@@ -451,11 +451,11 @@ impl<'m, F: Features> Sim<'m, F> {
                 continue;
             }
             if self.msgs[mi].in_window {
-                self.stats.delivered += 1;
+                self.stats.add_delivered(1);
                 if o < self.group_logs[g].as_ref().expect("log group").parts[p as usize]
                     .processed_hw
                 {
-                    self.stats.redelivered += 1;
+                    self.stats.add_redelivered(1);
                 }
             }
             self.members[i as usize].current = Some(Current {
@@ -712,11 +712,11 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         let in_window = self.msgs[mi].in_window;
         if in_window {
-            self.stats.attempts += 1;
-            self.stats.work_ns += work_ns as u128;
+            self.stats.add_attempts(1);
+            self.stats.add_work_ns(work_ns as u128);
             if failed {
-                self.stats.failed_attempts += 1;
-                self.stats.failed_work_ns += work_ns as u128;
+                self.stats.add_failed_attempts(1);
+                self.stats.add_failed_work_ns(work_ns as u128);
             }
         }
         cur.attempts += 1;
@@ -743,7 +743,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 RetryMode::InHandler => {
                     // Blocking retry in place: the partition waits.
                     if in_window {
-                        self.stats.retries += 1;
+                        self.stats.add_retries(1);
                     }
                     cur.prev_delay_ns = delay;
                     self.members[i as usize].current = Some(cur);
@@ -754,7 +754,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 }
                 RetryMode::RetryQueues => {
                     if in_window {
-                        self.stats.retries += 1;
+                        self.stats.add_retries(1);
                     }
                     self.msgs[mi].live += 1;
                     self.retry_put(g, now.saturating_add(delay), (mi, cur.attempts, delay));
@@ -778,7 +778,7 @@ impl<'m, F: Features> Sim<'m, F> {
                         }
                     } else {
                         if in_window {
-                            self.stats.logs[g].skipped += 1;
+                            self.stats.logs[g].add_skipped(1);
                         }
                         self.mark_lost(mi, Cause::Skipped);
                     }
@@ -836,7 +836,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     );
                 }
                 if in_window {
-                    self.stats.logs[g].reread += 1;
+                    self.stats.logs[g].add_reread(1);
                     // A transaction's processing whose output was aborted
                     // with its offsets left no effect: not a duplicate.
                     if success && !transactional {
@@ -937,7 +937,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let gone = offset < self.topics[gl.topic].parts[p as usize].log_start();
         if gone && offset >= gl.parts[p as usize].processed_hw {
             if self.msgs[mi].in_window {
-                self.stats.logs[g].lost_to_retention += 1;
+                self.stats.logs[g].add_lost_to_retention(1);
             }
             self.mark_lost(mi, Cause::Retention);
         }

@@ -38,7 +38,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let lat2 = net.latency.as_ref().map_or(0, |d| d.sample(&mut r));
         if u_loss < net.loss[link as usize] {
             if link == Link::Ack && self.msgs[mi].in_window {
-                self.stats.acks_lost += 1;
+                self.stats.add_acks_lost(1);
             }
             Hop::Lost
         } else if u_dup < net.duplicate {

@@ -9,7 +9,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let from = since_ns.max(self.stats.window_start);
         let to = until_ns.min(self.stats.window_end);
         if to > from {
-            self.stats.queues[qi].key_blocked_ns += (to - from) as u128;
+            self.stats.queues[qi].add_key_blocked_ns((to - from) as u128);
         }
     }
 
@@ -131,7 +131,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let over = rs.held.len() > rs.max_held as usize;
         let wait = rs.max_wait_ns;
         if in_window {
-            self.stats.resequenced += 1;
+            self.stats.add_resequenced(1);
         }
         self.q.schedule_in(
             wait,
@@ -191,9 +191,9 @@ impl<'m, F: Features> Sim<'m, F> {
                 .remove(&hid);
             let in_window = self.msgs[self.copies[c].msg].in_window;
             if in_window {
-                self.stats.resequence_wait_ns += (now - since) as u128;
+                self.stats.add_resequence_wait_ns((now - since) as u128);
                 if gave_up && s == seq {
-                    self.stats.resequence_gave_up += 1;
+                    self.stats.add_resequence_gave_up(1);
                 }
             }
             if self.insts[i as usize].epoch == epoch {

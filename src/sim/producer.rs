@@ -132,7 +132,7 @@ impl<'m, F: Features> Sim<'m, F> {
             marks: 0,
         });
         if in_window {
-            self.stats.published += 1;
+            self.stats.add_published(1);
         }
         if F::STRATEGIES {
             if let Some(b) = &mut self.prods[p].budget {
@@ -367,7 +367,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 m.flags |= F_ORBIT;
                 let qi = self.m.producers[m.producer as usize].queue;
                 self.stats.advance(qi, self.q.now());
-                self.stats.queues[qi].orbit += 1;
+                self.stats.queues[qi].add_orbit(1);
             }
             self.producer_retry(mi, Cause::ClientTimeout);
         }
@@ -387,7 +387,7 @@ impl<'m, F: Features> Sim<'m, F> {
             let qi = self.m.producers[m.producer as usize].queue;
             self.stats.advance(qi, self.q.now());
             debug_assert!(self.stats.queues[qi].orbit > 0);
-            self.stats.queues[qi].orbit -= 1;
+            self.stats.queues[qi].sub_orbit(1);
         }
     }
 
@@ -402,7 +402,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let publish = (self.copies[c].serial & 0xFF) as u16;
         let late = !m.producer_holds || m.timeouts > publish;
         if late && in_window {
-            self.stats.processed_after_timeout += 1;
+            self.stats.add_processed_after_timeout(1);
         }
     }
 
@@ -438,11 +438,11 @@ impl<'m, F: Features> Sim<'m, F> {
                 .as_mut()
                 .is_none_or(|b| b.try_retry(now));
         if allowed && !budget_ok && self.msgs[mi].in_window {
-            self.stats.retries_refused += 1;
+            self.stats.add_retries_refused(1);
         }
         if allowed && budget_ok {
             if self.msgs[mi].in_window {
-                self.stats.producer_retries += 1;
+                self.stats.add_producer_retries(1);
             }
             self.msgs[mi].prev_delay_ns = delay;
             self.msgs[mi].live += 1;

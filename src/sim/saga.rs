@@ -104,7 +104,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     pending: 0,
                 });
                 if in_window {
-                    self.stats.sagas[saga as usize].started += 1;
+                    self.stats.sagas[saga as usize].add_started(1);
                 }
                 self.trace(c, "saga started", "", None);
             }
@@ -115,7 +115,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     let span = now - run.started_ns;
                     if run.in_window {
                         let st = &mut self.stats.sagas[saga as usize];
-                        st.completed += 1;
+                        st.add_completed(1);
                         st.inconsistency.record(span);
                     }
                     self.trace(c, "saga completed", "", None);
@@ -206,7 +206,7 @@ impl<'m, F: Features> Sim<'m, F> {
         run.state = SagaState::Compensated;
         if run.in_window {
             let st = &mut self.stats.sagas[run.saga as usize];
-            st.compensated += 1;
+            st.add_compensated(1);
             st.inconsistency.record(now - run.started_ns);
             st.compensation.record(now - run.triggered_ns);
         }
@@ -221,7 +221,7 @@ impl<'m, F: Features> Sim<'m, F> {
         };
         let open = matches!(run.state, SagaState::Running | SagaState::Compensating);
         if open && run.in_window {
-            self.stats.sagas[run.saga as usize].stuck += 1;
+            self.stats.sagas[run.saga as usize].add_stuck(1);
         }
     }
 }

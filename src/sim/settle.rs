@@ -79,7 +79,7 @@ impl<'m, F: Features> Sim<'m, F> {
             if broker_up && kind == AckKind::Ack && self.m.queues[qi].late_ack_settles {
                 self.late_ack(c);
             } else if self.msgs[self.copies[c].msg].in_window {
-                self.stats.stale_acks += 1;
+                self.stats.add_stale_acks(1);
             }
             return;
         }
@@ -265,13 +265,13 @@ impl<'m, F: Features> Sim<'m, F> {
                 let now = self.q.now();
                 self.stats.advance(qi, now);
                 self.queues[qi].ready_len -= 1;
-                self.stats.queues[qi].ready -= 1;
+                self.stats.queues[qi].sub_ready(1);
                 self.end_visit(qi, c);
                 self.copy_gone(c, st::QUEUED, st::ACKED);
             }
             _ => {
                 if self.msgs[self.copies[c].msg].in_window {
-                    self.stats.stale_acks += 1;
+                    self.stats.add_stale_acks(1);
                 }
             }
         }
@@ -285,7 +285,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let now = self.q.now();
         self.stats.advance(qi, now);
         self.queues[qi].ready_len -= 1;
-        self.stats.queues[qi].ready -= 1;
+        self.stats.queues[qi].sub_ready(1);
         self.end_visit(qi, c);
         self.expire(c);
     }
@@ -312,7 +312,7 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             self.queues[qi].dead_lettered_total += 1;
             if self.msgs[mi].in_window {
-                self.stats.queues[qi].dead_lettered += 1;
+                self.stats.queues[qi].add_dead_lettered(1);
             }
             if let Some((start, _)) = self.m.queues[qi]
                 .redrive

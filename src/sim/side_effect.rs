@@ -89,7 +89,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let bit = 1u64 << qi;
         if self.side_written[slot] & bit != 0 {
             if self.msgs[mi].in_window {
-                self.stats.side_effects_duplicated += 1;
+                self.stats.add_side_effects_duplicated(1);
             }
         } else {
             self.side_written[slot] |= bit;
@@ -107,7 +107,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let m = &self.msgs[mi];
         let lost = m.done_mask & self.after_ack_queues & !written;
         if lost != 0 && m.in_window {
-            self.stats.side_effects_lost += lost.count_ones() as u64;
+            self.stats.add_side_effects_lost(lost.count_ones() as u64);
         }
     }
 }

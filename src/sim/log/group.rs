@@ -178,7 +178,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         for mi in lost_msgs {
             if self.msgs[mi].in_window {
-                self.stats.logs[g].lost_to_early_commit += 1;
+                self.stats.logs[g].add_lost_to_early_commit(1);
             }
             let group = &self.m.groups[g].name;
             self.trace_msg(
@@ -235,7 +235,7 @@ impl<'m, F: Features> Sim<'m, F> {
         gl.rebalancing = true;
         gl.rebalance_start_ns = now;
         let generation = gl.generation;
-        self.stats.logs[g].rebalances += 1;
+        self.stats.logs[g].add_rebalances(1);
         for i in self.group_insts[g].clone() {
             let mb = &self.members[i as usize];
             let between_polls = !mb.busy
@@ -336,7 +336,7 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         if !mb.in_group || mb.generation != gl.generation {
-            self.stats.logs[g].commits_failed += 1;
+            self.stats.logs[g].add_commits_failed(1);
             return;
         }
         let owned = mb.owned.clone();
@@ -357,7 +357,7 @@ impl<'m, F: Features> Sim<'m, F> {
             }
         }
         if moved {
-            self.stats.logs[g].commits += 1;
+            self.stats.logs[g].add_commits(1);
         }
     }
 
@@ -396,7 +396,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         // Still in the same poll's records: the member leaves the group.
         let g = self.insts[i as usize].group as usize;
-        self.stats.logs[g].poll_timeouts += 1;
+        self.stats.logs[g].add_poll_timeouts(1);
         self.members[i as usize].in_group = false;
         self.leave(g, i, Cause::PollTimeout);
         self.rebalance(g);
@@ -421,7 +421,7 @@ impl<'m, F: Features> Sim<'m, F> {
             .iter()
             .map(|&p| mb.done[p as usize].saturating_sub(gl.parts[p as usize].committed))
             .sum();
-        self.stats.logs[g].uncommitted_at_loss += n;
+        self.stats.logs[g].add_uncommitted_at_loss(n);
     }
 
     // ----------------------------------------------------------------- faults

@@ -54,7 +54,7 @@ impl<'m, F: Features> Sim<'m, F> {
                 // are still to be processed, for the first time.)
                 if gp.processed_hw <= offset && !fetched {
                     if self.msgs[front.msg].in_window {
-                        self.stats.logs[g].lost_to_retention += 1;
+                        self.stats.logs[g].add_lost_to_retention(1);
                     }
                     let group = &self.m.groups[g].name;
                     self.trace_msg(
@@ -94,7 +94,7 @@ impl<'m, F: Features> Sim<'m, F> {
                     .expect("a retained record")
                     .msg;
                 if self.msgs[mi].in_window {
-                    self.stats.logs[g].skipped_by_reset += 1;
+                    self.stats.logs[g].add_skipped_by_reset(1);
                 }
                 let group = &self.m.groups[g].name;
                 self.trace_msg(
@@ -112,7 +112,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let mb = &mut self.members[i as usize];
         mb.pos[p] = to;
         mb.done[p] = mb.done[p].max(to);
-        self.stats.logs[g].offset_resets += 1;
+        self.stats.logs[g].add_offset_resets(1);
     }
 
     pub(in crate::sim) fn mark_lost(&mut self, mi: u32, cause: Cause) {

@@ -189,7 +189,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let mb = &self.members[i as usize];
         if !mb.in_group || mb.generation != gl.generation {
             if !mb.owned.is_empty() {
-                self.stats.logs[g].commits_failed += 1;
+                self.stats.logs[g].add_commits_failed(1);
             }
             self.abort_transaction(i);
             return;
@@ -242,12 +242,12 @@ impl<'m, F: Features> Sim<'m, F> {
             let st = &mut self.stats.logs[g].transactions;
             let n = txn.records.len() as u64;
             if mark == TxnMark::Committed {
-                st.committed += 1;
-                st.records_committed += n;
-                st.commit_wait_ns += wait_ns;
+                st.add_committed(1);
+                st.add_records_committed(n);
+                st.add_commit_wait_ns(wait_ns);
             } else {
-                st.aborted += 1;
-                st.records_aborted += n;
+                st.add_aborted(1);
+                st.add_records_aborted(n);
             }
         }
         for &(p, _) in &txn.first {
@@ -263,7 +263,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let mb = &mut self.members[i as usize];
         mb.done[p as usize] = mb.done[p as usize].max(offset + 1);
         if self.msgs[mi].in_window {
-            self.stats.logs[g].transactions.aborted_skipped += 1;
+            self.stats.logs[g].transactions.add_aborted_skipped(1);
         }
         self.msgs[mi].live -= 1;
         self.check_finish(mi);
