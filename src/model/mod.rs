@@ -588,212 +588,14 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
     let r = resolve(s);
     let sim = &r.simulation;
     let dist = |d: &DistCfg| Dist::compile(d).map_err(|(k, m)| format!("{k}: {m}"));
-    let mut producers = Vec::new();
-    for (i, p) in r.producers.iter().enumerate() {
-        let a = &p.arrival;
-        let arrival = match a.process.as_str() {
-            "poisson" => Arrival::Poisson {
-                rate_per_s: a.rate.unwrap_or(1.0),
-            },
-            "constant" => Arrival::Constant {
-                interval_ns: ((1e9 / a.rate.unwrap_or(1.0)).round() as Nanos).max(1),
-            },
-            "schedule" => Arrival::Schedule(
-                a.schedule
-                    .iter()
-                    .flatten()
-                    .map(|p| (p.at.ns(), p.rate))
-                    .collect(),
-            ),
-            "profile" => match &a.loaded {
-                Some(Loaded::Schedule(pieces)) => {
-                    Arrival::Schedule(pieces.iter().map(|p| (p.at.ns(), p.rate)).collect())
-                }
-                _ => return Err(format!("producer {i}: the profile file was not read")),
-            },
-            "trace" => match &a.loaded {
-                Some(Loaded::Times(times)) => {
-                    Arrival::Trace(at_speed(times, a.speed.unwrap_or(1.0)))
-                }
-                _ => return Err(format!("producer {i}: the trace file was not read")),
-            },
-            other => Arrival::Interarrival(dist(&interarrival_dist(a, other))?),
-        };
-        let topic = match &p.topic {
-            Some(t) => Some(resolve_topic(&r, t)?),
-            None => None,
-        };
-        let keys = match &p.key {
-            Some(k) => Some(KeySpace {
-                count: k.count as u32,
-                zipf: if k.dist == "zipf-keys" {
-                    Some(
-                        rand_distr::Zipf::new(k.count as f64, k.exponent.unwrap_or(1.0))
-                            .map_err(|e| format!("producer key: {e}"))?,
-                    )
-                } else {
-                    None
-                },
-            }),
-            None => None,
-        };
-        producers.push(ProducerModel {
-            name: producer_name(&r, i),
-            queue: if topic.is_some() {
-                NO_QUEUE
-            } else {
-                resolve_queue(&r, &p.queue)?
-            },
-            topic,
-            keys,
-            partition_by_key: p.partitioner.as_deref() == Some("key"),
-            delivery_timeout_ns: ns(p.delivery_timeout)
-                .unwrap_or(DEFAULT_DELIVERY_TIMEOUT_S * 1_000_000_000),
-            idempotent: p.idempotent.unwrap_or(true),
-            arrival,
-            confirm: p.confirm.unwrap_or(Confirm::None),
-            // Fire and forget waits for no confirm: a confirm timeout
-            // means nothing then.
-            confirm_timeout_ns: if p.confirm == Some(Confirm::None) {
-                None
-            } else {
-                ns(p.confirm_timeout)
-            },
-            retry: p.retry.as_ref().map(RetryCfg::policy),
-            persistent: p.persistent.unwrap_or(true),
-            ttl_ns: ns(p.ttl),
-            outbox: p.outbox.unwrap_or(false),
-            timeout_ns: ns(p.timeout),
-            budget: p.retry_budget.clone(),
-        });
-    }
-    let mut queues = Vec::new();
-    for (i, q) in r.queues.iter().enumerate() {
-        let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
-        let max_deliveries = q.max_deliveries.and_then(Limit::count);
-        // `crash_requeue` as a duration: the deliveries come back that long after the crash.
-        let crash_after = q
-            .crash_requeue
-            .as_deref()
-            .and_then(|v| Duration::parse(v).ok())
-            .map(|d| d.ns());
-        queues.push(QueueModel {
-            name: queue_name(&r, i),
-            preset: q.preset.clone(),
-            max_length: q.capacity,
-            capacity: q.capacity.map(|limit| {
-                let refuses_once_over = p.reject_publish_over_limit
-                    && matches!(q.overflow, None | Some(Overflow::RejectPublish));
-                limit + u64::from(refuses_once_over)
-            }),
-            overflow: q.overflow.unwrap_or(Overflow::RejectPublish),
-            ack_timeout_ns: ns(q.ack_timeout),
-            max_deliveries,
-            dead_letter: q.dead_letter.unwrap_or(true),
-            // NATS keeps a message at MaxDeliver in the stream unless the
-            // user asks for a dead-letter queue explicitly.
-            at_limit_stays: p.at_limit == Some("stay") && s.queues[i].dead_letter != Some(true),
-            ttl_ns: ns(q.ttl),
-            ttl_anywhere: q.ttl_mode == Some(TtlMode::Anywhere),
-            crash_requeue_immediate: crash_after.is_none()
-                && (q.crash_requeue.as_deref() != Some("ack-timeout") || q.ack_timeout.is_none()),
-            crash_requeue_after_ns: crash_after,
-            nacks_uncounted: p.nacks_uncounted,
-            nack_to_back: p.nack_to_back_unlimited && max_deliveries.is_none(),
-            expiry_backoff: p.expiry_backoff && q.ack_timeout.is_some(),
-            late_ack_settles: p.late_ack_settles,
-            durable: q.durable.unwrap_or(true),
-            fsync_ns: q.fsync_interval.map_or(0, |f| f.interval().ns()),
-            dedup_window_ns: ns(q.dedup_window),
-            redrive: q.redrive.as_ref().map(|r| (r.start.ns(), r.rate)),
-            fifo_by_key: q.fifo_by_key.unwrap_or(false),
-            orbit_bound: q.orbit_bound,
-        });
-    }
+    let producers = compile_producers(&r)?;
+    let queues = compile_queues(s, &r);
     // A coordinator request and its response: twice the mean latency.
     let round_trip_ns = match r.network.as_ref().and_then(|n| n.latency.as_ref()) {
         Some(d) => crate::time::secs_to_ns(2.0 * dist(d)?.mean()),
         None => 0,
     };
-    let mut groups = Vec::new();
-    for (i, c) in r.consumers.iter().enumerate() {
-        let log = match &c.topic {
-            Some(t) => Some(LogGroupModel {
-                topic: resolve_topic(&r, t)?,
-                group: c.group.clone().unwrap_or_else(|| consumer_name(&r, i)),
-                commit: c.commit.unwrap_or(CommitMode::AfterProcessing),
-                auto_commit_ns: ns(c.auto_commit_interval).unwrap_or(5_000_000_000),
-                max_poll_records: c.max_poll_records.unwrap_or(500),
-                session_timeout_ns: ns(c.session_timeout).unwrap_or(45_000_000_000),
-                max_poll_interval_ns: ns(c.max_poll_interval).unwrap_or(300_000_000_000),
-                rebalance_ns: ns(c.rebalance_time),
-                reset_to_latest: c.auto_offset_reset != Some(OffsetReset::Earliest),
-                assignor: c.assignor.unwrap_or(Assignor::Range),
-                protocol: c.group_protocol.unwrap_or(GroupProtocol::Classic),
-                static_membership: c.group_instance_id.unwrap_or(false),
-                heartbeat_ns: ns(c.heartbeat_interval).unwrap_or(5_000_000_000),
-                round_trip_ns,
-                publish_to: match &c.publish_to {
-                    Some(out) => Some(resolve_topic(&r, out)?),
-                    None => None,
-                },
-                transaction_ns: ns(c.transaction_interval).unwrap_or(100_000_000),
-                read_committed: c.isolation == Some(Isolation::ReadCommitted),
-            }),
-            None => None,
-        };
-        groups.push(GroupModel {
-            name: consumer_name(&r, i),
-            queue: if log.is_some() {
-                NO_QUEUE
-            } else {
-                resolve_queue(&r, &c.queue)?
-            },
-            log,
-            resequence: c
-                .resequence
-                .as_ref()
-                .map(|x| (x.max_held, ns(x.max_wait).unwrap_or(30_000_000_000))),
-            count: c.count.unwrap_or(1),
-            prefetch: c.prefetch.unwrap_or(1),
-            concurrency: c.concurrency.unwrap_or(1),
-            ack_on_receive: c.ack == Some(AckMode::OnReceive),
-            push_all: c.ack == Some(AckMode::OnReceive)
-                && c.preset
-                    .as_deref()
-                    .and_then(preset)
-                    .is_some_and(|p| p.auto_ack_ignores_prefetch),
-            service: dist(c.service.as_ref().ok_or("no service")?)?,
-            failure: c.failure.unwrap_or(0.0),
-            poison: c.poison.unwrap_or(0.0),
-            non_retryable: c.non_retryable.unwrap_or(0.0),
-            publish_to: match (&c.publish_to, &c.topic) {
-                (Some(t), None) => Some(resolve_queue(&r, &Some(t.clone()))?),
-                _ => None,
-            },
-            retry: c.retry.as_ref().map(RetryCfg::policy),
-            // Only a delivery that waits for its ack has a lease.
-            extend_lease: match &c.extend_lease {
-                Some(ExtendLease::On(l)) if c.ack != Some(AckMode::OnReceive) => {
-                    match (l.every, l.by) {
-                        (Some(every), Some(by)) => Some(LeaseModel {
-                            every_ns: every.ns(),
-                            by_ns: by.ns(),
-                            max_ns: ns(l.max),
-                        }),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            },
-            retry_mode: c.retry_mode.unwrap_or(RetryMode::Requeue),
-            idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
-            budget: c.retry_budget.clone(),
-            breaker: c.breaker.clone(),
-            side_effect: SideEffect::named(c.side_effect),
-            autoscale: c.autoscale.as_ref().map(autoscale::compile_autoscale),
-        });
-    }
+    let groups = compile_groups(&r, round_trip_ns)?;
     let network = match &r.network {
         Some(n) => Some(NetworkModel {
             latency: match &n.latency {
@@ -858,4 +660,225 @@ pub fn compile(s: &Scenario) -> Result<Model, String> {
         sagas: compile_sagas(&r)?,
         cost: cost::compile_cost(&r),
     })
+}
+
+/// The producers of resolved scenario `r`.
+fn compile_producers(r: &Scenario) -> Result<Vec<ProducerModel>, String> {
+    let dist = |d: &DistCfg| Dist::compile(d).map_err(|(k, m)| format!("{k}: {m}"));
+    let mut producers = Vec::new();
+    for (i, p) in r.producers.iter().enumerate() {
+        let a = &p.arrival;
+        let arrival = match a.process.as_str() {
+            "poisson" => Arrival::Poisson {
+                rate_per_s: a.rate.unwrap_or(1.0),
+            },
+            "constant" => Arrival::Constant {
+                interval_ns: ((1e9 / a.rate.unwrap_or(1.0)).round() as Nanos).max(1),
+            },
+            "schedule" => Arrival::Schedule(
+                a.schedule
+                    .iter()
+                    .flatten()
+                    .map(|p| (p.at.ns(), p.rate))
+                    .collect(),
+            ),
+            "profile" => match &a.loaded {
+                Some(Loaded::Schedule(pieces)) => {
+                    Arrival::Schedule(pieces.iter().map(|p| (p.at.ns(), p.rate)).collect())
+                }
+                _ => return Err(format!("producer {i}: the profile file was not read")),
+            },
+            "trace" => match &a.loaded {
+                Some(Loaded::Times(times)) => {
+                    Arrival::Trace(at_speed(times, a.speed.unwrap_or(1.0)))
+                }
+                _ => return Err(format!("producer {i}: the trace file was not read")),
+            },
+            other => Arrival::Interarrival(dist(&interarrival_dist(a, other))?),
+        };
+        let topic = match &p.topic {
+            Some(t) => Some(resolve_topic(r, t)?),
+            None => None,
+        };
+        let keys = match &p.key {
+            Some(k) => Some(KeySpace {
+                count: k.count as u32,
+                zipf: if k.dist == "zipf-keys" {
+                    Some(
+                        rand_distr::Zipf::new(k.count as f64, k.exponent.unwrap_or(1.0))
+                            .map_err(|e| format!("producer key: {e}"))?,
+                    )
+                } else {
+                    None
+                },
+            }),
+            None => None,
+        };
+        producers.push(ProducerModel {
+            name: producer_name(r, i),
+            queue: if topic.is_some() {
+                NO_QUEUE
+            } else {
+                resolve_queue(r, &p.queue)?
+            },
+            topic,
+            keys,
+            partition_by_key: p.partitioner.as_deref() == Some("key"),
+            delivery_timeout_ns: ns(p.delivery_timeout)
+                .unwrap_or(DEFAULT_DELIVERY_TIMEOUT_S * 1_000_000_000),
+            idempotent: p.idempotent.unwrap_or(true),
+            arrival,
+            confirm: p.confirm.unwrap_or(Confirm::None),
+            // Fire and forget waits for no confirm: a confirm timeout
+            // means nothing then.
+            confirm_timeout_ns: if p.confirm == Some(Confirm::None) {
+                None
+            } else {
+                ns(p.confirm_timeout)
+            },
+            retry: p.retry.as_ref().map(RetryCfg::policy),
+            persistent: p.persistent.unwrap_or(true),
+            ttl_ns: ns(p.ttl),
+            outbox: p.outbox.unwrap_or(false),
+            timeout_ns: ns(p.timeout),
+            budget: p.retry_budget.clone(),
+        });
+    }
+    Ok(producers)
+}
+
+/// The queues of resolved scenario `r`; `s` is the scenario as written
+/// (a preset's dead-lettering stays only where the user did not ask for
+/// it).
+fn compile_queues(s: &Scenario, r: &Scenario) -> Vec<QueueModel> {
+    let mut queues = Vec::new();
+    for (i, q) in r.queues.iter().enumerate() {
+        let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
+        let max_deliveries = q.max_deliveries.and_then(Limit::count);
+        // `crash_requeue` as a duration: the deliveries come back that long after the crash.
+        let crash_after = q
+            .crash_requeue
+            .as_deref()
+            .and_then(|v| Duration::parse(v).ok())
+            .map(|d| d.ns());
+        queues.push(QueueModel {
+            name: queue_name(r, i),
+            preset: q.preset.clone(),
+            max_length: q.capacity,
+            capacity: q.capacity.map(|limit| {
+                let refuses_once_over = p.reject_publish_over_limit
+                    && matches!(q.overflow, None | Some(Overflow::RejectPublish));
+                limit + u64::from(refuses_once_over)
+            }),
+            overflow: q.overflow.unwrap_or(Overflow::RejectPublish),
+            ack_timeout_ns: ns(q.ack_timeout),
+            max_deliveries,
+            dead_letter: q.dead_letter.unwrap_or(true),
+            // NATS keeps a message at MaxDeliver in the stream unless the
+            // user asks for a dead-letter queue explicitly.
+            at_limit_stays: p.at_limit == Some("stay") && s.queues[i].dead_letter != Some(true),
+            ttl_ns: ns(q.ttl),
+            ttl_anywhere: q.ttl_mode == Some(TtlMode::Anywhere),
+            crash_requeue_immediate: crash_after.is_none()
+                && (q.crash_requeue.as_deref() != Some("ack-timeout") || q.ack_timeout.is_none()),
+            crash_requeue_after_ns: crash_after,
+            nacks_uncounted: p.nacks_uncounted,
+            nack_to_back: p.nack_to_back_unlimited && max_deliveries.is_none(),
+            expiry_backoff: p.expiry_backoff && q.ack_timeout.is_some(),
+            late_ack_settles: p.late_ack_settles,
+            durable: q.durable.unwrap_or(true),
+            fsync_ns: q.fsync_interval.map_or(0, |f| f.interval().ns()),
+            dedup_window_ns: ns(q.dedup_window),
+            redrive: q.redrive.as_ref().map(|r| (r.start.ns(), r.rate)),
+            fifo_by_key: q.fifo_by_key.unwrap_or(false),
+            orbit_bound: q.orbit_bound,
+        });
+    }
+    queues
+}
+
+/// The consumer groups of resolved scenario `r`; `round_trip_ns` is a
+/// coordinator request and its response.
+fn compile_groups(r: &Scenario, round_trip_ns: Nanos) -> Result<Vec<GroupModel>, String> {
+    let dist = |d: &DistCfg| Dist::compile(d).map_err(|(k, m)| format!("{k}: {m}"));
+    let mut groups = Vec::new();
+    for (i, c) in r.consumers.iter().enumerate() {
+        let log = match &c.topic {
+            Some(t) => Some(LogGroupModel {
+                topic: resolve_topic(r, t)?,
+                group: c.group.clone().unwrap_or_else(|| consumer_name(r, i)),
+                commit: c.commit.unwrap_or(CommitMode::AfterProcessing),
+                auto_commit_ns: ns(c.auto_commit_interval).unwrap_or(5_000_000_000),
+                max_poll_records: c.max_poll_records.unwrap_or(500),
+                session_timeout_ns: ns(c.session_timeout).unwrap_or(45_000_000_000),
+                max_poll_interval_ns: ns(c.max_poll_interval).unwrap_or(300_000_000_000),
+                rebalance_ns: ns(c.rebalance_time),
+                reset_to_latest: c.auto_offset_reset != Some(OffsetReset::Earliest),
+                assignor: c.assignor.unwrap_or(Assignor::Range),
+                protocol: c.group_protocol.unwrap_or(GroupProtocol::Classic),
+                static_membership: c.group_instance_id.unwrap_or(false),
+                heartbeat_ns: ns(c.heartbeat_interval).unwrap_or(5_000_000_000),
+                round_trip_ns,
+                publish_to: match &c.publish_to {
+                    Some(out) => Some(resolve_topic(r, out)?),
+                    None => None,
+                },
+                transaction_ns: ns(c.transaction_interval).unwrap_or(100_000_000),
+                read_committed: c.isolation == Some(Isolation::ReadCommitted),
+            }),
+            None => None,
+        };
+        groups.push(GroupModel {
+            name: consumer_name(r, i),
+            queue: if log.is_some() {
+                NO_QUEUE
+            } else {
+                resolve_queue(r, &c.queue)?
+            },
+            log,
+            resequence: c
+                .resequence
+                .as_ref()
+                .map(|x| (x.max_held, ns(x.max_wait).unwrap_or(30_000_000_000))),
+            count: c.count.unwrap_or(1),
+            prefetch: c.prefetch.unwrap_or(1),
+            concurrency: c.concurrency.unwrap_or(1),
+            ack_on_receive: c.ack == Some(AckMode::OnReceive),
+            push_all: c.ack == Some(AckMode::OnReceive)
+                && c.preset
+                    .as_deref()
+                    .and_then(preset)
+                    .is_some_and(|p| p.auto_ack_ignores_prefetch),
+            service: dist(c.service.as_ref().ok_or("no service")?)?,
+            failure: c.failure.unwrap_or(0.0),
+            poison: c.poison.unwrap_or(0.0),
+            non_retryable: c.non_retryable.unwrap_or(0.0),
+            publish_to: match (&c.publish_to, &c.topic) {
+                (Some(t), None) => Some(resolve_queue(r, &Some(t.clone()))?),
+                _ => None,
+            },
+            retry: c.retry.as_ref().map(RetryCfg::policy),
+            // Only a delivery that waits for its ack has a lease.
+            extend_lease: match &c.extend_lease {
+                Some(ExtendLease::On(l)) if c.ack != Some(AckMode::OnReceive) => {
+                    match (l.every, l.by) {
+                        (Some(every), Some(by)) => Some(LeaseModel {
+                            every_ns: every.ns(),
+                            by_ns: by.ns(),
+                            max_ns: ns(l.max),
+                        }),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            },
+            retry_mode: c.retry_mode.unwrap_or(RetryMode::Requeue),
+            idempotency_ns: c.idempotency.as_ref().map(|i| i.window.ns()),
+            budget: c.retry_budget.clone(),
+            breaker: c.breaker.clone(),
+            side_effect: SideEffect::named(c.side_effect),
+            autoscale: c.autoscale.as_ref().map(autoscale::compile_autoscale),
+        });
+    }
+    Ok(groups)
 }

@@ -66,6 +66,16 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
     if let Some(n) = name {
         let _ = writeln!(out, "\n== {n} ==");
     }
+    messages_table(out, s, reps, published);
+    message_notes(out, s, reps);
+    latency_and_ordering(out, s, reps);
+    topics(out, s);
+    queues(out, s);
+    faults_and_recovery(out, s, reps);
+}
+
+/// The message counts, each with its share of the published ones.
+fn messages_table(out: &mut String, s: &Map<String, Value>, reps: u64, published: f64) {
     let _ = writeln!(out, "Messages (published in the statistics window)");
     for (label, key) in [
         ("published", "published"),
@@ -114,6 +124,10 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             }
         }
     }
+}
+
+/// The lines a run has only when something happened: knowing losses, late acks, idempotency, retries refused, goodput.
+fn message_notes(out: &mut String, s: &Map<String, Value>, reps: u64) {
     let detected = f(path(s, &["messages", "lost_detected"]));
     if detected > 0.0 {
         let _ = writeln!(
@@ -166,6 +180,10 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             pm(s, &["messages", "processed_after_timeout"], reps),
         );
     }
+}
+
+/// Latency percentiles, and ordering where keys are used.
+fn latency_and_ordering(out: &mut String, s: &Map<String, Value>, reps: u64) {
     let _ = writeln!(out, "Latency (publish to first successful processing)");
     let _ = writeln!(
         out,
@@ -198,6 +216,10 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             );
         }
     }
+}
+
+/// Each topic's consumer groups.
+fn topics(out: &mut String, s: &Map<String, Value>) {
     if let Some(Value::Object(ts)) = s.get("topics") {
         let _ = writeln!(out, "Topics (consumer groups)");
         for (topic, t) in ts {
@@ -224,6 +246,10 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             }
         }
     }
+}
+
+/// Each queue's statistics beside its theory.
+fn queues(out: &mut String, s: &Map<String, Value>) {
     if let Some(Value::Object(qs)) = s
         .get("queues")
         .filter(|q| q.as_object().is_some_and(|m| !m.is_empty()))
@@ -281,6 +307,10 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
             }
         }
     }
+}
+
+/// Faults, recovery, the retry orbit and availability.
+fn faults_and_recovery(out: &mut String, s: &Map<String, Value>, reps: u64) {
     if let Some(Value::Array(faults)) = s.get("faults") {
         if !faults.is_empty() {
             let _ = writeln!(out, "Faults (replication 0)");
