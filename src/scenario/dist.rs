@@ -155,58 +155,128 @@ fn shifted(cfg: &DistCfg, shift: Duration) -> Result<Dist, (String, String)> {
     })))
 }
 
+/// A positive, finite value of `key`, or the error naming it.
+fn need(cfg: &DistCfg, v: Option<f64>, key: &str) -> Result<f64, (String, String)> {
+    match v {
+        Some(x) if x > 0.0 && x.is_finite() => Ok(x),
+        Some(_) => Err((
+            key.into(),
+            format!("`{key}` of {} must be above zero", a_law(&cfg.dist)),
+        )),
+        None => Err((
+            key.into(),
+            format!("{} distribution needs `{key}`", a_law(&cfg.dist)),
+        )),
+    }
+}
+
+/// Refuses a key the family does not take.
+fn allow_only(cfg: &DistCfg, keys: &[&str]) -> Result<(), (String, String)> {
+    let given = [
+        ("mean", cfg.mean.is_some()),
+        ("sd", cfg.sd.is_some()),
+        ("min", cfg.min.is_some()),
+        ("max", cfg.max.is_some()),
+        ("shape", cfg.shape.is_some()),
+        ("values", cfg.values.is_some()),
+        ("interpolate", cfg.interpolate.is_some()),
+        ("file", cfg.file.is_some()),
+    ];
+    for (k, present) in given {
+        if present && !keys.contains(&k) {
+            return Err((
+                k.into(),
+                format!(
+                    "{} distribution takes {}; `{k}` does not apply",
+                    a_law(&cfg.dist),
+                    keys.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Erlang and gamma: `mean` with `shape` or `sd` (an erlang's shape whole).
+fn gamma_family(cfg: &DistCfg) -> Result<Dist, (String, String)> {
+    allow_only(cfg, &["mean", "sd", "shape"])?;
+    let mean = need(cfg, secs(cfg.mean), "mean")?;
+    let shape = match (cfg.shape, secs(cfg.sd)) {
+        (Some(k), None) => k,
+        (None, Some(sd)) if sd > 0.0 => (mean / sd).powi(2),
+        (None, None) => {
+            return Err((
+                "shape".into(),
+                format!("{} distribution needs `shape` (or `sd`)", a_law(&cfg.dist)),
+            ))
+        }
+        _ => return Err(("shape".into(), "give `shape` or `sd`, not both".into())),
+    };
+    if !(shape.is_finite() && shape > 0.0) || shape > 1e6 {
+        return Err((
+            "shape".into(),
+            "`shape` must be above zero and at most 1e6".into(),
+        ));
+    }
+    if cfg.dist == "erlang" && shape.fract() != 0.0 {
+        if cfg.shape.is_none() {
+            // The shape came from `sd` (and the mean less any
+            // shift): blame the key the user wrote.
+            return Err((
+                "sd".into(),
+                format!("an erlang's `sd` must make (mean / sd)² a whole number of phases, and here it is {shape:.3} (the mean less any `shift`, over `sd`, squared); give `shape` instead, or use gamma"),
+            ));
+        }
+        return Err((
+            "shape".into(),
+            "the shape of an erlang distribution is a whole number of phases; use gamma for others"
+                .into(),
+        ));
+    }
+    let scale = mean / shape;
+    let gamma = Gamma::new(shape, scale)
+        .map_err(|e| ("shape".to_string(), format!("bad gamma parameters: {e}")))?;
+    Ok(Dist::Gamma {
+        shape,
+        scale,
+        gamma: Box::new(gamma),
+    })
+}
+
+/// The empirical law of `values` (or of the file's, read at load).
+fn empirical_law(cfg: &DistCfg) -> Result<Dist, (String, String)> {
+    allow_only(cfg, &["values", "interpolate", "file"])?;
+    let values = cfg.values.as_deref().or(cfg.loaded.as_deref());
+    if values.is_none() && cfg.file.is_some() {
+        return Err((
+            "file".into(),
+            "the file was not read: load the scenario with `mqsim::scenario::load_file`, which reads it".into(),
+        ));
+    }
+    // Values read from a file are the file's fault, not a key's.
+    let from_file = cfg.values.is_none() && cfg.file.is_some();
+    empirical(values, cfg.interpolate.unwrap_or(false)).map_err(|(key, message)| {
+        match (from_file, key.as_str()) {
+            (true, "values") => ("file".to_string(), message),
+            _ => (key, message),
+        }
+    })
+}
+
 impl Dist {
     pub fn compile(cfg: &DistCfg) -> Result<Dist, (String, String)> {
         if let Some(shift) = cfg.shift {
             return shifted(cfg, shift);
         }
-        let need = |v: Option<f64>, key: &str| -> Result<f64, (String, String)> {
-            match v {
-                Some(x) if x > 0.0 && x.is_finite() => Ok(x),
-                Some(_) => Err((
-                    key.into(),
-                    format!("`{key}` of {} must be above zero", a_law(&cfg.dist)),
-                )),
-                None => Err((
-                    key.into(),
-                    format!("{} distribution needs `{key}`", a_law(&cfg.dist)),
-                )),
-            }
-        };
-        let allow_only = |keys: &[&str]| -> Result<(), (String, String)> {
-            let given = [
-                ("mean", cfg.mean.is_some()),
-                ("sd", cfg.sd.is_some()),
-                ("min", cfg.min.is_some()),
-                ("max", cfg.max.is_some()),
-                ("shape", cfg.shape.is_some()),
-                ("values", cfg.values.is_some()),
-                ("interpolate", cfg.interpolate.is_some()),
-                ("file", cfg.file.is_some()),
-            ];
-            for (k, present) in given {
-                if present && !keys.contains(&k) {
-                    return Err((
-                        k.into(),
-                        format!(
-                            "{} distribution takes {}; `{k}` does not apply",
-                            a_law(&cfg.dist),
-                            keys.join(", ")
-                        ),
-                    ));
-                }
-            }
-            Ok(())
-        };
         let d = match cfg.dist.as_str() {
             "exponential" => {
-                allow_only(&["mean"])?;
+                allow_only(cfg, &["mean"])?;
                 Dist::Exponential {
-                    mean: need(secs(cfg.mean), "mean")?,
+                    mean: need(cfg, secs(cfg.mean), "mean")?,
                 }
             }
             "constant" => {
-                allow_only(&["mean"])?;
+                allow_only(cfg, &["mean"])?;
                 let v = secs(cfg.mean).ok_or((
                     "mean".to_string(),
                     "a constant distribution needs `mean` (its value)".to_string(),
@@ -214,7 +284,7 @@ impl Dist {
                 Dist::Constant { value: v }
             }
             "uniform" => {
-                allow_only(&["min", "max"])?;
+                allow_only(cfg, &["min", "max"])?;
                 let (min, max) = (secs(cfg.min).unwrap_or(0.0), secs(cfg.max));
                 let max = max.ok_or((
                     "max".to_string(),
@@ -226,8 +296,8 @@ impl Dist {
                 Dist::Uniform { min, max }
             }
             "normal" => {
-                allow_only(&["mean", "sd"])?;
-                let mean = need(secs(cfg.mean), "mean")?;
+                allow_only(cfg, &["mean", "sd"])?;
+                let mean = need(cfg, secs(cfg.mean), "mean")?;
                 let sd = secs(cfg.sd).ok_or((
                     "sd".to_string(),
                     "a normal distribution needs `sd`".to_string(),
@@ -235,8 +305,8 @@ impl Dist {
                 Dist::Normal { mean, sd }
             }
             "lognormal" => {
-                allow_only(&["mean", "sd"])?;
-                let mean = need(secs(cfg.mean), "mean")?;
+                allow_only(cfg, &["mean", "sd"])?;
+                let mean = need(cfg, secs(cfg.mean), "mean")?;
                 let sd = secs(cfg.sd).ok_or((
                     "sd".to_string(),
                     "a lognormal distribution needs `sd` (of the variable, not its log)"
@@ -250,50 +320,11 @@ impl Dist {
                     sd,
                 }
             }
-            "erlang" | "gamma" => {
-                allow_only(&["mean", "sd", "shape"])?;
-                let mean = need(secs(cfg.mean), "mean")?;
-                let shape = match (cfg.shape, secs(cfg.sd)) {
-                    (Some(k), None) => k,
-                    (None, Some(sd)) if sd > 0.0 => (mean / sd).powi(2),
-                    (None, None) => {
-                        return Err((
-                            "shape".into(),
-                            format!("{} distribution needs `shape` (or `sd`)", a_law(&cfg.dist)),
-                        ))
-                    }
-                    _ => return Err(("shape".into(), "give `shape` or `sd`, not both".into())),
-                };
-                if !(shape.is_finite() && shape > 0.0) || shape > 1e6 {
-                    return Err((
-                        "shape".into(),
-                        "`shape` must be above zero and at most 1e6".into(),
-                    ));
-                }
-                if cfg.dist == "erlang" && shape.fract() != 0.0 {
-                    if cfg.shape.is_none() {
-                        // The shape came from `sd` (and the mean less any
-                        // shift): blame the key the user wrote.
-                        return Err((
-                            "sd".into(),
-                            format!("an erlang's `sd` must make (mean / sd)² a whole number of phases, and here it is {shape:.3} (the mean less any `shift`, over `sd`, squared); give `shape` instead, or use gamma"),
-                        ));
-                    }
-                    return Err(("shape".into(), "the shape of an erlang distribution is a whole number of phases; use gamma for others".into()));
-                }
-                let scale = mean / shape;
-                let gamma = Gamma::new(shape, scale)
-                    .map_err(|e| ("shape".to_string(), format!("bad gamma parameters: {e}")))?;
-                Dist::Gamma {
-                    shape,
-                    scale,
-                    gamma: Box::new(gamma),
-                }
-            }
+            "erlang" | "gamma" => gamma_family(cfg)?,
             "weibull" => {
-                allow_only(&["mean", "shape"])?;
-                let mean = need(secs(cfg.mean), "mean")?;
-                let k = need(cfg.shape, "shape")?;
+                allow_only(cfg, &["mean", "shape"])?;
+                let mean = need(cfg, secs(cfg.mean), "mean")?;
+                let k = need(cfg, cfg.shape, "shape")?;
                 if !(0.05..=1e3).contains(&k) {
                     return Err((
                         "shape".into(),
@@ -306,9 +337,9 @@ impl Dist {
                 }
             }
             "pareto" => {
-                allow_only(&["mean", "shape"])?;
-                let mean = need(secs(cfg.mean), "mean")?;
-                let a = need(cfg.shape, "shape")?;
+                allow_only(cfg, &["mean", "shape"])?;
+                let mean = need(cfg, secs(cfg.mean), "mean")?;
+                let a = need(cfg, cfg.shape, "shape")?;
                 if a <= 1.0 {
                     return Err((
                         "shape".into(),
@@ -320,24 +351,7 @@ impl Dist {
                     scale: mean * (a - 1.0) / a,
                 }
             }
-            "empirical" => {
-                allow_only(&["values", "interpolate", "file"])?;
-                let values = cfg.values.as_deref().or(cfg.loaded.as_deref());
-                if values.is_none() && cfg.file.is_some() {
-                    return Err((
-                        "file".into(),
-                        "the file was not read: load the scenario with `mqsim::scenario::load_file`, which reads it".into(),
-                    ));
-                }
-                // Values read from a file are the file's fault, not a key's.
-                let from_file = cfg.values.is_none() && cfg.file.is_some();
-                empirical(values, cfg.interpolate.unwrap_or(false)).map_err(
-                    |(key, message)| match (from_file, key.as_str()) {
-                        (true, "values") => ("file".to_string(), message),
-                        _ => (key, message),
-                    },
-                )?
-            }
+            "empirical" => empirical_law(cfg)?,
             other => {
                 let hint = crate::scenario::load::nearest(other, &DIST_NAMES)
                     .map(|n| format!(" did you mean `{n}`?"))
