@@ -217,7 +217,7 @@ impl Drawn {
 }
 
 fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, String> {
-    use charts::{Series, Window};
+    use charts::Series;
     let mut drawn = Drawn::default();
     let mut both = |stem: &str, draw: &dyn Fn(charts::Target<'_>) -> Result<(), String>| {
         drawn.put(&canvas, stem, draw)
@@ -240,147 +240,7 @@ fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, String> {
         charts::latency_cdf(p, &format!("{title}: latency CDF (replication 0)"), &cdf)
     })?;
     for v in &report.variants {
-        let Some(r) = v.outcome.reps.first() else {
-            continue;
-        };
-        let queue_names: Vec<String> = v
-            .summary
-            .get("queues")
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        let mut series = Vec::new();
-        for (qi, qn) in queue_names.iter().enumerate() {
-            let pts = |f: &dyn Fn(&crate::sim::collect::Sample) -> f64| -> Vec<(f64, f64)> {
-                r.samples
-                    .iter()
-                    .filter(|s| s.queue == qi)
-                    .map(|s| (s.time_s, f(s)))
-                    .collect()
-            };
-            series.push(Series {
-                name: format!("{qn}: queue length"),
-                points: pts(&|s| s.ready as f64),
-            });
-            series.push(Series {
-                name: format!("{qn}: in flight"),
-                points: pts(&|s| s.in_flight as f64),
-            });
-            series.push(Series {
-                name: format!("{qn}: waiting to retry"),
-                points: pts(&|s| s.waiting_retry as f64),
-            });
-            series.push(Series {
-                name: format!("{qn}: dead-lettered (total)"),
-                points: pts(&|s| s.dead_lettered as f64),
-            });
-        }
-        let windows: Vec<Window> = r
-            .faults
-            .iter()
-            .take(200)
-            .map(|f| Window {
-                start: f.start,
-                end: f.end,
-                label: f.kind.clone(),
-            })
-            .collect();
-        if !r.lag.is_empty() {
-            let mut lag_series: Vec<Series> = Vec::new();
-            for row in &r.lag {
-                let name = format!("{} / {}", row.topic, row.group);
-                let total = row.lag.iter().sum::<u64>() as f64;
-                match lag_series.iter_mut().find(|s| s.name == name) {
-                    Some(s) => s.points.push((row.time_s, total)),
-                    None => lag_series.push(Series {
-                        name,
-                        points: vec![(row.time_s, total)],
-                    }),
-                }
-            }
-            let stem = format!("lag-{}", files::safe_name(&v.name));
-            both(&stem, &|p| {
-                charts::time_series(
-                    p,
-                    &format!(
-                        "{title} [{}]: consumer lag (records behind the log end)",
-                        v.name
-                    ),
-                    "records",
-                    &lag_series,
-                    &windows,
-                )
-            })?;
-        }
-        // Consumer instances over time, where an autoscaler changed them.
-        let instances: Vec<Series> = (0..queue_names.len())
-            .filter_map(|qi| {
-                let points: Vec<(f64, f64)> = r
-                    .samples
-                    .iter()
-                    .filter(|s| s.queue == qi)
-                    .map(|s| (s.time_s, f64::from(s.instances)))
-                    .collect();
-                let varies = points.windows(2).any(|w| w[0].1 != w[1].1);
-                varies.then(|| Series {
-                    name: format!("{}: consumer instances", queue_names[qi]),
-                    points,
-                })
-            })
-            .collect();
-        if !instances.is_empty() {
-            let stem = format!("instances-{}", files::safe_name(&v.name));
-            both(&stem, &|p| {
-                charts::time_series(
-                    p,
-                    &format!("{title} [{}]: consumer instances over time", v.name),
-                    "instances",
-                    &instances,
-                    &windows,
-                )
-            })?;
-        }
-        let stem = format!("timeseries-{}", files::safe_name(&v.name));
-        both(&stem, &|p| {
-            charts::time_series(
-                p,
-                &format!("{title} [{}]: queue state over time", v.name),
-                "messages",
-                &series,
-                &windows,
-            )
-        })?;
-        for (qi, grid) in r.orbit_occupancy.iter().enumerate() {
-            if grid.is_empty() {
-                continue;
-            }
-            let cols = r.orbit_columns.get(qi).copied().unwrap_or(0).max(1);
-            let rows: Vec<Vec<f64>> = grid.chunks(cols).map(|c| c.to_vec()).collect();
-            let last = rows
-                .iter()
-                .rposition(|r| r.iter().any(|x| *x > 0.0))
-                .unwrap_or(0);
-            let rows = rows[..=last].to_vec();
-            let qn = queue_names.get(qi).cloned().unwrap_or_default();
-            let stem = format!(
-                "orbit-{}-{}",
-                files::safe_name(&v.name),
-                files::safe_name(&qn)
-            );
-            both(&stem, &|p| {
-                charts::heatmap(
-                    p,
-                    &format!(
-                        "{title} [{}]: retry-orbit occupancy P(queue, orbit)",
-                        v.name
-                    ),
-                    "requests waiting to retry (orbit)",
-                    "messages in the queue",
-                    &rows,
-                    true,
-                )
-            })?;
-        }
+        variant_charts(v, title, &mut both)?;
     }
     let categories: Vec<String> = [
         "acked",
@@ -422,6 +282,172 @@ fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, String> {
         )
     })?;
     Ok(drawn)
+}
+
+/// Draws one chart on the canvas under its file stem.
+type DrawBoth<'a> =
+    dyn FnMut(&str, &dyn Fn(charts::Target<'_>) -> Result<(), String>) -> Result<(), String> + 'a;
+
+/// Draws the charts one variant has: its queues' lengths over time (with
+/// fault windows and, where a topic's groups lag, their lag), its
+/// consumer instances where an autoscaler changed them, and its retry
+/// orbit's occupancy.
+fn variant_charts(v: &VariantResult, title: &str, both: &mut DrawBoth<'_>) -> Result<(), String> {
+    use charts::{Series, Window};
+    let Some(r) = v.outcome.reps.first() else {
+        return Ok(());
+    };
+    let queue_names: Vec<String> = v
+        .summary
+        .get("queues")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut series = Vec::new();
+    for (qi, qn) in queue_names.iter().enumerate() {
+        let pts = |f: &dyn Fn(&crate::sim::collect::Sample) -> f64| -> Vec<(f64, f64)> {
+            r.samples
+                .iter()
+                .filter(|s| s.queue == qi)
+                .map(|s| (s.time_s, f(s)))
+                .collect()
+        };
+        series.push(Series {
+            name: format!("{qn}: queue length"),
+            points: pts(&|s| s.ready as f64),
+        });
+        series.push(Series {
+            name: format!("{qn}: in flight"),
+            points: pts(&|s| s.in_flight as f64),
+        });
+        series.push(Series {
+            name: format!("{qn}: waiting to retry"),
+            points: pts(&|s| s.waiting_retry as f64),
+        });
+        series.push(Series {
+            name: format!("{qn}: dead-lettered (total)"),
+            points: pts(&|s| s.dead_lettered as f64),
+        });
+    }
+    let windows: Vec<Window> = r
+        .faults
+        .iter()
+        .take(200)
+        .map(|f| Window {
+            start: f.start,
+            end: f.end,
+            label: f.kind.clone(),
+        })
+        .collect();
+    if !r.lag.is_empty() {
+        let mut lag_series: Vec<Series> = Vec::new();
+        for row in &r.lag {
+            let name = format!("{} / {}", row.topic, row.group);
+            let total = row.lag.iter().sum::<u64>() as f64;
+            match lag_series.iter_mut().find(|s| s.name == name) {
+                Some(s) => s.points.push((row.time_s, total)),
+                None => lag_series.push(Series {
+                    name,
+                    points: vec![(row.time_s, total)],
+                }),
+            }
+        }
+        let stem = format!("lag-{}", files::safe_name(&v.name));
+        both(&stem, &|p| {
+            charts::time_series(
+                p,
+                &format!(
+                    "{title} [{}]: consumer lag (records behind the log end)",
+                    v.name
+                ),
+                "records",
+                &lag_series,
+                &windows,
+            )
+        })?;
+    }
+    // Consumer instances over time, where an autoscaler changed them.
+    let instances: Vec<Series> = (0..queue_names.len())
+        .filter_map(|qi| {
+            let points: Vec<(f64, f64)> = r
+                .samples
+                .iter()
+                .filter(|s| s.queue == qi)
+                .map(|s| (s.time_s, f64::from(s.instances)))
+                .collect();
+            let varies = points.windows(2).any(|w| w[0].1 != w[1].1);
+            varies.then(|| Series {
+                name: format!("{}: consumer instances", queue_names[qi]),
+                points,
+            })
+        })
+        .collect();
+    if !instances.is_empty() {
+        let stem = format!("instances-{}", files::safe_name(&v.name));
+        both(&stem, &|p| {
+            charts::time_series(
+                p,
+                &format!("{title} [{}]: consumer instances over time", v.name),
+                "instances",
+                &instances,
+                &windows,
+            )
+        })?;
+    }
+    let stem = format!("timeseries-{}", files::safe_name(&v.name));
+    both(&stem, &|p| {
+        charts::time_series(
+            p,
+            &format!("{title} [{}]: queue state over time", v.name),
+            "messages",
+            &series,
+            &windows,
+        )
+    })?;
+    orbit_charts(v, r, &queue_names, title, both)
+}
+
+/// The retry orbit's occupancy of each queue with an orbit chain, as a
+/// heat map of P(queue, orbit), cut after the last row with mass.
+fn orbit_charts(
+    v: &VariantResult,
+    r: &crate::experiment::Replication,
+    queue_names: &[String],
+    title: &str,
+    both: &mut DrawBoth<'_>,
+) -> Result<(), String> {
+    for (qi, grid) in r.orbit_occupancy.iter().enumerate() {
+        if grid.is_empty() {
+            continue;
+        }
+        let cols = r.orbit_columns.get(qi).copied().unwrap_or(0).max(1);
+        let rows: Vec<Vec<f64>> = grid.chunks(cols).map(|c| c.to_vec()).collect();
+        let last = rows
+            .iter()
+            .rposition(|r| r.iter().any(|x| *x > 0.0))
+            .unwrap_or(0);
+        let rows = rows[..=last].to_vec();
+        let qn = queue_names.get(qi).cloned().unwrap_or_default();
+        let stem = format!(
+            "orbit-{}-{}",
+            files::safe_name(&v.name),
+            files::safe_name(&qn)
+        );
+        both(&stem, &|p| {
+            charts::heatmap(
+                p,
+                &format!(
+                    "{title} [{}]: retry-orbit occupancy P(queue, orbit)",
+                    v.name
+                ),
+                "requests waiting to retry (orbit)",
+                "messages in the queue",
+                &rows,
+                true,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// A swept value as a number for an axis: the number itself, or a
