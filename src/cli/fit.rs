@@ -331,10 +331,11 @@ pub fn command(a: &FitArgs) -> Result<i32, Failure> {
         None => paste(a, &fits[0], &profile, rate_per_s),
     };
     if let (Some(into), Some(key)) = (&a.into, &a.key) {
-        let what = match &a.profile {
+        let what = match (&a.profile, profile.is_empty()) {
             // The law written is the rate schedule, not the best fit.
-            Some(file) => format!("rate profile {}", printable(&file.display().to_string())),
-            None => fits[0].family.to_string(),
+            (Some(file), _) => format!("rate profile {}", printable(&file.display().to_string())),
+            (None, false) => "rate schedule".to_string(),
+            (None, true) => fits[0].family.to_string(),
         };
         let source = format!(
             "mqsim fit {} ({what})",

@@ -28,9 +28,17 @@ pub fn man_command() -> Result<i32, Failure> {
 
 fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|_| out.flush())
-        .map_err(|e| Failure::input(format!("cannot write to stdout: {e}")))
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // As every command: a reader that left ends quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: super::BROKEN_PIPE,
+            message: String::new(),
+        }),
+        Err(e) => Err(Failure::output(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
 }
 
 /// The whole manual page: the overview of the commands, then one section
@@ -129,11 +137,19 @@ success
 a \fBcheck\fR expectation failed or was inconclusive
 .TP
 \fB2\fR
-bad input (nothing is written), a destination that cannot be written, or an
-output folder in use
+bad input (nothing is written): a scenario, a flag, a data file, or a
+destination refused before any work (a folder that cannot be written, an
+output folder in use)
+.TP
+\fB3\fR
+the work was done but its results could not be written (a disk full, a
+folder removed or made read\-only meanwhile, standard output on a full disk)
 .TP
 \fB130\fR
 interrupted by Ctrl\-C (the partial results are written, marked partial)
+.TP
+\fB141\fR
+standard output's reader went away (\fBmqsim schema | head\fR): ends quietly
 .SH ENVIRONMENT
 .TP
 \fBMQSIM_SHARD_INDEX\fR, \fBMQSIM_SHARD_COUNT\fR

@@ -335,7 +335,16 @@ pub fn main() -> i32 {
         }
         Ok(code) => code,
         Err(f) => {
-            eprintln!("error: {}", report::files::printable(&f.message));
+            if !f.message.is_empty() {
+                // Standard error on a full disk must not turn bad input
+                // into a panic.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: {}",
+                    report::files::printable(&f.message)
+                );
+            }
             if STOP.load(Ordering::SeqCst) {
                 INTERRUPTED
             } else {

@@ -424,7 +424,7 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             }),
             _ => {
                 return Err(refuse(
-                    &format!("fault.kind = \"{}\"", f.kind.name()),
+                    &format!("fault.kind = \"{}\"", f.kind.word()),
                     broker,
                     "",
                 ))

@@ -3,21 +3,6 @@
 
 use super::*;
 
-impl FaultKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::ConsumerCrash => "consumer-crash",
-            FaultKind::BrokerCrash => "broker-crash",
-            FaultKind::ProducerCrash => "producer-crash",
-            FaultKind::DependencyOutage => "dependency-outage",
-            FaultKind::Partition => "partition",
-            FaultKind::LoadSpike => "load-spike",
-            FaultKind::RollingRestart => "rolling-restart",
-            FaultKind::GcPause => "gc-pause",
-        }
-    }
-}
-
 /// When a fault strikes: a fixed window, or random (exponential up times).
 #[derive(Clone, Debug)]
 pub enum FaultTiming {

@@ -353,13 +353,13 @@ impl Dist {
             }
             "empirical" => empirical_law(cfg)?,
             other => {
-                let hint = crate::scenario::load::nearest(other, &DIST_NAMES)
-                    .map(|n| format!(" did you mean `{n}`?"))
+                let hint = crate::scenario::load::nearest(&other.to_lowercase(), &DIST_NAMES)
+                    .map(|n| format!("; did you mean `{n}`?"))
                     .unwrap_or_default();
                 return Err((
                     "dist".into(),
                     format!(
-                        "unknown distribution `{other}`;{hint} (allowed: {})",
+                        "unknown distribution `{other}`{hint} (allowed: {})",
                         DIST_NAMES.join(", ")
                     ),
                 ));

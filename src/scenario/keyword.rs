@@ -78,11 +78,11 @@ macro_rules! keywords {
 
 /// The message for a word outside its set, with the nearest word.
 pub fn not_allowed(word: &str, allowed: &[&str]) -> String {
-    let hint = super::load::nearest(word, allowed)
-        .map(|n| format!(" did you mean `{n}`?"))
+    let hint = super::load::nearest(&word.to_lowercase(), allowed)
+        .map(|n| format!("; did you mean `{n}`?"))
         .unwrap_or_default();
     format!(
-        "`{}` is not allowed;{hint} (allowed: {})",
+        "`{}` is not allowed{hint} (allowed: {})",
         crate::names::printable(word),
         allowed.join(", ")
     )

@@ -64,10 +64,10 @@ pub fn check(spec: &str) -> Result<(), String> {
     let (name, version) = split(spec);
     if !PRESET_NAMES.contains(&name) {
         let hint = super::load::nearest(name, &PRESET_NAMES)
-            .map(|n| format!(" did you mean `{n}`?"))
+            .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_default();
         return Err(format!(
-            "`{name}` is not a preset;{hint} (presets: {}; add @VERSION for an earlier version)",
+            "`{name}` is not a preset{hint} (presets: {}; add @VERSION for an earlier version)",
             PRESET_NAMES.join(", ")
         ));
     }

@@ -4,6 +4,42 @@
 use super::*;
 
 impl<'m, F: Features> Sim<'m, F> {
+    /// The units a fault acts on: instances of a group, producers, or the broker.
+    pub(super) fn fault_units(&self, fi: usize) -> Vec<u32> {
+        let f = &self.m.faults[fi];
+        match f.kind {
+            FaultKind::ConsumerCrash | FaultKind::GcPause => {
+                let groups: Vec<usize> = match f.target {
+                    Some(g) => vec![g],
+                    None => (0..self.m.groups.len()).collect(),
+                };
+                let mut v = Vec::new();
+                for g in groups {
+                    for (k, &i) in self.group_insts[g].iter().enumerate() {
+                        if f.instance.is_none_or(|want| want as usize == k) {
+                            v.push(i);
+                        }
+                    }
+                }
+                v
+            }
+            FaultKind::ProducerCrash | FaultKind::LoadSpike => match f.target {
+                Some(p) => vec![p as u32],
+                None => (0..self.m.producers.len() as u32).collect(),
+            },
+            FaultKind::Partition => match f.target {
+                Some(t) => vec![t as u32],
+                None => vec![0],
+            },
+            FaultKind::BrokerCrash => vec![0],
+            FaultKind::DependencyOutage => match f.target {
+                Some(g) => vec![g as u32],
+                None => (0..self.m.groups.len() as u32).collect(),
+            },
+            FaultKind::RollingRestart => self.rolling_units(fi),
+        }
+    }
+
     pub(super) fn on_fault_start(&mut self, fi: usize, u: usize) {
         let now = self.q.now();
         let f = &self.m.faults[fi];
@@ -100,7 +136,7 @@ impl<'m, F: Features> Sim<'m, F> {
         self.faults_total += 1;
         if self.faults.len() < FAULT_RECORDS_KEPT {
             self.faults.push(FaultRecord {
-                kind: f.kind.name().into(),
+                kind: f.kind.word().into(),
                 start: crate::time::ns_to_secs(self.fault_open[fi][u]),
                 end: crate::time::ns_to_secs(now),
                 target,

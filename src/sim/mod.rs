@@ -474,42 +474,6 @@ impl<'m, F: Features> Sim<'m, F> {
         out
     }
 
-    /// The units a fault acts on: instances of a group, producers, or the broker.
-    fn fault_units(&self, fi: usize) -> Vec<u32> {
-        let f = &self.m.faults[fi];
-        match f.kind {
-            FaultKind::ConsumerCrash | FaultKind::GcPause => {
-                let groups: Vec<usize> = match f.target {
-                    Some(g) => vec![g],
-                    None => (0..self.m.groups.len()).collect(),
-                };
-                let mut v = Vec::new();
-                for g in groups {
-                    for (k, &i) in self.group_insts[g].iter().enumerate() {
-                        if f.instance.is_none_or(|want| want as usize == k) {
-                            v.push(i);
-                        }
-                    }
-                }
-                v
-            }
-            FaultKind::ProducerCrash | FaultKind::LoadSpike => match f.target {
-                Some(p) => vec![p as u32],
-                None => (0..self.m.producers.len() as u32).collect(),
-            },
-            FaultKind::Partition => match f.target {
-                Some(t) => vec![t as u32],
-                None => vec![0],
-            },
-            FaultKind::BrokerCrash => vec![0],
-            FaultKind::DependencyOutage => match f.target {
-                Some(g) => vec![g as u32],
-                None => (0..self.m.groups.len() as u32).collect(),
-            },
-            FaultKind::RollingRestart => self.rolling_units(fi),
-        }
-    }
-
     /// Whether this run records the lives of some messages.
     #[inline(always)]
     fn tracing(&self) -> bool {

@@ -7,10 +7,10 @@ pub fn resolve_topic(s: &Scenario, name: &str) -> Result<usize, String> {
     s.topics.iter().position(|t| t.name == name).ok_or_else(|| {
         let names: Vec<&str> = s.topics.iter().map(|t| t.name.as_str()).collect();
         let hint = crate::scenario::load::nearest(name, &names)
-            .map(|x| format!(" did you mean `{x}`?"))
+            .map(|x| format!("; did you mean `{x}`?"))
             .unwrap_or_default();
         format!(
-            "no topic is named `{name}`;{hint} (topics: {})",
+            "no topic is named `{name}`{hint} (topics: {})",
             if names.is_empty() {
                 "none: add a [[topic]]".to_string()
             } else {
