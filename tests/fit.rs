@@ -321,6 +321,8 @@ fn bad_data_is_refused_with_its_row() {
     let (code, _, err) = mqsim(&["fit", negative.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("positive"), "{err}");
+    // Named by its row, as every bad row of a data file is.
+    assert!(err.contains("row 2, column 1"), "{err}");
 }
 
 /// An empirical service law (issue 24 §3, inline `values`): the queue

@@ -105,6 +105,13 @@ fn read_values(a: &FitArgs) -> Result<Vec<f64>, Failure> {
 /// A duration longer than a scenario can hold (about 584 years) would fit
 /// a law that no scenario could take.
 fn longest_duration(ns: i128, cell: &str) -> Result<i128, String> {
+    if ns <= 0 {
+        // Named with its row here, not later by the fit without one.
+        return Err(format!(
+            "`{}` is not a positive duration: every value must be above 0",
+            printable(cell)
+        ));
+    }
     if ns > i128::from(crate::time::MAX_DURATION_NS) {
         return Err(format!(
             "`{}` is longer than the longest duration mqsim holds ({})",

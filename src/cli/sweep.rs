@@ -291,9 +291,9 @@ fn text_table(spec: &StudySpec, keys: &[String], metrics: &[String], rows: &[Row
         .map(|(k, n)| format!("{k} over {n} values"))
         .collect();
     println!(
-        "mqsim sweep: {name}, {}, {} replications each",
+        "mqsim sweep: {name}, {}, {} each",
         shape.join(" x "),
-        spec.replications
+        crate::stats::fit::counted(spec.replications as usize, "replication")
     );
     let mut head: Vec<String> = keys
         .iter()
