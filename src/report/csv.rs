@@ -199,12 +199,7 @@ impl Exporter for TimeseriesCsv {
         w.write_record(TIMESERIES_COLUMNS)
             .map_err(|e| e.to_string())?;
         for v in &report.variants {
-            let queue_names: Vec<String> = v
-                .summary
-                .get("queues")
-                .and_then(Value::as_object)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
+            let queue_names = v.queue_names();
             if let Some(r) = v.outcome.reps.first() {
                 for s in &r.samples {
                     let q = queue_names

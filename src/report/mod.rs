@@ -20,6 +20,18 @@ pub struct VariantResult {
     pub summary: Map<String, Value>,
 }
 
+impl VariantResult {
+    /// The queues' names in the summary's order, which is the order of
+    /// the queue indices in the replications' samples.
+    pub fn queue_names(&self) -> Vec<String> {
+        self.summary
+            .get("queues")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Everything a command produced.
 pub struct Report {
     pub scenario: String,
@@ -297,12 +309,7 @@ fn variant_charts(v: &VariantResult, title: &str, both: &mut DrawBoth<'_>) -> Re
     let Some(r) = v.outcome.reps.first() else {
         return Ok(());
     };
-    let queue_names: Vec<String> = v
-        .summary
-        .get("queues")
-        .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
+    let queue_names = v.queue_names();
     let mut series = Vec::new();
     for (qi, qn) in queue_names.iter().enumerate() {
         let pts = |f: &dyn Fn(&crate::sim::collect::Sample) -> f64| -> Vec<(f64, f64)> {
