@@ -353,9 +353,7 @@ impl Dist {
             }
             "empirical" => empirical_law(cfg)?,
             other => {
-                let hint = crate::scenario::load::nearest(&other.to_lowercase(), &DIST_NAMES)
-                    .map(|n| format!("; did you mean `{n}`?"))
-                    .unwrap_or_default();
+                let hint = crate::scenario::load::did_you_mean(other, &DIST_NAMES);
                 return Err((
                     "dist".into(),
                     format!(

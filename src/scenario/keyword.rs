@@ -78,9 +78,7 @@ macro_rules! keywords {
 
 /// The message for a word outside its set, with the nearest word.
 pub fn not_allowed(word: &str, allowed: &[&str]) -> String {
-    let hint = super::load::nearest(&word.to_lowercase(), allowed)
-        .map(|n| format!("; did you mean `{n}`?"))
-        .unwrap_or_default();
+    let hint = super::load::did_you_mean(word, allowed);
     format!(
         "`{}` is not allowed{hint} (allowed: {})",
         crate::names::printable(word),

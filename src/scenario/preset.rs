@@ -63,9 +63,7 @@ fn match_version(name: &str, version: &str) -> Option<&'static str> {
 pub fn check(spec: &str) -> Result<(), String> {
     let (name, version) = split(spec);
     if !PRESET_NAMES.contains(&name) {
-        let hint = super::load::nearest(name, &PRESET_NAMES)
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
+        let hint = super::load::did_you_mean(name, &PRESET_NAMES);
         return Err(format!(
             "`{name}` is not a preset{hint} (presets: {}; add @VERSION for an earlier version)",
             PRESET_NAMES.join(", ")

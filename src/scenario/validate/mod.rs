@@ -84,13 +84,7 @@ fn one_of(p: &P, value: &str, allowed: &[&str]) -> Result<(), Invalid> {
     if allowed.contains(&value) {
         return Ok(());
     }
-    let hint = super::load::nearest(&value.to_lowercase(), allowed)
-        .map(|n| format!("; did you mean `{n}`?"))
-        .unwrap_or_default();
-    p.err(format!(
-        "`{value}` is not allowed{hint} (allowed: {})",
-        allowed.join(", ")
-    ))
+    p.err(super::keyword::not_allowed(value, allowed))
 }
 
 fn probability(p: &P, v: Option<f64>) -> Result<(), Invalid> {
@@ -151,9 +145,7 @@ pub fn resolve_queue(s: &Scenario, r: &Option<String>) -> Result<usize, String> 
         )),
         Some(n) => names.iter().position(|q| q == n).ok_or_else(|| {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let hint = super::load::nearest(n, &refs)
-                .map(|x| format!("; did you mean `{x}`?"))
-                .unwrap_or_default();
+            let hint = super::load::did_you_mean(n, &refs);
             format!(
                 "no queue is named `{n}`{hint} (queues: {})",
                 names.join(", ")

@@ -6,9 +6,7 @@ use super::*;
 pub fn resolve_topic(s: &Scenario, name: &str) -> Result<usize, String> {
     s.topics.iter().position(|t| t.name == name).ok_or_else(|| {
         let names: Vec<&str> = s.topics.iter().map(|t| t.name.as_str()).collect();
-        let hint = crate::scenario::load::nearest(name, &names)
-            .map(|x| format!("; did you mean `{x}`?"))
-            .unwrap_or_default();
+        let hint = crate::scenario::load::did_you_mean(name, &names);
         format!(
             "no topic is named `{name}`{hint} (topics: {})",
             if names.is_empty() {
