@@ -6,6 +6,7 @@ use crate::cli::{self, CheckArgs, Failure};
 use crate::experiment::confidence::{self, Decision, Side};
 use crate::report::files::{printable, write_atomic};
 use crate::scenario::ExpectCfg;
+use crate::stats::summary;
 use crate::time::human_secs;
 use serde_json::{Map, Value};
 use std::fmt::Write;
@@ -97,118 +98,10 @@ pub fn four_digits(x: f64) -> String {
 /// Evaluates every expectation of `e` on a summary (means over replications).
 pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
     let mut out = Vec::new();
-    let seconds = |d: Option<crate::time::Duration>| d.map(|d| d.secs());
-    let count = |c: Option<u64>| c.map(|c| c as f64);
-    let bounds: [(&str, &'static str, Side, Option<f64>, bool); 16] = [
-        ("lost", "messages.lost", Side::AtMost, count(e.lost), false),
-        (
-            "lost_rate_max",
-            "messages.loss_rate",
-            Side::AtMost,
-            e.lost_rate_max,
-            false,
-        ),
-        (
-            "duplicate_rate_max",
-            "messages.duplicate_rate",
-            Side::AtMost,
-            e.duplicate_rate_max,
-            false,
-        ),
-        (
-            "dead_letter_rate_max",
-            "messages.dead_letter_rate",
-            Side::AtMost,
-            e.dead_letter_rate_max,
-            false,
-        ),
-        (
-            "p99_latency_max",
-            "latency.p99",
-            Side::AtMost,
-            seconds(e.p99_latency_max),
-            true,
-        ),
-        (
-            "p50_latency_max",
-            "latency.p50",
-            Side::AtMost,
-            seconds(e.p50_latency_max),
-            true,
-        ),
-        (
-            "mean_latency_max",
-            "latency.mean",
-            Side::AtMost,
-            seconds(e.mean_latency_max),
-            true,
-        ),
-        (
-            "out_of_order_max",
-            "ordering.out_of_order",
-            Side::AtMost,
-            count(e.out_of_order_max),
-            false,
-        ),
-        (
-            "delivered_min",
-            "messages.delivered",
-            Side::AtLeast,
-            count(e.delivered_min),
-            false,
-        ),
-        (
-            "lost_min",
-            "messages.lost",
-            Side::AtLeast,
-            count(e.lost_min),
-            false,
-        ),
-        (
-            "duplicate_rate_min",
-            "messages.duplicate_rate",
-            Side::AtLeast,
-            e.duplicate_rate_min,
-            false,
-        ),
-        (
-            "out_of_order_min",
-            "ordering.out_of_order",
-            Side::AtLeast,
-            count(e.out_of_order_min),
-            false,
-        ),
-        (
-            "stuck_max",
-            "saga_totals.stuck",
-            Side::AtMost,
-            count(e.stuck_max),
-            false,
-        ),
-        (
-            "inconsistency_p99_max",
-            "saga_totals.inconsistency_p99",
-            Side::AtMost,
-            seconds(e.inconsistency_p99_max),
-            true,
-        ),
-        (
-            "cost_total_max",
-            "cost.total",
-            Side::AtMost,
-            e.cost_total_max,
-            false,
-        ),
-        (
-            "cost_per_million_messages_max",
-            "cost.per_million_messages",
-            Side::AtMost,
-            e.cost_per_million_messages_max,
-            false,
-        ),
-    ];
-    for (name, path, side, bound, time) in bounds {
-        let Some(b) = bound else { continue };
+    for (name, b) in e.bounds() {
+        let (metric, side) = summary::bounded_by(name)
+            .unwrap_or_else(|| panic!("[expect] {name} bounds no metric of the registry"));
+        let (path, time) = (metric.path, metric.seconds);
         let v = crate::json::at_path(s, path);
         let show = |x: f64| if time { human_secs(x) } else { four_digits(x) };
         let (word, pass) = match side {

@@ -5,94 +5,37 @@
 
 use super::study::{self, Part, StudySpec};
 use crate::cli::{self, Common, CompareArgs, Failure};
+use crate::json::at_path;
 use crate::report::{self, Report, VariantResult};
 use crate::stats::ci::{mean_ci95, paired_t_test};
+use crate::stats::summary::{self, Better};
 use serde_json::{json, Map, Value};
-
-/// Metrics compared: (label, path, lower is better).
-pub const COMPARED: [(&str, &[&str], bool); 20] = [
-    ("latency mean (s)", &["latency", "mean"], true),
-    ("latency p99 (s)", &["latency", "p99"], true),
-    ("acked", &["messages", "acked"], false),
-    ("lost", &["messages", "lost"], true),
-    ("duplicates", &["messages", "duplicates"], true),
-    ("dead-lettered", &["messages", "dead_lettered"], true),
-    ("attempts/message", &["messages", "attempts"], true),
-    (
-        "failed work (s)",
-        &["messages", "failed_work_seconds"],
-        true,
-    ),
-    ("in flight at end", &["messages", "in_flight"], true),
-    // Recovery: the fraction of replications that recovered, and the
-    // time over those that did (none: "—", never 0).
-    ("recovered (fraction)", &["recovery", "recovered"], false),
-    ("recovery (s)", &["recovery", "seconds"], true),
-    // Client timeouts: completions whose client still waited, and work
-    // done after it gave up (left out where every variant has zero).
-    ("goodput (/s)", &["messages", "goodput"], false),
-    (
-        "done after timeout",
-        &["messages", "processed_after_timeout"],
-        true,
-    ),
-    // The ordering cost of a strategy, next to its latency (left out
-    // where every variant has zero: no keys).
-    ("out of order", &["ordering", "out_of_order"], true),
-    (
-        "keys blocked (s)",
-        &["ordering", "key_blocked_seconds"],
-        true,
-    ),
-    // Sagas (only where the scenario has them).
-    ("sagas compensated", &["saga_totals", "compensated"], false),
-    ("sagas stuck", &["saga_totals", "stuck"], true),
-    (
-        "saga inconsistency p99 (s)",
-        &["saga_totals", "inconsistency_p99"],
-        true,
-    ),
-    // Cost (only where the scenario has `[cost]`).
-    ("cost total (USD)", &["cost", "total"], true),
-    (
-        "cost per million messages (USD)",
-        &["cost", "per_million_messages"],
-        true,
-    ),
-];
-
-fn metric(m: &Map<String, Value>, path: &[&str]) -> Option<f64> {
-    let mut cur = m.get(path[0])?;
-    for p in &path[1..] {
-        cur = cur.get(*p)?;
-    }
-    cur.as_f64()
-        .or_else(|| cur.as_bool().map(|b| f64::from(u8::from(b))))
-}
 
 /// The comparison document: per metric, per variant, mean and interval,
 /// ratio to the best, and the paired difference to the first variant.
 pub fn comparison(vs: &[VariantResult]) -> Value {
     let mut metrics = Map::new();
-    for (label, path, lower_better) in COMPARED {
+    for compared in summary::compared() {
+        let (label, path) = (compared.label, compared.path);
+        let lower_better = compared.better == Better::Lower;
         let per: Vec<Vec<Option<f64>>> = vs
             .iter()
             .map(|v| {
                 v.outcome
                     .reps
                     .iter()
-                    .map(|r| metric(&r.metrics, path))
+                    .map(|r| at_path(&r.metrics, path))
                     .collect()
             })
             .collect();
         if per.iter().all(|xs| xs.iter().all(Option::is_none)) {
             continue;
         }
-        let optional = path[0] == "ordering" || path[1] == "processed_after_timeout";
+        let optional = path.starts_with("ordering.") || path == "messages.processed_after_timeout";
         if optional && per.iter().flatten().all(|x| x.unwrap_or(0.0) == 0.0) {
             continue;
         }
-        if path[1] == "goodput" && vs.iter().all(no_client_timeouts) {
+        if path == "messages.goodput" && vs.iter().all(no_client_timeouts) {
             continue;
         }
         // No value at all (e.g. no replication recovered): no mean, not 0.
@@ -104,15 +47,10 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
             .zip(vs)
             .map(|(xs, v)| {
                 let xs: Vec<f64> = xs.iter().flatten().copied().collect();
-                if path[0] == "latency" && path[1] != "mean" {
-                    let summary = Value::Object(v.summary.clone());
-                    let at = |tree: &Value| {
-                        tree.get(path[0])
-                            .and_then(|g| g.get(path[1]))
-                            .and_then(Value::as_f64)
-                            .unwrap_or(f64::NAN)
-                    };
-                    (at(&summary), summary.get("ci95").map_or(f64::NAN, at))
+                if path.starts_with("latency.") && path != "latency.mean" {
+                    let interval = format!("ci95.{path}");
+                    let at = |p: &str| at_path(&v.summary, p).unwrap_or(f64::NAN);
+                    (at(path), at(&interval))
                 } else if xs.is_empty() {
                     (f64::NAN, f64::NAN)
                 } else if xs.len() == 1 {

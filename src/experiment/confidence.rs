@@ -14,14 +14,7 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// Where the bound lies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// `value <= bound`
-    AtMost,
-    /// `value >= bound`
-    AtLeast,
-}
+pub use crate::stats::summary::Side;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

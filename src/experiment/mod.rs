@@ -476,7 +476,7 @@ impl Outcome {
             .collect();
         o.insert(
             "recovery".into(),
-            crate::stats::summary::recovery_over(&per),
+            crate::stats::recovery::recovery_over(&per),
         );
         crate::experiment::theory_report::attach(model, &mut o);
         add_warnings(&mut o, coded("few-tail-latencies", estimate_warnings));

@@ -10,20 +10,19 @@ fn f(v: Option<&Value>) -> f64 {
     v.and_then(Value::as_f64).unwrap_or(f64::NAN)
 }
 
-fn path<'a>(m: &'a Map<String, Value>, p: &[&str]) -> Option<&'a Value> {
-    let mut cur = m.get(p[0])?;
-    for k in &p[1..] {
-        cur = cur.get(*k)?;
-    }
-    Some(cur)
+/// A metric's label, from the registry.
+fn label(path: &str) -> &'static str {
+    crate::stats::summary::metric(path).map_or("?", |m| m.label)
+}
+
+fn path<'a>(m: &'a Map<String, Value>, p: &str) -> Option<&'a Value> {
+    crate::json::value_at(m, p)
 }
 
 /// `value ± half-width` for a count or rate.
-fn pm(s: &Map<String, Value>, p: &[&str], reps: u64) -> String {
+fn pm(s: &Map<String, Value>, p: &str, reps: u64) -> String {
     let v = f(path(s, p));
-    let mut ci = vec!["ci95"];
-    ci.extend_from_slice(p);
-    let h = f(path(s, &ci));
+    let h = f(path(s, &format!("ci95.{p}")));
     if !v.is_finite() {
         return "-".into();
     }
@@ -36,11 +35,9 @@ fn pm(s: &Map<String, Value>, p: &[&str], reps: u64) -> String {
 }
 
 /// `12.3 ms ± 0.4 ms` for a time in seconds.
-fn pm_time(s: &Map<String, Value>, p: &[&str], reps: u64) -> String {
+fn pm_time(s: &Map<String, Value>, p: &str, reps: u64) -> String {
     let v = f(path(s, p));
-    let mut ci = vec!["ci95"];
-    ci.extend_from_slice(p);
-    let h = f(path(s, &ci));
+    let h = f(path(s, &format!("ci95.{p}")));
     if !v.is_finite() {
         return "-".into();
     }
@@ -62,7 +59,7 @@ fn pct(x: f64) -> String {
 /// The summary of one variant.
 pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
     let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
-    let published = f(path(s, &["messages", "published"]));
+    let published = f(path(s, "messages.published"));
     if let Some(n) = name {
         let _ = writeln!(out, "\n== {n} ==");
     }
@@ -74,38 +71,39 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
     faults_and_recovery(out, s, reps);
 }
 
+/// The rows of the message table, by summary path (labels from the
+/// registry).
+const MESSAGE_ROWS: [&str; 8] = [
+    "messages.published",
+    "messages.acked",
+    "messages.duplicates",
+    "messages.lost",
+    "messages.dead_lettered",
+    "messages.expired",
+    "messages.rejected",
+    "messages.in_flight",
+];
+
 /// The message counts, each with its share of the published ones.
 fn messages_table(out: &mut String, s: &Map<String, Value>, reps: u64, published: f64) {
     let _ = writeln!(out, "Messages (published in the statistics window)");
-    for (label, key) in [
-        ("published", "published"),
-        ("acked", "acked"),
-        ("duplicates", "duplicates"),
-        ("lost", "lost"),
-        ("dead-lettered", "dead_lettered"),
-        ("expired", "expired"),
-        ("rejected", "rejected"),
-        ("in flight at end", "in_flight"),
-    ] {
-        let v = f(path(s, &["messages", key]));
-        let share = if key != "published" && published > 0.0 {
+    for key in MESSAGE_ROWS {
+        let label = label(key);
+        let v = f(path(s, key));
+        let share = if key != "messages.published" && published > 0.0 {
             format!("  ({})", pct(v / published))
         } else {
             String::new()
         };
-        let _ = writeln!(
-            out,
-            "  {label:<18}{:>22}{share}",
-            pm(s, &["messages", key], reps)
-        );
+        let _ = writeln!(out, "  {label:<18}{:>22}{share}", pm(s, key, reps));
     }
     let _ = writeln!(
         out,
         "  {:<18}{:>22}   deliveries {}, failed attempts {}",
-        "attempts/message",
-        pm(s, &["messages", "attempts"], reps),
-        pm(s, &["messages", "delivered"], reps),
-        pm(s, &["messages", "failed_attempts"], reps)
+        label("messages.attempts"),
+        pm(s, "messages.attempts", reps),
+        pm(s, "messages.delivered", reps),
+        pm(s, "messages.failed_attempts", reps)
     );
     for (label, key) in [
         ("lost by cause", "lost_by_cause"),
@@ -113,7 +111,7 @@ fn messages_table(out: &mut String, s: &Map<String, Value>, reps: u64, published
         ("dead-lettered by reason", "dead_lettered_by_reason"),
         ("dead-lettered by origin", "dead_lettered_by_origin"),
     ] {
-        if let Some(Value::Object(m)) = path(s, &["messages", key]) {
+        if let Some(Value::Object(m)) = path(s, &format!("messages.{key}")) {
             if m.values().any(|v| f(Some(v)) != 0.0) {
                 let parts: Vec<String> = m
                     .iter()
@@ -128,16 +126,16 @@ fn messages_table(out: &mut String, s: &Map<String, Value>, reps: u64, published
 
 /// The lines a run has only when something happened: knowing losses, late acks, idempotency, retries refused, goodput.
 fn message_notes(out: &mut String, s: &Map<String, Value>, reps: u64) {
-    let detected = f(path(s, &["messages", "lost_detected"]));
+    let detected = f(path(s, "messages.lost_detected"));
     if detected > 0.0 {
         let _ = writeln!(
             out,
             "  lost knowingly (the producer gave up) {}, silently {}",
             fmt_num(detected),
-            fmt_num(f(path(s, &["messages", "lost"])) - detected)
+            fmt_num(f(path(s, "messages.lost")) - detected)
         );
     }
-    let late = f(path(s, &["messages", "processed_then_dead_lettered"]));
+    let late = f(path(s, "messages.processed_then_dead_lettered"));
     if late > 0.0 {
         let _ = writeln!(
             out,
@@ -145,19 +143,18 @@ fn message_notes(out: &mut String, s: &Map<String, Value>, reps: u64) {
             fmt_num(late)
         );
     }
-    let prevented = f(path(s, &["messages", "duplicates_prevented"]));
+    let prevented = f(path(s, "messages.duplicates_prevented"));
     if prevented > 0.0 {
         let _ = writeln!(
             out,
             "  duplicates prevented by idempotency/dedup {}, slipped through {}",
             fmt_num(prevented),
-            fmt_num(f(path(s, &["messages", "duplicates_slipped"])))
+            fmt_num(f(path(s, "messages.duplicates_slipped")))
         );
     }
-    let refused = f(path(s, &["retries", "refused"]));
-    let breaker = f(path(s, &["retries", "breaker_rejected"]));
-    let retries =
-        f(path(s, &["retries", "retries"])) + f(path(s, &["retries", "producer_retries"]));
+    let refused = f(path(s, "retries.refused"));
+    let breaker = f(path(s, "retries.breaker_rejected"));
+    let retries = f(path(s, "retries.retries")) + f(path(s, "retries.producer_retries"));
     if retries > 0.0 || refused > 0.0 || breaker > 0.0 {
         let _ = writeln!(
             out,
@@ -167,17 +164,17 @@ fn message_notes(out: &mut String, s: &Map<String, Value>, reps: u64) {
             fmt_num(breaker)
         );
     }
-    let late = f(path(s, &["messages", "processed_after_timeout"]));
-    let has_orbit = path(s, &["markov", "orbit"])
+    let late = f(path(s, "messages.processed_after_timeout"));
+    let has_orbit = path(s, "markov.orbit")
         .and_then(Value::as_object)
         .is_some_and(|o| !o.is_empty());
     if late > 0.0 || has_orbit {
         let _ = writeln!(
             out,
             "  goodput {}/s of throughput {}/s; processed after the client stopped waiting {}",
-            pm(s, &["messages", "goodput"], reps),
-            pm(s, &["messages", "throughput"], reps),
-            pm(s, &["messages", "processed_after_timeout"], reps),
+            pm(s, "messages.goodput", reps),
+            pm(s, "messages.throughput", reps),
+            pm(s, "messages.processed_after_timeout", reps),
         );
     }
 }
@@ -188,22 +185,22 @@ fn latency_and_ordering(out: &mut String, s: &Map<String, Value>, reps: u64) {
     let _ = writeln!(
         out,
         "  mean {}   p50 {}   p90 {}   p99 {}   p99.9 {}   max {}",
-        pm_time(s, &["latency", "mean"], reps),
-        pm_time(s, &["latency", "p50"], reps),
-        pm_time(s, &["latency", "p90"], reps),
-        pm_time(s, &["latency", "p99"], reps),
-        pm_time(s, &["latency", "p999"], reps),
-        pm_time(s, &["latency", "max"], reps),
+        pm_time(s, "latency.mean", reps),
+        pm_time(s, "latency.p50", reps),
+        pm_time(s, "latency.p90", reps),
+        pm_time(s, "latency.p99", reps),
+        pm_time(s, "latency.p999", reps),
+        pm_time(s, "latency.max", reps),
     );
-    let ooo = f(path(s, &["ordering", "out_of_order"]));
-    let blocked = f(path(s, &["ordering", "key_blocked_seconds"]));
-    let held = f(path(s, &["ordering", "resequenced"]));
+    let ooo = f(path(s, "ordering.out_of_order"));
+    let blocked = f(path(s, "ordering.key_blocked_seconds"));
+    let held = f(path(s, "ordering.resequenced"));
     if ooo > 0.0 || blocked > 0.0 || held > 0.0 {
         let _ = writeln!(
             out,
             "Ordering (within each key)\n  out of order {}, max displacement {}, keys blocked {}",
             fmt_num(ooo),
-            fmt_num(f(path(s, &["ordering", "max_displacement"]))),
+            fmt_num(f(path(s, "ordering.max_displacement"))),
             human_secs(blocked)
         );
         if held > 0.0 {
@@ -211,8 +208,8 @@ fn latency_and_ordering(out: &mut String, s: &Map<String, Value>, reps: u64) {
                 out,
                 "  resequenced {} (mean hold {}), given up {}",
                 fmt_num(held),
-                human_secs(f(path(s, &["ordering", "resequence_wait_mean"]))),
-                fmt_num(f(path(s, &["ordering", "resequence_gave_up"])))
+                human_secs(f(path(s, "ordering.resequence_wait_mean"))),
+                fmt_num(f(path(s, "ordering.resequence_gave_up")))
             );
         }
     }
@@ -337,7 +334,7 @@ fn faults_and_recovery(out: &mut String, s: &Map<String, Value>, reps: u64) {
     if let Some(r) = s.get("recovery") {
         recovery_text(out, r);
     }
-    if let Some(Value::Object(orbits)) = path(s, &["markov", "orbit"]) {
+    if let Some(Value::Object(orbits)) = path(s, "markov.orbit") {
         for (q, o) in orbits {
             orbit_text(out, q, o);
         }
@@ -358,12 +355,12 @@ fn faults_and_recovery(out: &mut String, s: &Map<String, Value>, reps: u64) {
 
 /// `[cost]`: the money, and the counts it was computed from.
 fn cost_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
-    if path(s, &["cost"]).is_none() {
+    if path(s, "cost").is_none() {
         return;
     }
     let usd = |key: &str| {
-        let v = f(path(s, &["cost", key]));
-        let h = f(path(s, &["ci95", "cost", key]));
+        let v = f(path(s, &format!("cost.{key}")));
+        let h = f(path(s, &format!("ci95.cost.{key}")));
         match (reps > 1 && h.is_finite(), v.is_finite()) {
             (_, false) => "-".to_string(),
             (true, true) => format!("${} ± {}", money(v), money(h)),
@@ -382,17 +379,17 @@ fn cost_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
         usd("compute"),
         usd("transfer")
     );
-    let kind = |k: &str| fmt_num(f(path(s, &["cost", "requests_by_kind", k])));
+    let kind = |k: &str| fmt_num(f(path(s, &format!("cost.requests_by_kind.{k}"))));
     let _ = writeln!(
         out,
         "  per million messages {}; {} requests (publish {}, receive {}, ack/nack {}, extend {}), {} instance-hours",
         usd("per_million_messages"),
-        pm(s, &["cost", "request_count"], reps),
+        pm(s, "cost.request_count", reps),
         kind("publish"),
         kind("receive"),
         kind("settle"),
         kind("extend"),
-        pm(s, &["cost", "instance_hours"], reps),
+        pm(s, "cost.instance_hours", reps),
     );
 }
 
@@ -540,7 +537,7 @@ pub fn render(r: &Report) -> String {
     let first = r.variants.first().map(|v| &v.summary);
     if let Some(s) = first {
         let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
-        let warm = f(path(s, &["warmup", "seconds"]));
+        let warm = f(path(s, "warmup.seconds"));
         let which = match s.get("replication").and_then(Value::as_u64) {
             Some(k) => format!("replication {k}"),
             None => format!("{reps} replication{}", if reps == 1 { "" } else { "s" }),
@@ -619,5 +616,17 @@ fn transaction_line(out: &mut String, g: &Value) {
             "    read_committed: aborted records passed over {}",
             fmt_num(f(Some(skipped)))
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_row_is_a_registered_metric() {
+        for key in MESSAGE_ROWS.iter().chain(["messages.attempts"].iter()) {
+            assert!(crate::stats::summary::metric(key).is_some(), "{key}");
+        }
     }
 }

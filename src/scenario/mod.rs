@@ -695,6 +695,40 @@ pub struct ExpectCfg {
     pub confidence: Option<f64>,
 }
 
+impl ExpectCfg {
+    /// The bounds on one metric that are set, by key, in declaration
+    /// order (times in seconds); `stats::summary::METRICS` says which
+    /// metric each key bounds and on which side.
+    pub fn bounds(&self) -> Vec<(&'static str, f64)> {
+        let seconds = |d: Option<Duration>| d.map(|d| d.secs());
+        let count = |c: Option<u64>| c.map(|c| c as f64);
+        [
+            ("lost", count(self.lost)),
+            ("lost_rate_max", self.lost_rate_max),
+            ("duplicate_rate_max", self.duplicate_rate_max),
+            ("dead_letter_rate_max", self.dead_letter_rate_max),
+            ("p99_latency_max", seconds(self.p99_latency_max)),
+            ("p50_latency_max", seconds(self.p50_latency_max)),
+            ("mean_latency_max", seconds(self.mean_latency_max)),
+            ("out_of_order_max", count(self.out_of_order_max)),
+            ("delivered_min", count(self.delivered_min)),
+            ("lost_min", count(self.lost_min)),
+            ("duplicate_rate_min", self.duplicate_rate_min),
+            ("out_of_order_min", count(self.out_of_order_min)),
+            ("stuck_max", count(self.stuck_max)),
+            ("inconsistency_p99_max", seconds(self.inconsistency_p99_max)),
+            ("cost_total_max", self.cost_total_max),
+            (
+                "cost_per_million_messages_max",
+                self.cost_per_million_messages_max,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, bound)| Some((key, bound?)))
+        .collect()
+    }
+}
+
 /// A retry policy as a scenario writes it: every key optional, so that a
 /// preset's policy can be overridden key by key (see [`RetryCfg::over`]).
 /// The keys are those of [`RetryPolicy`]; `max_attempts` also takes

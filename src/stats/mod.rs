@@ -10,6 +10,7 @@ pub mod markov;
 pub mod outcomes;
 pub mod quantile;
 pub mod rates;
+pub mod recovery;
 pub mod sagas;
 pub mod summary;
 pub mod theory;
