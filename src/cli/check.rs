@@ -4,12 +4,44 @@
 
 use crate::cli::{self, CheckArgs, Failure};
 use crate::experiment::confidence::{self, Decision, Side};
-use crate::report::files::{printable, write_atomic};
+use crate::report::files::printable;
+use crate::report::{self, Exporter};
 use crate::scenario::ExpectCfg;
 use crate::stats::summary;
 use crate::time::human_secs;
 use serde_json::{Map, Value};
 use std::fmt::Write;
+
+/// What `check` found, as its files show it.
+pub struct Checked<'a> {
+    pub verdicts: &'a [Verdict],
+    /// Scenarios that had no `[expect]`.
+    pub without_expect: &'a [String],
+}
+
+/// `--junit FILE`: one test case per expectation.
+pub struct JunitXml;
+
+impl Exporter<Checked<'_>> for JunitXml {
+    fn file_name(&self) -> &'static str {
+        "junit.xml"
+    }
+    fn render(&self, c: &Checked) -> Result<Vec<u8>, String> {
+        Ok(junit(c.verdicts, c.without_expect).into_bytes())
+    }
+}
+
+/// `--markdown FILE`: a table for a pull request or a job summary.
+pub struct MarkdownSummary;
+
+impl Exporter<Checked<'_>> for MarkdownSummary {
+    fn file_name(&self) -> &'static str {
+        "check.md"
+    }
+    fn render(&self, c: &Checked) -> Result<Vec<u8>, String> {
+        Ok(markdown(c.verdicts, c.without_expect).into_bytes())
+    }
+}
 
 /// One evaluated expectation.
 #[derive(Clone, Debug)]
@@ -499,12 +531,16 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
                 .unwrap_or_default()
         ),
     }
-    if let Some(p) = &a.junit {
-        write_atomic(p, junit(&verdicts, &without_expect).as_bytes()).map_err(Failure::output)?;
-    }
-    if let Some(p) = &a.markdown {
-        write_atomic(p, markdown(&verdicts, &without_expect).as_bytes())
-            .map_err(Failure::output)?;
+    let document = Checked {
+        verdicts: &verdicts,
+        without_expect: &without_expect,
+    };
+    let files: [(&Option<std::path::PathBuf>, &dyn Exporter<Checked>); 2] =
+        [(&a.junit, &JunitXml), (&a.markdown, &MarkdownSummary)];
+    for (path, exporter) in files {
+        if let Some(p) = path {
+            report::export(exporter, &document, p).map_err(Failure::output)?;
+        }
     }
     Ok(if counts.failed > 0 || counts.inconclusive > 0 {
         1

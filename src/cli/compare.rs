@@ -351,8 +351,7 @@ fn run_shard(
     let results = study::run_jobs(&spec, cells, plan, Some((i, n)));
     let part = Part::new(spec, i, n, results);
     let path = dir.join(format!("part-{i}-of-{n}.json"));
-    let text = serde_json::to_string(&part).map_err(|e| Failure::input(e.to_string()))?;
-    report::files::write_atomic(&path, text.as_bytes()).map_err(Failure::output)?;
+    report::export(&study::PartJson, &part, &path).map_err(Failure::output)?;
     if !c.quiet {
         let shown = report::files::printable(&path.display().to_string());
         eprintln!(

@@ -639,7 +639,7 @@ pub fn run_variant(
 /// returns its path.
 pub fn write_html(page: &report::html::Page, dir: &Path) -> Result<String, Failure> {
     let path = dir.join(report::html::FILE_NAME);
-    report::files::write_atomic(&path, page.render().as_bytes()).map_err(Failure::output)?;
+    report::export(&report::html::HtmlReport, page, &path).map_err(Failure::output)?;
     Ok(path.display().to_string())
 }
 

@@ -381,16 +381,17 @@ fn write_files(
     document: &Value,
     charts: bool,
 ) -> Result<(), Failure> {
-    use crate::report::files::write_atomic;
-    let csv = candidates_csv(search, found).map_err(Failure::input)?;
-    write_atomic(&dir.join("optimize.csv"), &csv).map_err(Failure::output)?;
-    let text = serde_json::to_string_pretty(document).unwrap_or_default();
-    write_atomic(&dir.join("summary.json"), text.as_bytes()).map_err(Failure::output)?;
+    use crate::report::{export, DocumentJson, Exporter};
+    let searched = Searched { search, found };
+    let tables: [&dyn Exporter<Searched>; 2] = [&CandidatesCsv, &FrontCsv];
+    for e in tables.into_iter().filter(|e| e.applies(&searched)) {
+        export(e, &searched, &dir.join(e.file_name())).map_err(Failure::output)?;
+    }
+    export(&DocumentJson, document, &dir.join(DocumentJson.file_name()))
+        .map_err(Failure::output)?;
     if search.objectives.len() != 2 {
         return Ok(());
     }
-    let csv = front_csv(search, found).map_err(Failure::input)?;
-    write_atomic(&dir.join("front.csv"), &csv).map_err(Failure::output)?;
     if charts {
         let chart = front_chart(search, found);
         for extension in ["png", "svg"] {
@@ -561,6 +562,39 @@ fn json_report(
 }
 
 /// `optimize.csv`: one row per candidate tried.
+/// A finished search, as its files show it.
+struct Searched<'a> {
+    search: &'a Search,
+    found: &'a Found,
+}
+
+/// `optimize.csv`: every candidate tried.
+struct CandidatesCsv;
+
+impl crate::report::Exporter<Searched<'_>> for CandidatesCsv {
+    fn file_name(&self) -> &'static str {
+        "optimize.csv"
+    }
+    fn render(&self, s: &Searched) -> Result<Vec<u8>, String> {
+        candidates_csv(s.search, s.found)
+    }
+}
+
+/// `front.csv`: the Pareto front, for two objectives.
+struct FrontCsv;
+
+impl crate::report::Exporter<Searched<'_>> for FrontCsv {
+    fn file_name(&self) -> &'static str {
+        "front.csv"
+    }
+    fn applies(&self, s: &Searched) -> bool {
+        s.search.objectives.len() == 2
+    }
+    fn render(&self, s: &Searched) -> Result<Vec<u8>, String> {
+        front_csv(s.search, s.found)
+    }
+}
+
 fn candidates_csv(search: &Search, found: &Found) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = search.params.iter().map(|p| p.key.clone()).collect();

@@ -64,6 +64,19 @@ pub struct Part {
     pub results_digest: String,
 }
 
+/// `part-I-of-N.json`: one shard's results, compact (`mqsim merge` reads
+/// it, people do not).
+pub struct PartJson;
+
+impl crate::report::Exporter<Part> for PartJson {
+    fn file_name(&self) -> &'static str {
+        "part.json"
+    }
+    fn render(&self, part: &Part) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(part).map_err(|e| e.to_string())
+    }
+}
+
 impl Part {
     /// A part with its digests.
     pub fn new(spec: StudySpec, shard: usize, of: usize, results: Vec<JobResult>) -> Part {

@@ -6,7 +6,7 @@
 use super::compare::run_study;
 use super::study::StudySpec;
 use crate::cli::{self, Common, Failure, Format, SweepArgs};
-use crate::report::{self, VariantResult};
+use crate::report::{self, Exporter, VariantResult};
 use serde_json::{json, Map, Value};
 
 /// The metrics a sweep reports when no `--metric` is given.
@@ -255,10 +255,30 @@ fn metric_of(v: &VariantResult, path: &str) -> (Option<f64>, Option<f64>) {
     (at_path(&v.summary, path), hw)
 }
 
+/// A sweep's results as its table shows them.
+pub struct SweepTable<'a> {
+    /// The swept keys, the first outermost.
+    pub keys: &'a [String],
+    pub metrics: &'a [String],
+    pub rows: &'a [Row],
+}
+
+/// `sweep.csv`.
+pub struct SweepCsv;
+
+impl Exporter<SweepTable<'_>> for SweepCsv {
+    fn file_name(&self) -> &'static str {
+        "sweep.csv"
+    }
+    fn render(&self, t: &SweepTable) -> Result<Vec<u8>, String> {
+        sweep_csv(t.keys, t.metrics, t.rows)
+    }
+}
+
 /// `sweep.csv`: the first parameter's value (`value`), one column per
 /// further parameter (named by its key), the variant, and each metric's
 /// mean and 95% half-width (`_ci95`), one row per cell.
-pub fn sweep_csv(keys: &[String], metrics: &[String], rows: &[Row]) -> Result<Vec<u8>, String> {
+fn sweep_csv(keys: &[String], metrics: &[String], rows: &[Row]) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["value".to_string()];
     header.extend(keys.iter().skip(1).cloned());
@@ -417,18 +437,21 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
         }
     }
     if let Some(dir) = cli::out_dir(c, name) {
-        let mut text =
-            serde_json::to_string_pretty(&doc).map_err(|e| Failure::input(e.to_string()))?;
-        text.push('\n');
-        report::files::write_atomic(&dir.join("summary.json"), text.as_bytes())
+        let json = report::DocumentJson;
+        report::export(&json, &doc, &dir.join(json.file_name())).map_err(Failure::output)?;
+        let table = SweepTable {
+            keys: &keys,
+            metrics: &metrics,
+            rows: &rows,
+        };
+        report::export(&SweepCsv, &table, &dir.join(SweepCsv.file_name()))
             .map_err(Failure::output)?;
-        let csv = sweep_csv(&keys, &metrics, &rows).map_err(Failure::input)?;
-        report::files::write_atomic(&dir.join("sweep.csv"), &csv).map_err(Failure::output)?;
         if c.charts {
             report::sweep_charts(&rows, &keys, &metrics, report::Canvas::Folder(&dir))
                 .map_err(Failure::output)?;
         }
         if c.html {
+            let csv = SweepCsv.render(&table).map_err(Failure::output)?;
             html_page(spec, (&keys, &metrics), &rows, &csv, name)
                 .and_then(|page| cli::write_html(&page, &dir))?;
         }

@@ -279,8 +279,9 @@ fn emit(
         }
     }
     if let Some(dir) = out_dir {
-        let path = dir.join("summary.json");
-        files::write_atomic(&path, text.as_bytes()).map_err(output)?;
+        let json = crate::report::DocumentJson;
+        let path = dir.join(crate::report::Exporter::file_name(&json));
+        crate::report::export(&json, document, &path).map_err(output)?;
         if !a.quiet && a.format == crate::report::Format::Text {
             eprintln!("wrote {}", files::printable(&path.display().to_string()));
         }

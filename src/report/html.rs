@@ -15,6 +15,18 @@ use std::fmt::Write;
 /// File name of the page in the output folder.
 pub const FILE_NAME: &str = "report.html";
 
+/// `report.html`: one page, with its charts and tables inline.
+pub struct HtmlReport;
+
+impl super::Exporter<Page> for HtmlReport {
+    fn file_name(&self) -> &'static str {
+        FILE_NAME
+    }
+    fn render(&self, page: &Page) -> Result<Vec<u8>, String> {
+        Ok(page.render().into_bytes())
+    }
+}
+
 /// What produced the page: the command line, and the scenario files read.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {

@@ -73,14 +73,31 @@ impl Report {
     }
 }
 
-/// One output file format.
-pub trait Exporter {
+/// One output file format of a document `D`: a run's or comparison's
+/// [`Report`] (the default), `check`'s verdicts, a sweep's or an
+/// optimisation's table. Every file mqsim writes from a result is rendered
+/// by one of these and written by [`export`] (traces stream line by line
+/// through the same atomic file instead, see `cli::write_trace`).
+pub trait Exporter<D: ?Sized = Report> {
+    /// The file's name in an output folder (a flag such as `--junit` may
+    /// give it another path).
     fn file_name(&self) -> &'static str;
-    /// Whether the file has anything to say for this report.
-    fn applies(&self, _report: &Report) -> bool {
+    /// Whether the file has anything to say for this document.
+    fn applies(&self, _document: &D) -> bool {
         true
     }
-    fn render(&self, report: &Report) -> Result<Vec<u8>, String>;
+    fn render(&self, document: &D) -> Result<Vec<u8>, String>;
+}
+
+/// The one export path: renders `document` with `exporter` and writes it
+/// to `path` atomically (a reader sees the old file or the new one, never
+/// half of it).
+pub fn export<D: ?Sized>(
+    exporter: &dyn Exporter<D>,
+    document: &D,
+    path: &Path,
+) -> Result<(), String> {
+    files::write_atomic(path, &exporter.render(document)?)
 }
 
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
@@ -92,18 +109,43 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
     ]
 }
 
-/// Writes every exporter's file into `dir`.
-pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
+/// Writes each of `exporters`' files that applies into `dir`; returns
+/// their paths.
+pub fn write_files<D: ?Sized>(
+    document: &D,
+    exporters: &[Box<dyn Exporter<D>>],
+    dir: &Path,
+) -> Result<Vec<String>, String> {
     let mut written = Vec::new();
-    for e in exporters() {
-        if !e.applies(report) {
+    for e in exporters {
+        if !e.applies(document) {
             continue;
         }
         let path = dir.join(e.file_name());
-        files::write_atomic(&path, &e.render(report)?)?;
+        export(e.as_ref(), document, &path)?;
         written.push(path.display().to_string());
     }
     Ok(written)
+}
+
+/// Writes every file of a run or comparison into `dir`.
+pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
+    write_files(report, &exporters(), dir)
+}
+
+/// `summary.json` of any document that serialises: pretty, with a final
+/// newline (sweep, optimize).
+pub struct DocumentJson;
+
+impl Exporter<serde_json::Value> for DocumentJson {
+    fn file_name(&self) -> &'static str {
+        "summary.json"
+    }
+    fn render(&self, document: &serde_json::Value) -> Result<Vec<u8>, String> {
+        let mut text = serde_json::to_string_pretty(document).map_err(|e| e.to_string())?;
+        text.push('\n');
+        Ok(text.into_bytes())
+    }
 }
 
 /// The comparison table of `mqsim compare`, under the variants: each
