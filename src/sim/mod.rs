@@ -226,114 +226,14 @@ pub struct TraceEvent {
 
 impl<'m, F: Features> Sim<'m, F> {
     pub fn new(m: &'m Model, seed: u64, warmup_ns: Nanos) -> Self {
-        let mut insts = Vec::new();
-        let mut group_insts = Vec::new();
-        for (g, gm) in m.groups.iter().enumerate() {
-            let mut ids = Vec::new();
-            // An autoscaled group has every instance it may start; those
-            // past `count` wait, down, for a scale-out.
-            for k in 0..gm.most_instances() {
-                ids.push(insts.len() as u32);
-                insts.push(Inst {
-                    group: g as u32,
-                    up: k < gm.count,
-                    epoch: 0,
-                    partitioned: false,
-                    incoming: Vec::new(),
-                    buffer: VecDeque::new(),
-                    working: Vec::new(),
-                    credit_epoch: 0,
-                    push_all: gm.push_all,
-                    busy: 0,
-                    held: 0,
-                    acks_on_wire: 0,
-                    up_since_ns: 0,
-                    breaker: gm.breaker.as_ref().map(CircuitBreaker::new),
-                    draining: false,
-                    paused_until_ns: 0,
-                    frozen: Vec::new(),
-                });
-            }
-            group_insts.push(ids);
-        }
-        let queues = m
-            .queues
-            .iter()
-            .enumerate()
-            .map(|(qi, qm)| QueueState {
-                dlq: VecDeque::new(),
-                redrive_ticking: false,
-                fsync_phase_ns: (unit(&mut stream(seed, Domain::Component, 0xF5, qi as u64))
-                    * qm.fsync_ns as f64) as Nanos,
-                ready: VecDeque::new(),
-                ready_len: 0,
-                credits: VecDeque::new(),
-                delayed: 0,
-                dead_lettered_total: 0,
-                dedup: qm.dedup_window_ns.map(WindowedIds::new),
-                lanes: if qm.fifo_by_key {
-                    vec![
-                        Lane {
-                            active: NONE,
-                            ..Lane::default()
-                        };
-                        m.key_space as usize
-                    ]
-                } else {
-                    Vec::new()
-                },
-                order_max: vec![0; m.key_space as usize],
-            })
-            .collect();
-        let groups = m
-            .groups
-            .iter()
-            .map(|g| GroupState {
-                resequence: g.resequence.map(|(max_held, max_wait_ns)| Reseq {
-                    max_held,
-                    max_wait_ns,
-                    next: vec![0; m.key_space as usize],
-                    held: Default::default(),
-                    order: VecDeque::new(),
-                    holds: 0,
-                }),
-                outage_failure: 0.0,
-                slowdown: 1.0,
-                budget: g.budget.as_ref().map(|b| b.build()),
-                idempotency: g.idempotency_ns.map(WindowedIds::new),
-            })
-            .collect();
-        let mut stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
-        stats.track_affected = outcomes::tracks_affected(m);
-        for p in &m.producers {
-            if p.retry.is_some() && stats.queues[p.queue].joint.is_empty() {
-                stats.queues[p.queue].joint =
-                    vec![0.0; (st::ORBIT_Q_MAX + 1) * (st::ORBIT_O_MAX + 1)];
-            }
-        }
+        let (insts, group_insts) = instances(m);
+        let queues = queue_states(m, seed);
+        let groups = group_states(m);
+        let stats = collector(m, warmup_ns);
         let mut sim = Sim {
             m,
             domain_keys: std::array::from_fn(|d| rng::combine(rng::mix64(seed), d as u64)),
-            prods: m
-                .producers
-                .iter()
-                .enumerate()
-                .map(|(p, pm)| ProducerState {
-                    up: true,
-                    partitioned: false,
-                    epoch: 0,
-                    seq: 0,
-                    key: rng::combine(0x6d73_6773, p as u64),
-                    rng: stream(seed, Domain::Arrival, p as u64, 0),
-                    gap_ns: 0,
-                    budget: pm.budget.as_ref().map(|b| b.build()),
-                    rr: 0,
-                    rate_factor: 1.0,
-                    log_buffer: VecDeque::new(),
-                    log_buffer_seq: 0,
-                    stopping: false,
-                })
-                .collect(),
+            prods: producer_states(m, seed),
             q: EventQueue::new(),
             msgs: Slab::new(),
             copies: Slab::new(),
@@ -827,4 +727,128 @@ impl<'m, F: Features> Sim<'m, F> {
             stopped_early,
         }
     }
+}
+
+/// Every consumer instance, and each group's instance ids.
+fn instances(m: &Model) -> (Vec<Inst>, Vec<Vec<u32>>) {
+    let mut insts = Vec::new();
+    let mut group_insts = Vec::new();
+    for (g, gm) in m.groups.iter().enumerate() {
+        let mut ids = Vec::new();
+        // An autoscaled group has every instance it may start; those
+        // past `count` wait, down, for a scale-out.
+        for k in 0..gm.most_instances() {
+            ids.push(insts.len() as u32);
+            insts.push(Inst {
+                group: g as u32,
+                up: k < gm.count,
+                epoch: 0,
+                partitioned: false,
+                incoming: Vec::new(),
+                buffer: VecDeque::new(),
+                working: Vec::new(),
+                credit_epoch: 0,
+                push_all: gm.push_all,
+                busy: 0,
+                held: 0,
+                acks_on_wire: 0,
+                up_since_ns: 0,
+                breaker: gm.breaker.as_ref().map(CircuitBreaker::new),
+                draining: false,
+                paused_until_ns: 0,
+                frozen: Vec::new(),
+            });
+        }
+        group_insts.push(ids);
+    }
+    (insts, group_insts)
+}
+
+/// Each queue's state at the start: empty, with its fsync phase drawn.
+fn queue_states(m: &Model, seed: u64) -> crate::table::Table<QueueState> {
+    m.queues
+        .iter()
+        .enumerate()
+        .map(|(qi, qm)| QueueState {
+            dlq: VecDeque::new(),
+            redrive_ticking: false,
+            fsync_phase_ns: (unit(&mut stream(seed, Domain::Component, 0xF5, qi as u64))
+                * qm.fsync_ns as f64) as Nanos,
+            ready: VecDeque::new(),
+            ready_len: 0,
+            credits: VecDeque::new(),
+            delayed: 0,
+            dead_lettered_total: 0,
+            dedup: qm.dedup_window_ns.map(WindowedIds::new),
+            lanes: if qm.fifo_by_key {
+                vec![
+                    Lane {
+                        active: NONE,
+                        ..Lane::default()
+                    };
+                    m.key_space as usize
+                ]
+            } else {
+                Vec::new()
+            },
+            order_max: vec![0; m.key_space as usize],
+        })
+        .collect()
+}
+
+/// Each consumer group's shared state at the start.
+fn group_states(m: &Model) -> crate::table::Table<GroupState> {
+    m.groups
+        .iter()
+        .map(|g| GroupState {
+            resequence: g.resequence.map(|(max_held, max_wait_ns)| Reseq {
+                max_held,
+                max_wait_ns,
+                next: vec![0; m.key_space as usize],
+                held: Default::default(),
+                order: VecDeque::new(),
+                holds: 0,
+            }),
+            outage_failure: 0.0,
+            slowdown: 1.0,
+            budget: g.budget.as_ref().map(|b| b.build()),
+            idempotency: g.idempotency_ns.map(WindowedIds::new),
+        })
+        .collect()
+}
+
+/// The counters of a run, with the retry-orbit grid of each queue whose
+/// producers retry.
+fn collector(m: &Model, warmup_ns: Nanos) -> Collector {
+    let mut stats = Collector::new(warmup_ns, m.duration_ns, m.queues.len(), m.groups.len());
+    stats.track_affected = outcomes::tracks_affected(m);
+    for p in &m.producers {
+        if p.retry.is_some() && stats.queues[p.queue].joint.is_empty() {
+            stats.queues[p.queue].joint = vec![0.0; (st::ORBIT_Q_MAX + 1) * (st::ORBIT_O_MAX + 1)];
+        }
+    }
+    stats
+}
+
+/// Each producer's state at the start, with its arrival stream.
+fn producer_states(m: &Model, seed: u64) -> crate::table::Table<ProducerState> {
+    m.producers
+        .iter()
+        .enumerate()
+        .map(|(p, pm)| ProducerState {
+            up: true,
+            partitioned: false,
+            epoch: 0,
+            seq: 0,
+            key: rng::combine(0x6d73_6773, p as u64),
+            rng: stream(seed, Domain::Arrival, p as u64, 0),
+            gap_ns: 0,
+            budget: pm.budget.as_ref().map(|b| b.build()),
+            rr: 0,
+            rate_factor: 1.0,
+            log_buffer: VecDeque::new(),
+            log_buffer_seq: 0,
+            stopping: false,
+        })
+        .collect()
 }

@@ -144,6 +144,44 @@ pub fn length_distribution(c: &Collector, qi: usize) -> Vec<f64> {
 pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, Value> {
     let c = &out.stats;
     let window_s = ns_to_secs(m.duration_ns.saturating_sub(warmup_ns)).max(1e-9);
+    let mut messages = message_counts(m, c, window_s);
+    let latency = latency(c);
+    let queues = queues(m, out, window_s);
+    let retries = retries(c);
+    let availability = availability(m, c);
+    let ordering = ordering(c);
+
+    let mut o = Map::new();
+    super::outcomes::insert(m, c, &mut messages, &mut o);
+    o.insert("messages".into(), Value::Object(messages));
+    o.insert("latency".into(), latency);
+    o.insert("ordering".into(), ordering);
+    if !m.topics.is_empty() {
+        o.insert("topics".into(), topics(m, c, window_s));
+    }
+    o.insert("queues".into(), Value::Object(queues));
+    super::sagas::insert(m, c, &mut o);
+    o.insert("retries".into(), retries);
+    o.insert("availability".into(), Value::Object(availability));
+    super::cost::insert(m, c, &mut o);
+    if !c.instances.is_empty() {
+        o.insert("consumers".into(), instances(m, c, window_s));
+    }
+    o.insert(
+        "recovery".into(),
+        recovery(
+            m,
+            &c.samples,
+            &c.lag_samples,
+            &out.faults,
+            ns_to_secs(warmup_ns),
+        ),
+    );
+    o
+}
+
+/// `messages`: what became of the messages, and the rates and work.
+fn message_counts(m: &Model, c: &Collector, window_s: f64) -> Map<String, Value> {
     let published = c.published as f64;
     let mut messages = Map::new();
     for (k, v) in [
@@ -212,9 +250,13 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         "goodput".into(),
         num(c.acked.saturating_sub(c.processed_after_timeout) as f64 / window_s),
     );
+    messages
+}
 
+/// `latency`: from the histogram, in seconds.
+fn latency(c: &Collector) -> Value {
     let buckets = c.latency_buckets();
-    let latency = json!({
+    json!({
         "mean": num(ratio(c.latency_sum_s, c.latency.len() as f64)),
         "p50": q(c, buckets, 0.5),
         "p90": q(c, buckets, 0.9),
@@ -222,8 +264,12 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         "p999": q(c, buckets, 0.999),
         "max": if c.latency.is_empty() { Value::Null } else { num(ns_to_secs(c.latency_max_ns)) },
         "count": c.latency.len(),
-    });
+    })
+}
 
+/// `queues.<name>`: lengths, utilisation, queueing theory beside them.
+fn queues(m: &Model, out: &RunOutput, window_s: f64) -> Map<String, Value> {
+    let c = &out.stats;
     let mut queues = Map::new();
     for (qi, qm) in m.queues.iter().enumerate() {
         let qc = &c.queues[qi];
@@ -261,14 +307,20 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         }
         queues.insert(qm.name.clone(), Value::Object(qo));
     }
+    queues
+}
 
-    let retries = json!({
+fn retries(c: &Collector) -> Value {
+    json!({
         "retries": c.retries,
         "refused": c.retries_refused,
         "producer_retries": c.producer_retries,
         "breaker_rejected": c.breaker_rejected,
-    });
+    })
+}
 
+/// `availability.<group>`: the fraction of the run a group was up.
+fn availability(m: &Model, c: &Collector) -> Map<String, Value> {
     let mut availability = Map::new();
     for (g, gm) in m.groups.iter().enumerate() {
         let (down, total) = c.group_up_ns[g];
@@ -279,9 +331,13 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         };
         availability.insert(gm.name.clone(), num(a));
     }
+    availability
+}
 
+/// `ordering`: over every queue and topic.
+fn ordering(c: &Collector) -> Value {
     let qs = &c.queues;
-    let ordering = json!({
+    json!({
         "out_of_order": qs.iter().map(|q| q.out_of_order).sum::<u64>()
             + c.logs.iter().map(|l| l.out_of_order).sum::<u64>(),
         "max_displacement": qs
@@ -294,35 +350,7 @@ pub fn run_metrics(m: &Model, out: &RunOutput, warmup_ns: Nanos) -> Map<String, 
         "resequenced": c.resequenced,
         "resequence_wait_mean": num(ratio(c.resequence_wait_ns as f64 / 1e9, c.resequenced as f64)),
         "resequence_gave_up": c.resequence_gave_up,
-    });
-
-    let mut o = Map::new();
-    super::outcomes::insert(m, c, &mut messages, &mut o);
-    o.insert("messages".into(), Value::Object(messages));
-    o.insert("latency".into(), latency);
-    o.insert("ordering".into(), ordering);
-    if !m.topics.is_empty() {
-        o.insert("topics".into(), topics(m, c, window_s));
-    }
-    o.insert("queues".into(), Value::Object(queues));
-    super::sagas::insert(m, c, &mut o);
-    o.insert("retries".into(), retries);
-    o.insert("availability".into(), Value::Object(availability));
-    super::cost::insert(m, c, &mut o);
-    if !c.instances.is_empty() {
-        o.insert("consumers".into(), instances(m, c, window_s));
-    }
-    o.insert(
-        "recovery".into(),
-        recovery(
-            m,
-            &c.samples,
-            &c.lag_samples,
-            &out.faults,
-            ns_to_secs(warmup_ns),
-        ),
-    );
-    o
+    })
 }
 
 /// Per autoscaled consumer group: its instance count over the statistics
