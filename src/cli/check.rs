@@ -5,7 +5,7 @@
 use crate::cli::{self, CheckArgs, Failure};
 use crate::experiment::confidence::{self, Decision, Side};
 use crate::report::files::printable;
-use crate::report::{self, Exporter};
+use crate::report::{self, Exporter, ReportError};
 use crate::scenario::ExpectCfg;
 use crate::stats::summary;
 use crate::time::human_secs;
@@ -26,7 +26,7 @@ impl Exporter<Checked<'_>> for JunitXml {
     fn file_name(&self) -> &'static str {
         "junit.xml"
     }
-    fn render(&self, c: &Checked) -> Result<Vec<u8>, String> {
+    fn render(&self, c: &Checked) -> Result<Vec<u8>, ReportError> {
         Ok(junit(c.verdicts, c.without_expect).into_bytes())
     }
 }
@@ -38,7 +38,7 @@ impl Exporter<Checked<'_>> for MarkdownSummary {
     fn file_name(&self) -> &'static str {
         "check.md"
     }
-    fn render(&self, c: &Checked) -> Result<Vec<u8>, String> {
+    fn render(&self, c: &Checked) -> Result<Vec<u8>, ReportError> {
         Ok(markdown(c.verdicts, c.without_expect).into_bytes())
     }
 }
@@ -513,7 +513,7 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
                 variants: results,
                 comparison: None,
             };
-            crate::report::write_all(&report, &dir).map_err(Failure::output)?;
+            crate::report::write_all(&report, &dir).map_err(Failure::from)?;
             if a.common.html {
                 let provenance = crate::report::html::Provenance::of_process("check", &[file]);
                 let mut page = cli::report_page(&report, provenance)?;
@@ -539,7 +539,7 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
         [(&a.junit, &JunitXml), (&a.markdown, &MarkdownSummary)];
     for (path, exporter) in files {
         if let Some(p) = path {
-            report::export(exporter, &document, p).map_err(Failure::output)?;
+            report::export(exporter, &document, p).map_err(Failure::from)?;
         }
     }
     Ok(if counts.failed > 0 || counts.inconclusive > 0 {

@@ -341,7 +341,7 @@ fn run_shard(
         .out
         .clone()
         .unwrap_or_else(|| std::path::PathBuf::from("output").join(report::files::safe_name(name)));
-    report::files::check_folder(&dir, "--out").map_err(Failure::input)?;
+    report::files::check_folder(&dir, "--out").map_err(Failure::from)?;
     if let (Some(source), false) = (&shard.source, c.quiet) {
         eprintln!(
             "--shard {}: shard {i}/{n} from {source}",
@@ -351,7 +351,7 @@ fn run_shard(
     let results = study::run_jobs(&spec, cells, plan, Some((i, n)));
     let part = Part::new(spec, i, n, results);
     let path = dir.join(format!("part-{i}-of-{n}.json"));
-    report::export(&study::PartJson, &part, &path).map_err(Failure::output)?;
+    report::export(&study::PartJson, &part, &path).map_err(Failure::from)?;
     if !c.quiet {
         let shown = report::files::printable(&path.display().to_string());
         eprintln!(

@@ -172,7 +172,7 @@ fn draw(
     fits: &[Fit],
 ) -> Result<(), Failure> {
     use crate::report::charts::{duration_cdf, qq_plot, QqChart, Series};
-    crate::report::files::check_folder(dir, "--charts").map_err(Failure::input)?;
+    crate::report::files::check_folder(dir, "--charts").map_err(Failure::from)?;
     let mut sorted: Vec<f64> = sample.to_vec();
     sorted.sort_by(f64::total_cmp);
     let n = sorted.len();
@@ -225,8 +225,8 @@ fn draw(
     let title = format!("mqsim fit: {shown}, the data's CDF beside each law's");
     for extension in ["png", "svg"] {
         let path = dir.join(format!("fit-cdf.{extension}"));
-        duration_cdf(&path, &title, axis, &cdf).map_err(Failure::output)?;
-        qq_plot(&dir.join(format!("fit-qq.{extension}")), &qq).map_err(Failure::output)?;
+        duration_cdf(&path, &title, axis, &cdf).map_err(Failure::from)?;
+        qq_plot(&dir.join(format!("fit-qq.{extension}")), &qq).map_err(Failure::from)?;
     }
     Ok(())
 }
@@ -240,7 +240,7 @@ fn write_profile(a: &FitArgs, file: &Path, profile: &[(f64, f64)]) -> Result<Str
         .flatten()
         .collect();
     crate::report::files::check_file_destination(file, "--profile", &inputs)
-        .map_err(Failure::input)?;
+        .map_err(Failure::from)?;
     let shown = printable(&file.display().to_string());
     if file.exists() {
         return Err(Failure::input(format!(
@@ -270,7 +270,7 @@ fn write_profile(a: &FitArgs, file: &Path, profile: &[(f64, f64)]) -> Result<Str
             fit::significant(*rate)
         ));
     }
-    crate::report::files::write_atomic(file, csv.as_bytes()).map_err(Failure::output)?;
+    crate::report::files::write_atomic(file, csv.as_bytes()).map_err(Failure::from)?;
     let named = a
         .into
         .as_deref()
@@ -474,7 +474,7 @@ fn write_into(path: &Path, key: &str, law: &str, source: &str) -> Result<(), Fai
     let written = doc.to_string();
     crate::scenario::load_str(&written, &path.display().to_string(), &Default::default())
         .map_err(|e| Failure::input(format!("--into {shown}: the scenario would not load: {e}")))?;
-    crate::report::files::write_atomic(path, written.as_bytes()).map_err(Failure::output)
+    crate::report::files::write_atomic(path, written.as_bytes()).map_err(Failure::from)
 }
 
 /// `mqsim fit --otel SPANS`: the report, and the scenario skeleton checked
@@ -502,8 +502,8 @@ fn otel_command(a: &FitArgs) -> Result<i32, Failure> {
             )));
         }
         crate::report::files::check_file_destination(out, "--out", &[a.data.as_path()])
-            .map_err(Failure::input)?;
-        crate::report::files::write_atomic(out, scenario.as_bytes()).map_err(Failure::output)?;
+            .map_err(Failure::from)?;
+        crate::report::files::write_atomic(out, scenario.as_bytes()).map_err(Failure::from)?;
     }
     match a.format {
         Format::Json => {

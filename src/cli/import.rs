@@ -55,7 +55,7 @@ pub fn command(a: &ImportArgs) -> Result<i32, Failure> {
             )));
         }
         crate::report::files::check_file_destination(out, "--out", &[a.file.as_path()])
-            .map_err(Failure::input)?;
+            .map_err(Failure::from)?;
     }
     let text = read(&a.file)?;
     let shown = printable(&a.file.display().to_string());
@@ -75,8 +75,7 @@ pub fn command(a: &ImportArgs) -> Result<i32, Failure> {
     super::compile(&loaded)?;
     match &a.out {
         Some(out) => {
-            crate::report::files::write_atomic(out, scenario.as_bytes())
-                .map_err(Failure::output)?;
+            crate::report::files::write_atomic(out, scenario.as_bytes()).map_err(Failure::from)?;
             eprintln!("wrote {}", printable(&out.display().to_string()));
         }
         None => print!("{scenario}"),

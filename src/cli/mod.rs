@@ -302,6 +302,17 @@ impl Failure {
 
 pub use crate::report::files::{BAD_INPUT, WRITE_FAILED};
 
+impl From<crate::report::error::ReportError> for Failure {
+    /// A destination refused before any work is bad input (exit 2); a file
+    /// not written or not rendered after the work is exit 3.
+    fn from(e: crate::report::error::ReportError) -> Failure {
+        Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl From<crate::scenario::ScenarioError> for Failure {
     fn from(e: crate::scenario::ScenarioError) -> Failure {
         Failure::input(e.to_string())
@@ -569,11 +580,11 @@ pub fn claim_outputs(
 ) -> Result<Vec<report::files::FolderLock>, Failure> {
     let shown = |p: &Path| report::files::printable(&p.display().to_string());
     for (file, flag) in files {
-        report::files::check_file_destination(file, flag, inputs).map_err(Failure::input)?;
+        report::files::check_file_destination(file, flag, inputs).map_err(Failure::from)?;
     }
     let mut seen: Vec<PathBuf> = Vec::new();
     for dir in folders {
-        report::files::check_folder(dir, "--out").map_err(Failure::input)?;
+        report::files::check_folder(dir, "--out").map_err(Failure::from)?;
         let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
         if seen.contains(&canonical) {
             return Err(Failure::input(format!(
@@ -601,7 +612,7 @@ pub fn claim_outputs(
     }
     folders
         .iter()
-        .map(|d| report::files::lock_folder(d).map_err(Failure::input))
+        .map(|d| report::files::lock_folder(d).map_err(Failure::from))
         .collect()
 }
 
@@ -639,7 +650,7 @@ pub fn run_variant(
 /// returns its path.
 pub fn write_html(page: &report::html::Page, dir: &Path) -> Result<String, Failure> {
     let path = dir.join(report::html::FILE_NAME);
-    report::export(&report::html::HtmlReport, page, &path).map_err(Failure::output)?;
+    report::export(&report::html::HtmlReport, page, &path).map_err(Failure::from)?;
     Ok(path.display().to_string())
 }
 
@@ -651,7 +662,7 @@ pub fn report_page(
 ) -> Result<report::html::Page, Failure> {
     let title = format!("mqsim {}: {}", provenance.command, report.scenario);
     let mut page = report::html::Page::new(&title, provenance);
-    page.charts(report::inline_charts(report).map_err(Failure::input)?);
+    page.charts(report::inline_charts(report).map_err(Failure::from)?);
     if let Some(comparison) = &report.comparison {
         page.comparison(comparison);
     }
@@ -677,10 +688,10 @@ pub fn emit(
         ),
     }
     if let Some(dir) = out_dir(c, &report.scenario) {
-        let written = report::write_all(report, &dir).map_err(Failure::output)?;
+        let written = report::write_all(report, &dir).map_err(Failure::from)?;
         let mut charts = Vec::new();
         if c.charts {
-            charts = report::chart_files(report, &dir).map_err(Failure::output)?;
+            charts = report::chart_files(report, &dir).map_err(Failure::from)?;
         }
         if c.html {
             charts.push(write_html(&report_page(report, provenance)?, &dir)?);
@@ -804,9 +815,9 @@ fn init(path: &Path) -> Result<i32, Failure> {
             "{shown} exists already; choose another path"
         )));
     }
-    report::files::check_file_destination(path, "init", &[]).map_err(Failure::input)?;
+    report::files::check_file_destination(path, "init", &[]).map_err(Failure::from)?;
     let text = starter_for(path);
-    report::files::write_atomic(path, text.as_bytes()).map_err(Failure::output)?;
+    report::files::write_atomic(path, text.as_bytes()).map_err(Failure::from)?;
     eprintln!("wrote {shown}; run it with: mqsim run {shown}");
     Ok(0)
 }
@@ -878,8 +889,8 @@ fn trace(
     );
     let cpath = chrome_path(path);
     let write_error = |e: std::io::Error| Failure::output(format!("cannot write the trace: {e}"));
-    let mut lines = report::files::AtomicFile::create(path).map_err(Failure::output)?;
-    let mut chrome = report::files::AtomicFile::create(&cpath).map_err(Failure::output)?;
+    let mut lines = report::files::AtomicFile::create(path).map_err(Failure::from)?;
+    let mut chrome = report::files::AtomicFile::create(&cpath).map_err(Failure::from)?;
     use std::io::Write;
     write!(chrome, "{{\"traceEvents\":[").map_err(write_error)?;
     let mut comma = "";
@@ -910,8 +921,8 @@ fn trace(
         comma = ",";
     }
     write!(chrome, "],\"displayTimeUnit\":\"ms\"}}").map_err(write_error)?;
-    lines.commit().map_err(Failure::output)?;
-    chrome.commit().map_err(Failure::output)?;
+    lines.commit().map_err(Failure::from)?;
+    chrome.commit().map_err(Failure::from)?;
     let unseen: Vec<String> = ids
         .iter()
         .filter(|id| **id >= out.messages_created)

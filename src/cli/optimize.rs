@@ -7,6 +7,7 @@ use crate::experiment::optimize::{
     self, Candidate, Constraint, Found, Objective, Param, Relation, Search, Space, Target,
 };
 use crate::report::files::printable;
+use crate::report::ReportError;
 use clap::Args;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -336,7 +337,7 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
     let written = match (&a.write, found.best) {
         (Some(path), Some(b)) if found.confirmed => {
             let text = edited_scenario(a, &search, &found.candidates[b].settings)?;
-            crate::report::files::write_atomic(path, text.as_bytes()).map_err(Failure::output)?;
+            crate::report::files::write_atomic(path, text.as_bytes()).map_err(Failure::from)?;
             true
         }
         _ => false,
@@ -385,10 +386,9 @@ fn write_files(
     let searched = Searched { search, found };
     let tables: [&dyn Exporter<Searched>; 2] = [&CandidatesCsv, &FrontCsv];
     for e in tables.into_iter().filter(|e| e.applies(&searched)) {
-        export(e, &searched, &dir.join(e.file_name())).map_err(Failure::output)?;
+        export(e, &searched, &dir.join(e.file_name())).map_err(Failure::from)?;
     }
-    export(&DocumentJson, document, &dir.join(DocumentJson.file_name()))
-        .map_err(Failure::output)?;
+    export(&DocumentJson, document, &dir.join(DocumentJson.file_name())).map_err(Failure::from)?;
     if search.objectives.len() != 2 {
         return Ok(());
     }
@@ -399,7 +399,7 @@ fn write_files(
                 &dir.join(format!("front.{extension}")),
                 &chart,
             )
-            .map_err(Failure::output)?;
+            .map_err(Failure::from)?;
         }
     }
     Ok(())
@@ -575,8 +575,8 @@ impl crate::report::Exporter<Searched<'_>> for CandidatesCsv {
     fn file_name(&self) -> &'static str {
         "optimize.csv"
     }
-    fn render(&self, s: &Searched) -> Result<Vec<u8>, String> {
-        candidates_csv(s.search, s.found)
+    fn render(&self, s: &Searched) -> Result<Vec<u8>, ReportError> {
+        candidates_csv(s.search, s.found).map_err(ReportError::Render)
     }
 }
 
@@ -590,8 +590,8 @@ impl crate::report::Exporter<Searched<'_>> for FrontCsv {
     fn applies(&self, s: &Searched) -> bool {
         s.search.objectives.len() == 2
     }
-    fn render(&self, s: &Searched) -> Result<Vec<u8>, String> {
-        front_csv(s.search, s.found)
+    fn render(&self, s: &Searched) -> Result<Vec<u8>, ReportError> {
+        front_csv(s.search, s.found).map_err(ReportError::Render)
     }
 }
 

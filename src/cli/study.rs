@@ -8,7 +8,7 @@
 use crate::cli::Failure;
 use crate::experiment::{choose_warmup, pool, replicate, Outcome, Plan, Replication};
 use crate::model::Model;
-use crate::report::VariantResult;
+use crate::report::{ReportError, VariantResult};
 use crate::scenario::load::{parse_value, Override, RawScenario};
 use crate::time::Nanos;
 use rayon::prelude::*;
@@ -72,8 +72,8 @@ impl crate::report::Exporter<Part> for PartJson {
     fn file_name(&self) -> &'static str {
         "part.json"
     }
-    fn render(&self, part: &Part) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(part).map_err(|e| e.to_string())
+    fn render(&self, part: &Part) -> Result<Vec<u8>, ReportError> {
+        serde_json::to_vec(part).map_err(ReportError::render)
     }
 }
 

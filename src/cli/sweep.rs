@@ -6,7 +6,7 @@
 use super::compare::run_study;
 use super::study::StudySpec;
 use crate::cli::{self, Common, Failure, Format, SweepArgs};
-use crate::report::{self, Exporter, VariantResult};
+use crate::report::{self, Exporter, ReportError, VariantResult};
 use serde_json::{json, Map, Value};
 
 /// The metrics a sweep reports when no `--metric` is given.
@@ -270,8 +270,8 @@ impl Exporter<SweepTable<'_>> for SweepCsv {
     fn file_name(&self) -> &'static str {
         "sweep.csv"
     }
-    fn render(&self, t: &SweepTable) -> Result<Vec<u8>, String> {
-        sweep_csv(t.keys, t.metrics, t.rows)
+    fn render(&self, t: &SweepTable) -> Result<Vec<u8>, ReportError> {
+        sweep_csv(t.keys, t.metrics, t.rows).map_err(ReportError::Render)
     }
 }
 
@@ -438,20 +438,20 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
     }
     if let Some(dir) = cli::out_dir(c, name) {
         let json = report::DocumentJson;
-        report::export(&json, &doc, &dir.join(json.file_name())).map_err(Failure::output)?;
+        report::export(&json, &doc, &dir.join(json.file_name())).map_err(Failure::from)?;
         let table = SweepTable {
             keys: &keys,
             metrics: &metrics,
             rows: &rows,
         };
         report::export(&SweepCsv, &table, &dir.join(SweepCsv.file_name()))
-            .map_err(Failure::output)?;
+            .map_err(Failure::from)?;
         if c.charts {
             report::sweep_charts(&rows, &keys, &metrics, report::Canvas::Folder(&dir))
-                .map_err(Failure::output)?;
+                .map_err(Failure::from)?;
         }
         if c.html {
-            let csv = SweepCsv.render(&table).map_err(Failure::output)?;
+            let csv = SweepCsv.render(&table).map_err(Failure::from)?;
             html_page(spec, (&keys, &metrics), &rows, &csv, name)
                 .and_then(|page| cli::write_html(&page, &dir))?;
         }
@@ -481,8 +481,8 @@ fn html_page(
         scenarios: vec![(spec.file.clone(), spec.scenario_text.clone())],
     };
     let mut page = report::html::Page::new(&format!("mqsim sweep: {name}"), provenance);
-    let drawn = report::sweep_charts(rows, keys, metrics, report::Canvas::Inline)
-        .map_err(Failure::input)?;
+    let drawn =
+        report::sweep_charts(rows, keys, metrics, report::Canvas::Inline).map_err(Failure::from)?;
     page.charts(drawn.inline);
     page.csv_table(
         "sweep",

@@ -147,17 +147,18 @@ pub struct LiveFailure {
 const NO_BROKER: &str =
     "give --spawn nats|rabbitmq, or --broker nats://HOST:PORT or amqp://HOST:PORT/VHOST";
 
-fn input(message: impl Into<String>) -> LiveFailure {
-    LiveFailure {
-        code: files::BAD_INPUT,
-        message: message.into(),
+impl From<crate::report::ReportError> for LiveFailure {
+    fn from(e: crate::report::ReportError) -> LiveFailure {
+        LiveFailure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
     }
 }
 
-/// The run was measured but its summary could not be written.
-fn output(message: impl Into<String>) -> LiveFailure {
+fn input(message: impl Into<String>) -> LiveFailure {
     LiveFailure {
-        code: files::WRITE_FAILED,
+        code: files::BAD_INPUT,
         message: message.into(),
     }
 }
@@ -212,8 +213,8 @@ pub fn command(
     }
     let _lock = match &out_dir {
         Some(dir) => {
-            files::check_folder(dir, "--out").map_err(input)?;
-            Some(files::lock_folder(dir).map_err(input)?)
+            files::check_folder(dir, "--out")?;
+            Some(files::lock_folder(dir)?)
         }
         None => None,
     };
@@ -281,7 +282,7 @@ fn emit(
     if let Some(dir) = out_dir {
         let json = crate::report::DocumentJson;
         let path = dir.join(crate::report::Exporter::file_name(&json));
-        crate::report::export(&json, document, &path).map_err(output)?;
+        crate::report::export(&json, document, &path)?;
         if !a.quiet && a.format == crate::report::Format::Text {
             eprintln!("wrote {}", files::printable(&path.display().to_string()));
         }

@@ -1,7 +1,7 @@
 //! CSV files with stable, documented headers (see the README's output
 //! reference): one row per variant and replication, and the time series.
 
-use super::{Exporter, Report};
+use super::{Exporter, Report, ReportError};
 use crate::json::value_at;
 use crate::stats::summary::{Column, METRICS};
 use serde_json::Value;
@@ -37,7 +37,7 @@ impl Exporter for MetricsCsv {
     fn file_name(&self) -> &'static str {
         "metrics.csv"
     }
-    fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
+    fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let any_has = |path: &str| {
             report
@@ -49,7 +49,7 @@ impl Exporter for MetricsCsv {
         let columns = metric_columns(any_has("messages.crash_redelivery_delay"), any_has("cost"));
         let mut header = vec!["variant", "replication", "seed"];
         header.extend(columns.iter().map(|c| c.0));
-        w.write_record(&header).map_err(|e| e.to_string())?;
+        w.write_record(&header).map_err(ReportError::render)?;
         for v in &report.variants {
             for r in &v.outcome.reps {
                 // The study's seed: `--seed SEED --replication K` reruns
@@ -61,10 +61,10 @@ impl Exporter for MetricsCsv {
                     v.outcome.seed.to_string(),
                 ];
                 row.extend(columns.iter().map(|(_, p)| cell(value_at(&r.metrics, p))));
-                w.write_record(&row).map_err(|e| e.to_string())?;
+                w.write_record(&row).map_err(ReportError::render)?;
             }
         }
-        w.into_inner().map_err(|e| e.to_string())
+        w.into_inner().map_err(ReportError::render)
     }
 }
 
@@ -91,10 +91,10 @@ impl Exporter for TimeseriesCsv {
     fn file_name(&self) -> &'static str {
         "timeseries.csv"
     }
-    fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
+    fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(TIMESERIES_COLUMNS)
-            .map_err(|e| e.to_string())?;
+            .map_err(ReportError::render)?;
         for v in &report.variants {
             let queue_names = v.queue_names();
             if let Some(r) = v.outcome.reps.first() {
@@ -123,11 +123,11 @@ impl Exporter for TimeseriesCsv {
                         s.completions.to_string(),
                         s.instances.to_string(),
                     ])
-                    .map_err(|e| e.to_string())?;
+                    .map_err(ReportError::render)?;
                 }
             }
         }
-        w.into_inner().map_err(|e| e.to_string())
+        w.into_inner().map_err(ReportError::render)
     }
 }
 
@@ -155,9 +155,9 @@ impl Exporter for LagCsv {
             .iter()
             .any(|v| v.outcome.reps.first().is_some_and(|r| !r.lag.is_empty()))
     }
-    fn render(&self, report: &Report) -> Result<Vec<u8>, String> {
+    fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(LAG_COLUMNS).map_err(|e| e.to_string())?;
+        w.write_record(LAG_COLUMNS).map_err(ReportError::render)?;
         for v in &report.variants {
             let Some(r) = v.outcome.reps.first() else {
                 continue;
@@ -173,10 +173,10 @@ impl Exporter for LagCsv {
                         p.to_string(),
                         lag.to_string(),
                     ])
-                    .map_err(|e| e.to_string())?;
+                    .map_err(ReportError::render)?;
                 }
             }
         }
-        w.into_inner().map_err(|e| e.to_string())
+        w.into_inner().map_err(ReportError::render)
     }
 }

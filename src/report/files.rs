@@ -10,6 +10,7 @@
 //! [`FolderLock`] keeps two commands from mixing their results in one
 //! output folder.
 
+pub use super::error::ReportError;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -50,20 +51,20 @@ fn folder_of(path: &Path) -> &Path {
 impl AtomicFile {
     /// Starts writing `path`: creates its folder, then a fresh temporary
     /// file beside it.
-    pub fn create(path: &Path) -> Result<AtomicFile, String> {
+    pub fn create(path: &Path) -> Result<AtomicFile, ReportError> {
         let dir = folder_of(path);
         std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
+            ReportError::Write(format!(
                 "cannot write {}: cannot create the folder {}: {e}",
                 path.display(),
                 dir.display()
-            )
+            ))
         })?;
         if path.is_dir() {
-            return Err(format!(
+            return Err(ReportError::Write(format!(
                 "cannot write {}: it is a folder",
                 printable(&path.display().to_string())
-            ));
+            )));
         }
         let name = path
             .file_name()
@@ -82,18 +83,23 @@ impl AtomicFile {
                     })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
-                Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+                Err(e) => {
+                    return Err(ReportError::Write(format!(
+                        "cannot write {}: {e}",
+                        path.display()
+                    )))
+                }
             }
         }
-        Err(format!(
+        Err(ReportError::Write(format!(
             "cannot write {}: no free temporary name ({})",
             path.display(),
             last_error.map(|e| e.to_string()).unwrap_or_default()
-        ))
+        )))
     }
 
     /// Flushes, syncs and renames the file into place.
-    pub fn commit(mut self) -> Result<(), String> {
+    pub fn commit(mut self) -> Result<(), ReportError> {
         let writer = self
             .writer
             .take()
@@ -106,7 +112,7 @@ impl AtomicFile {
         })();
         result.map_err(|e| {
             let _ = std::fs::remove_file(&self.temp_path);
-            format!("cannot write {}: {e}", self.final_path.display())
+            ReportError::Write(format!("cannot write {}: {e}", self.final_path.display()))
         })
     }
 }
@@ -143,29 +149,33 @@ pub const BAD_INPUT: i32 = 2;
 pub const WRITE_FAILED: i32 = 3;
 
 /// Writes `bytes` to `path` atomically (see [`AtomicFile`]).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let mut f = AtomicFile::create(path)?;
     f.write_all(bytes)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| ReportError::Write(format!("cannot write {}: {e}", path.display())))?;
     f.commit()
 }
 
 /// Checks, before any work, that a file can be written at `path`: it is not
 /// a folder, not one of `inputs` (the scenario files), and its folder is a
 /// folder that can be created and written. Creates that folder.
-pub fn check_file_destination(path: &Path, flag: &str, inputs: &[&Path]) -> Result<(), String> {
+pub fn check_file_destination(
+    path: &Path,
+    flag: &str,
+    inputs: &[&Path],
+) -> Result<(), ReportError> {
     let shown = printable(&path.display().to_string());
     if path.is_dir() {
-        return Err(format!(
+        return Err(ReportError::Destination(format!(
             "{flag} {shown}: this is a folder; give a file name"
-        ));
+        )));
     }
     if let Ok(target) = path.canonicalize() {
         for input in inputs {
             if input.canonicalize().is_ok_and(|i| i == target) {
-                return Err(format!(
+                return Err(ReportError::Destination(format!(
                     "{flag} {shown}: this is the scenario file itself; give another file name"
-                ));
+                )));
             }
         }
     }
@@ -174,15 +184,19 @@ pub fn check_file_destination(path: &Path, flag: &str, inputs: &[&Path]) -> Resu
 
 /// Checks that `dir` is (or can be made) a folder mqsim can write into, by
 /// creating and removing a probe file in it.
-pub fn check_folder(dir: &Path, flag: &str) -> Result<(), String> {
+pub fn check_folder(dir: &Path, flag: &str) -> Result<(), ReportError> {
     let shown = printable(&dir.display().to_string());
     if dir.exists() && !dir.is_dir() {
-        return Err(format!("{flag} {shown}: this is a file, not a folder"));
+        return Err(ReportError::Destination(format!(
+            "{flag} {shown}: this is a file, not a folder"
+        )));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("{flag} {shown}: cannot create the folder: {e}"))?;
-    let probe = AtomicFile::create(&dir.join(".mqsim-probe"))
-        .map_err(|e| format!("{flag} {shown}: the folder is not writable: {e}"))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        ReportError::Destination(format!("{flag} {shown}: cannot create the folder: {e}"))
+    })?;
+    let probe = AtomicFile::create(&dir.join(".mqsim-probe")).map_err(|e| {
+        ReportError::Destination(format!("{flag} {shown}: the folder is not writable: {e}"))
+    })?;
     drop(probe);
     Ok(())
 }
@@ -195,13 +209,16 @@ pub struct FolderLock {
 
 /// Takes the lock of `dir` (creating the folder), or says which process
 /// holds it.
-pub fn lock_folder(dir: &Path) -> Result<FolderLock, String> {
+pub fn lock_folder(dir: &Path) -> Result<FolderLock, ReportError> {
     let shown = printable(&dir.display().to_string());
     if dir.exists() && !dir.is_dir() {
-        return Err(format!("the output folder {shown} is a file"));
+        return Err(ReportError::Destination(format!(
+            "the output folder {shown} is a file"
+        )));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create the output folder {shown}: {e}"))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        ReportError::Destination(format!("cannot create the output folder {shown}: {e}"))
+    })?;
     let path = dir.join(LOCK_FILE_NAME);
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
@@ -212,9 +229,9 @@ pub fn lock_folder(dir: &Path) -> Result<FolderLock, String> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .mode(0o644);
     }
-    let mut file = options
-        .open(&path)
-        .map_err(|e| format!("cannot lock the output folder {shown}: {e}"))?;
+    let mut file = options.open(&path).map_err(|e| {
+        ReportError::Destination(format!("cannot lock the output folder {shown}: {e}"))
+    })?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -225,12 +242,14 @@ pub fn lock_folder(dir: &Path) -> Result<FolderLock, String> {
             } else {
                 "another process".into()
             };
-            return Err(format!(
+            return Err(ReportError::Destination(format!(
                 "the output folder {shown} is in use by another mqsim command ({holder}); wait for it to finish or choose another --out"
-            ));
+            )));
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(format!("cannot lock the output folder {shown}: {e}"))
+            return Err(ReportError::Destination(format!(
+                "cannot lock the output folder {shown}: {e}"
+            )))
         }
     }
     let _ = file.set_len(0);
@@ -239,3 +258,36 @@ pub fn lock_folder(dir: &Path) -> Result<FolderLock, String> {
 }
 
 pub use crate::names::{printable, printable_lines, safe_name};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kind of a failure decides its exit code: a destination refused
+    /// before the work is bad input (2), a file not written after it is 3.
+    #[test]
+    fn a_refused_destination_is_bad_input_and_a_failed_write_is_not() {
+        let dir = std::env::temp_dir().join(format!("mqsim-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+
+        let refused = check_folder(&file, "--out").unwrap_err();
+        assert!(
+            matches!(refused, ReportError::Destination(_)),
+            "{refused:?}"
+        );
+        assert_eq!(refused.exit_code(), BAD_INPUT);
+        let Err(locked) = lock_folder(&file) else {
+            panic!("a file locked as a folder")
+        };
+        assert_eq!(locked.exit_code(), BAD_INPUT, "{locked}");
+
+        let failed = write_atomic(&file.join("summary.json"), b"{}").unwrap_err();
+        assert!(matches!(failed, ReportError::Write(_)), "{failed:?}");
+        assert_eq!(failed.exit_code(), WRITE_FAILED);
+        assert!(failed.to_string().contains("summary.json"), "{failed}");
+
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

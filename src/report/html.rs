@@ -8,7 +8,7 @@
 //! breaks inside a chart or a table row). Every text from the scenario
 //! (names are user input) is HTML-escaped; the SVG charts escape theirs.
 
-use super::{Report, VariantResult};
+use super::{Report, ReportError, VariantResult};
 use serde_json::{Map, Value};
 use std::fmt::Write;
 
@@ -22,7 +22,7 @@ impl super::Exporter<Page> for HtmlReport {
     fn file_name(&self) -> &'static str {
         FILE_NAME
     }
-    fn render(&self, page: &Page) -> Result<Vec<u8>, String> {
+    fn render(&self, page: &Page) -> Result<Vec<u8>, ReportError> {
         Ok(page.render().into_bytes())
     }
 }

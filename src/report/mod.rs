@@ -4,12 +4,14 @@
 
 pub mod charts;
 pub mod csv;
+pub mod error;
 pub mod files;
 pub mod html;
 pub mod json;
 pub mod terminal;
 
 use crate::experiment::Outcome;
+pub use error::ReportError;
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -86,7 +88,7 @@ pub trait Exporter<D: ?Sized = Report> {
     fn applies(&self, _document: &D) -> bool {
         true
     }
-    fn render(&self, document: &D) -> Result<Vec<u8>, String>;
+    fn render(&self, document: &D) -> Result<Vec<u8>, ReportError>;
 }
 
 /// The one export path: renders `document` with `exporter` and writes it
@@ -96,7 +98,7 @@ pub fn export<D: ?Sized>(
     exporter: &dyn Exporter<D>,
     document: &D,
     path: &Path,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     files::write_atomic(path, &exporter.render(document)?)
 }
 
@@ -115,7 +117,7 @@ pub fn write_files<D: ?Sized>(
     document: &D,
     exporters: &[Box<dyn Exporter<D>>],
     dir: &Path,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ReportError> {
     let mut written = Vec::new();
     for e in exporters {
         if !e.applies(document) {
@@ -129,7 +131,7 @@ pub fn write_files<D: ?Sized>(
 }
 
 /// Writes every file of a run or comparison into `dir`.
-pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
+pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<String>, ReportError> {
     write_files(report, &exporters(), dir)
 }
 
@@ -141,8 +143,8 @@ impl Exporter<serde_json::Value> for DocumentJson {
     fn file_name(&self) -> &'static str {
         "summary.json"
     }
-    fn render(&self, document: &serde_json::Value) -> Result<Vec<u8>, String> {
-        let mut text = serde_json::to_string_pretty(document).map_err(|e| e.to_string())?;
+    fn render(&self, document: &serde_json::Value) -> Result<Vec<u8>, ReportError> {
+        let mut text = serde_json::to_string_pretty(document).map_err(ReportError::render)?;
         text.push('\n');
         Ok(text.into_bytes())
     }
@@ -219,12 +221,12 @@ pub fn terminal_compare(out: &mut String, c: &Value) {
 /// latency CDF per variant, a time series per variant with fault windows
 /// shaded, the outcome breakdown, and the retry-orbit occupancy where a
 /// producer retries.
-pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, String> {
+pub fn chart_files(report: &Report, dir: &Path) -> Result<Vec<String>, ReportError> {
     Ok(draw_charts(report, Canvas::Folder(dir))?.written)
 }
 
 /// The charts of [`chart_files`] as SVG text, for the HTML report.
-pub fn inline_charts(report: &Report) -> Result<Vec<html::InlineChart>, String> {
+pub fn inline_charts(report: &Report) -> Result<Vec<html::InlineChart>, ReportError> {
     Ok(draw_charts(report, Canvas::Inline)?.inline)
 }
 
@@ -247,8 +249,8 @@ impl Drawn {
         &mut self,
         canvas: &Canvas,
         stem: &str,
-        draw: &dyn Fn(charts::Target<'_>) -> Result<(), String>,
-    ) -> Result<(), String> {
+        draw: &dyn Fn(charts::Target<'_>) -> Result<(), ReportError>,
+    ) -> Result<(), ReportError> {
         match canvas {
             Canvas::Folder(dir) => {
                 for ext in ["png", "svg"] {
@@ -270,10 +272,10 @@ impl Drawn {
     }
 }
 
-fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, String> {
+fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, ReportError> {
     use charts::Series;
     let mut drawn = Drawn::default();
-    let mut both = |stem: &str, draw: &dyn Fn(charts::Target<'_>) -> Result<(), String>| {
+    let mut both = |stem: &str, draw: &dyn Fn(charts::Target<'_>) -> Result<(), ReportError>| {
         drawn.put(&canvas, stem, draw)
     };
     let title = &report.scenario;
@@ -339,14 +341,18 @@ fn draw_charts(report: &Report, canvas: Canvas) -> Result<Drawn, String> {
 }
 
 /// Draws one chart on the canvas under its file stem.
-type DrawBoth<'a> =
-    dyn FnMut(&str, &dyn Fn(charts::Target<'_>) -> Result<(), String>) -> Result<(), String> + 'a;
+type DrawBoth<'a> = dyn FnMut(&str, &dyn Fn(charts::Target<'_>) -> Result<(), ReportError>) -> Result<(), ReportError>
+    + 'a;
 
 /// Draws the charts one variant has: its queues' lengths over time (with
 /// fault windows and, where a topic's groups lag, their lag), its
 /// consumer instances where an autoscaler changed them, and its retry
 /// orbit's occupancy.
-fn variant_charts(v: &VariantResult, title: &str, both: &mut DrawBoth<'_>) -> Result<(), String> {
+fn variant_charts(
+    v: &VariantResult,
+    title: &str,
+    both: &mut DrawBoth<'_>,
+) -> Result<(), ReportError> {
     use charts::{Series, Window};
     let Some(r) = v.outcome.reps.first() else {
         return Ok(());
@@ -464,7 +470,7 @@ fn orbit_charts(
     queue_names: &[String],
     title: &str,
     both: &mut DrawBoth<'_>,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     for (qi, grid) in r.orbit_occupancy.iter().enumerate() {
         if grid.is_empty() {
             continue;
@@ -522,7 +528,7 @@ pub fn sweep_charts(
     keys: &[String],
     metrics: &[String],
     canvas: Canvas,
-) -> Result<Drawn, String> {
+) -> Result<Drawn, ReportError> {
     use crate::json::at_path;
     let mut drawn = Drawn::default();
     if keys.is_empty() || keys.len() > 2 {
@@ -535,7 +541,7 @@ pub fn sweep_charts(
         }
     }
     let several = variants.len() > 1;
-    let mut both = |stem: &str, draw: &dyn Fn(charts::Target<'_>) -> Result<(), String>| {
+    let mut both = |stem: &str, draw: &dyn Fn(charts::Target<'_>) -> Result<(), ReportError>| {
         drawn.put(&canvas, stem, draw)
     };
     for metric in metrics {

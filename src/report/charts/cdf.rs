@@ -1,6 +1,7 @@
 //! The latency CDF: one curve per variant on a log time axis.
 
 use super::*;
+use crate::report::ReportError;
 
 /// Latency CDF per variant, log-scaled time axis (seconds), y = fraction of messages 0..1.
 ///
@@ -11,7 +12,7 @@ pub fn latency_cdf<'a>(
     target: impl Into<Target<'a>>,
     title: &str,
     variants: &[Series],
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(
         target.into(),
         &LatencyCdf {
@@ -30,7 +31,7 @@ pub fn duration_cdf<'a>(
     title: &str,
     x_desc: &str,
     series: &[Series],
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(
         target.into(),
         &LatencyCdf {

@@ -8,6 +8,7 @@ use super::{
     Chart, LegendEntry, Root, Swatch, AXIS, DESC_SIZE, GRID_BOLD, GRID_LIGHT, LIGHT_LINES,
     TICK_SIZE,
 };
+use crate::report::ReportError;
 use plotters::prelude::*;
 
 /// What the chart shows, objectives in the user's sense (not sign-adjusted).
@@ -26,7 +27,7 @@ pub struct FrontChart {
 pub fn pareto_front<'a>(
     target: impl Into<super::Target<'a>>,
     chart: &FrontChart,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(target.into(), chart)
 }
 

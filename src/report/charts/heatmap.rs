@@ -2,6 +2,7 @@
 //! sweep grids (values written in the cells), with a colour bar.
 
 use super::*;
+use crate::report::ReportError;
 
 /// Heat map of a 2-D occupancy grid (`grid[row][col]`, e.g. retry-orbit P(q, o)), with a
 /// colour-scale legend. Row 0 is drawn at the bottom. With `log_scale`, colours follow
@@ -13,7 +14,7 @@ pub fn heatmap<'a>(
     y_label: &str,
     grid: &[Vec<f64>],
     log_scale: bool,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(
         target.into(),
         &Heatmap {
@@ -39,7 +40,7 @@ pub fn grid_heatmap<'a>(
     axes: &GridAxes,
     grid: &[Vec<f64>],
     value_label: &str,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(
         target.into(),
         &Heatmap {

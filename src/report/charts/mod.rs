@@ -31,6 +31,7 @@ pub use qq::{qq_plot, QqChart};
 pub use sweep::sweep_curves;
 pub use time_series::time_series;
 
+use crate::report::ReportError;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
@@ -184,16 +185,16 @@ impl<'a> From<&'a std::path::PathBuf> for Target<'a> {
 /// Draws a chart in memory, then writes it through the one atomic writer
 /// (never opening the final name itself, so a link planted there is
 /// replaced, not followed) or hands the SVG text over.
-fn render<C: Chart>(target: Target<'_>, chart: &C) -> Result<(), String> {
+fn render<C: Chart>(target: Target<'_>, chart: &C) -> Result<(), ReportError> {
     let path = match target {
         Target::File(path) => path,
         Target::Svg(text) => {
-            ensure_font()?;
-            *text.borrow_mut() = svg_text(chart)?;
+            ensure_font().map_err(ReportError::Render)?;
+            *text.borrow_mut() = svg_text(chart).map_err(ReportError::Render)?;
             return Ok(());
         }
     };
-    let fail = |msg: String| format!("chart {}: {}", path.display(), msg);
+    let fail = |msg: String| ReportError::Render(format!("chart {}: {}", path.display(), msg));
     let format = format_of(path)
         .ok_or_else(|| fail("unsupported file extension (expected .png or .svg)".into()))?;
     ensure_font().map_err(fail)?;

@@ -1,6 +1,7 @@
 //! Grouped bars of outcomes per variant, each bar labelled.
 
 use super::*;
+use crate::report::ReportError;
 
 /// Grouped bars per variant: outcome breakdown (acked, duplicated, dead-lettered, lost...).
 /// `categories` = outcome names; `values[v][k]` = count or fraction for variant v, category k.
@@ -15,7 +16,7 @@ pub fn outcome_bars<'a>(
     variants: &[String],
     categories: &[String],
     values: &[Vec<f64>],
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(
         target.into(),
         &OutcomeBars {

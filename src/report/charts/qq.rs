@@ -4,6 +4,7 @@
 //! where the law would mislead a simulation.
 
 use super::*;
+use crate::report::ReportError;
 
 /// What the chart shows: one series per law, points (law's quantile,
 /// data's quantile), in seconds.
@@ -14,7 +15,7 @@ pub struct QqChart {
 }
 
 /// Draws the Q-Q plot to `target` (`.png` or `.svg`).
-pub fn qq_plot<'a>(target: impl Into<Target<'a>>, chart: &QqChart) -> Result<(), String> {
+pub fn qq_plot<'a>(target: impl Into<Target<'a>>, chart: &QqChart) -> Result<(), ReportError> {
     render(target.into(), chart)
 }
 

@@ -2,6 +2,7 @@
 //! its 95% band.
 
 use super::*;
+use crate::report::ReportError;
 
 /// Sweep curves: one line per band (variant) against the swept parameter, with a shaded
 /// 95% interval band between lo and hi.
@@ -11,7 +12,7 @@ pub fn sweep_curves<'a>(
     x_label: &str,
     y_label: &str,
     bands: &[Band],
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(
         target.into(),
         &SweepCurves {

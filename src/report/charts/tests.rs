@@ -50,7 +50,7 @@ fn check_svg(path: &Path, title: &str) {
 }
 
 /// Renders with `f` to PNG and SVG, twice each, and checks validity and determinism.
-fn check_all(name: &str, title: &str, f: impl Fn(&Path) -> Result<(), String>) {
+fn check_all(name: &str, title: &str, f: impl Fn(&Path) -> Result<(), ReportError>) {
     let dir = temp_dir(name);
     for ext in ["png", "svg"] {
         let a = dir.join(format!("{name}_a.{ext}"));
@@ -284,7 +284,11 @@ fn unsupported_extension_is_an_error_naming_the_path() {
     for name in ["chart.jpg", "chart", "chart.svg.txt"] {
         let path = dir.join(name);
         let err = latency_cdf(&path, "t", &[]).unwrap_err();
-        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(matches!(err, ReportError::Render(_)), "{err:?}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
         assert!(!path.exists());
     }
     // Upper-case extensions are accepted.
@@ -302,7 +306,12 @@ fn unwritable_path_is_an_error_naming_the_path() {
     // A path "below" a regular file cannot be created.
     let path = file.join("chart.png");
     let err = heatmap(&path, "t", "x", "y", &sample_grid(), true).unwrap_err();
-    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(matches!(err, ReportError::Write(_)), "{err:?}");
+    assert_eq!(err.exit_code(), crate::report::files::WRITE_FAILED);
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

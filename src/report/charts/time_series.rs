@@ -1,6 +1,7 @@
 //! Time series with fault windows shaded and labelled.
 
 use super::*;
+use crate::report::ReportError;
 
 /// Time series (x = simulated time in s) of several named series (queue length, in flight,
 /// waiting to retry, dead-lettered...), with fault windows shaded and labelled.
@@ -10,7 +11,7 @@ pub fn time_series<'a>(
     y_label: &str,
     series: &[Series],
     windows: &[Window],
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     render(
         target.into(),
         &TimeSeries {
