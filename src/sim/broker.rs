@@ -69,31 +69,7 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         if F::FAULTS && !self.broker_up {
-            // Connection refused: a producer with confirms sees the error.
-            if from_producer
-                && self.msgs[mi].producer_holds
-                && self.m.producers[self.msgs[mi].producer as usize].confirm != Confirm::None
-            {
-                // The client learns it after its reconnect interval: a
-                // refused connection is not free, and a retry loop with no
-                // backoff must still let time pass.
-                self.msgs[mi].live += 1;
-                self.q.schedule_in(
-                    RECONNECT_INTERVAL_NS,
-                    Ev::Confirm {
-                        msg: mi,
-                        publish,
-                        ok: false,
-                    },
-                );
-                if self.msgs[mi].lost_cause == Cause::None {
-                    self.msgs[mi].lost_cause = Cause::BrokerDown;
-                }
-            } else {
-                self.msgs[mi].lost_cause = Cause::BrokerDown;
-                self.msgs[mi].flags |= F_LOST;
-            }
-            self.check_finish(mi);
+            self.publish_refused(mi, publish, from_producer);
             return;
         }
         if self.msgs[mi].in_window {
@@ -120,48 +96,8 @@ impl<'m, F: Features> Sim<'m, F> {
         let full = qm
             .capacity
             .is_some_and(|cap| self.queues[qi].ready_len >= cap && !self.has_credit(qi));
-        if full {
-            match qm.overflow {
-                Overflow::RejectPublish => {
-                    if self.msgs[mi].in_window {
-                        self.stats.queues[qi].add_blocked(1);
-                    }
-                    let pm = &self.m.producers[self.msgs[mi].producer as usize];
-                    if from_producer && self.msgs[mi].producer_holds && pm.confirm != Confirm::None
-                    {
-                        self.send_confirm(mi, publish, false);
-                        self.msgs[mi].flags |= F_REJECTED;
-                    } else if from_producer {
-                        self.msgs[mi].flags |= F_REJECTED;
-                    } else {
-                        self.msgs[mi].lost_cause = Cause::Overflow;
-                        self.msgs[mi].flags |= F_LOST;
-                    }
-                    self.check_finish(mi);
-                    return;
-                }
-                Overflow::DropHead => {
-                    if let Some(old) = self.pop_ready(qi) {
-                        if self.msgs[mi].in_window {
-                            self.stats.queues[qi].add_blocked(1);
-                        }
-                        self.end_visit(qi, old);
-                        self.copy_lost(old, Cause::Overflow, st::QUEUED);
-                    }
-                }
-                Overflow::DeadLetter => {
-                    if self.msgs[mi].in_window {
-                        self.stats.queues[qi].add_blocked(1);
-                    }
-                    // Confirm first: dead-lettering may end the message.
-                    if from_producer {
-                        self.send_confirm(mi, publish, true);
-                    }
-                    let c = self.new_copy(mi, qi, serial, persistent, now);
-                    self.dead_letter(c, Cause::Overflow, st::QUEUED);
-                    return;
-                }
-            }
+        if full && !self.publish_overflow(mi, publish, qi, serial, persistent, from_producer) {
+            return;
         }
         let c = self.new_copy(mi, qi, serial, persistent, now);
         // A wire duplicate (the serial's top bit), or a producer's retry:
@@ -185,26 +121,120 @@ impl<'m, F: Features> Sim<'m, F> {
         );
         self.enqueue_ready(c, false);
         if F::PUBLISHER && from_producer {
-            let pm = &self.m.producers[self.msgs[mi].producer as usize];
-            let fsync = qm.fsync_ns;
-            match pm.confirm {
-                Confirm::None => {}
-                Confirm::AfterFsync if fsync > 0 && qm.durable && persistent => {
-                    let boundary = self.next_fsync(qi, now);
-                    self.msgs[mi].live += 1;
-                    self.q.schedule(
-                        boundary,
-                        Ev::SendConfirm {
-                            msg: mi,
-                            publish,
-                            broker_epoch: self.broker_epoch,
-                        },
-                    );
-                }
-                Confirm::OnAccept | Confirm::AfterFsync => self.send_confirm(mi, publish, true),
-            }
+            self.confirm_accepted(mi, publish, qi, persistent, now);
         }
         self.dispatch(qi);
+    }
+
+    /// A publish to a broker that is down: a producer with confirms hears
+    /// of it (after its reconnect interval), any other publish is lost.
+    #[cold]
+    fn publish_refused(&mut self, mi: u32, publish: u32, from_producer: bool) {
+        // Connection refused: a producer with confirms sees the error.
+        if from_producer
+            && self.msgs[mi].producer_holds
+            && self.m.producers[self.msgs[mi].producer as usize].confirm != Confirm::None
+        {
+            // The client learns it after its reconnect interval: a
+            // refused connection is not free, and a retry loop with no
+            // backoff must still let time pass.
+            self.msgs[mi].live += 1;
+            self.q.schedule_in(
+                RECONNECT_INTERVAL_NS,
+                Ev::Confirm {
+                    msg: mi,
+                    publish,
+                    ok: false,
+                },
+            );
+            if self.msgs[mi].lost_cause == Cause::None {
+                self.msgs[mi].lost_cause = Cause::BrokerDown;
+            }
+        } else {
+            self.msgs[mi].lost_cause = Cause::BrokerDown;
+            self.msgs[mi].flags |= F_LOST;
+        }
+        self.check_finish(mi);
+    }
+
+    /// A publish to a full queue, by its overflow policy: whether it still
+    /// goes on to the queue (drop-head made room).
+    fn publish_overflow(
+        &mut self,
+        mi: u32,
+        publish: u32,
+        qi: usize,
+        serial: u32,
+        persistent: bool,
+        from_producer: bool,
+    ) -> bool {
+        let now = self.q.now();
+        let qm = &self.m.queues[qi];
+        match qm.overflow {
+            Overflow::RejectPublish => {
+                if self.msgs[mi].in_window {
+                    self.stats.queues[qi].add_blocked(1);
+                }
+                let pm = &self.m.producers[self.msgs[mi].producer as usize];
+                if from_producer && self.msgs[mi].producer_holds && pm.confirm != Confirm::None {
+                    self.send_confirm(mi, publish, false);
+                    self.msgs[mi].flags |= F_REJECTED;
+                } else if from_producer {
+                    self.msgs[mi].flags |= F_REJECTED;
+                } else {
+                    self.msgs[mi].lost_cause = Cause::Overflow;
+                    self.msgs[mi].flags |= F_LOST;
+                }
+                self.check_finish(mi);
+                false
+            }
+            Overflow::DropHead => {
+                if let Some(old) = self.pop_ready(qi) {
+                    if self.msgs[mi].in_window {
+                        self.stats.queues[qi].add_blocked(1);
+                    }
+                    self.end_visit(qi, old);
+                    self.copy_lost(old, Cause::Overflow, st::QUEUED);
+                }
+                true
+            }
+            Overflow::DeadLetter => {
+                if self.msgs[mi].in_window {
+                    self.stats.queues[qi].add_blocked(1);
+                }
+                // Confirm first: dead-lettering may end the message.
+                if from_producer {
+                    self.send_confirm(mi, publish, true);
+                }
+                let c = self.new_copy(mi, qi, serial, persistent, now);
+                self.dead_letter(c, Cause::Overflow, st::QUEUED);
+                false
+            }
+        }
+    }
+
+    /// The confirm of an accepted publish: none, at once, or at the next
+    /// fsync when the queue syncs on a timer and the message is persistent.
+    fn confirm_accepted(&mut self, mi: u32, publish: u32, qi: usize, persistent: bool, now: Nanos) {
+        let qm = &self.m.queues[qi];
+        let pm = &self.m.producers[self.msgs[mi].producer as usize];
+        let fsync = qm.fsync_ns;
+        match pm.confirm {
+            Confirm::None => {}
+            Confirm::AfterFsync if fsync > 0 && qm.durable && persistent => {
+                let boundary = self.next_fsync(qi, now);
+                self.msgs[mi].live += 1;
+                self.q.schedule(
+                    boundary,
+                    Ev::SendConfirm {
+                        msg: mi,
+                        publish,
+                        broker_epoch: self.broker_epoch,
+                    },
+                );
+            }
+            Confirm::OnAccept | Confirm::AfterFsync => self.send_confirm(mi, publish, true),
+        }
     }
 
     /// The first fsync of queue `qi` after `now`. Fsyncs run every
