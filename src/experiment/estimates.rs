@@ -19,7 +19,7 @@ pub const RATES: [(&str, &str); 3] = [
 ];
 
 fn metric(r: &Replication, group: &str, key: &str) -> Option<f64> {
-    r.metrics.get(group)?.get(key)?.as_f64()
+    crate::json::value_at(&r.metrics, &format!("{group}.{key}"))?.as_f64()
 }
 
 /// Sets `tree.group.key` (creating `group` if needed).

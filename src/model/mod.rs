@@ -28,7 +28,8 @@ mod autoscale;
 mod faults;
 /// The model matches on the scenario's own word sets: one declaration.
 pub use crate::scenario::keyword::{
-    Assignor, CommitMode, Confirm, FaultKind, GroupProtocol, Overflow, RetryMode, ScaleMetric,
+    Assignor, CommitMode, Confirm, FaultKind, GroupProtocol, KeyDist, Overflow, Partitioner,
+    RetryMode, ScaleMetric,
 };
 pub use autoscale::AutoscaleModel;
 pub use faults::{FaultModel, FaultTiming};
@@ -447,13 +448,10 @@ pub fn resolve(s: &Scenario) -> Scenario {
             pr.topic = Some(r.topics[0].name.clone());
         }
         if pr.topic.is_some() {
-            pr.partitioner = Some(pr.partitioner.clone().unwrap_or_else(|| {
-                if pr.key.is_some() {
-                    "key"
-                } else {
-                    "round-robin"
-                }
-                .into()
+            pr.partitioner = Some(pr.partitioner.unwrap_or(if pr.key.is_some() {
+                Partitioner::Key
+            } else {
+                Partitioner::RoundRobin
             }));
             pr.delivery_timeout = Some(
                 pr.delivery_timeout
@@ -703,7 +701,7 @@ fn compile_producers(r: &Scenario) -> Result<Vec<ProducerModel>, String> {
         let keys = match &p.key {
             Some(k) => Some(KeySpace {
                 count: k.count as u32,
-                zipf: if k.dist == "zipf-keys" {
+                zipf: if k.dist == KeyDist::Zipf {
                     Some(
                         rand_distr::Zipf::new(k.count as f64, k.exponent.unwrap_or(1.0))
                             .map_err(|e| format!("producer key: {e}"))?,
@@ -723,7 +721,7 @@ fn compile_producers(r: &Scenario) -> Result<Vec<ProducerModel>, String> {
             },
             topic,
             keys,
-            partition_by_key: p.partitioner.as_deref() == Some("key"),
+            partition_by_key: p.partitioner == Some(Partitioner::Key),
             delivery_timeout_ns: ns(p.delivery_timeout)
                 .unwrap_or(DEFAULT_DELIVERY_TIMEOUT_S * 1_000_000_000),
             idempotent: p.idempotent.unwrap_or(true),

@@ -55,13 +55,21 @@ macro_rules! keywords {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let word = String::deserialize(d)?;
-                Self::parse(&word).ok_or_else(|| {
-                    serde::de::Error::custom($crate::scenario::keyword::not_allowed(
-                        &word,
-                        Self::WORDS,
-                    ))
-                })
+                /// Reads a word; anything else (a number, a table) is
+                /// refused with the words it could have been.
+                struct Word;
+                impl<'de> serde::de::Visitor<'de> for Word {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "one of the words {}", $crate::scenario::keyword::quoted($name::WORDS))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<$name, E> {
+                        $name::parse(word).ok_or_else(|| {
+                            E::custom($crate::scenario::keyword::not_allowed(word, $name::WORDS))
+                        })
+                    }
+                }
+                d.deserialize_str(Word)
             }
         }
 
@@ -74,6 +82,15 @@ macro_rules! keywords {
             }
         }
     };
+}
+
+/// The words, quoted and separated by commas: `"head", "anywhere"`.
+pub fn quoted(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The message for a word outside its set, with the nearest word.
@@ -271,6 +288,26 @@ keywords! {
     }
 }
 
+keywords! {
+    /// How a topic producer picks a record's partition.
+    pub enum Partitioner {
+        /// A hash of the message key: one key, one partition, in order.
+        Key = "key",
+        /// Partitions in turn.
+        RoundRobin = "round-robin",
+    }
+}
+
+keywords! {
+    /// How a producer draws its messages' keys.
+    pub enum KeyDist {
+        /// Every key as likely as every other.
+        Uniform = "uniform-keys",
+        /// Zipf: a few hot keys (`exponent`).
+        Zipf = "zipf-keys",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +330,13 @@ mod tests {
         }
         let e = toml::from_str::<One>("kind = \"parition\"").unwrap_err();
         assert!(e.to_string().contains("did you mean `partition`?"), "{e}");
+        // Not a string: the words it could have been.
+        let e = toml::from_str::<One>("kind = 3").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("\"consumer-crash\", \"broker-crash\""),
+            "{e}"
+        );
         let ok: One = toml::from_str("kind = \"gc-pause\"").unwrap();
         assert_eq!(ok.kind, FaultKind::GcPause);
     }

@@ -26,7 +26,8 @@ use std::collections::BTreeMap;
 
 pub use keyword::{
     AckMode, Assignor, CommitMode, Confirm, CrashScope, FaultKind, GroupProtocol, Isolation,
-    OffsetReset, Overflow, RetryMode, SagaOrder, SagaTrigger, ScaleMetric, SideEffectMode, TtlMode,
+    KeyDist, OffsetReset, Overflow, Partitioner, RetryMode, SagaOrder, SagaTrigger, ScaleMetric,
+    SideEffectMode, TtlMode,
 };
 pub use load::{load_file, load_str, LoadOptions, ScenarioError};
 pub use values::{ExtendLease, LeaseCfg, Limit, SyncInterval};
@@ -315,7 +316,7 @@ pub struct ProducerCfg {
     pub key: Option<KeyCfg>,
     /// Topic producers: "key" (hash of the key; the default when messages
     /// have keys) or "round-robin".
-    pub partitioner: Option<String>,
+    pub partitioner: Option<Partitioner>,
     /// Topic producers: a record not written within this time of the send
     /// (broker down, producer cut off) fails and is lost (Kafka
     /// `delivery.timeout.ms`). Default 120s.
@@ -328,11 +329,11 @@ pub struct ProducerCfg {
 
 /// The key space of a producer's messages. Keys are shared by producers:
 /// key 7 of one producer is key 7 of another.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyCfg {
     /// "uniform-keys" or "zipf-keys".
-    pub dist: String,
+    pub dist: KeyDist,
     /// Number of distinct keys.
     pub count: u64,
     /// Zipf exponent s: key k (from 1) has weight 1 / k^s. Default 1.

@@ -61,8 +61,6 @@ impl P {
 }
 
 pub const CRASH_REQUEUES: [&str; 2] = ["immediate", "ack-timeout"];
-pub const KEY_DISTS: [&str; 2] = ["uniform-keys", "zipf-keys"];
-pub const PARTITIONERS: [&str; 2] = ["key", "round-robin"];
 /// Most copies of a partition.
 pub const MAX_REPLICATION_FACTOR: u32 = 16;
 /// How a topic consumer handles a failed record: "in-handler" retries in

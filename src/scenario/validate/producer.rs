@@ -194,7 +194,6 @@ pub(super) fn check_producer(s: &Scenario, p: &P, pr: &ProducerCfg) -> Result<()
 }
 
 fn check_keys(p: &P, k: &KeyCfg) -> Result<(), Invalid> {
-    one_of(&p.key("dist"), &k.dist, &KEY_DISTS)?;
     if k.count == 0 || k.count > MAX_KEYS {
         return p
             .key("count")
@@ -204,7 +203,7 @@ fn check_keys(p: &P, k: &KeyCfg) -> Result<(), Invalid> {
         Some(e) if !(e > 0.0 && e <= 10.0) => p
             .key("exponent")
             .err("the Zipf exponent must be above 0 and at most 10 (1 is classic Zipf)"),
-        Some(_) if k.dist != "zipf-keys" => {
+        Some(_) if k.dist != KeyDist::Zipf => {
             p.key("exponent").err("`exponent` shapes `zipf-keys` only")
         }
         _ => Ok(()),
@@ -219,9 +218,8 @@ fn check_topic_producer(s: &Scenario, p: &P, pr: &ProducerCfg, t: &str) -> Resul
             .err("a producer writes to a `queue` or a `topic`, not both");
     }
     resolve_topic(s, t).or_else(|m| p.key("topic").err(m))?;
-    if let Some(pt) = &pr.partitioner {
-        one_of(&p.key("partitioner"), pt, &PARTITIONERS)?;
-        if pt == "key" && pr.key.is_none() {
+    if let Some(pt) = pr.partitioner {
+        if pt == Partitioner::Key && pr.key.is_none() {
             return p.key("partitioner").err(
                 "partitioning by key needs keys: add `key = { dist = \"uniform-keys\", count = 100 }`",
             );
