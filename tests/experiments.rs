@@ -365,3 +365,62 @@ fn trace_shows_why_a_message_was_processed_twice() {
     .unwrap();
     assert!(chrome["traceEvents"].as_array().unwrap().len() > lines.len());
 }
+
+/// `check` shows a time's interval as times, and no interval below zero
+/// (every bounded metric is a count, rate, time or price).
+#[test]
+fn check_intervals_are_in_the_metric_unit_and_not_negative() {
+    let (code, out, err) = mqsim(&[
+        "check",
+        "scenarios/quickstart.toml",
+        "-r",
+        "2",
+        "--set",
+        "simulation.duration=600s",
+        "--no-files",
+    ]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let p99 = out
+        .lines()
+        .find(|l| l.contains("p99_latency_max"))
+        .unwrap_or_else(|| panic!("no p99 line: {out}"));
+    let interval = p99.split("interval: ").nth(1).expect("an interval");
+    assert!(
+        interval.contains(" ms to ") || interval.contains(" s to "),
+        "times as times: {p99}"
+    );
+    for line in out.lines().filter(|l| l.contains("interval: ")) {
+        let interval = line.split("interval: ").nth(1).unwrap();
+        assert!(!interval.starts_with('-'), "below zero: {line}");
+    }
+}
+
+/// The crash columns of `metrics.csv` come only with deliveries that came
+/// back after a consumer crash: a topic consumer's crash (Kafka) has none.
+#[test]
+fn crash_columns_only_where_deliveries_came_back() {
+    let dir = tmpdir("crash-columns");
+    let header = |scenario: &str, out: &str| {
+        let (code, o, e) = mqsim(&[
+            "run",
+            scenario,
+            "--set",
+            "simulation.duration=20m",
+            "--out",
+            out,
+            "-q",
+        ]);
+        assert_eq!(code, 0, "{o}{e}");
+        let csv = std::fs::read_to_string(std::path::Path::new(out).join("metrics.csv")).unwrap();
+        csv.lines().next().unwrap().to_string()
+    };
+    let topic = dir.join("topic");
+    let header_topic = header("scenarios/kafka-commit-modes.toml", topic.to_str().unwrap());
+    assert!(!header_topic.contains("crash_redelivery"), "{header_topic}");
+    let queue = dir.join("queue");
+    let header_queue = header("scenarios/ack-modes-crash.toml", queue.to_str().unwrap());
+    assert!(
+        header_queue.contains("crash_redelivery_count"),
+        "{header_queue}"
+    );
+}

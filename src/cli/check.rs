@@ -70,9 +70,20 @@ pub struct Verdict {
     pub replications: usize,
     /// Replications in all that would likely decide an inconclusive one.
     pub suggested_replications: Option<u64>,
+    /// The metric is a time in seconds (shown as `1.5 s`, `120 ms`).
+    pub seconds: bool,
 }
 
 impl Verdict {
+    /// A value of this expectation's metric as the text shows it.
+    fn show(&self, x: f64) -> String {
+        if self.seconds {
+            human_secs(x)
+        } else {
+            four_digits(x)
+        }
+    }
+
     fn word(&self) -> &'static str {
         if self.inconclusive.is_some() {
             "INCONCLUSIVE"
@@ -309,6 +320,9 @@ fn judge_variant(
             confident: false,
             replications: reps.len(),
             suggested_replications: None,
+            seconds: j
+                .limit
+                .is_some_and(|(path, _, _)| summary::metric(path).is_some_and(|m| m.seconds)),
         };
         match (j.limit, level) {
             (Some((path, side, bound)), Some(c)) => {
@@ -317,15 +331,16 @@ fn judge_variant(
                     .map(|rep| crate::json::at_path(&rep.metrics, path).unwrap_or(f64::NAN))
                     .collect();
                 let k = confidence::judge(&values, side, bound, c);
+                let seconds = v.seconds;
                 v.confident = true;
                 v.confidence = c;
                 v.measured_value = k.estimate.is_finite().then_some(k.estimate);
-                v.measured = v.measured_value.map_or("none".into(), four_digits);
+                v.measured = v.measured_value.map_or("none".into(), |x| v.show(x));
                 v.interval = k.half_width.is_finite().then(|| k.interval());
                 v.pass = k.decision == Decision::Pass;
                 v.suggested_replications = k.suggested_replications;
                 if k.decision == Decision::Inconclusive {
-                    v.inconclusive = Some(straddle_reason(&k, c));
+                    v.inconclusive = Some(straddle_reason(&k, c, seconds));
                 }
             }
             (Some((path, _, _)), None) => {
@@ -333,6 +348,11 @@ fn judge_variant(
             }
             _ => {}
         }
+        // Every bounded metric is a count, rate, time or price: none is
+        // below 0, and neither is an interval's lower end. (Clamping
+        // decides nothing: a bound of at least b >= 0 passes on the same
+        // side of it.)
+        v.interval = v.interval.map(|(low, high)| (low.max(0.0), high));
         if partial {
             v.pass = false;
             v.inconclusive = Some(PARTIAL_REASON.to_string());
@@ -343,14 +363,21 @@ fn judge_variant(
 }
 
 /// Why a confident expectation is inconclusive, and what would decide it.
-fn straddle_reason(k: &confidence::Judgement, c: f64) -> String {
+fn straddle_reason(k: &confidence::Judgement, c: f64, seconds: bool) -> String {
     let (low, high) = k.interval();
+    let show = |x: f64| {
+        if seconds {
+            human_secs(x.max(0.0))
+        } else {
+            four_digits(x.max(0.0))
+        }
+    };
     let limits = if k.half_width.is_finite() {
         format!(
             "its {}% one-sided limits, {} to {}, lie on both sides of the bound",
             100.0 * c,
-            four_digits(low),
-            four_digits(high)
+            show(low),
+            show(high)
         )
     } else {
         format!(
@@ -424,8 +451,8 @@ fn text_line(v: &Verdict) -> String {
             } else {
                 String::new()
             },
-            four_digits(low),
-            four_digits(high),
+            v.show(low),
+            v.show(high),
             v.replications
         )
         .replace(" : ", ": "),
@@ -728,7 +755,7 @@ pub fn junit(vs: &[Verdict], without_expect: &[String]) -> String {
 }
 
 /// The interval as text: `[low, high]`, or `n/a` with one replication.
-fn interval_text(v: &Verdict, digits: fn(f64) -> String) -> String {
+fn interval_text(v: &Verdict, digits: &dyn Fn(f64) -> String) -> String {
     match v.interval {
         Some((low, high)) => format!("[{}, {}] {}", digits(low), digits(high), v.limit_label()),
         None if v.replications < 2 => "n/a (1 replication)".into(),
@@ -752,7 +779,7 @@ fn properties(v: &Verdict) -> Vec<(&'static str, String)> {
     let mut p = vec![
         ("bound", v.bound.clone()),
         ("estimate", full(v)),
-        ("interval", interval_text(v, |x| format!("{x}"))),
+        ("interval", interval_text(v, &|x| format!("{x}"))),
         ("verdict", v.word().to_ascii_lowercase()),
         ("replications", v.replications.to_string()),
     ];
@@ -798,7 +825,7 @@ pub fn markdown(vs: &[Verdict], without_expect: &[String]) -> String {
             md_cell(&v.variant),
             md_cell(&v.name),
             md_cell(&v.measured),
-            md_cell(&interval_text(v, four_digits)),
+            md_cell(&interval_text(v, &|x| v.show(x))),
             md_cell(&v.bound),
             md_cell(&v.word().to_ascii_lowercase())
         );

@@ -159,6 +159,17 @@ fn paste(a: &FitArgs, best: &Fit, profile: &[(f64, f64)], rate_per_s: f64) -> St
     best.dist_toml().replacen("dist =", "process =", 1)
 }
 
+/// A row's law as it pastes: a service law (`{ dist = ... }`) for
+/// durations; for timestamps an arrival process with that law between
+/// arrivals (`{ process = "gamma", ... }`), so that every row pastes as
+/// `arrival`, not only the best.
+fn row_law(kind: DataKind, f: &Fit) -> String {
+    match kind {
+        DataKind::Durations => f.dist_toml(),
+        DataKind::Timestamps => f.dist_toml().replacen("dist =", "process =", 1),
+    }
+}
+
 /// Points drawn per curve: enough for a smooth line, few enough for a
 /// light SVG whatever the size of the data.
 const CHART_POINTS: usize = 200;
@@ -390,7 +401,11 @@ fn text(a: &FitArgs, sample: &[f64], fits: &[Fit], law: &str) -> String {
         fit::significant(mean)
     );
     let family_width = fits.iter().map(|f| f.family.len()).max().unwrap_or(0);
-    let law_width = fits.iter().map(|f| f.dist_toml().len()).max().unwrap_or(0);
+    let law_width = fits
+        .iter()
+        .map(|f| row_law(a.kind, f).len())
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(
         out,
         "\n{:<family_width$} {:<law_width$} {:>14} {:>14} {:>8} {:>10}",
@@ -401,7 +416,7 @@ fn text(a: &FitArgs, sample: &[f64], fits: &[Fit], law: &str) -> String {
             out,
             "{:<family_width$} {:<law_width$} {:>14.2} {:>14.2} {:>8.4} {:>10.3}",
             f.family,
-            f.dist_toml(),
+            row_law(a.kind, f),
             f.log_likelihood,
             f.aic,
             f.ks,

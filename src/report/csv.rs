@@ -46,7 +46,17 @@ impl Exporter for MetricsCsv {
                 .flat_map(|v| &v.outcome.reps)
                 .any(|r| value_at(&r.metrics, path).is_some())
         };
-        let columns = metric_columns(any_has("messages.crash_redelivery_delay"), any_has("cost"));
+        // Crash columns where a replication had deliveries come back after
+        // a consumer crash (a crash on a topic-only scenario has none).
+        let with_crashes = report
+            .variants
+            .iter()
+            .flat_map(|v| &v.outcome.reps)
+            .any(|r| {
+                crate::json::at_path(&r.metrics, "messages.crash_redelivery_delay.count")
+                    .is_some_and(|n| n > 0.0)
+            });
+        let columns = metric_columns(with_crashes, any_has("cost"));
         let mut header = vec!["variant", "replication", "seed"];
         header.extend(columns.iter().map(|c| c.0));
         w.write_record(&header).map_err(ReportError::render)?;

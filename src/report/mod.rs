@@ -158,13 +158,28 @@ pub fn terminal_compare(out: &mut String, c: &Value) {
     use std::fmt::Write;
     let base = c.get("baseline").and_then(Value::as_str).unwrap_or("");
     let _ = writeln!(out, "\nComparison on common random numbers (difference paired by replication, against `{base}`)");
+    let metrics = c.get("metrics").and_then(Value::as_object);
+    // Columns as wide as their longest entry (at least 20 and 22), so that
+    // a long label (`cost per million messages (USD)`) keeps its row aligned.
+    let metric_width = metrics
+        .into_iter()
+        .flat_map(|ms| ms.keys())
+        .map(|k| k.chars().count())
+        .fold(20, usize::max);
+    let variant_width = metrics
+        .into_iter()
+        .flat_map(|ms| ms.values())
+        .filter_map(Value::as_object)
+        .flat_map(|row| row.keys())
+        .map(|k| k.chars().count())
+        .fold(22, usize::max);
     let _ = writeln!(
         out,
-        "{:<20} {:<22} {:>26} {:>9} {:>34}",
+        "{:<metric_width$} {:<variant_width$} {:>26} {:>9} {:>34}",
         "metric", "variant", "mean ± 95%", "x best", "difference ± 95% (p)"
     );
     let f = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(f64::NAN);
-    if let Some(Value::Object(ms)) = c.get("metrics") {
+    if let Some(ms) = metrics {
         for (metric, row) in ms {
             let Some(row) = row.as_object() else { continue };
             for (k, (variant, e)) in row.iter().enumerate() {
@@ -202,7 +217,7 @@ pub fn terminal_compare(out: &mut String, c: &Value) {
                 };
                 let _ = writeln!(
                     out,
-                    "{label:<20} {variant:<22} {cell:>26} {ratio:>9} {diff:>34}"
+                    "{label:<metric_width$} {variant:<variant_width$} {cell:>26} {ratio:>9} {diff:>34}"
                 );
             }
         }
@@ -671,4 +686,33 @@ pub type Row = (Vec<String>, VariantResult);
 pub enum Format {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A label longer than the metric column keeps the rows aligned.
+    #[test]
+    fn the_comparison_table_fits_its_longest_label() {
+        let row = serde_json::json!({
+            "a": { "mean": 1.0, "ci95": 0.1, "relative_to_best": 1.0 },
+            "a-variant-with-a-long-name": { "mean": 2.0, "ci95": 0.1, "relative_to_best": 2.0 },
+        });
+        let c = serde_json::json!({
+            "baseline": "a",
+            "metrics": { "cost per million messages (USD)": row, "lost": row },
+        });
+        let mut out = String::new();
+        terminal_compare(&mut out, &c);
+        let rows: Vec<&str> = out.lines().filter(|l| l.contains(" 1.0000 ± ")).collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        let column = |l: &str| l.find(" 1.0000 ± ").unwrap();
+        assert_eq!(column(rows[0]), column(rows[1]), "{out}");
+        let header = out.lines().find(|l| l.starts_with("metric")).unwrap();
+        assert!(
+            header.find("variant").unwrap() > "cost per million messages (USD)".len(),
+            "{out}"
+        );
+    }
 }
