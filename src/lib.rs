@@ -31,3 +31,4 @@ pub mod stats;
 pub mod strategy;
 pub(crate) mod table;
 pub mod time;
+pub mod words;

@@ -11,8 +11,9 @@
 use std::collections::BTreeSet;
 
 /// Layer of each top-level module of `src/`, from the bottom.
-const LAYERS: [(&str, u8); 17] = [
+const LAYERS: [(&str, u8); 18] = [
     ("json", 0),
+    ("words", 0),
     ("time", 0),
     ("names", 0),
     ("rng", 0),

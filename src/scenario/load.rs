@@ -571,22 +571,4 @@ fn improve_serde_message(msg: &str) -> String {
     msg
 }
 
-/// "; did you mean `x`?" for the allowed name nearest `bad` (as written,
-/// else in lower case: `DELAY` -> `delay`), or nothing when none is near:
-/// the one suggestion every "not allowed" message of the loader appends.
-pub fn did_you_mean(bad: &str, allowed: &[&str]) -> String {
-    nearest(bad, allowed)
-        .or_else(|| nearest(&bad.to_lowercase(), allowed))
-        .map(|n| format!("; did you mean `{n}`?"))
-        .unwrap_or_default()
-}
-
-/// The allowed name closest to `bad`, if it is close enough to be a typo.
-pub fn nearest<'a>(bad: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|a| (strsim::damerau_levenshtein(bad, a), *a))
-        .filter(|(d, a)| *d <= 2.max(a.len() / 3))
-        .min()
-        .map(|(_, a)| a)
-}
+pub use crate::words::{did_you_mean, nearest};

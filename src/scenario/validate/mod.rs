@@ -82,7 +82,7 @@ fn one_of(p: &P, value: &str, allowed: &[&str]) -> Result<(), Invalid> {
     if allowed.contains(&value) {
         return Ok(());
     }
-    p.err(super::keyword::not_allowed(value, allowed))
+    p.err(crate::words::not_allowed(value, allowed))
 }
 
 fn probability(p: &P, v: Option<f64>) -> Result<(), Invalid> {

@@ -92,84 +92,55 @@ use serde::{Deserialize, Serialize};
 
 mod validate;
 
-/// The shape of the delay sequence (see the module table).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackoffKind {
-    /// Retry immediately.
-    #[default]
-    None,
-    /// `delay` every time.
-    Fixed,
-    /// `base + n * step`, capped.
-    Linear,
-    /// `base * multiplier^n`, capped.
-    Exponential,
-    /// `delays[n]`, the last repeating.
-    List,
-    /// `n^4 + 15 + rand(10 (n + 1))` seconds (Sidekiq 8.0 and later).
-    Sidekiq,
-    /// `n^4 + 15 + rand(10) (n + 1)` seconds (Sidekiq 6.0 to 7.3).
-    #[serde(rename = "sidekiq-7")]
-    Sidekiq7,
-    /// `n^4 + 15 + rand(30) (n + 1)` seconds (Sidekiq 5.x).
-    #[serde(rename = "sidekiq-5")]
-    Sidekiq5,
+crate::words::keywords! {
+    /// The shape of the delay sequence (see the module table).
+    #[derive(Default)]
+    pub enum BackoffKind {
+        /// Retry immediately.
+        #[default]
+        None = "none",
+        /// `delay` every time.
+        Fixed = "fixed",
+        /// `base + n * step`, capped.
+        Linear = "linear",
+        /// `base * multiplier^n`, capped.
+        Exponential = "exponential",
+        /// `delays[n]`, the last repeating.
+        List = "list",
+        /// `n^4 + 15 + rand(10 (n + 1))` seconds (Sidekiq 8.0 and later).
+        Sidekiq = "sidekiq",
+        /// `n^4 + 15 + rand(10) (n + 1)` seconds (Sidekiq 6.0 to 7.3).
+        Sidekiq7 = "sidekiq-7",
+        /// `n^4 + 15 + rand(30) (n + 1)` seconds (Sidekiq 5.x).
+        Sidekiq5 = "sidekiq-5",
+    }
 }
 
-/// How the backoff's delay is randomised (see the module table).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Jitter {
-    /// The delay as computed.
-    #[default]
-    None,
-    /// `U(0, d)`.
-    Full,
-    /// `d/2 + U(0, d/2)`.
-    Equal,
-    /// `min(cap, U(base, 3 * prev))`.
-    Decorrelated,
-    /// `base + n * step * U(0, 1)`.
-    Random,
+crate::words::keywords! {
+    /// How the backoff's delay is randomised (see the module table).
+    #[derive(Default)]
+    pub enum Jitter {
+        /// The delay as computed.
+        #[default]
+        None = "none",
+        /// `U(0, d)`.
+        Full = "full",
+        /// `d/2 + U(0, d/2)`.
+        Equal = "equal",
+        /// `min(cap, U(base, 3 * prev))`.
+        Decorrelated = "decorrelated",
+        /// `base + n * step * U(0, 1)`.
+        Random = "random",
+    }
 }
 
 impl BackoffKind {
-    fn name(self) -> &'static str {
-        match self {
-            BackoffKind::None => "none",
-            BackoffKind::Fixed => "fixed",
-            BackoffKind::Linear => "linear",
-            BackoffKind::Exponential => "exponential",
-            BackoffKind::List => "list",
-            BackoffKind::Sidekiq => "sidekiq",
-            BackoffKind::Sidekiq7 => "sidekiq-7",
-            BackoffKind::Sidekiq5 => "sidekiq-5",
-        }
-    }
-
     /// One of the Sidekiq formulas (every version's).
     pub fn is_sidekiq(self) -> bool {
         matches!(
             self,
             BackoffKind::Sidekiq | BackoffKind::Sidekiq7 | BackoffKind::Sidekiq5
         )
-    }
-}
-
-impl Jitter {
-    fn name(self) -> &'static str {
-        match self {
-            Jitter::None => "none",
-            Jitter::Full => "full",
-            Jitter::Equal => "equal",
-            Jitter::Decorrelated => "decorrelated",
-            Jitter::Random => "random",
-        }
     }
 }
 

@@ -24,7 +24,7 @@ impl RetryPolicy {
     /// Checks the policy. On error returns the key within the `retry` table
     /// and what is wrong with it and what is allowed.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        let kind = self.backoff.name();
+        let kind = self.backoff.word();
         // Required keys of the backoff.
         match self.backoff {
             BackoffKind::Fixed if self.delay.is_none() => {
@@ -83,7 +83,7 @@ impl RetryPolicy {
                 "jitter",
                 format!(
                     "jitter = \"{}\" does not apply to backoff = \"{kind}\": {allowed}",
-                    self.jitter.name()
+                    self.jitter.word()
                 ),
             );
         }
