@@ -1766,3 +1766,22 @@ fn huge_bad_values_are_echoed_at_most_twice() {
         e.to_string().len()
     );
 }
+
+/// An unknown arrival process lists each allowed word once (`constant` is
+/// both a process and a law).
+#[test]
+fn an_unknown_arrival_process_lists_each_word_once() {
+    let text = "[[producer]]\narrival = { process = \"poison\", rate = 1 }\n[[queue]]\nname = \"q\"\n[[consumer]]\n";
+    let e = load(text, &[]).expect_err("poison is no process");
+    let message = e.to_string();
+    assert!(message.contains("did you mean `poisson`?"), "{message}");
+    let allowed = message
+        .split("(allowed: ")
+        .nth(1)
+        .expect("the allowed words");
+    let words: Vec<&str> = allowed.trim_end_matches(')').split(", ").collect();
+    let mut unique = words.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), words.len(), "{message}");
+}

@@ -66,7 +66,12 @@ fn check_arrival(p: &P, a: &ArrivalCfg) -> Result<(), Invalid> {
         || dist::DIST_NAMES.contains(&a.process.as_str());
     if !known {
         let mut all: Vec<&str> = ARRIVAL_PROCESSES.to_vec();
-        all.extend(dist::DIST_NAMES);
+        // A law's name is a process too (the gaps' law), each word once.
+        all.extend(
+            dist::DIST_NAMES
+                .iter()
+                .filter(|d| !ARRIVAL_PROCESSES.contains(d)),
+        );
         return one_of(&p.key("process"), &a.process, &all);
     }
     check_arrival_keys(p, a)?;
