@@ -77,11 +77,7 @@ pub struct Verdict {
 impl Verdict {
     /// A value of this expectation's metric as the text shows it.
     fn show(&self, x: f64) -> String {
-        if self.seconds {
-            human_secs(x)
-        } else {
-            four_digits(x)
-        }
+        shown(x, self.seconds)
     }
 
     fn word(&self) -> &'static str {
@@ -110,6 +106,16 @@ pub struct Judged {
     /// such an expectation can be judged at a confidence limit.
     pub limit: Option<(&'static str, Side, f64)>,
     pub pass: bool,
+}
+
+/// A value of a metric as the text shows it: a time as a time
+/// (`254.795 ms`), anything else with 4 significant digits.
+fn shown(x: f64, seconds: bool) -> String {
+    if seconds {
+        human_secs(x)
+    } else {
+        four_digits(x)
+    }
 }
 
 /// A number with 4 significant digits, for the text (`0.0004253`, `12.35`,
@@ -146,7 +152,7 @@ pub fn evaluate(e: &ExpectCfg, s: &Map<String, Value>) -> Vec<Judged> {
             .unwrap_or_else(|| panic!("[expect] {name} bounds no metric of the registry"));
         let (path, time) = (metric.path, metric.seconds);
         let v = crate::json::at_path(s, path);
-        let show = |x: f64| if time { human_secs(x) } else { four_digits(x) };
+        let show = |x: f64| shown(x, time);
         let (word, pass) = match side {
             Side::AtMost => ("<=", v.is_some_and(|v| v <= b + 1e-12)),
             Side::AtLeast => (">=", v.is_some_and(|v| v >= b - 1e-12)),
@@ -365,13 +371,7 @@ fn judge_variant(
 /// Why a confident expectation is inconclusive, and what would decide it.
 fn straddle_reason(k: &confidence::Judgement, c: f64, seconds: bool) -> String {
     let (low, high) = k.interval();
-    let show = |x: f64| {
-        if seconds {
-            human_secs(x.max(0.0))
-        } else {
-            four_digits(x.max(0.0))
-        }
-    };
+    let show = |x: f64| shown(x.max(0.0), seconds);
     let limits = if k.half_width.is_finite() {
         format!(
             "its {}% one-sided limits, {} to {}, lie on both sides of the bound",
