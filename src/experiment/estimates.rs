@@ -19,7 +19,9 @@ pub const RATES: [(&str, &str); 3] = [
 ];
 
 fn metric(r: &Replication, group: &str, key: &str) -> Option<f64> {
-    crate::json::value_at(&r.metrics, &format!("{group}.{key}"))?.as_f64()
+    // Two levels, read without building a dotted path (called per
+    // replication and metric).
+    r.metrics.get(group)?.get(key)?.as_f64()
 }
 
 /// Sets `tree.group.key` (creating `group` if needed).

@@ -39,24 +39,21 @@ impl Exporter for MetricsCsv {
     }
     fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let any_has = |path: &str| {
+        let any_rep = |has: &dyn Fn(&serde_json::Map<String, Value>) -> bool| {
             report
                 .variants
                 .iter()
                 .flat_map(|v| &v.outcome.reps)
-                .any(|r| value_at(&r.metrics, path).is_some())
+                .any(|r| has(&r.metrics))
         };
         // Crash columns where a replication had deliveries come back after
         // a consumer crash (a crash on a topic-only scenario has none).
-        let with_crashes = report
-            .variants
-            .iter()
-            .flat_map(|v| &v.outcome.reps)
-            .any(|r| {
-                crate::json::at_path(&r.metrics, "messages.crash_redelivery_delay.count")
-                    .is_some_and(|n| n > 0.0)
-            });
-        let columns = metric_columns(with_crashes, any_has("cost"));
+        let with_crashes = any_rep(&|m| {
+            crate::json::at_path(m, "messages.crash_redelivery_delay.count")
+                .is_some_and(|n| n > 0.0)
+        });
+        let with_cost = any_rep(&|m| value_at(m, "cost").is_some());
+        let columns = metric_columns(with_crashes, with_cost);
         let mut header = vec!["variant", "replication", "seed"];
         header.extend(columns.iter().map(|c| c.0));
         w.write_record(&header).map_err(ReportError::render)?;
