@@ -595,12 +595,27 @@ impl crate::report::Exporter<Searched<'_>> for FrontCsv {
     }
 }
 
+/// `optimize.csv`: one row per candidate: the keys as set, its stage,
+/// replications and status, the mean of each objective and constrained
+/// metric (each name once: an objective that is a `--param` key is in the
+/// keys' columns already, and a metric both minimised and constrained has
+/// one column), and whether it is on the front.
 fn candidates_csv(search: &Search, found: &Found) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = search.params.iter().map(|p| p.key.clone()).collect();
     header.extend(["stage", "replications", "status"].map(String::from));
-    header.extend(search.objectives.iter().map(|o| o.name.clone()));
-    header.extend(search.constraints.iter().map(|c| c.metric.clone()));
+    let mut measured: Vec<(String, Option<&Objective>)> = Vec::new();
+    let names = search
+        .objectives
+        .iter()
+        .map(|o| (o.name.clone(), Some(o)))
+        .chain(search.constraints.iter().map(|k| (k.metric.clone(), None)));
+    for (name, objective) in names {
+        if !header.contains(&name) {
+            header.push(name.clone());
+            measured.push((name, objective));
+        }
+    }
     header.push("on_front".into());
     w.write_record(&header).map_err(|e| e.to_string())?;
     for (i, c) in found.candidates.iter().enumerate() {
@@ -613,8 +628,10 @@ fn candidates_csv(search: &Search, found: &Found) -> Result<Vec<u8>, String> {
             c.replications.len().to_string(),
             status.unwrap_or_default(),
         ]);
-        row.extend(search.objectives.iter().map(|o| cell(c.objective(o))));
-        row.extend(search.constraints.iter().map(|k| cell(c.mean(&k.metric))));
+        row.extend(measured.iter().map(|(name, objective)| match objective {
+            Some(o) => cell(c.objective(o)),
+            None => cell(c.mean(name)),
+        }));
         row.push(found.front.contains(&i).to_string());
         w.write_record(&row).map_err(|e| e.to_string())?;
     }

@@ -327,7 +327,17 @@ impl Region {
         if params.len() == 1 {
             let n = match &params[0].space {
                 Space::Choice(c) => c.len(),
-                Space::Integer { .. } => n.min((self.bounds[0].1 - self.bounds[0].0) as usize + 1),
+                // A range little wider than a stage is tried whole: a grid
+                // of n over n + 1 whole numbers would skip one and the next
+                // stage, narrowing to the same range, would add none.
+                Space::Integer { .. } => {
+                    let count = (self.bounds[0].1 - self.bounds[0].0) as usize + 1;
+                    if count <= n + 1 {
+                        count
+                    } else {
+                        n
+                    }
+                }
                 Space::Continuous { .. } => n,
             };
             for i in 0..n.max(1) {
@@ -350,14 +360,26 @@ impl Region {
     }
 
     /// The region around `center` reaching to the neighbouring candidates
-    /// of the last stage (one grid step), for the keys that can narrow.
-    fn around(&self, params: &[Param], center: &[f64], steps: &[f64]) -> Region {
+    /// of the last stage (one grid step), for the keys that can narrow. A
+    /// single whole-number key narrows to the numbers strictly between the
+    /// nearest values tried on either side (`tried`): rounding a grid step
+    /// up could give back the same range, and the search would stop with
+    /// numbers next to the best never tried.
+    fn around(&self, params: &[Param], center: &[f64], steps: &[f64], tried: &[f64]) -> Region {
         let whole = Region::whole(params);
         let bounds = params
             .iter()
             .enumerate()
             .map(|(i, p)| match p.space {
                 Space::Choice(_) => whole.bounds[i],
+                Space::Integer { .. } if params.len() == 1 => {
+                    let (lo, hi) = whole.bounds[i];
+                    let below = tried.iter().copied().filter(|&x| x < center[i]);
+                    let above = tried.iter().copied().filter(|&x| x > center[i]);
+                    let low = below.fold(lo - 1.0, f64::max) + 1.0;
+                    let high = above.fold(hi + 1.0, f64::min) - 1.0;
+                    (low, high)
+                }
                 _ => {
                     let (lo, hi) = whole.bounds[i];
                     let step = steps[i];
@@ -429,7 +451,8 @@ pub fn optimize(
         if steps.iter().all(|s| *s <= 0.0) {
             break;
         }
-        region = region.around(&search.params, &candidates[best].position, &steps);
+        let tried: Vec<f64> = candidates.iter().map(|c| c.position[0]).collect();
+        region = region.around(&search.params, &candidates[best].position, &steps, &tried);
     }
     let best = if single {
         best_of(search, &candidates)
@@ -490,10 +513,15 @@ fn race(
     runs: &mut u32,
 ) {
     loop {
+        // The fewest replications among those racing, doubled: a newcomer
+        // of a later stage first gets its first replications, and is
+        // compared paired (on the replications both have) with those that
+        // have more, instead of being asked for twice the leader's before
+        // it runs at all, which the budget may not hold.
         let target = alive
             .iter()
             .map(|&i| candidates[i].replications.len())
-            .max()
+            .min()
             .unwrap_or(0)
             .max(FIRST_REPLICATIONS / 2)
             .saturating_mul(2)
