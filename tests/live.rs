@@ -125,11 +125,119 @@ fn conformance_scenarios_agree_with_the_simulation() {
     for d in verdicts_except(&rows, &[]) {
         failures.push(format!("ack-wait: {d}"));
     }
+    nats_consumer_crash_cases(&mut failures);
     assert!(
         failures.is_empty(),
         "live and simulated differ:\n{}",
         failures.join("\n")
     );
+}
+
+/// The live and simulated trees of one `--compare` run.
+fn compared(file: &str, broker: &[&str], speed: &str, sets: &[&str]) -> Value {
+    let mut args = vec!["live", file];
+    args.extend(broker);
+    args.extend([
+        "--speed",
+        speed,
+        "--compare",
+        "--format",
+        "json",
+        "--no-files",
+        "-q",
+    ]);
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let (code, out, err) = live_case(&args);
+    assert!(
+        code == 0 || code == 1,
+        "{file} {sets:?}: exit {code}: {err}"
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{file}: {e}: {out}"))
+}
+
+/// A consumer process killed with SIGKILL mid-service: JetStream
+/// redelivers the message it held after AckWait (manual ack) or it is lost
+/// (acked on receipt), count for count as simulated; the latencies within
+/// 5% (the simulation is deterministic here; the wall clock jitters). With
+/// prefetch 1 the dead process's pending message holds the consumer's one
+/// MaxAckPending slot until AckWait, which the simulation (prefetch per
+/// instance) does not: the live latencies are then much longer while the
+/// counts still agree, the documented difference.
+fn nats_consumer_crash_cases(failures: &mut Vec<String>) {
+    let file = "scenarios/live/consumer-crash.toml";
+    let spawn = ["--spawn", "nats"];
+    for (ack, lost, redelivered) in [("after-processing", 0, 1), ("on-receive", 1, 0)] {
+        let set = format!("consumer.ack={ack}");
+        let v = compared(file, &spawn, "5", &[set.as_str()]);
+        crash_verdicts(
+            &format!("nats crash, {ack}"),
+            &v,
+            lost,
+            redelivered,
+            failures,
+        );
+    }
+    let v = compared(file, &spawn, "5", &["consumer.prefetch=1"]);
+    let rows = &v["agreement"];
+    let live = rows["latency.mean"]["live"].as_f64().unwrap_or(0.0);
+    let simulated = rows["latency.mean"]["mean"].as_f64().unwrap_or(0.0);
+    if rows["messages.redelivered"]["live"] != 1.0 || live < 1.5 * simulated {
+        failures.push(format!(
+            "nats crash, prefetch 1: the pending message should hold the consumer's only slot until AckWait (live latency {live} against {simulated} simulated): {rows}"
+        ));
+    }
+}
+
+/// The checks of a crash case: the counts agree, the latencies are within
+/// 5%, one SIGKILL was sent, and the message held was lost or redelivered.
+fn crash_verdicts(case: &str, v: &Value, lost: u64, redelivered: u64, failures: &mut Vec<String>) {
+    let rows = v["agreement"].as_object().cloned().expect("agreement");
+    let counts = [
+        "messages.published",
+        "messages.acked",
+        "messages.duplicates",
+        "messages.lost",
+        "messages.redelivered",
+    ];
+    for metric in counts {
+        if rows[metric]["verdict"] != "agrees" {
+            failures.push(format!("{case}: {metric}: {}", rows[metric]));
+        }
+    }
+    for metric in ["latency.mean", "latency.p99"] {
+        let live = rows[metric]["live"].as_f64().unwrap_or(0.0);
+        let mean = rows[metric]["mean"].as_f64().unwrap_or(0.0);
+        if (live - mean).abs() > 0.05 * mean {
+            failures.push(format!("{case}: {metric}: {}", rows[metric]));
+        }
+    }
+    if v["live"]["live_run"]["consumer_kills"] != 1 {
+        failures.push(format!(
+            "{case}: one consumer process should have been killed: {}",
+            v["live"]["live_run"]
+        ));
+    }
+    let m = &v["live"]["messages"];
+    if m["lost"] != lost || m["redelivered"] != redelivered {
+        failures.push(format!(
+            "{case}: expected {lost} lost and {redelivered} redelivered: {m}"
+        ));
+    }
+}
+
+/// `mqsim live-worker` processes started for scenario `file`.
+fn worker_processes(file: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let command = String::from_utf8_lossy(&command).replace('\0', " ");
+        if command.contains("live-worker") && command.contains(file) {
+            found.push(command);
+        }
+    }
+    found
 }
 
 /// nats-server processes whose data folder names process `pid`, and such
@@ -212,6 +320,63 @@ fn a_live_run_leaves_no_broker_and_no_folder_behind() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(leftovers(pid), Vec::<String>::new());
+}
+
+/// A run with a crash fault works with consumer processes: they are
+/// there while it runs, and none is left after it ends, or after Ctrl-C.
+#[test]
+fn consumer_processes_are_gone_after_a_run_and_after_ctrl_c() {
+    if !broker_available() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = common::TempDir::new("live-workers");
+    let text = std::fs::read_to_string("scenarios/live/consumer-crash.toml").unwrap();
+    let file = dir.write("crash-workers.toml", &text);
+    let file = file.to_str().unwrap();
+    let args = [
+        "live",
+        file,
+        "--spawn",
+        "nats",
+        "--speed",
+        "20",
+        "--no-files",
+        "-q",
+    ];
+    let out = live_process(&args).wait_with_output().expect("waits");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(worker_processes(file), Vec::<String>::new());
+    // Interrupted after the crash (at 20.25 s of scenario time, 1 s wall).
+    let child = live_process(&args);
+    let pid = child.id();
+    let started = std::time::Instant::now();
+    while worker_processes(file).is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "a consumer process should be running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let out = child.wait_with_output().expect("waits");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(worker_processes(file), Vec::<String>::new());
     assert_eq!(leftovers(pid), Vec::<String>::new());
 }
 
@@ -572,35 +737,10 @@ fn deterministic_rabbitmq_cases(url: &str, failures: &mut Vec<String>) {
 /// apply to it), so a crash loses the backlog, as the presets model.
 fn consumer_crash_cases(url: &str, failures: &mut Vec<String>) {
     let file = "scenarios/live/rabbitmq-consumer-crash.toml";
-    let counts = [
-        "messages.published",
-        "messages.acked",
-        "messages.duplicates",
-        "messages.lost",
-        "messages.redelivered",
-    ];
     for (ack, lost, redelivered) in [("after-processing", 0, 1), ("on-receive", 1, 0)] {
         let set = format!("consumer.ack={ack}");
         let v = rabbitmq_case(url, file, "5", true, &[set.as_str()]);
-        let rows = v["agreement"].as_object().cloned().expect("agreement");
-        for metric in counts {
-            if rows[metric]["verdict"] != "agrees" {
-                failures.push(format!("crash, {ack}: {metric}: {}", rows[metric]));
-            }
-        }
-        for metric in ["latency.mean", "latency.p99"] {
-            let live = rows[metric]["live"].as_f64().unwrap_or(0.0);
-            let mean = rows[metric]["mean"].as_f64().unwrap_or(0.0);
-            if (live - mean).abs() > 0.05 * mean {
-                failures.push(format!("crash, {ack}: {metric}: {}", rows[metric]));
-            }
-        }
-        let m = &v["live"]["messages"];
-        if m["lost"] != lost || m["redelivered"] != redelivered {
-            failures.push(format!(
-                "crash, {ack}: expected {lost} lost and {redelivered} redelivered: {m}"
-            ));
-        }
+        crash_verdicts(&format!("crash, {ack}"), &v, lost, redelivered, failures);
     }
     // 1.5 s services: at the crash the consumer works on the 13th message
     // and 7 wait; auto-ack had all 8 pushed to it.

@@ -84,6 +84,10 @@ pub enum Command {
     /// Run a scenario against a real broker (NATS JetStream) and, with --compare, beside the simulation.
     #[cfg(feature = "live")]
     Live(crate::live::LiveArgs),
+    /// One consumer process of `mqsim live` (started by it for crash faults).
+    #[cfg(feature = "live")]
+    #[command(hide = true)]
+    LiveWorker(crate::live::process::WorkerArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         #[arg(value_enum)]
@@ -438,6 +442,8 @@ pub fn dispatch(cmd: Command) -> Result<i32, Failure> {
         Command::Merge(a) => shard::merge_command(&a),
         #[cfg(feature = "live")]
         Command::Live(a) => live(&a),
+        #[cfg(feature = "live")]
+        Command::LiveWorker(a) => live_worker(&a),
         Command::Init { path } => init(&path),
         Command::Schema => {
             println!("{}", crate::scenario::schema::schema_json());
@@ -771,7 +777,19 @@ fn run(a: &RunArgs) -> Result<i32, Failure> {
 #[cfg(feature = "live")]
 fn live(a: &crate::live::LiveArgs) -> Result<i32, Failure> {
     let (_, _, s) = load(&a.file, &a.set)?;
-    crate::live::command(a, &s, &STOP).map_err(|f| Failure {
+    let allow_outside = ALLOW_OUTSIDE.load(Ordering::Relaxed);
+    crate::live::command(a, &s, &STOP, allow_outside).map_err(|f| Failure {
+        code: f.code,
+        message: f.message,
+    })
+}
+
+/// `mqsim live-worker`: one consumer process of a live run with crash
+/// faults (started by `mqsim live`, not by hand).
+#[cfg(feature = "live")]
+fn live_worker(a: &crate::live::process::WorkerArgs) -> Result<i32, Failure> {
+    let (_, _, s) = load(&a.file, &a.set)?;
+    crate::live::process::worker_main(a, &s).map_err(|f| Failure {
         code: f.code,
         message: f.message,
     })

@@ -10,9 +10,11 @@ pub mod agreement;
 pub mod measure;
 pub mod nats;
 pub mod plan;
+pub mod process;
 pub mod rabbitmq;
 pub mod rabbitmq_server;
 mod runner;
+mod worker;
 
 use crate::experiment::{self, Plan};
 use crate::report::files;
@@ -113,16 +115,20 @@ pub trait Broker: Send + Sync + 'static {
     fn consumers_stopped(&self) -> impl Future<Output = Result<(), String>> + Send {
         async { Ok(()) }
     }
+    /// The (queue, message id) of the deliveries this connection's
+    /// consumers hold unacked: a consumer process reports them to the
+    /// parent at the end (RabbitMQ; brokers asked by sequence need not).
+    fn held(&self) -> Vec<(usize, u64)> {
+        Vec::new()
+    }
+    /// Counts deliveries a consumer process held unacked at the end as
+    /// this connection's own, for [`Broker::consumers_stopped`].
+    fn adopt_held(&self, _held: Vec<(usize, u64)>) {}
 }
 
 pub trait Receiver: Send + Sized + 'static {
     type Delivery: Delivery;
     fn next(&mut self) -> impl Future<Output = Option<Result<Self::Delivery, String>>> + Send;
-    /// The instance dies (a `consumer-crash`): its link to the broker goes
-    /// at once, as a killed process's does, with nothing acked on the way.
-    fn crash(self) -> impl Future<Output = ()> + Send {
-        async move { drop(self) }
-    }
 }
 
 pub trait Delivery: Send + Sync + 'static {
@@ -169,6 +175,7 @@ pub fn command(
     a: &LiveArgs,
     scenario: &Scenario,
     stop: &'static AtomicBool,
+    allow_outside: bool,
 ) -> Result<i32, LiveFailure> {
     let broker_kind = match (&a.spawn, &a.broker) {
         (Some(SpawnArg::Nats), _) => "nats",
@@ -218,7 +225,7 @@ pub fn command(
         }
         None => None,
     };
-    let live = runner::run(a, &live_plan, &model, stop, broker_kind)?;
+    let live = runner::run(a, &live_plan, &model, stop, broker_kind, allow_outside)?;
     let mut live_tree = live.tree;
     live_tree.insert("scenario".into(), json!(name));
     let mut document = Value::Object(live_tree.clone());

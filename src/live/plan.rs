@@ -57,10 +57,11 @@ pub enum WallArrival {
     Constant { interval_wall_ns: Nanos },
 }
 
-/// A scheduled consumer crash (wall time): the instances it hits stop
-/// at once, as a killed process does (their channel closes: RabbitMQ
-/// requeues what they held unacked, and what an auto-ack consumer had
-/// received is gone), and come back with a new channel after the downtime.
+/// A scheduled consumer crash (wall time): the processes of the instances
+/// it hits are killed with SIGKILL (their connection closes: RabbitMQ
+/// requeues what they held unacked, JetStream redelivers it after AckWait,
+/// and what an auto-ack consumer had received is gone), and new processes
+/// take their place after the downtime.
 #[derive(Clone, Debug)]
 pub struct CrashPlan {
     /// The consumer group it hits (None: every group).
@@ -124,13 +125,12 @@ pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
         ));
     }
     for f in &s.faults {
-        // RabbitMQ: a consumer crash at a fixed time (the channel closed).
-        let scheduled_crash = broker == "rabbitmq"
-            && f.kind == FaultKind::ConsumerCrash
-            && f.mtbf.is_none()
-            && f.mttr.is_none();
+        // A consumer crash at a fixed time: the instances' processes are
+        // killed with SIGKILL and started again after the downtime.
+        let scheduled_crash =
+            f.kind == FaultKind::ConsumerCrash && f.mtbf.is_none() && f.mttr.is_none();
         if !scheduled_crash {
-            let why = if f.kind == FaultKind::ConsumerCrash && broker == "rabbitmq" {
+            let why = if f.kind == FaultKind::ConsumerCrash {
                 "only a crash at a fixed `at` with a `downtime` is"
             } else {
                 ""

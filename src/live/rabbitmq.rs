@@ -364,7 +364,6 @@ impl Broker for Rabbit {
             all.push(unacked.clone());
         }
         Ok(RabbitReceiver {
-            channel,
             consumer,
             queue: g.queue,
             auto_ack: g.ack_on_receive,
@@ -450,6 +449,32 @@ impl Broker for Rabbit {
         Ok(())
     }
 
+    fn held(&self) -> Vec<(usize, u64)> {
+        let mut held: Vec<(usize, u64)> = self
+            .unacked
+            .lock()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|set| {
+                        set.lock()
+                            .ok()
+                            .map(|s| s.iter().copied().collect::<Vec<_>>())
+                    })
+                    .flatten()
+                    .collect()
+            })
+            .unwrap_or_default();
+        held.sort_unstable();
+        held
+    }
+
+    fn adopt_held(&self, held: Vec<(usize, u64)>) {
+        let set: Held = Arc::new(Mutex::new(held.into_iter().collect()));
+        if let Ok(mut all) = self.unacked.lock() {
+            all.push(set);
+        }
+    }
+
     async fn remove(&self) -> Result<(), String> {
         let channel = self.channel().await?;
         for q in &self.plan.queues {
@@ -466,7 +491,6 @@ impl Broker for Rabbit {
 
 /// One consumer instance's deliveries, on a channel of its own.
 pub struct RabbitReceiver {
-    channel: Channel,
     consumer: lapin::Consumer,
     queue: usize,
     auto_ack: bool,
@@ -495,16 +519,6 @@ impl Receiver for RabbitReceiver {
             }
             Err(e) => Some(Err(e.to_string())),
         }
-    }
-
-    /// The channel closes: the broker requeues what it delivered here
-    /// unacked (marked redelivered); with auto-ack, what lapin had
-    /// received and the worker not yet taken is gone with it.
-    async fn crash(self) {
-        if let Ok(mut unacked) = self.unacked.lock() {
-            unacked.clear();
-        }
-        let _ = self.channel.close(200, "consumer crash".into()).await;
     }
 }
 

@@ -7,9 +7,11 @@
 use super::measure::{self, Classes, Ledger, Window};
 use super::nats::{Nats, SpawnedServer};
 use super::plan::{LivePlan, WallArrival};
+use super::process::{self, Fleet, Spawner, Stopped};
 use super::rabbitmq::Rabbit;
 use super::rabbitmq_server::SpawnedRabbit;
-use super::{input, Broker, Delivery, LiveArgs, LiveFailure, Receiver, SpawnArg};
+use super::worker::{LedgerRecord, Worker};
+use super::{input, Broker, LiveArgs, LiveFailure, SpawnArg};
 use crate::model::Model;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
@@ -34,7 +36,22 @@ pub fn run(
     model: &Model,
     stop: &'static AtomicBool,
     broker_kind: &str,
+    allow_outside: bool,
 ) -> Result<LiveResult, LiveFailure> {
+    let context = |url: &str| Context {
+        plan,
+        model,
+        stop,
+        quiet: a.quiet,
+        spawner: Spawner {
+            file: a.file.clone(),
+            sets: a.set.clone(),
+            url: url.to_string(),
+            speed: a.speed,
+            allow_outside,
+            origin_ns: 0,
+        },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -51,7 +68,7 @@ pub fn run(
         let result = runtime.block_on(async {
             let connecting = Rabbit::connect(&url, plan, &version);
             let broker = Arc::new(within_connect_limit(&url, connecting).await?);
-            finish(broker, plan, model, stop, a.quiet).await
+            finish(broker, &context(&url)).await
         });
         // Tasks still parked on the broker end with the runtime, before the
         // server is stopped.
@@ -66,7 +83,7 @@ pub fn run(
         let url = server.as_ref().map_or(given_url, |s| s.url.clone());
         let result = runtime.block_on(async {
             let broker = Arc::new(within_connect_limit(&url, Nats::connect(&url, plan)).await?);
-            finish(broker, plan, model, stop, a.quiet).await
+            finish(broker, &context(&url)).await
         });
         runtime.shutdown_timeout(Duration::from_secs(2));
         drop(server);
@@ -111,19 +128,27 @@ async fn within_connect_limit<T>(
     }
 }
 
-/// The run, then the broker's queues removed whatever the run's outcome;
-/// a broker that stops answering ends the run with an error.
-async fn finish<B: Broker>(
-    broker: Arc<B>,
-    plan: &LivePlan,
-    model: &Model,
+/// What a run needs besides the broker.
+struct Context<'a> {
+    plan: &'a LivePlan,
+    model: &'a Model,
     stop: &'static AtomicBool,
     quiet: bool,
-) -> Result<LiveResult, String> {
+    /// How consumer processes are started (crash faults).
+    spawner: Spawner,
+}
+
+/// The run, then the broker's queues removed whatever the run's outcome;
+/// a broker that stops answering ends the run with an error. Consumer
+/// processes live until the queues are gone (a process that exits sooner
+/// would have RabbitMQ requeue what it holds after the inventory).
+async fn finish<B: Broker>(broker: Arc<B>, context: &Context<'_>) -> Result<LiveResult, String> {
+    let plan = context.plan;
     let step = Step::new(0);
     let limit = Duration::from_nanos(plan.duration_wall_ns.saturating_add(plan.drain_wall_ns))
         + BROKER_SILENCE_LIMIT;
-    let driving = drive(broker.clone(), plan, model, stop, quiet, &step);
+    let processes = Mutex::new(Vec::new());
+    let driving = drive(broker.clone(), context, &step, &processes);
     let outcome = match tokio::time::timeout(limit, driving).await {
         Ok(outcome) => outcome,
         Err(_) => Err(format!(
@@ -133,18 +158,24 @@ async fn finish<B: Broker>(
         )),
     };
     let _ = tokio::time::timeout(Duration::from_secs(10), broker.remove()).await;
+    let stopped: Vec<Stopped> = processes
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for mut s in stopped {
+        let _ = s.process.start_kill();
+        let _ = s.process.wait().await;
+    }
     outcome
 }
 
 /// The run against a connected broker.
 async fn drive<B: Broker>(
     broker: Arc<B>,
-    plan: &LivePlan,
-    model: &Model,
-    stop: &'static AtomicBool,
-    quiet: bool,
+    context: &Context<'_>,
     step: &Step,
+    processes: &Mutex<Vec<Stopped>>,
 ) -> Result<LiveResult, String> {
+    let (plan, model, stop, quiet) = (context.plan, context.model, context.stop, context.quiet);
     broker.declare().await?;
     if !quiet {
         for warning in version_warnings(broker.name(), &broker.version(), model) {
@@ -157,37 +188,37 @@ async fn drive<B: Broker>(
     let consumers_stop = Arc::new(AtomicBool::new(false));
     let in_work = Arc::new(AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
-    for (gi, g) in plan.groups.iter().enumerate() {
-        for instance in 0..g.count {
-            let receiver = broker.receiver(gi).await?;
-            let worker = Worker {
-                ledger: ledger.clone(),
-                started,
-                stop: consumers_stop.clone(),
-                in_work: in_work.clone(),
-                service: model.groups()[gi].service.clone(),
-                speed: plan.speed,
-                failure: g.failure,
-                ack_on_receive: g.ack_on_receive,
-                rng: crate::rng::Stream::seed_from_u64(crate::rng::combine(
-                    plan.seed,
-                    ((gi as u64) << 32) | instance as u64,
-                )),
-            };
-            let crashes: Vec<(u64, u64)> = plan
-                .crashes
-                .iter()
-                .filter(|c| c.hits(gi, instance))
-                .map(|c| (c.at_wall_ns, c.down_wall_ns))
-                .collect();
-            let life = Life {
-                broker: broker.clone(),
-                group: gi,
-                crashes,
-            };
-            workers.spawn(worker.work(life, receiver));
+    // With crash faults every instance is a process of its own, killed
+    // with SIGKILL at its crash; without, a task of this one.
+    let fleet = if plan.crashes.is_empty() {
+        let record = Arc::new(LedgerRecord {
+            ledger: ledger.clone(),
+            in_work: in_work.clone(),
+        });
+        for (gi, g) in plan.groups.iter().enumerate() {
+            for instance in 0..g.count {
+                let mut receiver = broker.receiver(gi).await?;
+                let mut worker = Worker {
+                    record: record.clone(),
+                    started,
+                    stop: consumers_stop.clone(),
+                    service: model.groups()[gi].service.clone(),
+                    speed: plan.speed,
+                    failure: g.failure,
+                    ack_on_receive: g.ack_on_receive,
+                    rng: process::instance_stream(plan.seed, gi, instance, 0),
+                };
+                workers.spawn(async move { worker.serve(&mut receiver).await });
+            }
         }
-    }
+        None
+    } else {
+        let mut spawner = context.spawner.clone();
+        spawner.origin_ns = process::monotonic_ns();
+        let spawner = Arc::new(spawner);
+        let fleet = Fleet::start(spawner, plan, ledger.clone(), in_work.clone(), started).await?;
+        Some(fleet)
+    };
     if !quiet {
         eprintln!(
             "live: publishing for {:.1} s wall on {} {}",
@@ -204,6 +235,16 @@ async fn drive<B: Broker>(
     consumers_stop.store(true, Ordering::SeqCst);
     workers.abort_all();
     while workers.join_next().await.is_some() {}
+    let mut kills = 0;
+    if let Some(fleet) = fleet {
+        kills = fleet.kills.load(Ordering::SeqCst);
+        for stopped in fleet.stop().await? {
+            broker.adopt_held(stopped.held.clone());
+            if let Ok(mut kept) = processes.lock() {
+                kept.push(stopped);
+            }
+        }
+    }
     step.store(4, Ordering::SeqCst);
     broker.consumers_stopped().await?;
     publish_error?;
@@ -230,7 +271,7 @@ async fn drive<B: Broker>(
     }
     tree.insert(
         "live_run".into(),
-        json!({ "broker": broker.name(), "broker_version": broker.version(), "speed": plan.speed, "wall_seconds": wall_seconds }),
+        json!({ "broker": broker.name(), "broker_version": broker.version(), "speed": plan.speed, "wall_seconds": wall_seconds, "consumer_kills": kills }),
     );
     Ok(LiveResult { tree, partial })
 }
@@ -255,135 +296,6 @@ fn version_warnings(broker: &str, version: &str, model: &Model) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// What an instance needs to come back after a crash.
-struct Life<B: Broker> {
-    broker: Arc<B>,
-    group: usize,
-    /// (at, downtime) in wall nanoseconds.
-    crashes: Vec<(u64, u64)>,
-}
-
-/// One delivery being worked, for the drain: counted from its receipt
-/// until it is settled or dropped.
-struct InWork(Arc<AtomicUsize>);
-
-impl InWork {
-    fn new(count: Arc<AtomicUsize>) -> InWork {
-        count.fetch_add(1, Ordering::SeqCst);
-        InWork(count)
-    }
-}
-
-impl Drop for InWork {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// One consumer instance.
-struct Worker {
-    ledger: Arc<Mutex<Ledger>>,
-    started: Instant,
-    stop: Arc<AtomicBool>,
-    in_work: Arc<AtomicUsize>,
-    service: crate::model::dist::Dist,
-    speed: f64,
-    failure: f64,
-    ack_on_receive: bool,
-    rng: crate::rng::Stream,
-}
-
-impl Worker {
-    fn now_ns(&self) -> u64 {
-        self.started.elapsed().as_nanos() as u64
-    }
-
-    /// Works the deliveries one at a time until told to stop; at each of
-    /// its crash times the instance dies where it is (nothing more is
-    /// acked, its link to the broker goes) and comes back with a new
-    /// receiver after the downtime.
-    async fn work<B: Broker>(
-        mut self,
-        life: Life<B>,
-        mut receiver: B::Receiver,
-    ) -> Result<(), String> {
-        let mut crashes = life.crashes.clone();
-        crashes.sort_unstable();
-        for (at_ns, down_ns) in crashes {
-            let crash_at = self.started + Duration::from_nanos(at_ns);
-            tokio::select! {
-                served = self.serve(&mut receiver) => return served,
-                _ = tokio::time::sleep_until(crash_at.into()) => {}
-            }
-            receiver.crash().await;
-            tokio::time::sleep_until((crash_at + Duration::from_nanos(down_ns)).into()).await;
-            receiver = life.broker.receiver(life.group).await?;
-        }
-        self.serve(&mut receiver).await
-    }
-
-    async fn serve<R: Receiver>(&mut self, receiver: &mut R) -> Result<(), String> {
-        while !self.stop.load(Ordering::SeqCst) {
-            let Some(next) = receiver.next().await else {
-                return Ok(());
-            };
-            // Heartbeat gaps and timeouts of idle pulls are not failures.
-            let Ok(delivery) = next else { continue };
-            // Counted while worked, also when a crash drops the work.
-            let _working = InWork::new(self.in_work.clone());
-            self.handle(&delivery).await?;
-        }
-        Ok(())
-    }
-
-    async fn handle<D: Delivery>(&mut self, delivery: &D) -> Result<(), String> {
-        let Some(id) = delivery.id() else {
-            // Not one of ours: settle it so it does not come back.
-            return delivery.ack().await;
-        };
-        if let Ok(mut l) = self.ledger.lock() {
-            l.delivered(id, delivery.delivery_count());
-        }
-        if self.ack_on_receive {
-            delivery.ack().await?;
-        }
-        let service_ns = self.service.sample(&mut self.rng);
-        let failed = self.failure > 0.0 && self.rng.random::<f64>() < self.failure;
-        let wall_ns = (service_ns as f64 / self.speed) as u64;
-        precise_sleep(Duration::from_nanos(wall_ns)).await;
-        if failed {
-            return if self.ack_on_receive {
-                Ok(())
-            } else {
-                delivery.nack().await
-            };
-        }
-        let done = self.now_ns();
-        if let Ok(mut l) = self.ledger.lock() {
-            l.processed(id, done);
-        }
-        if self.ack_on_receive {
-            Ok(())
-        } else {
-            delivery.ack().await
-        }
-    }
-}
-
-/// Sleeps `length` to a fraction of a millisecond: tokio's timer rounds
-/// up to the next whole millisecond, which at `--speed 10` would add 5 ms
-/// of scenario time to every service. A blocking-pool thread's sleep
-/// (nanosleep) overshoots by tens of microseconds.
-async fn precise_sleep(length: Duration) {
-    if length.is_zero() {
-        return;
-    }
-    let slept = tokio::task::spawn_blocking(move || std::thread::sleep(length)).await;
-    if slept.is_err() {
-        tokio::time::sleep(length).await;
-    }
 }
 
 /// Every producer publishing at its arrival process until the run's

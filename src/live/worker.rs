@@ -1,0 +1,145 @@
+//! One consumer instance of a live run: it takes a delivery, works it for
+//! a service time drawn from the scenario (scaled by `--speed`), fails it
+//! with the scenario's probability, and acks or nacks. The same code runs
+//! as a task of `mqsim live` (no crash faults) and in a child process
+//! (`mqsim live-worker`, killed with SIGKILL for a `consumer-crash`); what
+//! it saw goes to a [`Record`]: the ledger in the first case, the pipe to
+//! the parent in the second.
+
+use super::measure::Ledger;
+use super::{Delivery, Receiver};
+use crate::model::dist::Dist;
+use rand::Rng;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where an instance reports what happened to each delivery.
+pub trait Record: Send + Sync + 'static {
+    /// A delivery of message `id` arrived, the broker's `count`th.
+    fn delivered(&self, id: u64, count: u64);
+    /// Message `id` was processed successfully at `at_ns` after the start.
+    fn processed(&self, id: u64, at_ns: u64);
+    /// A delivery is in work (from its receipt until it is settled or
+    /// dropped): the drain waits while any is.
+    fn work_started(&self);
+    fn work_ended(&self);
+}
+
+/// The record of an instance running in the `mqsim live` process.
+pub struct LedgerRecord {
+    pub ledger: Arc<Mutex<Ledger>>,
+    pub in_work: Arc<AtomicUsize>,
+}
+
+impl Record for LedgerRecord {
+    fn delivered(&self, id: u64, count: u64) {
+        if let Ok(mut l) = self.ledger.lock() {
+            l.delivered(id, count);
+        }
+    }
+    fn processed(&self, id: u64, at_ns: u64) {
+        if let Ok(mut l) = self.ledger.lock() {
+            l.processed(id, at_ns);
+        }
+    }
+    fn work_started(&self) {
+        self.in_work.fetch_add(1, Ordering::SeqCst);
+    }
+    fn work_ended(&self) {
+        let before = self.in_work.fetch_sub(1, Ordering::SeqCst);
+        assert!(before > 0, "a delivery ended its work without starting it");
+    }
+}
+
+/// One delivery in work: ended when dropped, also when a crash (a task
+/// cancelled) drops the work.
+struct Working<R: Record>(Arc<R>);
+
+impl<R: Record> Working<R> {
+    fn new(record: Arc<R>) -> Working<R> {
+        record.work_started();
+        Working(record)
+    }
+}
+
+impl<R: Record> Drop for Working<R> {
+    fn drop(&mut self) {
+        self.0.work_ended();
+    }
+}
+
+/// One consumer instance.
+pub struct Worker<R: Record> {
+    pub record: Arc<R>,
+    /// The run's start: every time reported is from it.
+    pub started: Instant,
+    pub stop: Arc<AtomicBool>,
+    pub service: Dist,
+    pub speed: f64,
+    pub failure: f64,
+    pub ack_on_receive: bool,
+    pub rng: crate::rng::Stream,
+}
+
+impl<R: Record> Worker<R> {
+    fn now_ns(&self) -> u64 {
+        self.started.elapsed().as_nanos() as u64
+    }
+
+    /// Works the deliveries one at a time until told to stop.
+    pub async fn serve<Q: Receiver>(&mut self, receiver: &mut Q) -> Result<(), String> {
+        while !self.stop.load(Ordering::SeqCst) {
+            let Some(next) = receiver.next().await else {
+                return Ok(());
+            };
+            // Heartbeat gaps and timeouts of idle pulls are not failures.
+            let Ok(delivery) = next else { continue };
+            let _working = Working::new(self.record.clone());
+            self.handle(&delivery).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle<D: Delivery>(&mut self, delivery: &D) -> Result<(), String> {
+        let Some(id) = delivery.id() else {
+            // Not one of ours: settle it so it does not come back.
+            return delivery.ack().await;
+        };
+        self.record.delivered(id, delivery.delivery_count());
+        if self.ack_on_receive {
+            delivery.ack().await?;
+        }
+        let service_ns = self.service.sample(&mut self.rng);
+        let failed = self.failure > 0.0 && self.rng.random::<f64>() < self.failure;
+        let wall_ns = (service_ns as f64 / self.speed) as u64;
+        precise_sleep(Duration::from_nanos(wall_ns)).await;
+        if failed {
+            return if self.ack_on_receive {
+                Ok(())
+            } else {
+                delivery.nack().await
+            };
+        }
+        self.record.processed(id, self.now_ns());
+        if self.ack_on_receive {
+            Ok(())
+        } else {
+            delivery.ack().await
+        }
+    }
+}
+
+/// Sleeps `length` to a fraction of a millisecond: tokio's timer rounds
+/// up to the next whole millisecond, which at `--speed 10` would add 5 ms
+/// of scenario time to every service. A blocking-pool thread's sleep
+/// (nanosleep) overshoots by tens of microseconds.
+async fn precise_sleep(length: Duration) {
+    if length.is_zero() {
+        return;
+    }
+    let slept = tokio::task::spawn_blocking(move || std::thread::sleep(length)).await;
+    if slept.is_err() {
+        tokio::time::sleep(length).await;
+    }
+}
