@@ -56,7 +56,7 @@ pub fn man_page() -> String {
     let _ = man.render_description_section(&mut page);
     page.extend_from_slice(OVERVIEW.as_bytes());
     page.extend_from_slice(commands_list(&command).as_bytes());
-    for sub in command.get_subcommands() {
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
         page.extend_from_slice(command_section(sub).as_bytes());
     }
     page.extend_from_slice(TRAILER.as_bytes());
@@ -67,7 +67,9 @@ pub fn man_page() -> String {
 /// The list of commands, each pointing at its section of this page.
 fn commands_list(command: &clap::Command) -> String {
     let mut list = String::from(".SH COMMANDS\n");
-    for sub in command.get_subcommands() {
+    // Hidden commands (`live-worker`, which `mqsim live` starts) are not
+    // for users.
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
         list.push_str(&format!(
             ".TP\n\\fBmqsim {}\\fR\n{} (see \\fBMQSIM {}\\fR below)\n",
