@@ -160,11 +160,9 @@ fn compared(file: &str, broker: &[&str], speed: &str, sets: &[&str]) -> Value {
 /// A consumer process killed with SIGKILL mid-service: JetStream
 /// redelivers the message it held after AckWait (manual ack) or it is lost
 /// (acked on receipt), count for count as simulated; the latencies within
-/// 5% (the simulation is deterministic here; the wall clock jitters). With
-/// prefetch 1 the dead process's pending message holds the consumer's one
-/// MaxAckPending slot until AckWait, which the simulation (prefetch per
-/// instance) does not: the live latencies are then much longer while the
-/// counts still agree, the documented difference.
+/// 5% (the simulation is deterministic here; the wall clock jitters). The
+/// case with prefetch 1, where they differ, is checked by
+/// `check_live_passes_what_agrees_and_names_what_differs`.
 fn nats_consumer_crash_cases(failures: &mut Vec<String>) {
     let file = "scenarios/live/consumer-crash.toml";
     let spawn = ["--spawn", "nats"];
@@ -179,14 +177,79 @@ fn nats_consumer_crash_cases(failures: &mut Vec<String>) {
             failures,
         );
     }
-    let v = compared(file, &spawn, "5", &["consumer.prefetch=1"]);
-    let rows = &v["agreement"];
+}
+
+/// `mqsim check --live`: a scenario with a `[live]` table passes when every
+/// metric agrees, one without is skipped; with prefetch 1 the crash case
+/// fails on its latencies only (the dead process's pending message holds
+/// the consumer's one MaxAckPending slot until AckWait, which the
+/// simulation's per-instance prefetch does not), and says which.
+#[test]
+fn check_live_passes_what_agrees_and_names_what_differs() {
+    let (code, _, err) = mqsim(&[
+        "check",
+        "--live",
+        "scenarios/live/consumer-crash.toml",
+        "--junit",
+        "x.xml",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--junit does not apply to `check --live`"),
+        "{err}"
+    );
+    if !broker_available() {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (code, out, err) = mqsim_within(
+        &[
+            "check",
+            "--live",
+            "scenarios/live/consumer-crash.toml",
+            "scenarios/quickstart.toml",
+            "-q",
+        ],
+        CASE_LIMIT,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(
+            "PASS scenarios/live/consumer-crash.toml: on nats at speed 5: 12 metrics agree"
+        ) && out.contains("SKIP scenarios/quickstart.toml: no [live] table")
+            && out.contains("1 passed, 0 failed, 0 errors, 1 skipped"),
+        "{out}"
+    );
+    let (code, out, err) = mqsim_within(
+        &[
+            "check",
+            "--live",
+            "scenarios/live/consumer-crash.toml",
+            "--set",
+            "consumer.prefetch=1",
+            "--format",
+            "json",
+            "-q",
+        ],
+        CASE_LIMIT,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    let case = &v["scenarios"][0];
+    assert_eq!(case["verdict"], "fail", "{case}");
+    let rows = &case["agreement"];
     let live = rows["latency.mean"]["live"].as_f64().unwrap_or(0.0);
     let simulated = rows["latency.mean"]["mean"].as_f64().unwrap_or(0.0);
-    if rows["messages.redelivered"]["live"] != 1.0 || live < 1.5 * simulated {
-        failures.push(format!(
-            "nats crash, prefetch 1: the pending message should hold the consumer's only slot until AckWait (live latency {live} against {simulated} simulated): {rows}"
-        ));
+    assert!(live > 1.5 * simulated, "{rows}");
+    assert!(
+        case["detail"]
+            .as_str()
+            .unwrap()
+            .contains("latency.mean live"),
+        "{case}"
+    );
+    for metric in ["messages.acked", "messages.redelivered", "messages.lost"] {
+        assert_eq!(rows[metric]["verdict"], "agrees", "{metric}: {rows}");
     }
 }
 

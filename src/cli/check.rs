@@ -479,6 +479,10 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
             "give one or more scenario files: mqsim check scenarios/*.toml",
         ));
     }
+    #[cfg(feature = "live")]
+    if a.live {
+        return crate::cli::check_live::command(a);
+    }
     if a.common.shard.is_some() {
         return Err(Failure::input(
             "check cannot be sharded: each verdict needs every replication; shard `mqsim run` or `compare` and check the merged summary instead",

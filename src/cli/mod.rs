@@ -4,6 +4,8 @@
 //! Ctrl-C (partial results written), 141 standard output's reader left.
 
 pub mod check;
+#[cfg(feature = "live")]
+pub mod check_live;
 pub mod compare;
 pub mod fit;
 pub mod import;
@@ -257,6 +259,10 @@ pub struct CheckArgs {
     /// none), or --max-replications.
     #[arg(long)]
     pub until_decided: bool,
+    /// Run each scenario with a [live] table against a private broker of its kind and pass when every metric agrees with the simulation.
+    #[cfg(feature = "live")]
+    #[arg(long)]
+    pub live: bool,
     #[command(flatten)]
     pub common: Common,
 }

@@ -59,8 +59,11 @@ pub fn prediction_interval(values: &[f64], level: f64) -> (f64, f64, f64) {
     (mean, mean - half, mean + half)
 }
 
-/// One row per metric both sides have.
-pub fn compare(live: &Map<String, Value>, sim: &Outcome) -> Vec<Row> {
+/// One row per metric both sides have. A latency also agrees within
+/// `latency_tolerance` (a fraction) of the simulated mean: the wall
+/// clock's jitter, which a deterministic scenario's zero-width interval
+/// leaves no room for (`[live] latency_tolerance`).
+pub fn compare(live: &Map<String, Value>, sim: &Outcome, latency_tolerance: f64) -> Vec<Row> {
     let live = Value::Object(live.clone());
     let level = 1.0 - (1.0 - JOINT_LEVEL) / METRICS.len() as f64;
     let mut rows = Vec::new();
@@ -78,7 +81,10 @@ pub fn compare(live: &Map<String, Value>, sim: &Outcome) -> Vec<Row> {
         }
         let (mean, low, high) = prediction_interval(&values, level);
         let tolerance = 1e-9 * mean.abs().max(1.0);
-        let agrees = live_value >= low - tolerance && live_value <= high + tolerance;
+        let within_jitter = metric.starts_with("latency.")
+            && (live_value - mean).abs() <= latency_tolerance * mean.abs();
+        let agrees =
+            within_jitter || (live_value >= low - tolerance && live_value <= high + tolerance);
         rows.push(Row {
             metric,
             live: live_value,

@@ -50,9 +50,9 @@ pub struct LiveArgs {
     /// A running broker: nats://HOST:PORT or amqp://USER:PASSWORD@HOST:PORT/VHOST (the run's streams or queues are created and deleted there).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
-    /// Simulated seconds per wall second: arrival rates, service times, AckWait and MaxAge are scaled.
-    #[arg(long, default_value_t = 1.0)]
-    pub speed: f64,
+    /// Simulated seconds per wall second: arrival rates, service times, AckWait and MaxAge are scaled (default: the scenario's [live] speed, else 1).
+    #[arg(long)]
+    pub speed: Option<f64>,
     /// Also simulate the scenario and print each live figure beside the simulated mean and 99% prediction interval.
     #[arg(long)]
     pub compare: bool,
@@ -169,6 +169,36 @@ fn input(message: impl Into<String>) -> LiveFailure {
     }
 }
 
+/// What a live run gave: the document `--format json` prints, the
+/// agreement table, the metrics that differ, and whether Ctrl-C cut it.
+pub struct Measured {
+    pub document: Value,
+    pub table: String,
+    pub differing: Vec<String>,
+    pub partial: bool,
+}
+
+/// The broker the flags name: `nats` or `rabbitmq`.
+fn broker_kind(a: &LiveArgs) -> Result<&'static str, LiveFailure> {
+    match (&a.spawn, &a.broker) {
+        (Some(SpawnArg::Nats), _) => Ok("nats"),
+        (Some(SpawnArg::Rabbitmq), _) => Ok("rabbitmq"),
+        (None, Some(url)) if url.starts_with("nats://") => Ok("nats"),
+        (None, Some(url)) if url.starts_with("amqp://") => Ok("rabbitmq"),
+        (None, Some(url)) => Err(input(format!(
+            "--broker {url}: give nats://HOST:PORT or amqp://HOST:PORT/VHOST (amqps:// is not supported)"
+        ))),
+        (None, None) => Err(input(NO_BROKER)),
+    }
+}
+
+/// `--speed`, else the scenario's `[live] speed`, else 1.
+pub fn speed_of(a: &LiveArgs, scenario: &Scenario) -> f64 {
+    a.speed
+        .or_else(|| scenario.live.as_ref().and_then(|l| l.speed))
+        .unwrap_or(1.0)
+}
+
 /// `mqsim live`: refuses what has no mapping, runs, measures, prints and
 /// writes; with `--compare`, exit 1 when a metric differs.
 pub fn command(
@@ -177,32 +207,6 @@ pub fn command(
     stop: &'static AtomicBool,
     allow_outside: bool,
 ) -> Result<i32, LiveFailure> {
-    let broker_kind = match (&a.spawn, &a.broker) {
-        (Some(SpawnArg::Nats), _) => "nats",
-        (Some(SpawnArg::Rabbitmq), _) => "rabbitmq",
-        (None, Some(url)) if url.starts_with("nats://") => "nats",
-        (None, Some(url)) if url.starts_with("amqp://") => "rabbitmq",
-        (None, Some(url)) => {
-            return Err(input(format!(
-                "--broker {url}: give nats://HOST:PORT or amqp://HOST:PORT/VHOST (amqps:// is not supported)"
-            )))
-        }
-        (None, None) => return Err(input(NO_BROKER)),
-    };
-    if !(a.speed.is_finite() && a.speed > 0.0) {
-        return Err(input(
-            "--speed is simulated seconds per wall second: a number above 0, e.g. 10",
-        ));
-    }
-    if a.compare && a.replications < 2 {
-        return Err(input(
-            "--compare needs at least 2 replications for a prediction interval",
-        ));
-    }
-    plan::check_supported(scenario, broker_kind).map_err(input)?;
-    let model = crate::model::compile(scenario)
-        .map_err(|e| input(format!("the scenario could not be compiled: {e}")))?;
-    let live_plan = plan::build(&model, a.speed, broker_kind).map_err(input)?;
     let name = scenario
         .simulation
         .name
@@ -218,6 +222,8 @@ pub fn command(
             "--no-files and --out contradict each other: drop one",
         ));
     }
+    // Refused before the folder is made and locked, as before anything starts.
+    prepare(a, scenario)?;
     let _lock = match &out_dir {
         Some(dir) => {
             files::check_folder(dir, "--out")?;
@@ -225,27 +231,80 @@ pub fn command(
         }
         None => None,
     };
+    let measured = measure(a, scenario, stop, allow_outside)?;
+    emit(a, &measured.document, &measured.table, out_dir.as_deref())?;
+    Ok(if measured.differing.is_empty() { 0 } else { 1 })
+}
+
+/// The broker, the model and the live plan, or why the scenario cannot
+/// run live with these flags (exit 2).
+fn prepare(
+    a: &LiveArgs,
+    scenario: &Scenario,
+) -> Result<(&'static str, crate::model::Model, plan::LivePlan), LiveFailure> {
+    let broker_kind = broker_kind(a)?;
+    let speed = speed_of(a, scenario);
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(input(
+            "--speed is simulated seconds per wall second: a number above 0, e.g. 10",
+        ));
+    }
+    if a.compare && a.replications < 2 {
+        return Err(input(
+            "--compare needs at least 2 replications for a prediction interval",
+        ));
+    }
+    plan::check_supported(scenario, broker_kind).map_err(input)?;
+    let model = crate::model::compile(scenario)
+        .map_err(|e| input(format!("the scenario could not be compiled: {e}")))?;
+    let live_plan = plan::build(&model, speed, broker_kind).map_err(input)?;
+    Ok((broker_kind, model, live_plan))
+}
+
+/// Runs the scenario on the broker and, with `--compare`, simulates it and
+/// holds the two side by side.
+pub fn measure(
+    a: &LiveArgs,
+    scenario: &Scenario,
+    stop: &'static AtomicBool,
+    allow_outside: bool,
+) -> Result<Measured, LiveFailure> {
+    let (broker_kind, model, live_plan) = prepare(a, scenario)?;
+    let name = scenario
+        .simulation
+        .name
+        .clone()
+        .unwrap_or_else(|| "scenario".into());
     let live = runner::run(a, &live_plan, &model, stop, broker_kind, allow_outside)?;
     let mut live_tree = live.tree;
     live_tree.insert("scenario".into(), json!(name));
-    let mut document = Value::Object(live_tree.clone());
-    let mut code = 0;
-    let mut table = String::new();
+    let mut measured = Measured {
+        document: Value::Object(live_tree.clone()),
+        table: String::new(),
+        differing: Vec::new(),
+        partial: live.partial,
+    };
     if a.compare && !live.partial {
         let sim = simulate(&model, a.replications, stop);
-        let rows = agreement::compare(&live_tree, &sim);
-        if rows.iter().any(|r| !r.agrees) {
-            code = 1;
-        }
-        table = agreement::render(&rows);
-        document = json!({
+        let tolerance = scenario
+            .live
+            .as_ref()
+            .and_then(|l| l.latency_tolerance)
+            .unwrap_or(0.0);
+        let rows = agreement::compare(&live_tree, &sim, tolerance);
+        measured.differing = rows
+            .iter()
+            .filter(|r| !r.agrees)
+            .map(|r| r.metric.to_string())
+            .collect();
+        measured.table = agreement::render(&rows);
+        measured.document = json!({
             "live": live_tree,
             "simulated": sim.summary(&model),
             "agreement": agreement::json(&rows),
         });
     }
-    emit(a, &document, &table, out_dir.as_deref())?;
-    Ok(code)
+    Ok(measured)
 }
 
 /// The simulation of the same scenario, `replications` times.

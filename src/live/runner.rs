@@ -47,7 +47,7 @@ pub fn run(
             file: a.file.clone(),
             sets: a.set.clone(),
             url: url.to_string(),
-            speed: a.speed,
+            speed: plan.speed,
             allow_outside,
             origin_ns: 0,
         },

@@ -26,6 +26,14 @@ keywords! {
 }
 
 keywords! {
+    /// The broker `mqsim check --live` starts for a scenario (`[live]`).
+    pub enum LiveBroker {
+        Nats = "nats",
+        Rabbitmq = "rabbitmq",
+    }
+}
+
+keywords! {
     /// What a full queue does with one more message.
     pub enum Overflow {
         RejectPublish = "reject-publish",

@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 
 pub use keyword::{
     AckMode, Assignor, CommitMode, Confirm, CrashScope, FaultKind, GroupProtocol, Isolation,
-    KeyDist, OffsetReset, Overflow, Partitioner, RetryMode, SagaOrder, SagaTrigger, ScaleMetric,
-    SideEffectMode, TtlMode,
+    KeyDist, LiveBroker, OffsetReset, Overflow, Partitioner, RetryMode, SagaOrder, SagaTrigger,
+    ScaleMetric, SideEffectMode, TtlMode,
 };
 pub use load::{load_file, load_str, LoadOptions, ScenarioError};
 pub use values::{ExtendLease, LeaseCfg, Limit, SyncInterval};
@@ -62,6 +62,28 @@ pub struct Scenario {
     /// only when this section is present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostCfg>,
+    /// How the scenario runs against a real broker (`mqsim check --live`,
+    /// and `mqsim live`'s default speed). The simulation ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveCfg>,
+}
+
+/// `[live]`: a conformance scenario's broker, speed and what the wall
+/// clock may add.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveCfg {
+    /// The broker `mqsim check --live` starts (`--spawn`).
+    pub broker: LiveBroker,
+    /// Simulated seconds per wall second (`--speed`); default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+    /// A latency whose simulated interval has no width (a deterministic
+    /// scenario) agrees when the live value is within this fraction of
+    /// it: the wall clock's jitter, which the simulation does not have.
+    /// Default 0 (exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_tolerance: Option<f64>,
 }
 
 /// `[cost]`: unit prices in US dollars. A price left out is the queue

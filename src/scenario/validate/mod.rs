@@ -244,9 +244,34 @@ pub fn validate(s: &Scenario) -> Result<(), Invalid> {
         fault::check_fault(s, &P::at("fault", i), f)?;
     }
     cost::check_cost(s)?;
+    if let Some(l) = &s.live {
+        check_live(l)?;
+    }
     expect::check_variants(s)?;
     if let Some(e) = &s.expect {
         expect::check_expect(&P::root("expect"), e)?;
+    }
+    Ok(())
+}
+
+/// `[live]`: a speed a broker can keep up with, a tolerance below 1.
+fn check_live(l: &LiveCfg) -> Result<(), Invalid> {
+    let p = P::root("live");
+    if let Some(speed) = l.speed {
+        if !(speed.is_finite() && speed > 0.0 && speed <= 1000.0) {
+            return p.key("speed").err(format!(
+                "{} is not a speed: give simulated seconds per wall second, above 0 and at most 1000",
+                short_number(speed)
+            ));
+        }
+    }
+    if let Some(t) = l.latency_tolerance {
+        if !(0.0..1.0).contains(&t) {
+            return p.key("latency_tolerance").err(format!(
+                "{} is not a fraction: give 0 (exact) up to below 1, e.g. 0.05",
+                short_number(t)
+            ));
+        }
     }
     Ok(())
 }
