@@ -198,6 +198,31 @@ fn check_live_passes_what_agrees_and_names_what_differs() {
         err.contains("--junit does not apply to `check --live`"),
         "{err}"
     );
+    // A timeout would not be honoured: refused, not ignored.
+    let (code, _, err) = mqsim(&[
+        "check",
+        "--live",
+        "scenarios/live/consumer-crash.toml",
+        "--max-wall",
+        "1s",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    // Nothing to check is an error: a wrong glob does not pass CI.
+    let (code, out, err) = mqsim(&["check", "--live", "scenarios/quickstart.toml"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no file has a [live] table"), "{err}");
+    // A speed no broker keeps up with.
+    let (code, _, err) = mqsim(&[
+        "live",
+        "scenarios/live/consumer-crash.toml",
+        "--broker",
+        "nats://127.0.0.1:9",
+        "--speed",
+        "5000",
+        "--no-files",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("at most 1000"), "{err}");
     if !broker_available() {
         return;
     }

@@ -32,6 +32,9 @@ fn refuse_flags(a: &CheckArgs) -> Result<(), Failure> {
         ("--out", c.out.is_some()),
         ("--html", c.html),
         ("--charts", c.charts),
+        ("--max-wall", c.max_wall.is_some()),
+        ("--max-events", c.max_events.is_some()),
+        ("--seed", c.seed.is_some()),
     ];
     match given.iter().find(|(_, set)| *set) {
         Some((flag, _)) => Err(Failure::input(format!(
@@ -54,6 +57,11 @@ pub fn command(a: &CheckArgs) -> Result<i32, Failure> {
         outcomes.push(check_one(a, file, scenario));
     }
     print(a, &outcomes);
+    if outcomes.iter().all(|o| o.verdict == "skip") {
+        return Err(Failure::input(
+            "no file has a [live] table: nothing was checked (add `[live] broker = \"nats\"` or `\"rabbitmq\"` to a scenario, or check scenarios/live/*.toml)",
+        ));
+    }
     let code = if outcomes.iter().any(|o| o.verdict == "error") {
         2
     } else if outcomes.iter().any(|o| o.verdict == "fail") {
@@ -160,8 +168,15 @@ fn print(a: &CheckArgs, outcomes: &[Outcome]) {
             .iter()
             .map(|o| json!({ "file": o.file, "verdict": o.verdict, "detail": o.detail, "agreement": o.agreement }))
             .collect();
-        let passed = outcomes.iter().filter(|o| o.verdict == "pass").count();
-        let document = json!({ "live": true, "passed": passed, "scenarios": scenarios });
+        let count = |v: &str| outcomes.iter().filter(|o| o.verdict == v).count();
+        let document = json!({
+            "live": true,
+            "passed": count("pass"),
+            "failed": count("fail"),
+            "errors": count("error"),
+            "skipped": count("skip"),
+            "scenarios": scenarios,
+        });
         println!(
             "{}",
             serde_json::to_string_pretty(&document).unwrap_or_default()

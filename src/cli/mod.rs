@@ -83,7 +83,7 @@ pub enum Command {
     Init { path: PathBuf },
     /// Print a JSON Schema of the scenario format.
     Schema,
-    /// Run a scenario against a real broker (NATS JetStream) and, with --compare, beside the simulation.
+    /// Run a scenario against a real broker (NATS JetStream or RabbitMQ) and, with --compare, beside the simulation.
     #[cfg(feature = "live")]
     Live(crate::live::LiveArgs),
     /// One consumer process of `mqsim live` (started by it for crash faults).

@@ -143,6 +143,9 @@ pub trait Delivery: Send + Sync + 'static {
     fn nack(&self) -> impl Future<Output = Result<(), String>> + Send;
 }
 
+/// The fastest `--speed` (as `[live] speed`).
+pub const MAX_SPEED: f64 = 1000.0;
+
 /// An error of a live run, with its exit code (2: bad input or an
 /// unreachable or failing broker).
 pub struct LiveFailure {
@@ -244,10 +247,10 @@ fn prepare(
 ) -> Result<(&'static str, crate::model::Model, plan::LivePlan), LiveFailure> {
     let broker_kind = broker_kind(a)?;
     let speed = speed_of(a, scenario);
-    if !(speed.is_finite() && speed > 0.0) {
-        return Err(input(
-            "--speed is simulated seconds per wall second: a number above 0, e.g. 10",
-        ));
+    if !(speed.is_finite() && speed > 0.0 && speed <= MAX_SPEED) {
+        return Err(input(format!(
+            "--speed is simulated seconds per wall second: a number above 0 and at most {MAX_SPEED}, e.g. 10 (faster, a broker's round trips outgrow the services)"
+        )));
     }
     if a.compare && a.replications < 2 {
         return Err(input(
@@ -383,6 +386,12 @@ fn render_live(live: &Value) -> String {
     let latency = live["latency"].as_object().unwrap_or(&empty);
     for (k, v) in latency {
         let _ = writeln!(out, "  latency.{k:<19} {v}");
+    }
+    if live["drain_timed_out"] == Value::Bool(true) {
+        let _ = writeln!(
+            out,
+            "  warning: the drain time ran out with messages unsettled (counted in_flight): lengthen simulation.drain, or lower --speed"
+        );
     }
     out
 }

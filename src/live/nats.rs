@@ -9,6 +9,7 @@ use super::plan::LivePlan;
 use super::{Broker, Delivery, Receiver};
 use async_nats::jetstream::{self, consumer, stream, AckKind};
 use futures_util::StreamExt;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,9 @@ impl SpawnedServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // A process group of its own: a terminal's Ctrl-C reaches
+            // mqsim alone, which stops the server after the run's end.
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start nats-server (is it on PATH? Debian: apt-get install nats-server): {e}"))?;
         server.child = Some(child);

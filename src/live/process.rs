@@ -246,6 +246,9 @@ impl Spawner {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            // A process group of its own: a terminal's Ctrl-C reaches
+            // `mqsim live` alone, which stops its consumers in order.
+            .process_group(0)
             .kill_on_drop(true);
         // SAFETY: prctl is async-signal-safe; the child dies with its parent
         // even when the parent is killed and cannot clean up.

@@ -363,7 +363,10 @@ fn cost_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
         let h = f(path(s, &format!("ci95.cost.{key}")));
         match (reps > 1 && h.is_finite(), v.is_finite()) {
             (_, false) => "-".to_string(),
-            (true, true) => format!("${} ± {}", money(v), money(h)),
+            (true, true) => {
+                let (value, half) = money_pm(v, h);
+                format!("${value} ± {half}")
+            }
             (false, true) => format!("${}", money(v)),
         }
     };
@@ -395,13 +398,26 @@ fn cost_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
 
 /// An amount of money with four significant digits (at least cents).
 fn money(x: f64) -> String {
+    let digits = money_digits(x);
+    format!("{x:.digits$}")
+}
+
+/// The decimals of [`money`]: four significant digits, at least cents.
+fn money_digits(x: f64) -> usize {
     let a = x.abs();
-    let digits = if a >= 100.0 || a == 0.0 {
+    if a >= 100.0 || a == 0.0 {
         2
     } else {
         (3 - a.log10().floor() as i32).clamp(2, 12) as usize
-    };
-    format!("{x:.digits$}")
+    }
+}
+
+/// An amount and its interval's half-width, both to the amount's
+/// decimals: a half-width of rounding noise (1e-16 where every
+/// replication cost the same per message) reads 0.000, not twelve zeros.
+fn money_pm(value: f64, half: f64) -> (String, String) {
+    let digits = money_digits(value);
+    (format!("{value:.digits$}"), format!("{half:.digits$}"))
 }
 
 /// Theory beside the simulation, with the simulation's 95% interval and
@@ -622,6 +638,18 @@ fn transaction_line(out: &mut String, g: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_half_width_of_rounding_noise_reads_as_zero_at_the_amounts_decimals() {
+        // Every replication cost the same per message: the half-width is
+        // floating-point noise, shown at the amount's decimals.
+        assert_eq!(money_pm(1.2, 2e-16), ("1.200".into(), "0.000".into()));
+        assert_eq!(
+            money_pm(0.0007807, 0.0000588),
+            ("0.0007807".into(), "0.0000588".into())
+        );
+        assert_eq!(money_pm(250.0, 1.5), ("250.00".into(), "1.50".into()));
+    }
 
     #[test]
     fn every_message_row_is_a_registered_metric() {
