@@ -47,28 +47,7 @@ fn broker_available() -> bool {
 
 /// Runs one conformance case and returns its `agreement` tree.
 fn agreement(file: &str, speed: &str, sets: &[&str]) -> serde_json::Map<String, Value> {
-    let mut args = vec![
-        "live",
-        file,
-        "--spawn",
-        "nats",
-        "--speed",
-        speed,
-        "--compare",
-        "--format",
-        "json",
-        "--no-files",
-        "-q",
-    ];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    let (code, out, err) = live_case(&args);
-    assert!(
-        code == 0 || code == 1,
-        "{file} {sets:?}: exit {code}: {err}"
-    );
-    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{file}: {e}: {out}"));
+    let v = compared(file, &["--spawn", "nats"], speed, sets);
     assert_eq!(v["live"]["partial"], false, "{file}");
     assert!(
         v["live"].get("drain_timed_out").is_none(),
