@@ -332,6 +332,24 @@ fn leftovers(pid: u32) -> Vec<String> {
     found
 }
 
+/// Waits for a live run and checks its exit code (130: interrupted).
+fn exits_with(child: std::process::Child, code: i32) {
+    let out = child.wait_with_output().expect("waits");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Ctrl-C to process `pid` alone.
+fn interrupt(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
+
 fn live_process(args: &[&str]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_mqsim"))
         .args(args)
@@ -362,13 +380,7 @@ fn a_live_run_leaves_no_broker_and_no_folder_behind() {
     // A run that ends well.
     let child = live_process(&short);
     let pid = child.id();
-    let out = child.wait_with_output().expect("waits");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits_with(child, 0);
     assert_eq!(leftovers(pid), Vec::<String>::new());
     // A run interrupted by Ctrl-C once the broker runs.
     let mut long = short.to_vec();
@@ -377,16 +389,8 @@ fn a_live_run_leaves_no_broker_and_no_folder_behind() {
     let pid = child.id();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(!leftovers(pid).is_empty(), "the broker should be running");
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status();
-    let out = child.wait_with_output().expect("waits");
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    interrupt(pid);
+    exits_with(child, 130);
     assert_eq!(leftovers(pid), Vec::<String>::new());
 }
 
@@ -412,13 +416,7 @@ fn consumer_processes_are_gone_after_a_run_and_after_ctrl_c() {
         "--no-files",
         "-q",
     ];
-    let out = live_process(&args).wait_with_output().expect("waits");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits_with(live_process(&args), 0);
     assert_eq!(worker_processes(file), Vec::<String>::new());
     // Interrupted after the crash (at 20.25 s of scenario time, 1 s wall).
     let child = live_process(&args);
@@ -432,16 +430,8 @@ fn consumer_processes_are_gone_after_a_run_and_after_ctrl_c() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status();
-    let out = child.wait_with_output().expect("waits");
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    interrupt(pid);
+    exits_with(child, 130);
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(worker_processes(file), Vec::<String>::new());
     assert_eq!(leftovers(pid), Vec::<String>::new());
@@ -879,13 +869,7 @@ fn a_rabbitmq_live_run_leaves_no_broker_and_no_folder_behind() {
     // A run that ends well.
     let child = live_process(&short);
     let pid = child.id();
-    let out = child.wait_with_output().expect("waits");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits_with(child, 0);
     assert_eq!(rabbitmq_leftovers(pid), Vec::<String>::new());
     // A run interrupted by Ctrl-C while the broker is still starting: the
     // half-started broker, its helpers and its epmd are stopped too.
@@ -903,16 +887,8 @@ fn a_rabbitmq_live_run_leaves_no_broker_and_no_folder_behind() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status();
-    let out = child.wait_with_output().expect("waits");
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    interrupt(pid);
+    exits_with(child, 130);
     assert_eq!(rabbitmq_leftovers(pid), Vec::<String>::new());
 }
 
