@@ -163,12 +163,12 @@ fn short(v: &Value) -> String {
 }
 
 fn print(a: &CheckArgs, outcomes: &[Outcome]) {
+    let count = |v: &str| outcomes.iter().filter(|o| o.verdict == v).count();
     if a.common.format == Format::Json {
         let scenarios: Vec<Value> = outcomes
             .iter()
             .map(|o| json!({ "file": o.file, "verdict": o.verdict, "detail": o.detail, "agreement": o.agreement }))
             .collect();
-        let count = |v: &str| outcomes.iter().filter(|o| o.verdict == v).count();
         let document = json!({
             "live": true,
             "passed": count("pass"),
@@ -186,7 +186,6 @@ fn print(a: &CheckArgs, outcomes: &[Outcome]) {
     for o in outcomes {
         println!("{} {}: {}", o.verdict.to_uppercase(), o.file, o.detail);
     }
-    let count = |v: &str| outcomes.iter().filter(|o| o.verdict == v).count();
     println!(
         "{} passed, {} failed, {} errors, {} skipped",
         count("pass"),

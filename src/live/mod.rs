@@ -195,6 +195,15 @@ fn broker_kind(a: &LiveArgs) -> Result<&'static str, LiveFailure> {
     }
 }
 
+/// The scenario's name as the output shows it.
+fn scenario_name(scenario: &Scenario) -> String {
+    scenario
+        .simulation
+        .name
+        .clone()
+        .unwrap_or_else(|| "scenario".into())
+}
+
 /// `--speed`, else the scenario's `[live] speed`, else 1.
 pub fn speed_of(a: &LiveArgs, scenario: &Scenario) -> f64 {
     a.speed
@@ -210,11 +219,7 @@ pub fn command(
     stop: &'static AtomicBool,
     allow_outside: bool,
 ) -> Result<i32, LiveFailure> {
-    let name = scenario
-        .simulation
-        .name
-        .clone()
-        .unwrap_or_else(|| "scenario".into());
+    let name = scenario_name(scenario);
     let out_dir = (!a.no_files).then(|| {
         a.out
             .clone()
@@ -273,11 +278,7 @@ pub fn measure(
     allow_outside: bool,
 ) -> Result<Measured, LiveFailure> {
     let (broker_kind, model, live_plan) = prepare(a, scenario)?;
-    let name = scenario
-        .simulation
-        .name
-        .clone()
-        .unwrap_or_else(|| "scenario".into());
+    let name = scenario_name(scenario);
     let live = runner::run(a, &live_plan, &model, stop, broker_kind, allow_outside)?;
     let mut live_tree = live.tree;
     live_tree.insert("scenario".into(), json!(name));

@@ -25,12 +25,11 @@ use super::measure::Ledger;
 use super::nats::Nats;
 use super::plan::{self, LivePlan};
 use super::rabbitmq::Rabbit;
-use super::worker::{LedgerRecord, Record, Worker};
+use super::worker::{LedgerRecord, Place, Record, Worker};
 use super::{Broker, LiveFailure};
 use crate::model::Model;
 use crate::scenario::Scenario;
 use clap::Args;
-use rand::SeedableRng;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -73,23 +72,6 @@ pub fn monotonic_ns() -> u64 {
     let status = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
     assert_eq!(status, 0, "the monotonic clock is always there");
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-/// The random stream of an instance's `incarnation`th process: the first
-/// is the in-process instance's, each restart gets a stream of its own.
-pub fn instance_stream(
-    seed: u64,
-    group: usize,
-    instance: u32,
-    incarnation: u32,
-) -> crate::rng::Stream {
-    let base = crate::rng::combine(seed, ((group as u64) << 32) | instance as u64);
-    let seed = if incarnation == 0 {
-        base
-    } else {
-        crate::rng::combine(base, u64::from(incarnation))
-    };
-    crate::rng::Stream::seed_from_u64(seed)
 }
 
 /// What the child writes: one line per event, flushed at once so that the
@@ -171,17 +153,14 @@ async fn child_life<B: Broker>(
     }
     let mut receiver = broker.receiver(a.group).await?;
     say(format_args!("ready"));
-    let g = &plan.groups[a.group];
-    let mut worker = Worker {
-        record: Arc::new(Pipe),
-        started,
-        stop: Arc::new(AtomicBool::new(false)),
-        service: model.groups()[a.group].service.clone(),
-        speed: plan.speed,
-        failure: g.failure,
-        ack_on_receive: g.ack_on_receive,
-        rng: instance_stream(plan.seed, a.group, a.instance, a.incarnation),
+    let place = Place {
+        group: a.group,
+        instance: a.instance,
+        incarnation: a.incarnation,
     };
+    // Stopped by a line on the standard input (below), not by the flag.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut worker = Worker::new(Arc::new(Pipe), started, stop, plan, model, place);
     tokio::select! {
         served = worker.serve(&mut receiver) => served?,
         _ = commands.next_line() => {}

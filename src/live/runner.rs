@@ -10,7 +10,7 @@ use super::plan::{LivePlan, WallArrival};
 use super::process::{self, Fleet, Spawner, Stopped};
 use super::rabbitmq::Rabbit;
 use super::rabbitmq_server::SpawnedRabbit;
-use super::worker::{LedgerRecord, Worker};
+use super::worker::{LedgerRecord, Place, Worker};
 use super::{input, Broker, LiveArgs, LiveFailure, SpawnArg};
 use crate::model::Model;
 use rand::{Rng, SeedableRng};
@@ -198,16 +198,13 @@ async fn drive<B: Broker>(
         for (gi, g) in plan.groups.iter().enumerate() {
             for instance in 0..g.count {
                 let mut receiver = broker.receiver(gi).await?;
-                let mut worker = Worker {
-                    record: record.clone(),
-                    started,
-                    stop: consumers_stop.clone(),
-                    service: model.groups()[gi].service.clone(),
-                    speed: plan.speed,
-                    failure: g.failure,
-                    ack_on_receive: g.ack_on_receive,
-                    rng: process::instance_stream(plan.seed, gi, instance, 0),
+                let place = Place {
+                    group: gi,
+                    instance,
+                    incarnation: 0,
                 };
+                let stop = consumers_stop.clone();
+                let mut worker = Worker::new(record.clone(), started, stop, plan, model, place);
                 workers.spawn(async move { worker.serve(&mut receiver).await });
             }
         }

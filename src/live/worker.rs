@@ -7,9 +7,11 @@
 //! the parent in the second.
 
 use super::measure::Ledger;
+use super::plan::LivePlan;
 use super::{Delivery, Receiver};
 use crate::model::dist::Dist;
-use rand::Rng;
+use crate::model::Model;
+use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -71,18 +73,62 @@ impl<R: Record> Drop for Working<R> {
 
 /// One consumer instance.
 pub struct Worker<R: Record> {
-    pub record: Arc<R>,
+    record: Arc<R>,
     /// The run's start: every time reported is from it.
-    pub started: Instant,
-    pub stop: Arc<AtomicBool>,
-    pub service: Dist,
-    pub speed: f64,
-    pub failure: f64,
-    pub ack_on_receive: bool,
-    pub rng: crate::rng::Stream,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+    service: Dist,
+    speed: f64,
+    failure: f64,
+    ack_on_receive: bool,
+    rng: crate::rng::Stream,
+}
+
+/// Which instance a worker is: its group, its number in the group, and
+/// how many times its process was started again (0 in the parent).
+#[derive(Clone, Copy, Debug)]
+pub struct Place {
+    pub group: usize,
+    pub instance: u32,
+    pub incarnation: u32,
+}
+
+/// The random stream of an instance's `incarnation`th process: the first
+/// is the in-process instance's, each restart gets a stream of its own.
+fn instance_stream(seed: u64, place: Place) -> crate::rng::Stream {
+    let key = ((place.group as u64) << 32) | u64::from(place.instance);
+    let base = crate::rng::combine(seed, key);
+    let seed = if place.incarnation == 0 {
+        base
+    } else {
+        crate::rng::combine(base, u64::from(place.incarnation))
+    };
+    crate::rng::Stream::seed_from_u64(seed)
 }
 
 impl<R: Record> Worker<R> {
+    /// The worker of instance `place` of the plan, reporting to `record`.
+    pub fn new(
+        record: Arc<R>,
+        started: Instant,
+        stop: Arc<AtomicBool>,
+        plan: &LivePlan,
+        model: &Model,
+        place: Place,
+    ) -> Worker<R> {
+        let g = &plan.groups[place.group];
+        Worker {
+            record,
+            started,
+            stop,
+            service: model.groups()[place.group].service.clone(),
+            speed: plan.speed,
+            failure: g.failure,
+            ack_on_receive: g.ack_on_receive,
+            rng: instance_stream(plan.seed, place),
+        }
+    }
+
     fn now_ns(&self) -> u64 {
         self.started.elapsed().as_nanos() as u64
     }
