@@ -946,3 +946,60 @@ service = {{ dist = "constant", mean = "10000s" }}
         );
     }
 }
+
+/// One JetStream consumer instance (`prefetch` slots) whose every attempt
+/// fails, a delayed retry of 10 s, two attempts in all; a message a second
+/// for 100 s, and the run ends there (no drain).
+fn nats_delayed_retry(preset: &str, prefetch: u32) -> String {
+    format!(
+        r#"
+[simulation]
+duration = "100s"
+drain = "0s"
+[[producer]]
+arrival = {{ process = "constant", rate = 1.0 }}
+[[queue]]
+preset = "{preset}"
+[[consumer]]
+preset = "{preset}"
+prefetch = {prefetch}
+service = {{ dist = "constant", mean = "10ms" }}
+failure = 1.0
+retry_mode = "delay"
+retry = {{ backoff = "fixed", delay = "10s", max_attempts = 2 }}
+"#
+    )
+}
+
+/// Issue 21 (measured live on nats-server 2.9): a NakWithDelay keeps the
+/// message in the consumer's pending set, so its MaxAckPending slot stays
+/// taken for the whole delay, and a retry that falls due is served before
+/// the messages waiting behind it. With one slot, each message holds it
+/// for 10.02 s (two 10 ms attempts and the delay), its retry coming before
+/// the next message: 9 messages are given up (MaxDeliver) within 100 s,
+/// as the live run counts (9 dead-lettered, 9 redelivered); two slots
+/// give 18. Where the slot frees at the nack (SQS's visibility change),
+/// every message is given up 10.02 s after its publish: the 89 published
+/// at 1 s to 89 s.
+#[test]
+fn a_jetstream_delayed_retry_keeps_its_slot_and_comes_back_first() {
+    for (preset, prefetch, given_up) in [
+        ("nats-jetstream", 1, 9.0),
+        ("nats-jetstream", 2, 18.0),
+        ("sqs", 1, 89.0),
+    ] {
+        let s = summary(&scenario(&nats_delayed_retry(preset, prefetch)), 1, 1);
+        assert_conserved(&s);
+        assert_eq!(get(&s, "messages.published"), 99.0);
+        assert_eq!(
+            get(&s, "messages.dead_lettered"),
+            given_up,
+            "{preset}, prefetch {prefetch}"
+        );
+        assert_eq!(
+            get(&s, "messages.redelivered"),
+            given_up,
+            "{preset}, prefetch {prefetch}: each given-up message came back once"
+        );
+    }
+}

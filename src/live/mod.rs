@@ -141,6 +141,13 @@ pub trait Delivery: Send + Sync + 'static {
     /// `basic.nack` or, with `retry_mode = "reject-requeue"`,
     /// `basic.reject`, both with requeue).
     fn nack(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// Negative acknowledgement with a redelivery delay (JetStream
+    /// `NakWithDelay`); only plans with `retry_mode = "delay"` ask it, and
+    /// only on brokers that map that mode.
+    fn nack_after(
+        &self,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// The fastest `--speed` (as `[live] speed`).

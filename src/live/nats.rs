@@ -190,7 +190,7 @@ impl Broker for Nats {
                 durable_name: Some(g.broker_name.clone()),
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_nanos(q.ack_wait_ns),
-                max_deliver: q.max_deliveries.map_or(-1, |k| k as i64),
+                max_deliver: g.max_deliveries.map_or(-1, |k| k as i64),
                 // MaxAckPending bounds the consumer's unacked deliveries;
                 // the scenario's prefetch is per instance.
                 max_ack_pending: (g.prefetch as i64) * (g.count as i64),
@@ -335,5 +335,15 @@ impl Delivery for NatsDelivery {
             .ack_with(AckKind::Nak(None))
             .await
             .map_err(|e| format!("nak: {e}"))
+    }
+
+    async fn nack_after(&self, delay: Duration) -> Result<(), String> {
+        if delay.is_zero() {
+            return self.nack().await;
+        }
+        self.message
+            .ack_with(AckKind::Nak(Some(delay)))
+            .await
+            .map_err(|e| format!("nak with delay: {e}"))
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::model::{Arrival, Confirm, FaultKind, FaultTiming, Model, Overflow};
 use crate::scenario::{AckMode, Scenario};
+use crate::strategy::backoff::{Jitter, RetryPolicy};
 use crate::time::Nanos;
 
 /// How one queue is declared on the broker (times in wall nanoseconds).
@@ -41,6 +42,13 @@ pub struct GroupPlan {
     /// A failed attempt is returned with `basic.reject` (requeue) rather
     /// than `basic.nack` (`consumer.retry_mode = "reject-requeue"`).
     pub reject: bool,
+    /// Deliveries in all before the broker gives a message up: the
+    /// queue's `max_deliveries` or the retry policy's `max_attempts`,
+    /// whichever is fewer (JetStream `MaxDeliver`).
+    pub max_deliveries: Option<u32>,
+    /// A failed attempt comes back after the policy's backoff (`retry_mode
+    /// = "delay"`: JetStream `NakWithDelay`); None: at once.
+    pub retry_delay: Option<RetryPolicy>,
 }
 
 /// One producer and its arrival process (wall time).
@@ -235,7 +243,7 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
         let mapped_modes: &[&str] = if broker == "rabbitmq" {
             &["requeue", "reject-requeue"]
         } else {
-            &["requeue"]
+            &["requeue", "delay"]
         };
         let retry_mode = c
             .retry_mode
@@ -252,7 +260,6 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
                 c.non_retryable.is_some_and(|p| p > 0.0),
             ),
             ("consumer.publish_to", c.publish_to.is_some()),
-            ("consumer.retry", c.retry.is_some()),
             ("consumer.retry_mode", retry_mode.is_some()),
             ("consumer.idempotency", c.idempotency.is_some()),
             ("consumer.retry_budget", c.retry_budget.is_some()),
@@ -263,6 +270,9 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
         if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
             return Err(refuse(key, broker, ""));
         }
+        if let Some(policy) = &c.retry {
+            check_retry(policy, broker)?;
+        }
         if c.failure.is_some_and(|p| p > 0.0) && c.ack == Some(AckMode::OnReceive) {
             return Err(refuse(
                 "consumer.failure with consumer.ack = \"on-receive\"",
@@ -270,6 +280,35 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
                 "a failure after the ack has nothing to tell the broker",
             ));
         }
+    }
+    Ok(())
+}
+
+/// A consumer's retry policy: on NATS its delays are `NakWithDelay`s and
+/// its `max_attempts` the consumer's `MaxDeliver`, each worked out from
+/// the delivery count the broker keeps; what needs more than that count
+/// is refused.
+fn check_retry(policy: &crate::scenario::RetryCfg, broker: &str) -> Result<(), String> {
+    if broker == "rabbitmq" {
+        return Err(refuse(
+            "consumer.retry",
+            broker,
+            "a delayed retry needs a TTL and dead-letter delay queue, which is not mapped yet",
+        ));
+    }
+    if policy.max_elapsed.is_some() {
+        return Err(refuse(
+            "consumer.retry.max_elapsed",
+            broker,
+            "the broker keeps a delivery count, not the time of the first attempt",
+        ));
+    }
+    if policy.jitter == Some(Jitter::Decorrelated) {
+        return Err(refuse(
+            "consumer.retry.jitter = \"decorrelated\"",
+            broker,
+            "it reads the previous delay, which the broker does not keep",
+        ));
     }
     Ok(())
 }
@@ -310,6 +349,14 @@ fn check_rabbitmq(s: &Scenario) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The smaller of two optional limits (None: no limit).
+fn fewest(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => a.or(b),
+    }
 }
 
 /// A broker-safe name: letters, digits, `-` and `_` kept, the rest `_`.
@@ -379,6 +426,14 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             ack_on_receive: g.ack_on_receive,
             failure: g.failure,
             reject: g.retry_mode == crate::model::RetryMode::RejectRequeue,
+            max_deliveries: fewest(
+                m.queues()[g.queue].max_deliveries,
+                g.retry.as_ref().and_then(|r| r.max_attempts),
+            ),
+            retry_delay: g
+                .retry
+                .clone()
+                .filter(|_| g.retry_mode == crate::model::RetryMode::Delay),
         });
     }
     let mut producers = Vec::new();

@@ -590,4 +590,13 @@ impl Delivery for RabbitDelivery {
             .map(|_| ())
             .map_err(|e| format!("basic.nack: {e}"))
     }
+
+    /// The plan refuses `retry_mode = "delay"` on RabbitMQ (a delay queue
+    /// is not mapped), so only a delay of zero reaches here.
+    async fn nack_after(&self, delay: std::time::Duration) -> Result<(), String> {
+        if !delay.is_zero() {
+            return Err("a delayed retry is not mapped on RabbitMQ".to_string());
+        }
+        self.nack().await
+    }
 }

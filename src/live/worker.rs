@@ -11,6 +11,7 @@ use super::plan::LivePlan;
 use super::{Delivery, Receiver};
 use crate::model::dist::Dist;
 use crate::model::Model;
+use crate::strategy::backoff::RetryPolicy;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,6 +82,10 @@ pub struct Worker<R: Record> {
     speed: f64,
     failure: f64,
     ack_on_receive: bool,
+    /// Deliveries in all before the broker gives a message up.
+    max_deliveries: Option<u32>,
+    /// The backoff before a failed message comes back (None: at once).
+    retry_delay: Option<RetryPolicy>,
     rng: crate::rng::Stream,
 }
 
@@ -125,6 +130,8 @@ impl<R: Record> Worker<R> {
             speed: plan.speed,
             failure: g.failure,
             ack_on_receive: g.ack_on_receive,
+            max_deliveries: g.max_deliveries,
+            retry_delay: g.retry_delay.clone(),
             rng: instance_stream(plan.seed, place),
         }
     }
@@ -164,7 +171,7 @@ impl<R: Record> Worker<R> {
             return if self.ack_on_receive {
                 Ok(())
             } else {
-                delivery.nack().await
+                self.fail(delivery).await
             };
         }
         self.record.processed(id, self.now_ns());
@@ -173,6 +180,24 @@ impl<R: Record> Worker<R> {
         } else {
             delivery.ack().await
         }
+    }
+}
+
+impl<R: Record> Worker<R> {
+    /// Returns a failed delivery: after the policy's backoff for the
+    /// attempts made so far (the broker's delivery count, as the
+    /// simulation counts them), at once when the backoff is zero or when
+    /// this was the last delivery, so that the broker gives it up now
+    /// rather than after a delay nobody waits for.
+    async fn fail<D: Delivery>(&mut self, delivery: &D) -> Result<(), String> {
+        let attempts = u32::try_from(delivery.delivery_count()).unwrap_or(u32::MAX);
+        let last = self.max_deliveries.is_some_and(|k| attempts >= k);
+        let delay_ns = match &self.retry_delay {
+            Some(policy) if !last => policy.delay_ns(attempts, 0, &mut self.rng),
+            _ => 0,
+        };
+        let wall_ns = (delay_ns as f64 / self.speed) as u64;
+        delivery.nack_after(Duration::from_nanos(wall_ns)).await
     }
 }
 

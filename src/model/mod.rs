@@ -216,6 +216,12 @@ pub struct QueueModel {
     /// NATS JetStream: a late ack from an earlier delivery settles a
     /// message that is still pending (in flight again or waiting).
     pub late_ack_settles: bool,
+    /// NATS JetStream: a delayed retry (NakWithDelay) keeps its prefetch
+    /// slot until it is due.
+    pub delay_keeps_slot: bool,
+    /// NATS JetStream: a delayed retry that falls due goes before the
+    /// ready messages (the redelivery queue), not behind them.
+    pub retry_due_first: bool,
     /// The retry-orbit chain's orbit bound, when the scenario fixes it.
     pub orbit_bound: Option<u32>,
 }
@@ -784,6 +790,8 @@ fn compile_queues(s: &Scenario, r: &Scenario) -> Vec<QueueModel> {
             nack_to_back: p.nack_to_back_unlimited && max_deliveries.is_none(),
             expiry_backoff: p.expiry_backoff && q.ack_timeout.is_some(),
             late_ack_settles: p.late_ack_settles,
+            delay_keeps_slot: p.delay_keeps_slot,
+            retry_due_first: p.retry_due_first,
             durable: q.durable.unwrap_or(true),
             fsync_ns: q.fsync_interval.map_or(0, |f| f.interval().ns()),
             dedup_window_ns: ns(q.dedup_window),

@@ -297,6 +297,7 @@ impl<'m, F: Features> Sim<'m, F> {
             fate_key,
             attempt_prefix,
             uncounted: 0,
+            delay_slot_kept: false,
         });
         self.msgs[mi].live += 1;
         c
@@ -415,7 +416,8 @@ impl<'m, F: Features> Sim<'m, F> {
         let free = if inst.push_all {
             1
         } else {
-            g.prefetch.saturating_sub(inst.held + inst.acks_on_wire)
+            g.prefetch
+                .saturating_sub(inst.held + inst.acks_on_wire + inst.delays_held)
         };
         let e = inst.credit_epoch;
         for _ in 0..free {

@@ -271,6 +271,17 @@ impl<'m, F: Features> Sim<'m, F> {
             self.try_start(i);
             return;
         }
+        if F::LEASES && settle == Settle::SlotKept {
+            // The worker is free; the broker keeps the slot until the
+            // retry is due (`on_retry_due`).
+            self.stats.queues[qi].sub_held(1);
+            let inst = &mut self.insts[i as usize];
+            inst.held -= 1;
+            inst.delays_held += 1;
+            self.unhold(c);
+            self.try_start(i);
+            return;
+        }
         let credit = self.free_slot(i, c);
         self.slot_freed(i, qi, credit);
     }
@@ -440,6 +451,12 @@ impl<'m, F: Features> Sim<'m, F> {
                     // worker's delivery still holds the copy and message.
                     debug_assert!(self.copies[c].holders > 0, "an ack without a delivery hold");
                     self.ack_arrives(c, delivery, kind, i, epoch);
+                    if F::LEASES
+                        && matches!(kind, AckKind::Delay(_))
+                        && self.keeps_delay_slot(c, delivery, i)
+                    {
+                        return Settle::SlotKept;
+                    }
                     Settle::Now
                 } else {
                     // The ack on the wire holds them until it arrives.

@@ -270,4 +270,7 @@ pub(super) enum Settle {
     Now,
     /// The ack is on the wire: the slot frees when it reaches the broker.
     OnArrival,
+    /// A delayed retry the broker applied at once and whose slot it keeps
+    /// until the retry is due (`delay_keeps_slot`: JetStream NakWithDelay).
+    SlotKept,
 }

@@ -350,6 +350,14 @@ impl<'m, F: Features> Sim<'m, F> {
             self.queues[qi].credits.clear();
             self.queues[qi].delayed = 0;
         }
+        // The pending sets go with the broker: slots kept for delayed
+        // retries are free when it restarts (`restart_broker` refills).
+        for inst in self.insts.iter_mut() {
+            inst.delays_held = 0;
+        }
+        for &c in &at_broker {
+            self.copies[c].delay_slot_kept = false;
+        }
         for c in at_broker {
             let qm = &self.m.queues[self.copies[c].queue as usize];
             let fsync = qm.fsync_ns;

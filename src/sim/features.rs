@@ -162,13 +162,18 @@ impl Uses {
                 .groups
                 .iter()
                 .any(|g| g.poison > 0.0 || g.non_retryable > 0.0),
-            leases: m.groups.iter().any(|g| g.extend_lease.is_some())
-                || m.queues.iter().any(|q| {
-                    q.crash_requeue_after_ns.is_some()
-                        || q.nacks_uncounted
-                        || q.nack_to_back
-                        || q.expiry_backoff
-                }),
+            leases: m.groups.iter().any(|g| {
+                g.extend_lease.is_some()
+                    || (g.retry_mode == crate::model::RetryMode::Delay
+                        && g.log.is_none()
+                        && (m.queues[g.queue].delay_keeps_slot
+                            || m.queues[g.queue].retry_due_first))
+            }) || m.queues.iter().any(|q| {
+                q.crash_requeue_after_ns.is_some()
+                    || q.nacks_uncounted
+                    || q.nack_to_back
+                    || q.expiry_backoff
+            }),
             transactions: m.uses_transactions(),
         }
     }

@@ -752,6 +752,7 @@ fn instances(m: &Model) -> (Vec<Inst>, Vec<Vec<u32>>) {
                 busy: 0,
                 held: 0,
                 acks_on_wire: 0,
+                delays_held: 0,
                 up_since_ns: 0,
                 breaker: gm.breaker.as_ref().map(CircuitBreaker::new),
                 draining: false,

@@ -250,6 +250,10 @@ pub(super) struct Copy {
     /// Returns that do not count toward the delivery limit (RabbitMQ 4.3:
     /// nacks and consumer timeouts): the limit counts `deliveries - uncounted`.
     pub(super) uncounted: u32,
+    /// Its delayed retry keeps the prefetch slot of instance `inst` until
+    /// it is due (`delay_keeps_slot`): set where the nack is applied,
+    /// cleared where the retry falls due or the broker crashes.
+    pub(super) delay_slot_kept: bool,
 }
 
 // One per copy, written on the hot path: keep it small, as `Msg`.

@@ -9,12 +9,44 @@ impl<'m, F: Features> Sim<'m, F> {
     /// message; the hold ends here.
     pub(super) fn on_ack(&mut self, c: u32, delivery: u32, kind: AckKind, inst: u32, epoch: u32) {
         let qi = self.copies[c].queue as usize;
-        let slot_freed = self.ack_frees_slot(inst, epoch, qi);
+        let mut slot_freed = self.ack_frees_slot(inst, epoch, qi);
         self.ack_arrives(c, delivery, kind, inst, epoch);
+        if F::LEASES && matches!(kind, AckKind::Delay(_)) && self.m.queues[qi].delay_keeps_slot {
+            slot_freed = self.keep_slot_while_delayed(c, delivery, inst, epoch, slot_freed);
+        }
         self.unhold(c);
         if slot_freed {
             self.dispatch(qi);
         }
+    }
+
+    /// `delay_keeps_slot`: a delayed-retry nack that the broker applied
+    /// (the copy waits for its retry, from this very delivery) does not free
+    /// its prefetch slot: the credit `ack_frees_slot` just put at the back
+    /// of the list is taken back, and the slot is counted as held until
+    /// [`Sim::on_retry_due`]. Returns whether a slot is still freed.
+    fn keep_slot_while_delayed(
+        &mut self,
+        c: u32,
+        delivery: u32,
+        inst: u32,
+        epoch: u32,
+        slot_freed: bool,
+    ) -> bool {
+        if self.insts[inst as usize].epoch != epoch || !self.keeps_delay_slot(c, delivery, inst) {
+            return slot_freed;
+        }
+        let qi = self.copies[c].queue as usize;
+        if slot_freed {
+            let credit = self.queues[qi].credits.pop_back();
+            debug_assert_eq!(
+                credit,
+                Some((inst, self.insts[inst as usize].credit_epoch)),
+                "the credit taken back is the one the nack freed"
+            );
+        }
+        self.insts[inst as usize].delays_held += 1;
+        false
     }
 
     /// An ack (or nack) on the wire reached the broker: its delivery's
@@ -178,9 +210,57 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         let qi = self.copies[c].queue as usize;
         self.queues[qi].delayed -= 1;
+        if F::LEASES && self.m.queues[qi].delay_keeps_slot {
+            self.release_delay_slot(c, qi);
+        }
         self.stats_transition(c, st::WAITING_RETRY, st::QUEUED);
-        self.enqueue_ready(c, false);
+        let first = F::LEASES && self.m.queues[qi].retry_due_first;
+        self.enqueue_ready(c, first);
         self.dispatch(qi);
+    }
+
+    /// Whether the delayed-retry nack of `delivery` of copy `c` from
+    /// instance `inst`, just applied, keeps its slot: the queue's broker
+    /// keeps slots (`delay_keeps_slot`), the copy now waits for its retry
+    /// from that very delivery, and the consumer acks manually. Marks the
+    /// copy when it does.
+    pub(super) fn keeps_delay_slot(&mut self, c: u32, delivery: u32, inst: u32) -> bool {
+        let qi = self.copies[c].queue as usize;
+        let cp = &self.copies[c];
+        let kept = self.m.queues[qi].delay_keeps_slot
+            && cp.state == CState::Delayed
+            && cp.delivery == delivery
+            && cp.inst == inst
+            && !self.insts[inst as usize].push_all;
+        if kept {
+            debug_assert!(!cp.delay_slot_kept, "a delayed retry keeps one slot");
+            self.copies[c].delay_slot_kept = true;
+        }
+        kept
+    }
+
+    /// The slot a delayed retry kept (`keep_slot_while_delayed`) frees
+    /// when the retry is due; a credit goes back when its instance can
+    /// take a delivery. A delay nacked by a crashed instance's earlier
+    /// connection, or one never kept (its nack arrived after the crash),
+    /// frees nothing.
+    fn release_delay_slot(&mut self, c: u32, qi: usize) {
+        if !self.copies[c].delay_slot_kept {
+            return;
+        }
+        self.copies[c].delay_slot_kept = false;
+        let i = self.copies[c].inst as usize;
+        debug_assert!(
+            self.insts[i].delays_held > 0,
+            "a kept delay slot was counted where it was kept"
+        );
+        self.insts[i].delays_held -= 1;
+        let inst = &self.insts[i];
+        if inst.up && !inst.partitioned && !inst.draining && !inst.push_all {
+            self.queues[qi]
+                .credits
+                .push_back((i as u32, inst.credit_epoch));
+        }
     }
 
     pub(super) fn on_ack_deadline(&mut self, c: u32, gen: u32) {

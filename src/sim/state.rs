@@ -27,6 +27,10 @@ pub(super) struct Inst {
     /// JetStream `MaxAckPending`: the broker frees a slot when the ack
     /// arrives, not when processing ends).
     pub(super) acks_on_wire: u32,
+    /// Delayed retries it nacked whose slots the broker keeps until they
+    /// are due (`delay_keeps_slot`, JetStream NakWithDelay). Kept across a
+    /// consumer crash: the broker, not the connection, holds them.
+    pub(super) delays_held: u32,
     /// Workers processing now (not those sleeping in an in-handler retry).
     pub(super) busy: u32,
     pub(super) up_since_ns: Nanos,
