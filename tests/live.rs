@@ -666,7 +666,7 @@ fn rabbitmq_conformance_scenarios_agree_with_the_simulation() {
         .unwrap_or_else(|e| panic!("{e}"));
     let url = broker.url.clone();
     let mut failures = Vec::new();
-    let cases: [(&str, &str, &[&str]); 6] = [
+    let cases: [(&str, &str, &[&str]); 7] = [
         ("scenarios/live/rabbitmq-prefetch.toml", "4", &[]),
         (
             "scenarios/live/rabbitmq-prefetch.toml",
@@ -674,6 +674,7 @@ fn rabbitmq_conformance_scenarios_agree_with_the_simulation() {
             &["consumer.prefetch=10"],
         ),
         ("scenarios/live/rabbitmq-nack-limit.toml", "4", &[]),
+        ("scenarios/live/rabbitmq-delay.toml", "10", &[]),
         ("scenarios/live/rabbitmq-ttl.toml", "10", &[]),
         ("scenarios/live/rabbitmq-overflow.toml", "10", &[]),
         (
@@ -739,6 +740,28 @@ fn deterministic_rabbitmq_cases(url: &str, failures: &mut Vec<String>) {
                 "max_deliveries = {k}: {published} messages should be delivered {k} times each and all dead-lettered: {m}"
             ));
         }
+    }
+    // Delayed retries through the delay queues: every attempt fails, so
+    // each message is delivered max_attempts = 4 times (the copies carry
+    // the count) and the last is rejected into the dead-letter queue.
+    let sets = ["consumer.failure=1", "simulation.duration=20s"];
+    let v = rabbitmq_case(
+        url,
+        "scenarios/live/rabbitmq-delay.toml",
+        "10",
+        false,
+        &sets,
+    );
+    let m = &v["messages"];
+    let published = m["published"].as_u64().unwrap_or(0);
+    assert!(published > 10, "{m}");
+    if m["delivered"].as_u64() != Some(4 * published)
+        || m["dead_lettered"] != published
+        || m["redelivered"].as_u64() != Some(3 * published)
+    {
+        failures.push(format!(
+            "delay queues: {published} messages should be delivered 4 times each (3 redeliveries) and all dead-lettered: {m}"
+        ));
     }
     let overflow = "scenarios/live/rabbitmq-overflow.toml";
     let hold = [
@@ -928,11 +951,23 @@ fn an_unreachable_rabbitmq_is_a_clear_error_and_nats_keys_are_refused() {
             "consumer.retry_mode=ack-timeout",
             "consumer.retry_mode",
         ),
-        // A delayed retry needs a delay queue on RabbitMQ (not mapped).
+        // A retry limit needs the broker's count (a quorum queue's
+        // delivery limit) or delay queues, which need fixed delays and a
+        // bounded number of them.
         (
             "scenarios/live/rabbitmq-prefetch.toml",
             "consumer.retry.max_attempts=3",
-            "consumer.retry",
+            "consumer.retry with retry_mode = \"requeue\"",
+        ),
+        (
+            "scenarios/live/rabbitmq-delay.toml",
+            "consumer.retry.jitter=full",
+            "consumer.retry.jitter = \"full\"",
+        ),
+        (
+            "scenarios/live/rabbitmq-delay.toml",
+            "consumer.retry={ backoff = \"fixed\", delay = \"1s\" }",
+            "consumer.retry without max_attempts",
         ),
         // Of the faults, only a consumer crash at a fixed time maps.
         (

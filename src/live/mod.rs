@@ -141,13 +141,22 @@ pub trait Delivery: Send + Sync + 'static {
     /// `basic.nack` or, with `retry_mode = "reject-requeue"`,
     /// `basic.reject`, both with requeue).
     fn nack(&self) -> impl Future<Output = Result<(), String>> + Send;
-    /// Negative acknowledgement with a redelivery delay (JetStream
-    /// `NakWithDelay`); only plans with `retry_mode = "delay"` ask it, and
-    /// only on brokers that map that mode.
-    fn nack_after(
-        &self,
-        delay: std::time::Duration,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// A failed attempt of a consumer with a delayed-retry policy
+    /// (`retry_mode = "delay"`): deliver again after the backoff, or give
+    /// the message up (its last attempt).
+    fn retry(&self, next: Next) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// What a failed delivery of a delayed-retry consumer asks of the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Deliver it again after this wall time (JetStream `NakWithDelay`;
+    /// RabbitMQ: a copy through the delay queue of that TTL).
+    After(std::time::Duration),
+    /// The attempts are used up: the broker removes it as at its delivery
+    /// limit (JetStream: a NAK that MaxDeliver turns away; RabbitMQ:
+    /// `basic.reject` without requeue, into the dead-letter queue).
+    GiveUp,
 }
 
 /// The fastest `--speed` (as `[live] speed`).

@@ -6,7 +6,7 @@
 
 use super::measure::{Ledger, PublishOutcome};
 use super::plan::LivePlan;
-use super::{Broker, Delivery, Receiver};
+use super::{Broker, Delivery, Next, Receiver};
 use async_nats::jetstream::{self, consumer, stream, AckKind};
 use futures_util::StreamExt;
 use std::os::unix::process::CommandExt;
@@ -337,13 +337,16 @@ impl Delivery for NatsDelivery {
             .map_err(|e| format!("nak: {e}"))
     }
 
-    async fn nack_after(&self, delay: Duration) -> Result<(), String> {
-        if delay.is_zero() {
-            return self.nack().await;
+    /// A NAK at once for the last attempt: the consumer's MaxDeliver (the
+    /// retry policy's attempts) turns the redelivery away and reports it.
+    async fn retry(&self, next: Next) -> Result<(), String> {
+        match next {
+            Next::After(delay) if !delay.is_zero() => self
+                .message
+                .ack_with(AckKind::Nak(Some(delay)))
+                .await
+                .map_err(|e| format!("nak with delay: {e}")),
+            _ => self.nack().await,
         }
-        self.message
-            .ack_with(AckKind::Nak(Some(delay)))
-            .await
-            .map_err(|e| format!("nak with delay: {e}"))
     }
 }

@@ -241,7 +241,7 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
             return Err(refuse(&format!("consumer.preset = \"{p}\""), broker, ""));
         }
         let mapped_modes: &[&str] = if broker == "rabbitmq" {
-            &["requeue", "reject-requeue"]
+            &["requeue", "reject-requeue", "delay"]
         } else {
             &["requeue", "delay"]
         };
@@ -285,16 +285,27 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
 }
 
 /// A consumer's retry policy: on NATS its delays are `NakWithDelay`s and
-/// its `max_attempts` the consumer's `MaxDeliver`, each worked out from
-/// the delivery count the broker keeps; what needs more than that count
-/// is refused.
+/// its `max_attempts` the consumer's `MaxDeliver`; on RabbitMQ each delay
+/// is a queue whose TTL dead-letters the copy back, declared before the
+/// run, so the delays must be known then (no jitter, no Sidekiq draw).
+/// Both work from the attempts counted so far; what needs more than that
+/// count is refused.
 fn check_retry(policy: &crate::scenario::RetryCfg, broker: &str) -> Result<(), String> {
     if broker == "rabbitmq" {
-        return Err(refuse(
-            "consumer.retry",
-            broker,
-            "a delayed retry needs a TTL and dead-letter delay queue, which is not mapped yet",
-        ));
+        if let Some(jitter) = policy.jitter.filter(|j| *j != Jitter::None) {
+            return Err(refuse(
+                &format!("consumer.retry.jitter = \"{}\"", jitter.word()),
+                broker,
+                "each delay is a queue with a fixed TTL, declared before the run",
+            ));
+        }
+        if let Some(backoff) = policy.backoff.filter(|b| b.is_sidekiq()) {
+            return Err(refuse(
+                &format!("consumer.retry.backoff = \"{}\"", backoff.word()),
+                broker,
+                "its random term cannot be a delay queue's fixed TTL",
+            ));
+        }
     }
     if policy.max_elapsed.is_some() {
         return Err(refuse(
@@ -346,6 +357,31 @@ fn check_rabbitmq(s: &Scenario) -> Result<(), String> {
             "queue.ttl with consumer.ack = \"on-receive\"",
             broker,
             "auto-ack deliveries ignore the prefetch: every ready message leaves the queue at once",
+        ));
+    }
+    Ok(())
+}
+
+/// A delayed retry on RabbitMQ goes through a delay queue per delay,
+/// declared before the run: the attempts must be bounded, and the
+/// queue's TTL would start again when a retry re-enters the queue.
+fn check_rabbitmq_delays(m: &Model, g: &crate::model::GroupModel) -> Result<(), String> {
+    let broker = "rabbitmq";
+    let q = &m.queues()[g.queue];
+    let bounded =
+        g.retry.as_ref().and_then(|r| r.max_attempts).is_some() || q.max_deliveries.is_some();
+    if !bounded {
+        return Err(refuse(
+            "consumer.retry without max_attempts",
+            broker,
+            "each retry's delay queue is declared before the run: bound the attempts",
+        ));
+    }
+    if q.ttl_ns.is_some() {
+        return Err(refuse(
+            "queue.ttl with consumer.retry_mode = \"delay\"",
+            broker,
+            "a retry re-enters the queue, where its TTL would start again",
         ));
     }
     Ok(())
@@ -410,6 +446,20 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
     }
     let mut groups = Vec::new();
     for g in m.groups() {
+        let delayed = g.retry_mode == crate::model::RetryMode::Delay && g.retry.is_some();
+        if broker == "rabbitmq" && g.retry.is_some() && !delayed {
+            return Err(refuse(
+                &format!(
+                    "consumer.retry with retry_mode = \"{}\"",
+                    g.retry_mode.word()
+                ),
+                broker,
+                "a requeued message's deliveries are counted only by a quorum queue's delivery limit: use queue.max_deliveries, or retry_mode = \"delay\"",
+            ));
+        }
+        if broker == "rabbitmq" && delayed {
+            check_rabbitmq_delays(m, g)?;
+        }
         if m.groups().iter().filter(|o| o.queue == g.queue).count() > 1 {
             return Err(refuse(
                 "two consumer groups on one queue",

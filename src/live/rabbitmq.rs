@@ -11,7 +11,7 @@
 
 use super::measure::{Ledger, PublishOutcome, Removal};
 use super::plan::{LivePlan, QueuePlan};
-use super::{Broker, Delivery, Receiver};
+use super::{Broker, Delivery, Next, Receiver};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
@@ -50,6 +50,70 @@ type Held = Arc<Mutex<HashSet<(usize, u64)>>>;
 /// The dead-letter queue of a queue: the default exchange routes to it.
 fn dead_queue(q: &QueuePlan) -> String {
     format!("{}.dead", q.broker_name)
+}
+
+/// The header counting the attempts a message made before its copy went
+/// through a delay queue: a republished copy's own delivery count starts
+/// again from nothing.
+const ATTEMPTS_HEADER: &str = "mqsim-attempts";
+
+/// The delay queue of queue `q` for a retry `wall` later: its TTL
+/// dead-letters each copy back to `q` through the default exchange.
+fn delay_queue(q: &QueuePlan, wall: Duration) -> String {
+    format!("{}.delay-{}ms", q.broker_name, delay_ms(wall))
+}
+
+/// A delay in whole milliseconds (RabbitMQ's TTL unit), at least 1.
+fn delay_ms(wall: Duration) -> u64 {
+    ((wall.as_nanos() as f64 / 1e6).round() as u64).max(1)
+}
+
+/// Every delay (wall time) a delayed retry of a consumer group of queue
+/// `queue` may wait, one per retry the attempts allow: the plan refuses a
+/// policy whose delays are drawn (jitter, Sidekiq) or unbounded in count,
+/// so they are known before the run.
+fn retry_delays(plan: &LivePlan, queue: usize) -> Vec<Duration> {
+    let mut delays: Vec<Duration> = Vec::new();
+    let mut no_draws = <crate::rng::Stream as rand::SeedableRng>::seed_from_u64(0);
+    for g in plan.groups.iter().filter(|g| g.queue == queue) {
+        let (Some(policy), Some(limit)) = (&g.retry_delay, g.max_deliveries) else {
+            continue;
+        };
+        for retry in 1..limit {
+            let ns = policy.delay_ns(retry, 0, &mut no_draws);
+            let wall = Duration::from_nanos(super::plan::LivePlan::wall_ns(plan.speed, ns));
+            if !delays.iter().any(|d| delay_ms(*d) == delay_ms(wall)) {
+                delays.push(wall);
+            }
+        }
+    }
+    delays
+}
+
+/// The queues of queue `q` beside it: its dead-letter queue and its delay
+/// queues.
+fn side_queues(plan: &LivePlan, queue: usize) -> Vec<String> {
+    let q = &plan.queues[queue];
+    let mut names = vec![dead_queue(q)];
+    names.extend(
+        retry_delays(plan, queue)
+            .into_iter()
+            .map(|d| delay_queue(q, d)),
+    );
+    names
+}
+
+/// A delay queue's arguments: its TTL, and the way back to `q`.
+fn delay_arguments(q: &QueuePlan, wall: Duration) -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-queue-type".into(), text("classic"));
+    arguments.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongLongInt(delay_ms(wall) as i64),
+    );
+    arguments.insert("x-dead-letter-exchange".into(), text(""));
+    arguments.insert("x-dead-letter-routing-key".into(), text(&q.broker_name));
+    arguments
 }
 
 fn text(value: &str) -> AMQPValue {
@@ -179,17 +243,26 @@ impl Rabbit {
 
     /// Every message id queue `queue` holds, read with `basic.get` and
     /// left unacknowledged (the channel's close puts them back).
+    /// A copy waiting in a delay queue counts as held by its queue.
     async fn holdings(&self, queue: usize) -> Result<Vec<u64>, String> {
         let channel = self.channel().await?;
-        let name = self.plan.queues[queue].broker_name.clone();
+        let q = &self.plan.queues[queue];
+        let mut names = vec![q.broker_name.clone()];
+        names.extend(
+            retry_delays(&self.plan, queue)
+                .into_iter()
+                .map(|d| delay_queue(q, d)),
+        );
         let mut ids = Vec::new();
-        while let Some(message) = channel
-            .basic_get(name.as_str().into(), BasicGetOptions { no_ack: false })
-            .await
-            .map_err(|e| format!("basic.get on {name}: {e}"))?
-        {
-            if let Some(id) = message_id(&message.delivery.properties) {
-                ids.push(id);
+        for name in names {
+            while let Some(message) = channel
+                .basic_get(name.as_str().into(), BasicGetOptions { no_ack: false })
+                .await
+                .map_err(|e| format!("basic.get on {name}: {e}"))?
+            {
+                if let Some(id) = message_id(&message.delivery.properties) {
+                    ids.push(id);
+                }
             }
         }
         let _ = channel.close(200, "inventory taken".into()).await;
@@ -227,19 +300,18 @@ fn as_text(value: &AMQPValue) -> Option<String> {
     }
 }
 
-/// Why a dead-lettered message left its queue: `x-first-death-reason`,
-/// else the first `x-death` entry's reason.
+/// Why a dead-lettered message left its queue: the first `x-death`
+/// entry's reason (the latest death: a retry's copy died once already,
+/// expiring in its delay queue), else `x-first-death-reason`.
 fn death_reason(properties: &BasicProperties) -> Option<String> {
-    if let Some(reason) = header(properties, "x-first-death-reason").and_then(as_text) {
-        return Some(reason);
-    }
-    let AMQPValue::FieldArray(deaths) = header(properties, "x-death")? else {
-        return None;
+    let latest = match header(properties, "x-death") {
+        Some(AMQPValue::FieldArray(deaths)) => match deaths.as_slice().first() {
+            Some(AMQPValue::FieldTable(entry)) => entry.inner().get("reason").and_then(as_text),
+            _ => None,
+        },
+        _ => None,
     };
-    let AMQPValue::FieldTable(first) = deaths.as_slice().first()? else {
-        return None;
-    };
-    first.inner().get("reason").and_then(as_text)
+    latest.or_else(|| header(properties, "x-first-death-reason").and_then(as_text))
 }
 
 /// How a dead-letter reason counts: the TTL's removals are `expired`, a
@@ -274,15 +346,24 @@ impl Broker for Rabbit {
             durable: true,
             ..Default::default()
         };
-        for q in &self.plan.queues {
-            // A run starts from empty queues: those of an earlier run on
-            // the same broker are replaced (deleting a missing queue is
-            // not an error in AMQP 0-9-1).
-            for name in [q.broker_name.clone(), dead_queue(q)] {
+        // A run starts from empty queues: those of an earlier run on the
+        // same broker are replaced (deleting a missing queue is not an
+        // error in AMQP 0-9-1).
+        for (queue, q) in self.plan.queues.iter().enumerate() {
+            let mut names = vec![q.broker_name.clone()];
+            names.extend(side_queues(&self.plan, queue));
+            for name in names {
                 channel
                     .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
                     .await
                     .map_err(|e| format!("cannot delete queue {name}: {e}"))?;
+            }
+            for wall in retry_delays(&self.plan, queue) {
+                let name = delay_queue(q, wall);
+                channel
+                    .queue_declare(name.as_str().into(), durable, delay_arguments(q, wall))
+                    .await
+                    .map_err(|e| format!("cannot declare queue {name}: {e}"))?;
             }
             let dead = dead_queue(q);
             channel
@@ -365,6 +446,8 @@ impl Broker for Rabbit {
         }
         Ok(RabbitReceiver {
             consumer,
+            channel: channel.clone(),
+            queue_plan: q.clone(),
             queue: g.queue,
             auto_ack: g.ack_on_receive,
             reject: g.reject,
@@ -477,8 +560,10 @@ impl Broker for Rabbit {
 
     async fn remove(&self) -> Result<(), String> {
         let channel = self.channel().await?;
-        for q in &self.plan.queues {
-            for name in [q.broker_name.clone(), dead_queue(q)] {
+        for (queue, q) in self.plan.queues.iter().enumerate() {
+            let mut names = vec![q.broker_name.clone()];
+            names.extend(side_queues(&self.plan, queue));
+            for name in names {
                 let _ = channel
                     .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
                     .await;
@@ -492,6 +577,9 @@ impl Broker for Rabbit {
 /// One consumer instance's deliveries, on a channel of its own.
 pub struct RabbitReceiver {
     consumer: lapin::Consumer,
+    /// The instance's channel: a delayed retry's copy is published on it.
+    channel: Channel,
+    queue_plan: QueuePlan,
     queue: usize,
     auto_ack: bool,
     reject: bool,
@@ -511,6 +599,8 @@ impl Receiver for RabbitReceiver {
                 }
                 Some(Ok(RabbitDelivery {
                     delivery,
+                    channel: self.channel.clone(),
+                    queue_plan: self.queue_plan.clone(),
                     queue: self.queue,
                     auto_ack: self.auto_ack,
                     reject: self.reject,
@@ -524,6 +614,8 @@ impl Receiver for RabbitReceiver {
 
 pub struct RabbitDelivery {
     delivery: lapin::message::Delivery,
+    channel: Channel,
+    queue_plan: QueuePlan,
     queue: usize,
     auto_ack: bool,
     reject: bool,
@@ -545,13 +637,19 @@ impl Delivery for RabbitDelivery {
     }
 
     /// A quorum queue writes the returns so far into `x-delivery-count`;
-    /// a classic queue only marks a redelivery.
+    /// a classic queue only marks a redelivery. A copy that came back
+    /// through a delay queue adds the attempts made before it.
     fn delivery_count(&self) -> u64 {
-        match header(&self.delivery.properties, "x-delivery-count").and_then(as_count) {
+        let properties = &self.delivery.properties;
+        let before = header(properties, ATTEMPTS_HEADER)
+            .and_then(as_count)
+            .unwrap_or(0);
+        let this_copy = match header(properties, "x-delivery-count").and_then(as_count) {
             Some(returns) => returns + 1,
             None if self.delivery.redelivered => 2,
             None => 1,
-        }
+        };
+        before + this_copy
     }
 
     async fn ack(&self) -> Result<(), String> {
@@ -591,12 +689,45 @@ impl Delivery for RabbitDelivery {
             .map_err(|e| format!("basic.nack: {e}"))
     }
 
-    /// The plan refuses `retry_mode = "delay"` on RabbitMQ (a delay queue
-    /// is not mapped), so only a delay of zero reaches here.
-    async fn nack_after(&self, delay: std::time::Duration) -> Result<(), String> {
-        if !delay.is_zero() {
-            return Err("a delayed retry is not mapped on RabbitMQ".to_string());
-        }
-        self.nack().await
+    /// A delayed retry: a copy, with the attempts so far in its headers,
+    /// goes to the delay queue of that TTL, which dead-letters it back to
+    /// the tail of the queue when it expires; then the delivery is acked
+    /// (on the same channel, so the broker has routed the copy first).
+    /// The last attempt is rejected without requeue: the queue's
+    /// dead-letter route reports it (reason `rejected`).
+    async fn retry(&self, next: Next) -> Result<(), String> {
+        let Next::After(wall) = next else {
+            self.settled();
+            return self
+                .delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("basic.reject: {e}"));
+        };
+        let name = delay_queue(&self.queue_plan, wall);
+        let mut headers = self
+            .delivery
+            .properties
+            .headers()
+            .clone()
+            .unwrap_or_default();
+        headers.insert(
+            ATTEMPTS_HEADER.into(),
+            AMQPValue::LongLongInt(self.delivery_count() as i64),
+        );
+        let properties = self.delivery.properties.clone().with_headers(headers);
+        self.channel
+            .basic_publish(
+                "".into(),
+                name.as_str().into(),
+                BasicPublishOptions::default(),
+                &self.delivery.data,
+                properties,
+            )
+            .await
+            .map_err(|e| format!("publish to {name}: {e}"))?;
+        self.ack().await
     }
 }

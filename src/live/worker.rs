@@ -8,7 +8,7 @@
 
 use super::measure::Ledger;
 use super::plan::LivePlan;
-use super::{Delivery, Receiver};
+use super::{Delivery, Next, Receiver};
 use crate::model::dist::Dist;
 use crate::model::Model;
 use crate::strategy::backoff::RetryPolicy;
@@ -184,20 +184,24 @@ impl<R: Record> Worker<R> {
 }
 
 impl<R: Record> Worker<R> {
-    /// Returns a failed delivery: after the policy's backoff for the
-    /// attempts made so far (the broker's delivery count, as the
-    /// simulation counts them), at once when the backoff is zero or when
-    /// this was the last delivery, so that the broker gives it up now
-    /// rather than after a delay nobody waits for.
+    /// Returns a failed delivery: at once without a delayed-retry policy;
+    /// with one, after the policy's backoff for the attempts made so far
+    /// (the broker's delivery count, as the simulation counts them), or
+    /// given up now when this was the last attempt (rather than after a
+    /// delay nobody waits for).
     async fn fail<D: Delivery>(&mut self, delivery: &D) -> Result<(), String> {
-        let attempts = u32::try_from(delivery.delivery_count()).unwrap_or(u32::MAX);
-        let last = self.max_deliveries.is_some_and(|k| attempts >= k);
-        let delay_ns = match &self.retry_delay {
-            Some(policy) if !last => policy.delay_ns(attempts, 0, &mut self.rng),
-            _ => 0,
+        let Some(policy) = &self.retry_delay else {
+            return delivery.nack().await;
         };
+        let attempts = u32::try_from(delivery.delivery_count()).unwrap_or(u32::MAX);
+        if self.max_deliveries.is_some_and(|k| attempts >= k) {
+            return delivery.retry(Next::GiveUp).await;
+        }
+        let delay_ns = policy.delay_ns(attempts, 0, &mut self.rng);
         let wall_ns = (delay_ns as f64 / self.speed) as u64;
-        delivery.nack_after(Duration::from_nanos(wall_ns)).await
+        delivery
+            .retry(Next::After(Duration::from_nanos(wall_ns)))
+            .await
     }
 }
 
