@@ -77,8 +77,9 @@ fn conformance_scenarios_agree_with_the_simulation() {
     // preset kept a NakWithDelay's slot and served due retries first, the
     // simulation counted a third more throughput and a sixtieth of the
     // latency (five metrics differed).
-    let cases: [(&str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str]); 8] = [
         ("scenarios/live/nak-limit.toml", "10", &[]),
+        ("scenarios/live/key-order.toml", "10", &[]),
         ("scenarios/live/nak-delay.toml", "10", &[]),
         (
             "scenarios/live/nak-delay.toml",

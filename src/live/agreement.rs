@@ -3,7 +3,7 @@
 //! one draw of the same random system, so its spread is a replication's
 //! spread, not the mean's): mean ± t · sd · sqrt(1 + 1/n). The intervals
 //! hold jointly at 99% over the metrics compared (Bonferroni: each at
-//! 1 - 0.01/k), so that twelve metrics do not make a spurious "differs"
+//! 1 - 0.01/k, k the metrics compared), so that a dozen metrics do not make a spurious "differs"
 //! likely. A metric with no spread in the simulation agrees only when
 //! the live value equals it.
 
@@ -11,8 +11,9 @@ use crate::experiment::Outcome;
 use serde_json::{json, Map, Value};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// The metrics compared: JSON paths of the `run` tree.
-pub const METRICS: [&str; 12] = [
+/// The metrics compared: JSON paths of the `run` tree (`ordering` only
+/// where the scenario has message keys).
+pub const METRICS: [&str; 13] = [
     "messages.published",
     "messages.rejected",
     "messages.acked",
@@ -25,6 +26,7 @@ pub const METRICS: [&str; 12] = [
     "latency.mean",
     "latency.p50",
     "latency.p99",
+    "ordering.out_of_order",
 ];
 
 /// Joint coverage of the intervals.
@@ -65,8 +67,7 @@ pub fn prediction_interval(values: &[f64], level: f64) -> (f64, f64, f64) {
 /// leaves no room for (`[live] latency_tolerance`).
 pub fn compare(live: &Map<String, Value>, sim: &Outcome, latency_tolerance: f64) -> Vec<Row> {
     let live = Value::Object(live.clone());
-    let level = 1.0 - (1.0 - JOINT_LEVEL) / METRICS.len() as f64;
-    let mut rows = Vec::new();
+    let mut both = Vec::new();
     for metric in METRICS {
         let Some(live_value) = at(&live, metric) else {
             continue;
@@ -76,9 +77,14 @@ pub fn compare(live: &Map<String, Value>, sim: &Outcome, latency_tolerance: f64)
             .iter()
             .filter_map(|r| at(&Value::Object(r.metrics.clone()), metric))
             .collect();
-        if values.is_empty() {
-            continue;
+        if !values.is_empty() {
+            both.push((metric, live_value, values));
         }
+    }
+    // Joint over the metrics compared.
+    let level = 1.0 - (1.0 - JOINT_LEVEL) / both.len().max(1) as f64;
+    let mut rows = Vec::new();
+    for (metric, live_value, values) in both {
         let (mean, low, high) = prediction_interval(&values, level);
         let tolerance = 1e-9 * mean.abs().max(1.0);
         let within_jitter = metric.starts_with("latency.")

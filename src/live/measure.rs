@@ -40,6 +40,8 @@ pub struct MessageRecord {
     pub dropped: bool,
     /// Still stored by the broker at the end (after the drain).
     pub still_stored: bool,
+    /// Its key and its number among the key's messages, in publish order.
+    pub key: Option<(u32, u64)>,
 }
 
 /// How the broker reported a message removed unprocessed.
@@ -55,14 +57,24 @@ pub enum Removal {
 pub struct Ledger {
     pub messages: Vec<MessageRecord>,
     by_sequence: HashMap<(usize, u64), u64>,
+    /// Messages published so far per key.
+    per_key: HashMap<u32, u64>,
 }
 
 impl Ledger {
-    /// Reserves the next id for a publish to `queue` at `sent_wall_ns`.
-    pub fn new_message(&mut self, queue: usize, sent_wall_ns: Nanos) -> u64 {
+    /// Reserves the next id for a publish to `queue` at `sent_wall_ns`,
+    /// numbering it among its key's messages (keys are shared by the
+    /// producers, as in the simulation).
+    pub fn new_message(&mut self, queue: usize, sent_wall_ns: Nanos, key: Option<u32>) -> u64 {
+        let key = key.map(|k| {
+            let count = self.per_key.entry(k).or_insert(0);
+            *count += 1;
+            (k, *count - 1)
+        });
         self.messages.push(MessageRecord {
             queue,
             sent_wall_ns,
+            key,
             ..Default::default()
         });
         self.messages.len() as u64 - 1
@@ -198,6 +210,9 @@ pub fn metrics(
         Value::Object(messages_tree(&c, window_s)),
     );
     out.insert("latency".into(), latency_tree(&mut latencies_s));
+    if ledger.messages.iter().any(|m| m.key.is_some()) {
+        out.insert("ordering".into(), ordering_tree(ledger, window));
+    }
     let mut queues = Map::new();
     for (name, q) in queue_names.iter().zip(&per_queue) {
         queues.insert(
@@ -265,6 +280,41 @@ fn messages_tree(c: &Counts, window_s: f64) -> Map<String, Value> {
     o
 }
 
+/// `ordering.out_of_order` and `max_displacement` as the simulation counts
+/// them: in the order of first processings, a keyed message is out of
+/// order when a later message of its key (at its queue) was processed
+/// first; its displacement is how many of the key's messages came ahead.
+/// Every processing moves the key's mark; only messages published in the
+/// window are counted.
+fn ordering_tree(ledger: &Ledger, window: &Window) -> Value {
+    let mut firsts: Vec<(Nanos, usize)> = ledger
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.key.is_some())
+        .filter_map(|(i, m)| m.first_processed_wall_ns.map(|at| (at, i)))
+        .collect();
+    firsts.sort_unstable();
+    let mut top: HashMap<(usize, u32), u64> = HashMap::new();
+    let (mut out_of_order, mut max_displacement) = (0u64, 0u64);
+    for (_, i) in firsts {
+        let m = &ledger.messages[i];
+        let Some((key, sequence)) = m.key else {
+            continue;
+        };
+        let mark = top.entry((m.queue, key)).or_insert(0);
+        if sequence + 1 < *mark {
+            if m.sent_wall_ns >= window.warmup_wall_ns {
+                out_of_order += 1;
+                max_displacement = max_displacement.max(*mark - 1 - sequence);
+            }
+        } else {
+            *mark = sequence + 1;
+        }
+    }
+    json!({ "out_of_order": out_of_order, "max_displacement": max_displacement })
+}
+
 /// Latency from publish to the first successful processing, in scenario
 /// seconds; percentiles by the nearest rank.
 fn latency_tree(latencies_s: &mut [f64]) -> Value {
@@ -304,7 +354,7 @@ mod tests {
     fn every_message_lands_in_one_class() {
         let mut l = Ledger::default();
         for i in 0..6 {
-            let id = l.new_message(0, i * 1_000_000_000);
+            let id = l.new_message(0, i * 1_000_000_000, None);
             l.published(
                 id,
                 if i == 5 {
@@ -333,5 +383,34 @@ mod tests {
         // 1.5 wall seconds at speed 2 are 3 scenario seconds.
         assert_eq!(out["latency"]["mean"], 3.0);
         assert_eq!(m["throughput"], 1.0 / 20.0);
+        assert!(out.get("ordering").is_none(), "no keys, no ordering tree");
+    }
+
+    /// Key 7's messages a, b, c (in publish order) processed as b, c, a:
+    /// a is out of order, two of its key's later messages ahead of it;
+    /// key 8's two messages are processed in order, one published before
+    /// the warm-up not counted.
+    #[test]
+    fn ordering_counts_messages_overtaken_by_their_keys_later_ones() {
+        let mut l = Ledger::default();
+        let keys = [Some(7), Some(8), Some(7), Some(7), Some(8), None];
+        for (i, key) in keys.into_iter().enumerate() {
+            l.new_message(0, (i as u64 + 1) * 1_000_000_000, key);
+        }
+        for (id, at_s) in [(2, 10), (3, 11), (0, 12), (1, 13), (4, 14), (5, 9)] {
+            l.processed(id, at_s * 1_000_000_000);
+        }
+        assert_eq!(l.messages[3].key, Some((7, 2)));
+        assert_eq!(l.messages[4].key, Some((8, 1)));
+        let mut w = window();
+        w.duration_wall_ns = 20_000_000_000;
+        let out = metrics(&l, &Classes { ttl: vec![false] }, &w, &["q".into()]);
+        assert_eq!(out["ordering"]["out_of_order"], 1);
+        assert_eq!(out["ordering"]["max_displacement"], 2);
+        // Message 0 published before the warm-up: processed out of order
+        // still, but not counted.
+        w.warmup_wall_ns = 1_500_000_000;
+        let out = metrics(&l, &Classes { ttl: vec![false] }, &w, &["q".into()]);
+        assert_eq!(out["ordering"]["out_of_order"], 0);
     }
 }

@@ -57,6 +57,9 @@ pub struct ProducerPlan {
     pub name: String,
     pub queue: usize,
     pub arrival: WallArrival,
+    /// The message keys it draws (`producer.key`): kept in the ledger, not
+    /// sent, since ordering is measured from the first processings.
+    pub keys: Option<crate::model::KeySpace>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -173,7 +176,6 @@ fn check_producers(s: &Scenario, broker: &str) -> Result<(), String> {
     for p in &s.producers {
         let set = [
             ("producer.topic", p.topic.is_some()),
-            ("producer.key", p.key.is_some()),
             ("producer.partitioner", p.partitioner.is_some()),
             ("producer.outbox", p.outbox == Some(true)),
             ("producer.timeout", p.timeout.is_some()),
@@ -510,6 +512,7 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             name: p.name.clone(),
             queue: p.queue,
             arrival,
+            keys: p.keys.clone(),
         });
     }
     let mut crashes = Vec::new();

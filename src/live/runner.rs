@@ -316,6 +316,13 @@ async fn produce<B: Broker>(
             plan.seed ^ 0x9e37_79b9,
             pi as u64,
         ));
+        // Keys from a stream of their own: the arrival times stay as
+        // they were without keys.
+        let keys = p.keys.clone();
+        let mut key_rng = crate::rng::Stream::seed_from_u64(crate::rng::combine(
+            plan.seed ^ 0x6b65_7973,
+            pi as u64,
+        ));
         producers.spawn(async move {
             let mut publishes = tokio::task::JoinSet::new();
             let mut at_ns = 0u64;
@@ -332,10 +339,11 @@ async fn produce<B: Broker>(
                 }
                 tokio::time::sleep_until((started + Duration::from_nanos(at_ns)).into()).await;
                 let sent = started.elapsed().as_nanos() as u64;
+                let key = keys.as_ref().map(|k| k.sample(&mut key_rng));
                 let id = ledger
                     .lock()
                     .map_err(|_| "ledger poisoned".to_string())?
-                    .new_message(queue, sent);
+                    .new_message(queue, sent, key);
                 let broker = broker.clone();
                 let ledger = ledger.clone();
                 publishes.spawn(async move {
