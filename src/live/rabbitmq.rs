@@ -629,6 +629,18 @@ impl RabbitDelivery {
             unacked.remove(&(self.queue, id));
         }
     }
+
+    /// `basic.reject`: back to the queue, or (without requeue) out through
+    /// the queue's dead-letter route.
+    async fn reject(&self, requeue: bool) -> Result<(), String> {
+        self.settled();
+        self.delivery
+            .acker
+            .reject(BasicRejectOptions { requeue })
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("basic.reject: {e}"))
+    }
 }
 
 impl Delivery for RabbitDelivery {
@@ -667,16 +679,10 @@ impl Delivery for RabbitDelivery {
     }
 
     async fn nack(&self) -> Result<(), String> {
-        self.settled();
         if self.reject {
-            return self
-                .delivery
-                .acker
-                .reject(BasicRejectOptions { requeue: true })
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("basic.reject: {e}"));
+            return self.reject(true).await;
         }
+        self.settled();
         let options = BasicNackOptions {
             multiple: false,
             requeue: true,
@@ -697,14 +703,7 @@ impl Delivery for RabbitDelivery {
     /// dead-letter route reports it (reason `rejected`).
     async fn retry(&self, next: Next) -> Result<(), String> {
         let Next::After(wall) = next else {
-            self.settled();
-            return self
-                .delivery
-                .acker
-                .reject(BasicRejectOptions { requeue: false })
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("basic.reject: {e}"));
+            return self.reject(false).await;
         };
         let name = delay_queue(&self.queue_plan, wall);
         let mut headers = self
