@@ -950,7 +950,7 @@ fn an_unreachable_rabbitmq_is_a_clear_error_and_nats_keys_are_refused() {
         (
             "scenarios/live/rabbitmq-prefetch.toml",
             "consumer.retry_mode=ack-timeout",
-            "consumer.retry_mode",
+            "consumer.retry_mode = \"ack-timeout\"",
         ),
         // A retry limit needs the broker's count (a quorum queue's
         // delivery limit) or delay queues, which need fixed delays and a
@@ -968,7 +968,7 @@ fn an_unreachable_rabbitmq_is_a_clear_error_and_nats_keys_are_refused() {
         (
             "scenarios/live/rabbitmq-delay.toml",
             "consumer.retry={ backoff = \"fixed\", delay = \"1s\" }",
-            "consumer.retry without max_attempts",
+            "consumer.retry with unbounded attempts",
         ),
         // Of the faults, only a consumer crash at a fixed time maps.
         (

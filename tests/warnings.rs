@@ -222,6 +222,20 @@ fn lint_rules_on_queues_fire_on_their_cause_only() {
         rules(&queue(0.3, "1h", "ack_timeout = \"3s\"", "")).contains(&"ack-timeout-below-service")
     );
     assert!(rules(&queue(0.3, "1h", "ack_timeout = \"10s\"", "")).is_empty());
+    // A preset's retry_mode = "requeue" comes before the "delay" a retry
+    // policy implies: the backoff is never waited (and its jitter moot).
+    let preset = |mode: &str| {
+        queue(
+            0.3,
+            "1h",
+            "preset = \"nats-jetstream\"\nmax_deliveries = 5",
+            &format!("preset = \"nats-jetstream\"\nfailure = 0.1\nretry = {{ backoff = \"fixed\", delay = \"1s\" }}{mode}"),
+        )
+    };
+    assert_eq!(rules(&preset("")), vec!["retry-backoff-unused"]);
+    assert!(rules(&preset("\nretry_mode = \"delay\"")).is_empty());
+    // Without a preset a retry policy means "delay": nothing to say.
+    assert!(!rules(&retry(", jitter = \"full\"")).contains(&"retry-backoff-unused"));
 }
 
 #[test]

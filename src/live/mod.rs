@@ -404,6 +404,10 @@ fn render_live(live: &Value) -> String {
     for (k, v) in latency {
         let _ = writeln!(out, "  latency.{k:<19} {v}");
     }
+    let ordering = live["ordering"].as_object().unwrap_or(&empty);
+    for (k, v) in ordering {
+        let _ = writeln!(out, "  ordering.{k:<18} {v}");
+    }
     if live["drain_timed_out"] == Value::Bool(true) {
         let _ = writeln!(
             out,

@@ -262,7 +262,6 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
                 c.non_retryable.is_some_and(|p| p > 0.0),
             ),
             ("consumer.publish_to", c.publish_to.is_some()),
-            ("consumer.retry_mode", retry_mode.is_some()),
             ("consumer.idempotency", c.idempotency.is_some()),
             ("consumer.retry_budget", c.retry_budget.is_some()),
             ("consumer.breaker", c.breaker.is_some()),
@@ -271,6 +270,14 @@ fn check_consumers(s: &Scenario, broker: &str) -> Result<(), String> {
         ];
         if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
             return Err(refuse(key, broker, ""));
+        }
+        if let Some(mode) = retry_mode {
+            let mapped: Vec<String> = mapped_modes.iter().map(|m| format!("\"{m}\"")).collect();
+            return Err(refuse(
+                &format!("consumer.retry_mode = \"{mode}\""),
+                broker,
+                &format!("{} are", mapped.join(", ")),
+            ));
         }
         if let Some(policy) = &c.retry {
             check_retry(policy, broker)?;
@@ -374,9 +381,9 @@ fn check_rabbitmq_delays(m: &Model, g: &crate::model::GroupModel) -> Result<(), 
         g.retry.as_ref().and_then(|r| r.max_attempts).is_some() || q.max_deliveries.is_some();
     if !bounded {
         return Err(refuse(
-            "consumer.retry without max_attempts",
+            "consumer.retry with unbounded attempts",
             broker,
-            "each retry's delay queue is declared before the run: bound the attempts",
+            "each retry's delay queue is declared before the run: set retry.max_attempts or queue.max_deliveries",
         ));
     }
     if q.ttl_ns.is_some() {

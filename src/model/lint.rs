@@ -4,6 +4,7 @@
 //! behind it and what to change.
 
 use super::Model;
+use crate::scenario::RetryMode;
 use crate::strategy::backoff::{BackoffKind, Jitter, RetryPolicy};
 use crate::strategy::budget::RetryBudgetConfig;
 
@@ -29,11 +30,16 @@ pub struct Rule {
 }
 
 /// Every rule, in the order they are checked.
-pub const RULES: [Rule; 6] = [
+pub const RULES: [Rule; 7] = [
     Rule {
         id: "retry-without-jitter",
         source: "Retry policy",
         summary: "several clients retry without jitter: their retries fall in step on the shared dependency (retry storms)",
+    },
+    Rule {
+        id: "retry-backoff-unused",
+        source: "[[consumer]]",
+        summary: "a consumer has a retry backoff, but its retry_mode (often its preset's `requeue`) returns a failed message at once: the backoff is never waited",
     },
     Rule {
         id: "unlimited-deliveries",
@@ -92,9 +98,38 @@ fn lockstep(policy: &RetryPolicy) -> bool {
     policy.jitter == Jitter::None && policy.max_attempts != Some(1)
 }
 
+/// Whether a consumer's retry mode waits the policy's backoff: `requeue`
+/// and `reject-requeue` return the message at once, `none` gives it up,
+/// `ack-timeout` waits the queue's timeout; only their limits apply.
+fn waits_backoff(mode: RetryMode) -> bool {
+    matches!(
+        mode,
+        RetryMode::Delay | RetryMode::RetryQueues | RetryMode::InHandler
+    )
+}
+
+/// `retry-backoff-unused`: a consumer's policy has a backoff its retry
+/// mode never waits (a preset's `requeue` comes before the default
+/// `delay` that a retry policy gives without one).
+fn unused_backoffs(m: &Model, out: &mut Vec<Finding>) {
+    for g in &m.groups {
+        let Some(p) = &g.retry else { continue };
+        if p.backoff == BackoffKind::None || waits_backoff(g.retry_mode) {
+            continue;
+        }
+        out.push(finding("retry-backoff-unused", format!("consumer `{}`", g.name), format!(
+            "consumer `{}` has retry backoff `{}`, but retry_mode = \"{}\" returns a failed message at once: only the policy's limits apply; set retry_mode = \"delay\" to wait the backoff",
+            g.name,
+            backoff_name(p.backoff),
+            g.retry_mode.word()
+        ), None));
+    }
+}
+
 /// Every finding for `m`, rule by rule.
 pub fn lint(m: &Model) -> Vec<Finding> {
     let mut out = Vec::new();
+    unused_backoffs(m, &mut out);
     retries_without_jitter(m, &mut out);
     for (qi, q) in m.queues.iter().enumerate() {
         let groups = m.groups.iter().filter(|g| g.queue == qi && g.log.is_none());
@@ -138,7 +173,8 @@ pub fn lint(m: &Model) -> Vec<Finding> {
 fn retries_without_jitter(m: &Model, out: &mut Vec<Finding>) {
     for g in &m.groups {
         let clients = g.count * g.concurrency;
-        if let Some(p) = g.retry.as_ref().filter(|p| lockstep(p)) {
+        let waited = waits_backoff(g.retry_mode);
+        if let Some(p) = g.retry.as_ref().filter(|p| waited && lockstep(p)) {
             if clients > 1 && (g.failure > 0.0 || g.poison > 0.0) {
                 out.push(finding("retry-without-jitter", format!("consumer `{}`", g.name), format!(
                     "{clients} consumers retry with backoff `{}` and no jitter: after a shared dependency fails they retry together; add jitter = \"full\"",
