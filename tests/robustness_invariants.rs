@@ -1197,6 +1197,23 @@ fn core_scenario() -> impl Strategy<Value = Scenario> {
         for c in &mut sc.consumers {
             c.preset = core_preset(c.preset);
         }
+        // A JetStream delayed retry keeps its slot and comes back first
+        // (the `leases` part): consumers of such a queue requeue instead.
+        let requeue = RETRY_MODES.iter().position(|m| *m == "requeue");
+        let jetstream: Vec<bool> = sc
+            .queues
+            .iter()
+            .map(|q| q.preset.is_some_and(|i| PRESETS[i] == "nats-jetstream"))
+            .collect();
+        for c in &mut sc.consumers {
+            if jetstream
+                .get(c.queue % jetstream.len().max(1))
+                .copied()
+                .unwrap_or(false)
+            {
+                c.retry_mode = requeue;
+            }
+        }
         sc
     })
 }
