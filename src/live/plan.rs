@@ -377,9 +377,11 @@ fn check_rabbitmq(s: &Scenario) -> Result<(), String> {
 fn check_rabbitmq_delays(m: &Model, g: &crate::model::GroupModel) -> Result<(), String> {
     let broker = "rabbitmq";
     let q = &m.queues()[g.queue];
-    let bounded =
-        g.retry.as_ref().and_then(|r| r.max_attempts).is_some() || q.max_deliveries.is_some();
-    if !bounded {
+    let limit = fewest(
+        q.max_deliveries,
+        g.retry.as_ref().and_then(|r| r.max_attempts),
+    );
+    if limit.is_none() {
         return Err(refuse(
             "consumer.retry with unbounded attempts",
             broker,
