@@ -260,24 +260,20 @@ impl<'m, F: Features> Sim<'m, F> {
         // The visit ends with this attempt.
         self.stats.end_visit(qi, visit_start, now, in_window);
         debug_assert_eq!(self.copies[c].queue as usize, qi, "a group reads one queue");
-        if F::NETWORK && settle == Settle::OnArrival {
+        if (F::NETWORK && settle == Settle::OnArrival) || (F::LEASES && settle == Settle::SlotKept)
+        {
             // The worker is free for what waits in the buffer; the prefetch
-            // slot stays taken until the ack reaches the broker (`on_ack`).
+            // slot stays taken until the ack reaches the broker (`on_ack`),
+            // or, for a delayed retry whose slot the broker keeps, until
+            // the retry is due (`on_retry_due`).
             self.stats.queues[qi].sub_held(1);
             let inst = &mut self.insts[i as usize];
             inst.held -= 1;
-            inst.acks_on_wire += 1;
-            self.unhold(c);
-            self.try_start(i);
-            return;
-        }
-        if F::LEASES && settle == Settle::SlotKept {
-            // The worker is free; the broker keeps the slot until the
-            // retry is due (`on_retry_due`).
-            self.stats.queues[qi].sub_held(1);
-            let inst = &mut self.insts[i as usize];
-            inst.held -= 1;
-            inst.delays_held += 1;
+            if settle == Settle::OnArrival {
+                inst.acks_on_wire += 1;
+            } else {
+                inst.delays_held += 1;
+            }
             self.unhold(c);
             self.try_start(i);
             return;
