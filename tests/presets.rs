@@ -1003,3 +1003,47 @@ fn a_jetstream_delayed_retry_keeps_its_slot_and_comes_back_first() {
         );
     }
 }
+
+/// Issue 21 (a broker crash held beside a real NATS server): JetStream
+/// keeps a consumer's pending deliveries in its file store, so after a
+/// process crash (SIGKILL) and restart the message in work when the
+/// server died is not delivered again at the restart, but when AckWait
+/// (25 s) has passed since its delivery. Its ack, sent while the server
+/// was down, is lost, so the redelivery is a duplicate by cause
+/// broker-crash. The messages published while the server is down find
+/// no server (no confirms: lost, cause broker-down). The scenario is the
+/// one `tests/live.rs` runs against a spawned nats-server.
+#[test]
+fn a_nats_process_crash_keeps_the_pending_delivery_until_ack_wait() {
+    let s = scenario_file("scenarios/live/broker-crash.toml", &[]);
+    let m = model::compile(&s).expect("compiles");
+    // Message 19 (published at 10 s) is in work at the crash (10.25 s).
+    let deliveries: Vec<f64> = trace(&m, 20)
+        .iter()
+        .filter(|e| e.message == 19 && e.event == "delivered")
+        .map(|e| e.time_s)
+        .collect();
+    assert_eq!(deliveries, vec![10.0, 35.0], "AckWait after delivery 1");
+    let sum = summary(&s, 1, 1);
+    assert_conserved(&sum);
+    assert_eq!(
+        sum["messages"]["duplicates_by_cause"]["broker-crash"].as_f64(),
+        Some(1.0)
+    );
+    assert_eq!(
+        sum["messages"]["lost_by_cause"]["broker-down"].as_f64(),
+        Some(10.0)
+    );
+    assert_eq!(get(&sum, "latency.max"), 0.3);
+    // With confirms and a retry the producer waits the downtime out.
+    let retried = scenario_file(
+        "scenarios/live/broker-crash.toml",
+        &[
+            "producer.confirm_timeout=2s",
+            "producer.retry={max_attempts=20, backoff=\"fixed\", delay=\"500ms\"}",
+        ],
+    );
+    let sum = summary(&retried, 1, 1);
+    assert_eq!(get(&sum, "messages.lost"), 0.0);
+    assert_eq!(get(&sum, "messages.acked"), 59.0);
+}

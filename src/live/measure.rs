@@ -17,6 +17,11 @@ pub enum PublishOutcome {
     Accepted(u64),
     /// Refused: the queue was full and discards new messages.
     Rejected,
+    /// Not taken: the broker was down (crashed) when it was published.
+    Refused,
+    /// No confirm within the producer's `confirm_timeout`: the producer
+    /// counts it as failed (a copy may still have been stored).
+    TimedOut,
 }
 
 /// One message's life as seen by the producers and consumers.
@@ -26,6 +31,9 @@ pub struct MessageRecord {
     pub sent_wall_ns: Nanos,
     pub sequence: Option<u64>,
     pub rejected: bool,
+    /// Published while the broker was down: lost unless a copy of it was
+    /// stored all the same (a publish that reached the broker as it died).
+    pub refused: bool,
     pub deliveries: u32,
     pub redeliveries: u32,
     /// Successful processings (more than one: duplicates).
@@ -86,10 +94,15 @@ impl Ledger {
         };
         match outcome {
             PublishOutcome::Accepted(sequence) => {
+                // A retry's acceptance settles the refusals before it.
+                m.refused = false;
+                m.rejected = false;
                 m.sequence = Some(sequence);
                 self.by_sequence.insert((m.queue, sequence), id);
             }
             PublishOutcome::Rejected => m.rejected = true,
+            // Lost unless a copy was stored all the same (then processed).
+            PublishOutcome::Refused | PublishOutcome::TimedOut => m.refused = true,
         }
     }
 
@@ -131,11 +144,14 @@ impl Ledger {
     }
 
     /// Accepted messages neither processed nor removed yet: the drain
-    /// waits for these.
-    pub fn unsettled(&self) -> Vec<(usize, u64)> {
+    /// waits for these. With `lost_acks` (the broker crashes, and an ack
+    /// sent while it is down is lost) processed ones too: the broker may
+    /// still hold one and deliver it again after its ack timeout.
+    pub fn unsettled(&self, lost_acks: bool) -> Vec<(usize, u64)> {
         self.messages
             .iter()
-            .filter(|m| m.processed == 0 && !m.dead_lettered && !m.expired && !m.dropped)
+            .filter(|m| lost_acks || m.processed == 0)
+            .filter(|m| !m.dead_lettered && !m.expired && !m.dropped)
             .filter_map(|m| m.sequence.map(|s| (m.queue, s)))
             .collect()
     }
@@ -237,7 +253,7 @@ fn count_one(c: &mut Counts, m: &MessageRecord, ttl: bool) {
         c.dead_lettered += 1;
     } else if m.expired {
         c.expired += 1;
-    } else if m.dropped {
+    } else if m.dropped || m.refused {
         c.lost += 1;
     } else if m.still_stored || m.sequence.is_none() {
         // Still held by the broker, or its publish never answered.

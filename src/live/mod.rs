@@ -278,7 +278,7 @@ fn prepare(
             "--compare needs at least 2 replications for a prediction interval",
         ));
     }
-    plan::check_supported(scenario, broker_kind).map_err(input)?;
+    plan::check_supported(scenario, broker_kind, a.spawn.is_some()).map_err(input)?;
     let model = crate::model::compile(scenario)
         .map_err(|e| input(format!("the scenario could not be compiled: {e}")))?;
     let live_plan = plan::build(&model, speed, broker_kind).map_err(input)?;

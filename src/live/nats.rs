@@ -7,6 +7,7 @@
 use super::measure::{Ledger, PublishOutcome};
 use super::plan::LivePlan;
 use super::{Broker, Delivery, Next, Receiver};
+use async_nats::connection::State;
 use async_nats::jetstream::{self, consumer, stream, AckKind};
 use futures_util::StreamExt;
 use std::os::unix::process::CommandExt;
@@ -26,6 +27,7 @@ pub const SENT_HEADER: &str = "Mqsim-Sent-Ns";
 pub struct SpawnedServer {
     child: Option<Child>,
     data_dir: PathBuf,
+    port: u16,
     pub url: String,
 }
 
@@ -45,11 +47,21 @@ impl SpawnedServer {
         let mut server = SpawnedServer {
             child: None,
             data_dir,
+            port,
             url: format!("nats://127.0.0.1:{port}"),
         };
+        server.launch()?;
+        Ok(server)
+    }
+
+    /// Starts the server process on this server's port and data folder
+    /// and waits until it accepts connections.
+    fn launch(&mut self) -> Result<(), String> {
+        assert!(self.child.is_none(), "a second nats-server on one port");
+        let port = self.port;
         let child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(&server.data_dir)
+            .arg(&self.data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -58,9 +70,25 @@ impl SpawnedServer {
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start nats-server (is it on PATH? Debian: apt-get install nats-server): {e}"))?;
-        server.child = Some(child);
-        server.wait_ready(port)?;
-        Ok(server)
+        self.child = Some(child);
+        self.wait_ready(port)
+    }
+
+    /// A process crash: SIGKILL, then the process is reaped. What the
+    /// server wrote stays in its data folder (the page cache keeps what
+    /// was not fsynced), as after a real `kill -9`.
+    pub fn crash(&mut self) {
+        let mut child = self
+            .child
+            .take()
+            .expect("the crashed nats-server was running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts the crashed server again on its port and data folder.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.launch()
     }
 
     fn wait_ready(&mut self, port: u16) -> Result<(), String> {
@@ -116,7 +144,12 @@ impl Nats {
     /// Connects to `url`; a broker that does not answer within 5 s is an
     /// error naming it.
     pub async fn connect(url: &str, plan: &LivePlan) -> Result<Nats, String> {
-        let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(5));
+        // Reconnecting every 20 ms (not the client's growing backoff): a
+        // restarted broker is reached again at once, as the simulation
+        // has it, rather than seconds after it came back.
+        let options = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .reconnect_delay_callback(|_| Duration::from_millis(20));
         let connecting = options.connect(url);
         let client = match tokio::time::timeout(Duration::from_secs(5), connecting).await {
             Ok(Ok(c)) => c,
@@ -216,6 +249,14 @@ impl Broker for Nats {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(ID_HEADER, id.to_string().as_str());
         headers.insert(SENT_HEADER, sent_wall_ns.to_string().as_str());
+        let crashes = !self.plan.broker_crashes.is_empty();
+        if crashes && self.client.connection_state() != State::Connected {
+            // The client would keep the publish in its reconnect buffer
+            // and send it after the restart; mqsim's producers publish as
+            // a client without one (nats.go's ReconnectBufSize = -1):
+            // refused while the broker is down, as the simulation has it.
+            return Ok(PublishOutcome::Refused);
+        }
         let subject = self.subject(queue);
         let answer = match self
             .context
@@ -229,6 +270,8 @@ impl Broker for Nats {
             Ok(ack) => Ok(PublishOutcome::Accepted(ack.sequence)),
             // DiscardNew on a full stream: "maximum messages exceeded".
             Err(e) if e.to_string().contains("maximum messages") => Ok(PublishOutcome::Rejected),
+            // The broker went down while the publish was on its way.
+            Err(_) if crashes => Ok(PublishOutcome::Refused),
             Err(e) => Err(format!(
                 "publish to {}: {e}",
                 self.plan.queues[queue].broker_name
@@ -251,7 +294,10 @@ impl Broker for Nats {
             .messages()
             .await
             .map_err(|e| format!("consumer {}: {e}", g.broker_name))?;
-        Ok(NatsReceiver { messages })
+        Ok(NatsReceiver {
+            messages,
+            crashes: !self.plan.broker_crashes.is_empty(),
+        })
     }
 
     async fn watch_dead_letters(&self, ledger: Arc<Mutex<Ledger>>) -> Result<(), String> {
@@ -300,13 +346,19 @@ impl Broker for Nats {
 /// One instance's stream of deliveries.
 pub struct NatsReceiver {
     messages: consumer::pull::Stream,
+    /// The plan crashes the broker: settlements are dropped while the
+    /// connection is down.
+    crashes: bool,
 }
 
 impl Receiver for NatsReceiver {
     type Delivery = NatsDelivery;
     async fn next(&mut self) -> Option<Result<NatsDelivery, String>> {
         match self.messages.next().await? {
-            Ok(message) => Some(Ok(NatsDelivery { message })),
+            Ok(message) => Some(Ok(NatsDelivery {
+                message,
+                crashes: self.crashes,
+            })),
             Err(e) => Some(Err(e.to_string())),
         }
     }
@@ -314,6 +366,17 @@ impl Receiver for NatsReceiver {
 
 pub struct NatsDelivery {
     message: jetstream::Message,
+    crashes: bool,
+}
+
+impl NatsDelivery {
+    /// The broker is down (crashed, not yet reconnected): an ack, NAK or
+    /// delayed NAK sent now is lost, as by a client without a reconnect
+    /// buffer (the producers publish so too); async-nats would keep it and
+    /// send it after the restart.
+    fn broker_down(&self) -> bool {
+        self.crashes && self.message.context.client().connection_state() != State::Connected
+    }
 }
 
 impl Delivery for NatsDelivery {
@@ -327,10 +390,16 @@ impl Delivery for NatsDelivery {
     }
 
     async fn ack(&self) -> Result<(), String> {
+        if self.broker_down() {
+            return Ok(());
+        }
         self.message.ack().await.map_err(|e| format!("ack: {e}"))
     }
 
     async fn nack(&self) -> Result<(), String> {
+        if self.broker_down() {
+            return Ok(());
+        }
         self.message
             .ack_with(AckKind::Nak(None))
             .await
@@ -340,6 +409,9 @@ impl Delivery for NatsDelivery {
     /// A NAK at once for the last attempt: the consumer's MaxDeliver (the
     /// retry policy's attempts) turns the redelivery away and reports it.
     async fn retry(&self, next: Next) -> Result<(), String> {
+        if self.broker_down() {
+            return Ok(());
+        }
         match next {
             Next::After(delay) if !delay.is_zero() => self
                 .message

@@ -60,6 +60,14 @@ pub struct ProducerPlan {
     /// The message keys it draws (`producer.key`): kept in the ledger, not
     /// sent, since ordering is measured from the first processings.
     pub keys: Option<crate::model::KeySpace>,
+    /// Publishes again after a refusal (the broker down, or a full queue
+    /// that rejects) or a confirm timeout, as the simulation's producer
+    /// does: only one that awaits its confirms (`confirm_timeout`), since
+    /// a fire-and-forget producer never learns of a refusal.
+    pub retry: Option<RetryPolicy>,
+    /// `producer.confirm_timeout` in scenario time: how long a publish
+    /// waits for its confirm (publish ack) before it counts as failed.
+    pub confirm_timeout_ns: Option<Nanos>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -89,10 +97,21 @@ impl CrashPlan {
     }
 }
 
+/// A crash of the spawned broker's process, in wall time.
+#[derive(Clone, Copy, Debug)]
+pub struct BrokerCrashPlan {
+    pub at_wall_ns: Nanos,
+    pub down_wall_ns: Nanos,
+}
+
 /// The whole live run, in wall time; `speed` converts back.
 #[derive(Clone, Debug)]
 pub struct LivePlan {
     pub speed: f64,
+    /// Broker crashes (`--spawn` only): the broker's process is killed
+    /// with SIGKILL at `at_wall_ns` and started again on the same port and
+    /// data folder `down_wall_ns` later.
+    pub broker_crashes: Vec<BrokerCrashPlan>,
     pub seed: u64,
     pub duration_wall_ns: Nanos,
     pub warmup_wall_ns: Nanos,
@@ -123,7 +142,7 @@ pub fn refuse(key: &str, broker: &str, why: &str) -> String {
 /// Every key of the scenario that has no mapping on `broker`, first one
 /// found reported. Keys are checked as written (after `--set`), so that a
 /// preset's defaults, which the mapping covers, are not refused.
-pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
+pub fn check_supported(s: &Scenario, broker: &str, spawned: bool) -> Result<(), String> {
     let no = |key: &str| Err(refuse(key, broker, ""));
     if !s.topics.is_empty() {
         return no("topic");
@@ -136,10 +155,14 @@ pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
         ));
     }
     for f in &s.faults {
+        let scheduled = f.mtbf.is_none() && f.mttr.is_none() && f.every.is_none();
+        if f.kind == FaultKind::BrokerCrash && scheduled {
+            check_broker_crash(f, broker, spawned)?;
+            continue;
+        }
         // A consumer crash at a fixed time: the instances' processes are
         // killed with SIGKILL and started again after the downtime.
-        let scheduled_crash =
-            f.kind == FaultKind::ConsumerCrash && f.mtbf.is_none() && f.mttr.is_none();
+        let scheduled_crash = f.kind == FaultKind::ConsumerCrash && scheduled;
         if !scheduled_crash {
             let why = if f.kind == FaultKind::ConsumerCrash {
                 "only a crash at a fixed `at` with a `downtime` is"
@@ -172,6 +195,38 @@ pub fn check_supported(s: &Scenario, broker: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A broker crash at a fixed time: mqsim kills the broker it started
+/// (SIGKILL, a process crash) and starts it again after the downtime.
+fn check_broker_crash(
+    f: &crate::scenario::FaultCfg,
+    broker: &str,
+    spawned: bool,
+) -> Result<(), String> {
+    let key = "fault.kind = \"broker-crash\"";
+    if broker != "nats" {
+        return Err(refuse(
+            key,
+            broker,
+            "the AMQP client does not reconnect; a broker crash is mapped on NATS JetStream",
+        ));
+    }
+    if !spawned {
+        return Err(refuse(
+            &format!("{key} without --spawn"),
+            broker,
+            "mqsim kills and restarts only a broker it started itself",
+        ));
+    }
+    if f.scope != Some(crate::scenario::CrashScope::Process) {
+        return Err(refuse(
+            &format!("{key} without fault.scope = \"process\""),
+            broker,
+            "a SIGKILL is a process crash, which keeps what the page cache holds, and the simulation's default scope is \"machine\": set scope = \"process\"",
+        ));
+    }
+    Ok(())
+}
+
 fn check_producers(s: &Scenario, broker: &str) -> Result<(), String> {
     for p in &s.producers {
         let set = [
@@ -179,10 +234,8 @@ fn check_producers(s: &Scenario, broker: &str) -> Result<(), String> {
             ("producer.partitioner", p.partitioner.is_some()),
             ("producer.outbox", p.outbox == Some(true)),
             ("producer.timeout", p.timeout.is_some()),
-            ("producer.retry", p.retry.is_some()),
             ("producer.retry_budget", p.retry_budget.is_some()),
             ("producer.ttl", p.ttl.is_some()),
-            ("producer.confirm_timeout", p.confirm_timeout.is_some()),
             ("producer.persistent = false", p.persistent == Some(false)),
             (
                 "producer.confirm = \"after-fsync\"",
@@ -522,11 +575,24 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             queue: p.queue,
             arrival,
             keys: p.keys.clone(),
+            retry: p.retry.clone().filter(|_| p.confirm_timeout_ns.is_some()),
+            confirm_timeout_ns: p.confirm_timeout_ns,
         });
     }
     let mut crashes = Vec::new();
+    let mut broker_crashes = Vec::new();
     for f in &m.faults {
         match (f.kind, &f.timing) {
+            (
+                FaultKind::BrokerCrash,
+                FaultTiming::Window {
+                    start_ns,
+                    length_ns,
+                },
+            ) => broker_crashes.push(BrokerCrashPlan {
+                at_wall_ns: wall(*start_ns),
+                down_wall_ns: wall(*length_ns),
+            }),
             (
                 FaultKind::ConsumerCrash,
                 FaultTiming::Window {
@@ -551,6 +617,7 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
     Ok(LivePlan {
         speed,
         crashes,
+        broker_crashes,
         seed: m.seed,
         duration_wall_ns: wall(m.duration_ns),
         warmup_wall_ns: wall(m.warmup_ns()),

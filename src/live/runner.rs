@@ -4,7 +4,7 @@
 //! (processed, dead-lettered, or gone from the broker) or the drain time
 //! has passed.
 
-use super::measure::{self, Classes, Ledger, Window};
+use super::measure::{self, Classes, Ledger, PublishOutcome, Window};
 use super::nats::{Nats, SpawnedServer};
 use super::plan::{LivePlan, WallArrival};
 use super::process::{self, Fleet, Spawner, Stopped};
@@ -13,6 +13,8 @@ use super::rabbitmq_server::SpawnedRabbit;
 use super::worker::{LedgerRecord, Place, Worker};
 use super::{input, Broker, LiveArgs, LiveFailure, SpawnArg};
 use crate::model::Model;
+use crate::strategy::backoff::RetryPolicy;
+use crate::time::Nanos;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,8 +40,9 @@ pub fn run(
     broker_kind: &str,
     allow_outside: bool,
 ) -> Result<LiveResult, LiveFailure> {
-    let context = |url: &str| Context {
+    let context = |url: &str, server: Option<SharedServer>| Context {
         plan,
+        server,
         model,
         stop,
         quiet: a.quiet,
@@ -68,7 +71,7 @@ pub fn run(
         let result = runtime.block_on(async {
             let connecting = Rabbit::connect(&url, plan, &version);
             let broker = Arc::new(within_connect_limit(&url, connecting).await?);
-            finish(broker, &context(&url)).await
+            finish(broker, &context(&url, None)).await
         });
         // Tasks still parked on the broker end with the runtime, before the
         // server is stopped.
@@ -77,13 +80,16 @@ pub fn run(
         result
     } else {
         let server = match a.spawn {
-            Some(SpawnArg::Nats) => Some(SpawnedServer::start().map_err(input)?),
+            Some(SpawnArg::Nats) => {
+                Some(Arc::new(Mutex::new(SpawnedServer::start().map_err(input)?)))
+            }
             _ => None,
         };
-        let url = server.as_ref().map_or(given_url, |s| s.url.clone());
+        let url = server.as_ref().map_or(given_url, |s| lock(s).url.clone());
+        let shared = server.clone().map(|s| s as SharedServer);
         let result = runtime.block_on(async {
             let broker = Arc::new(within_connect_limit(&url, Nats::connect(&url, plan)).await?);
-            finish(broker, &context(&url)).await
+            finish(broker, &context(&url, shared)).await
         });
         runtime.shutdown_timeout(Duration::from_secs(2));
         drop(server);
@@ -128,9 +134,35 @@ async fn within_connect_limit<T>(
     }
 }
 
+/// A broker process mqsim started and can crash and start again.
+pub trait Restartable: Send {
+    /// SIGKILL: a process crash.
+    fn crash(&mut self);
+    /// Started again on the same port and data folder.
+    fn restart(&mut self) -> Result<(), String>;
+}
+
+impl Restartable for SpawnedServer {
+    fn crash(&mut self) {
+        SpawnedServer::crash(self);
+    }
+    fn restart(&mut self) -> Result<(), String> {
+        SpawnedServer::restart(self)
+    }
+}
+
+type SharedServer = Arc<Mutex<dyn Restartable>>;
+
+/// The lock of a shared server, also after a panic while it was held.
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// What a run needs besides the broker.
 struct Context<'a> {
     plan: &'a LivePlan,
+    /// The spawned broker (broker-crash faults).
+    server: Option<SharedServer>,
     model: &'a Model,
     stop: &'static AtomicBool,
     quiet: bool,
@@ -225,9 +257,21 @@ async fn drive<B: Broker>(
         );
     }
     step.store(1, Ordering::SeqCst);
+    let crashing = context
+        .server
+        .clone()
+        .filter(|_| !plan.broker_crashes.is_empty())
+        .map(|server| tokio::spawn(crash_broker(server, plan.broker_crashes.clone(), started)));
     let publish_error = produce(broker.clone(), plan, &ledger, started, stop).await;
     step.store(2, Ordering::SeqCst);
     let drained = drain(broker.as_ref(), plan, &ledger, &in_work, started, stop).await;
+    let mut broker_kills = 0;
+    if let Some(crashing) = crashing {
+        if !crashing.is_finished() {
+            crashing.abort();
+        }
+        broker_kills = crashing.await.unwrap_or(Ok(0))?;
+    }
     step.store(3, Ordering::SeqCst);
     consumers_stop.store(true, Ordering::SeqCst);
     workers.abort_all();
@@ -268,9 +312,33 @@ async fn drive<B: Broker>(
     }
     tree.insert(
         "live_run".into(),
-        json!({ "broker": broker.name(), "broker_version": broker.version(), "speed": plan.speed, "wall_seconds": wall_seconds, "consumer_kills": kills }),
+        json!({ "broker": broker.name(), "broker_version": broker.version(), "speed": plan.speed, "wall_seconds": wall_seconds, "consumer_kills": kills, "broker_kills": broker_kills }),
     );
     Ok(LiveResult { tree, partial })
+}
+
+/// The broker crashes of the plan: at each, the spawned broker's process
+/// is killed with SIGKILL, and started again after the downtime. Returns
+/// how many crashes happened.
+async fn crash_broker(
+    server: SharedServer,
+    crashes: Vec<super::plan::BrokerCrashPlan>,
+    started: Instant,
+) -> Result<u32, String> {
+    let mut kills = 0;
+    for crash in crashes {
+        let at = started + Duration::from_nanos(crash.at_wall_ns);
+        tokio::time::sleep_until(at.into()).await;
+        let killed = server.clone();
+        let _ = tokio::task::spawn_blocking(move || lock(&killed).crash()).await;
+        kills += 1;
+        tokio::time::sleep_until((at + Duration::from_nanos(crash.down_wall_ns)).into()).await;
+        let restarted = server.clone();
+        tokio::task::spawn_blocking(move || lock(&restarted).restart())
+            .await
+            .map_err(|e| format!("restarting the broker: {e}"))??;
+    }
+    Ok(kills)
 }
 
 /// Where the scenario's preset follows a broker version whose rules the
@@ -319,6 +387,10 @@ async fn produce<B: Broker>(
         // Keys from a stream of their own: the arrival times stay as
         // they were without keys.
         let keys = p.keys.clone();
+        let retry = p.retry.clone();
+        let confirm_timeout_ns = p.confirm_timeout_ns;
+        let speed = plan.speed;
+        let retry_seed = crate::rng::combine(plan.seed ^ 0x7265_7472, pi as u64);
         let mut key_rng = crate::rng::Stream::seed_from_u64(crate::rng::combine(
             plan.seed ^ 0x6b65_7973,
             pi as u64,
@@ -346,8 +418,14 @@ async fn produce<B: Broker>(
                     .new_message(queue, sent, key);
                 let broker = broker.clone();
                 let ledger = ledger.clone();
+                let retrying = Retrying {
+                    policy: retry.clone(),
+                    confirm_timeout_ns,
+                    speed,
+                    seed: crate::rng::combine(retry_seed, id),
+                };
                 publishes.spawn(async move {
-                    let outcome = broker.publish(queue, id, sent).await?;
+                    let outcome = retrying.publish(broker.as_ref(), queue, id, sent).await?;
                     if let Ok(mut l) = ledger.lock() {
                         l.published(id, outcome);
                     }
@@ -370,6 +448,66 @@ async fn produce<B: Broker>(
     first_error
 }
 
+/// A producer's retries of one message: after a refusal it publishes
+/// again as the simulation's producer does (with a `confirm_timeout` and a
+/// `producer.retry` policy): the broker down is learnt after the client's
+/// reconnect interval (or the confirm timeout, when shorter), a full
+/// queue's rejection at once, a missing confirm at its timeout; then the
+/// policy's backoff (at least one round trip), while the policy allows.
+/// A publish whose confirm timed out may still have been stored: its
+/// copy is a duplicate beside the retry's, as in the simulation.
+struct Retrying {
+    policy: Option<RetryPolicy>,
+    confirm_timeout_ns: Option<Nanos>,
+    speed: f64,
+    /// The message's own backoff stream (jitter).
+    seed: u64,
+}
+
+impl Retrying {
+    async fn publish<B: Broker>(
+        &self,
+        broker: &B,
+        queue: usize,
+        id: u64,
+        sent: u64,
+    ) -> Result<PublishOutcome, String> {
+        let first = Instant::now();
+        let mut rng = crate::rng::Stream::seed_from_u64(self.seed);
+        let (mut publishes, mut prev_delay_ns) = (0u32, 0);
+        loop {
+            let outcome = match self.confirm_timeout_ns {
+                None => broker.publish(queue, id, sent).await?,
+                Some(timeout_ns) => {
+                    let wall = Duration::from_nanos((timeout_ns as f64 / self.speed) as u64);
+                    match tokio::time::timeout(wall, broker.publish(queue, id, sent)).await {
+                        Ok(outcome) => outcome?,
+                        Err(_) => PublishOutcome::TimedOut,
+                    }
+                }
+            };
+            publishes += 1;
+            let Some(policy) = &self.policy else {
+                return Ok(outcome);
+            };
+            let learnt_ns = match outcome {
+                PublishOutcome::Accepted(_) => return Ok(outcome),
+                PublishOutcome::Refused => crate::sim::RECONNECT_INTERVAL_NS
+                    .min(self.confirm_timeout_ns.unwrap_or(Nanos::MAX)),
+                PublishOutcome::Rejected | PublishOutcome::TimedOut => 0,
+            };
+            let delay_ns = policy.delay_ns(publishes, prev_delay_ns, &mut rng);
+            let elapsed_ns = (first.elapsed().as_nanos() as f64 * self.speed) as u64 + learnt_ns;
+            if !policy.allows(publishes, elapsed_ns, delay_ns) {
+                return Ok(outcome);
+            }
+            prev_delay_ns = delay_ns;
+            let wait_ns = learnt_ns + delay_ns.max(crate::sim::MIN_PUBLISH_RETRY_NS);
+            tokio::time::sleep(Duration::from_nanos((wait_ns as f64 / self.speed) as u64)).await;
+        }
+    }
+}
+
 /// Waits until no consumer is working and every accepted message is
 /// processed, dead-lettered or gone from the broker; false when the drain
 /// time ran out first.
@@ -388,7 +526,7 @@ async fn drain<B: Broker>(
             continue;
         }
         let unsettled = match ledger.lock() {
-            Ok(l) => l.unsettled(),
+            Ok(l) => l.unsettled(!plan.broker_crashes.is_empty()),
             Err(_) => return false,
         };
         let mut any_stored = false;
@@ -410,7 +548,7 @@ async fn mark_stored<B: Broker>(broker: &B, ledger: &Arc<Mutex<Ledger>>) -> Resu
     let unsettled = ledger
         .lock()
         .map_err(|_| "ledger poisoned".to_string())?
-        .unsettled();
+        .unsettled(false);
     for (queue, sequence) in unsettled {
         if broker.stored(queue, sequence).await? {
             if let Ok(mut l) = ledger.lock() {

@@ -222,6 +222,9 @@ pub struct QueueModel {
     /// NATS JetStream: a delayed retry that falls due goes before the
     /// ready messages (the redelivery queue), not behind them.
     pub retry_due_first: bool,
+    /// NATS JetStream: a broker crash that the message survives leaves its
+    /// delivery pending (AckWait runs on) instead of making it ready.
+    pub crash_keeps_pending: bool,
     /// The retry-orbit chain's orbit bound, when the scenario fixes it.
     pub orbit_bound: Option<u32>,
 }
@@ -792,6 +795,7 @@ fn compile_queues(s: &Scenario, r: &Scenario) -> Vec<QueueModel> {
             late_ack_settles: p.late_ack_settles,
             delay_keeps_slot: p.delay_keeps_slot,
             retry_due_first: p.retry_due_first,
+            crash_keeps_pending: p.crash_keeps_pending && q.ack_timeout.is_some(),
             durable: q.durable.unwrap_or(true),
             fsync_ns: q.fsync_interval.map_or(0, |f| f.interval().ns()),
             dedup_window_ns: ns(q.dedup_window),

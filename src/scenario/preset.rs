@@ -133,6 +133,12 @@ pub struct Preset {
     /// live: with one slot and a backlog, each failed message's retry
     /// comes before the next message's first delivery).
     pub retry_due_first: bool,
+    /// NATS JetStream: the consumer's pending set is stored with the
+    /// stream, so after a process crash of the broker a message that was
+    /// out for delivery stays pending: an ack after the restart settles
+    /// it, and it is redelivered only when its AckWait has passed
+    /// (measured live: not at the restart, as a requeue would have it).
+    pub crash_keeps_pending: bool,
     /// RabbitMQ: `basic.qos` does not apply to an automatic-acknowledgement
     /// consumer, so the broker pushes it every ready message (measured
     /// live: a crash loses the whole pushed backlog, not one prefetch).
@@ -286,6 +292,7 @@ fn nats_jetstream() -> Preset {
         late_ack_settles: true,
         delay_keeps_slot: true,
         retry_due_first: true,
+        crash_keeps_pending: true,
         ..Default::default()
     }
 }

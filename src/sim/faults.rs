@@ -375,7 +375,13 @@ impl<'m, F: Features> Sim<'m, F> {
             let survives = qm.durable
                 && self.copies[c].persistent
                 && (process_only || self.copies[c].accepted_ns <= last_fsync);
-            if survives {
+            if survives && from == st::IN_FLIGHT && qm.crash_keeps_pending {
+                // Still pending on disk: its delivery and AckWait go on
+                // (an ack sent while the broker is down is lost).
+                self.copies[c].dup_cause = Cause::BrokerCrash;
+                self.trace(c, "broker crashed: still pending on disk", "", None);
+                self.mark_affected(c);
+            } else if survives {
                 if from == st::IN_FLIGHT {
                     self.copies[c].dup_cause = Cause::BrokerCrash;
                 }

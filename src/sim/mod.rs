@@ -55,7 +55,7 @@ use features::{Build, Core, Features, Full, Uses};
 use network::Hop;
 use producer::poisson_gap_ns;
 use records::*;
-pub use records::{FAULT_RECORDS_KEPT, MAX_REDRIVES};
+pub use records::{FAULT_RECORDS_KEPT, MAX_REDRIVES, MIN_PUBLISH_RETRY_NS, RECONNECT_INTERVAL_NS};
 use slab::{Slab, Slot};
 use state::*;
 use std::collections::VecDeque;

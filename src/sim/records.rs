@@ -15,11 +15,11 @@ pub(super) const RETRY_PENDING: u32 = u32::MAX - 1;
 /// How long a producer takes to learn that the broker refused its
 /// connection (client reconnect interval; RabbitMQ's Java client waits 5 s,
 /// most clients about 1 s).
-pub(super) const RECONNECT_INTERVAL_NS: Nanos = 1_000_000_000;
+pub const RECONNECT_INTERVAL_NS: Nanos = 1_000_000_000;
 /// The least time a producer's retry of a rejected publish takes (one
 /// round trip), so that retries without backoff against a full queue still
 /// let simulated time pass.
-pub(super) const MIN_PUBLISH_RETRY_NS: Nanos = 1_000_000;
+pub const MIN_PUBLISH_RETRY_NS: Nanos = 1_000_000;
 
 /// Message flags: what happened to its copies.
 pub(super) const F_ACKED: u8 = 1;

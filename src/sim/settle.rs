@@ -108,6 +108,12 @@ impl<'m, F: Features> Sim<'m, F> {
         let valid = broker_up && cp.state == CState::InFlight && cp.delivery == delivery;
         if !valid {
             let qi = cp.queue as usize;
+            if !broker_up && cp.state == CState::InFlight && cp.delivery == delivery {
+                // Lost with the broker's process; the delivery stayed
+                // pending (`crash_keeps_pending`) and comes back after its
+                // ack timeout, because of the crash.
+                self.copies[c].dup_cause = Cause::BrokerCrash;
+            }
             if broker_up && kind == AckKind::Ack && self.m.queues[qi].late_ack_settles {
                 self.late_ack(c);
             } else if self.msgs[self.copies[c].msg].in_window {
