@@ -144,13 +144,18 @@ impl Ledger {
     }
 
     /// Accepted messages neither processed nor removed yet: the drain
-    /// waits for these. With `lost_acks` (the broker crashes, and an ack
-    /// sent while it is down is lost) processed ones too: the broker may
-    /// still hold one and deliver it again after its ack timeout.
-    pub fn unsettled(&self, lost_acks: bool) -> Vec<(usize, u64)> {
+    /// waits for these. Processed ones too where their first processing
+    /// ended inside one of `lost_ack_windows` (wall ns: while the broker
+    /// was down, its ack lost): the broker may still hold one and deliver
+    /// it again after its ack timeout.
+    pub fn unsettled(&self, lost_ack_windows: &[(Nanos, Nanos)]) -> Vec<(usize, u64)> {
+        let ack_lost = |m: &MessageRecord| {
+            m.first_processed_wall_ns
+                .is_some_and(|t| lost_ack_windows.iter().any(|&(a, b)| a <= t && t <= b))
+        };
         self.messages
             .iter()
-            .filter(|m| lost_acks || m.processed == 0)
+            .filter(|m| m.processed == 0 || ack_lost(m))
             .filter(|m| !m.dead_lettered && !m.expired && !m.dropped)
             .filter_map(|m| m.sequence.map(|s| (m.queue, s)))
             .collect()

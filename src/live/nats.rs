@@ -86,8 +86,12 @@ impl SpawnedServer {
         let _ = child.wait();
     }
 
-    /// Starts the crashed server again on its port and data folder.
+    /// Starts the crashed server again on its port and data folder (a
+    /// server still running is left as it is).
     pub fn restart(&mut self) -> Result<(), String> {
+        if self.child.is_some() {
+            return Ok(());
+        }
         self.launch()
     }
 

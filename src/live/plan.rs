@@ -127,6 +127,22 @@ impl LivePlan {
     pub fn wall_ns(speed: f64, scenario_ns: Nanos) -> Nanos {
         (scenario_ns as f64 / speed).round() as Nanos
     }
+
+    /// Wall times when an ack can be lost with the broker: each broker
+    /// crash's downtime, from a little before the kill (an ack on its way)
+    /// to 2 s after the restart (the server starting, the clients coming
+    /// back).
+    pub fn lost_ack_windows(&self) -> Vec<(Nanos, Nanos)> {
+        const BEFORE_NS: Nanos = 100_000_000;
+        const AFTER_NS: Nanos = 2_000_000_000;
+        self.broker_crashes
+            .iter()
+            .map(|c| {
+                let end = c.at_wall_ns + c.down_wall_ns + AFTER_NS;
+                (c.at_wall_ns.saturating_sub(BEFORE_NS), end)
+            })
+            .collect()
+    }
 }
 
 /// The refusal: the key and the broker, as the user reads it.
@@ -579,6 +595,29 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             confirm_timeout_ns: p.confirm_timeout_ns,
         });
     }
+    let (crashes, broker_crashes) = fault_plans(m, speed, broker)?;
+    Ok(LivePlan {
+        speed,
+        crashes,
+        broker_crashes,
+        seed: m.seed,
+        duration_wall_ns: wall(m.duration_ns),
+        warmup_wall_ns: wall(m.warmup_ns()),
+        drain_wall_ns: wall(m.drain_ns),
+        queues,
+        groups,
+        producers,
+    })
+}
+
+/// The crashes the live run plays (wall time): consumer crashes, and
+/// crashes of the spawned broker in time order, none overlapping.
+fn fault_plans(
+    m: &Model,
+    speed: f64,
+    broker: &str,
+) -> Result<(Vec<CrashPlan>, Vec<BrokerCrashPlan>), String> {
+    let wall = |ns: Nanos| LivePlan::wall_ns(speed, ns);
     let mut crashes = Vec::new();
     let mut broker_crashes = Vec::new();
     for f in &m.faults {
@@ -614,16 +653,16 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             }
         }
     }
-    Ok(LivePlan {
-        speed,
-        crashes,
-        broker_crashes,
-        seed: m.seed,
-        duration_wall_ns: wall(m.duration_ns),
-        warmup_wall_ns: wall(m.warmup_ns()),
-        drain_wall_ns: wall(m.drain_ns),
-        queues,
-        groups,
-        producers,
-    })
+    broker_crashes.sort_by_key(|c| c.at_wall_ns);
+    if broker_crashes
+        .windows(2)
+        .any(|w| w[1].at_wall_ns < w[0].at_wall_ns + w[0].down_wall_ns)
+    {
+        return Err(refuse(
+            "two broker-crash faults that overlap",
+            broker,
+            "the spawned broker is one process: each crash must end before the next begins",
+        ));
+    }
+    Ok((crashes, broker_crashes))
 }

@@ -257,21 +257,37 @@ async fn drive<B: Broker>(
         );
     }
     step.store(1, Ordering::SeqCst);
+    let broker_kills = Arc::new(AtomicUsize::new(0));
     let crashing = context
         .server
         .clone()
         .filter(|_| !plan.broker_crashes.is_empty())
-        .map(|server| tokio::spawn(crash_broker(server, plan.broker_crashes.clone(), started)));
+        .map(|server| {
+            let crashes = plan.broker_crashes.clone();
+            let task = tokio::spawn(crash_broker(
+                server.clone(),
+                crashes,
+                started,
+                broker_kills.clone(),
+            ));
+            (server, task)
+        });
     let publish_error = produce(broker.clone(), plan, &ledger, started, stop).await;
     step.store(2, Ordering::SeqCst);
     let drained = drain(broker.as_ref(), plan, &ledger, &in_work, started, stop).await;
-    let mut broker_kills = 0;
-    if let Some(crashing) = crashing {
+    if let Some((server, crashing)) = crashing {
+        // Cut short (Ctrl-C, the drain time out) during a downtime: the
+        // broker is started again, so that the run can take its inventory.
         if !crashing.is_finished() {
             crashing.abort();
         }
-        broker_kills = crashing.await.unwrap_or(Ok(0))?;
+        let crash_error = crashing.await.unwrap_or(Ok(()));
+        tokio::task::spawn_blocking(move || lock(&server).restart())
+            .await
+            .map_err(|e| format!("restarting the broker: {e}"))??;
+        crash_error?;
     }
+    let broker_kills = broker_kills.load(Ordering::SeqCst);
     step.store(3, Ordering::SeqCst);
     consumers_stop.store(true, Ordering::SeqCst);
     workers.abort_all();
@@ -317,28 +333,28 @@ async fn drive<B: Broker>(
     Ok(LiveResult { tree, partial })
 }
 
-/// The broker crashes of the plan: at each, the spawned broker's process
-/// is killed with SIGKILL, and started again after the downtime. Returns
-/// how many crashes happened.
+/// The broker crashes of the plan (in time order, none overlapping): at
+/// each, the spawned broker's process is killed with SIGKILL, and started
+/// again after the downtime; `kills` counts the crashes.
 async fn crash_broker(
     server: SharedServer,
     crashes: Vec<super::plan::BrokerCrashPlan>,
     started: Instant,
-) -> Result<u32, String> {
-    let mut kills = 0;
+    kills: Arc<AtomicUsize>,
+) -> Result<(), String> {
     for crash in crashes {
         let at = started + Duration::from_nanos(crash.at_wall_ns);
         tokio::time::sleep_until(at.into()).await;
         let killed = server.clone();
         let _ = tokio::task::spawn_blocking(move || lock(&killed).crash()).await;
-        kills += 1;
+        kills.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep_until((at + Duration::from_nanos(crash.down_wall_ns)).into()).await;
         let restarted = server.clone();
         tokio::task::spawn_blocking(move || lock(&restarted).restart())
             .await
             .map_err(|e| format!("restarting the broker: {e}"))??;
     }
-    Ok(kills)
+    Ok(())
 }
 
 /// Where the scenario's preset follows a broker version whose rules the
@@ -526,7 +542,7 @@ async fn drain<B: Broker>(
             continue;
         }
         let unsettled = match ledger.lock() {
-            Ok(l) => l.unsettled(!plan.broker_crashes.is_empty()),
+            Ok(l) => l.unsettled(&plan.lost_ack_windows()),
             Err(_) => return false,
         };
         let mut any_stored = false;
@@ -548,7 +564,7 @@ async fn mark_stored<B: Broker>(broker: &B, ledger: &Arc<Mutex<Ledger>>) -> Resu
     let unsettled = ledger
         .lock()
         .map_err(|_| "ledger poisoned".to_string())?
-        .unsettled(false);
+        .unsettled(&[]);
     for (queue, sequence) in unsettled {
         if broker.stored(queue, sequence).await? {
             if let Ok(mut l) = ledger.lock() {

@@ -375,7 +375,7 @@ impl<'m, F: Features> Sim<'m, F> {
             let survives = qm.durable
                 && self.copies[c].persistent
                 && (process_only || self.copies[c].accepted_ns <= last_fsync);
-            if survives && from == st::IN_FLIGHT && qm.crash_keeps_pending {
+            if survives && process_only && from == st::IN_FLIGHT && qm.crash_keeps_pending {
                 // Still pending on disk: its delivery and AckWait go on
                 // (an ack sent while the broker is down is lost).
                 self.copies[c].dup_cause = Cause::BrokerCrash;
