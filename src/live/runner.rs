@@ -86,7 +86,7 @@ pub fn run(
             _ => None,
         };
         let url = server.as_ref().map_or(given_url, |s| lock(s).url.clone());
-        let shared = server.clone().map(|s| s as SharedServer);
+        let shared = server.clone();
         let result = runtime.block_on(async {
             let broker = Arc::new(within_connect_limit(&url, Nats::connect(&url, plan)).await?);
             finish(broker, &context(&url, shared)).await
@@ -134,24 +134,9 @@ async fn within_connect_limit<T>(
     }
 }
 
-/// A broker process mqsim started and can crash and start again.
-pub trait Restartable: Send {
-    /// SIGKILL: a process crash.
-    fn crash(&mut self);
-    /// Started again on the same port and data folder.
-    fn restart(&mut self) -> Result<(), String>;
-}
-
-impl Restartable for SpawnedServer {
-    fn crash(&mut self) {
-        SpawnedServer::crash(self);
-    }
-    fn restart(&mut self) -> Result<(), String> {
-        SpawnedServer::restart(self)
-    }
-}
-
-type SharedServer = Arc<Mutex<dyn Restartable>>;
+/// The broker process mqsim started, which broker-crash faults kill and
+/// start again while the run holds it.
+type SharedServer = Arc<Mutex<SpawnedServer>>;
 
 /// The lock of a shared server, also after a panic while it was held.
 fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
