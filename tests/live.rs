@@ -175,10 +175,17 @@ fn nats_consumer_crash_cases(failures: &mut Vec<String>) {
 /// spawned it): the message in work stays pending in the file store and
 /// comes back after AckWait, a duplicate (its ack met a dead server), and
 /// the publishes made while the server is down are lost, every metric as
-/// simulated. With publish acks awaited and a retry the producer waits the
-/// downtime out and loses nothing, count for count as simulated (not its
-/// latencies: the restarted server's own start-up, wall time that --speed
-/// does not scale, keeps the live retries refused a little longer).
+/// simulated at --speed 2. (At --speed 5 the few milliseconds of wall time
+/// a delivery around the restart takes, which --speed multiplies, put
+/// latency.p99 at 0.32 s against 0.3: outside the scenario's 5%.) One
+/// run in about a dozen, the broker delivers the pending message again as
+/// a first delivery (delivery count 1), still a duplicate: its delivered
+/// count is not always on disk at the kill, so `redelivered` is checked
+/// to be at most 1 (the verdict table leaves it out). With publish acks
+/// awaited and a retry the producer waits the downtime out and loses
+/// nothing, count for count as simulated (not its latencies: the
+/// restarted server's own start-up, wall time, keeps the live retries
+/// refused a little longer).
 fn nats_broker_crash_cases(failures: &mut Vec<String>) {
     let file = "scenarios/live/broker-crash.toml";
     let spawn = ["--spawn", "nats"];
@@ -186,22 +193,32 @@ fn nats_broker_crash_cases(failures: &mut Vec<String>) {
         "producer.confirm_timeout=2s",
         "producer.retry={max_attempts=20, backoff=\"fixed\", delay=\"500ms\"}",
     ];
-    for (sets, lost, all_agree) in [(&[][..], 10, true), (&retry[..], 0, false)] {
-        let case = format!("nats broker crash {sets:?}");
-        let v = compared(file, &spawn, "5", sets);
+    let cases: [(&[&str], u64, &str, &[&str]); 2] = [
+        (&[], 10, "2", &["messages.redelivered"]),
+        (
+            &retry,
+            0,
+            "5",
+            &[
+                "messages.redelivered",
+                "latency.mean",
+                "latency.p50",
+                "latency.p99",
+            ],
+        ),
+    ];
+    for (sets, lost, speed, known) in cases {
+        let case = format!("nats broker crash --speed {speed} {sets:?}");
+        let v = compared(file, &spawn, speed, sets);
         let rows = v["agreement"].as_object().cloned().expect("agreement");
-        let known: &[&str] = if all_agree {
-            &[]
-        } else {
-            &["latency.mean", "latency.p50", "latency.p99"]
-        };
         for d in verdicts_except(&rows, known) {
             failures.push(format!("{case}: {d}"));
         }
         let m = &v["live"]["messages"];
-        if m["lost"] != lost || m["duplicates"] != 1 || m["redelivered"] != 1 {
+        let redelivered = m["redelivered"].as_u64().unwrap_or(u64::MAX);
+        if m["lost"] != lost || m["duplicates"] != 1 || redelivered > 1 {
             failures.push(format!(
-                "{case}: expected {lost} lost, 1 duplicate, 1 redelivered: {m}"
+                "{case}: expected {lost} lost, 1 duplicate, at most 1 redelivered: {m}"
             ));
         }
         if v["live"]["live_run"]["broker_kills"] != 1 {

@@ -31,9 +31,10 @@ pub struct MessageRecord {
     pub sent_wall_ns: Nanos,
     pub sequence: Option<u64>,
     pub rejected: bool,
-    /// Published while the broker was down: lost unless a copy of it was
-    /// stored all the same (a publish that reached the broker as it died).
-    pub refused: bool,
+    /// Its last publish failed (the broker down, or no confirm within the
+    /// confirm timeout): lost unless a copy of it was stored all the same
+    /// (a publish that reached the broker as it died, a late confirm).
+    pub publish_failed: bool,
     pub deliveries: u32,
     pub redeliveries: u32,
     /// Successful processings (more than one: duplicates).
@@ -95,14 +96,14 @@ impl Ledger {
         match outcome {
             PublishOutcome::Accepted(sequence) => {
                 // A retry's acceptance settles the refusals before it.
-                m.refused = false;
+                m.publish_failed = false;
                 m.rejected = false;
                 m.sequence = Some(sequence);
                 self.by_sequence.insert((m.queue, sequence), id);
             }
             PublishOutcome::Rejected => m.rejected = true,
             // Lost unless a copy was stored all the same (then processed).
-            PublishOutcome::Refused | PublishOutcome::TimedOut => m.refused = true,
+            PublishOutcome::Refused | PublishOutcome::TimedOut => m.publish_failed = true,
         }
     }
 
@@ -258,7 +259,7 @@ fn count_one(c: &mut Counts, m: &MessageRecord, ttl: bool) {
         c.dead_lettered += 1;
     } else if m.expired {
         c.expired += 1;
-    } else if m.dropped || m.refused {
+    } else if m.dropped || m.publish_failed {
         c.lost += 1;
     } else if m.still_stored || m.sequence.is_none() {
         // Still held by the broker, or its publish never answered.
