@@ -76,7 +76,9 @@ fn conformance_scenarios_agree_with_the_simulation() {
     // nak-delay with one slot per instance: before the nats-jetstream
     // preset kept a NakWithDelay's slot and served due retries first, the
     // simulation counted a third more throughput and a sixtieth of the
-    // latency (five metrics differed).
+    // latency (five metrics differed). It runs with half the attempts
+    // failing, as it did then; the scenario's own 0.4 keeps its latency
+    // median clear of the gap before the first retry (1 s).
     let cases: [(&str, &str, &[&str]); 8] = [
         ("scenarios/live/nak-limit.toml", "10", &[]),
         ("scenarios/live/key-order.toml", "10", &[]),
@@ -84,7 +86,11 @@ fn conformance_scenarios_agree_with_the_simulation() {
         (
             "scenarios/live/nak-delay.toml",
             "10",
-            &["consumer.prefetch=1", "simulation.drain=400s"],
+            &[
+                "consumer.prefetch=1",
+                "simulation.drain=400s",
+                "consumer.failure=0.5",
+            ],
         ),
         ("scenarios/live/prefetch-backlog.toml", "2", &[]),
         (
