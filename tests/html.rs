@@ -282,6 +282,7 @@ fn compare_page_renders_with_every_chart_and_table() {
     ] {
         assert!(html.contains(part), "the compare page lacks {part}");
     }
+    assert_warnings_read_as_text(&html);
     check_page(&dir, &page, "mqsim compare: retry-storm", "compare");
 }
 
@@ -355,6 +356,30 @@ fn sweep_check_and_optimize_pages_render() {
         "mqsim sweep: mm1",
         "sweep",
     );
+    // A sweep over a scenario with a fault: its timeline (the same in
+    // every cell, common random numbers) and the cells' warnings.
+    run_ok(&[
+        "sweep",
+        "scenarios/retry-storm.toml",
+        "--param",
+        "producer.timeout",
+        "--values",
+        "1s,2s",
+        "-q",
+        "--html",
+        "--out",
+        &out("sweep-faults"),
+    ]);
+    let faulted = std::fs::read_to_string(dir.path("sweep-faults/report.html")).unwrap();
+    assert!(
+        faulted.contains("id=\"faults\"") && faulted.contains("dependency-outage"),
+        "the sweep page lacks the fault timeline"
+    );
+    assert!(
+        faulted.contains("1s; immediate: [not-drained]"),
+        "{faulted}"
+    );
+    assert_warnings_read_as_text(&faulted);
     run_ok(&[
         "check",
         "scenarios/mm1.toml",
@@ -397,6 +422,28 @@ fn sweep_check_and_optimize_pages_render() {
         "mqsim optimize: mm1",
         "optimize",
     );
+}
+
+/// The page's warnings are `[code] message` lines, as the terminal shows
+/// them, not the JSON objects of the summary.
+fn assert_warnings_read_as_text(html: &str) {
+    let start = html
+        .find("<section id=\"warnings\"")
+        .expect("a Warnings section");
+    let section = &html[start..start + html[start..].find("</section>").unwrap()];
+    let items: Vec<&str> = section.split("<li>").skip(1).collect();
+    assert!(!items.is_empty(), "{section}");
+    for item in items {
+        let text = item.split_once(": [").map_or(item, |(_, rest)| rest);
+        assert!(
+            item.starts_with('[') || text != item,
+            "a warning not shown as [code] message: {item}"
+        );
+        assert!(
+            !item.contains("&quot;code"),
+            "a warning shown as JSON: {item}"
+        );
+    }
 }
 
 /// `--html` with `--no-files` contradicts itself, and a shard writes no

@@ -7,7 +7,8 @@ The same simulator as the ``mqsim`` command line, called in process:
     result["latency"]["p99"]
 
 Every function takes a scenario as a path (``str`` or ``os.PathLike``) or as
-TOML text (a ``str`` holding a newline), and the command line's options:
+TOML text (a ``str`` that names no file and holds a newline, a
+``key = value`` or a ``[table]``), and the command line's options:
 ``set`` (``{"consumer.failure": 0.1}`` or ``["consumer.failure=0.1"]``,
 like ``--set``), ``replications`` (``-r``), ``seed`` (``--seed``), ``jobs``
 (``-j``, 0 = all cores; results do not depend on it) and ``build``
@@ -39,9 +40,17 @@ def _scenario(scenario):
         return "file", _os.fspath(scenario)
     if not isinstance(scenario, str):
         raise TypeError("scenario: give a path or TOML text, not %s" % type(scenario).__name__)
-    if "\n" in scenario and not _os.path.exists(scenario):
-        return "text", scenario
-    return "file", scenario
+    if _os.path.exists(scenario) or not _looks_like_toml(scenario):
+        return "file", scenario
+    return "text", scenario
+
+
+def _looks_like_toml(text):
+    """True for TOML text rather than a file name: it holds a newline, a
+    key = value pair or a [table] header (a missing file's name holds none of
+    them, and is reported as a file that cannot be read)."""
+    stripped = text.strip()
+    return "\n" in text or "=" in text or stripped.startswith("[")
 
 
 def _value(value):

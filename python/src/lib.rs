@@ -19,8 +19,10 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+// Named `mqsim.ScenarioError` (where users import it from), not after
+// the extension module `mqsim._native` that defines it: tracebacks say so.
 create_exception!(
-    _native,
+    mqsim,
     ScenarioError,
     PyValueError,
     "A scenario (or an override) that does not load: `file`, `line`, `column`, `key` (None when unknown), `message`, and str() the command line's text."

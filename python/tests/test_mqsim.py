@@ -6,6 +6,7 @@ target/release/mqsim) for the comparison with the command line."""
 import json
 import os
 import pathlib
+import traceback
 import signal
 import subprocess
 import threading
@@ -93,11 +94,18 @@ def test_bad_input_raises_scenario_error_with_the_command_lines_text(tmp_path):
     assert isinstance(error.line, int) and isinstance(error.column, int)
     assert error.key is not None and error.message
     assert isinstance(error, ValueError)
+    assert mqsim.ScenarioError.__module__ == "mqsim"
+    shown = traceback.format_exception_only(type(error), error)[-1]
+    assert shown.startswith("mqsim.ScenarioError: " + str(error)), shown
     with pytest.raises(mqsim.ScenarioError) as caught:
         mqsim.run(MM1, set={"consumer.failure": 2})
     assert "probability" in caught.value.message and caught.value.line is None
     with pytest.raises(mqsim.ScenarioError):
         mqsim.run("[simulation]\nduration = \"x\"\n")
+    # One line of TOML is text too (it is no file's name).
+    with pytest.raises(mqsim.ScenarioError) as caught:
+        mqsim.run('preset = "kafka"')
+    assert "cannot read" not in caught.value.message
     with pytest.raises(ValueError):
         mqsim.run(MM1, build="fastest")
 

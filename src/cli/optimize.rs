@@ -325,12 +325,15 @@ pub fn command(a: &OptimizeArgs) -> Result<i32, Failure> {
         write_files(dir, &search, &found, &document, a.common.charts)?;
         if a.common.html {
             let csv = candidates_csv(&search, &found).map_err(Failure::input)?;
-            let page = html_page(
+            let mut page = html_page(
                 a,
                 &name,
                 &csv,
                 &text_report(&search, &found, best_summary.as_ref(), &name),
             );
+            if let Some(summary) = &best_summary {
+                page.summary_notes(&[("best".to_string(), summary)]);
+            }
             super::write_html(&page, dir)?;
         }
     }

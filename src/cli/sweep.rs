@@ -467,7 +467,8 @@ pub fn report(spec: &StudySpec, rows: Vec<Row>, c: &Common, name: &str) -> Resul
 }
 
 /// The sweep's HTML page: its charts, the table of `sweep.csv`, the
-/// warnings of every cell, the scenario and the command line.
+/// warnings of every cell, the fault timeline, the scenario and the
+/// command line.
 fn html_page(
     spec: &StudySpec,
     (keys, metrics): (&[String], &[String]),
@@ -489,16 +490,11 @@ fn html_page(
         "every cell: mean and 95% half-width (sweep.csv)",
         csv,
     );
-    for (values, v) in rows {
-        if let Some(Value::Array(list)) = v.summary.get("warnings") {
-            let cell = values.join(", ");
-            page.warnings(
-                list.iter()
-                    .filter_map(Value::as_str)
-                    .map(|w| format!("[{cell}; {}] {w}", v.name)),
-            );
-        }
-    }
+    let labelled: Vec<(String, &serde_json::Map<String, Value>)> = rows
+        .iter()
+        .map(|(values, v)| (format!("{}; {}", values.join(", "), v.name), &v.summary))
+        .collect();
+    page.summary_notes(&labelled);
     Ok(page)
 }
 

@@ -8,7 +8,8 @@
 //! breaks inside a chart or a table row). Every text from the scenario
 //! (names are user input) is HTML-escaped; the SVG charts escape theirs.
 
-use super::{Report, ReportError, VariantResult};
+use super::terminal::warning_line;
+use super::{Report, ReportError};
 use serde_json::{Map, Value};
 use std::fmt::Write;
 
@@ -199,16 +200,35 @@ impl Page {
     pub fn variants(&mut self, report: &Report) {
         let summaries: Vec<&Map<String, Value>> =
             report.variants.iter().map(|v| &v.summary).collect();
-        for summary in &summaries {
-            if let Some(Value::Array(list)) = summary.get("warnings") {
-                self.warnings(list.iter().map(cell));
-            }
-        }
         let names: Vec<String> = report.variants.iter().map(|v| v.name.clone()).collect();
+        let labelled: Vec<(String, &Map<String, Value>)> = names
+            .iter()
+            .cloned()
+            .zip(summaries.iter().copied())
+            .collect();
+        self.summary_notes(&labelled);
         for section in section_names(&summaries) {
             self.section_tables(&section, &names, &summaries);
         }
-        self.faults = fault_timeline(&report.variants);
+    }
+
+    /// The warnings and the fault timeline of labelled summaries (the
+    /// variants of a report, the cells of a sweep, the best candidate of a
+    /// search). A warning is prefixed with its label when there are
+    /// several; the label column of the timeline is left out when every
+    /// summary had the same faults (common random numbers make that the
+    /// rule where the faults are not what varies).
+    pub fn summary_notes(&mut self, labelled: &[(String, &Map<String, Value>)]) {
+        let several = labelled.len() > 1;
+        for (label, summary) in labelled {
+            if let Some(Value::Array(list)) = summary.get("warnings") {
+                self.warnings(list.iter().map(|w| match several {
+                    true => format!("{label}: {}", warning_line(w)),
+                    false => warning_line(w),
+                }));
+            }
+        }
+        self.faults = fault_timeline(labelled);
     }
 
     /// The tables of one summary section (`messages`, `latency`, `queues`):
@@ -432,19 +452,30 @@ fn section_names(summaries: &[&Map<String, Value>]) -> Vec<String> {
     names
 }
 
-/// The faults of replication 0 of every variant, in time order.
-fn fault_timeline(variants: &[VariantResult]) -> Option<Table> {
-    let several = variants.len() > 1;
+/// The faults of replication 0 of each labelled summary, in time order;
+/// one timeline without the label column when they are all the same.
+fn fault_timeline(labelled: &[(String, &Map<String, Value>)]) -> Option<Table> {
+    let faults_of = |summary: &Map<String, Value>| match summary.get("faults") {
+        Some(Value::Array(faults)) => faults.clone(),
+        _ => Vec::new(),
+    };
+    let first = labelled
+        .first()
+        .map(|(_, s)| faults_of(s))
+        .unwrap_or_default();
+    let several = labelled.iter().any(|(_, s)| faults_of(s) != first);
+    let shown = if several {
+        labelled
+    } else {
+        &labelled[..labelled.len().min(1)]
+    };
     let mut rows = Vec::new();
-    for v in variants {
-        let Some(Value::Array(faults)) = v.summary.get("faults") else {
-            continue;
-        };
-        for f in faults {
+    for (label, summary) in shown {
+        for f in faults_of(summary) {
             let get = |k: &str| f.get(k).map(cell).unwrap_or_default();
             let mut row = Vec::new();
             if several {
-                row.push(v.name.clone());
+                row.push(label.clone());
             }
             row.extend([get("start"), get("end"), get("kind"), get("target")]);
             rows.push(row);
@@ -455,7 +486,7 @@ fn fault_timeline(variants: &[VariantResult]) -> Option<Table> {
     }
     let mut header: Vec<String> = Vec::new();
     if several {
-        header.push("variant".into());
+        header.push("of".into());
     }
     header.extend(["start (s)", "end (s)", "fault", "target"].map(String::from));
     Some(Table {

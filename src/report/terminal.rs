@@ -604,10 +604,20 @@ pub fn warnings_block(out: &mut String, warnings: Option<&Value>) {
     }
     let _ = writeln!(out, "Warnings:");
     for w in list {
-        let code = w.get("code").and_then(Value::as_str).unwrap_or("warning");
-        let message = w.get("message").and_then(Value::as_str).unwrap_or("");
-        let _ = writeln!(out, "  [{code}] {message}");
+        let _ = writeln!(out, "  {}", warning_line(w));
     }
+}
+
+/// One warning of a summary's `warnings` array as the reports show it:
+/// `[code] message`. The terminal, the HTML page and the sweep's page all
+/// print it so.
+pub fn warning_line(warning: &Value) -> String {
+    let code = warning
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("warning");
+    let message = warning.get("message").and_then(Value::as_str).unwrap_or("");
+    format!("[{code}] {message}")
 }
 
 /// A topic group's exactly-once figures: its transactions (a transactional
