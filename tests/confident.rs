@@ -162,3 +162,64 @@ fn confidence_is_a_level_between_one_half_and_one() {
     ]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// JUnit and Markdown carry what a confident verdict rests on: the bound,
+/// the estimate, the one-sided limits and the verdict.
+#[test]
+fn junit_and_markdown_show_the_bound_the_estimate_the_interval_and_the_verdict() {
+    let dir = TempDir::new("confident-files");
+    let file = dir.write("c.toml", &scenario("2.1s"));
+    let (junit, markdown) = (dir.path("junit.xml"), dir.path("check.md"));
+    let (code, out, err) = mqsim(&[
+        "check",
+        file.to_str().unwrap(),
+        "--no-files",
+        "-q",
+        "-r",
+        "3",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--markdown",
+        markdown.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out} {err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let property = |name: &str| {
+        let start = format!("<property name=\"{name}\" value=\"");
+        let at = xml.find(&start).unwrap_or_else(|| panic!("{name}: {xml}")) + start.len();
+        xml[at..].split('"').next().unwrap().to_string()
+    };
+    assert_eq!(property("bound"), "&lt;= 2.100 s", "{xml}");
+    let estimate: f64 = property("estimate").parse().unwrap();
+    assert!((estimate - 2.0).abs() < 0.3, "{xml}");
+    // `[low, high] (95% one-sided limits)`, around the estimate and
+    // straddling the bound.
+    let interval = property("interval");
+    let limits: Vec<f64> = interval
+        .strip_suffix(" (95% one-sided limits)")
+        .and_then(|t| t.strip_prefix('['))
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("{interval}"))
+        .split(", ")
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!(
+        limits[0] < estimate && estimate < 2.1 && 2.1 < limits[1],
+        "{interval}"
+    );
+    assert_eq!(property("verdict"), "inconclusive");
+    assert_eq!(property("confidence"), "0.95");
+    let md = std::fs::read_to_string(&markdown).unwrap();
+    assert!(
+        md.contains("| estimate | interval | bound | verdict |"),
+        "{md}"
+    );
+    let row = md
+        .lines()
+        .find(|l| l.contains("mean_latency_max"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(
+        row.contains("(95% one-sided limits)") && row.ends_with("| inconclusive |"),
+        "{row}"
+    );
+}

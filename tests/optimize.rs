@@ -243,7 +243,8 @@ fn files_hold_the_candidates_and_the_summary() {
     assert_eq!(csv.lines().count(), 4, "{csv}");
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert!(summary["best"]["settings"]["consumer.prefetch"].is_string());
+    // A whole-number key's value is a JSON number.
+    assert!(summary["best"]["settings"]["consumer.prefetch"].is_i64());
 }
 
 /// The scenario with a comment, a named consumer and a retry table, to see
@@ -312,12 +313,9 @@ fn write_puts_the_chosen_values_into_a_copy_of_the_scenario_keeping_its_comments
     let timeout = seconds(&chosen["queue.ack_timeout"]);
     let written = s.queues[0].ack_timeout.unwrap().secs();
     assert!((written - timeout).abs() < 1e-9, "{written} vs {timeout}");
-    let prefetch: u32 = chosen["consumer.worker.prefetch"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(s.consumers[0].prefetch, Some(prefetch));
+    // A whole-number key's value is a JSON number.
+    let prefetch = chosen["consumer.worker.prefetch"].as_u64().unwrap();
+    assert_eq!(s.consumers[0].prefetch, Some(prefetch as u32));
     assert!(text.contains("# chosen by mqsim optimize"), "{text}");
 }
 
@@ -457,8 +455,98 @@ fn the_fewest_consumers_under_a_latency_bound_is_found_among_whole_numbers() {
         );
         let o: Value = serde_json::from_str(&out).expect("JSON");
         let best = &o["best"];
-        assert_eq!(best["settings"]["consumer.count"], "3", "{range}: {best}");
+        assert_eq!(best["settings"]["consumer.count"], 3, "{range}: {best}");
         assert_eq!(best["confirmed"], true, "{range}: {best}");
         assert!(o["runs"].as_u64().unwrap() <= 60);
     }
+}
+
+/// The snippet pins the result: its `expect` is judged at 95% confidence,
+/// holds the constraint with an `[expect]` key and the objective at the
+/// chosen setting's upper limit, names in a comment the constraint no key
+/// holds, and passes `mqsim check` once pasted into the scenario.
+#[test]
+fn the_pasted_snippet_passes_check() {
+    let dir = TempDir::new("optimize-snippet");
+    let file = dir.write("s.toml", SCENARIO);
+    let (code, out, err) = mqsim(&[
+        "optimize",
+        file.to_str().unwrap(),
+        "--param",
+        "consumer.prefetch=1..3",
+        "--minimize",
+        "latency.p99",
+        "--subject-to",
+        "messages.duplicate_rate <= 0.01",
+        "--subject-to",
+        "messages.attempts <= 2",
+        "--budget",
+        "40",
+        "--no-files",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let snippet = out
+        .split("paste into the scenario:\n\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        snippet.contains(
+            "expect = { confidence = 0.95, duplicate_rate_max = 0.01, p99_latency_max = \""
+        ),
+        "{snippet}"
+    );
+    assert!(
+        snippet.contains("# not pinned: no [expect] key holds messages.attempts <= 2"),
+        "{snippet}"
+    );
+    let pasted = dir.write("pasted.toml", &format!("{SCENARIO}\n{snippet}"));
+    let (code, out, err) = mqsim(&[
+        "check",
+        pasted.to_str().unwrap(),
+        "--until-decided",
+        "--no-files",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(
+        out.contains("PASS") && out.contains("p99_latency_max"),
+        "{out}"
+    );
+}
+
+/// `sweep --metric` refuses a path that is not in the summary, as
+/// `optimize` does, before the grid runs: exit 2, the flag named, and the
+/// nearest path suggested.
+#[test]
+fn sweep_refuses_an_unknown_metric_with_a_suggestion() {
+    let dir = TempDir::new("sweep-metric");
+    let file = dir.write("s.toml", SCENARIO);
+    let sweep = |metric: &str| {
+        mqsim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--param",
+            "consumer.prefetch",
+            "--values",
+            "1,2",
+            "--metric",
+            metric,
+            "-r",
+            "2",
+            "--format",
+            "json",
+            "--no-files",
+            "-q",
+        ])
+    };
+    let (code, out, err) = sweep("latency.maen");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("--metric latency.maen") && err.contains("did you mean `latency.mean`?"),
+        "{err}"
+    );
+    let (code, out, err) = sweep("latency.p99");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("latency.p99"), "{out}");
 }

@@ -218,6 +218,18 @@ fn lint_rules_on_queues_fire_on_their_cause_only() {
         !rules(&queue(0.3, "1h", "max_deliveries = 5", "failure = 0.1"))
             .contains(&"unlimited-deliveries")
     );
+    // A retry policy with a backoff alone retries forever: only one that
+    // bounds the attempts stops the redeliveries.
+    let policy = |limit: &str| {
+        queue(
+            0.3,
+            "1h",
+            "",
+            &format!("failure = 0.1\nretry = {{ backoff = \"exponential\", base = \"1s\", jitter = \"full\"{limit} }}"),
+        )
+    };
+    assert!(rules(&policy("")).contains(&"unlimited-deliveries"));
+    assert!(rules(&policy(", max_attempts = 5")).is_empty());
     assert!(
         rules(&queue(0.3, "1h", "ack_timeout = \"3s\"", "")).contains(&"ack-timeout-below-service")
     );
@@ -256,13 +268,26 @@ service = {{ dist = "exponential", mean = "100ms" }}
     };
     assert!(rules(&producer("retry = { backoff = \"none\" }"))
         .contains(&"client-timeout-retries-unbounded"));
-    assert!(rules(&producer(
-        "retry = { backoff = \"none\", max_attempts = 3 }"
-    ))
-    .is_empty());
+    let jittered =
+        "retry = { backoff = \"exponential\", base = \"1s\", jitter = \"full\", max_attempts = 3 }";
+    assert!(rules(&producer(jittered)).is_empty());
+    // One producer stands for its clients: immediate retries after a
+    // client timeout fall in step, however few `[[producer]]`s there are.
+    assert_eq!(
+        rules(&producer(
+            "retry = { backoff = \"none\", max_attempts = 3 }"
+        )),
+        vec!["retry-without-jitter"]
+    );
+    assert_eq!(
+        rules(&producer(
+            "retry = { backoff = \"exponential\", base = \"1s\", max_attempts = 3 }"
+        )),
+        vec!["retry-without-jitter"]
+    );
     let budget = |percent: f64| {
         producer(&format!(
-            "retry = {{ backoff = \"none\", max_attempts = 3 }}\nretry_budget = {{ kind = \"percent\", percent = {percent} }}"
+            "{jittered}\nretry_budget = {{ kind = \"percent\", percent = {percent} }}"
         ))
     };
     assert!(rules(&budget(5.0)).contains(&"budget-percent-above-one"));
@@ -312,6 +337,22 @@ fn lint_exits_1_with_findings_and_0_without() {
     assert_eq!(o["findings"].as_array().unwrap().len(), 0);
     let (code, _, _) = mqsim(&["lint", dir.path("missing.toml").to_str().unwrap()]);
     assert_eq!(code, 2);
+}
+
+/// The retry storm's clients time out and publish again at once (`backoff
+/// = "none"`): the one producer stands for all of them; its variant with
+/// full jitter is quiet on that rule.
+#[test]
+fn lint_points_at_the_retry_storms_lockstep_clients() {
+    let (code, out, _) = mqsim(&["lint", "scenarios/retry-storm.toml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("[retry-without-jitter] producer `clients`"),
+        "{out}"
+    );
+    let jittered = r#"producer.retry={ backoff = "exponential", base = "1s", cap = "30s", jitter = "full", max_attempts = 5 }"#;
+    let (_, out, _) = mqsim(&["lint", "scenarios/retry-storm.toml", "--set", jittered]);
+    assert!(!out.contains("[retry-without-jitter]"), "{out}");
 }
 
 #[test]
@@ -402,4 +443,180 @@ between = ["consumer:consumer", "broker"]
         2,
     );
     assert!(recurring.contains(&"short-window".into()), "{recurring:?}");
+}
+
+#[test]
+fn an_unbounded_queue_offered_its_capacity_or_more_is_unstable() {
+    // One consumer of mean 1 s: capacity 1/s; rho is the arrival rate.
+    let s = summary(&scenario(&queue(1.3, "1h", "", "")), 1, 1);
+    assert!(codes(&s).contains(&"unstable".into()), "{:?}", codes(&s));
+    let rho = figure(&s, "unstable");
+    assert!((rho - 1.3).abs() < 1e-9, "{rho}");
+    let quiet = warned(&queue(0.5, "1h", "", ""), 1);
+    assert!(!quiet.contains(&"unstable".into()), "{quiet:?}");
+}
+
+/// The automatic warm-up is warned about when MSER-5 finds no transient
+/// (a light queue that starts empty is already in its steady state) and
+/// not when it finds one: consumers cut off for the first 20 minutes
+/// leave a backlog that takes a while to drain.
+#[test]
+fn an_automatic_warm_up_that_finds_no_transient_is_pointed_out() {
+    let light = queue(0.3, "2h", "", "").replace("seed = 5", "seed = 5\nwarmup = \"auto\"");
+    let s = summary(&scenario(&light), 2, 1);
+    assert!(codes(&s).contains(&"warm-up".into()), "{:?}", codes(&s));
+    assert_eq!(figure(&s, "warm-up"), 0.0);
+    let start = format!(
+        "{}\n[[fault]]\nkind = \"partition\"\nbetween = [\"consumer:consumer\", \"broker\"]\nstart = \"0s\"\nduration = \"20m\"\n",
+        queue(0.5, "4h", "", "").replace("seed = 5", "seed = 5\nwarmup = \"auto\"")
+    );
+    let s = summary(&scenario(&start), 2, 1);
+    let seconds = get(&s, "warmup.seconds");
+    assert!(seconds > 0.0 && seconds < 7200.0, "{seconds}");
+    assert!(!codes(&s).contains(&"warm-up".into()), "{:?}", codes(&s));
+}
+
+#[test]
+fn a_fixed_warm_up_of_half_the_run_or_more_is_a_short_window() {
+    let text = |warmup: &str| {
+        queue(0.5, "1h", "", "").replace("seed = 5", &format!("seed = 5\nwarmup = \"{warmup}\""))
+    };
+    let s = summary(&scenario(&text("40m")), 1, 1);
+    let said: Vec<&Value> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "short-window")
+        .collect();
+    assert!(
+        said.iter().any(|w| w["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the warm-up (2400 s)")
+            && w["figure"].as_f64() == Some(0.5)),
+        "{said:?}"
+    );
+    // rho 0.5: 100 relaxation times are about 20 minutes, within the
+    // 50 minutes left after a 10 minute warm-up.
+    let quiet = warned(&text("10m"), 1);
+    assert!(!quiet.contains(&"short-window".into()), "{quiet:?}");
+}
+
+#[test]
+fn a_percent_budget_of_two_or_more_is_pointed_out_after_a_run() {
+    let text = |percent: f64| {
+        format!(
+            "{}retry = {{ backoff = \"none\", max_attempts = 3 }}\nretry_budget = {{ kind = \"percent\", percent = {percent} }}\n",
+            queue(0.3, "30m", "", "failure = 0.1")
+        )
+    };
+    let s = summary(&scenario(&text(5.0)), 1, 1);
+    assert!(
+        codes(&s).contains(&"budget-percent".into()),
+        "{:?}",
+        codes(&s)
+    );
+    assert_eq!(figure(&s, "budget-percent"), 5.0);
+    let quiet = warned(&text(0.2), 1);
+    assert!(!quiet.contains(&"budget-percent".into()), "{quiet:?}");
+}
+
+/// A breaker that opens sheds calls: with 60% of the calls failing it
+/// opens (threshold 50%) and rejects what arrives while open; at 5% it
+/// stays closed.
+#[test]
+fn a_breaker_that_sheds_traffic_is_pointed_out() {
+    let text = |failure: f64| {
+        queue(
+            0.5,
+            "1h",
+            "max_deliveries = 5",
+            &format!("failure = {failure}\nbreaker = {{ failure_rate_threshold = 0.5, minimum_calls = 20, window = 50, open_wait = \"10s\", half_open_calls = 5 }}"),
+        )
+    };
+    let s = summary(&scenario(&text(0.6)), 1, 1);
+    assert!(get(&s, "retries.breaker_rejected") > 0.0);
+    assert!(figure(&s, "protection-shed") > 0.01);
+    let quiet = warned(&text(0.05), 1);
+    assert!(!quiet.contains(&"protection-shed".into()), "{quiet:?}");
+}
+
+#[test]
+fn a_resequencer_that_starves_the_consumers_is_pointed_out() {
+    // As the fifo_by_key case: four consumers, one key, rho 0.5 with four
+    // but one at a time once the resequencer holds the key in order.
+    let text = |resequence: &str| {
+        format!(
+            r#"
+[simulation]
+duration = "1h"
+seed = 5
+[[producer]]
+arrival = {{ process = "poisson", rate = 2.0 }}
+key = {{ dist = "uniform-keys", count = 1 }}
+[[queue]]
+name = "q"
+[[consumer]]
+count = 4
+prefetch = 50
+service = {{ dist = "exponential", mean = "1s" }}
+{resequence}
+"#
+        )
+    };
+    let s = summary(
+        &scenario(&text(
+            "resequence = { max_held = 100000, max_wait = \"10h\" }",
+        )),
+        1,
+        1,
+    );
+    assert!(
+        codes(&s).contains(&"ordering-starves".into()),
+        "{:?}",
+        codes(&s)
+    );
+    let quiet = warned(&text(""), 1);
+    assert!(!quiet.contains(&"ordering-starves".into()), "{quiet:?}");
+}
+
+#[test]
+fn every_run_summary_has_a_warnings_array_and_compare_tags_them_by_variant() {
+    // Sixty consumers at rho 0.5 and 216,000 messages: nothing to say
+    // (at least 100 latencies above the p999), and still an array.
+    let calm = summary(&scenario(&queue(30.0, "2h", "", "count = 60")), 1, 1);
+    assert_eq!(calm["warnings"], Value::Array(Vec::new()));
+    let dir = TempDir::new("warnings-compare");
+    let text = format!(
+        "{}\n[[variant]]\nname = \"short\"\nset = {{ \"queue.ack_timeout\" = \"3s\" }}\n[[variant]]\nname = \"long\"\nset = {{ \"queue.ack_timeout\" = \"10s\" }}\n",
+        queue(0.3, "30m", "", "")
+    );
+    let file = dir.write("c.toml", &text);
+    let (code, out, err) = mqsim(&[
+        "compare",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+        "--no-files",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let o: Value = serde_json::from_str(&out).unwrap();
+    let top = o["warnings"].as_array().unwrap();
+    let timeouts: Vec<&Value> = top
+        .iter()
+        .filter(|w| w["code"] == "ack-timeout-below-p99")
+        .collect();
+    assert_eq!(timeouts.len(), 1, "{top:?}");
+    assert_eq!(timeouts[0]["variant"], "short");
+    // The variants keep their own.
+    let own = o["variants"]["short"]["warnings"].as_array().unwrap();
+    assert!(own.iter().any(|w| w["code"] == "ack-timeout-below-p99"));
+    assert_eq!(
+        top.len(),
+        ["short", "long"]
+            .iter()
+            .map(|v| o["variants"][v]["warnings"].as_array().unwrap().len())
+            .sum::<usize>()
+    );
 }

@@ -493,13 +493,21 @@ fn html_page(a: &OptimizeArgs, name: &str, csv: &[u8], text: &str) -> crate::rep
     page
 }
 
-/// The settings of a candidate, key by key.
+/// The settings of a candidate, key by key: a whole-number key's value
+/// as a JSON number (so that a reader can compare it as one), the others
+/// as set (`"6.9s"`, `"quorum"`).
 fn settings_of(search: &Search, c: &Candidate) -> Map<String, Value> {
     search
         .params
         .iter()
         .zip(&c.settings)
-        .map(|(p, v)| (p.key.clone(), Value::String(v.clone())))
+        .map(|(p, v)| {
+            let value = match (&p.space, v.parse::<i64>()) {
+                (Space::Integer { .. }, Ok(n)) => Value::from(n),
+                _ => Value::String(v.clone()),
+            };
+            (p.key.clone(), value)
+        })
         .collect()
 }
 
@@ -702,9 +710,11 @@ fn cell(x: f64) -> String {
     }
 }
 
-/// The `[expect]` key that pins a constraint, where there is one.
+/// The `[expect]` key that pins a constraint, where there is one (the
+/// count keys take whole numbers only).
 fn expect_key(c: &Constraint) -> Option<(&'static str, String)> {
     let seconds = |x: f64| format!("{:?}", format!("{x}s"));
+    let whole = |x: f64| (x.fract() == 0.0 && x >= 0.0).then(|| format!("{x}"));
     let key = match (c.metric.as_str(), c.relation) {
         ("messages.duplicate_rate", Relation::AtMost) => {
             ("duplicate_rate_max", format!("{}", c.bound))
@@ -716,11 +726,11 @@ fn expect_key(c: &Constraint) -> Option<(&'static str, String)> {
         ("messages.dead_letter_rate", Relation::AtMost) => {
             ("dead_letter_rate_max", format!("{}", c.bound))
         }
-        ("messages.lost", Relation::AtMost) => ("lost", format!("{}", c.bound)),
+        ("messages.lost", Relation::AtMost) => ("lost", whole(c.bound)?),
         ("latency.p99", Relation::AtMost) => ("p99_latency_max", seconds(c.bound)),
         ("latency.p50", Relation::AtMost) => ("p50_latency_max", seconds(c.bound)),
         ("latency.mean", Relation::AtMost) => ("mean_latency_max", seconds(c.bound)),
-        ("saga_totals.stuck", Relation::AtMost) => ("stuck_max", format!("{}", c.bound)),
+        ("saga_totals.stuck", Relation::AtMost) => ("stuck_max", whole(c.bound)?),
         ("cost.total", Relation::AtMost) => ("cost_total_max", format!("{}", c.bound)),
         ("cost.per_million_messages", Relation::AtMost) => {
             ("cost_per_million_messages_max", format!("{}", c.bound))
@@ -733,8 +743,57 @@ fn expect_key(c: &Constraint) -> Option<(&'static str, String)> {
     Some(key)
 }
 
-/// A `[[variant]]` with the chosen values and an `[expect]` that pins the
-/// constraints, to paste into the scenario.
+/// `x` rounded outward (up, or down) to two significant digits: a pinned
+/// bound a little looser than the limit measured, so that the check of
+/// the pasted variant passes on the same replications and is not undone
+/// by the last digits of another run.
+fn round_outward(x: f64, up: bool) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    let digits = 1 - x.abs().log10().floor() as i32;
+    let step = |v: f64| if up { v.ceil() } else { v.floor() };
+    if digits >= 0 {
+        let scale = 10f64.powi(digits);
+        step(x * scale) / scale
+    } else {
+        let scale = 10f64.powi(-digits);
+        step(x / scale) * scale
+    }
+}
+
+/// The objective as a constraint at the chosen candidate's one-sided 95%
+/// limit (rounded outward; whole numbers for the count keys), for a
+/// metric objective; a key's objective is pinned by its `set` already.
+fn pinned_objective(o: &Objective, c: &Candidate) -> Option<Constraint> {
+    let Target::Metric(metric) = &o.target else {
+        return None;
+    };
+    let limit = c.confidence_limit(metric, !o.maximize);
+    let mut bound = round_outward(limit, !o.maximize);
+    if matches!(metric.as_str(), "messages.lost" | "saga_totals.stuck") {
+        bound = if o.maximize {
+            bound.floor()
+        } else {
+            bound.ceil()
+        };
+    }
+    bound.is_finite().then(|| Constraint {
+        metric: metric.clone(),
+        relation: if o.maximize {
+            Relation::AtLeast
+        } else {
+            Relation::AtMost
+        },
+        bound: bound.max(0.0),
+    })
+}
+
+/// A `[[variant]]` with the chosen values and an `[expect]` judged at 95%
+/// confidence (as the search judged the constraints) that pins the
+/// constraints and the objective (at the candidate's confidence limit); a
+/// constraint or objective that no `[expect]` key holds is named in a
+/// comment, so that what the snippet leaves unchecked is said.
 pub fn snippet(search: &Search, c: &Candidate) -> String {
     let sets: Vec<String> = search
         .params
@@ -749,16 +808,53 @@ pub fn snippet(search: &Search, c: &Candidate) -> String {
         "[[variant]]\nname = \"optimized\"\nset = {{ {} }}\n",
         sets.join(", ")
     );
-    let expects: Vec<String> = search
-        .constraints
+    // Each bound once: an objective also constrained keeps the tighter.
+    let mut pins: Vec<Constraint> = Vec::new();
+    let mut unpinned: Vec<String> = Vec::new();
+    let objectives = search
+        .objectives
+        .iter()
+        .filter_map(|o| pinned_objective(o, c));
+    for k in search.constraints.iter().cloned().chain(objectives) {
+        if expect_key(&k).is_none() {
+            unpinned.push(format!(
+                "# not pinned: no [expect] key holds {} {} {}",
+                printable(&k.metric),
+                relation_word(k.relation),
+                k.bound
+            ));
+            continue;
+        }
+        match pins
+            .iter_mut()
+            .find(|p| p.metric == k.metric && p.relation == k.relation)
+        {
+            Some(p) if k.relation == Relation::AtMost => p.bound = p.bound.min(k.bound),
+            Some(p) => p.bound = p.bound.max(k.bound),
+            None => pins.push(k),
+        }
+    }
+    let expects: Vec<String> = pins
         .iter()
         .filter_map(expect_key)
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
     if !expects.is_empty() {
-        out += &format!("expect = {{ {} }}\n", expects.join(", "));
+        out += &format!("expect = {{ confidence = 0.95, {} }}\n", expects.join(", "));
+    }
+    for line in unpinned {
+        out += &line;
+        out.push('\n');
     }
     out
+}
+
+fn relation_word(r: Relation) -> &'static str {
+    match r {
+        Relation::AtMost => "<=",
+        Relation::AtLeast => ">=",
+        Relation::Equal => "==",
+    }
 }
 
 fn text_report(

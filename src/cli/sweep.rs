@@ -182,12 +182,76 @@ pub fn command(a: &SweepArgs) -> Result<i32, Failure> {
     let (raw, _, s) = cli::load(&a.file, &a.common.set)?;
     let plan = cli::plan(&s, &a.common)?;
     let spec = study_spec(a, &raw, &s, &plan)?;
+    check_metrics(&a.metric, &s, &plan)?;
     run_study(
         spec,
         &a.common,
         &plan,
         s.simulation.name.clone().unwrap_or_default(),
     )
+}
+
+/// Every `--metric` is a path of a run's summary: checked on one
+/// replication of the scenario as written (no warm-up), as `optimize`
+/// checks its metrics, before the grid spends its runs on a column that
+/// would be empty. A path whose value is null there (a recovery time
+/// without a fault) is taken; one that is absent is refused, with the
+/// nearest path of the summary.
+fn check_metrics(
+    metrics: &[String],
+    s: &crate::scenario::Scenario,
+    plan: &crate::experiment::Plan,
+) -> Result<(), Failure> {
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    let model = cli::compile(s)?;
+    let rep = crate::experiment::replicate(&model, plan.seed, 0, 0, plan.limits, plan.build);
+    let outcome = crate::experiment::Outcome {
+        model_name: model.name.clone(),
+        seed: plan.seed,
+        warmup_ns: 0,
+        warmup_auto: false,
+        reps: vec![rep],
+        precision: None,
+    };
+    let summary = outcome.summary(&model);
+    let Some(unknown) = metrics
+        .iter()
+        .find(|m| crate::json::value_at(&summary, m).is_none())
+    else {
+        return Ok(());
+    };
+    let mut paths = Vec::new();
+    leaf_paths(&Value::Object(summary), String::new(), &mut paths);
+    let names: Vec<&str> = paths.iter().map(String::as_str).collect();
+    Err(Failure::input(format!(
+        "--metric {}: not a path of the summary (paths as in `mqsim run --format json`: latency.p99, messages.duplicate_rate, messages.attempts){}",
+        crate::report::files::printable(unknown),
+        crate::words::did_you_mean(unknown, &names)
+    )))
+}
+
+/// The dotted paths of every number, boolean or null under `v` (array
+/// items and the `ci95` tree left out: they are not metrics to sweep).
+fn leaf_paths(v: &Value, prefix: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o {
+                if prefix.is_empty() && k == "ci95" {
+                    continue;
+                }
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_paths(child, path, out);
+            }
+        }
+        Value::Array(_) | Value::String(_) => {}
+        _ => out.push(prefix),
+    }
 }
 
 /// The study a sweep runs: its grid, variants and metrics (`a.file` is

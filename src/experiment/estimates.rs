@@ -39,12 +39,13 @@ fn set(tree: &mut Value, group: &str, key: &str, value: Value) {
 
 /// Replaces the latency quantiles and maximum, and the rates, in the
 /// summary `o` and its half-width tree `half_widths`; returns the warnings
-/// (quantiles with too few latencies above them in a replication).
+/// (quantiles with too few latencies above them in a replication, each
+/// with that count as its figure).
 pub fn replace(
     reps: &[Replication],
     o: &mut Map<String, Value>,
     half_widths: &mut Value,
-) -> Vec<String> {
+) -> Vec<super::warnings::Warning> {
     let mut warnings = Vec::new();
     let max_s = reps
         .iter()
@@ -76,7 +77,10 @@ pub fn replace(
                 _ => Value::Null,
             };
             set(half_widths, "latency", key, half);
-            warnings.extend(tail_warning(key, q, per_replication));
+            warnings.extend(tail_warning(key, q, per_replication).map(|t| {
+                super::warnings::Warning::new("few-tail-latencies", t)
+                    .with(per_replication * (1.0 - q))
+            }));
         }
         if !bounds.is_empty() {
             o.insert("latency_intervals".into(), Value::Object(bounds));

@@ -300,7 +300,7 @@ pub fn run_range(
     warmup_ns: Nanos,
     plan: &Plan,
 ) -> Vec<Replication> {
-    let bar = progress_bar((to - from) as u64, &model.name);
+    let bar = progress_bar((to - from) as u64, &model.name, "replications");
     let reps = pool(plan.jobs).install(|| {
         (from..to)
             .into_par_iter()
@@ -319,9 +319,10 @@ pub fn run_range(
 /// `--quiet`, and only when stderr is a terminal).
 pub static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// A progress bar of replications on stderr, ticking once a second so that
-/// a long single run shows its elapsed time; hidden unless [`PROGRESS`].
-fn progress_bar(len: u64, name: &str) -> indicatif::ProgressBar {
+/// A progress bar on stderr of `len` steps (`unit`: "replications", or
+/// "runs of the budget" for a search), ticking once a second so that a
+/// long single run shows its elapsed time; hidden unless [`PROGRESS`].
+pub(crate) fn progress_bar(len: u64, name: &str, unit: &str) -> indicatif::ProgressBar {
     if !PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
         return indicatif::ProgressBar::hidden();
     }
@@ -329,9 +330,9 @@ fn progress_bar(len: u64, name: &str) -> indicatif::ProgressBar {
         Some(len),
         indicatif::ProgressDrawTarget::stderr_with_hz(4),
     );
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} {msg} [{elapsed_precise}] {bar:30} {pos}/{len} replications",
-    )
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {{msg}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}"
+    ))
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(name.to_string());
@@ -479,38 +480,25 @@ impl Outcome {
             crate::stats::recovery::recovery_over(&per),
         );
         crate::experiment::theory_report::attach(model, &mut o);
-        add_warnings(&mut o, coded("few-tail-latencies", estimate_warnings));
+        add_warnings(&mut o, estimate_warnings);
+        let warmup_s = ns_to_secs(self.warmup_ns);
+        let warm_up = warmup_warning(model, self.warmup_ns, self.warmup_auto);
         add_warnings(
             &mut o,
-            coded(
-                "warm-up",
-                warmup_warning(model, self.warmup_ns, self.warmup_auto),
-            ),
+            warm_up
+                .into_iter()
+                .map(|t| warnings::Warning::new("warm-up", t).with(warmup_s))
+                .collect(),
         );
         let window_s = ns_to_secs(model.duration_ns.saturating_sub(self.warmup_ns));
         add_warnings(
             &mut o,
-            coded(
-                "short-window",
-                crate::experiment::theory_report::short_run_warnings(model, window_s),
-            ),
+            crate::experiment::theory_report::short_run_warnings(model, window_s),
         );
-        let warmup_s = ns_to_secs(self.warmup_ns);
         let estimated =
             short_runs::estimated_short_run_warnings(model, &self.reps, warmup_s, window_s);
-        add_warnings(&mut o, coded("short-window", estimated));
-        if !self.warmup_auto && self.warmup_ns >= model.duration_ns / 2 && self.warmup_ns > 0 {
-            add_warnings(
-                &mut o,
-                coded(
-                    "short-window",
-                    [format!(
-                        "the warm-up ({} s) takes half the run or more: the statistics window is short beside it; run longer",
-                        ns_to_secs(self.warmup_ns)
-                    )],
-                ),
-            );
-        }
+        add_warnings(&mut o, estimated);
+        add_warnings(&mut o, self.fixed_warmup_warning(model, window_s));
         let found = warnings::from_results(model, &o, &self.reps);
         add_warnings(&mut o, found);
         if let Some(p) = &self.precision {
@@ -521,6 +509,9 @@ impl Outcome {
                 coded("precision-not-reached", missed.map(String::from)),
             );
         }
+        // Always there, so that a reader need not tell "none" from "not
+        // computed".
+        o.entry("warnings").or_insert_with(|| json!([]));
         if !present.is_empty() {
             o.insert("values_present".into(), Value::Object(present));
         }
@@ -555,6 +546,22 @@ impl Outcome {
         }
         o.insert("ci95".into(), hw);
         o
+    }
+
+    /// `short-window` for a fixed warm-up of half the run or more; its
+    /// figure is the statistics window over the warm-up (at most 1).
+    fn fixed_warmup_warning(&self, model: &Model, window_s: f64) -> Vec<warnings::Warning> {
+        if self.warmup_auto || self.warmup_ns < model.duration_ns / 2 || self.warmup_ns == 0 {
+            return Vec::new();
+        }
+        let warmup_s = ns_to_secs(self.warmup_ns);
+        vec![warnings::Warning::new(
+            "short-window",
+            format!(
+                "the warm-up ({warmup_s} s) takes half the run or more: the statistics window is short beside it; run longer"
+            ),
+        )
+        .with(window_s / warmup_s)]
     }
 
     /// Pooled lifecycle transition counts.

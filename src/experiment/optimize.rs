@@ -25,6 +25,7 @@
 
 use super::Plan;
 use crate::model::Model;
+use crate::time::Nanos;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -194,6 +195,18 @@ impl Candidate {
         match &o.target {
             Target::Param(i) => vec![sign * self.position[*i]; self.replications.len().max(1)],
             Target::Metric(m) => self.values(m).into_iter().map(|v| sign * v).collect(),
+        }
+    }
+
+    /// The one-sided 95% confidence limit of a metric over the
+    /// replications run (the upper one, or the lower): where `[expect]
+    /// confidence = 0.95` judges a bound, on the same replications.
+    pub fn confidence_limit(&self, metric: &str, upper: bool) -> f64 {
+        let (mean, half) = mean_bound(&self.values(metric));
+        if upper {
+            mean + half
+        } else {
+            mean - half
         }
     }
 
@@ -402,7 +415,13 @@ pub fn optimize(
     assert!(!search.params.is_empty(), "a search needs a parameter");
     assert!(!search.objectives.is_empty(), "a search needs an objective");
     let mut candidates: Vec<Candidate> = Vec::new();
-    let mut models: Vec<Model> = Vec::new();
+    let mut runner = Runner {
+        plan,
+        pool: super::pool(plan.jobs),
+        models: Vec::new(),
+        warmups: Vec::new(),
+        bar: super::progress_bar(search.budget as u64, "optimize", "runs of the budget"),
+    };
     let mut runs: u32 = 0;
     let mut region = Region::whole(&search.params);
     let per_stage = (search.budget as usize / (FIRST_REPLICATIONS * 4)).clamp(3, 12);
@@ -422,7 +441,7 @@ pub fn optimize(
                 }
                 continue;
             }
-            models.push(build(&settings)?);
+            runner.add(build(&settings)?);
             candidates.push(Candidate {
                 settings,
                 position,
@@ -440,7 +459,7 @@ pub fn optimize(
         if racing.is_empty() || (stage > 0 && candidates.len() == start && racing.len() <= 1) {
             break;
         }
-        race(search, plan, &models, &mut candidates, racing, &mut runs);
+        race(search, &runner, &mut candidates, racing, &mut runs);
         let Some(best) = best_of(search, &candidates) else {
             break;
         };
@@ -454,6 +473,7 @@ pub fn optimize(
         let tried: Vec<f64> = candidates.iter().map(|c| c.position[0]).collect();
         region = region.around(&search.params, &candidates[best].position, &steps, &tried);
     }
+    runner.bar.finish_and_clear();
     let best = if single {
         best_of(search, &candidates)
     } else {
@@ -506,8 +526,7 @@ fn stage_steps(params: &[Param], region: &Region, per_stage: usize) -> Vec<f64> 
 /// still in, until one is left, all are decided, or the budget is spent.
 fn race(
     search: &Search,
-    plan: &Plan,
-    models: &[Model],
+    runner: &Runner,
     candidates: &mut [Candidate],
     mut alive: Vec<usize>,
     runs: &mut u32,
@@ -534,7 +553,7 @@ fn race(
         if wanted.is_empty() || room < wanted.len() {
             break;
         }
-        let done = run_jobs(plan, models, &wanted);
+        let done = runner.run_jobs(&wanted);
         *runs += done.len() as u32;
         for ((i, _), metrics) in wanted.iter().zip(done) {
             candidates[*i].replications.push(metrics);
@@ -558,28 +577,53 @@ fn race(
     }
 }
 
-/// Runs replication `r` of each candidate's model, in parallel; results in
-/// the order asked.
-fn run_jobs(plan: &Plan, models: &[Model], jobs: &[(usize, u32)]) -> Vec<Map<String, Value>> {
-    let warmups: Vec<_> = models
-        .iter()
-        .map(|m| super::choose_warmup(m, plan.seed, plan.limits, plan.build).0)
-        .collect();
-    super::pool(plan.jobs).install(|| {
-        jobs.par_iter()
-            .map(|&(i, r)| {
-                super::replicate(
-                    &models[i],
-                    plan.seed,
-                    r,
-                    warmups[i],
-                    plan.limits,
-                    plan.build,
-                )
-                .metrics
-            })
-            .collect()
-    })
+/// The models of the candidates and what runs them: one thread pool, each
+/// model's warm-up chosen once when it is added (the automatic warm-up's
+/// pilot runs cost as much as replications; a candidate races over many
+/// rounds), and the progress bar over the budget.
+struct Runner<'a> {
+    plan: &'a Plan,
+    pool: rayon::ThreadPool,
+    models: Vec<Model>,
+    warmups: Vec<Nanos>,
+    bar: indicatif::ProgressBar,
+}
+
+impl Runner<'_> {
+    fn add(&mut self, model: Model) {
+        let plan = self.plan;
+        let warmup = self
+            .pool
+            .install(|| super::choose_warmup(&model, plan.seed, plan.limits, plan.build).0);
+        if self.models.is_empty() {
+            self.bar.set_message(model.name.clone());
+        }
+        self.warmups.push(warmup);
+        self.models.push(model);
+    }
+
+    /// Runs replication `r` of each candidate's model, in parallel;
+    /// results in the order asked.
+    fn run_jobs(&self, jobs: &[(usize, u32)]) -> Vec<Map<String, Value>> {
+        let plan = self.plan;
+        self.pool.install(|| {
+            jobs.par_iter()
+                .map(|&(i, r)| {
+                    let metrics = super::replicate(
+                        &self.models[i],
+                        plan.seed,
+                        r,
+                        self.warmups[i],
+                        plan.limits,
+                        plan.build,
+                    )
+                    .metrics;
+                    self.bar.inc(1);
+                    metrics
+                })
+                .collect()
+        })
+    }
 }
 
 /// Marks as dominated every racing candidate confidently worse than the

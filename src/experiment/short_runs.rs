@@ -14,6 +14,7 @@
 //! series (about 200 points a replication by default), never per message.
 
 use super::theory_report::{relaxation_time_s, RELAXATION_TIMES};
+use super::warnings::Warning;
 use super::Replication;
 use crate::model::{FaultTiming, Model};
 use crate::stats::autocorrelation::integrated_time_samples;
@@ -27,7 +28,7 @@ pub fn estimated_short_run_warnings(
     reps: &[Replication],
     warmup_s: f64,
     window_s: f64,
-) -> Vec<String> {
+) -> Vec<Warning> {
     // A one-off incident (a fault at a fixed window) makes the run a
     // terminating study of that incident: its backlog's autocorrelation
     // is mostly the incident's own transient, and a longer window would
@@ -84,7 +85,7 @@ pub fn estimated_short_run_warnings(
 
 /// The warning for one series when the window is too short beside its
 /// estimated autocorrelation time.
-fn warning(what: &str, series: &[Vec<f64>], interval_s: f64, window_s: f64) -> Option<String> {
+fn warning(what: &str, series: &[Vec<f64>], interval_s: f64, window_s: f64) -> Option<Warning> {
     let samples = integrated_time_samples(series)?;
     // Below two sampling intervals the time is not resolved (independent
     // samples give 1 whatever the true time below the interval).
@@ -93,10 +94,11 @@ fn warning(what: &str, series: &[Vec<f64>], interval_s: f64, window_s: f64) -> O
     }
     let time_s = samples * interval_s;
     (window_s < RELAXATION_TIMES * time_s).then(|| {
-        format!(
+        let text = format!(
             "{what} has an autocorrelation time of about {time_s:.1} s (estimated from the time series, no queueing model applies); a replication's statistics window ({window_s:.0} s) is {:.1} autocorrelation times, so intervals may not cover: make each replication at least {:.0} s ({RELAXATION_TIMES} autocorrelation times), e.g. with simulation.duration",
             window_s / time_s,
             RELAXATION_TIMES * time_s
-        )
+        );
+        Warning::new("short-window", text).with(window_s / time_s)
     })
 }

@@ -155,6 +155,7 @@ pub fn attach(m: &Model, o: &mut Map<String, Value>) {
                         qm.name, lambda, cap
                     ),
                 )
+                .with(lambda / cap)
                 .json(),
             );
         }
@@ -196,8 +197,8 @@ pub fn attach(m: &Model, o: &mut Map<String, Value>) {
     }
     warnings.extend(
         budget_warnings(m)
-            .into_iter()
-            .map(|t| super::warnings::Warning::new("budget-percent", t).json()),
+            .iter()
+            .map(super::warnings::Warning::json),
     );
     if !warnings.is_empty() {
         o.insert("warnings".into(), Value::Array(warnings));
@@ -253,19 +254,20 @@ pub fn relaxation_time_s(m: &Model, qi: usize) -> Option<f64> {
 /// times: the start's bias and the run's autocorrelation are then large
 /// beside the interval (mean latency at rho 0.9 with 2,000 messages a
 /// replication covered 87% at -r 10 and 81.5% at -r 30, issue 30).
-pub fn short_run_warnings(m: &Model, window_s: f64) -> Vec<String> {
+pub fn short_run_warnings(m: &Model, window_s: f64) -> Vec<super::warnings::Warning> {
     let mut out = Vec::new();
     for (qi, q) in m.queues.iter().enumerate() {
         let Some(tau) = relaxation_time_s(m, qi) else {
             continue;
         };
         if window_s < RELAXATION_TIMES * tau {
-            out.push(format!(
+            let text = format!(
                 "queue `{}`: a replication's statistics window ({window_s:.0} s) is {:.1} relaxation times ({tau:.1} s by theory); intervals may not cover: make each replication at least {:.0} s ({RELAXATION_TIMES} relaxation times), e.g. with simulation.duration",
                 q.name,
                 window_s / tau,
                 RELAXATION_TIMES * tau
-            ));
+            );
+            out.push(super::warnings::Warning::new("short-window", text).with(window_s / tau));
         }
     }
     out
@@ -274,7 +276,8 @@ pub fn short_run_warnings(m: &Model, window_s: f64) -> Vec<String> {
 /// A percent budget's `percent` is retries per request (Finagle's
 /// `percentCanRetry`), not a percentage: 10 allows ten retries per request.
 /// From 2 up, it no longer limits a retry storm, which is seldom meant.
-fn budget_warnings(m: &Model) -> Vec<String> {
+/// The figure is `percent`.
+fn budget_warnings(m: &Model) -> Vec<super::warnings::Warning> {
     use crate::strategy::budget::RetryBudgetConfig;
     let producers = m
         .producers
@@ -287,9 +290,9 @@ fn budget_warnings(m: &Model) -> Vec<String> {
     producers
         .chain(groups)
         .filter_map(|(who, b)| match b {
-            Some(RetryBudgetConfig::Percent { percent, .. }) if *percent >= 2.0 => Some(format!(
+            Some(RetryBudgetConfig::Percent { percent, .. }) if *percent >= 2.0 => Some(super::warnings::Warning::new("budget-percent", format!(
                 "{who}: retry_budget.percent = {percent} allows {percent} retries per request (percent is retries per request: 0.1 means 10%)"
-            )),
+            )).with(*percent)),
             _ => None,
         })
         .collect()

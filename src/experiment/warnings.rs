@@ -26,7 +26,8 @@ impl Warning {
         }
     }
 
-    fn with(mut self, figure: f64) -> Warning {
+    /// The warning with its figure (left out when not finite).
+    pub fn with(mut self, figure: f64) -> Warning {
         self.figure = figure.is_finite().then_some(figure);
         self
     }

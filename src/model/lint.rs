@@ -34,7 +34,7 @@ pub const RULES: [Rule; 7] = [
     Rule {
         id: "retry-without-jitter",
         source: "Retry policy",
-        summary: "several clients retry without jitter: their retries fall in step on the shared dependency (retry storms)",
+        summary: "several clients (a consumer's instances, or the clients a producer stands for) retry without jitter: their retries fall in step on the shared dependency (retry storms)",
     },
     Rule {
         id: "retry-backoff-unused",
@@ -135,7 +135,10 @@ pub fn lint(m: &Model) -> Vec<Finding> {
         let groups = m.groups.iter().filter(|g| g.queue == qi && g.log.is_none());
         for g in groups {
             let fails = g.failure > 0.0 || g.poison > 0.0;
-            if fails && q.max_deliveries.is_none() && g.retry.is_none() && !g.ack_on_receive {
+            // A retry policy stops redeliveries only when it bounds the
+            // attempts: one with a backoff alone retries forever too.
+            let bounded = g.retry.as_ref().is_some_and(|r| r.max_attempts.is_some());
+            if fails && q.max_deliveries.is_none() && !bounded && !g.ack_on_receive {
                 out.push(finding("unlimited-deliveries", format!("queue `{}`", q.name), format!(
                     "consumer `{}` fails (failure {}, poison {}) and the queue has no max_deliveries: a poison message is redelivered forever; set max_deliveries (with a dead-letter queue) or a retry policy with max_attempts",
                     g.name, g.failure, g.poison
@@ -168,8 +171,9 @@ pub fn lint(m: &Model) -> Vec<Finding> {
     out
 }
 
-/// `retry-without-jitter`: more than one client (instances x concurrency,
-/// or producers) retrying without jitter.
+/// `retry-without-jitter`: more than one client (instances x concurrency
+/// of a consumer, or any producer: it stands for its clients) retrying
+/// without jitter.
 fn retries_without_jitter(m: &Model, out: &mut Vec<Finding>) {
     for g in &m.groups {
         let clients = g.count * g.concurrency;
@@ -183,22 +187,19 @@ fn retries_without_jitter(m: &Model, out: &mut Vec<Finding>) {
             }
         }
     }
-    let retrying: Vec<&str> = m
-        .producers
-        .iter()
-        .filter(|p| p.retry.as_ref().is_some_and(lockstep))
-        .map(|p| p.name.as_str())
-        .collect();
-    if retrying.len() > 1 || (retrying.len() == 1 && m.producers.len() > 1) {
-        out.push(finding(
-            "retry-without-jitter",
-            format!("producer `{}`", retrying[0]),
-            format!(
-                "producers {} retry without jitter against the same broker: add jitter = \"full\"",
-                retrying.join(", ")
-            ),
-            Some(retrying.len() as f64),
-        ));
+    // One `[[producer]]` stands for all its clients: a lockstep policy on
+    // one producer is already many clients retrying in step, whenever a
+    // client timeout, a refused publish or a confirm timeout hits them
+    // all at once (the shared broker or dependency slowed down).
+    for p in m.producers.iter() {
+        let Some(policy) = p.retry.as_ref().filter(|r| lockstep(r)) else {
+            continue;
+        };
+        out.push(finding("retry-without-jitter", format!("producer `{}`", p.name), format!(
+            "producer `{}` stands for many clients that publish again with backoff `{}` and no jitter: when the shared broker or dependency slows down (a client timeout, a refused publish) they time out together and retry together; use a backoff with jitter = \"full\"",
+            p.name,
+            backoff_name(policy.backoff)
+        ), None));
     }
 }
 

@@ -44,7 +44,7 @@ pub struct Report {
 
 impl Report {
     /// The JSON document: a run's summary, or for several variants
-    /// `{ scenario, variants: { name: summary }, comparison }`.
+    /// `{ scenario, variants: { name: summary }, comparison, warnings }`.
     pub fn json(&self) -> Value {
         if self.variants.len() == 1 && self.comparison.is_none() {
             return Value::Object(self.variants[0].summary.clone());
@@ -71,6 +71,25 @@ impl Report {
         if let Some(c) = &self.comparison {
             o.insert("comparison".into(), c.clone());
         }
+        // Every variant's warnings in one list, each tagged with its
+        // variant, so that a reader need not walk the variants to learn
+        // whether anything was said (each summary keeps its own).
+        let warnings: Vec<Value> = self
+            .variants
+            .iter()
+            .flat_map(|v| {
+                let list = v.summary.get("warnings").and_then(Value::as_array);
+                list.into_iter().flatten().map(move |w| {
+                    let mut tagged = Map::new();
+                    tagged.insert("variant".into(), Value::String(v.name.clone()));
+                    if let Value::Object(fields) = w {
+                        tagged.extend(fields.clone());
+                    }
+                    Value::Object(tagged)
+                })
+            })
+            .collect();
+        o.insert("warnings".into(), Value::Array(warnings));
         Value::Object(o)
     }
 }
