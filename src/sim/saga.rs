@@ -114,7 +114,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         let last = self.m.sagas[saga as usize].steps.len() - 1;
         let in_window = self.msgs[mi].in_window;
-        let (last_queue, last_serial) = (self.copies[c].queue as u32, self.copies[c].serial);
+        let (last_queue, last_serial) = (self.copies[c].queue, self.copies[c].serial);
         match &mut self.saga_runs[slot] {
             None if step == 0 => {
                 self.saga_runs[slot] = Some(SagaRun {
