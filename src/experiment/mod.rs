@@ -57,6 +57,10 @@ pub struct Replication {
     #[serde(default)]
     pub faults_total: u64,
     pub transitions: [[u64; 7]; 7],
+    /// Per `[[saga]]`: transition counts between its transactions' states
+    /// (`SAGA_STATES`), for its lifecycle chain.
+    #[serde(default)]
+    pub saga_transitions: Vec<[[u64; 5]; 5]>,
     pub events: u64,
     pub messages_created: u64,
     pub stopped_early: bool,
@@ -244,6 +248,7 @@ pub fn replicate(
         faults: out.faults,
         faults_total: out.faults_total,
         transitions: out.stats.transitions,
+        saga_transitions: out.stats.sagas.iter().map(|s| s.transitions).collect(),
         events: out.events,
         messages_created: out.messages_created,
         stopped_early: out.stopped_early,
@@ -562,6 +567,23 @@ impl Outcome {
             ),
         )
         .with(window_s / warmup_s)]
+    }
+
+    /// Saga `saga`'s transition counts, pooled over the replications.
+    pub fn saga_transitions(&self, saga: usize) -> Vec<Vec<u64>> {
+        let mut t = vec![vec![0u64; 5]; 5];
+        for row_set in self
+            .reps
+            .iter()
+            .filter_map(|r| r.saga_transitions.get(saga))
+        {
+            for (i, row) in row_set.iter().enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    t[i][j] += v;
+                }
+            }
+        }
+        t
     }
 
     /// Pooled lifecycle transition counts.

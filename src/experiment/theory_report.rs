@@ -5,7 +5,10 @@
 
 use crate::experiment::Outcome;
 use crate::model::{FaultKind, FaultTiming, Model, Overflow, RetryMode};
-use crate::sim::collect::{LIFECYCLE_STATES, ORBIT_O_MAX, ORBIT_Q_MAX, TRANSIENT_STATES};
+use crate::sim::collect::{
+    LIFECYCLE_STATES, ORBIT_O_MAX, ORBIT_Q_MAX, SAGA_STATES, SAGA_TRANSIENT_STATES,
+    TRANSIENT_STATES,
+};
 use crate::stats::markov::{self, AbsorbingChain, OrbitParams};
 use crate::stats::summary::num;
 use crate::stats::theory::{self, Theory};
@@ -401,11 +404,62 @@ pub fn markov(m: &Model, out: &Outcome, o: &Map<String, Value>) -> Value {
         );
     }
 
+    if !m.sagas.is_empty() {
+        let sagas: Map<String, Value> = m
+            .sagas
+            .iter()
+            .enumerate()
+            .map(|(k, saga)| (saga.name.clone(), saga_chain(&out.saga_transitions(k))))
+            .collect();
+        lifecycle.insert("sagas".into(), Value::Object(sagas));
+    }
+
     let mut mk = Map::new();
     mk.insert("lifecycle".into(), Value::Object(lifecycle));
     mk.insert("orbit".into(), orbit(m, out));
     mk.insert("availability".into(), availability(m, o));
     Value::Object(mk)
+}
+
+/// One saga's lifecycle chain (running, compensating -> completed,
+/// compensated, stuck) from its pooled transition counts: the estimated
+/// transition probabilities, the absorption probabilities from `running`,
+/// and beside them the simulated fractions of the transactions that ended.
+/// The two agree exactly when no transaction was left compensating at the
+/// end of the run; transactions still open are in neither.
+fn saga_chain(counts: &[Vec<u64>]) -> Value {
+    let states: Vec<String> = SAGA_STATES.iter().map(|s| s.to_string()).collect();
+    let chain = AbsorbingChain::from_counts(states.clone(), SAGA_TRANSIENT_STATES, counts);
+    let absorbing = &SAGA_STATES[SAGA_TRANSIENT_STATES..];
+    let named = |values: Vec<f64>, names: &[&str]| -> Value {
+        Value::Object(
+            names
+                .iter()
+                .zip(values)
+                .map(|(s, x)| (s.to_string(), num(x)))
+                .collect(),
+        )
+    };
+    let ended: Vec<u64> = (SAGA_TRANSIENT_STATES..SAGA_STATES.len())
+        .map(|j| counts.iter().map(|row| row[j]).sum())
+        .collect();
+    let total: u64 = ended.iter().sum();
+    let observed = total > 0;
+    let simulated = ended.iter().map(|&n| n as f64 / total as f64).collect();
+    json!({
+        "states": states,
+        "transition_counts": counts,
+        "transitions": chain.p,
+        "absorption": chain
+            .absorption(0)
+            .filter(|_| observed)
+            .map_or(Value::Null, |a| named(a, absorbing)),
+        "expected_visits": chain
+            .expected_visits(0)
+            .filter(|_| observed)
+            .map_or(Value::Null, |v| named(v, &SAGA_STATES[..SAGA_TRANSIENT_STATES])),
+        "simulated": if observed { named(simulated, absorbing) } else { Value::Null },
+    })
 }
 
 /// Parameters of the retry-orbit chain for queue `qi`, when it applies

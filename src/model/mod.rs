@@ -481,9 +481,14 @@ pub fn resolve(s: &Scenario) -> Scenario {
         pr.outbox = Some(pr.outbox.unwrap_or(false));
     }
     let queue_names: Vec<String> = (0..s.queues.len()).map(|i| queue_name(s, i)).collect();
+    let transactions = r
+        .consumers
+        .iter()
+        .any(|c| c.commit == Some(CommitMode::Transactional));
     for (i, c) in r.consumers.iter_mut().enumerate() {
         if c.topic.is_some() {
             resolve_topic_consumer(c, consumer_name(s, i));
+            resolve_transactional(c, transactions);
             continue;
         }
         let qi = resolve_queue(s, &c.queue).unwrap_or(0);
@@ -507,6 +512,10 @@ pub fn resolve(s: &Scenario) -> Scenario {
         if c.preset.is_none() {
             c.preset = pname;
         }
+    }
+    for saga in &mut r.sagas {
+        saga.trigger = Some(saga.trigger.unwrap_or(SagaTrigger::DeadLetter));
+        saga.order = Some(saga.order.unwrap_or(SagaOrder::Reverse));
     }
     if let Some(n) = &mut r.network {
         n.loss = Some(n.loss.unwrap_or(0.0));
@@ -540,6 +549,25 @@ fn resolve_work(c: &mut ConsumerCfg) {
     c.failure = Some(c.failure.unwrap_or(0.0));
     c.poison = Some(c.poison.unwrap_or(0.0));
     c.non_retryable = Some(c.non_retryable.unwrap_or(0.0));
+}
+
+/// A transaction every 100 ms: Kafka Streams' `commit.interval.ms` under
+/// exactly-once.
+pub const DEFAULT_TRANSACTION_INTERVAL_MS: u64 = 100;
+
+/// Where a scenario has transactions (`transactions`): a transactional
+/// group's interval, and every topic group's isolation (Kafka's default,
+/// `read_uncommitted`), so that `explain` shows what the readers see.
+fn resolve_transactional(c: &mut ConsumerCfg, transactions: bool) {
+    if c.commit == Some(CommitMode::Transactional) {
+        c.transaction_interval = Some(
+            c.transaction_interval
+                .unwrap_or(Duration::from_millis(DEFAULT_TRANSACTION_INTERVAL_MS)),
+        );
+    }
+    if transactions {
+        c.isolation = Some(c.isolation.unwrap_or(Isolation::ReadUncommitted));
+    }
 }
 
 /// Kafka's consumer defaults (3.x) and Spring's blocking error handler.
@@ -833,7 +861,8 @@ fn compile_groups(r: &Scenario, round_trip_ns: Nanos) -> Result<Vec<GroupModel>,
                     Some(out) => Some(resolve_topic(r, out)?),
                     None => None,
                 },
-                transaction_ns: ns(c.transaction_interval).unwrap_or(100_000_000),
+                transaction_ns: ns(c.transaction_interval)
+                    .unwrap_or(DEFAULT_TRANSACTION_INTERVAL_MS * 1_000_000),
                 read_committed: c.isolation == Some(Isolation::ReadCommitted),
             }),
             None => None,

@@ -15,17 +15,29 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
+/// Which optional groups of `metrics.csv` columns a report has: those
+/// whose figure some replication has.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OptionalColumns {
+    pub crashes: bool,
+    pub cost: bool,
+    pub side_effects: bool,
+    pub sagas: bool,
+}
+
 /// The columns of `metrics.csv` after `variant,replication,seed`, as
-/// (column, summary path): the metric registry's, the crash columns when
-/// `with_crashes`, the cost columns when `with_cost`.
-pub fn metric_columns(with_crashes: bool, with_cost: bool) -> Vec<(&'static str, &'static str)> {
+/// (column, summary path): the metric registry's, with the optional
+/// groups that `with` names.
+pub fn metric_columns(with: OptionalColumns) -> Vec<(&'static str, &'static str)> {
     METRICS
         .iter()
         .filter_map(|m| match m.column {
             Column::None => None,
             Column::Always(c) => Some((c, m.path)),
-            Column::WithCrashes(c) => with_crashes.then_some((c, m.path)),
-            Column::WithCost(c) => with_cost.then_some((c, m.path)),
+            Column::WithCrashes(c) => with.crashes.then_some((c, m.path)),
+            Column::WithCost(c) => with.cost.then_some((c, m.path)),
+            Column::WithSideEffects(c) => with.side_effects.then_some((c, m.path)),
+            Column::WithSagas(c) => with.sagas.then_some((c, m.path)),
         })
         .collect()
 }
@@ -52,8 +64,12 @@ impl Exporter for MetricsCsv {
             crate::json::at_path(m, "messages.crash_redelivery_delay.count")
                 .is_some_and(|n| n > 0.0)
         });
-        let with_cost = any_rep(&|m| value_at(m, "cost").is_some());
-        let columns = metric_columns(with_crashes, with_cost);
+        let columns = metric_columns(OptionalColumns {
+            crashes: with_crashes,
+            cost: any_rep(&|m| value_at(m, "cost").is_some()),
+            side_effects: any_rep(&|m| value_at(m, "messages.side_effects_lost").is_some()),
+            sagas: any_rep(&|m| value_at(m, "saga_totals").is_some()),
+        });
         let mut header = vec!["variant", "replication", "seed"];
         header.extend(columns.iter().map(|c| c.0));
         w.write_record(&header).map_err(ReportError::render)?;

@@ -67,6 +67,7 @@ pub fn variant(out: &mut String, name: Option<&str>, s: &Map<String, Value>) {
     message_notes(out, s, reps);
     latency_and_ordering(out, s, reps);
     topics(out, s);
+    sagas(out, s, reps);
     queues(out, s);
     faults_and_recovery(out, s, reps);
 }
@@ -150,6 +151,14 @@ fn message_notes(out: &mut String, s: &Map<String, Value>, reps: u64) {
             "  duplicates prevented by idempotency/dedup {}, slipped through {}",
             fmt_num(prevented),
             fmt_num(f(path(s, "messages.duplicates_slipped")))
+        );
+    }
+    if path(s, "messages.side_effects_lost").is_some() {
+        let _ = writeln!(
+            out,
+            "  side effects lost {}, duplicated {}",
+            pm(s, "messages.side_effects_lost", reps),
+            pm(s, "messages.side_effects_duplicated", reps)
         );
     }
     let refused = f(path(s, "retries.refused"));
@@ -241,6 +250,47 @@ fn topics(out: &mut String, s: &Map<String, Value>) {
                 );
                 transaction_line(out, g);
             }
+        }
+    }
+}
+
+/// Per `[[saga]]`: how its transactions ended, how long they stayed
+/// partially applied, and what undoing them cost; with their lifecycle
+/// chain's absorption probabilities (`markov.lifecycle.sagas`).
+fn sagas(out: &mut String, s: &Map<String, Value>, reps: u64) {
+    let Some(Value::Object(list)) = s.get("sagas") else {
+        return;
+    };
+    let _ = writeln!(out, "Sagas (transactions started in the statistics window)");
+    for name in list.keys() {
+        let at = |k: &str| format!("sagas.{name}.{k}");
+        let _ = writeln!(
+            out,
+            "  {name}: started {}, completed {}, compensated {}, stuck {}, running at the end {}",
+            pm(s, &at("started"), reps),
+            pm(s, &at("completed"), reps),
+            pm(s, &at("compensated"), reps),
+            pm(s, &at("stuck"), reps),
+            pm(s, &at("running"), reps),
+        );
+        let spread = |k: &str| {
+            let q = |x: &str| human_secs(f(path(s, &at(&format!("{k}.{x}")))));
+            format!("mean {}, p99 {}, max {}", q("mean"), q("p99"), q("max"))
+        };
+        let _ = writeln!(
+            out,
+            "    inconsistency {}; compensation latency {}; undo share {}",
+            spread("inconsistency_seconds"),
+            spread("compensation_latency"),
+            pct(f(path(s, &at("undo_share"))))
+        );
+        let chain = format!("markov.lifecycle.sagas.{name}.absorption");
+        if let Some(Value::Object(a)) = path(s, &chain) {
+            let parts: Vec<String> = a
+                .iter()
+                .map(|(k, v)| format!("{k} {:.4}", f(Some(v))))
+                .collect();
+            let _ = writeln!(out, "    chain absorption: {}", parts.join(", "));
         }
     }
 }

@@ -109,16 +109,20 @@ impl<'m, F: Features> Sim<'m, F> {
             self.copies[c].origin = Cause::ProducerRetry;
             self.msgs[mi].extra_origin = Cause::ProducerRetry;
         }
-        self.trace(
-            c,
-            "accepted",
-            if from_producer {
-                "published by the producer"
-            } else {
-                "published by the previous stage"
-            },
-            None,
-        );
+        if F::TRANSACTIONS && !from_producer && self.is_compensation_queue(qi) {
+            self.trace_compensation_accepted(c, qi);
+        } else {
+            self.trace(
+                c,
+                "accepted",
+                if from_producer {
+                    "published by the producer"
+                } else {
+                    "published by the previous stage"
+                },
+                None,
+            );
+        }
         self.enqueue_ready(c, false);
         if F::PUBLISHER && from_producer {
             self.confirm_accepted(mi, publish, qi, persistent, now);

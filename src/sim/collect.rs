@@ -28,6 +28,22 @@ pub const EXPIRED: usize = 5;
 pub const LOST: usize = 6;
 pub const TRANSIENT_STATES: usize = 3;
 
+/// States of a saga's business transaction, as an absorbing Markov chain:
+/// `running` and `compensating` transient, the others absorbing.
+pub const SAGA_STATES: [&str; 5] = [
+    "running",
+    "compensating",
+    "completed",
+    "compensated",
+    "stuck",
+];
+pub const SAGA_RUNNING: usize = 0;
+pub const SAGA_COMPENSATING: usize = 1;
+pub const SAGA_COMPLETED: usize = 2;
+pub const SAGA_COMPENSATED: usize = 3;
+pub const SAGA_STUCK: usize = 4;
+pub const SAGA_TRANSIENT_STATES: usize = 2;
+
 /// Longest queue length tracked one by one in the length distribution;
 /// longer lengths share the last bin.
 pub const MAX_LENGTH_BIN: usize = 2000;
@@ -376,6 +392,9 @@ pub struct SagaStats {
     pub inconsistency: SpanStats,
     /// From the failure that started compensation to the last one, ns.
     pub compensation: SpanStats,
+    /// `transitions[from][to]` between [`SAGA_STATES`]: the counts the
+    /// saga's lifecycle chain is estimated from.
+    pub transitions: [[u64; 5]; 5],
 }
 
 /// A distribution of durations: count, sum, maximum and an HDR histogram
@@ -419,6 +438,7 @@ impl SagaStats {
             stuck: 0,
             inconsistency: SpanStats::new(),
             compensation: SpanStats::new(),
+            transitions: [[0; 5]; 5],
         }
     }
 }

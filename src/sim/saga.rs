@@ -11,6 +11,9 @@
 //! or stuck (partially applied).
 
 use super::*;
+use crate::sim::collect::{
+    SAGA_COMPENSATED, SAGA_COMPENSATING, SAGA_COMPLETED, SAGA_RUNNING, SAGA_STUCK,
+};
 
 /// The part a queue plays in a saga.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +43,10 @@ pub(super) struct SagaRun {
     done_steps: u64,
     /// Bit k: step k's compensation not processed yet.
     pending: u64,
+    /// The queue and network serial of the copy that last moved it on
+    /// (for the trace of a transaction left stuck).
+    last_queue: u32,
+    last_serial: u32,
 }
 
 /// Per queue, its part in the sagas (empty without sagas).
@@ -75,6 +82,21 @@ impl<'m, F: Features> Sim<'m, F> {
         matches!(self.saga_roles.get(qi), Some(SagaRole::Compensation { .. }))
     }
 
+    /// `accepted` in the trace for a compensation (copy `c` at queue `qi`):
+    /// which step it undoes, rather than "published by the previous stage".
+    #[inline(never)]
+    pub(super) fn trace_compensation_accepted(&mut self, c: u32, qi: usize) {
+        if !self.tracing() {
+            return;
+        }
+        let Some(SagaRole::Compensation { saga, step }) = self.saga_roles.get(qi).copied() else {
+            return;
+        };
+        let undone = self.m.sagas[saga as usize].steps[step as usize];
+        let detail = format!("compensation of step {}", self.m.queues[undone].name);
+        self.trace(c, "accepted", &detail, None);
+    }
+
     /// Copy `c` of message `mi` was processed successfully at queue `qi`.
     pub(super) fn saga_on_success(&mut self, c: u32, mi: u32, qi: usize) {
         match self.saga_roles.get(qi).copied() {
@@ -92,6 +114,7 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         let last = self.m.sagas[saga as usize].steps.len() - 1;
         let in_window = self.msgs[mi].in_window;
+        let (last_queue, last_serial) = (self.copies[c].queue, self.copies[c].serial);
         match &mut self.saga_runs[slot] {
             None if step == 0 => {
                 self.saga_runs[slot] = Some(SagaRun {
@@ -102,6 +125,8 @@ impl<'m, F: Features> Sim<'m, F> {
                     triggered_ns: 0,
                     done_steps: 1,
                     pending: 0,
+                    last_queue,
+                    last_serial,
                 });
                 if in_window {
                     self.stats.sagas[saga as usize].add_started(1);
@@ -110,6 +135,7 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             Some(run) if run.saga == saga && run.state == SagaState::Running => {
                 run.done_steps |= 1 << step;
+                (run.last_queue, run.last_serial) = (last_queue, last_serial);
                 if step as usize == last {
                     run.state = SagaState::Completed;
                     let span = now - run.started_ns;
@@ -117,6 +143,7 @@ impl<'m, F: Features> Sim<'m, F> {
                         let st = &mut self.stats.sagas[saga as usize];
                         st.add_completed(1);
                         st.inconsistency.record(span);
+                        st.transitions[SAGA_RUNNING][SAGA_COMPLETED] += 1;
                     }
                     self.trace(c, "saga completed", "", None);
                 }
@@ -144,10 +171,14 @@ impl<'m, F: Features> Sim<'m, F> {
         }
         run.state = SagaState::Compensating;
         run.triggered_ns = self.q.now();
+        (run.last_queue, run.last_serial) = (qi as u32, self.copies[c].serial);
         let to_undo = (0..step as usize)
             .filter(|&j| run.done_steps & (1 << j) != 0 && sm.compensations[j].is_some())
             .fold(0u64, |mask, j| mask | 1 << j);
         run.pending = to_undo;
+        if run.in_window {
+            self.stats.sagas[saga as usize].transitions[SAGA_RUNNING][SAGA_COMPENSATING] += 1;
+        }
         self.trace(c, "saga compensation started", reason.name(), None);
         if to_undo == 0 {
             self.saga_compensated(c, mi);
@@ -209,6 +240,7 @@ impl<'m, F: Features> Sim<'m, F> {
             st.add_compensated(1);
             st.inconsistency.record(now - run.started_ns);
             st.compensation.record(now - run.triggered_ns);
+            st.transitions[SAGA_COMPENSATING][SAGA_COMPENSATED] += 1;
         }
         self.trace(c, "saga compensated", "", None);
     }
@@ -219,9 +251,44 @@ impl<'m, F: Features> Sim<'m, F> {
         let Some(run) = self.saga_runs.get_mut(mi as usize).and_then(Option::take) else {
             return;
         };
-        let open = matches!(run.state, SagaState::Running | SagaState::Compensating);
-        if open && run.in_window {
-            self.stats.sagas[run.saga as usize].add_stuck(1);
+        let from = match run.state {
+            SagaState::Running => SAGA_RUNNING,
+            SagaState::Compensating => SAGA_COMPENSATING,
+            SagaState::Completed | SagaState::Compensated => return,
+        };
+        if run.in_window {
+            let st = &mut self.stats.sagas[run.saga as usize];
+            st.add_stuck(1);
+            st.transitions[from][SAGA_STUCK] += 1;
         }
+        if self.tracing() {
+            self.trace_saga_stuck(mi, &run);
+        }
+    }
+
+    /// `saga stuck` in the trace, at the queue where the transaction last
+    /// moved on (its copies may be gone by now).
+    #[inline(never)]
+    fn trace_saga_stuck(&mut self, mi: u32, run: &SagaRun) {
+        let Some(m) = self.msgs.get(mi) else { return };
+        let id = m.id;
+        if self.trace_ids.binary_search(&id).is_err() {
+            return;
+        }
+        let detail = if run.state == SagaState::Compensating {
+            "a compensation did not complete"
+        } else {
+            "the failure started no compensation"
+        };
+        let copy = self.trace_copy_number(id, run.last_serial);
+        self.trace.push(TraceEvent {
+            time_s: crate::time::ns_to_secs(self.q.now()),
+            message: id,
+            event: "saga stuck",
+            queue: self.m.queues[run.last_queue as usize].name.clone(),
+            copy,
+            duration_s: None,
+            detail: detail.to_string(),
+        });
     }
 }

@@ -569,14 +569,17 @@ pub enum Side {
 }
 
 /// A metric's column in `metrics.csv`, and when the column is there: the
-/// crash and cost columns only when some replication has the figure, so
-/// that the columns of every other scenario stay as they were.
+/// crash, cost, side-effect and saga columns only when some replication
+/// has the figure, so that the columns of every other scenario stay as
+/// they were.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Column {
     None,
     Always(&'static str),
     WithCrashes(&'static str),
     WithCost(&'static str),
+    WithSideEffects(&'static str),
+    WithSagas(&'static str),
 }
 
 /// One metric of the summary, declared once: where it is in the tree and
@@ -634,7 +637,7 @@ impl Metric {
 }
 
 use Better::{Higher, Lower};
-use Column::{Always, WithCost, WithCrashes};
+use Column::{Always, WithCost, WithCrashes, WithSagas, WithSideEffects};
 use Side::{AtLeast, AtMost};
 
 /// Every metric a report names. `metrics.csv`'s columns are these, in this
@@ -717,11 +720,15 @@ pub const METRICS: &[Metric] = &[
     // done after it gave up.
     Metric::new("messages.goodput", Column::None, "goodput (/s)", Higher).compared(11),
     Metric::new("messages.processed_after_timeout", Column::None, "done after timeout", Lower).compared(12),
+    // Side effects, where a consumer sets `side_effect`.
+    Metric::new("messages.side_effects_lost", WithSideEffects("side_effects_lost"), "side effects lost", Lower).compared(20),
+    Metric::new("messages.side_effects_duplicated", WithSideEffects("side_effects_duplicated"), "side effects duplicated", Lower).compared(21),
     // Sagas, where the scenario has them.
-    Metric::new("saga_totals.compensated", Column::None, "sagas compensated", Higher).compared(15),
-    Metric::new("saga_totals.stuck", Column::None, "sagas stuck", Lower)
+    Metric::new("saga_totals.started", WithSagas("saga_started"), "sagas started", Higher),
+    Metric::new("saga_totals.compensated", WithSagas("saga_compensated"), "sagas compensated", Higher).compared(15),
+    Metric::new("saga_totals.stuck", WithSagas("saga_stuck"), "sagas stuck", Lower)
         .compared(16).bounded(&[("stuck_max", AtMost)]),
-    Metric::new("saga_totals.inconsistency_p99", Column::None, "saga inconsistency p99 (s)", Lower)
+    Metric::new("saga_totals.inconsistency_p99", WithSagas("saga_inconsistency_p99_s"), "saga inconsistency p99 (s)", Lower)
         .compared(17).seconds().bounded(&[("inconsistency_p99_max", AtMost)]),
 ];
 
@@ -762,7 +769,11 @@ mod tests {
         once("label", METRICS.iter().map(|m| m.label).collect());
         let columns = METRICS.iter().filter_map(|m| match m.column {
             Column::None => None,
-            Column::Always(c) | Column::WithCrashes(c) | Column::WithCost(c) => Some(c),
+            Column::Always(c)
+            | Column::WithCrashes(c)
+            | Column::WithCost(c)
+            | Column::WithSideEffects(c)
+            | Column::WithSagas(c) => Some(c),
         });
         once("column", columns.collect());
         once(
