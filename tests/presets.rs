@@ -279,7 +279,7 @@ fn sync_interval_is_the_nats_name_of_fsync_interval() {
     let default = model_of(&text, &[]);
     assert_eq!(default.queues()[0].fsync_ns, 120_000_000_000);
     let both = ["queue.sync_interval=\"1s\"", "queue.fsync_interval=\"1s\""];
-    let err = load(&text, &both).err().expect("both refused");
+    let err = load(&text, &both).expect_err("both refused");
     assert!(err.to_string().contains("give one"), "{err}");
     assert!(load(&with_preset("sqs"), &["queue.max_deliveries=0"]).is_err());
 }

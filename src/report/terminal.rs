@@ -361,7 +361,9 @@ fn faults_and_recovery(out: &mut String, s: &Map<String, Value>, reps: u64) {
 /// it is not in the message table.
 fn crash_redelivery_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
     let key = "messages.crash_redelivery_delay";
-    if !(f(path(s, &format!("{key}.count"))) > 0.0) {
+    // NaN (no figure) and 0 both say nothing.
+    let count = f(path(s, &format!("{key}.count")));
+    if count.is_nan() || count <= 0.0 {
         return;
     }
     let _ = writeln!(
