@@ -204,3 +204,32 @@ fn expect_bounds_the_cost() {
         assert!(out.contains("cost_total_max"), "{out}");
     }
 }
+
+/// With `[cost]`, optimize's text lists what the best setting costs even
+/// when it optimizes something else (latency here); without `[cost]` it
+/// has no cost lines.
+#[test]
+fn optimize_shows_the_cost_of_the_best_setting() {
+    let dir = TempDir::new("cost-optimize");
+    let base = "[simulation]\nduration = \"100s\"\n[[producer]]\narrival = { process = \"constant\", rate = 10.0 }\n[[queue]]\npreset = \"sqs\"\n[[consumer]]\nservice = { dist = \"constant\", mean = \"50ms\" }\n";
+    for (cost, shown) in [("[cost]\nper_instance_hour = 0.36\n", true), ("", false)] {
+        let file = dir.write("o.toml", &format!("{base}{cost}"));
+        let (code, out, err) = mqsim(&[
+            "optimize",
+            file.to_str().unwrap(),
+            "--param",
+            "consumer.count=1..2",
+            "--minimize",
+            "latency.mean",
+            "--budget",
+            "20",
+            "--no-files",
+            "-q",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let block = out.split("its metrics").nth(1).expect("a metrics block");
+        for path in ["cost.total", "cost.per_million_messages"] {
+            assert_eq!(block.contains(path), shown, "{path} with `{cost}`: {out}");
+        }
+    }
+}

@@ -766,3 +766,76 @@ fn every_record_lost_behind_retention_has_a_cause() {
     assert_eq!(total, get(&s, "messages.lost"));
     assert!(get(&s, "topics.orders.groups.billing.skipped_by_reset") > 0.0);
 }
+
+/// A group of 2 whose member 0 stops the world for `pause` at minute 2.
+/// `busy`: each record takes 5 s and the producer outpaces the group, so
+/// the member is always in a poll's record (one per poll); else records
+/// take 10 ms and it is nearly always idle in `poll()`.
+fn paused_member(
+    busy: bool,
+    timeouts: &str,
+    pause: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let (rate, service) = if busy { (1.0, "5s") } else { (0.2, "10ms") };
+    let text = format!(
+        r#"
+[simulation]
+seed = 3
+duration = "10m"
+
+[[producer]]
+topic = "orders"
+arrival = {{ process = "poisson", rate = {rate} }}
+
+[[topic]]
+name = "orders"
+partitions = 4
+
+[[consumer]]
+name = "billing"
+topic = "orders"
+count = 2
+max_poll_records = 1
+commit = "after-processing"
+service = {{ dist = "constant", mean = "{service}" }}
+{timeouts}
+
+[[fault]]
+kind = "gc-pause"
+target = "consumer:billing"
+instance = 0
+at = "2m"
+duration = "{pause}"
+"#
+    );
+    let s = summary(&scenario(&text), 1, 1);
+    assert_conserved(&s);
+    assert_eq!(get(&s, "messages.lost"), 0.0);
+    s
+}
+
+/// A stop-the-world pause stops a Kafka client's heartbeat thread as well
+/// as its poll loop: past `session_timeout` the coordinator expires the
+/// member, idle or busy, and the group rebalances; an idle member (whose
+/// last poll was when the pause began) also leaves past a shorter
+/// `max_poll_interval`. A pause shorter than both changes nothing.
+#[test]
+fn a_gc_pause_past_the_session_timeout_rebalances_the_group() {
+    let session = "session_timeout = \"10s\"\nmax_poll_interval = \"5m\"";
+    for busy in [false, true] {
+        let long = paused_member(busy, session, "30s");
+        assert!(g(&long, "rebalances") >= 1.0, "busy {busy}: {long:?}");
+        assert_eq!(g(&long, "poll_timeouts"), 0.0, "busy {busy}");
+        let short = paused_member(busy, session, "5s");
+        assert_eq!(g(&short, "rebalances"), 0.0, "busy {busy}");
+    }
+    // The busy member's uncommitted record is processed again, for the
+    // session's expiry.
+    let long = paused_member(true, session, "30s");
+    let again = get(&long, "messages.duplicates_by_cause.session-timeout");
+    assert!(again >= 1.0, "{long:?}");
+    // Idle, with max_poll_interval the shorter: it leaves at 20 s.
+    let poll = "session_timeout = \"60s\"\nmax_poll_interval = \"20s\"";
+    assert!(g(&paused_member(false, poll, "30s"), "rebalances") >= 1.0);
+    assert_eq!(g(&paused_member(false, poll, "15s"), "rebalances"), 0.0);
+}

@@ -261,6 +261,26 @@ fn queue_keys_override_one_by_one_and_limits_can_be_removed() {
         );
     }
     assert!(load(&with_preset("sqs"), &["queue.max_deliveries=\"never\""]).is_err());
+}
+
+/// Issue 23: NATS calls the fsync interval `sync_interval` (`always`
+/// included); the scenario takes that name for `fsync_interval`, and the
+/// two load the same model. Both at once is refused.
+#[test]
+fn sync_interval_is_the_nats_name_of_fsync_interval() {
+    let text = with_preset("nats-jetstream");
+    for value in ["\"always\"", "\"1s\"", "\"2m\"", "0"] {
+        let nats = model_of(&text, &[&format!("queue.sync_interval={value}")]);
+        let ours = model_of(&text, &[&format!("queue.fsync_interval={value}")]);
+        assert_eq!(format!("{nats:?}"), format!("{ours:?}"), "{value}");
+    }
+    let always = model_of(&text, &["queue.sync_interval=\"always\""]);
+    assert_eq!(always.queues()[0].fsync_ns, 0);
+    let default = model_of(&text, &[]);
+    assert_eq!(default.queues()[0].fsync_ns, 120_000_000_000);
+    let both = ["queue.sync_interval=\"1s\"", "queue.fsync_interval=\"1s\""];
+    let err = load(&text, &both).expect_err("both refused");
+    assert!(err.to_string().contains("give one"), "{err}");
     assert!(load(&with_preset("sqs"), &["queue.max_deliveries=0"]).is_err());
 }
 

@@ -246,6 +246,25 @@ fn lint_rules_on_queues_fire_on_their_cause_only() {
     };
     assert_eq!(rules(&preset("")), vec!["retry-backoff-unused"]);
     assert!(rules(&preset("\nretry_mode = \"delay\"")).is_empty());
+    // A heartbeat whose interval is not shorter than its extension: the
+    // lease lapses between two of them. Shorter: nothing to say.
+    let lease = |every: &str| {
+        queue(
+            0.3,
+            "1h",
+            "preset = \"sqs\"\nack_timeout = \"30s\"",
+            &format!("extend_lease = {{ every = \"{every}\", by = \"10s\" }}"),
+        )
+    };
+    assert_eq!(
+        rules(&lease("10s")),
+        vec!["lease-lapses-between-extensions"]
+    );
+    assert_eq!(
+        rules(&lease("15s")),
+        vec!["lease-lapses-between-extensions"]
+    );
+    assert!(rules(&lease("4s")).is_empty(), "{:?}", rules(&lease("4s")));
     // Without a preset a retry policy means "delay": nothing to say.
     assert!(!rules(&retry(", jitter = \"full\"")).contains(&"retry-backoff-unused"));
 }

@@ -17,17 +17,7 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
     let mut metrics = Map::new();
     for compared in summary::compared() {
         let (label, path) = (compared.label, compared.path);
-        let lower_better = compared.better == Better::Lower;
-        let per: Vec<Vec<Option<f64>>> = vs
-            .iter()
-            .map(|v| {
-                v.outcome
-                    .reps
-                    .iter()
-                    .map(|r| at_path(&r.metrics, path))
-                    .collect()
-            })
-            .collect();
+        let per = per_replication(vs, path);
         if per.iter().all(|xs| xs.iter().all(Option::is_none)) {
             continue;
         }
@@ -38,76 +28,12 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
         if path == "messages.goodput" && vs.iter().all(no_client_timeouts) {
             continue;
         }
-        // No value at all (e.g. no replication recovered): no mean, not 0.
-        // One value: no interval (null, text "n/a"), never ± 0. Quantiles
-        // are the summary's (merged histograms, sectioning interval), so
-        // `run` and `compare` report the same figure.
-        let means: Vec<(f64, f64)> = per
-            .iter()
-            .zip(vs)
-            .map(|(xs, v)| {
-                let xs: Vec<f64> = xs.iter().flatten().copied().collect();
-                if path.starts_with("latency.") && path != "latency.mean" {
-                    let interval = format!("ci95.{path}");
-                    let at = |p: &str| at_path(&v.summary, p).unwrap_or(f64::NAN);
-                    (at(path), at(&interval))
-                } else if xs.is_empty() {
-                    (f64::NAN, f64::NAN)
-                } else if xs.len() == 1 {
-                    (xs[0], f64::NAN)
-                } else {
-                    mean_ci95(&xs)
-                }
-            })
-            .collect();
-        let best = means.iter().map(|m| m.0).filter(|x| x.is_finite()).fold(
-            if lower_better {
-                f64::INFINITY
-            } else {
-                f64::NEG_INFINITY
-            },
-            |a, b| if lower_better { a.min(b) } else { a.max(b) },
-        );
-        let mut row = Map::new();
-        for (k, v) in vs.iter().enumerate() {
-            let (mean, hw) = means[k];
-            let ratio = if best != 0.0 && best.is_finite() {
-                if lower_better {
-                    mean / best
-                } else if mean > 0.0 {
-                    best / mean
-                } else {
-                    f64::NAN
-                }
-            } else {
-                f64::NAN
-            };
-            let mut e = Map::new();
-            e.insert("mean".into(), crate::stats::summary::num(mean));
-            e.insert("ci95".into(), crate::stats::summary::num(hw));
-            e.insert("relative_to_best".into(), crate::stats::summary::num(ratio));
-            e.insert("best".into(), json!(mean == best));
-            if k > 0 {
-                // Pair replication r of this variant with replication r of the first.
-                let pairs: Vec<(f64, f64)> = per[k]
-                    .iter()
-                    .zip(&per[0])
-                    .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
-                    .collect();
-                let (a, b): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
-                if let Some(t) = paired_t_test(&a, &b) {
-                    e.insert(
-                        "diff_vs_first".into(),
-                        crate::stats::summary::num(t.mean_diff),
-                    );
-                    e.insert("diff_ci95".into(), crate::stats::summary::num(t.half_width));
-                    e.insert("p_value".into(), crate::stats::summary::num(t.p_value));
-                    e.insert("significant".into(), json!(t.significant));
-                }
-            }
-            row.insert(v.name.clone(), Value::Object(e));
-        }
-        metrics.insert(label.to_string(), Value::Object(row));
+        let lower_better = compared.better == Better::Lower;
+        metrics.insert(label.to_string(), row(vs, path, lower_better, &per));
+    }
+    for (label, path, lower_better) in autoscaled_rows(vs) {
+        let per = per_replication(vs, &path);
+        metrics.insert(label, row(vs, &path, lower_better, &per));
     }
     let tests = holm(&mut metrics);
     json!({
@@ -120,6 +46,137 @@ pub fn comparison(vs: &[VariantResult]) -> Value {
         },
         "metrics": metrics,
     })
+}
+
+/// Each variant's value of `path` in each replication (none where the
+/// replication has no such figure).
+fn per_replication(vs: &[VariantResult], path: &str) -> Vec<Vec<Option<f64>>> {
+    vs.iter()
+        .map(|v| {
+            v.outcome
+                .reps
+                .iter()
+                .map(|r| at_path(&r.metrics, path))
+                .collect()
+        })
+        .collect()
+}
+
+/// The rows of autoscaled consumer groups (`consumers.<name>`), in the
+/// order the variants name them: the instances an autoscaler ran and the
+/// instance-seconds they cost, which is what its speed is traded for. A
+/// variant whose group has a fixed count has no figure (its cost is
+/// `count` times the span).
+fn autoscaled_rows(vs: &[VariantResult]) -> Vec<(String, String, bool)> {
+    let mut names: Vec<&String> = Vec::new();
+    for v in vs {
+        if let Some(Value::Object(groups)) = v.summary.get("consumers") {
+            for name in groups.keys() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for name in names {
+        rows.push((
+            format!("{name} instances mean"),
+            format!("consumers.{name}.instances.mean"),
+            true,
+        ));
+        rows.push((
+            format!("{name} instances max"),
+            format!("consumers.{name}.instances.max"),
+            true,
+        ));
+        rows.push((
+            format!("{name} instance-seconds"),
+            format!("consumers.{name}.instance_seconds"),
+            true,
+        ));
+    }
+    rows
+}
+
+/// One metric's row: per variant its mean and interval, its ratio to the
+/// best, and the paired test against the first variant.
+fn row(vs: &[VariantResult], path: &str, lower_better: bool, per: &[Vec<Option<f64>>]) -> Value {
+    // No value at all (e.g. no replication recovered): no mean, not 0.
+    // One value: no interval (null, text "n/a"), never ± 0. Quantiles
+    // are the summary's (merged histograms, sectioning interval), so
+    // `run` and `compare` report the same figure.
+    let means: Vec<(f64, f64)> = per
+        .iter()
+        .zip(vs)
+        .map(|(xs, v)| {
+            let xs: Vec<f64> = xs.iter().flatten().copied().collect();
+            if path.starts_with("latency.") && path != "latency.mean" {
+                let interval = format!("ci95.{path}");
+                let at = |p: &str| at_path(&v.summary, p).unwrap_or(f64::NAN);
+                (at(path), at(&interval))
+            } else if xs.is_empty() {
+                (f64::NAN, f64::NAN)
+            } else if xs.len() == 1 {
+                (xs[0], f64::NAN)
+            } else {
+                mean_ci95(&xs)
+            }
+        })
+        .collect();
+    let best = means.iter().map(|m| m.0).filter(|x| x.is_finite()).fold(
+        if lower_better {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        },
+        |a, b| if lower_better { a.min(b) } else { a.max(b) },
+    );
+    let mut row = Map::new();
+    for (k, v) in vs.iter().enumerate() {
+        let (mean, hw) = means[k];
+        let ratio = if best != 0.0 && best.is_finite() {
+            if lower_better {
+                mean / best
+            } else if mean > 0.0 {
+                best / mean
+            } else {
+                f64::NAN
+            }
+        } else {
+            f64::NAN
+        };
+        let mut e = Map::new();
+        e.insert("mean".into(), crate::stats::summary::num(mean));
+        e.insert("ci95".into(), crate::stats::summary::num(hw));
+        e.insert("relative_to_best".into(), crate::stats::summary::num(ratio));
+        e.insert("best".into(), json!(mean == best));
+        if k > 0 {
+            paired(&per[k], &per[0], &mut e);
+        }
+        row.insert(v.name.clone(), Value::Object(e));
+    }
+    Value::Object(row)
+}
+
+/// The paired t-test of one variant's replications against the first's
+/// (replication r with replication r, common random numbers).
+fn paired(mine: &[Option<f64>], first: &[Option<f64>], e: &mut Map<String, Value>) {
+    let pairs: Vec<(f64, f64)> = mine
+        .iter()
+        .zip(first)
+        .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
+        .collect();
+    let (a, b): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+    if let Some(t) = paired_t_test(&a, &b) {
+        e.insert(
+            "diff_vs_first".into(),
+            crate::stats::summary::num(t.mean_diff),
+        );
+        e.insert("diff_ci95".into(), crate::stats::summary::num(t.half_width));
+        e.insert("p_value".into(), crate::stats::summary::num(t.p_value));
+        e.insert("significant".into(), json!(t.significant));
+    }
 }
 
 /// Holm's step-down correction (Holm, "A simple sequentially rejective

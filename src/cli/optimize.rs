@@ -919,40 +919,7 @@ fn text_report(
         let _ = writeln!(out, "  {} = {}", printable(&p.key), printable(v));
     }
     if let Some(summary) = best {
-        let ci = summary.get("ci95").and_then(Value::as_object);
-        let mut shown: Vec<String> = search
-            .objectives
-            .iter()
-            .filter_map(|o| match &o.target {
-                Target::Metric(m) => Some(m.clone()),
-                Target::Param(_) => None,
-            })
-            .chain(search.constraints.iter().map(|k| k.metric.clone()))
-            .collect();
-        for path in [
-            "latency.mean",
-            "latency.p99",
-            "messages.duplicate_rate",
-            "messages.loss_rate",
-            "messages.dead_letter_rate",
-        ] {
-            if !shown.iter().any(|s| s == path) {
-                shown.push(path.to_string());
-            }
-        }
-        let _ = writeln!(
-            out,
-            "\nits metrics over {} replications (mean ± 95%):",
-            c.replications.len()
-        );
-        for path in &shown {
-            let mean = crate::json::at_path(summary, path);
-            let half = ci.and_then(|ci| crate::json::at_path(ci, path));
-            if let Some(mean) = mean {
-                let half = half.map_or("n/a".to_string(), |h| format!("{h:.4}"));
-                let _ = writeln!(out, "  {:<28} {:.6} ± {}", printable(path), mean, half);
-            }
-        }
+        best_metrics(&mut out, search, c, summary);
     }
     if let Some(summary) = best {
         let mut block = String::new();
@@ -967,4 +934,48 @@ fn text_report(
         snippet(search, c)
     );
     out
+}
+
+/// The best setting's metrics: the objectives and constraints, then
+/// latency, the rates of loss, duplicates and dead letters, and, where the
+/// scenario has `[cost]`, the money (so that a setting chosen on latency
+/// shows what it costs, and the other way round).
+fn best_metrics(out: &mut String, search: &Search, c: &Candidate, summary: &Map<String, Value>) {
+    use std::fmt::Write;
+    let ci = summary.get("ci95").and_then(Value::as_object);
+    let mut shown: Vec<String> = search
+        .objectives
+        .iter()
+        .filter_map(|o| match &o.target {
+            Target::Metric(m) => Some(m.clone()),
+            Target::Param(_) => None,
+        })
+        .chain(search.constraints.iter().map(|k| k.metric.clone()))
+        .collect();
+    for path in [
+        "latency.mean",
+        "latency.p99",
+        "messages.duplicate_rate",
+        "messages.loss_rate",
+        "messages.dead_letter_rate",
+        "cost.total",
+        "cost.per_million_messages",
+    ] {
+        if !shown.iter().any(|s| s == path) {
+            shown.push(path.to_string());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nits metrics over {} replications (mean ± 95%):",
+        c.replications.len()
+    );
+    for path in &shown {
+        let mean = crate::json::at_path(summary, path);
+        let half = ci.and_then(|ci| crate::json::at_path(ci, path));
+        if let Some(mean) = mean {
+            let half = half.map_or("n/a".to_string(), |h| format!("{h:.4}"));
+            let _ = writeln!(out, "  {:<28} {:.6} ± {}", printable(path), mean, half);
+        }
+    }
 }

@@ -282,7 +282,10 @@ fn check_queues(s: &Scenario, broker: &str) -> Result<(), String> {
             ("queue.ttl_mode", q.ttl_mode.is_some()),
             ("queue.crash_requeue", q.crash_requeue.is_some()),
             ("queue.durable = false", q.durable == Some(false)),
-            ("queue.fsync_interval", q.fsync_interval.is_some()),
+            (
+                "queue.fsync_interval",
+                q.fsync_interval.or(q.sync_interval).is_some(),
+            ),
             ("queue.dedup_window", q.dedup_window.is_some()),
             ("queue.redrive", q.redrive.is_some()),
             ("queue.fifo_by_key", q.fifo_by_key == Some(true)),

@@ -30,7 +30,7 @@ pub struct Rule {
 }
 
 /// Every rule, in the order they are checked.
-pub const RULES: [Rule; 7] = [
+pub const RULES: [Rule; 8] = [
     Rule {
         id: "retry-without-jitter",
         source: "Retry policy",
@@ -50,6 +50,11 @@ pub const RULES: [Rule; 7] = [
         id: "ack-timeout-below-service",
         source: "[[queue]]",
         summary: "the ack (visibility) timeout is shorter than the consumers' p99 processing time: duplicates by design",
+    },
+    Rule {
+        id: "lease-lapses-between-extensions",
+        source: "[[consumer]]",
+        summary: "extend_lease.every is not shorter than extend_lease.by: the lease runs out before the next extension arrives, and a delivery still in processing is redelivered",
     },
     Rule {
         id: "poll-interval-below-batch",
@@ -167,8 +172,27 @@ pub fn lint(m: &Model) -> Vec<Finding> {
             ), Some(batch_s)));
         }
     }
+    lapsing_leases(m, &mut out);
     client_timeouts(m, &mut out);
     out
+}
+
+/// `lease-lapses-between-extensions`: each extension sets the deadline
+/// `by` after it arrives and the next arrives `every` later, so with
+/// `every >= by` the deadline passes first (by the network's jitter, or
+/// exactly at the next arrival): the broker redelivers what the consumer
+/// is still working on, the duplicates the heartbeat was meant to end.
+fn lapsing_leases(m: &Model, out: &mut Vec<Finding>) {
+    for g in &m.groups {
+        let Some(l) = g.extend_lease.filter(|l| l.every_ns >= l.by_ns) else {
+            continue;
+        };
+        let (every_s, by_s) = (l.every_ns as f64 / 1e9, l.by_ns as f64 / 1e9);
+        out.push(finding("lease-lapses-between-extensions", format!("consumer `{}`", g.name), format!(
+            "consumer `{}` extends its lease every {every_s} s by {by_s} s: the lease runs out before the next extension arrives, and a delivery still in processing is redelivered; extend more often than `by` (every = by / 2 or less leaves room for a late or lost request)",
+            g.name
+        ), Some(every_s)));
+    }
 }
 
 /// `retry-without-jitter`: more than one client (instances x concurrency

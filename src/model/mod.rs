@@ -424,8 +424,10 @@ pub fn resolve(s: &Scenario) -> Scenario {
                 .into()
         }));
         q.durable = Some(q.durable.or(p.durable).unwrap_or(true));
+        // `sync_interval` is the NATS name of the same setting.
+        let given = q.fsync_interval.or(q.sync_interval.take());
         q.fsync_interval = Some(
-            q.fsync_interval.unwrap_or(SyncInterval::Every(
+            given.unwrap_or(SyncInterval::Every(
                 p.fsync_interval
                     .unwrap_or(Duration::from_millis(DEFAULT_FSYNC_MS)),
             )),

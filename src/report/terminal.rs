@@ -381,6 +381,8 @@ fn faults_and_recovery(out: &mut String, s: &Map<String, Value>, reps: u64) {
             }
         }
     }
+    crash_redelivery_text(out, s, reps);
+    autoscaled_text(out, s, reps);
     if let Some(r) = s.get("recovery") {
         recovery_text(out, r);
     }
@@ -401,6 +403,45 @@ fn faults_and_recovery(out: &mut String, s: &Map<String, Value>, reps: u64) {
     }
     cost_text(out, s, reps);
     warnings_block(out, s.get("warnings"));
+}
+
+/// With consumer crashes whose deliveries came back: how long what a
+/// crashed consumer held waited for its next delivery. This is the price
+/// of a long fixed ack timeout that a lease with a heartbeat avoids, and
+/// it is not in the message table.
+fn crash_redelivery_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
+    let key = "messages.crash_redelivery_delay";
+    // NaN (no figure) and 0 both say nothing.
+    let count = f(path(s, &format!("{key}.count")));
+    if count.is_nan() || count <= 0.0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Crash redeliveries {} (from the crash to the next delivery): mean {}   p99 {}   max {}",
+        pm(s, &format!("{key}.count"), reps),
+        pm_time(s, &format!("{key}.mean"), reps),
+        pm_time(s, &format!("{key}.p99"), reps),
+        pm_time(s, &format!("{key}.max"), reps),
+    );
+}
+
+/// Autoscaled consumer groups: the instances they ran and the
+/// instance-seconds that cost, beside the backlog they drained.
+fn autoscaled_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
+    let Some(Value::Object(groups)) = s.get("consumers") else {
+        return;
+    };
+    for name in groups.keys() {
+        let at = |key: &str| format!("consumers.{name}.{key}");
+        let _ = writeln!(
+            out,
+            "Autoscaled {name}: instances mean {}   max {}   instance-seconds {}",
+            pm(s, &at("instances.mean"), reps),
+            pm(s, &at("instances.max"), reps),
+            pm(s, &at("instance_seconds"), reps),
+        );
+    }
 }
 
 /// `[cost]`: the money, and the counts it was computed from.

@@ -424,6 +424,11 @@ pub struct QueueCfg {
     /// Interval of the broker's fsync; what was accepted since the last one
     /// is lost in a machine crash. Default 100ms; 0 or "always" writes through.
     pub fsync_interval: Option<SyncInterval>,
+    /// NATS JetStream's name for `fsync_interval` (its server setting
+    /// `sync_interval`, "always" included), accepted so that a scenario
+    /// can say what the broker's configuration says. Give one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_interval: Option<SyncInterval>,
     /// Broker-side publish deduplication window (SQS FIFO 5m, NATS 2m).
     pub dedup_window: Option<Duration>,
     /// Redrive the dead-letter queue back to this queue.
@@ -710,6 +715,12 @@ pub struct ExpectCfg {
     pub cost_total_max: Option<f64>,
     /// `cost.per_million_messages` (USD) at most: needs `[cost]`.
     pub cost_per_million_messages_max: Option<f64>,
+    /// The mean of `messages.crash_redelivery_delay` (from a consumer's
+    /// crash to the next delivery of what it held) at most: the figure a
+    /// lease with a heartbeat shortens against a long fixed timeout.
+    pub crash_redelivery_delay_mean_max: Option<Duration>,
+    /// The p99 of `messages.crash_redelivery_delay` at most.
+    pub crash_redelivery_delay_p99_max: Option<Duration>,
     /// Variants the expectations apply to (default: all).
     pub variants: Option<Vec<String>>,
     /// Judge every bound at this one-sided confidence limit over the
@@ -744,6 +755,14 @@ impl ExpectCfg {
             (
                 "cost_per_million_messages_max",
                 self.cost_per_million_messages_max,
+            ),
+            (
+                "crash_redelivery_delay_mean_max",
+                seconds(self.crash_redelivery_delay_mean_max),
+            ),
+            (
+                "crash_redelivery_delay_p99_max",
+                seconds(self.crash_redelivery_delay_p99_max),
             ),
         ]
         .into_iter()

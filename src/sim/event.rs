@@ -151,6 +151,12 @@ pub(super) enum Ev {
         inst: u32,
         epoch: u32,
     },
+    /// A member's stop-the-world pause has lasted its session timeout (or,
+    /// idle, its poll interval): if it still runs, the member leaves.
+    LogPauseCheck {
+        inst: u32,
+        epoch: u32,
+    },
     LogRebalanceDone {
         group: u32,
         generation: u32,

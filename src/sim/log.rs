@@ -181,6 +181,12 @@ pub(super) struct Member {
     /// Restarted as a new member within its old session: the coordinator
     /// counts the old member id until then (0: none).
     old_session_until_ns: Nanos,
+    /// When the stop-the-world pause that began last, if it still runs,
+    /// takes the member out of the group (`Ev::LogPauseCheck`).
+    pause_deadline_ns: Nanos,
+    /// Why it leaves then: `SessionTimeout`, or `PollTimeout` (idle, with
+    /// the shorter poll interval).
+    pause_cause: Cause,
     /// `commit = "transactional"`: the open transaction.
     txn: Transaction,
 }

@@ -554,6 +554,11 @@ impl<'m, F: Features> Sim<'m, F> {
             }
             Ev::LogPollTimeout { inst, epoch, poll } => self.on_poll_timeout(inst, epoch, poll),
             Ev::LogSessionTimeout { inst, epoch } => self.on_session_timeout(inst, epoch),
+            Ev::LogPauseCheck { inst, epoch } => {
+                if F::FAULTS {
+                    self.on_pause_check(inst, epoch)
+                }
+            }
             Ev::LogRetentionCheck { topic } => self.on_retention_check(topic as usize),
             Ev::LogRebalanceDone { group, generation } => {
                 self.on_rebalance_done(group as usize, generation)

@@ -134,7 +134,8 @@ impl<'m, F: Features> Sim<'m, F> {
     /// A stop-the-world pause of instance `i` for `length_ns`: what it is
     /// processing ends that much later, it starts nothing new, and it sends
     /// no acks and no lease extensions until the pause ends; the broker
-    /// knows nothing of it (ack deadlines and poll intervals run on).
+    /// knows nothing of it (ack deadlines and poll intervals run on). A
+    /// topic member's heartbeats stop too: see `log_pause_begins`.
     pub(super) fn pause_instance(&mut self, i: u32, length_ns: Nanos) {
         let now = self.q.now();
         let inst = &mut self.insts[i as usize];
@@ -142,12 +143,17 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         let until = now.saturating_add(length_ns);
+        let was_paused = inst.paused_until_ns > now;
         // With pauses that overlap, the attempts freeze until the later end.
         let extra = until.saturating_sub(inst.paused_until_ns.max(now));
         if extra == 0 {
             return;
         }
         inst.paused_until_ns = until;
+        if !was_paused && self.is_log_inst(i) {
+            self.log_pause_begins(i);
+        }
+        let inst = &self.insts[i as usize];
         let mut attempts: Vec<(u32, u32)> = inst.working.iter().map(|w| (w.0, w.1)).collect();
         if self.is_log_inst(i) && self.insts[i as usize].busy > 0 {
             attempts.push((NONE, NONE));

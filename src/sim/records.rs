@@ -37,9 +37,10 @@ pub(super) const F_ORBIT: u8 = 64;
 /// again: one byte in the per-message records, where a `&'static str` took
 /// 16. The string is only needed where the cause is counted or traced.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) enum Cause {
     /// No cause recorded (yet).
+    #[default]
     None,
     AbortedTransaction,
     AckTimeout,
@@ -72,6 +73,7 @@ pub(super) enum Cause {
     Retention,
     RetriesExhausted,
     RetryBudget,
+    SessionTimeout,
     Skipped,
 }
 
@@ -111,6 +113,7 @@ impl Cause {
             Cause::Retention => "retention",
             Cause::RetriesExhausted => "retries-exhausted",
             Cause::RetryBudget => "retry-budget",
+            Cause::SessionTimeout => "session-timeout",
             Cause::Skipped => "skipped",
         }
     }

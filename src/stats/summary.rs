@@ -698,8 +698,10 @@ pub const METRICS: &[Metric] = &[
     Metric::new("latency_unaffected.p99", Always("latency_unaffected_p99_s"), "unaffected latency p99 (s)", Lower).seconds(),
     // Consumer crashes whose deliveries came back.
     Metric::new("messages.crash_redelivery_delay.count", WithCrashes("crash_redelivery_count"), "crash redeliveries", Lower),
-    Metric::new("messages.crash_redelivery_delay.mean", WithCrashes("crash_redelivery_delay_mean_s"), "crash redelivery delay mean (s)", Lower).seconds(),
-    Metric::new("messages.crash_redelivery_delay.p99", WithCrashes("crash_redelivery_delay_p99_s"), "crash redelivery delay p99 (s)", Lower).seconds(),
+    Metric::new("messages.crash_redelivery_delay.mean", WithCrashes("crash_redelivery_delay_mean_s"), "crash redelivery delay mean (s)", Lower)
+        .compared(20).seconds().bounded(&[("crash_redelivery_delay_mean_max", AtMost)]),
+    Metric::new("messages.crash_redelivery_delay.p99", WithCrashes("crash_redelivery_delay_p99_s"), "crash redelivery delay p99 (s)", Lower)
+        .compared(21).seconds().bounded(&[("crash_redelivery_delay_p99_max", AtMost)]),
     Metric::new("messages.crash_redelivery_delay.max", WithCrashes("crash_redelivery_delay_max_s"), "crash redelivery delay max (s)", Lower).seconds(),
     // Cost, where the scenario has `[cost]`.
     Metric::new("cost.requests", WithCost("cost_requests_usd"), "cost of requests (USD)", Lower),

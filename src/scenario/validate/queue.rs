@@ -38,6 +38,11 @@ fn check_queue(p: &P, q: &QueueCfg) -> Result<(), Invalid> {
             "max_deliveries must be at least 1 (\"unlimited\", or leaving it out, for no limit)",
         );
     }
+    if q.sync_interval.is_some() && q.fsync_interval.is_some() {
+        return p.key("sync_interval").err(
+            "`sync_interval` (the NATS name) and `fsync_interval` are the same setting: give one",
+        );
+    }
     positive(&p.key("ack_timeout"), q.ack_timeout, "the ack timeout")?;
     positive(&p.key("ttl"), q.ttl, "the ttl")?;
     positive(&p.key("dedup_window"), q.dedup_window, "the dedup window")?;

@@ -402,6 +402,56 @@ impl<'m, F: Features> Sim<'m, F> {
         self.rebalance(g);
     }
 
+    /// A stop-the-world pause of member `i` begins. It stops the client's
+    /// heartbeat thread as well as its poll loop (KIP-62 moved heartbeats
+    /// off the poll loop, not out of the process), so the coordinator
+    /// expires the member `session_timeout` after the pause began, busy
+    /// or idle. An idle member sat in `poll()` until the pause, so its
+    /// `max_poll_interval` also runs from the pause's start; a busy
+    /// member's runs from its last poll (`Ev::LogPollTimeout`).
+    pub(in crate::sim) fn log_pause_begins(&mut self, i: u32) {
+        let g = self.insts[i as usize].group as usize;
+        let lm = self.m.groups[g].log.as_ref().expect("log group");
+        let mb = &self.members[i as usize];
+        if !mb.in_group {
+            return;
+        }
+        let (wait_ns, cause) = if mb.idle && lm.max_poll_interval_ns < lm.session_timeout_ns {
+            (lm.max_poll_interval_ns, Cause::PollTimeout)
+        } else {
+            (lm.session_timeout_ns, Cause::SessionTimeout)
+        };
+        let deadline_ns = self.q.now().saturating_add(wait_ns);
+        self.members[i as usize].pause_deadline_ns = deadline_ns;
+        self.members[i as usize].pause_cause = cause;
+        let epoch = self.insts[i as usize].epoch;
+        self.q
+            .schedule(deadline_ns, Ev::LogPauseCheck { inst: i, epoch });
+    }
+
+    /// The deadline of member `i`'s pause: if the same pause still runs,
+    /// the member is out of the group (its session expired, or it passed
+    /// its poll interval in `poll()`), and the group rebalances as for a
+    /// poll timeout. When the pause ends, the member finishes what it
+    /// holds, its commit is refused, and it joins again.
+    pub(in crate::sim) fn on_pause_check(&mut self, i: u32, epoch: u32) {
+        let now = self.q.now();
+        let mb = &self.members[i as usize];
+        let inst = &self.insts[i as usize];
+        let same_pause = mb.pause_deadline_ns == now && self.paused(i);
+        if inst.epoch != epoch || !inst.up || !mb.in_group || !same_pause {
+            return;
+        }
+        let g = inst.group as usize;
+        let cause = mb.pause_cause;
+        if cause == Cause::PollTimeout {
+            self.stats.logs[g].add_poll_timeouts(1);
+        }
+        self.members[i as usize].in_group = false;
+        self.leave(g, i, cause);
+        self.rebalance(g);
+    }
+
     /// Marks the partitions a member loses without committing: what it
     /// processed beyond the commit is read again, for this cause.
     pub(in crate::sim) fn leave(&mut self, g: usize, i: u32, cause: Cause) {
