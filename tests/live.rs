@@ -200,7 +200,7 @@ fn nats_broker_crash_cases(failures: &mut Vec<String>) {
         "producer.retry={max_attempts=20, backoff=\"fixed\", delay=\"500ms\"}",
     ];
     let cases: [(&[&str], u64, &str, &[&str]); 2] = [
-        (&[], 10, "2", &["messages.redelivered"]),
+        (&[], 10, "1", &["messages.redelivered"]),
         (
             &retry,
             0,

@@ -723,8 +723,8 @@ pub const METRICS: &[Metric] = &[
     Metric::new("messages.goodput", Column::None, "goodput (/s)", Higher).compared(11),
     Metric::new("messages.processed_after_timeout", Column::None, "done after timeout", Lower).compared(12),
     // Side effects, where a consumer sets `side_effect`.
-    Metric::new("messages.side_effects_lost", WithSideEffects("side_effects_lost"), "side effects lost", Lower).compared(20),
-    Metric::new("messages.side_effects_duplicated", WithSideEffects("side_effects_duplicated"), "side effects duplicated", Lower).compared(21),
+    Metric::new("messages.side_effects_lost", WithSideEffects("side_effects_lost"), "side effects lost", Lower).compared(22),
+    Metric::new("messages.side_effects_duplicated", WithSideEffects("side_effects_duplicated"), "side effects duplicated", Lower).compared(23),
     // Sagas, where the scenario has them.
     Metric::new("saga_totals.started", WithSagas("saga_started"), "sagas started", Higher),
     Metric::new("saga_totals.compensated", WithSagas("saga_compensated"), "sagas compensated", Higher).compared(15),
