@@ -395,10 +395,19 @@ impl<'m, F: Features> Sim<'m, F> {
             return;
         }
         // Still in the same poll's records: the member leaves the group.
+        self.expel(i, Cause::PollTimeout);
+    }
+
+    /// Member `i` is out of its group for `cause` (a poll interval passed,
+    /// or its session expired): its partitions go back uncommitted and the
+    /// group rebalances. A poll timeout is counted as one.
+    fn expel(&mut self, i: u32, cause: Cause) {
         let g = self.insts[i as usize].group as usize;
-        self.stats.logs[g].add_poll_timeouts(1);
+        if cause == Cause::PollTimeout {
+            self.stats.logs[g].add_poll_timeouts(1);
+        }
         self.members[i as usize].in_group = false;
-        self.leave(g, i, Cause::PollTimeout);
+        self.leave(g, i, cause);
         self.rebalance(g);
     }
 
@@ -442,14 +451,7 @@ impl<'m, F: Features> Sim<'m, F> {
         if inst.epoch != epoch || !inst.up || !mb.in_group || !same_pause {
             return;
         }
-        let g = inst.group as usize;
-        let cause = mb.pause_cause;
-        if cause == Cause::PollTimeout {
-            self.stats.logs[g].add_poll_timeouts(1);
-        }
-        self.members[i as usize].in_group = false;
-        self.leave(g, i, cause);
-        self.rebalance(g);
+        self.expel(i, mb.pause_cause);
     }
 
     /// Marks the partitions a member loses without committing: what it
