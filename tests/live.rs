@@ -886,19 +886,22 @@ fn deterministic_rabbitmq_cases(url: &str, failures: &mut Vec<String>) {
         "simulation.duration=20s",
         "simulation.drain=2s",
     ];
-    // (preset, overflow, rejected, lost, in flight) of 19 publishes:
-    // one held by the consumer, capacity 5 ready. A quorum queue with
-    // reject-publish takes one message over its x-max-length (it refuses
-    // only once over the limit), as its preset models: the model holds
-    // capacity + 1 ready messages while `mqsim live` still declares
-    // x-max-length = capacity (declaring the model's figure took two over).
+    // (preset, overflow, rejected, lost, dead-lettered, in flight) of 19
+    // publishes: one held by the consumer, capacity 5 ready. A quorum
+    // queue with reject-publish takes one message over its x-max-length
+    // (it refuses only once over the limit), as its preset models: the
+    // model holds capacity + 1 ready messages while `mqsim live` still
+    // declares x-max-length = capacity (declaring the model's figure took
+    // two over). The classic preset has a dead-letter exchange, where
+    // RabbitMQ sends the heads a drop-head queue drops (reason `maxlen`);
+    // the quorum preset has none.
     let expected = [
-        ("rabbitmq-classic", "reject-publish", 13, 0, 6),
-        ("rabbitmq-classic", "drop-head", 0, 13, 6),
-        ("rabbitmq-quorum@4.2", "reject-publish", 12, 0, 7),
-        ("rabbitmq-quorum@4.2", "drop-head", 0, 13, 6),
+        ("rabbitmq-classic", "reject-publish", 13, 0, 0, 6),
+        ("rabbitmq-classic", "drop-head", 0, 0, 13, 6),
+        ("rabbitmq-quorum@4.2", "reject-publish", 12, 0, 0, 7),
+        ("rabbitmq-quorum@4.2", "drop-head", 0, 13, 0, 6),
     ];
-    for (preset, policy, rejected, lost, in_flight) in expected {
+    for (preset, policy, rejected, lost, dead_lettered, in_flight) in expected {
         let q = format!("queue.preset={preset}");
         let c = format!("consumer.preset={preset}");
         let o = format!("queue.overflow={policy}");
@@ -910,11 +913,19 @@ fn deterministic_rabbitmq_cases(url: &str, failures: &mut Vec<String>) {
             m["published"].as_u64(),
             m["rejected"].as_u64(),
             m["lost"].as_u64(),
+            m["dead_lettered"].as_u64(),
             m["in_flight"].as_u64(),
         );
-        if got != (Some(19), Some(rejected), Some(lost), Some(in_flight)) {
+        let want = (
+            Some(19),
+            Some(rejected),
+            Some(lost),
+            Some(dead_lettered),
+            Some(in_flight),
+        );
+        if got != want {
             failures.push(format!(
-                "{preset} {policy}: expected 19 published, {rejected} rejected, {lost} lost, {in_flight} in flight: {m}"
+                "{preset} {policy}: expected 19 published, {rejected} rejected, {lost} lost, {dead_lettered} dead-lettered, {in_flight} in flight: {m}"
             ));
         }
     }

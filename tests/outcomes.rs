@@ -6,10 +6,11 @@ mod common;
 use common::*;
 use serde_json::{Map, Value};
 
-const ORIGINS: [&str; 5] = [
+const ORIGINS: [&str; 6] = [
     "poison",
     "transient",
     "non_retryable",
+    "ttl",
     "overflow",
     "refused",
 ];
@@ -52,7 +53,9 @@ fn origins_sum(s: &Map<String, Value>) -> f64 {
 #[test]
 fn origins_add_up_to_the_dead_lettered() {
     let s = summary(&scenario(&mixed(1)), 1, 1);
-    for k in ORIGINS.iter().filter(|k| **k != "refused") {
+    // `ttl` has a test of its own (RabbitMQ's expiry to the dead-letter
+    // exchange, below).
+    for k in ORIGINS.iter().filter(|k| !["refused", "ttl"].contains(k)) {
         assert!(
             get(&s, &format!("messages.dead_lettered_by_origin.{k}")) > 0.0,
             "{k}"
@@ -234,5 +237,97 @@ fn metrics_csv_carries_the_outcomes_by_cause() {
                 get(s, "messages.crash_redelivery_delay.max")
             );
         }
+    }
+}
+
+/// A RabbitMQ classic queue with a backlog that outgrows its limits: one
+/// consumer of 2/s against 3/s of arrivals, and `queue` settings on top.
+fn rabbitmq_backlog(queue: &str) -> String {
+    format!(
+        r#"
+[simulation]
+seed = 5
+duration = "300s"
+drain = "10m"
+[[producer]]
+arrival = {{ process = "poisson", rate = 3.0 }}
+[[queue]]
+preset = "rabbitmq-classic"
+{queue}
+[[consumer]]
+preset = "rabbitmq-classic"
+prefetch = 1
+service = {{ dist = "exponential", mean = "500ms" }}
+"#
+    )
+}
+
+/// RabbitMQ dead-letters what its queue removes where the queue has a
+/// dead-letter exchange (`broker-semantics.md`: reasons `expired` and
+/// `maxlen`): an expired message is dead-lettered with origin `ttl`, a
+/// head dropped by a full drop-head queue with origin `overflow`. Without
+/// one (`dead_letter = false`) the same messages, one for one, are
+/// expired or lost; nothing else in the run changes.
+#[test]
+fn rabbitmq_dead_letters_what_its_queue_removes() {
+    let ttl = summary(&scenario(&rabbitmq_backlog("ttl = \"4s\"")), 1, 1);
+    assert_conserved(&ttl);
+    let expired = get(&ttl, "messages.dead_lettered_by_origin.ttl");
+    assert!(expired > 20.0, "a backlog past the TTL: {expired}");
+    assert_eq!(get(&ttl, "messages.dead_lettered"), expired);
+    assert_eq!(
+        get(&ttl, "messages.dead_lettered_by_reason.expired"),
+        expired
+    );
+    assert_eq!(get(&ttl, "messages.expired"), 0.0);
+    for without in ["dead_letter = false", "dead_letter_expired = false"] {
+        let text = rabbitmq_backlog(&format!("ttl = \"4s\"\n{without}"));
+        let deleted = summary(&scenario(&text), 1, 1);
+        assert_conserved(&deleted);
+        assert_eq!(get(&deleted, "messages.expired"), expired, "{without}");
+        assert_eq!(get(&deleted, "messages.dead_lettered"), 0.0, "{without}");
+        assert_eq!(get(&deleted, "messages.acked"), get(&ttl, "messages.acked"));
+    }
+
+    let full = "capacity = 5\noverflow = \"drop-head\"";
+    let dropped = summary(&scenario(&rabbitmq_backlog(full)), 1, 1);
+    assert_conserved(&dropped);
+    let heads = get(&dropped, "messages.dead_lettered_by_origin.overflow");
+    assert!(heads > 20.0, "a full queue drops heads: {heads}");
+    assert_eq!(get(&dropped, "messages.dead_lettered"), heads);
+    assert_eq!(get(&dropped, "messages.lost"), 0.0);
+    let text = rabbitmq_backlog(&format!("{full}\ndead_letter = false"));
+    let lost = summary(&scenario(&text), 1, 1);
+    assert_eq!(get(&lost, "messages.lost"), heads);
+    assert_eq!(get(&lost, "messages.lost_by_cause.overflow"), heads);
+}
+
+/// Brokers that delete expired messages keep doing so with a dead-letter
+/// queue, and refuse `dead_letter_expired = true` with the reason; a
+/// queue without a dead-letter queue refuses it too.
+#[test]
+fn dead_letter_expired_is_refused_where_the_broker_deletes() {
+    let sqs = rabbitmq_backlog("ttl = \"4s\"").replace("rabbitmq-classic", "sqs");
+    let s = summary(&scenario(&sqs), 1, 1);
+    assert!(get(&s, "messages.expired") > 20.0);
+    assert_eq!(get(&s, "messages.dead_lettered_by_origin.ttl"), 0.0);
+    let dir = TempDir::new("dead-letter-expired");
+    for (preset, extra, why) in [
+        ("sqs", "", "MessageRetentionPeriod"),
+        ("nats-jetstream", "", "MaxAge"),
+        ("pubsub", "", "retention"),
+        (
+            "rabbitmq-classic",
+            "dead_letter = false\n",
+            "set `dead_letter = true`",
+        ),
+    ] {
+        let text = rabbitmq_backlog(&format!("ttl = \"4s\"\n{extra}dead_letter_expired = true"))
+            .replacen("rabbitmq-classic", preset, 1);
+        let file = dir.write(&format!("{preset}.toml"), &text);
+        let (code, _, err) = mqsim(&["check", file.to_str().expect("utf-8"), "--no-files"]);
+        assert_eq!(code, 2, "{preset}: {err}");
+        assert!(err.contains("queue[0].dead_letter_expired"), "{err}");
+        assert!(err.contains(why), "{preset}: {err}");
     }
 }

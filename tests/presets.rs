@@ -944,24 +944,28 @@ service = {{ dist = "constant", mean = "10000s" }}
 "#
         )
     };
-    // (preset, overflow, rejected, lost, in flight) of 19 publishes: one
-    // held by the consumer, the rest ready up to the limit.
-    for (preset, overflow, rejected, lost, in_flight) in [
-        ("rabbitmq-classic", "reject-publish", 13.0, 0.0, 6.0),
-        ("rabbitmq-classic", "drop-head", 0.0, 13.0, 6.0),
-        ("rabbitmq-quorum@4.2", "reject-publish", 12.0, 0.0, 7.0),
-        ("rabbitmq-quorum@4.2", "drop-head", 0.0, 13.0, 6.0),
+    // (preset, overflow, rejected, lost, dead-lettered, in flight) of 19
+    // publishes: one held by the consumer, the rest ready up to the limit.
+    // The classic preset has a dead-letter exchange (`dead_letter = true`),
+    // where RabbitMQ sends the heads it drops (reason `maxlen`); the
+    // quorum preset has none, and they are lost.
+    for (preset, overflow, rejected, lost, dead_lettered, in_flight) in [
+        ("rabbitmq-classic", "reject-publish", 13.0, 0.0, 0.0, 6.0),
+        ("rabbitmq-classic", "drop-head", 0.0, 0.0, 13.0, 6.0),
+        ("rabbitmq-quorum@4.2", "reject-publish", 12.0, 0.0, 0.0, 7.0),
+        ("rabbitmq-quorum@4.2", "drop-head", 0.0, 13.0, 0.0, 6.0),
     ] {
         let v = summary(&scenario(&text(preset, overflow)), 1, 1);
         let got = (
             get(&v, "messages.published"),
             get(&v, "messages.rejected"),
             get(&v, "messages.lost"),
+            get(&v, "messages.dead_lettered"),
             get(&v, "messages.in_flight"),
         );
         assert_eq!(
             got,
-            (19.0, rejected, lost, in_flight),
+            (19.0, rejected, lost, dead_lettered, in_flight),
             "{preset} {overflow}"
         );
     }

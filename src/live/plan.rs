@@ -27,6 +27,12 @@ pub struct QueuePlan {
     /// Whether a message at the delivery limit counts as dead-lettered
     /// (`queue.dead_letter`) or as lost (dropped at the limit).
     pub dead_letter: bool,
+    /// Expired messages count as dead-lettered (the model's
+    /// `expired_dead_lettered`), else as expired.
+    pub expired_dead_lettered: bool,
+    /// Heads dropped by a full drop-head queue count as dead-lettered,
+    /// else as lost.
+    pub dropped_head_dead_lettered: bool,
 }
 
 /// One consumer group: `count` instances reading one durable consumer.
@@ -525,6 +531,8 @@ pub fn build(m: &Model, speed: f64, broker: &str) -> Result<LivePlan, String> {
             max_age_ns: q.ttl_ns.map(wall),
             quorum,
             dead_letter: q.dead_letter,
+            expired_dead_lettered: q.expired_dead_lettered,
+            dropped_head_dead_lettered: q.dropped_head_dead_lettered,
         });
     }
     let mut groups = Vec::new();

@@ -314,18 +314,24 @@ fn death_reason(properties: &BasicProperties) -> Option<String> {
     latest.or_else(|| header(properties, "x-first-death-reason").and_then(as_text))
 }
 
-/// How a dead-letter reason counts: the TTL's removals are `expired`, a
-/// full drop-head queue's are lost (cause overflow), the delivery limit's
-/// are dead-lettered where the scenario's queue has a dead-letter queue
-/// and lost (dropped at the limit) where it has none.
-pub fn removal_of(reason: &str, dead_letter: bool) -> Option<Removal> {
-    match reason {
-        "expired" => Some(Removal::Expired),
-        "maxlen" => Some(Removal::Dropped),
-        "delivery_limit" | "rejected" if dead_letter => Some(Removal::DeadLettered),
-        "delivery_limit" | "rejected" => Some(Removal::Dropped),
-        _ => None,
-    }
+/// How a dead-letter reason counts, as the model counts it: RabbitMQ
+/// dead-letters whatever the queue removes (past the TTL, dropped from a
+/// full drop-head queue's head, over the delivery limit, rejected) where
+/// the queue has a dead-letter exchange, and drops it where it has none;
+/// the run's own dead-letter route observes both.
+pub fn removal_of(reason: &str, q: &QueuePlan) -> Option<Removal> {
+    let dead_lettered = match reason {
+        "expired" if !q.expired_dead_lettered => return Some(Removal::Expired),
+        "expired" => true,
+        "maxlen" => q.dropped_head_dead_lettered,
+        "delivery_limit" | "rejected" => q.dead_letter,
+        _ => return None,
+    };
+    Some(if dead_lettered {
+        Removal::DeadLettered
+    } else {
+        Removal::Dropped
+    })
 }
 
 impl Broker for Rabbit {
@@ -473,14 +479,14 @@ impl Broker for Rabbit {
                 .await
                 .map_err(|e| format!("basic.consume on {dead}: {e}"))?;
             let ledger = ledger.clone();
-            let dead_letter = q.dead_letter;
+            let queue = q.clone();
             tokio::spawn(async move {
                 // The channel lives as long as the watch.
                 let _channel = channel;
                 while let Some(Ok(delivery)) = consumer.next().await {
                     let id = message_id(&delivery.properties);
                     let reason = death_reason(&delivery.properties);
-                    let removal = reason.as_deref().and_then(|r| removal_of(r, dead_letter));
+                    let removal = reason.as_deref().and_then(|r| removal_of(r, &queue));
                     if let (Some(id), Some(removal)) = (id, removal) {
                         if let Ok(mut l) = ledger.lock() {
                             l.removed(id, removal);

@@ -194,6 +194,13 @@ pub struct QueueModel {
     pub at_limit_stays: bool,
     pub ttl_ns: Option<Nanos>,
     pub ttl_anywhere: bool,
+    /// An expired message is dead-lettered (reason `expired`, origin
+    /// `ttl`), not deleted: RabbitMQ with a dead-letter exchange.
+    pub expired_dead_lettered: bool,
+    /// The head a full `drop-head` queue drops is dead-lettered (origin
+    /// `overflow`), not lost: RabbitMQ with a dead-letter exchange (reason
+    /// `maxlen`).
+    pub dropped_head_dead_lettered: bool,
     pub crash_requeue_immediate: bool,
     pub durable: bool,
     pub fsync_ns: Nanos,
@@ -412,6 +419,10 @@ pub fn resolve(s: &Scenario) -> Scenario {
             q.max_deliveries = p.max_deliveries.flatten().map(Limit::Count);
         }
         q.dead_letter = Some(q.dead_letter.or(p.dead_letter).unwrap_or(true));
+        q.dead_letter_expired = Some(
+            q.dead_letter_expired
+                .unwrap_or(p.removals_dead_lettered && q.dead_letter == Some(true)),
+        );
         q.overflow = Some(q.overflow.unwrap_or(Overflow::RejectPublish));
         q.ttl_mode = Some(q.ttl_mode.or(p.ttl_mode).unwrap_or(TtlMode::Head));
         q.crash_requeue = Some(q.crash_requeue.clone().unwrap_or_else(|| {
@@ -816,6 +827,9 @@ fn compile_queues(s: &Scenario, r: &Scenario) -> Vec<QueueModel> {
             at_limit_stays: p.at_limit == Some("stay") && s.queues[i].dead_letter != Some(true),
             ttl_ns: ns(q.ttl),
             ttl_anywhere: q.ttl_mode == Some(TtlMode::Anywhere),
+            expired_dead_lettered: q.dead_letter_expired == Some(true)
+                && q.dead_letter.unwrap_or(true),
+            dropped_head_dead_lettered: p.removals_dead_lettered && q.dead_letter.unwrap_or(true),
             crash_requeue_immediate: crash_after.is_none()
                 && (q.crash_requeue.as_deref() != Some("ack-timeout") || q.ack_timeout.is_none()),
             crash_requeue_after_ns: crash_after,

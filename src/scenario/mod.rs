@@ -411,6 +411,12 @@ pub struct QueueCfg {
     pub max_deliveries: Option<Limit>,
     /// true: a dead-letter queue keeps what is dead-lettered; false: dropped (lost).
     pub dead_letter: Option<bool>,
+    /// Expired messages go to the dead-letter queue (reason `expired`,
+    /// origin `ttl`) instead of being deleted: RabbitMQ with a dead-letter
+    /// exchange does this (the preset's default where `dead_letter` is
+    /// true); SQS, NATS and Pub/Sub delete them, and refuse the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_expired: Option<bool>,
     /// Message time to live in this queue.
     pub ttl: Option<Duration>,
     /// "head" (RabbitMQ: removed when it reaches the head) or "anywhere".

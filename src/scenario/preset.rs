@@ -110,6 +110,13 @@ pub struct Preset {
     pub lease_max: Option<Duration>,
     /// Why the broker has no per-message lease, when it has none.
     pub no_lease: Option<&'static str>,
+    /// RabbitMQ: with a dead-letter exchange, what the queue itself removes
+    /// goes there too: messages past their TTL (reason `expired`) and the
+    /// heads a full `drop-head` queue drops (reason `maxlen`).
+    pub removals_dead_lettered: bool,
+    /// Why an expired message is deleted, not dead-lettered, where the
+    /// broker does so (`dead_letter_expired = true` is then refused).
+    pub expiry_deletes: Option<&'static str>,
     /// RabbitMQ 4.3: nacks and consumer-timeout returns do not count toward
     /// the delivery limit (rejects and lost connections do).
     pub nacks_uncounted: bool,
@@ -207,6 +214,7 @@ fn sqs() -> Preset {
         // of a payload is one request.
         per_million_requests: Some(0.40),
         request_chunk_bytes: Some(64 * 1024),
+        expiry_deletes: Some("SQS deletes a message when its MessageRetentionPeriod (`ttl`) passes; the redrive policy moves only messages over maxReceiveCount to the dead-letter queue"),
         ..Default::default()
     }
 }
@@ -230,6 +238,7 @@ fn rabbitmq_quorum(version: &str) -> Preset {
         ttl_mode: Some(TtlMode::Head),
         durable: Some(true),
         no_lease: Some(RABBITMQ_NO_LEASE),
+        removals_dead_lettered: true,
         auto_ack_ignores_prefetch: true,
         reject_publish_over_limit: true,
         nacks_uncounted: v43,
@@ -249,6 +258,7 @@ fn rabbitmq_classic() -> Preset {
         retry_mode: Some(RetryMode::Requeue),
         ttl_mode: Some(TtlMode::Head),
         no_lease: Some(RABBITMQ_NO_LEASE),
+        removals_dead_lettered: true,
         auto_ack_ignores_prefetch: true,
         ..Default::default()
     }
@@ -293,6 +303,7 @@ fn nats_jetstream() -> Preset {
         delay_keeps_slot: true,
         retry_due_first: true,
         crash_keeps_pending: true,
+        expiry_deletes: Some("JetStream deletes a message past the stream's MaxAge (`ttl`); it has no dead-letter queue (an advisory is published only for MaxDeliver and terminated messages)"),
         ..Default::default()
     }
 }
@@ -327,6 +338,7 @@ fn pubsub() -> Preset {
         // alike, at least 1000 bytes per request.
         per_gb_transferred: Some(40.0 / 1024.0),
         billed_minimum_bytes: Some(1000),
+        expiry_deletes: Some("Pub/Sub deletes a message past the subscription's message retention duration (`ttl`); only maxDeliveryAttempts sends one to the dead-letter topic"),
         ..Default::default()
     }
 }

@@ -198,7 +198,11 @@ impl<'m, F: Features> Sim<'m, F> {
                         self.stats.queues[qi].add_blocked(1);
                     }
                     self.end_visit(qi, old);
-                    self.copy_lost(old, Cause::Overflow, st::QUEUED);
+                    if self.m.queues[qi].dropped_head_dead_lettered {
+                        self.dead_letter(old, Cause::Overflow, st::QUEUED);
+                    } else {
+                        self.copy_lost(old, Cause::Overflow, st::QUEUED);
+                    }
                 }
                 true
             }

@@ -27,16 +27,17 @@ pub(super) const MARK_AFFECTED: u8 = 2;
 
 /// The keys of `messages.dead_lettered_by_origin`, all reported (zeros
 /// too, so that the means over replications still add up).
-pub const DEAD_LETTER_ORIGINS: [&str; 5] = [
+pub const DEAD_LETTER_ORIGINS: [&str; 6] = [
     "poison",
     "transient",
     "non_retryable",
+    "ttl",
     "overflow",
     "refused",
 ];
 
 /// Why a dead-lettered message failed: `overflow` (a full queue turned it
-/// away), `poison` (every attempt of it fails), `non_retryable` (a
+/// away or dropped it from the head), `ttl` (it expired in the queue), `poison` (every attempt of it fails), `non_retryable` (a
 /// failure the consumer does not retry), `transient` (it reached the
 /// delivery or attempt limit by failures that were not poison, ack
 /// timeouts or crashes), `refused` (not retried: `retry_mode = "none"`
@@ -44,6 +45,7 @@ pub const DEAD_LETTER_ORIGINS: [&str; 5] = [
 pub(super) fn dead_letter_origin(m: &Msg) -> &'static str {
     match m.dlq_reason {
         Cause::Overflow => "overflow",
+        Cause::Expired => "ttl",
         _ if m.marks & MARK_POISON != 0 => "poison",
         Cause::NonRetryable => "non_retryable",
         Cause::Rejected | Cause::RetryBudget => "refused",

@@ -376,7 +376,15 @@ impl<'m, F: Features> Sim<'m, F> {
         self.expire(c);
     }
 
+    /// Copy `c` (out of the ready list) is past its TTL: deleted, or
+    /// dead-lettered where the queue's broker does that (RabbitMQ with a
+    /// dead-letter exchange).
     pub(super) fn expire(&mut self, c: u32) {
+        let qi = self.copies[c].queue as usize;
+        if self.m.queues[qi].expired_dead_lettered {
+            self.dead_letter(c, Cause::Expired, st::QUEUED);
+            return;
+        }
         self.trace(c, "expired", "", None);
         let mi = self.copies[c].msg;
         self.msgs[mi].flags |= F_EXPIRED;

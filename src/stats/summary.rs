@@ -688,6 +688,7 @@ pub const METRICS: &[Metric] = &[
     Metric::new("messages.dead_lettered_by_origin.poison", Always("dead_lettered_poison"), "dead-lettered poison", Lower),
     Metric::new("messages.dead_lettered_by_origin.transient", Always("dead_lettered_transient"), "dead-lettered transient", Lower),
     Metric::new("messages.dead_lettered_by_origin.non_retryable", Always("dead_lettered_non_retryable"), "dead-lettered non-retryable", Lower),
+    Metric::new("messages.dead_lettered_by_origin.ttl", Always("dead_lettered_ttl"), "dead-lettered ttl", Lower),
     Metric::new("messages.dead_lettered_by_origin.overflow", Always("dead_lettered_overflow"), "dead-lettered overflow", Lower),
     Metric::new("messages.dead_lettered_by_origin.refused", Always("dead_lettered_refused"), "dead-lettered refused", Lower),
     Metric::new("latency_affected.count", Always("latency_affected_count"), "affected messages", Lower),

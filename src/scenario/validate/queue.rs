@@ -15,6 +15,31 @@ fn check_crash_requeue(p: &P, value: &str) -> Result<(), Invalid> {
     }
 }
 
+/// `dead_letter_expired = true` needs a dead-letter queue, and a broker
+/// that dead-letters expired messages.
+fn check_dead_letter_expired(p: &P, q: &QueueCfg) -> Result<(), Invalid> {
+    if q.dead_letter_expired != Some(true) {
+        return Ok(());
+    }
+    let preset = q
+        .preset
+        .as_deref()
+        .and_then(crate::scenario::preset::preset)
+        .unwrap_or_default();
+    if let Some(reason) = preset.expiry_deletes {
+        return p.key("dead_letter_expired").err(format!(
+            "preset `{}` does not dead-letter expired messages: {reason}",
+            preset.name
+        ));
+    }
+    if !q.dead_letter.or(preset.dead_letter).unwrap_or(true) {
+        return p.key("dead_letter_expired").err(
+            "expired messages can go to the dead-letter queue only when there is one: set `dead_letter = true`, or leave `dead_letter_expired` out",
+        );
+    }
+    Ok(())
+}
+
 pub(super) fn check_queues(s: &Scenario) -> Result<(), Invalid> {
     for (i, q) in s.queues.iter().enumerate() {
         let p = P::at("queue", i);
@@ -53,6 +78,7 @@ fn check_queue(p: &P, q: &QueueCfg) -> Result<(), Invalid> {
                 .err("the orbit bound must be from 1 to 100000 (omit it to size the chain automatically)");
         }
     }
+    check_dead_letter_expired(p, q)?;
     if q.redrive.is_some() && q.dead_letter == Some(false) {
         return p.key("redrive").err("a redrive moves messages back from the dead-letter queue: it needs `dead_letter = true`");
     }
