@@ -300,3 +300,49 @@ fn bad_autoscale_keys_are_located_errors() {
         assert!(err.contains(key), "{set}: {err}");
     }
 }
+
+/// The instance count has its own chart, `instances-<variant>`, whenever
+/// a group is autoscaled: with the series named after the queue, when the
+/// autoscaler changes the count and when it keeps it (a flat line is an
+/// answer too); a fixed fleet gets no such chart.
+#[test]
+fn the_instance_chart_is_drawn_when_autoscaled_and_only_then() {
+    let dir = TempDir::new("autoscale-chart");
+    let no_outage = |text: String| -> String {
+        text.split("[[fault]]")
+            .next()
+            .expect("the part before the fault")
+            .to_string()
+    };
+    let fixed: String = no_outage(step_load(""))
+        .lines()
+        .filter(|l| !l.starts_with("autoscale"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (name, text, drawn) in [
+        ("scaling", step_load(""), true),
+        ("flat", no_outage(step_load("")), true),
+        ("fixed", fixed, false),
+    ] {
+        let file = dir.write(&format!("{name}.toml"), &text);
+        let out = dir.0.join(format!("out-{name}"));
+        let (code, _, err) = mqsim(&[
+            "run",
+            file.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--charts",
+            "-q",
+        ]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let chart = out.join("instances-base.svg");
+        assert_eq!(chart.exists(), drawn, "{name}: instances-base.svg");
+        if drawn {
+            let svg = std::fs::read_to_string(&chart).expect("svg");
+            assert!(svg.contains("consumer instances"), "{name}: no series");
+        }
+        // The queue chart keeps to messages.
+        let queue = std::fs::read_to_string(out.join("timeseries-base.svg")).expect("svg");
+        assert!(!queue.contains("consumer instances"), "{name}");
+    }
+}

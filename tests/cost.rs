@@ -60,7 +60,15 @@ message_bytes = 100000
     );
     close(get(&out, "cost.requests_by_kind.settle"), n, "settle");
     close(get(&out, "cost.requests_by_kind.extend"), 0.0, "extend");
-    let requests = n * chunks * 2.0 + n;
+    // Empty receives: the two instances poll for 200 instance-seconds and
+    // work 999 x 0.1 s = 99.9 of them; the idle 100.1 s at SQS's 20 s
+    // long-polling wait is 5 empty receives (one request each: no payload).
+    close(
+        get(&out, "cost.requests_by_kind.empty_receive"),
+        5.0,
+        "empty receives",
+    );
+    let requests = n * chunks * 2.0 + n + 5.0;
     close(get(&out, "cost.request_count"), requests, "request count");
     let requests_usd = requests / 1e6 * 0.40;
     close(get(&out, "cost.requests"), requests_usd, "requests USD");
@@ -117,11 +125,20 @@ per_million_requests = 1.0
     let n = constant_arrivals(1, 100);
     assert_eq!(get(&out, "messages.duplicates"), 0.0);
     close(get(&out, "cost.requests_by_kind.extend"), 2.0 * n, "extend");
-    close(get(&out, "cost.request_count"), 5.0 * n, "requests");
-    close(get(&out, "cost.requests"), 5.0 * n / 1e6, "requests USD");
+    // Empty receives: 4 x 100 instance-seconds, of which the 99 messages
+    // keep one busy 2.5 s each, the last cut at the window's end (99 s +
+    // 1 s): 98 x 2.5 + 1 = 246 s busy, 154 s idle, 7 long polls of 20 s.
+    close(
+        get(&out, "cost.requests_by_kind.empty_receive"),
+        7.0,
+        "empty receives",
+    );
+    let requests = 5.0 * n + 7.0;
+    close(get(&out, "cost.request_count"), requests, "requests");
+    close(get(&out, "cost.requests"), requests / 1e6, "requests USD");
     // No instance price: compute is free, the total is the requests.
     close(get(&out, "cost.compute"), 0.0, "compute");
-    close(get(&out, "cost.total"), 5.0 * n / 1e6, "total");
+    close(get(&out, "cost.total"), requests / 1e6, "total");
 }
 
 /// A failure left to the visibility timeout (SQS) sends no nack, and a
@@ -155,6 +172,97 @@ service = {{ dist = "constant", mean = "100ms" }}
     let auto = summary(&scenario(&text("on-receive")), 1, 1);
     close(get(&auto, "cost.requests_by_kind.settle"), 0.0, "auto acks");
     close(get(&auto, "cost.request_count"), 2.0 * n, "auto requests");
+    // A broker that pushes (no preset: not SQS) bills no empty receives.
+    close(
+        get(&manual, "cost.requests_by_kind.empty_receive"),
+        0.0,
+        "no polls",
+    );
+}
+
+/// Empty receives (SQS bills every ReceiveMessage, empty or not): an idle
+/// instance makes one per `receive_wait`, so they are the instances' idle
+/// time over the wait. Hand-computed: two instances for 100 s, 99
+/// messages of 500 ms each (the last done at 99.5 s, in the window):
+/// 200 - 49.5 = 150.5 idle instance-seconds; at `receive_wait = "2s"`
+/// 75 empty receives, at the preset's 20 s (long polling's longest wait)
+/// 7, and a consumer that is down does not poll.
+#[test]
+fn empty_receives_are_idle_instance_time_over_the_wait() {
+    let text = |wait: &str, fault: &str| {
+        format!(
+            r#"
+[simulation]
+duration = "100s"
+drain = "1m"
+[[producer]]
+arrival = {{ process = "constant", rate = 1.0 }}
+[[queue]]
+preset = "sqs"
+[[consumer]]
+name = "worker"
+count = 2
+service = {{ dist = "constant", mean = "500ms" }}
+{wait}
+[cost]
+per_million_requests = 2.0
+{fault}
+"#
+        )
+    };
+    let n = constant_arrivals(1, 100);
+    let short = summary(&scenario(&text("receive_wait = \"2s\"", "")), 1, 1);
+    close(
+        get(&short, "cost.requests_by_kind.empty_receive"),
+        75.0,
+        "empty receives at 2 s",
+    );
+    let requests = 3.0 * n + 75.0;
+    close(get(&short, "cost.request_count"), requests, "requests");
+    close(get(&short, "cost.requests"), requests * 2.0 / 1e6, "USD");
+    close(get(&short, "cost.total"), requests * 2.0 / 1e6, "total USD");
+    let long = summary(&scenario(&text("", "")), 1, 1);
+    close(
+        get(&long, "cost.requests_by_kind.empty_receive"),
+        7.0,
+        "empty receives at the default 20 s",
+    );
+    // One instance down from 10 s to 50 s: 40 instance-seconds fewer
+    // polling (its share of the work moves to the other): 110.5 s idle,
+    // 55 empty receives at 2 s.
+    let down = summary(
+        &scenario(&text(
+            "receive_wait = \"2s\"",
+            "[[fault]]\nkind = \"consumer-crash\"\ntarget = \"consumer:worker\"\ninstance = 1\nat = \"10s\"\ndowntime = \"40s\"",
+        )),
+        1,
+        1,
+    );
+    close(
+        get(&down, "cost.requests_by_kind.empty_receive"),
+        55.0,
+        "empty receives with one instance down 40 s",
+    );
+}
+
+/// `receive_wait` is refused where nothing polls: on a queue whose broker
+/// pushes (a RabbitMQ preset) and at zero.
+#[test]
+fn receive_wait_needs_a_polled_queue_and_a_wait() {
+    let dir = TempDir::new("cost-wait");
+    for (queue, wait, says) in [
+        ("preset = \"rabbitmq-classic\"", "\"20s\"", "pushes"),
+        ("preset = \"sqs\"", "\"0s\"", "longer than zero"),
+    ] {
+        let file = dir.write(
+            "w.toml",
+            &format!("[[producer]]\narrival = {{ process = \"constant\", rate = 1.0 }}\n[[queue]]\n{queue}\n[[consumer]]\nreceive_wait = {wait}\n"),
+        );
+        let (code, _, err) = mqsim(&["run", file.to_str().unwrap(), "--no-files", "-q"]);
+        assert_eq!(code, 2, "{queue} {wait}: {err}");
+        assert!(err.contains(says), "{queue} {wait}: {err}");
+        assert!(err.contains("consumer[0].receive_wait"), "{err}");
+    }
 }
 
 /// Without `[cost]` nothing is reported (and no other figure moves).
@@ -191,13 +299,14 @@ fn invalid_cost_keys_are_refused_with_their_location() {
     }
 }
 
-/// `[expect]` judges the cost: 999 messages x 3 requests at USD 0.40 per
-/// million is USD 0.0011988, so a bound of 0.0012 passes and 0.0011 fails.
+/// `[expect]` judges the cost: 999 messages x 3 requests, and 4 empty
+/// receives (90.01 idle seconds over 20 s), at USD 0.40 per million is
+/// USD 0.0012004, so a bound of 0.00121 passes and 0.0012 fails.
 #[test]
 fn expect_bounds_the_cost() {
     let dir = TempDir::new("cost-expect");
     let base = "[simulation]\nduration = \"100s\"\n[[producer]]\narrival = { process = \"constant\", rate = 10.0 }\n[[queue]]\npreset = \"sqs\"\n[[consumer]]\nservice = { dist = \"constant\", mean = \"10ms\" }\n[cost]\n[expect]\n";
-    for (bound, code) in [("0.0012", 0), ("0.0011", 1)] {
+    for (bound, code) in [("0.00121", 0), ("0.0012", 1)] {
         let file = dir.write("e.toml", &format!("{base}cost_total_max = {bound}\n"));
         let (got, out, err) = mqsim(&["check", file.to_str().unwrap(), "-q"]);
         assert_eq!(got, code, "bound {bound}: {out}{err}");

@@ -433,3 +433,59 @@ fn expect_bounds_the_crash_redelivery_delay() {
         assert!(out.contains("crash_redelivery_delay_p99_max"), "{out}");
     }
 }
+
+/// A hard rolling restart is a crash, so its held deliveries count in
+/// `messages.crash_redelivery_delay` as a `consumer-crash` fault's do.
+/// Hand-computed: one instance, a message a second taking 500 ms; each
+/// restart at k x 20 min + 600.2 s catches the message of the second
+/// before in service, which comes back to the queue at once and waits
+/// for the instance's return 30 s later: 3 crashes, each delay 30 s.
+/// A graceful restart finishes its message: no crash, no figure.
+#[test]
+fn a_hard_rolling_restart_reports_its_crash_redelivery_delay() {
+    let text = |fault: &str| {
+        format!(
+            r#"
+[simulation]
+duration = "1h"
+drain = "5m"
+[[producer]]
+arrival = {{ process = "constant", rate = 1.0 }}
+[[queue]]
+[[consumer]]
+name = "worker"
+count = 1
+service = {{ dist = "constant", mean = "500ms" }}
+[[fault]]
+target = "consumer:worker"
+at = "600200ms"
+every = "20m"
+downtime = "30s"
+{fault}
+"#
+        )
+    };
+    let hard = summary(
+        &scenario(&text("kind = \"rolling-restart\"\ngraceful = false")),
+        1,
+        1,
+    );
+    assert_eq!(get(&hard, "faults_total"), 3.0);
+    assert_eq!(get(&hard, "messages.crash_redelivery_delay.count"), 3.0);
+    for q in ["mean", "p99", "max"] {
+        let got = get(&hard, &format!("messages.crash_redelivery_delay.{q}"));
+        assert!((got - 30.0).abs() < 1e-9, "{q}: {got}");
+    }
+    // The same figure as the equivalent consumer crash.
+    let crash = summary(&scenario(&text("kind = \"consumer-crash\"")), 1, 1);
+    assert_eq!(
+        hard["messages"]["crash_redelivery_delay"],
+        crash["messages"]["crash_redelivery_delay"]
+    );
+    let graceful = summary(
+        &scenario(&text("kind = \"rolling-restart\"\ngraceful = true")),
+        1,
+        1,
+    );
+    assert!(graceful["messages"].get("crash_redelivery_delay").is_none());
+}

@@ -2,6 +2,7 @@
 //! the user's keys over the queue preset's list prices.
 
 use crate::scenario::preset::preset;
+use crate::scenario::validate::resolve_queue;
 use crate::scenario::Scenario;
 
 /// The prices of a run. Per queue, because the broker that bills a
@@ -20,6 +21,11 @@ pub struct CostModel {
     pub billed_bytes: Vec<u64>,
     /// USD per consumer instance and hour.
     pub per_instance_hour_usd: f64,
+    /// Per consumer group: where its queue's broker bills empty receive
+    /// polls (SQS), the wait of one empty receive in seconds (the group's
+    /// `receive_wait`, else the preset's); None for a pushing broker or a
+    /// topic.
+    pub receive_wait_s: Vec<Option<f64>>,
 }
 
 /// The prices of scenario `s`, when it has a `[cost]` section.
@@ -48,6 +54,18 @@ pub fn compile_cost(s: &Scenario) -> Option<CostModel> {
             (None, minimum) => minimum.unwrap_or(0),
         };
         m.billed_bytes.push(billed);
+    }
+    for c in &s.consumers {
+        let queue = match (&c.topic, resolve_queue(s, &c.queue)) {
+            (None, Ok(qi)) => Some(&s.queues[qi]),
+            _ => None,
+        };
+        let default = queue
+            .and_then(|q| q.preset.as_deref())
+            .and_then(preset)
+            .and_then(|p| p.receive_wait);
+        m.receive_wait_s
+            .push(default.map(|d| c.receive_wait.unwrap_or(d).ns() as f64 / 1e9));
     }
     Some(m)
 }

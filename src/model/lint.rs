@@ -30,7 +30,7 @@ pub struct Rule {
 }
 
 /// Every rule, in the order they are checked.
-pub const RULES: [Rule; 8] = [
+pub const RULES: [Rule; 9] = [
     Rule {
         id: "retry-without-jitter",
         source: "Retry policy",
@@ -65,6 +65,11 @@ pub const RULES: [Rule; 8] = [
         id: "client-timeout-retries-unbounded",
         source: "Retry budgets and circuit breaker",
         summary: "a producer retries on a client timeout without an attempt limit or a retry budget: the metastable retry storm",
+    },
+    Rule {
+        id: "celery-countdown-over-visibility-timeout",
+        source: "Presets",
+        summary: "a `celery` retry waits longer than the transport's visibility timeout (ack_timeout): Celery holds a countdown task unacked in the worker, so Redis or SQS hands it to another worker every visibility timeout and it runs several times (the model waits the delay at the broker and does not reproduce these duplicates)",
     },
     Rule {
         id: "budget-percent-above-one",
@@ -173,8 +178,50 @@ pub fn lint(m: &Model) -> Vec<Finding> {
         }
     }
     lapsing_leases(m, &mut out);
+    celery_countdowns(m, &mut out);
     client_timeouts(m, &mut out);
     out
+}
+
+/// `celery-countdown-over-visibility-timeout`: Celery keeps a task retried
+/// with a countdown (an ETA) in the worker, unacked, until it is due; on
+/// the Redis and SQS transports the broker restores an unacked message
+/// after `visibility_timeout`, so a countdown longer than it gives the task
+/// to another worker too (Celery user guide, Redis caveats: "the task will
+/// be redelivered to another worker and executed"). The model waits a
+/// delayed retry at the broker, so it shows none of these duplicates: the
+/// finding says so, with the longest mean retry delay.
+fn celery_countdowns(m: &Model, out: &mut Vec<Finding>) {
+    for g in m.groups.iter().filter(|g| g.log.is_none()) {
+        let Some(q) = m.queues.get(g.queue) else {
+            continue;
+        };
+        let celery = q.preset.as_deref().is_some_and(|p| p.starts_with("celery"));
+        let (Some(policy), Some(timeout_ns)) = (&g.retry, q.ack_timeout_ns) else {
+            continue;
+        };
+        if !celery || g.retry_mode != RetryMode::Delay {
+            continue;
+        }
+        let retries = policy
+            .max_attempts
+            .map_or(30, |a| a.saturating_sub(1).min(30));
+        let longest = (1..=retries)
+            .filter_map(|r| policy.mean_delay_ns(r))
+            .fold(0.0, f64::max);
+        let timeout = timeout_ns as f64;
+        if longest > timeout {
+            out.push(finding("celery-countdown-over-visibility-timeout", format!("consumer `{}`", g.name), format!(
+                "consumer `{}` retries after up to {:.0} s, longer than queue `{}`'s visibility timeout (ack_timeout {} s): Celery holds the countdown task unacked in the worker, so Redis or SQS gives it to another worker every {} s and it runs about {} times; the simulation waits the delay at the broker and shows none of these duplicates; keep countdowns below visibility_timeout (or raise it)",
+                g.name,
+                longest / 1e9,
+                q.name,
+                timeout / 1e9,
+                timeout / 1e9,
+                1 + ((longest - 1.0) / timeout).floor() as u64
+            ), Some(longest / 1e9)));
+        }
+    }
 }
 
 /// `lease-lapses-between-extensions`: each extension sets the deadline

@@ -380,7 +380,7 @@ type DrawBoth<'a> = dyn FnMut(&str, &dyn Fn(charts::Target<'_>) -> Result<(), Re
 
 /// Draws the charts one variant has: its queues' lengths over time (with
 /// fault windows and, where a topic's groups lag, their lag), its
-/// consumer instances where an autoscaler changed them, and its retry
+/// consumer instances where a group is autoscaled, and its retry
 /// orbit's occupancy.
 fn variant_charts(
     v: &VariantResult,
@@ -455,8 +455,18 @@ fn variant_charts(
             )
         })?;
     }
-    // Consumer instances over time, where an autoscaler changed them.
+    // Consumer instances over time, in a chart of their own (an axis of
+    // a few instances is lost beside thousands of messages), whenever a
+    // group is autoscaled (`consumers.<group>.instances` in the summary),
+    // even if the autoscaler kept the count: one series per queue with
+    // consumers.
+    let autoscaled = v
+        .summary
+        .get("consumers")
+        .and_then(Value::as_object)
+        .is_some_and(|g| g.values().any(|g| g.get("instances").is_some()));
     let instances: Vec<Series> = (0..queue_names.len())
+        .filter(|_| autoscaled)
         .filter_map(|qi| {
             let points: Vec<(f64, f64)> = r
                 .samples
@@ -464,8 +474,7 @@ fn variant_charts(
                 .filter(|s| s.queue == qi)
                 .map(|s| (s.time_s, f64::from(s.instances)))
                 .collect();
-            let varies = points.windows(2).any(|w| w[0].1 != w[1].1);
-            varies.then(|| Series {
+            points.iter().any(|p| p.1 > 0.0).then(|| Series {
                 name: format!("{}: consumer instances", queue_names[qi]),
                 points,
             })

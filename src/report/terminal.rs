@@ -476,11 +476,12 @@ fn cost_text(out: &mut String, s: &Map<String, Value>, reps: u64) {
     let kind = |k: &str| fmt_num(f(path(s, &format!("cost.requests_by_kind.{k}"))));
     let _ = writeln!(
         out,
-        "  per million messages {}; {} requests (publish {}, receive {}, ack/nack {}, extend {}), {} instance-hours",
+        "  per million messages {}; {} requests (publish {}, receive {}, empty receive {}, ack/nack {}, extend {}), {} instance-hours",
         usd("per_million_messages"),
         pm(s, "cost.request_count", reps),
         kind("publish"),
         kind("receive"),
+        kind("empty_receive"),
         kind("settle"),
         kind("extend"),
         pm(s, "cost.instance_hours", reps),

@@ -555,6 +555,11 @@ pub struct ConsumerCfg {
     /// `{ min, max, metric, target, poll, cooldown, startup, step, drain }`.
     /// `count` is then the starting count.
     pub autoscale: Option<AutoscaleCfg>,
+    /// A polled broker that bills empty receives (SQS): how long one empty
+    /// receive of an idle instance waits (long polling's `WaitTimeSeconds`,
+    /// or a short-polling client's pause between calls). Default: the
+    /// queue preset's (SQS 20 s). Only for `[cost]`.
+    pub receive_wait: Option<Duration>,
 }
 
 /// An autoscaler of a consumer group, as KEDA drives a Kubernetes HPA:

@@ -165,6 +165,11 @@ pub struct Preset {
     /// The fewest bytes a message is billed for (Pub/Sub: 1000 per
     /// request): also the size assumed when `[cost]` gives none.
     pub billed_minimum_bytes: Option<u64>,
+    /// The broker is polled and bills every receive call, empty ones too
+    /// (SQS `ReceiveMessage`): the wait of one empty receive a consumer
+    /// makes when it gives no `receive_wait` (SQS: 20 s, long polling's
+    /// longest `WaitTimeSeconds`). None: the broker pushes deliveries.
+    pub receive_wait: Option<Duration>,
 }
 
 fn secs(s: u64) -> Option<Duration> {
@@ -215,6 +220,11 @@ fn sqs() -> Preset {
         per_million_requests: Some(0.40),
         request_chunk_bytes: Some(64 * 1024),
         expiry_deletes: Some("SQS deletes a message when its MessageRetentionPeriod (`ttl`) passes; the redrive policy moves only messages over maxReceiveCount to the dead-letter queue"),
+        // Every ReceiveMessage is billed, empty or not (aws.amazon.com/sqs/
+        // pricing); an idle long-polling consumer makes one per
+        // WaitTimeSeconds, at most 20 s (SQS Developer Guide, "Amazon SQS
+        // short and long polling").
+        receive_wait: secs(20),
         ..Default::default()
     }
 }

@@ -4,9 +4,11 @@
 //! Requests are counted where they reach the broker, from counters the
 //! simulator keeps anyway (so that the core build pays nothing for
 //! them): publishes are the messages a queue was offered, receives its
-//! deliveries (mqsim's brokers push: there is no polling, so no empty
-//! receive), acks and nacks one per processing attempt that sent one, and
-//! lease extensions. Only the messages of the statistics window count, as
+//! deliveries, acks and nacks one per processing attempt that sent one,
+//! lease extensions, and where the broker bills empty receive polls (SQS)
+//! the empty receives of idle instances: their idle time over the receive
+//! wait (mqsim's brokers push deliveries, so the polls themselves are not
+//! simulated). Only the messages of the statistics window count, as
 //! for every other figure; compute is charged over the same window, so
 //! `per_million_messages` is the cost of a message in steady state.
 
@@ -29,6 +31,8 @@ pub struct Requests {
     /// consumers: the broker settles at delivery).
     pub settle: u64,
     pub extend: u64,
+    /// Receive polls that returned nothing (billed by SQS).
+    pub empty_receive: u64,
 }
 
 /// The requests counted at queue `qi`.
@@ -48,7 +52,47 @@ pub fn requests(m: &Model, c: &Collector, qi: usize) -> Requests {
         receive: qc.deliveries,
         settle,
         extend: qc.lease_extensions,
+        empty_receive: 0,
     }
+}
+
+/// Empty receives at queue `qi` where its broker bills them (`waits`:
+/// per group, the wait of one empty receive in seconds; None for a group
+/// that does not poll a billing broker). An instance that is up and idle
+/// has a receive outstanding, which returns empty after the wait (long
+/// polling returns early only when a message comes, and then it is a
+/// receive already counted), so the empty receives of group `g` are
+/// floor(idle_g / wait_g), with idle_g its instance-seconds up (its
+/// instance-time less its instances' downtime) times the fraction of the
+/// queue's worker capacity that was free: 1 - busy worker-seconds /
+/// sum over the queue's groups of up instance-seconds x concurrency.
+/// With one group of concurrency 1: up instance-seconds - busy seconds.
+pub fn empty_receives(m: &Model, c: &Collector, waits: &[Option<f64>], qi: usize) -> u64 {
+    let groups: Vec<(usize, f64)> = (0..m.groups.len())
+        .filter(|&g| m.groups[g].queue == qi && m.groups[g].log.is_none())
+        .filter_map(|g| waits.get(g).copied().flatten().map(|w| (g, w)))
+        .filter(|&(_, w)| w > 0.0)
+        .collect();
+    if groups.is_empty() {
+        return 0;
+    }
+    let up = |g: usize| {
+        let (down, had) = c.group_up_ns[g];
+        had.saturating_sub(down) as f64 / 1e9
+    };
+    let capacity: f64 = (0..m.groups.len())
+        .filter(|&g| m.groups[g].queue == qi && m.groups[g].log.is_none())
+        .map(|g| up(g) * f64::from(m.groups[g].concurrency.max(1)))
+        .sum();
+    if capacity <= 0.0 {
+        return 0;
+    }
+    let busy = c.queues[qi].area_busy / 1e9;
+    let free = (1.0 - busy / capacity).clamp(0.0, 1.0);
+    groups
+        .iter()
+        .map(|&(g, wait)| (up(g) * free / wait + 1e-9).floor() as u64)
+        .sum()
 }
 
 /// Instance-seconds consumer group `g` ran for in the statistics window:
@@ -72,13 +116,16 @@ pub fn insert(m: &Model, c: &Collector, o: &mut Map<String, Value>) {
         let queue = Requests {
             publish: r.publish * chunks,
             receive: r.receive * chunks,
+            // An empty receive carries no payload: one request.
+            empty_receive: empty_receives(m, c, &prices.receive_wait_s, qi),
             ..r
         };
         billed.publish += queue.publish;
         billed.receive += queue.receive;
         billed.settle += queue.settle;
         billed.extend += queue.extend;
-        let n = queue.publish + queue.receive + queue.settle + queue.extend;
+        billed.empty_receive += queue.empty_receive;
+        let n = queue.publish + queue.receive + queue.settle + queue.extend + queue.empty_receive;
         request_count += n;
         requests_usd += n as f64 / 1e6 * prices.per_million_requests_usd[qi];
         let gb = (r.publish + r.receive) as f64 * prices.billed_bytes[qi] as f64 / BYTES_PER_GB;
@@ -109,6 +156,7 @@ pub fn insert(m: &Model, c: &Collector, o: &mut Map<String, Value>) {
                 "receive": billed.receive,
                 "settle": billed.settle,
                 "extend": billed.extend,
+                "empty_receive": billed.empty_receive,
             },
             "instance_hours": num(instance_hours),
             "gb_transferred": num(gb_transferred),

@@ -24,10 +24,7 @@ pub fn insert(
         origins.insert(key.into(), json!(count));
     }
     messages.insert("dead_lettered_by_origin".into(), Value::Object(origins));
-    if m.faults
-        .iter()
-        .any(|f| matches!(f.kind, FaultKind::ConsumerCrash))
-    {
+    if crashes_consumers(m) {
         messages.insert("crash_redelivery_delay".into(), crash_delays(c));
     }
     if c.track_affected {
@@ -109,6 +106,23 @@ fn group(buckets: &[(u64, u64)], sum_s: f64, max_ns: Option<u64>) -> Value {
         max_ns.map_or(Value::Null, |ns| num(ns_to_secs(ns))),
     );
     Value::Object(g)
+}
+
+/// Whether a consumer instance can crash holding deliveries: a
+/// `consumer-crash` fault, a hard rolling restart of consumers
+/// (`graceful = false`), or an autoscaler that removes instances as
+/// crashes (`drain = false`). All three go through the same crash, which
+/// records what the instance held.
+pub fn crashes_consumers(m: &Model) -> bool {
+    let faults = m.faults.iter().any(|f| match f.kind {
+        FaultKind::ConsumerCrash => true,
+        FaultKind::RollingRestart => !f.graceful && !f.label.starts_with("producer:"),
+        _ => false,
+    });
+    faults
+        || m.groups
+            .iter()
+            .any(|g| g.autoscale.as_ref().is_some_and(|a| !a.drain))
 }
 
 /// `{ count, mean, p99, max }` of the crash-to-redelivery delays (s).

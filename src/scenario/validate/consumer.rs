@@ -28,6 +28,38 @@ pub(super) fn check_consumer_retry(s: &Scenario, p: &P, c: &ConsumerCfg) -> Resu
     check_retry(&p.key("retry"), &merged)
 }
 
+/// `receive_wait`: longer than zero, and on a queue whose broker is
+/// polled and bills empty receives (the preset says so: SQS).
+fn check_receive_wait(s: &Scenario, p: &P, c: &ConsumerCfg) -> Result<(), Invalid> {
+    let Some(wait) = c.receive_wait else {
+        return Ok(());
+    };
+    let pw = p.key("receive_wait");
+    positive(&pw, Some(wait), "the receive wait")?;
+    if c.topic.is_some() {
+        return Ok(()); // refused with the other queue-consumer keys
+    }
+    let Ok(qi) = resolve_queue(s, &c.queue) else {
+        return Ok(());
+    };
+    let q = &s.queues[qi];
+    let queue_preset = q.preset.as_deref().and_then(preset);
+    if queue_preset
+        .as_ref()
+        .and_then(|pr| pr.receive_wait)
+        .is_none()
+    {
+        let broker = queue_preset.map_or("a queue without a preset".to_string(), |pr| {
+            format!("the `{}` preset", pr.name)
+        });
+        return pw.err(format!(
+            "queue `{}` is {broker}, whose broker pushes deliveries: no empty receive polls to bill (`receive_wait` applies to `preset = \"sqs\"` queues)",
+            queue_name(s, qi)
+        ));
+    }
+    Ok(())
+}
+
 /// `extend_lease`: the broker must have a per-message lease (the preset
 /// says why not when it has none), and the queue an ack timeout for it to
 /// extend.
@@ -147,6 +179,7 @@ pub(super) fn check_consumer(
     check_handler(p, c)?;
     check_consumer_retry(s, p, c)?;
     check_lease(s, p, c)?;
+    check_receive_wait(s, p, c)?;
     super::autoscale::check_autoscale(s, p, i, c)?;
     super::saga::check_side_effect(p, c)?;
     check_protections(p, c)

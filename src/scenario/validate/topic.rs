@@ -164,6 +164,7 @@ pub(super) fn check_topic_consumer(
         ("preset", c.preset.is_some()),
         ("extend_lease", c.extend_lease.is_some()),
         ("autoscale", c.autoscale.is_some()),
+        ("receive_wait", c.receive_wait.is_some()),
     ] {
         if set {
             return p.key(k).err(format!(
