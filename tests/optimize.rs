@@ -550,3 +550,47 @@ fn sweep_refuses_an_unknown_metric_with_a_suggestion() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("latency.p99"), "{out}");
 }
+
+/// `sweep.csv` names its columns as the command line wrote them: each
+/// `--param` key (the first one too) and each `--metric` path, with
+/// `_ci95` for its 95% half-width, so that a CSV reader looks them up as
+/// they were asked for.
+#[test]
+fn sweep_csv_columns_are_the_keys_and_metric_paths_as_written() {
+    let dir = TempDir::new("sweep-csv-names");
+    let file = dir.write("s.toml", SCENARIO);
+    let out = dir.path("out");
+    let (code, _, err) = mqsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--param",
+        "queue.ack_timeout",
+        "--values",
+        "2s,4s",
+        "--param",
+        "consumer.prefetch",
+        "--values",
+        "1,2",
+        "--metric",
+        "latency.p99",
+        "--metric",
+        "messages.duplicate_rate",
+        "-r",
+        "2",
+        "--set",
+        "simulation.duration=1h",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "queue.ack_timeout,consumer.prefetch,variant,latency.p99,latency.p99_ci95,messages.duplicate_rate,messages.duplicate_rate_ci95"
+    );
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&first[..3], ["2s", "1", "base"]);
+    assert_eq!(lines.count(), 3, "{csv}");
+}
