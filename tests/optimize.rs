@@ -130,6 +130,56 @@ fn two_objectives_recover_the_known_front() {
     }
 }
 
+/// Two objectives race on the front: a candidate confidently dominated by
+/// another (here a prefetch of 4 at a timeout a prefetch of 1 also has:
+/// the same timeout, and the messages waiting in the prefetch buffer time
+/// out too, so more duplicates) is dropped and gets fewer replications
+/// than the settings on the front, which go on doubling theirs.
+#[test]
+fn two_objectives_spend_fewer_replications_on_dominated_candidates() {
+    let dir = TempDir::new("optimize-front-race");
+    let o = optimize(
+        &dir,
+        &[
+            "--param",
+            "queue.ack_timeout=2s:9s",
+            "--param",
+            "consumer.prefetch=1,4",
+            "--minimize",
+            "queue.ack_timeout",
+            "--minimize",
+            "messages.duplicate_rate",
+            "--budget",
+            "160",
+        ],
+    );
+    let replications = |c: &Value| c["replications"].as_u64().unwrap();
+    let front = o["front"].as_array().unwrap();
+    assert!(!front.is_empty(), "{o}");
+    let least_on_front = front.iter().map(replications).min().unwrap();
+    let candidates = o["candidates"].as_array().unwrap();
+    let dominated: Vec<&Value> = candidates
+        .iter()
+        .filter(|c| c["status"] == "dominated")
+        .collect();
+    assert!(!dominated.is_empty(), "no candidate was dropped: {o}");
+    for c in &dominated {
+        assert!(
+            replications(c) <= least_on_front,
+            "a dominated candidate ran more than a front member: {c}"
+        );
+    }
+    assert!(
+        dominated.iter().any(|c| replications(c) < least_on_front),
+        "replications spent uniformly: {least_on_front} on the front, {:?} on the dominated",
+        dominated
+            .iter()
+            .map(|c| replications(c))
+            .collect::<Vec<_>>()
+    );
+    assert!(o["runs"].as_u64().unwrap() <= 160);
+}
+
 #[test]
 fn the_result_does_not_depend_on_the_thread_count() {
     let dir = TempDir::new("optimize-threads");
