@@ -219,7 +219,8 @@ fn every_chart_type_renders() {
     assert_svg(&sweep.join("sweep-latency_mean.svg"));
     let csv = std::fs::read_to_string(sweep.join("sweep.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4);
-    assert!(csv.starts_with("value,variant,latency_mean,latency_mean_ci95,"));
+    // The key and the metric paths as written, as pandas reads them.
+    assert!(csv.starts_with("producer.arrival.rate,variant,latency.mean,latency.mean_ci95,"));
 }
 
 /// merge(shards 1..n) equals the unsharded result byte for byte.

@@ -294,7 +294,8 @@ fn sweep_runs_the_full_grid() {
     );
     let lines: Vec<&str> = csv1.lines().collect();
     assert_eq!(lines.len(), 5, "{csv1}");
-    assert!(lines[0].starts_with("value,fault.duration,variant,recovery_fraction_recovered,"));
+    assert!(lines[0]
+        .starts_with("producer.arrival.rate,fault.duration,variant,recovery.fraction_recovered,"));
     assert!(lines[1].starts_with("2,30s,light,1,"), "{csv1}");
     assert!(lines[4].starts_with("4.5,90s,light,0,"), "{csv1}");
     assert!(out1

@@ -130,6 +130,56 @@ fn two_objectives_recover_the_known_front() {
     }
 }
 
+/// Two objectives race on the front: a candidate confidently dominated by
+/// another (here a prefetch of 4 at a timeout a prefetch of 1 also has:
+/// the same timeout, and the messages waiting in the prefetch buffer time
+/// out too, so more duplicates) is dropped and gets fewer replications
+/// than the settings on the front, which go on doubling theirs.
+#[test]
+fn two_objectives_spend_fewer_replications_on_dominated_candidates() {
+    let dir = TempDir::new("optimize-front-race");
+    let o = optimize(
+        &dir,
+        &[
+            "--param",
+            "queue.ack_timeout=2s:9s",
+            "--param",
+            "consumer.prefetch=1,4",
+            "--minimize",
+            "queue.ack_timeout",
+            "--minimize",
+            "messages.duplicate_rate",
+            "--budget",
+            "160",
+        ],
+    );
+    let replications = |c: &Value| c["replications"].as_u64().unwrap();
+    let front = o["front"].as_array().unwrap();
+    assert!(!front.is_empty(), "{o}");
+    let least_on_front = front.iter().map(replications).min().unwrap();
+    let candidates = o["candidates"].as_array().unwrap();
+    let dominated: Vec<&Value> = candidates
+        .iter()
+        .filter(|c| c["status"] == "dominated")
+        .collect();
+    assert!(!dominated.is_empty(), "no candidate was dropped: {o}");
+    for c in &dominated {
+        assert!(
+            replications(c) <= least_on_front,
+            "a dominated candidate ran more than a front member: {c}"
+        );
+    }
+    assert!(
+        dominated.iter().any(|c| replications(c) < least_on_front),
+        "replications spent uniformly: {least_on_front} on the front, {:?} on the dominated",
+        dominated
+            .iter()
+            .map(|c| replications(c))
+            .collect::<Vec<_>>()
+    );
+    assert!(o["runs"].as_u64().unwrap() <= 160);
+}
+
 #[test]
 fn the_result_does_not_depend_on_the_thread_count() {
     let dir = TempDir::new("optimize-threads");
@@ -549,4 +599,48 @@ fn sweep_refuses_an_unknown_metric_with_a_suggestion() {
     let (code, out, err) = sweep("latency.p99");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("latency.p99"), "{out}");
+}
+
+/// `sweep.csv` names its columns as the command line wrote them: each
+/// `--param` key (the first one too) and each `--metric` path, with
+/// `_ci95` for its 95% half-width, so that a CSV reader looks them up as
+/// they were asked for.
+#[test]
+fn sweep_csv_columns_are_the_keys_and_metric_paths_as_written() {
+    let dir = TempDir::new("sweep-csv-names");
+    let file = dir.write("s.toml", SCENARIO);
+    let out = dir.path("out");
+    let (code, _, err) = mqsim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--param",
+        "queue.ack_timeout",
+        "--values",
+        "2s,4s",
+        "--param",
+        "consumer.prefetch",
+        "--values",
+        "1,2",
+        "--metric",
+        "latency.p99",
+        "--metric",
+        "messages.duplicate_rate",
+        "-r",
+        "2",
+        "--set",
+        "simulation.duration=1h",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "queue.ack_timeout,consumer.prefetch,variant,latency.p99,latency.p99_ci95,messages.duplicate_rate,messages.duplicate_rate_ci95"
+    );
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&first[..3], ["2s", "1", "base"]);
+    assert_eq!(lines.count(), 3, "{csv}");
 }

@@ -339,18 +339,18 @@ impl Exporter<SweepTable<'_>> for SweepCsv {
     }
 }
 
-/// `sweep.csv`: the first parameter's value (`value`), one column per
-/// further parameter (named by its key), the variant, and each metric's
-/// mean and 95% half-width (`_ci95`), one row per cell.
+/// `sweep.csv`: one column per parameter, named by its key as written
+/// (`queue.ack_timeout`), the variant, and each metric's mean and 95%
+/// half-width, named by its path as written (`latency.p99`,
+/// `latency.p99_ci95`), one row per cell: the names a reader looks up,
+/// as `mqsim.sweep` in Python names its columns.
 fn sweep_csv(keys: &[String], metrics: &[String], rows: &[Row]) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["value".to_string()];
-    header.extend(keys.iter().skip(1).cloned());
+    let mut header = keys.to_vec();
     header.push("variant".into());
     for m in metrics {
-        let col = m.replace('.', "_");
-        header.push(col.clone());
-        header.push(format!("{col}_ci95"));
+        header.push(m.clone());
+        header.push(format!("{m}_ci95"));
     }
     w.write_record(&header).map_err(|e| e.to_string())?;
     let cell = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();

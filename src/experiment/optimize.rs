@@ -8,18 +8,34 @@
 //! candidate runs the same replication indices, so two candidates are
 //! compared replication by replication and most of the noise cancels.
 //! A stage lays out candidates over the space (an even grid in one
-//! dimension, a Halton sequence in several), gives each a few
-//! replications, and then, round by round, drops the candidates that are
-//! confidently infeasible or confidently worse than the best feasible one
-//! and doubles the replications of the rest, until one is left or the
-//! budget is spent. The next stage zooms in around the winner (for
-//! continuous and integer keys), so a constraint's boundary is found by
-//! successive refinement. Two objectives give the Pareto front of the
-//! candidates that are feasible.
+//! dimension; in several, the full grid when the space's combinations are
+//! few, else a Halton sequence), gives each a few replications, and then,
+//! round by round, drops the candidates that are confidently infeasible or
+//! confidently worse than the best feasible one and doubles the
+//! replications of the rest, until one is left or the budget is spent.
+//! The next stage zooms in around the winner (for continuous and integer
+//! keys), so a constraint's boundary is found by successive refinement.
+//! With two objectives the race is on the front: a candidate is dropped
+//! when another feasible one confidently dominates it (better or equal on
+//! both objectives at the one-sided bound of their paired differences,
+//! strictly better on one), and the race stops when the budget is spent or
+//! every pair is told apart; the front is that of the feasible candidates.
 //!
-//! No library does the racing on common random numbers, so it is written
-//! here; the space is small (a handful of keys), where a model-based
-//! optimiser would spend its budget learning what the grid already shows.
+//! Libraries: the Halton points come from the `halton` crate (no
+//! dependencies, the same numbers as the loop it replaced, so results did
+//! not move). No library does the racing on common random numbers, so it
+//! is written here. The model-based and evolutionary optimisers looked at
+//! do not fit what is left: `cmaes` (CMA-ES) and `argmin` (Nelder-Mead and
+//! others) minimise one function of continuous variables, and would spend
+//! a population of settings per step, each needing replications, where
+//! the budget is a few hundred runs; here the keys are often whole numbers
+//! or choices, the answer is the boundary where a constraint's confidence
+//! bound crosses its limit (a step, not a smooth function), and two
+//! objectives ask for a front. `egobox` (Bayesian optimisation with
+//! Gaussian processes) models a smooth objective too, and brings a linear
+//! algebra stack; on a handful of keys a grid that narrows shows as much.
+//! `sobol` would serve as well; `halton` was taken because it gives the
+//! very points of the loop it replaced.
 //! The layer knows nothing of the command line: it takes plain data and a
 //! function that builds the model of a setting.
 
@@ -145,6 +161,8 @@ const REPLICATIONS_TO_CONFIRM: usize = 8;
 /// The most replications any candidate gets.
 const MAX_REPLICATIONS: usize = 64;
 const MAX_STAGES: u32 = 8;
+/// The most candidates a first stage of several keys lays out.
+const MAX_FIRST_STAGE: usize = 48;
 
 /// The value at a dotted JSON path; booleans count as 1 and 0.
 fn at(root: &Map<String, Value>, path: &str) -> Option<f64> {
@@ -239,7 +257,9 @@ impl Candidate {
             }
             decided &= holds;
         }
-        if decided && n >= REPLICATIONS_TO_CONFIRM {
+        // The floor on replications keeps a few zeros from vouching for a
+        // bound; with no constraint there is none to vouch for.
+        if decided && (n >= REPLICATIONS_TO_CONFIRM || (constraints.is_empty() && n >= 1)) {
             Status::Feasible
         } else {
             Status::Undecided
@@ -248,20 +268,12 @@ impl Candidate {
 }
 
 /// The `i`-th point of the Halton sequence in `dims` dimensions (bases the
-/// first primes), in the unit cube: spread evenly, deterministic.
-fn halton(i: usize, dims: usize) -> Vec<f64> {
-    const PRIMES: [usize; 12] = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
+/// first primes; the crate's index is 1-based), in the unit cube: spread
+/// evenly, deterministic.
+fn halton_point(i: usize, dims: usize) -> Vec<f64> {
+    const PRIMES: [u8; 12] = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
     (0..dims)
-        .map(|d| {
-            let base = PRIMES[d % PRIMES.len()];
-            let (mut f, mut r, mut k) = (1.0, 0.0, i + 1);
-            while k > 0 {
-                f /= base as f64;
-                r += f * (k % base) as f64;
-                k /= base;
-            }
-            r
-        })
+        .map(|d| halton::number(PRIMES[d % PRIMES.len()], i + 1))
         .collect()
 }
 
@@ -278,6 +290,9 @@ fn short(x: f64) -> String {
     }
     s
 }
+
+/// A candidate's setting as laid out: (settings, position).
+type Point = (Vec<String>, Vec<f64>);
 
 /// A region of the space: per parameter, the sub-range still searched
 /// (continuous and integer keys narrow from stage to stage).
@@ -332,11 +347,35 @@ impl Region {
         (settings, position)
     }
 
-    /// Points of a stage: an even grid of `n` in one dimension (ends
-    /// included), the first `n` Halton points (and the corners' centre) in
-    /// several.
-    fn layout(&self, params: &[Param], n: usize) -> Vec<(Vec<String>, Vec<f64>)> {
+    /// The levels of a full grid over the region of at most `n` points, key
+    /// by key: every choice, every whole number of a range no wider than
+    /// the others' levels, and for the other keys the most even levels (at
+    /// least 3, ends included) that keep the grid within `n`. None when no
+    /// such grid fits: the stage then takes Halton points.
+    fn grid_levels(&self, params: &[Param], n: usize) -> Option<Vec<usize>> {
+        (3..=n.max(3)).rev().find_map(|l| {
+            let levels: Vec<usize> = params
+                .iter()
+                .zip(&self.bounds)
+                .map(|(p, (lo, hi))| match &p.space {
+                    Space::Choice(c) => c.len(),
+                    Space::Integer { .. } => ((hi - lo).round() as usize + 1).min(l),
+                    Space::Continuous { .. } => l,
+                })
+                .collect();
+            let size = levels.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+            size.is_some_and(|size| size <= n).then_some(levels)
+        })
+    }
+
+    /// Points of a stage, with the levels per key its zoom narrows by: an
+    /// even grid of `n` in one dimension (ends included); in several, the
+    /// full grid when one of at most `n` points has at least 3 levels per
+    /// range (every choice and short whole-number range whole), else the
+    /// corners' centre and Halton points up to `n` distinct settings.
+    fn layout(&self, params: &[Param], n: usize) -> (Vec<Point>, Vec<usize>) {
         let mut points = Vec::new();
+        let mut levels = vec![n; params.len()];
         if params.len() == 1 {
             let n = match &params[0].space {
                 Space::Choice(c) => c.len(),
@@ -361,15 +400,43 @@ impl Region {
                 };
                 points.push(self.point(params, &[f]));
             }
+        } else if let Some(grid) = self.grid_levels(params, n) {
+            let size: usize = grid.iter().product();
+            for mut k in 0..size {
+                // The first key outermost.
+                let mut u = vec![0.0; params.len()];
+                for d in (0..params.len()).rev() {
+                    let (j, m) = (k % grid[d], grid[d]);
+                    k /= grid[d];
+                    u[d] = if m <= 1 {
+                        0.5
+                    } else {
+                        j as f64 / (m - 1) as f64
+                    };
+                }
+                points.push(self.point(params, &u));
+            }
+            levels = grid;
         } else {
+            // Snapped to whole numbers and choices, Halton points repeat
+            // settings: drawn on until `n` distinct ones (or 20 n draws).
+            levels = vec![3; params.len()];
             points.push(self.point(params, &vec![0.5; params.len()]));
-            for i in 0..n.saturating_sub(1) {
-                points.push(self.point(params, &halton(i, params.len())));
+            let mut seen: std::collections::BTreeSet<Vec<String>> =
+                points.iter().map(|(s, _)| s.clone()).collect();
+            for i in 0..20 * n {
+                if points.len() >= n {
+                    break;
+                }
+                let p = self.point(params, &halton_point(i, params.len()));
+                if seen.insert(p.0.clone()) {
+                    points.push(p);
+                }
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         points.retain(|(s, _)| seen.insert(s.clone()));
-        points
+        (points, levels)
     }
 
     /// The region around `center` reaching to the neighbouring candidates
@@ -425,6 +492,14 @@ pub fn optimize(
     let mut runs: u32 = 0;
     let mut region = Region::whole(&search.params);
     let per_stage = (search.budget as usize / (FIRST_REPLICATIONS * 4)).clamp(3, 12);
+    // Several keys: the first stage lays out as many candidates as can each
+    // get the replications that confirm one (a full grid of the space's
+    // combinations when it is small); later stages zoom with `per_stage`.
+    let first_stage = if search.params.len() == 1 {
+        per_stage
+    } else {
+        (search.budget as usize / REPLICATIONS_TO_CONFIRM).clamp(per_stage, MAX_FIRST_STAGE)
+    };
     let single = search.objectives.len() == 1;
     for stage in 0..MAX_STAGES {
         // A stage whose new candidates could not each get their first
@@ -433,7 +508,9 @@ pub fn optimize(
             break;
         }
         let start = candidates.len();
-        for (settings, position) in region.layout(&search.params, per_stage) {
+        let n = if stage == 0 { first_stage } else { per_stage };
+        let (points, levels) = region.layout(&search.params, n);
+        for (settings, position) in points {
             if let Some(old) = candidates.iter().position(|c| c.settings == settings) {
                 // Already tried: it races again in this stage.
                 if candidates[old].status != Status::Infeasible {
@@ -466,7 +543,7 @@ pub fn optimize(
         if !single || runs >= search.budget {
             break;
         }
-        let steps = stage_steps(&search.params, &region, per_stage);
+        let steps = stage_steps(&search.params, &region, &levels);
         if steps.iter().all(|s| *s <= 0.0) {
             break;
         }
@@ -494,14 +571,14 @@ pub fn optimize(
     })
 }
 
-/// The spacing of the last stage's grid per parameter (0 where it cannot
-/// narrow further: choices, or integers one apart).
-fn stage_steps(params: &[Param], region: &Region, per_stage: usize) -> Vec<f64> {
+/// The spacing of the last stage's grid per parameter, from its levels
+/// (0 where it cannot narrow further: choices, or integers one apart).
+fn stage_steps(params: &[Param], region: &Region, levels: &[usize]) -> Vec<f64> {
     params
         .iter()
         .zip(&region.bounds)
-        .map(|(p, (lo, hi))| {
-            let n = if params.len() == 1 { per_stage } else { 3 };
+        .zip(levels)
+        .map(|((p, (lo, hi)), &n)| {
             let step = (hi - lo) / (n.max(2) - 1) as f64;
             match &p.space {
                 Space::Choice(_) => 0.0,
@@ -563,12 +640,21 @@ fn race(
         }
         if search.objectives.len() == 1 {
             mark_dominated(&search.objectives[0], candidates, &alive);
+        } else {
+            mark_dominated_on_front(&search.objectives, candidates, &alive);
         }
         alive.retain(|&i| matches!(candidates[i].status, Status::Undecided | Status::Feasible));
         let undecided = alive
             .iter()
             .any(|&i| candidates[i].status == Status::Undecided);
         if alive.len() <= 1 && !undecided {
+            break;
+        }
+        if search.objectives.len() > 1
+            && !undecided
+            && !could_be_dominated(&search.objectives, candidates, &alive)
+        {
+            // Every pair is told apart: more replications would drop none.
             break;
         }
         if target >= MAX_REPLICATIONS {
@@ -661,6 +747,70 @@ fn mark_dominated(o: &Objective, candidates: &mut [Candidate], alive: &[usize]) 
     }
 }
 
+/// The one-sided 95% bound of the paired difference `a - b` of an
+/// objective's cost (lower is better) on the replications both have: the
+/// upper bound, or the lower. A key's value is compared as it is.
+fn paired_bound(o: &Objective, a: &Candidate, b: &Candidate, upper: bool) -> f64 {
+    let (ca, cb) = (a.cost(o), b.cost(o));
+    let n = ca.len().min(cb.len());
+    let differences: Vec<f64> = (0..n).map(|k| ca[k] - cb[k]).collect();
+    let (mean, half) = mean_bound(&differences);
+    match (&o.target, upper) {
+        (Target::Param(_), _) => mean,
+        (Target::Metric(_), true) => mean + half,
+        (Target::Metric(_), false) => mean - half,
+    }
+}
+
+/// Whether `a` confidently dominates `b`: better or equal on every
+/// objective at the upper bound of their paired difference, strictly
+/// better on one.
+fn dominates(objectives: &[Objective], a: &Candidate, b: &Candidate) -> bool {
+    let bounds: Vec<f64> = objectives
+        .iter()
+        .map(|o| paired_bound(o, a, b, true))
+        .collect();
+    bounds.iter().all(|&u| u <= 0.0) && bounds.iter().any(|&u| u < 0.0)
+}
+
+/// Two objectives: marks as dominated every racing candidate that another
+/// racing feasible one confidently dominates (judged on the statuses before
+/// this round's marks, so the order of the candidates does not matter).
+fn mark_dominated_on_front(
+    objectives: &[Objective],
+    candidates: &mut [Candidate],
+    alive: &[usize],
+) {
+    let dropped: Vec<usize> = alive
+        .iter()
+        .copied()
+        .filter(|&i| {
+            alive.iter().any(|&j| {
+                j != i
+                    && candidates[j].status == Status::Feasible
+                    && dominates(objectives, &candidates[j], &candidates[i])
+            })
+        })
+        .collect();
+    for i in dropped {
+        candidates[i].status = Status::Dominated;
+    }
+}
+
+/// Whether more replications could still drop a racing candidate: some
+/// other is not confidently worse than it on any objective (the lower
+/// bound of their paired difference is not above 0 on each).
+fn could_be_dominated(objectives: &[Objective], candidates: &[Candidate], alive: &[usize]) -> bool {
+    alive.iter().any(|&i| {
+        alive.iter().any(|&j| {
+            j != i
+                && objectives
+                    .iter()
+                    .all(|o| paired_bound(o, &candidates[j], &candidates[i], false) <= 0.0)
+        })
+    })
+}
+
 /// The best candidate: the feasible one with the best mean objective, or,
 /// when none is confirmed feasible, the best undecided one.
 fn best_of(search: &Search, candidates: &[Candidate]) -> Option<usize> {
@@ -725,7 +875,7 @@ mod tests {
 
     #[test]
     fn halton_points_spread_over_the_cube() {
-        let points: Vec<Vec<f64>> = (0..64).map(|i| halton(i, 2)).collect();
+        let points: Vec<Vec<f64>> = (0..64).map(|i| halton_point(i, 2)).collect();
         for d in 0..2 {
             let below = points.iter().filter(|p| p[d] < 0.5).count();
             assert!(
@@ -734,6 +884,10 @@ mod tests {
             );
         }
         assert!(points.iter().flatten().all(|x| (0.0..1.0).contains(x)));
+        // The radical inverses in bases 2 and 3, from the first index on.
+        assert_eq!(halton_point(0, 2), [0.5, 1.0 / 3.0]);
+        assert_eq!(halton_point(1, 2), [0.25, 2.0 / 3.0]);
+        assert_eq!(halton_point(2, 2), [0.75, 1.0 / 9.0]);
     }
 
     #[test]
@@ -747,9 +901,59 @@ mod tests {
                 unit: "s".into(),
             },
         }];
-        let points = Region::whole(&params).layout(&params, 5);
+        let (points, _) = Region::whole(&params).layout(&params, 5);
         let settings: Vec<&str> = points.iter().map(|(s, _)| s[0].as_str()).collect();
         assert_eq!(settings, ["1s", "3s", "5s", "7s", "9s"]);
+    }
+
+    #[test]
+    fn a_small_space_of_several_keys_is_laid_out_as_a_full_grid() {
+        let params = [
+            Param {
+                key: "consumer.prefetch".into(),
+                space: Space::Integer { low: 1, high: 4 },
+            },
+            Param {
+                key: "queue.kind".into(),
+                space: Space::Choice(vec!["classic".into(), "quorum".into()]),
+            },
+        ];
+        // 8 combinations: every one, not the 3 Halton points of before.
+        let (points, levels) = Region::whole(&params).layout(&params, 8);
+        assert_eq!(levels, [4, 2]);
+        let settings: Vec<String> = points.iter().map(|(s, _)| s.join("/")).collect();
+        assert_eq!(
+            settings,
+            [
+                "1/classic",
+                "1/quorum",
+                "2/classic",
+                "2/quorum",
+                "3/classic",
+                "3/quorum",
+                "4/classic",
+                "4/quorum"
+            ]
+        );
+        // A continuous key takes the most levels the count allows.
+        let params = [
+            Param {
+                key: "queue.ack_timeout".into(),
+                space: Space::Continuous {
+                    low: 2.0,
+                    high: 9.0,
+                    log: false,
+                    unit: "s".into(),
+                },
+            },
+            params[1].clone(),
+        ];
+        let (points, levels) = Region::whole(&params).layout(&params, 20);
+        assert_eq!(levels, [10, 2]);
+        assert_eq!(points.len(), 20);
+        // Too many combinations for a grid: distinct Halton points.
+        let (points, _) = Region::whole(&params).layout(&params, 5);
+        assert_eq!(points.len(), 5);
     }
 
     #[test]
