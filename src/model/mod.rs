@@ -517,6 +517,13 @@ pub fn resolve(s: &Scenario) -> Scenario {
         resolve_work(c);
         c.retry = merge_retry(c.retry.as_ref(), p.retry.as_ref());
         c.extend_lease = merge_lease(c.extend_lease.as_ref(), &p, ack_timeouts[qi]);
+        // The queue's broker decides whether receives are polled (SQS).
+        c.receive_wait = c.receive_wait.or_else(|| {
+            queue_presets[qi]
+                .as_deref()
+                .and_then(preset)
+                .and_then(|q| q.receive_wait)
+        });
         c.retry_mode = Some(c.retry_mode.unwrap_or(match (p.retry_mode, &c.retry) {
             (Some(m), _) => m,
             (None, Some(_)) => RetryMode::Delay,
