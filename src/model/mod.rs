@@ -412,38 +412,7 @@ pub fn resolve(s: &Scenario) -> Scenario {
     );
 
     let queue_presets: Vec<Option<String>> = r.queues.iter().map(|q| q.preset.clone()).collect();
-    for q in &mut r.queues {
-        let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
-        q.ack_timeout = q.ack_timeout.or(p.ack_timeout);
-        if q.max_deliveries.is_none() {
-            q.max_deliveries = p.max_deliveries.flatten().map(Limit::Count);
-        }
-        q.dead_letter = Some(q.dead_letter.or(p.dead_letter).unwrap_or(true));
-        q.dead_letter_expired = Some(
-            q.dead_letter_expired
-                .unwrap_or(p.removals_dead_lettered && q.dead_letter == Some(true)),
-        );
-        q.overflow = Some(q.overflow.unwrap_or(Overflow::RejectPublish));
-        q.ttl_mode = Some(q.ttl_mode.or(p.ttl_mode).unwrap_or(TtlMode::Head));
-        q.crash_requeue = Some(q.crash_requeue.clone().unwrap_or_else(|| {
-            p.crash_requeue
-                .unwrap_or(if q.ack_timeout.is_some() {
-                    "ack-timeout"
-                } else {
-                    "immediate"
-                })
-                .into()
-        }));
-        q.durable = Some(q.durable.or(p.durable).unwrap_or(true));
-        // `sync_interval` is the NATS name of the same setting.
-        let given = q.fsync_interval.or(q.sync_interval.take());
-        q.fsync_interval = Some(
-            given.unwrap_or(SyncInterval::Every(
-                p.fsync_interval
-                    .unwrap_or(Duration::from_millis(DEFAULT_FSYNC_MS)),
-            )),
-        );
-    }
+    resolve_queues(&mut r.queues);
     let ack_timeouts: Vec<Option<Duration>> = r.queues.iter().map(|q| q.ack_timeout).collect();
     for t in &mut r.topics {
         t.partitions = Some(t.partitions.unwrap_or(1));
@@ -558,6 +527,42 @@ pub use crate::scenario::DEFAULT_RECORD_BYTES;
 pub const DEFAULT_RETENTION_CHECK_S: u64 = 300;
 /// Kafka `delivery.timeout.ms`: 120 s.
 pub const DEFAULT_DELIVERY_TIMEOUT_S: u64 = 120;
+
+/// The queues' defaults: the preset's, else mqsim's.
+fn resolve_queues(queues: &mut [QueueCfg]) {
+    for q in queues.iter_mut() {
+        let p = q.preset.as_deref().and_then(preset).unwrap_or_default();
+        q.ack_timeout = q.ack_timeout.or(p.ack_timeout);
+        if q.max_deliveries.is_none() {
+            q.max_deliveries = p.max_deliveries.flatten().map(Limit::Count);
+        }
+        q.dead_letter = Some(q.dead_letter.or(p.dead_letter).unwrap_or(true));
+        q.dead_letter_expired = Some(
+            q.dead_letter_expired
+                .unwrap_or(p.removals_dead_lettered && q.dead_letter == Some(true)),
+        );
+        q.overflow = Some(q.overflow.unwrap_or(Overflow::RejectPublish));
+        q.ttl_mode = Some(q.ttl_mode.or(p.ttl_mode).unwrap_or(TtlMode::Head));
+        q.crash_requeue = Some(q.crash_requeue.clone().unwrap_or_else(|| {
+            p.crash_requeue
+                .unwrap_or(if q.ack_timeout.is_some() {
+                    "ack-timeout"
+                } else {
+                    "immediate"
+                })
+                .into()
+        }));
+        q.durable = Some(q.durable.or(p.durable).unwrap_or(true));
+        // `sync_interval` is the NATS name of the same setting.
+        let given = q.fsync_interval.or(q.sync_interval.take());
+        q.fsync_interval = Some(
+            given.unwrap_or(SyncInterval::Every(
+                p.fsync_interval
+                    .unwrap_or(Duration::from_millis(DEFAULT_FSYNC_MS)),
+            )),
+        );
+    }
+}
 
 /// What processing takes and how it fails: the same for queue and topic consumers.
 fn resolve_work(c: &mut ConsumerCfg) {
