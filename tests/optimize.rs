@@ -130,6 +130,63 @@ fn two_objectives_recover_the_known_front() {
     }
 }
 
+/// Two objectives with the budget the first stage leaves: later stages lay
+/// new candidates in the gaps of the front (midpoints in the key between
+/// neighbouring members), so the front gains members between the first
+/// stage's points and its largest gap in the key narrows, within the
+/// budget and for any thread count.
+#[test]
+fn two_objectives_fill_the_gaps_of_the_front_with_the_budget_left() {
+    let dir = TempDir::new("optimize-front-gaps");
+    let args = |j: &'static str| {
+        vec![
+            "--param",
+            "queue.ack_timeout=2s:9s",
+            "--minimize",
+            "queue.ack_timeout",
+            "--minimize",
+            "messages.duplicate_rate",
+            "--budget",
+            "160",
+            "-j",
+            j,
+        ]
+    };
+    let o = optimize(&dir, &args("1"));
+    assert_eq!(o, optimize(&dir, &args("2")), "-j1 and -j2 differ");
+    assert!(o["runs"].as_u64().unwrap() <= 160, "{}", o["runs"]);
+    let timeouts = |cs: &[&Value]| {
+        let mut t: Vec<f64> = cs
+            .iter()
+            .map(|c| seconds(&c["settings"]["queue.ack_timeout"]))
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t
+    };
+    let largest_gap = |t: &[f64]| t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let candidates = o["candidates"].as_array().unwrap();
+    let first: Vec<&Value> = candidates.iter().filter(|c| c["stage"] == 0).collect();
+    let first_step = largest_gap(&timeouts(&first));
+    let front: Vec<&Value> = o["front"].as_array().unwrap().iter().collect();
+    let front_gap = largest_gap(&timeouts(&front));
+    assert!(
+        front.len() > first.len(),
+        "the front has {} members, the first stage laid out {}: {:?}",
+        front.len(),
+        first.len(),
+        timeouts(&front)
+    );
+    assert!(
+        front.iter().any(|c| c["stage"].as_u64().unwrap() > 0),
+        "no later stage added to the front"
+    );
+    assert!(
+        front_gap < first_step,
+        "the front's largest gap {front_gap} s is not below the first stage's step {first_step} s: {:?}",
+        timeouts(&front)
+    );
+}
+
 /// Two objectives race on the front: a candidate confidently dominated by
 /// another (here a prefetch of 4 at a timeout a prefetch of 1 also has:
 /// the same timeout, and the messages waiting in the prefetch buffer time

@@ -20,6 +20,19 @@
 //! both objectives at the one-sided bound of their paired differences,
 //! strictly better on one), and the race stops when the budget is spent or
 //! every pair is told apart; the front is that of the feasible candidates.
+//! While budget remains, later stages fill the front's gaps: halfway (in
+//! the searched space: the geometric midpoint for `:log` keys, rounded for
+//! whole numbers, either end's value for a choice) between the members
+//! that are neighbours in the order of the first objective, and between
+//! each end of the front and the nearest candidate off the front beyond it
+//! (where a constraint or both objectives turning worse cut the front),
+//! the widest gaps first and as many as can each get the replications
+//! that confirm one. The newcomers race against the front's members as in
+//! the first stage, and the stages go on until the budget is spent, no gap
+//! is wider than the one-objective stages narrow to (a whole number
+//! between, a millionth of a continuous range), or `MAX_STAGES`. Here a
+//! candidate's `stage` is the stage that laid it out (with one objective,
+//! the last stage it raced in).
 //!
 //! Libraries: the Halton points come from the `halton` crate (no
 //! dependencies, the same numbers as the loop it replaced, so results did
@@ -194,6 +207,16 @@ fn mean_bound(values: &[f64]) -> (f64, f64) {
 }
 
 impl Candidate {
+    fn new(settings: Vec<String>, position: Vec<f64>, stage: u32) -> Candidate {
+        Candidate {
+            settings,
+            position,
+            stage,
+            replications: Vec::new(),
+            status: Status::Undecided,
+        }
+    }
+
     fn values(&self, metric: &str) -> Vec<f64> {
         self.replications
             .iter()
@@ -502,37 +525,55 @@ pub fn optimize(
     };
     let single = search.objectives.len() == 1;
     for stage in 0..MAX_STAGES {
-        // A stage whose new candidates could not each get their first
-        // replications would only add untried settings.
-        if stage > 0 && (search.budget - runs) < (per_stage * FIRST_REPLICATIONS) as u32 {
-            break;
-        }
         let start = candidates.len();
-        let n = if stage == 0 { first_stage } else { per_stage };
-        let (points, levels) = region.layout(&search.params, n);
-        for (settings, position) in points {
-            if let Some(old) = candidates.iter().position(|c| c.settings == settings) {
-                // Already tried: it races again in this stage.
-                if candidates[old].status != Status::Infeasible {
-                    candidates[old].stage = stage;
-                }
-                continue;
+        let (racing, levels) = if single || stage == 0 {
+            // A stage whose new candidates could not each get their first
+            // replications would only add untried settings.
+            if stage > 0 && (search.budget - runs) < (per_stage * FIRST_REPLICATIONS) as u32 {
+                break;
             }
-            runner.add(build(&settings)?);
-            candidates.push(Candidate {
-                settings,
-                position,
-                stage,
-                replications: Vec::new(),
-                status: Status::Undecided,
-            });
-        }
-        let racing: Vec<usize> = (0..candidates.len())
-            .filter(|&i| {
-                candidates[i].stage == stage
-                    && matches!(candidates[i].status, Status::Undecided | Status::Feasible)
-            })
-            .collect();
+            let n = if stage == 0 { first_stage } else { per_stage };
+            let (points, levels) = region.layout(&search.params, n);
+            for (settings, position) in points {
+                if let Some(old) = candidates.iter().position(|c| c.settings == settings) {
+                    // Already tried: it races again in this stage.
+                    if candidates[old].status != Status::Infeasible {
+                        candidates[old].stage = stage;
+                    }
+                    continue;
+                }
+                runner.add(build(&settings)?);
+                candidates.push(Candidate::new(settings, position, stage));
+            }
+            let racing: Vec<usize> = (0..candidates.len())
+                .filter(|&i| {
+                    candidates[i].stage == stage
+                        && matches!(candidates[i].status, Status::Undecided | Status::Feasible)
+                })
+                .collect();
+            (racing, levels)
+        } else {
+            // Two objectives, a later stage: new candidates in the gaps of
+            // the front, as many as can each get the replications that
+            // confirm one, race against the front's members.
+            let room = (search.budget - runs) as usize;
+            let most = (room / REPLICATIONS_TO_CONFIRM).min(first_stage);
+            let front = pareto_front(search, &candidates);
+            let points = gap_points(&search.params, &candidates, &front, most);
+            if points.is_empty() {
+                break;
+            }
+            for (settings, position) in points {
+                runner.add(build(&settings)?);
+                candidates.push(Candidate::new(settings, position, stage));
+            }
+            let racing: Vec<usize> = front
+                .into_iter()
+                .filter(|&i| matches!(candidates[i].status, Status::Undecided | Status::Feasible))
+                .chain(start..candidates.len())
+                .collect();
+            (racing, Vec::new())
+        };
         if racing.is_empty() || (stage > 0 && candidates.len() == start && racing.len() <= 1) {
             break;
         }
@@ -540,8 +581,12 @@ pub fn optimize(
         let Some(best) = best_of(search, &candidates) else {
             break;
         };
-        if !single || runs >= search.budget {
+        if runs >= search.budget {
             break;
+        }
+        if !single {
+            // The next stage fills the gaps of the front.
+            continue;
         }
         let steps = stage_steps(&search.params, &region, &levels);
         if steps.iter().all(|s| *s <= 0.0) {
@@ -597,6 +642,150 @@ fn stage_steps(params: &[Param], region: &Region, levels: &[usize]) -> Vec<f64> 
             }
         })
         .collect()
+}
+
+/// A position in the unit cube of the whole space: each key's value as a
+/// fraction of its range (of its logarithm for `:log` keys; a choice's
+/// index among the choices).
+fn unit_position(params: &[Param], position: &[f64]) -> Vec<f64> {
+    let fraction = |x: f64, lo: f64, hi: f64| if hi > lo { (x - lo) / (hi - lo) } else { 0.0 };
+    params
+        .iter()
+        .zip(position)
+        .map(|(p, &x)| match &p.space {
+            Space::Continuous {
+                low,
+                high,
+                log: true,
+                ..
+            } if *low > 0.0 && x > 0.0 => fraction(x.ln(), low.ln(), high.ln()),
+            Space::Continuous { low, high, .. } => fraction(x, *low, *high),
+            Space::Integer { low, high } => fraction(x, *low as f64, *high as f64),
+            Space::Choice(c) => fraction(x, 0.0, (c.len() - 1) as f64),
+        })
+        .collect()
+}
+
+/// How wide the gap between two positions is, in the unit cube, over the
+/// keys a midpoint can split as the one-objective stages narrow them: a
+/// continuous key whose values differ by more than a millionth of its
+/// range's larger end (where `stage_steps` stops narrowing), a
+/// whole-number key whose values have a number strictly between. Choices
+/// do not count (no value lies between two). 0: nothing left to split.
+fn gap_width(params: &[Param], a: &[f64], b: &[f64]) -> f64 {
+    let (ua, ub) = (unit_position(params, a), unit_position(params, b));
+    params
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| {
+            let d = (a[i] - b[i]).abs();
+            match &p.space {
+                Space::Continuous { low, high, .. } => d > 1e-6 * high.abs().max(low.abs()),
+                Space::Integer { .. } => d >= 2.0,
+                Space::Choice(_) => false,
+            }
+        })
+        .map(|(i, _)| (ua[i] - ub[i]).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The settings halfway between two positions: each continuous key at the
+/// midpoint (the geometric one for `:log` keys), each whole-number key at
+/// the rounded midpoint, and the choices of one end or of the other (two
+/// settings when they differ).
+fn midpoints(params: &[Param], a: &[f64], b: &[f64]) -> Vec<Point> {
+    [a, b]
+        .iter()
+        .map(|end| {
+            let bounds = params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| match p.space {
+                    Space::Choice(_) => (end[i], end[i]),
+                    _ => (a[i].min(b[i]), a[i].max(b[i])),
+                })
+                .collect();
+            Region { bounds }.point(params, &vec![0.5; params.len()])
+        })
+        .collect()
+}
+
+/// Two objectives, a later stage: at most `most` new settings in the gaps
+/// of the front (`front`, in the order of the first objective): halfway
+/// between neighbouring members, and halfway between each end of the front
+/// and the nearest candidate off the front beyond it (the nearest of those
+/// whose nearest member is that end: where the front stops, at a
+/// constraint's boundary or where both objectives turn worse). The widest
+/// gaps first (in the unit cube of the space; ties in the front's order,
+/// then the ends); settings already tried are not laid out again. Empty
+/// when no gap is wider than the one-objective stages narrow to.
+fn gap_points(
+    params: &[Param],
+    candidates: &[Candidate],
+    front: &[usize],
+    most: usize,
+) -> Vec<Point> {
+    let unit: Vec<Vec<f64>> = candidates
+        .iter()
+        .map(|c| unit_position(params, &c.position))
+        .collect();
+    let distance = |i: usize, j: usize| {
+        unit[i]
+            .iter()
+            .zip(&unit[j])
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let mut gaps: Vec<(usize, usize)> = front.windows(2).map(|w| (w[0], w[1])).collect();
+    let outside: Vec<usize> = (0..candidates.len())
+        .filter(|i| !front.contains(i) && !candidates[*i].replications.is_empty())
+        .collect();
+    let mut ends: Vec<usize> = front
+        .first()
+        .into_iter()
+        .chain(front.last())
+        .copied()
+        .collect();
+    ends.dedup();
+    for e in ends {
+        let nearest_member = |o: usize| {
+            front
+                .iter()
+                .copied()
+                .min_by(|&x, &y| distance(o, x).total_cmp(&distance(o, y)))
+        };
+        let beyond = outside
+            .iter()
+            .copied()
+            .filter(|&o| nearest_member(o) == Some(e))
+            .min_by(|&x, &y| distance(e, x).total_cmp(&distance(e, y)));
+        if let Some(o) = beyond {
+            gaps.push((e, o));
+        }
+    }
+    let mut widths: Vec<(f64, usize, usize)> = gaps
+        .into_iter()
+        .map(|(a, b)| {
+            let w = gap_width(params, &candidates[a].position, &candidates[b].position);
+            (w, a, b)
+        })
+        .filter(|(w, _, _)| *w > 0.0)
+        .collect();
+    // Stable: equal widths keep their order.
+    widths.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let mut seen: std::collections::BTreeSet<Vec<String>> =
+        candidates.iter().map(|c| c.settings.clone()).collect();
+    let mut points = Vec::new();
+    for (_, a, b) in widths {
+        for point in midpoints(params, &candidates[a].position, &candidates[b].position) {
+            if points.len() < most && seen.insert(point.0.clone()) {
+                points.push(point);
+            }
+        }
+    }
+    points
 }
 
 /// Races the candidates: replications doubled round by round for those
@@ -954,6 +1143,110 @@ mod tests {
         // Too many combinations for a grid: distinct Halton points.
         let (points, _) = Region::whole(&params).layout(&params, 5);
         assert_eq!(points.len(), 5);
+    }
+
+    fn tried(params: &[Param], values: &[(&[f64], Status)]) -> Vec<Candidate> {
+        values
+            .iter()
+            .map(|(position, status)| {
+                let region = Region {
+                    bounds: position.iter().map(|&x| (x, x)).collect(),
+                };
+                let (settings, position) = region.point(params, &vec![0.5; params.len()]);
+                let mut c = Candidate::new(settings, position, 0);
+                c.replications.push(Map::new());
+                c.status = *status;
+                c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn later_stages_of_two_objectives_fill_the_gaps_of_the_front_widest_first() {
+        let params = [Param {
+            key: "queue.ack_timeout".into(),
+            space: Space::Continuous {
+                low: 2.0,
+                high: 10.0,
+                log: false,
+                unit: "s".into(),
+            },
+        }];
+        use Status::*;
+        let candidates = tried(
+            &params,
+            &[
+                (&[2.0], Feasible),
+                (&[4.0], Feasible),
+                (&[8.0], Feasible),
+                (&[10.0], Infeasible),
+            ],
+        );
+        // The front 2, 4, 8 stops before 10: halfway in its gaps, the
+        // widest first, then beyond its end; `most` caps them.
+        let settings = |points: Vec<Point>| -> Vec<String> {
+            points.into_iter().map(|(s, _)| s[0].clone()).collect()
+        };
+        let all = gap_points(&params, &candidates, &[0, 1, 2], 8);
+        assert_eq!(settings(all), ["6s", "3s", "9s"]);
+        let two = gap_points(&params, &candidates, &[0, 1, 2], 2);
+        assert_eq!(settings(two), ["6s", "3s"]);
+        // Whole numbers one apart leave nothing to split; a choice is
+        // taken from either end.
+        let params = [
+            Param {
+                key: "consumer.count".into(),
+                space: Space::Integer { low: 1, high: 9 },
+            },
+            Param {
+                key: "queue.kind".into(),
+                space: Space::Choice(vec!["classic".into(), "quorum".into()]),
+            },
+        ];
+        let candidates = tried(
+            &params,
+            &[
+                (&[1.0, 0.0], Feasible),
+                (&[2.0, 1.0], Feasible),
+                (&[5.0, 1.0], Feasible),
+            ],
+        );
+        let points = gap_points(&params, &candidates, &[0, 1, 2], 8);
+        let joined: Vec<String> = points.iter().map(|(s, _)| s.join("/")).collect();
+        assert_eq!(joined, ["4/quorum"]);
+        let candidates = tried(&params, &[(&[1.0, 0.0], Feasible), (&[5.0, 1.0], Feasible)]);
+        let points = gap_points(&params, &candidates, &[0, 1], 8);
+        let joined: Vec<String> = points.iter().map(|(s, _)| s.join("/")).collect();
+        assert_eq!(joined, ["3/classic", "3/quorum"]);
+        // A log key's midpoint is the geometric one.
+        let params = [Param {
+            key: "retry.base".into(),
+            space: Space::Continuous {
+                low: 1.0,
+                high: 100.0,
+                log: true,
+                unit: "ms".into(),
+            },
+        }];
+        let candidates = tried(&params, &[(&[1.0], Feasible), (&[100.0], Feasible)]);
+        assert_eq!(
+            settings(gap_points(&params, &candidates, &[0, 1], 8)),
+            ["10ms"]
+        );
+        // Nothing wider than the narrowing of the one-objective stages (a
+        // millionth of the range's larger end).
+        let params = [Param {
+            key: "queue.ack_timeout".into(),
+            space: Space::Continuous {
+                low: 0.0,
+                high: 1000.0,
+                log: false,
+                unit: "s".into(),
+            },
+        }];
+        let candidates = tried(&params, &[(&[1.0], Feasible), (&[1.0005], Feasible)]);
+        assert_eq!(candidates[1].settings, ["1.0005s"]);
+        assert!(gap_points(&params, &candidates, &[0, 1], 8).is_empty());
     }
 
     #[test]
