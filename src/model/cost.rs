@@ -2,7 +2,6 @@
 //! the user's keys over the queue preset's list prices.
 
 use crate::scenario::preset::preset;
-use crate::scenario::validate::resolve_queue;
 use crate::scenario::Scenario;
 
 /// The prices of a run. Per queue, because the broker that bills a
@@ -28,7 +27,7 @@ pub struct CostModel {
     pub receive_wait_s: Vec<Option<f64>>,
 }
 
-/// The prices of scenario `s`, when it has a `[cost]` section.
+/// The prices of resolved scenario `s`, when it has a `[cost]` section.
 pub fn compile_cost(s: &Scenario) -> Option<CostModel> {
     let c = s.cost.as_ref()?;
     let mut m = CostModel {
@@ -55,17 +54,12 @@ pub fn compile_cost(s: &Scenario) -> Option<CostModel> {
         };
         m.billed_bytes.push(billed);
     }
-    for c in &s.consumers {
-        let queue = match (&c.topic, resolve_queue(s, &c.queue)) {
-            (None, Ok(qi)) => Some(&s.queues[qi]),
-            _ => None,
-        };
-        let default = queue
-            .and_then(|q| q.preset.as_deref())
-            .and_then(preset)
-            .and_then(|p| p.receive_wait);
-        m.receive_wait_s
-            .push(default.map(|d| c.receive_wait.unwrap_or(d).ns() as f64 / 1e9));
-    }
+    // `resolve` fills a queue consumer's wait from its queue's preset
+    // (SQS), and validation refuses one where the broker pushes.
+    m.receive_wait_s = s
+        .consumers
+        .iter()
+        .map(|c| c.receive_wait.map(|d| d.ns() as f64 / 1e9))
+        .collect();
     Some(m)
 }

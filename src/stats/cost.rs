@@ -68,8 +68,9 @@ pub fn requests(m: &Model, c: &Collector, qi: usize) -> Requests {
 /// sum over the queue's groups of up instance-seconds x concurrency.
 /// With one group of concurrency 1: up instance-seconds - busy seconds.
 pub fn empty_receives(m: &Model, c: &Collector, waits: &[Option<f64>], qi: usize) -> u64 {
+    let on_queue = |g: &usize| m.groups[*g].queue == qi && m.groups[*g].log.is_none();
     let groups: Vec<(usize, f64)> = (0..m.groups.len())
-        .filter(|&g| m.groups[g].queue == qi && m.groups[g].log.is_none())
+        .filter(on_queue)
         .filter_map(|g| waits.get(g).copied().flatten().map(|w| (g, w)))
         .filter(|&(_, w)| w > 0.0)
         .collect();
@@ -81,7 +82,7 @@ pub fn empty_receives(m: &Model, c: &Collector, waits: &[Option<f64>], qi: usize
         had.saturating_sub(down) as f64 / 1e9
     };
     let capacity: f64 = (0..m.groups.len())
-        .filter(|&g| m.groups[g].queue == qi && m.groups[g].log.is_none())
+        .filter(on_queue)
         .map(|g| up(g) * f64::from(m.groups[g].concurrency.max(1)))
         .sum();
     if capacity <= 0.0 {
