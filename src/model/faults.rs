@@ -48,6 +48,14 @@ pub struct FaultModel {
     pub graceful: bool,
 }
 
+impl FaultModel {
+    /// Whether it hits producers (`target = "producer:NAME"`) rather than
+    /// consumer instances: what a rolling restart restarts.
+    pub fn targets_producers(&self) -> bool {
+        self.label.starts_with("producer:")
+    }
+}
+
 /// The `[[fault]]` entries of resolved scenario `r`, compiled.
 pub(super) fn compile_faults(r: &Scenario) -> Result<Vec<FaultModel>, String> {
     let dist = |d: &DistCfg| Dist::compile(d).map_err(|(k, m)| format!("{k}: {m}"));

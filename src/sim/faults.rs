@@ -109,8 +109,7 @@ impl<'m, F: Features> Sim<'m, F> {
             FaultKind::RollingRestart => self.rolling_up(fi, unit_id),
             FaultKind::GcPause => self.end_pause(unit_id),
         }
-        let rolls_producers =
-            f.kind == FaultKind::RollingRestart && f.label.starts_with("producer:");
+        let rolls_producers = f.kind == FaultKind::RollingRestart && f.targets_producers();
         let target = match f.kind {
             FaultKind::ConsumerCrash | FaultKind::GcPause | FaultKind::RollingRestart
                 if !rolls_producers =>

@@ -14,7 +14,7 @@ impl<'m, F: Features> Sim<'m, F> {
         let Some(t) = f.target else {
             return Vec::new();
         };
-        if f.label.starts_with("producer:") {
+        if f.targets_producers() {
             vec![t as u32]
         } else {
             self.group_insts[t].clone()
@@ -83,7 +83,7 @@ impl<'m, F: Features> Sim<'m, F> {
     pub(super) fn rolling_down(&mut self, fi: usize, unit_id: u32) {
         let f = &self.m.faults[fi];
         let graceful = f.graceful;
-        if f.label.starts_with("producer:") {
+        if f.targets_producers() {
             let p = unit_id as usize;
             if graceful {
                 self.prods[p].stopping = true;
@@ -100,7 +100,7 @@ impl<'m, F: Features> Sim<'m, F> {
     /// The end of a rolling restart's downtime for one unit: it starts again.
     pub(super) fn rolling_up(&mut self, fi: usize, unit_id: u32) {
         let f = &self.m.faults[fi];
-        if f.label.starts_with("producer:") {
+        if f.targets_producers() {
             let p = unit_id as usize;
             if f.graceful {
                 self.prods[p].stopping = false;

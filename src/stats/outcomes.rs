@@ -116,7 +116,7 @@ fn group(buckets: &[(u64, u64)], sum_s: f64, max_ns: Option<u64>) -> Value {
 pub fn crashes_consumers(m: &Model) -> bool {
     let faults = m.faults.iter().any(|f| match f.kind {
         FaultKind::ConsumerCrash => true,
-        FaultKind::RollingRestart => !f.graceful && !f.label.starts_with("producer:"),
+        FaultKind::RollingRestart => !f.graceful && !f.targets_producers(),
         _ => false,
     });
     faults

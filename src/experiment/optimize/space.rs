@@ -215,6 +215,14 @@ impl Region {
     }
 }
 
+/// Whether a continuous key's step from `low` to `high` is too narrow to
+/// split further: a millionth of the range's larger end. The
+/// one-objective stages stop zooming there, and the front's later stages
+/// stop splitting gaps there.
+fn too_narrow(step: f64, low: f64, high: f64) -> bool {
+    step <= 1e-6 * high.abs().max(low.abs())
+}
+
 /// The spacing of the last stage's grid per parameter, from its levels
 /// (0 where it cannot narrow further: choices, or integers one apart).
 pub(super) fn stage_steps(params: &[Param], region: &Region, levels: &[usize]) -> Vec<f64> {
@@ -236,7 +244,7 @@ pub(super) fn stage_steps(params: &[Param], region: &Region, levels: &[usize]) -
                         0.0
                     }
                 }
-                Space::Continuous { .. } if step <= 1e-6 * hi.abs().max(lo.abs()) => 0.0,
+                Space::Continuous { .. } if too_narrow(step, *lo, *hi) => 0.0,
                 Space::Continuous { .. } => step,
             }
         })
@@ -279,7 +287,7 @@ pub(super) fn gap_width(params: &[Param], a: &[f64], b: &[f64]) -> f64 {
         .filter(|&(i, p)| {
             let d = (a[i] - b[i]).abs();
             match &p.space {
-                Space::Continuous { low, high, .. } => d > 1e-6 * high.abs().max(low.abs()),
+                Space::Continuous { low, high, .. } => !too_narrow(d, *low, *high),
                 Space::Integer { .. } => d >= 2.0,
                 Space::Choice(_) => false,
             }
